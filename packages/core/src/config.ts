@@ -1,0 +1,539 @@
+import { resolve } from 'node:path';
+import { inspect } from 'node:util';
+import { ConfigError } from './errors.js';
+
+const REDACTED = '[redacted]';
+
+/**
+ * A string that must not leak: an API key, a connection URL with a password.
+ * Every way a value is usually turned into text (`String`, template strings, `JSON.stringify`,
+ * `console.log`, `util.inspect`) prints `[redacted]`; only `reveal()` returns the value.
+ *
+ * @example
+ * ```ts
+ * const key = new Secret(process.env.CMC_API_KEY ?? '');
+ * console.log(`using ${key}`); // using [redacted]
+ * headers.set('X-CMC_PRO_API_KEY', key.reveal());
+ * ```
+ */
+export class Secret {
+  // A private field, unlike a property, is invisible to Object.keys, spread, structuredClone and inspect.
+  readonly #value: string;
+
+  constructor(value: string) {
+    if (typeof value !== 'string') {
+      throw new ConfigError(`Secret value must be a string (got ${typeof value})`);
+    }
+    this.#value = value;
+  }
+
+  /** The secret itself. Call it only where the value leaves for its destination. */
+  reveal(): string {
+    return this.#value;
+  }
+
+  toString(): string {
+    return REDACTED;
+  }
+
+  toJSON(): string {
+    return REDACTED;
+  }
+
+  [Symbol.toPrimitive](): string {
+    return REDACTED;
+  }
+
+  [inspect.custom](): string {
+    return REDACTED;
+  }
+}
+
+/** Where tributary runs: `local` (folders, embedded servers) or `aws` (the real services). */
+export type Mode = 'local' | 'aws';
+
+/** The engine behind the warehouse: the embedded PostgreSQL locally, Redshift on AWS. */
+export type WarehouseEngine = 'postgres' | 'redshift';
+
+/**
+ * The one configuration every package and example reads, filled from the environment by
+ * {@link loadConfig}. Deeply frozen; secrets are {@link Secret}s.
+ *
+ * @example
+ * ```ts
+ * const config: TributaryConfig = loadConfig();
+ * const s3 = new S3Client({
+ *   region: config.region,
+ *   endpoint: config.endpoints.s3,
+ *   forcePathStyle: config.s3ForcePathStyle,
+ * });
+ * ```
+ */
+export interface TributaryConfig {
+  /** `TRIBUTARY_MODE`. */
+  readonly mode: Mode;
+  /** `AWS_REGION`, else `AWS_DEFAULT_REGION`; `us-east-1` by default in local mode. */
+  readonly region: string;
+  /** Endpoint overrides (`AWS_ENDPOINT_URL_<SERVICE>`, else `AWS_ENDPOINT_URL`); absent when not set. */
+  readonly endpoints: {
+    readonly s3?: string;
+    readonly kinesis?: string;
+    readonly firehose?: string;
+    readonly glue?: string;
+    readonly athena?: string;
+  };
+  /** `TRIBUTARY_S3_FORCE_PATH_STYLE`; true by default when an S3 endpoint override is set. */
+  readonly s3ForcePathStyle: boolean;
+  /** Zone roots: absolute folder paths in local mode, `s3://bucket[/prefix]` (no trailing slash) in aws mode. */
+  readonly lake: { readonly raw: string; readonly processed: string; readonly curated: string };
+  readonly stream: { readonly name: string; readonly shards: number };
+  /** `DATABASE_URL`, the relational source. */
+  readonly database: { readonly url: Secret | undefined };
+  readonly warehouse: {
+    readonly engine: WarehouseEngine;
+    /** `REDSHIFT_URL` for Redshift; for Postgres the same database as `DATABASE_URL`. */
+    readonly url: Secret | undefined;
+    readonly iamRole?: string;
+    readonly athenaWorkgroup: string;
+    readonly athenaOutput?: string;
+    readonly glueDatabase: string;
+  };
+  readonly coinmarketcap: {
+    readonly apiKey: Secret | undefined;
+    readonly baseUrl: string;
+    readonly sandbox: boolean;
+  };
+  /** A one-line description with every secret shown as `[redacted]`. */
+  toString(): string;
+  /** A plain copy with every secret shown as `[redacted]`. */
+  toJSON(): Record<string, unknown>;
+}
+
+/** Options of {@link loadConfig}. */
+export interface LoadConfigOptions {
+  /** The folder that relative local lake paths are resolved against. Default: `process.cwd()`. */
+  cwd?: string;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+interface Problem {
+  variable: string;
+  message: string;
+}
+
+const ENDPOINT_VARIABLES = {
+  s3: 'AWS_ENDPOINT_URL_S3',
+  kinesis: 'AWS_ENDPOINT_URL_KINESIS',
+  firehose: 'AWS_ENDPOINT_URL_FIREHOSE',
+  glue: 'AWS_ENDPOINT_URL_GLUE',
+  athena: 'AWS_ENDPOINT_URL_ATHENA',
+} as const;
+
+const ZONES = ['raw', 'processed', 'curated'] as const;
+type Zone = (typeof ZONES)[number];
+const ZONE_VARIABLES: Record<Zone, string> = {
+  raw: 'TRIBUTARY_LAKE_RAW',
+  processed: 'TRIBUTARY_LAKE_PROCESSED',
+  curated: 'TRIBUTARY_LAKE_CURATED',
+};
+
+const CMC_BASE_URL = 'https://pro-api.coinmarketcap.com';
+const CMC_SANDBOX_URL = 'https://sandbox-api.coinmarketcap.com';
+const TRUE_WORDS = new Set(['true', '1', 'yes']);
+const FALSE_WORDS = new Set(['false', '0', 'no']);
+const BUCKET_RULE =
+  '3–63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit';
+
+/** Collects every problem so one run reports all of them, not one per attempt. */
+class EnvReader {
+  readonly problems: Problem[] = [];
+
+  constructor(private readonly env: Env) {}
+
+  /** Trimmed value; empty and blank strings count as unset, as most shells and .env files intend. */
+  get(name: string): string | undefined {
+    const raw = this.env[name];
+    if (typeof raw !== 'string') return undefined;
+    const value = raw.trim();
+    return value === '' ? undefined : value;
+  }
+
+  fail(variable: string, message: string): undefined {
+    this.problems.push({ variable, message });
+    return undefined;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const value = this.get(name);
+    if (value === undefined) return fallback;
+    const word = value.toLowerCase();
+    if (TRUE_WORDS.has(word)) return true;
+    if (FALSE_WORDS.has(word)) return false;
+    this.fail(name, `${name} must be true, false, 1, 0, yes or no ${got(value)}`);
+    return fallback;
+  }
+
+  httpUrl(name: string, value: string): string | undefined {
+    const url = parseUrl(value);
+    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.host === '') {
+      return this.fail(name, `${name} must be an http:// or https:// URL ${got(value)}`);
+    }
+    return value;
+  }
+
+  /** Validates `s3://bucket[/prefix]` and returns it without a trailing slash. */
+  s3Url(name: string, value: string): string | undefined {
+    const match = /^s3:\/\/([^/]*)(?:\/(.*))?$/.exec(value);
+    if (!match) return this.fail(name, `${name} must be an s3://bucket[/prefix] URL ${got(value)}`);
+    const bucket = match[1] ?? '';
+    if (!isBucketName(bucket)) {
+      return this.fail(name, `${name} must name a valid S3 bucket (${BUCKET_RULE}) ${got(value)}`);
+    }
+    const prefix = (match[2] ?? '').replace(/^\/+|\/+$/g, '');
+    return prefix === '' ? `s3://${bucket}` : `s3://${bucket}/${prefix}`;
+  }
+
+  /** Connection URLs carry passwords: the value never appears in a message or a cause. */
+  postgresUrl(name: string): Secret | undefined {
+    const value = this.get(name);
+    if (value === undefined) return undefined;
+    const url = parseUrl(value);
+    if (url === undefined || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')) {
+      return this.fail(
+        name,
+        `${name} must be a postgres:// or postgresql:// URL (value not shown: it may contain a password)`,
+      );
+    }
+    return new Secret(value);
+  }
+
+  matching(name: string, fallback: string, pattern: RegExp, rule: string): string {
+    const value = this.get(name);
+    if (value === undefined) return fallback;
+    if (!pattern.test(value)) {
+      this.fail(name, `${name} must be ${rule} ${got(value)}`);
+      return fallback;
+    }
+    return value;
+  }
+}
+
+/**
+ * Reads tributary's configuration from the environment, validates every value and returns
+ * it deeply frozen. Empty strings count as unset. Throws a {@link ConfigError} naming the
+ * variable (`error.variable`) when a value is missing or wrong; when several are, the message
+ * lists them all and `error.context.variables` names each. Secret values (`DATABASE_URL`,
+ * `REDSHIFT_URL`, `CMC_API_KEY`) never appear in messages.
+ *
+ * | variable | meaning | default |
+ * |---|---|---|
+ * | `TRIBUTARY_MODE` | `local` or `aws` | `local` |
+ * | `AWS_REGION`, `AWS_DEFAULT_REGION` | region | `us-east-1` locally; required in aws mode |
+ * | `AWS_ENDPOINT_URL_{S3,KINESIS,FIREHOSE,GLUE,ATHENA}`, `AWS_ENDPOINT_URL` | endpoint overrides (ignored when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is true) | none |
+ * | `TRIBUTARY_S3_FORCE_PATH_STYLE` | path-style S3 addressing | true when an S3 endpoint is set |
+ * | `TRIBUTARY_LAKE_{RAW,PROCESSED,CURATED}` | zone folder (local) or `s3://bucket[/prefix]` (aws) | `$TRIBUTARY_LAKE_DIR/<zone>` (`.tributary/lake`) locally; `s3://$TRIBUTARY_BUCKET_PREFIX-<zone>` on AWS |
+ * | `TRIBUTARY_STREAM`, `TRIBUTARY_STREAM_SHARDS` | Kinesis stream | `tributary-sensors`, 2 |
+ * | `DATABASE_URL` | PostgreSQL source (secret) | none |
+ * | `TRIBUTARY_WAREHOUSE`, `REDSHIFT_URL` (secret), `TRIBUTARY_REDSHIFT_IAM_ROLE` | warehouse | `postgres` locally, `redshift` on AWS |
+ * | `TRIBUTARY_ATHENA_WORKGROUP`, `TRIBUTARY_ATHENA_OUTPUT`, `TRIBUTARY_GLUE_DATABASE` | Athena and Glue | `primary`, none, `tributary` |
+ * | `CMC_API_KEY` (secret), `CMC_SANDBOX`, `CMC_BASE_URL` | CoinMarketCap | production API |
+ *
+ * @example
+ * ```ts
+ * const config = loadConfig({ TRIBUTARY_MODE: 'aws', AWS_REGION: 'eu-west-1', TRIBUTARY_BUCKET_PREFIX: 'acme-data' });
+ * config.lake.raw; // 's3://acme-data-raw'
+ * String(config); // secrets appear as [redacted]
+ * ```
+ */
+export function loadConfig(env: Env = process.env, options: LoadConfigOptions = {}): TributaryConfig {
+  if (options.cwd !== undefined && (typeof options.cwd !== 'string' || options.cwd === '')) {
+    throw new ConfigError('LoadConfigOptions.cwd must be a non-empty string', { option: 'cwd' });
+  }
+  const cwd = options.cwd ?? process.cwd();
+  const reader = new EnvReader(env);
+
+  const mode = readMode(reader);
+  const region = readRegion(reader, mode);
+  const endpoints = readEndpoints(reader);
+  const s3ForcePathStyle = reader.bool('TRIBUTARY_S3_FORCE_PATH_STYLE', endpoints.s3 !== undefined);
+  const lake = mode === 'aws' ? readS3Lake(reader) : readLocalLake(reader, cwd);
+
+  const stream = {
+    name: reader.matching(
+      'TRIBUTARY_STREAM',
+      'tributary-sensors',
+      /^[A-Za-z0-9_.-]{1,128}$/,
+      'a Kinesis stream name (1–128 letters, digits, underscores, dots and hyphens)',
+    ),
+    shards: readPositiveInt(reader, 'TRIBUTARY_STREAM_SHARDS', 2),
+  };
+
+  const databaseUrl = reader.postgresUrl('DATABASE_URL');
+  const warehouse = readWarehouse(reader, mode, databaseUrl);
+  const coinmarketcap = readCoinMarketCap(reader);
+
+  throwProblems(reader.problems);
+
+  const config = {
+    mode,
+    region,
+    endpoints,
+    s3ForcePathStyle,
+    lake,
+    stream,
+    database: { url: databaseUrl },
+    warehouse,
+    coinmarketcap,
+  };
+  // Non-enumerable, so console.log and spreads show the settings only.
+  Object.defineProperties(config, {
+    toJSON: { value: () => toPlain(config) },
+    toString: { value: () => `TributaryConfig ${JSON.stringify(toPlain(config))}` },
+  });
+  return deepFreeze(config) as TributaryConfig;
+}
+
+function readMode(reader: EnvReader): Mode {
+  const value = reader.get('TRIBUTARY_MODE');
+  if (value === undefined) return 'local';
+  const mode = value.toLowerCase();
+  if (mode === 'local' || mode === 'aws') return mode;
+  // Every later default depends on the mode, so later problems would only be noise.
+  throw new ConfigError(`TRIBUTARY_MODE must be "local" or "aws" ${got(value)}`, {
+    variable: 'TRIBUTARY_MODE',
+  });
+}
+
+function readRegion(reader: EnvReader, mode: Mode): string {
+  const variable = reader.get('AWS_REGION') !== undefined ? 'AWS_REGION' : 'AWS_DEFAULT_REGION';
+  const value = reader.get(variable);
+  if (value === undefined) {
+    if (mode === 'aws')
+      reader.fail('AWS_REGION', 'AWS_REGION (or AWS_DEFAULT_REGION) is required in aws mode');
+    return 'us-east-1';
+  }
+  if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(value)) {
+    reader.fail(variable, `${variable} must be a region name such as "us-east-1" ${got(value)}`);
+  }
+  return value;
+}
+
+function readEndpoints(reader: EnvReader): TributaryConfig['endpoints'] {
+  const endpoints: { -readonly [K in keyof typeof ENDPOINT_VARIABLES]?: string } = {};
+  // Same switch the AWS SDK honours, so our explicit endpoints never contradict it.
+  if (reader.bool('AWS_IGNORE_CONFIGURED_ENDPOINT_URLS', false)) return endpoints;
+  for (const [service, specific] of Object.entries(ENDPOINT_VARIABLES) as [
+    keyof typeof ENDPOINT_VARIABLES,
+    string,
+  ][]) {
+    const variable = reader.get(specific) !== undefined ? specific : 'AWS_ENDPOINT_URL';
+    const value = reader.get(variable);
+    if (value === undefined) continue;
+    const url = reader.httpUrl(variable, value);
+    if (url !== undefined) endpoints[service] = url;
+  }
+  // The global fallback is checked once per service; report it once.
+  dedupeProblems(reader.problems);
+  return endpoints;
+}
+
+function readLocalLake(reader: EnvReader, cwd: string): TributaryConfig['lake'] {
+  const dir = reader.get('TRIBUTARY_LAKE_DIR') ?? '.tributary/lake';
+  const dirOk = checkFolder(reader, 'TRIBUTARY_LAKE_DIR', dir);
+  const lake = {} as Record<Zone, string>;
+  for (const zone of ZONES) {
+    const variable = ZONE_VARIABLES[zone];
+    const value = reader.get(variable);
+    if (value === undefined) {
+      lake[zone] = resolve(cwd, dirOk ? dir : '.tributary/lake', zone);
+    } else {
+      checkFolder(reader, variable, value);
+      lake[zone] = resolve(cwd, value);
+    }
+  }
+  return lake;
+}
+
+/** Local mode keeps the lake in folders; a URL here is almost always a forgotten TRIBUTARY_MODE=aws. */
+function checkFolder(reader: EnvReader, variable: string, value: string): boolean {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return true;
+  reader.fail(
+    variable,
+    `${variable} must be a folder path in local mode (set TRIBUTARY_MODE=aws to use S3) ${got(value)}`,
+  );
+  return false;
+}
+
+function readS3Lake(reader: EnvReader): TributaryConfig['lake'] {
+  const prefix = reader.get('TRIBUTARY_BUCKET_PREFIX');
+  const prefixOk =
+    prefix === undefined ||
+    ZONES.every((zone) => isBucketName(`${prefix}-${zone}`)) ||
+    reader.fail(
+      'TRIBUTARY_BUCKET_PREFIX',
+      `TRIBUTARY_BUCKET_PREFIX must make valid bucket names "<prefix>-raw", "<prefix>-processed", "<prefix>-curated" (${BUCKET_RULE}) ${got(prefix)}`,
+    );
+  const lake = {} as Record<Zone, string>;
+  for (const zone of ZONES) {
+    const variable = ZONE_VARIABLES[zone];
+    const value = reader.get(variable);
+    if (value !== undefined) {
+      lake[zone] = reader.s3Url(variable, value) ?? '';
+    } else if (prefix !== undefined) {
+      lake[zone] = prefixOk ? `s3://${prefix}-${zone}` : '';
+    } else {
+      reader.fail(
+        variable,
+        `${variable} is required in aws mode (an s3://bucket[/prefix] URL), unless TRIBUTARY_BUCKET_PREFIX is set`,
+      );
+      lake[zone] = '';
+    }
+  }
+  return lake;
+}
+
+function readPositiveInt(reader: EnvReader, name: string, fallback: number): number {
+  const value = reader.get(name);
+  if (value === undefined) return fallback;
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1) {
+    reader.fail(name, `${name} must be a positive integer ${got(value)}`);
+    return fallback;
+  }
+  return n;
+}
+
+function readWarehouse(
+  reader: EnvReader,
+  mode: Mode,
+  databaseUrl: Secret | undefined,
+): TributaryConfig['warehouse'] {
+  const engineValue = reader.get('TRIBUTARY_WAREHOUSE');
+  let engine: WarehouseEngine = mode === 'aws' ? 'redshift' : 'postgres';
+  if (engineValue !== undefined) {
+    const lower = engineValue.toLowerCase();
+    if (lower === 'postgres' || lower === 'redshift') engine = lower;
+    else
+      reader.fail(
+        'TRIBUTARY_WAREHOUSE',
+        `TRIBUTARY_WAREHOUSE must be "postgres" or "redshift" ${got(engineValue)}`,
+      );
+  }
+  const redshiftUrl = reader.postgresUrl('REDSHIFT_URL');
+
+  const warehouse: { -readonly [K in keyof TributaryConfig['warehouse']]: TributaryConfig['warehouse'][K] } =
+    {
+      engine,
+      url: engine === 'redshift' ? redshiftUrl : databaseUrl,
+      athenaWorkgroup: reader.matching(
+        'TRIBUTARY_ATHENA_WORKGROUP',
+        'primary',
+        /^[A-Za-z0-9._-]{1,128}$/,
+        'an Athena workgroup name (1–128 letters, digits, dots, underscores and hyphens)',
+      ),
+      glueDatabase: reader.matching(
+        'TRIBUTARY_GLUE_DATABASE',
+        'tributary',
+        /^[a-z0-9_]{1,255}$/,
+        'a Glue database name (lowercase letters, digits and underscores)',
+      ),
+    };
+  const iamRole = reader.get('TRIBUTARY_REDSHIFT_IAM_ROLE');
+  if (iamRole !== undefined) {
+    if (/^arn:aws[-a-z]*:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(iamRole)) warehouse.iamRole = iamRole;
+    else {
+      reader.fail(
+        'TRIBUTARY_REDSHIFT_IAM_ROLE',
+        `TRIBUTARY_REDSHIFT_IAM_ROLE must be an IAM role ARN such as "arn:aws:iam::123456789012:role/redshift-copy" ${got(iamRole)}`,
+      );
+    }
+  }
+  const output = reader.get('TRIBUTARY_ATHENA_OUTPUT');
+  // Athena takes the location as given, trailing slash included, so keep it verbatim.
+  if (output !== undefined && reader.s3Url('TRIBUTARY_ATHENA_OUTPUT', output) !== undefined) {
+    warehouse.athenaOutput = output;
+  }
+  return warehouse;
+}
+
+function readCoinMarketCap(reader: EnvReader): TributaryConfig['coinmarketcap'] {
+  const key = reader.get('CMC_API_KEY');
+  const sandbox = reader.bool('CMC_SANDBOX', false);
+  const baseValue = reader.get('CMC_BASE_URL');
+  const base = baseValue === undefined ? undefined : reader.httpUrl('CMC_BASE_URL', baseValue);
+  return {
+    apiKey: key === undefined ? undefined : new Secret(key),
+    // Clients append paths, so one canonical form without a trailing slash.
+    baseUrl: (base ?? (sandbox ? CMC_SANDBOX_URL : CMC_BASE_URL)).replace(/\/+$/, ''),
+    sandbox,
+  };
+}
+
+function throwProblems(problems: readonly Problem[]): void {
+  const [first] = problems;
+  if (first === undefined) return;
+  if (problems.length === 1) throw new ConfigError(first.message, { variable: first.variable });
+  throw new ConfigError(
+    `${problems.length} configuration problems: ${problems.map((p) => p.message).join('; ')}`,
+    {
+      variable: first.variable,
+      variables: problems.map((p) => p.variable),
+    },
+  );
+}
+
+function dedupeProblems(problems: Problem[]): void {
+  const seen = new Set<string>();
+  const unique = problems.filter((p) => {
+    const key = `${p.variable}\0${p.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  problems.splice(0, problems.length, ...unique);
+}
+
+function isBucketName(name: string): boolean {
+  return (
+    name.length >= 3 &&
+    name.length <= 63 &&
+    /^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name) &&
+    !name.includes('..') &&
+    !/^\d+\.\d+\.\d+\.\d+$/.test(name)
+  );
+}
+
+function parseUrl(value: string): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The offending value for a message, quoted and cut short. Only for values that are not secret. */
+function got(value: string): string {
+  const excerpt = value.length > 80 ? `${value.slice(0, 80)}…` : value;
+  return `(got ${JSON.stringify(excerpt)})`;
+}
+
+/** A JSON-safe copy in which every secret is `[redacted]` and unset fields are left out. */
+function toPlain(value: object): Record<string, unknown> {
+  const plain: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(value)) {
+    if (field === undefined) continue;
+    if (field instanceof Secret) plain[key] = REDACTED;
+    else if (typeof field === 'object' && field !== null) plain[key] = toPlain(field);
+    else plain[key] = field;
+  }
+  return plain;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+  }
+  return value;
+}

@@ -1,0 +1,99 @@
+const DECIMAL_TEXT = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
+
+/** Why a value could not become a decimal of the requested precision and scale. */
+export type DecimalProblem = 'format' | 'precision';
+
+/**
+ * Normalize a decimal given as text, number or bigint to its canonical text with exactly `scale`
+ * fraction digits, rounding half away from zero (as PostgreSQL's NUMERIC does). Works on the
+ * digits, never through a binary float, so `"0.1"` stays exact.
+ *
+ * @example
+ * ```ts
+ * normalizeDecimal('12.345', 10, 2); // '12.35'
+ * normalizeDecimal(1e-7, 10, 8);     // '0.00000010'
+ * normalizeDecimal('1e3', 3, 0);     // { problem: 'precision' }: 1000 has 4 digits
+ * ```
+ */
+export function normalizeDecimal(
+  value: string | number | bigint,
+  precision: number,
+  scale: number,
+): string | { problem: DecimalProblem } {
+  let text: string;
+  if (typeof value === 'bigint') text = value.toString();
+  else if (typeof value === 'number') {
+    if (!Number.isFinite(value)) return { problem: 'format' };
+    // String(n) gives the shortest text that round-trips, the digits a person wrote.
+    text = String(value);
+  } else text = value.trim();
+
+  const match = DECIMAL_TEXT.exec(text);
+  if (!match) return { problem: 'format' };
+  const [, sign = '', intPart = '', fracPart = '', exponentText] = match;
+  if (intPart === '' && fracPart === '') return { problem: 'format' };
+  const exponent = exponentText === undefined ? 0 : Number(exponentText);
+  if (!Number.isSafeInteger(exponent) || Math.abs(exponent) > 1000) return { problem: 'format' };
+
+  // Shift the decimal point by the exponent over the plain digit string.
+  let digits = intPart + fracPart;
+  let pointAt = intPart.length + exponent;
+  if (pointAt < 0) {
+    digits = '0'.repeat(-pointAt) + digits;
+    pointAt = 0;
+  } else if (pointAt > digits.length) {
+    digits = digits + '0'.repeat(pointAt - digits.length);
+  }
+  let whole = digits.slice(0, pointAt);
+  let fraction = digits.slice(pointAt);
+
+  if (fraction.length > scale) {
+    const roundUp = fraction.charCodeAt(scale) - 48 >= 5;
+    fraction = fraction.slice(0, scale);
+    if (roundUp) {
+      const bumped = (BigInt(`${whole}${fraction}` || '0') + 1n)
+        .toString()
+        .padStart(whole.length + scale, '0');
+      whole = bumped.slice(0, bumped.length - scale);
+      fraction = bumped.slice(bumped.length - scale);
+    }
+  } else {
+    fraction = fraction.padEnd(scale, '0');
+  }
+  whole = whole.replace(/^0+/, '');
+  if (whole.length > precision - scale) return { problem: 'precision' };
+  const isZero = whole === '' && /^0*$/.test(fraction);
+  const body = scale > 0 ? `${whole || '0'}.${fraction}` : whole || '0';
+  return sign === '-' && !isZero ? `-${body}` : body;
+}
+
+/**
+ * The unscaled integer of a canonical decimal text (`'12.35'` at scale 2 → `1235n`), the form
+ * Parquet's DECIMAL stores.
+ *
+ * @example
+ * ```ts
+ * decimalToUnscaled('-0.50', 2); // -50n
+ * ```
+ */
+export function decimalToUnscaled(canonical: string, scale: number): bigint {
+  const negative = canonical.startsWith('-');
+  const [whole = '0', fraction = ''] = (negative ? canonical.slice(1) : canonical).split('.');
+  const unscaled = BigInt(whole + fraction.padEnd(scale, '0').slice(0, scale));
+  return negative ? -unscaled : unscaled;
+}
+
+/**
+ * The canonical decimal text of an unscaled integer (`1235n` at scale 2 → `'12.35'`).
+ *
+ * @example
+ * ```ts
+ * unscaledToDecimal(-50n, 2); // '-0.50'
+ * ```
+ */
+export function unscaledToDecimal(unscaled: bigint, scale: number): string {
+  const negative = unscaled < 0n;
+  const digits = (negative ? -unscaled : unscaled).toString().padStart(scale + 1, '0');
+  const body = scale > 0 ? `${digits.slice(0, -scale)}.${digits.slice(-scale)}` : digits;
+  return negative ? `-${body}` : body;
+}

@@ -1,0 +1,234 @@
+const MARKER = Symbol.for('tributary.error');
+
+/** Context fields that errors carry so a log line or an alarm can say where things failed. */
+export interface ErrorContext {
+  stream?: string;
+  bucket?: string;
+  key?: string;
+  table?: string;
+  statusCode?: number;
+  variable?: string;
+  [field: string]: unknown;
+}
+
+export interface TributaryErrorOptions {
+  /** A stable, machine-readable code, e.g. `VALIDATION_FAILED`. */
+  code?: string;
+  cause?: unknown;
+  /** Whether repeating the same call may succeed. */
+  retryable?: boolean;
+  context?: ErrorContext;
+}
+
+/**
+ * The base class of every error that tributary throws.
+ *
+ * `TributaryError.isInstance(err)` is true for errors thrown by any copy of the package
+ * (two versions installed side by side), where `instanceof` would not be.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await producer.close();
+ * } catch (err) {
+ *   if (TributaryError.isInstance(err) && err.retryable) scheduleAgain();
+ *   else throw err;
+ * }
+ * ```
+ */
+export class TributaryError extends Error {
+  override name = 'TributaryError';
+  readonly code: string;
+  readonly retryable: boolean;
+  readonly context: Readonly<ErrorContext>;
+
+  constructor(message: string, options: TributaryErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = options.code ?? 'TRIBUTARY_ERROR';
+    this.retryable = options.retryable ?? false;
+    this.context = Object.freeze({ ...options.context });
+    Object.defineProperty(this, MARKER, { value: true });
+  }
+
+  /** True for any tributary error, whichever copy of the package created it. */
+  static isInstance(value: unknown): value is TributaryError {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[MARKER] === true;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      retryable: this.retryable,
+      context: this.context,
+      cause:
+        this.cause instanceof Error ? { name: this.cause.name, message: this.cause.message } : this.cause,
+    };
+  }
+}
+
+/** One problem found in a value, located by its field path (`tags[2]`, `quote.USD.price`). */
+export interface ValidationIssue {
+  path: string;
+  /** Stable code: `required`, `type`, `range`, `format`, `precision`, `unknown_field`, ... */
+  code: string;
+  expected: string;
+  /** A short description of what was found (its type or an excerpt), never a secret. */
+  actual: string;
+  message: string;
+}
+
+/**
+ * A value does not match its schema. Holds every issue found, not only the first.
+ *
+ * @example
+ * ```ts
+ * try { schema.parse(input); } catch (err) {
+ *   if (err instanceof ValidationError) console.log(err.issues.map((i) => i.path));
+ * }
+ * ```
+ */
+export class ValidationError extends TributaryError {
+  override name = 'ValidationError';
+  readonly issues: readonly ValidationIssue[];
+
+  constructor(issues: readonly ValidationIssue[], options: Omit<TributaryErrorOptions, 'code'> = {}) {
+    const head = issues
+      .slice(0, 3)
+      .map((issue) => `${issue.path || '(record)'}: ${issue.message}`)
+      .join('; ');
+    const more = issues.length > 3 ? `; and ${issues.length - 3} more` : '';
+    super(`Validation failed: ${head}${more}`, { ...options, code: 'VALIDATION_FAILED' });
+    this.issues = Object.freeze([...issues]);
+  }
+}
+
+/**
+ * A configuration value is missing or wrong. `context.variable` names the environment variable.
+ *
+ * @example
+ * ```ts
+ * throw new ConfigError('TRIBUTARY_MODE must be "local" or "aws"', { variable: 'TRIBUTARY_MODE' });
+ * ```
+ */
+export class ConfigError extends TributaryError {
+  override name = 'ConfigError';
+  readonly variable: string | undefined;
+
+  constructor(message: string, context: ErrorContext = {}, cause?: unknown) {
+    super(message, { code: 'CONFIG_INVALID', context, cause });
+    this.variable = context.variable;
+  }
+}
+
+/** One item of a batch that failed, with the reason the service or the code gave. */
+export interface FailedItem<T> {
+  item: T;
+  /** e.g. `ProvisionedThroughputExceededException`, `VALIDATION_FAILED`. */
+  code: string;
+  message?: string;
+}
+
+/**
+ * A call that succeeded as a whole but failed for some of its items (Kinesis
+ * `FailedRecordCount > 0`, Firehose `FailedPutCount > 0`, a flush that lost a batch).
+ * It is never reported as success: the failed items travel with the error.
+ *
+ * @example
+ * ```ts
+ * catch (err) {
+ *   if (err instanceof PartialBatchFailureError) await deadLetter(err.failed.map((f) => f.item));
+ * }
+ * ```
+ */
+export class PartialBatchFailureError<T = unknown> extends TributaryError {
+  override name = 'PartialBatchFailureError';
+  readonly failed: readonly FailedItem<T>[];
+  readonly succeededCount: number;
+
+  constructor(
+    failed: readonly FailedItem<T>[],
+    options: { succeededCount?: number; message?: string; cause?: unknown; context?: ErrorContext } = {},
+  ) {
+    const codes = [...new Set(failed.map((f) => f.code))].slice(0, 5).join(', ');
+    super(options.message ?? `${failed.length} item(s) failed (${codes})`, {
+      code: 'PARTIAL_BATCH_FAILURE',
+      cause: options.cause,
+      context: options.context,
+      retryable: false,
+    });
+    this.failed = Object.freeze([...failed]);
+    this.succeededCount = options.succeededCount ?? 0;
+  }
+}
+
+/**
+ * A retried operation still failed after its last allowed attempt or its time budget.
+ * `cause` is the last error.
+ *
+ * @example
+ * ```ts
+ * catch (err) {
+ *   if (err instanceof RetryExhaustedError) log(`gave up after ${err.attempts} attempts`, err.cause);
+ * }
+ * ```
+ */
+export class RetryExhaustedError extends TributaryError {
+  override name = 'RetryExhaustedError';
+  readonly attempts: number;
+  readonly lastError: unknown;
+  /** What ran out: the allowed attempts or the time budget. */
+  readonly reason: 'attempts' | 'time';
+
+  constructor(attempts: number, lastError: unknown, reason: 'attempts' | 'time' = 'attempts') {
+    const last = lastError instanceof Error ? lastError.message : String(lastError);
+    super(`Gave up after ${attempts} attempt(s) (${reason}): ${last}`, {
+      code: 'RETRY_EXHAUSTED',
+      cause: lastError,
+    });
+    this.attempts = attempts;
+    this.lastError = lastError;
+    this.reason = reason;
+  }
+}
+
+/**
+ * An item is larger than the limit of the batch or service it was given to. It is
+ * rejected back to the caller, never dropped.
+ *
+ * @example
+ * ```ts
+ * catch (err) { if (err instanceof ItemTooLargeError) console.log(err.size, err.limit); }
+ * ```
+ */
+export class ItemTooLargeError extends TributaryError {
+  override name = 'ItemTooLargeError';
+  readonly size: number;
+  readonly limit: number;
+
+  constructor(size: number, limit: number, context: ErrorContext = {}) {
+    super(`Item of ${size} bytes exceeds the limit of ${limit} bytes`, {
+      code: 'ITEM_TOO_LARGE',
+      context,
+    });
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+/** Describe a value for an error message without echoing long or sensitive content. */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (Array.isArray(value)) return 'array';
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'invalid Date' : 'Date';
+  if (typeof value === 'string') {
+    const excerpt = value.length > 40 ? `${value.slice(0, 40)}…` : value;
+    return `string ${JSON.stringify(excerpt)}`;
+  }
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') {
+    return `${typeof value} ${String(value)}`;
+  }
+  return typeof value;
+}

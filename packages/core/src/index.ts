@@ -1,0 +1,78 @@
+export type { BatcherOptions, FlushInfo, FlushReason } from './batcher.js';
+export { Batcher } from './batcher.js';
+export type { LoadConfigOptions, Mode, TributaryConfig, WarehouseEngine } from './config.js';
+export { loadConfig, Secret } from './config.js';
+export type { DecimalProblem } from './decimal.js';
+export { decimalToUnscaled, normalizeDecimal, unscaledToDecimal } from './decimal.js';
+export type { NdjsonDecodeOptions } from './encoding.js';
+export {
+  createNdjsonDecoder,
+  createNdjsonEncoder,
+  decodeNdjson,
+  encodeNdjson,
+  encodeNdjsonLine,
+  NdjsonDecodeError,
+  NdjsonDecoderStream,
+  NdjsonEncoderStream,
+} from './encoding.js';
+export type { ErrorContext, FailedItem, TributaryErrorOptions, ValidationIssue } from './errors.js';
+export {
+  ConfigError,
+  describeValue,
+  ItemTooLargeError,
+  PartialBatchFailureError,
+  RetryExhaustedError,
+  TributaryError,
+  ValidationError,
+} from './errors.js';
+export type {
+  EventHubOptions,
+  EventListener,
+  StageStats,
+  TributaryEvent,
+  TributaryEventOf,
+  TributaryEventType,
+} from './events.js';
+export { EventCounters, EventHub, emitSafely } from './events.js';
+export type { ErrorClassification, RetryInfo, RetryOptions } from './retry.js';
+export { classifyError, computeBackoff, isRetryable, retryAfterMs, withRetry } from './retry.js';
+export type {
+  AnyField,
+  Column,
+  FieldDef,
+  FieldKind,
+  Fields,
+  Infer,
+  Presence,
+  PrimitiveKind,
+  Schema,
+  SchemaOptions,
+  ValidationResult,
+} from './schema.js';
+export { defineSchema, Field, field, parseIsoTimestamp } from './schema.js';
+export type {
+  AthenaColumn,
+  GlueColumn,
+  SparkStructField,
+  SparkStructType,
+  SparkType,
+} from './schema-catalog.js';
+export { athenaSqlType, hiveType, toAthenaColumns, toGlueColumns, toSparkSchema } from './schema-catalog.js';
+export type {
+  ParquetLogicalType,
+  ParquetNode,
+  ParquetPhysicalType,
+  ParquetRepetition,
+} from './schema-parquet.js';
+export { decimalByteLength, toParquetMessage, toParquetSchema } from './schema-parquet.js';
+export type { PostgresDdlOptions, RedshiftDdlOptions, TableName } from './schema-sql.js';
+export {
+  postgresType,
+  qualifiedName,
+  quoteIdentifier,
+  quoteLiteral,
+  redshiftType,
+  toPostgresDdl,
+  toRedshiftDdl,
+} from './schema-sql.js';
+export { utf8ByteLength } from './utf8.js';

@@ -1,0 +1,70 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { decimalToUnscaled, normalizeDecimal, unscaledToDecimal } from '../../src/index.js';
+
+describe('decimal', () => {
+  describe('normalizeDecimal', () => {
+    it.each([
+      ['1.005', 2, '1.01'],
+      ['-1.005', 2, '-1.01'],
+      ['9.995', 2, '10.00'],
+      ['.5', 0, '1'],
+      ['-.4', 0, '0'],
+      ['1.23e-2', 4, '0.0123'],
+      ['-1.5E+2', 1, '-150.0'],
+      ['000123.4500', 3, '123.450'],
+      ['+7', 1, '7.0'],
+    ])('%s at scale %i is %s', (input, scale, expected) => {
+      expect(normalizeDecimal(input, 38, scale)).toBe(expected);
+    });
+
+    it.each(['-', '.', 'e5', '1e', '0x10', '1_000', 'NaN', '١٢'])('rejects %s as format', (input) => {
+      expect(normalizeDecimal(input, 38, 2)).toEqual({ problem: 'format' });
+    });
+
+    it('rounds half away from zero, like PostgreSQL numeric', () => {
+      fc.assert(
+        fc.property(
+          fc.bigInt({ min: -(10n ** 20n), max: 10n ** 20n }),
+          fc.integer({ min: 0, max: 6 }),
+          (n, scale) => {
+            // n is the value scaled by 10^(scale+3): three extra digits to round away
+            const text = unscaledToDecimal(n, scale + 3);
+            const magnitude = n < 0n ? -n : n;
+            let rounded = magnitude / 1000n + (magnitude % 1000n >= 500n ? 1n : 0n);
+            if (n < 0n) rounded = -rounded;
+            expect(normalizeDecimal(text, 38, scale)).toBe(unscaledToDecimal(rounded, scale));
+          },
+        ),
+      );
+    });
+
+    it('enforces precision minus scale integer digits', () => {
+      expect(normalizeDecimal('999.99', 5, 2)).toBe('999.99');
+      expect(normalizeDecimal('1000', 5, 2)).toEqual({ problem: 'precision' });
+      expect(normalizeDecimal('999.995', 5, 2)).toEqual({ problem: 'precision' });
+    });
+  });
+
+  describe('unscaled form', () => {
+    it('round-trips through the unscaled integer Parquet stores', () => {
+      fc.assert(
+        fc.property(
+          fc.bigInt({ min: -(10n ** 38n) + 1n, max: 10n ** 38n - 1n }),
+          fc.integer({ min: 0, max: 38 }),
+          (n, scale) => {
+            const text = unscaledToDecimal(n, scale);
+            expect(decimalToUnscaled(text, scale)).toBe(n);
+            expect(normalizeDecimal(text, 38 + scale, scale)).toBe(text);
+          },
+        ),
+      );
+    });
+
+    it('formats small and negative values', () => {
+      expect(unscaledToDecimal(-5n, 3)).toBe('-0.005');
+      expect(unscaledToDecimal(0n, 2)).toBe('0.00');
+      expect(decimalToUnscaled('12.3', 3)).toBe(12300n);
+    });
+  });
+});

@@ -1,0 +1,294 @@
+import fc from 'fast-check';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import {
+  defineSchema,
+  field,
+  type Infer,
+  parseIsoTimestamp,
+  TributaryError,
+  ValidationError,
+} from '../../src/index.js';
+import { everyKind } from './fixtures.js';
+
+const valid = {
+  id: 'r-1',
+  active: true,
+  rank: 3,
+  volume: 42n,
+  value: 0.5,
+  price: '1.5',
+  small: 12.345,
+  mid: '7',
+  at: '2026-11-23T10:15:30.123Z',
+  day: '2026-11-23',
+  tags: ['a', 'b'],
+};
+
+function issuesOf(input: unknown) {
+  const result = everyKind.validate(input);
+  if (result.ok) throw new Error('expected validation to fail');
+  return result.issues;
+}
+
+describe('defineSchema', () => {
+  describe('types', () => {
+    it('infers the record type from the fields', () => {
+      type Row = Infer<typeof everyKind>;
+      expectTypeOf<Row['id']>().toEqualTypeOf<string>();
+      expectTypeOf<Row['volume']>().toEqualTypeOf<bigint>();
+      expectTypeOf<Row['rank']>().toEqualTypeOf<number | null>();
+      expectTypeOf<Row['price']>().toEqualTypeOf<string | null | undefined>();
+      expectTypeOf<Row['at']>().toEqualTypeOf<Date>();
+      expectTypeOf<Row['tags']>().toEqualTypeOf<string[] | null>();
+      expectTypeOf<Row>().toHaveProperty('small');
+    });
+  });
+
+  describe('validate', () => {
+    it('coerces a valid record into its one form', () => {
+      const result = everyKind.validate(valid);
+
+      expect(result).toEqual({
+        ok: true,
+        value: {
+          ...valid,
+          price: '1.500000000000000000',
+          small: '12.35',
+          mid: '7.0000',
+          at: new Date(Date.UTC(2026, 10, 23, 10, 15, 30, 123)),
+          counts: null,
+        },
+      });
+    });
+
+    it('reports every problem with its path, expected and actual type', () => {
+      const issues = issuesOf({ ...valid, id: 7, active: 'yes', value: Number.NaN, tags: ['a', 2, null] });
+
+      expect(issues.map((i) => [i.path, i.code, i.expected, i.actual])).toEqual([
+        ['id', 'type', 'string', 'number 7'],
+        ['active', 'type', 'boolean', 'string "yes"'],
+        ['value', 'range', 'finite double', 'number NaN'],
+        ['tags[1]', 'type', 'string', 'number 2'],
+        ['tags[2]', 'required', 'a value (lists hold no nulls)', 'null'],
+      ]);
+    });
+
+    it('distinguishes required, nullable and optional', () => {
+      const { rank: _rank, price: _price, ...withoutBoth } = valid;
+
+      const issues = issuesOf({ ...withoutBoth, id: null });
+
+      expect(issues.map((i) => [i.path, i.code])).toEqual([
+        ['id', 'required'],
+        ['rank', 'required'],
+      ]);
+      expect(everyKind.parse({ ...valid, rank: null, price: undefined })).toMatchObject({
+        rank: null,
+        price: null,
+      });
+    });
+
+    it('rejects unknown fields by default and strips them when asked', () => {
+      const strict = defineSchema({ a: field.string() });
+      const lax = defineSchema({ a: field.string() }, { unknownFields: 'strip' });
+
+      expect(strict.validate({ a: 'x', b: 1 })).toMatchObject({
+        ok: false,
+        issues: [{ path: 'b', code: 'unknown_field' }],
+      });
+      expect(lax.validate({ a: 'x', b: 1 })).toEqual({ ok: true, value: { a: 'x' } });
+    });
+
+    it('rejects a value that is not an object', () => {
+      for (const input of [null, 'x', 3, [valid]]) {
+        expect(issuesOf(input)).toEqual([
+          expect.objectContaining({ path: '', code: 'type', expected: 'object' }),
+        ]);
+      }
+    });
+
+    it('counts maxLength in UTF-8 bytes', () => {
+      const s = defineSchema({ s: field.string({ maxLength: 4 }) });
+
+      expect(s.validate({ s: 'abcd' }).ok).toBe(true);
+      expect(s.validate({ s: 'ééé' })).toMatchObject({ ok: false, issues: [{ code: 'range' }] });
+    });
+  });
+
+  describe('integer coercion', () => {
+    const ints = defineSchema({ i: field.int32(), l: field.int64() });
+
+    it.each([
+      [
+        { i: 2147483647, l: '9223372036854775807' },
+        { i: 2147483647, l: 9223372036854775807n },
+      ],
+      [
+        { i: -2147483648, l: -9223372036854775808n },
+        { i: -2147483648, l: -9223372036854775808n },
+      ],
+      [
+        { i: 5n, l: 9007199254740991 },
+        { i: 5, l: 9007199254740991n },
+      ],
+      [
+        { i: 0, l: '-12' },
+        { i: 0, l: -12n },
+      ],
+    ])('accepts %o', (input, expected) => {
+      expect(ints.parse(input)).toEqual(expected);
+    });
+
+    it.each([
+      [{ i: 2147483648, l: 1 }, 'i', 'range'],
+      [{ i: 1.5, l: 1 }, 'i', 'type'],
+      [{ i: '1', l: 1 }, 'i', 'type'],
+      [{ i: 1, l: '9223372036854775808' }, 'l', 'range'],
+      [{ i: 1, l: -9223372036854775809n }, 'l', 'range'],
+      [{ i: 1, l: 2 ** 53 + 2 }, 'l', 'precision'],
+      [{ i: 1, l: 1.5 }, 'l', 'type'],
+      [{ i: 1, l: '1.0' }, 'l', 'type'],
+      [{ i: 1, l: '12abc' }, 'l', 'type'],
+    ])('rejects %o at %s (%s)', (input, path, code) => {
+      const result = ints.validate(input);
+      expect(result).toMatchObject({ ok: false, issues: [{ path, code }] });
+    });
+  });
+
+  describe('decimal coercion', () => {
+    const money = defineSchema({ d: field.decimal(10, 2) });
+
+    it.each([
+      ['12.345', '12.35'],
+      ['-12.345', '-12.35'],
+      ['12.344', '12.34'],
+      ['0.005', '0.01'],
+      ['-0.004', '0.00'],
+      ['1e3', '1000.00'],
+      ['12345678.99', '12345678.99'],
+      [0.1, '0.10'],
+      [1e-7, '0.00'],
+      [42n, '42.00'],
+      ['  7.5 ', '7.50'],
+    ])('normalizes %o to %s', (input, expected) => {
+      expect(money.parse({ d: input }).d).toBe(expected);
+    });
+
+    it.each([
+      ['123456789.00', 'precision'],
+      ['99999999.995', 'precision'],
+      ['abc', 'format'],
+      ['1.2.3', 'format'],
+      ['', 'format'],
+      [Number.POSITIVE_INFINITY, 'format'],
+      [true, 'type'],
+    ])('rejects %o (%s)', (input, code) => {
+      expect(money.validate({ d: input })).toMatchObject({ ok: false, issues: [{ path: 'd', code }] });
+    });
+
+    it('never goes through a binary float', () => {
+      const wide = defineSchema({ d: field.decimal(38, 18) });
+      expect(wide.parse({ d: '12345678901234567890.123456789012345678' }).d).toBe(
+        '12345678901234567890.123456789012345678',
+      );
+    });
+  });
+
+  describe('timestamp coercion', () => {
+    const ts = defineSchema({ t: field.timestamp() });
+    const at = (input: unknown) => (ts.parse({ t: input }).t as Date).toISOString();
+
+    it.each([
+      ['2026-11-23T10:15:30Z', '2026-11-23T10:15:30.000Z'],
+      ['2026-11-23T10:15:30.5+02:00', '2026-11-23T08:15:30.500Z'],
+      ['2026-11-23T10:15:30.123456-0130', '2026-11-23T11:45:30.123Z'],
+      ['2026-11-23 10:15:30', '2026-11-23T10:15:30.000Z'],
+      ['2026-11-23T10:15', '2026-11-23T10:15:00.000Z'],
+      ['2026-11-23', '2026-11-23T00:00:00.000Z'],
+      ['2024-02-29T00:00:00Z', '2024-02-29T00:00:00.000Z'],
+      [1_700_000_000_123, '2023-11-14T22:13:20.123Z'],
+      [1_700_000_000_123.9, '2023-11-14T22:13:20.123Z'],
+      [new Date('2020-01-01T00:00:00Z'), '2020-01-01T00:00:00.000Z'],
+    ])('reads %o as %s (no offset means UTC)', (input, expected) => {
+      expect(at(input)).toBe(expected);
+    });
+
+    it.each([
+      ['2026-13-01T00:00:00Z', 'format'],
+      ['2023-02-29T00:00:00Z', 'format'],
+      ['2026-11-23T24:00:00Z', 'format'],
+      ['yesterday', 'format'],
+      [new Date('nope'), 'range'],
+      [Number.NaN, 'range'],
+      [true, 'type'],
+    ])('rejects %o (%s)', (input, code) => {
+      expect(ts.validate({ t: input })).toMatchObject({ ok: false, issues: [{ path: 't', code }] });
+    });
+
+    it('parses what Date#toISOString writes, for any instant', () => {
+      fc.assert(
+        fc.property(
+          fc.date({ min: new Date('0001-01-01'), max: new Date('9999-12-31'), noInvalidDate: true }),
+          (d) => {
+            expect(parseIsoTimestamp(d.toISOString())).toBe(d.getTime());
+          },
+        ),
+      );
+    });
+  });
+
+  describe('date coercion', () => {
+    const day = defineSchema({ d: field.date() });
+
+    it('accepts calendar dates and the UTC day of a Date', () => {
+      expect(day.parse({ d: '2024-02-29' }).d).toBe('2024-02-29');
+      expect(day.parse({ d: new Date('2026-11-23T23:59:59.999Z') }).d).toBe('2026-11-23');
+    });
+
+    it.each(['2023-02-29', '2026-11-31', '26-11-23', '2026-11-23T00:00:00Z'])('rejects %s', (input) => {
+      expect(day.validate({ d: input }).ok).toBe(false);
+    });
+  });
+
+  describe('options', () => {
+    it('rejects a primary key that is not a required field', () => {
+      expect(() => defineSchema({ a: field.string() }, { primaryKey: ['b' as 'a'] })).toThrow(/not a field/);
+      expect(() => defineSchema({ a: field.string().nullable() }, { primaryKey: ['a'] })).toThrow(/required/);
+    });
+
+    it('rejects impossible field definitions with a typed error', () => {
+      const attempts = [
+        () => field.decimal(0, 0),
+        () => field.decimal(39, 2),
+        () => field.decimal(10, 11),
+        () => field.string({ maxLength: 0 }),
+        () => field.list(field.string().nullable() as never),
+        () => defineSchema({}),
+      ];
+      for (const attempt of attempts) {
+        expect(attempt).toThrow(TributaryError);
+        try {
+          attempt();
+        } catch (err) {
+          expect((err as TributaryError).code).toBe('SCHEMA_INVALID');
+        }
+      }
+    });
+  });
+
+  describe('parse', () => {
+    it('throws a ValidationError holding every issue', () => {
+      const error = (() => {
+        try {
+          everyKind.parse({ ...valid, id: 1, day: 'x' });
+        } catch (err) {
+          return err;
+        }
+      })();
+
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).issues.map((i) => i.path)).toEqual(['id', 'day']);
+      expect((error as ValidationError).message).toContain('id: expected string, got number 1');
+    });
+  });
+});

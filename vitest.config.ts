@@ -1,0 +1,49 @@
+import { defineConfig } from 'vitest/config';
+
+// One config for the whole workspace, so `pnpm test` at the root runs every package's tests and
+// prints a single summary. Unit and integration tests are separate projects only because they
+// need different time limits: integration tests start real servers on loopback.
+
+const integration = [
+  'packages/*/tests/integration/**/*.test.ts',
+  'examples/*/tests/integration/**/*.test.ts',
+  // Root-level tests (e.g. tests/pack) build and pack the packages: they are integration tests.
+  'tests/**/*.test.ts',
+];
+
+const unit = ['packages/*/tests/**/*.test.ts', 'examples/*/tests/**/*.test.ts'];
+
+// CI sets TRIBUTARY_TEST_REPORT to a file path to also get a machine-readable report, from which
+// .ci/run prints a plain "N passed, N failed" line; the console output stays vitest's own.
+const reportFile = process.env.TRIBUTARY_TEST_REPORT;
+
+export default defineConfig({
+  test: {
+    // Child processes rather than worker threads: native modules (DuckDB, embedded servers) and
+    // process-wide state such as environment variables stay isolated per test file.
+    pool: 'forks',
+    reporters: reportFile ? ['default', 'json'] : ['default'],
+    ...(reportFile ? { outputFile: { json: reportFile } } : {}),
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: unit,
+          exclude: ['**/node_modules/**', '**/dist/**', ...integration],
+          testTimeout: 10_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: integration,
+          exclude: ['**/node_modules/**', '**/dist/**'],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});
