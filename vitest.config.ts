@@ -22,6 +22,9 @@ export default defineConfig({
     // Child processes rather than worker threads: native modules (DuckDB, embedded servers) and
     // process-wide state such as environment variables stay isolated per test file.
     pool: 'forks',
+    // Creates spark/.venv (pyarrow, moto) once, before any test that reads Parquet with pyarrow
+    // or talks to moto_server.
+    globalSetup: ['./tests/setup/python-env.ts'],
     reporters: reportFile ? ['default', 'json'] : ['default'],
     ...(reportFile ? { outputFile: { json: reportFile } } : {}),
     projects: [

@@ -1,2 +1,4 @@
-// This package exports nothing yet: its API arrives with its own issue.
-export {};
+export { InvalidKeyError, ObjectNotFoundError, StorageError } from './errors.js';
+export { MemoryStorage } from './memory-storage.js';
+export { assertValidKey, bodyToBytes, compareKeys } from './storage.js';
+export type { Body, GetOptions, ListOptions, ObjectInfo, PutOptions, Storage } from './storage.js';

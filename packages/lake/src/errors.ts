@@ -1,0 +1,51 @@
+import { type ErrorContext, TributaryError } from '@tributary/core';
+
+/**
+ * An object key that cannot be stored: empty, absolute, with `.` or `..` segments, a NUL, or
+ * (locally) a name the file system reserves.
+ *
+ * @example
+ * ```ts
+ * catch (err) { if (err instanceof InvalidKeyError) console.log(err.context.key); }
+ * ```
+ */
+export class InvalidKeyError extends TributaryError {
+  override name = 'InvalidKeyError';
+
+  constructor(key: string, reason: string) {
+    super(`Invalid object key ${JSON.stringify(key)}: ${reason}`, { code: 'INVALID_KEY', context: { key } });
+  }
+}
+
+/**
+ * No object under that key.
+ *
+ * @example
+ * ```ts
+ * const exists = await storage.head('a.json') !== undefined; // head never throws this
+ * ```
+ */
+export class ObjectNotFoundError extends TributaryError {
+  override name = 'ObjectNotFoundError';
+
+  constructor(key: string, context: ErrorContext = {}, cause?: unknown) {
+    super(`No object at ${JSON.stringify(key)}`, { code: 'OBJECT_NOT_FOUND', context: { ...context, key }, cause });
+  }
+}
+
+/**
+ * A storage operation failed (file system or S3). `cause` is the driver's error; `retryable`
+ * follows core's classification of it.
+ *
+ * @example
+ * ```ts
+ * catch (err) { if (err instanceof StorageError && err.retryable) retryLater(); }
+ * ```
+ */
+export class StorageError extends TributaryError {
+  override name = 'StorageError';
+
+  constructor(message: string, options: { cause?: unknown; retryable?: boolean; context?: ErrorContext } = {}) {
+    super(message, { code: 'STORAGE_FAILED', ...options });
+  }
+}
