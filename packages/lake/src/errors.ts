@@ -29,7 +29,11 @@ export class ObjectNotFoundError extends TributaryError {
   override name = 'ObjectNotFoundError';
 
   constructor(key: string, context: ErrorContext = {}, cause?: unknown) {
-    super(`No object at ${JSON.stringify(key)}`, { code: 'OBJECT_NOT_FOUND', context: { ...context, key }, cause });
+    super(`No object at ${JSON.stringify(key)}`, {
+      code: 'OBJECT_NOT_FOUND',
+      context: { ...context, key },
+      cause,
+    });
   }
 }
 
@@ -45,7 +49,10 @@ export class ObjectNotFoundError extends TributaryError {
 export class StorageError extends TributaryError {
   override name = 'StorageError';
 
-  constructor(message: string, options: { cause?: unknown; retryable?: boolean; context?: ErrorContext } = {}) {
+  constructor(
+    message: string,
+    options: { cause?: unknown; retryable?: boolean; context?: ErrorContext } = {},
+  ) {
     super(message, { code: 'STORAGE_FAILED', ...options });
   }
 }

@@ -71,7 +71,11 @@ export class MemoryStorage implements Storage {
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
     const keys = [...this.#objects.keys()]
-      .filter((k) => k.startsWith(prefix) && (options.startAfter === undefined || compareKeys(k, options.startAfter) > 0))
+      .filter(
+        (k) =>
+          k.startsWith(prefix) &&
+          (options.startAfter === undefined || compareKeys(k, options.startAfter) > 0),
+      )
       .sort(compareKeys);
     for (const key of keys) {
       options.signal?.throwIfAborted();

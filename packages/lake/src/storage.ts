@@ -84,7 +84,8 @@ export function assertValidKey(key: string): string {
   if (Buffer.byteLength(key) > 1024) throw new InvalidKeyError(key, 'longer than 1,024 bytes');
   for (const segment of key.split('/')) {
     if (segment === '' && !key.endsWith('/')) throw new InvalidKeyError(key, 'empty path segment');
-    if (segment === '.' || segment === '..') throw new InvalidKeyError(key, '"." and ".." segments are not allowed');
+    if (segment === '.' || segment === '..')
+      throw new InvalidKeyError(key, '"." and ".." segments are not allowed');
   }
   if (key.endsWith('/')) throw new InvalidKeyError(key, 'a key cannot end with "/"');
   return key;
@@ -101,7 +102,11 @@ export async function bodyToBytes(body: Body): Promise<Uint8Array> {
   if (body instanceof Uint8Array) return body;
   const chunks: Buffer[] = [];
   for await (const chunk of body as AsyncIterable<Uint8Array | string>) {
-    chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    chunks.push(
+      typeof chunk === 'string'
+        ? Buffer.from(chunk)
+        : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+    );
   }
   return Buffer.concat(chunks);
 }
