@@ -1,11 +1,13 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  // `s3` is its own entry (`@tributary/lake/s3`) so that the main entry never loads the AWS SDK.
+  entry: ['src/index.ts', 'src/s3.ts'],
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,
   clean: true,
   target: 'node20',
-  splitting: false,
+  // Shared chunks, so that both entries use the same error classes (instanceof works across them).
+  splitting: true,
 });

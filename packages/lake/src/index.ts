@@ -1,4 +1,45 @@
+export { compact, listDatasetFiles, readDataset, readManifest, recoverDataset, writeDataset } from './dataset.js';
+export type {
+  CompactOptions,
+  DatasetFile,
+  InvalidRecord,
+  Manifest,
+  ReadDatasetOptions,
+  WriteDatasetOptions,
+  WriteDatasetResult,
+  WriteMode,
+} from './dataset.js';
+export { createDelivery, DeliveryError } from './delivery.js';
+export type {
+  Delivery,
+  DeliveryClock,
+  DeliveryData,
+  DeliveryErrorType,
+  DeliveryFlushReason,
+  DeliveryOptions,
+  DeliveryRecord,
+  DeliveryStats,
+} from './delivery.js';
 export { InvalidKeyError, ObjectNotFoundError, StorageError } from './errors.js';
+export { csvFormat } from './formats/csv.js';
+export { ndjsonFormat } from './formats/ndjson.js';
+export { formatFor, formatOfKey } from './formats/registry.js';
+export type { FileFormat, FileStats, FormatName, ReadOptions, RecordWriter, WriterOptions } from './formats/types.js';
+export { createLake, localLake, ZONES } from './lake.js';
+export type { Lake, ZoneName } from './lake.js';
+export { LocalStorage } from './local-storage.js';
+export type { LocalStorageOptions } from './local-storage.js';
 export { MemoryStorage } from './memory-storage.js';
-export type { Body, GetOptions, ListOptions, ObjectInfo, PutOptions, Storage } from './storage.js';
+export {
+  byDay,
+  byField,
+  byHour,
+  escapePartitionValue,
+  HIVE_DEFAULT_PARTITION,
+  parsePartitions,
+  partitionPath,
+  unescapePartitionValue,
+} from './partitions.js';
+export type { PartitionSpec } from './partitions.js';
 export { assertValidKey, bodyToBytes, compareKeys } from './storage.js';
+export type { Body, GetOptions, ListOptions, ObjectInfo, PutOptions, Storage } from './storage.js';

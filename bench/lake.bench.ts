@@ -1,0 +1,643 @@
+// `pnpm bench lake`: the same generated sensor rows written as a Parquet dataset partitioned by
+// dt/hour, by the lake's writer and by DuckDB and the candidate writers, each in its own process.
+// DuckDB then reads every output back and checks it against the generated rows.
+
+import { once } from 'node:events';
+import { createWriteStream, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { type Expected, expectedOf, type SensorRow, sensorRows } from './sensor-rows.js';
+
+export const description = 'Parquet dataset writers (dt/hour partitions): tributary vs DuckDB vs candidates';
+
+const CANDIDATES = {
+  tributary: 'tributary writeDataset',
+  duckdb: 'DuckDB appender + COPY',
+  'hyparquet-writer': 'hyparquet-writer ParquetWriter (V2)',
+  'parquetjs-lite': 'parquetjs-lite (V1)',
+} as const;
+type Candidate = keyof typeof CANDIDATES;
+const CANDIDATE_IDS = Object.keys(CANDIDATES) as Candidate[];
+
+const DEFAULT_ROWS = [1_000_000, 3_000_000];
+const QUICK_ROWS = [100_000, 300_000];
+const RSS_TARGET_MIB = 400;
+/** "Flat": the largest run's peak RSS is at most this much above the smallest run's. */
+const FLAT_TOLERANCE = 0.1;
+/** Row groups of the per-partition candidates are bounded like the lake writer's default (32 MiB). */
+const ROW_GROUP_BYTES = 32 * 1024 * 1024;
+const ROW_GROUP_ROWS = 100_000;
+/** Files open at once in the per-partition candidates, as the lake writer's default maxOpenFiles. */
+const MAX_OPEN_FILES = 8;
+
+// ---------------------------------------------------------------------------------------------
+// Plan
+
+type StepInput =
+  | { kind: 'generate'; rows: number }
+  | { kind: 'write'; candidate: Candidate; rows: number; dir: string }
+  | { kind: 'verify'; rows: number; outputs: { candidate: Candidate; dir: string }[] };
+
+interface Step {
+  label: string;
+  input: StepInput;
+  removeAfter?: string[];
+}
+
+interface Options {
+  rows: number[];
+  candidates: Candidate[];
+  strict: boolean;
+}
+
+const USAGE = `options:
+  --rows N        row count (repeatable; 1000000, 1e6, 1M and 300k all work). Default 1M and 3M.
+  --quick         100k and 300k rows: a smoke run
+  --only a,b      candidates: ${CANDIDATE_IDS.join(', ')}
+  --strict        exit non-zero when a target (peak RSS, flat RSS) is missed
+  --keep          keep the written datasets (their folder is printed)`;
+
+function parseCount(text: string | undefined): number {
+  const m = /^([0-9][0-9_,.]*(?:e[0-9]+)?)([kKmM]?)$/.exec(text ?? '');
+  const base = m ? Number((m[1] as string).replace(/[_,]/g, '')) : Number.NaN;
+  const value = base * (m?.[2] === 'k' || m?.[2] === 'K' ? 1e3 : m?.[2] ? 1e6 : 1);
+  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`--rows needs a positive row count (got ${text})\n${USAGE}`);
+  return value;
+}
+
+function parseOptions(args: string[]): Options {
+  const rows: number[] = [];
+  let candidates: Candidate[] = CANDIDATE_IDS;
+  let quick = false;
+  let strict = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === '--rows') rows.push(parseCount(args[++i]));
+    else if (arg === '--quick') quick = true;
+    else if (arg === '--strict') strict = true;
+    else if (arg === '--only') {
+      const names = (args[++i] ?? '').split(',').filter(Boolean);
+      const unknown = names.filter((n) => !CANDIDATE_IDS.includes(n as Candidate));
+      if (names.length === 0 || unknown.length > 0) throw new Error(`unknown candidate ${unknown.join(', ')}\n${USAGE}`);
+      candidates = CANDIDATE_IDS.filter((c) => names.includes(c));
+    } else throw new Error(`unknown option ${arg}\n${USAGE}`);
+  }
+  const counts = rows.length > 0 ? rows : quick ? QUICK_ROWS : DEFAULT_ROWS;
+  return { rows: [...new Set(counts)].sort((a, b) => a - b), candidates, strict };
+}
+
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+
+/** Where a candidate's Parquet files end up (the tributary table sits in a zone folder). */
+function dataDir(candidate: Candidate, dir: string): string {
+  return candidate === 'tributary' ? join(dir, 'sensors') : dir;
+}
+
+export function plan(args: string[], context: { workdir: string }) {
+  const options = parseOptions(args);
+  const steps: Step[] = [];
+  for (const rows of options.rows) {
+    steps.push({ label: `${int(rows)} rows · generate only`, input: { kind: 'generate', rows } });
+    const outputs = options.candidates.map((candidate) => ({ candidate, dir: join(context.workdir, `${candidate}-${rows}`) }));
+    for (const { candidate, dir } of outputs) {
+      steps.push({ label: `${int(rows)} rows · ${CANDIDATES[candidate]}`, input: { kind: 'write', candidate, rows, dir } });
+    }
+    steps.push({
+      label: `${int(rows)} rows · verify with DuckDB`,
+      input: { kind: 'verify', rows, outputs: outputs.map((o) => ({ ...o, dir: dataDir(o.candidate, o.dir) })) },
+      // Verified and measured: the files have served their purpose, free the disk.
+      removeAfter: outputs.map((o) => o.dir),
+    });
+  }
+  return {
+    title: `lake: ${options.rows.map(int).join(' and ')} sensor rows → Parquet dataset by dt/hour (Node ${process.version}, ${cpus().length} CPUs)`,
+    steps,
+    options,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Steps (each runs in its own child process)
+
+interface WriteOutcome {
+  /** Wall time of the write, generation included (rows are generated as they are written). */
+  seconds: number;
+  details?: Record<string, number | string>;
+}
+
+interface GenerateResult {
+  kind: 'generate';
+  rows: number;
+  seconds: number;
+  maxRssMiB: number;
+}
+interface WriteResult {
+  kind: 'write';
+  candidate: Candidate;
+  rows: number;
+  seconds: number;
+  maxRssMiB: number;
+  files: number;
+  bytes: number;
+  details: Record<string, number | string>;
+}
+interface VerifyCheck {
+  candidate: Candidate;
+  problems: string[];
+  timestampType: string;
+  compression: string;
+  rowGroups: number;
+}
+interface VerifyResult {
+  kind: 'verify';
+  rows: number;
+  expected: Expected;
+  checks: VerifyCheck[];
+}
+type StepResult = GenerateResult | WriteResult | VerifyResult;
+
+const maxRssMiB = () => Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
+
+function stopwatch() {
+  const started = performance.now();
+  return () => (performance.now() - started) / 1000;
+}
+
+export async function runStep(input: StepInput): Promise<StepResult> {
+  if (input.kind === 'generate') {
+    const elapsed = stopwatch();
+    let checksum = 0;
+    // Touch every row so that nothing of the generation can be skipped.
+    for (const row of sensorRows(input.rows)) checksum += row.value + row.id.length;
+    const seconds = elapsed();
+    if (!(checksum > 0)) throw new Error('generated nothing');
+    return { kind: 'generate', rows: input.rows, seconds, maxRssMiB: maxRssMiB() };
+  }
+  if (input.kind === 'verify') return verify(input.rows, input.outputs);
+  mkdirSync(input.dir, { recursive: true });
+  const outcome = await WRITERS[input.candidate](input.rows, input.dir);
+  // Counted after the clock stopped; maxRSS is read last, so it covers the whole process.
+  const { files, bytes } = parquetFiles(input.dir);
+  return {
+    kind: 'write',
+    candidate: input.candidate,
+    rows: input.rows,
+    seconds: outcome.seconds,
+    files,
+    bytes,
+    details: outcome.details ?? {},
+    maxRssMiB: maxRssMiB(),
+  };
+}
+
+function parquetFiles(dir: string): { files: number; bytes: number } {
+  let files = 0;
+  let bytes = 0;
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || !entry.name.endsWith('.parquet')) continue;
+    files++;
+    bytes += statSync(join(entry.parentPath, entry.name)).size;
+  }
+  return { files, bytes };
+}
+
+const WRITERS: Record<Candidate, (rows: number, dir: string) => Promise<WriteOutcome>> = {
+  tributary: writeTributary,
+  duckdb: writeDuckdb,
+  'hyparquet-writer': writeHyparquet,
+  'parquetjs-lite': writeParquetjsLite,
+};
+
+// Imports happen before the clock starts (each writer loads only its own library, so a process's
+// RSS is that writer's alone).
+
+async function writeTributary(rows: number, dir: string): Promise<WriteOutcome> {
+  const [{ writeDataset }, { byHour }, { LocalStorage }, { defineSchema, field }] = await Promise.all([
+    import('../packages/lake/src/dataset.js'),
+    import('../packages/lake/src/partitions.js'),
+    import('../packages/lake/src/local-storage.js'),
+    import('@tributary/core'),
+  ]);
+  const schema = defineSchema({
+    id: field.string(),
+    sensorId: field.string(),
+    type: field.string(),
+    value: field.double(),
+    timestamp: field.timestamp(),
+  });
+  const elapsed = stopwatch();
+  const result = await writeDataset(sensorRows(rows), {
+    storage: new LocalStorage({ root: dir }),
+    table: 'sensors',
+    schema,
+    partitionBy: byHour('timestamp'),
+    format: 'parquet',
+  });
+  const seconds = elapsed();
+  if (result.rows !== rows || result.invalidCount !== 0) {
+    throw new Error(`writeDataset wrote ${result.rows} rows (${result.invalidCount} invalid), expected ${rows}`);
+  }
+  return { seconds, details: { partitions: result.partitions.length } };
+}
+
+async function writeDuckdb(rows: number, dir: string): Promise<WriteOutcome> {
+  const { DuckDBInstance, DuckDBTimestampTZValue } = await import('@duckdb/node-api');
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  await connection.run("SET TimeZone = 'UTC'");
+  await connection.run(
+    'CREATE TABLE t (id VARCHAR, "sensorId" VARCHAR, type VARCHAR, value DOUBLE, "timestamp" TIMESTAMPTZ)',
+  );
+  const threads = (await connection.runAndReadAll("SELECT current_setting('threads') AS n")).getRowObjectsJS()[0]?.n;
+  const elapsed = stopwatch();
+  const appender = await connection.createAppender('t');
+  for (const row of sensorRows(rows)) {
+    appender.appendVarchar(row.id);
+    appender.appendVarchar(row.sensorId);
+    appender.appendVarchar(row.type);
+    appender.appendDouble(row.value);
+    appender.appendTimestampTZ(new DuckDBTimestampTZValue(BigInt(row.timestamp.getTime()) * 1000n));
+    appender.endRow();
+  }
+  appender.flushSync();
+  appender.closeSync();
+  const appendSeconds = elapsed();
+  // dt and hour as the lake spells them (zero-padded hour), computed by DuckDB itself.
+  await connection.run(
+    `COPY (SELECT *, strftime("timestamp", '%Y-%m-%d') AS dt, strftime("timestamp", '%H') AS hour FROM t)
+     TO ${sqlString(dir)} (FORMAT parquet, PARTITION_BY (dt, hour), COMPRESSION snappy, OVERWRITE_OR_IGNORE)`,
+  );
+  const seconds = elapsed();
+  connection.closeSync();
+  instance.closeSync();
+  return {
+    seconds,
+    details: { appendSeconds: round2(appendSeconds), copySeconds: round2(seconds - appendSeconds), threads: String(threads) },
+  };
+}
+
+const round2 = (n: number) => Math.round(n * 100) / 100;
+const sqlString = (text: string) => `'${text.replaceAll("'", "''")}'`;
+
+function partitionOf(row: SensorRow): string {
+  const iso = row.timestamp.toISOString();
+  return `dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}`;
+}
+
+/**
+ * One open file per partition, at most MAX_OPEN_FILES at once (the one open longest is closed
+ * first, as the lake writer does); a partition met again after its file closed gets a new file.
+ */
+class PartitionFiles<F> {
+  readonly #open = new Map<string, F>();
+  readonly #counts = new Map<string, number>();
+  constructor(
+    private readonly dir: string,
+    private readonly openFile: (path: string) => Promise<F>,
+    private readonly closeFile: (file: F) => Promise<void>,
+  ) {}
+
+  async get(partition: string): Promise<F> {
+    const file = this.#open.get(partition);
+    if (file) return file;
+    if (this.#open.size >= MAX_OPEN_FILES) {
+      const [oldest, oldestFile] = this.#open.entries().next().value as [string, F];
+      this.#open.delete(oldest);
+      await this.closeFile(oldestFile);
+    }
+    const index = this.#counts.get(partition) ?? 0;
+    this.#counts.set(partition, index + 1);
+    mkdirSync(join(this.dir, partition), { recursive: true });
+    const opened = await this.openFile(join(this.dir, partition, `part-${String(index).padStart(5, '0')}.parquet`));
+    this.#open.set(partition, opened);
+    return opened;
+  }
+
+  async closeAll(): Promise<void> {
+    for (const file of this.#open.values()) await this.closeFile(file);
+    this.#open.clear();
+  }
+}
+
+async function writeHyparquet(rows: number, dir: string): Promise<WriteOutcome> {
+  const { ByteWriter, ParquetWriter } = await import('hyparquet-writer');
+  type SchemaElement = ConstructorParameters<typeof ParquetWriter>[0]['schema'][number];
+
+  /** Hands the encoded bytes to a file stream after each row group, waiting when it must drain. */
+  class StreamWriter extends ByteWriter {
+    constructor(readonly stream: Writable) {
+      super(1 << 20);
+    }
+    async flush(): Promise<void> {
+      if (this.index === 0) return;
+      // A copy: the buffer is reused for the next row group.
+      const chunk = Buffer.from(this.buffer.slice(0, this.index));
+      this.index = 0;
+      if (!this.stream.write(chunk)) await once(this.stream, 'drain');
+    }
+    override async finish(): Promise<void> {
+      await this.flush();
+      this.stream.end();
+      await once(this.stream, 'finish');
+    }
+  }
+
+  const string = (name: string): SchemaElement => ({
+    name,
+    type: 'BYTE_ARRAY',
+    converted_type: 'UTF8',
+    logical_type: { type: 'STRING' },
+    repetition_type: 'REQUIRED',
+  });
+  const schema: SchemaElement[] = [
+    { name: 'root', num_children: 5 },
+    string('id'),
+    string('sensorId'),
+    string('type'),
+    { name: 'value', type: 'DOUBLE', repetition_type: 'REQUIRED' },
+    {
+      name: 'timestamp',
+      type: 'INT64',
+      converted_type: 'TIMESTAMP_MILLIS',
+      // Without the logical type, DuckDB reads a naive timestamp (FINDINGS.md).
+      logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MILLIS' },
+      repetition_type: 'REQUIRED',
+    },
+  ];
+  interface OpenFile {
+    writer: InstanceType<typeof ParquetWriter>;
+    id: string[];
+    sensorId: string[];
+    type: string[];
+    value: number[];
+    timestamp: Date[];
+    bytes: number;
+  }
+  let rowGroups = 0;
+  const writeGroup = async (file: OpenFile) => {
+    const n = file.id.length;
+    if (n === 0) return;
+    const columnData = [
+      { name: 'id', data: file.id },
+      { name: 'sensorId', data: file.sensorId },
+      { name: 'type', data: file.type },
+      { name: 'value', data: file.value },
+      { name: 'timestamp', data: file.timestamp },
+    ];
+    await file.writer.write({ columnData, rowGroupSize: n });
+    rowGroups++;
+    file.id = [];
+    file.sensorId = [];
+    file.type = [];
+    file.value = [];
+    file.timestamp = [];
+    file.bytes = 0;
+  };
+  const files = new PartitionFiles<OpenFile>(
+    dir,
+    async (path) => ({
+      writer: new ParquetWriter({ writer: new StreamWriter(createWriteStream(path)), schema, codec: 'SNAPPY' }),
+      id: [],
+      sensorId: [],
+      type: [],
+      value: [],
+      timestamp: [],
+      bytes: 0,
+    }),
+    async (file) => {
+      await writeGroup(file);
+      await file.writer.finish();
+    },
+  );
+
+  const elapsed = stopwatch();
+  for (const row of sensorRows(rows)) {
+    const file = await files.get(partitionOf(row));
+    file.id.push(row.id);
+    file.sensorId.push(row.sensorId);
+    file.type.push(row.type);
+    file.value.push(row.value);
+    file.timestamp.push(row.timestamp);
+    // Plain-encoded size: 4-byte length + text per string, 8 bytes per double and timestamp.
+    file.bytes += 12 + row.id.length + row.sensorId.length + row.type.length + 16;
+    if (file.id.length >= ROW_GROUP_ROWS || file.bytes >= ROW_GROUP_BYTES) await writeGroup(file);
+  }
+  await files.closeAll();
+  return { seconds: elapsed(), details: { rowGroups } };
+}
+
+async function writeParquetjsLite(rows: number, dir: string): Promise<WriteOutcome> {
+  const parquet = createRequire(import.meta.url)('parquetjs-lite') as typeof import('parquetjs-lite');
+  const snappy = { compression: 'SNAPPY' } as const;
+  const schema = new parquet.ParquetSchema({
+    id: { type: 'UTF8', ...snappy },
+    sensorId: { type: 'UTF8', ...snappy },
+    type: { type: 'UTF8', ...snappy },
+    value: { type: 'DOUBLE', ...snappy },
+    timestamp: { type: 'TIMESTAMP_MILLIS', ...snappy },
+  });
+  const files = new PartitionFiles(
+    dir,
+    (path) => parquet.ParquetWriter.openFile(schema, path, { useDataPageV2: false, rowGroupSize: ROW_GROUP_ROWS }),
+    (writer) => writer.close(),
+  );
+  const elapsed = stopwatch();
+  for (const row of sensorRows(rows)) {
+    const writer = await files.get(partitionOf(row));
+    await writer.appendRow(row as unknown as Record<string, unknown>);
+  }
+  await files.closeAll();
+  return { seconds: elapsed() };
+}
+
+async function verify(rows: number, outputs: { candidate: Candidate; dir: string }[]): Promise<VerifyResult> {
+  const expected = expectedOf(rows);
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  await connection.run("SET TimeZone = 'UTC'");
+  const checks: VerifyCheck[] = [];
+  for (const { candidate, dir } of outputs) {
+    const glob = sqlString(`${dir}/**/*.parquet`);
+    const source = `read_parquet(${glob}, hive_partitioning = true)`;
+    const problems: string[] = [];
+    let timestampType = '?';
+    let compression = '?';
+    let rowGroups = 0;
+    try {
+      const [actual] = (
+        await connection.runAndReadAll(`
+          SELECT count(*) AS rows, count(DISTINCT id) AS ids,
+                 epoch_ms(min("timestamp")) AS min_ms, epoch_ms(max("timestamp")) AS max_ms,
+                 sum(value) AS value_sum, count(DISTINCT (dt, hour)) AS partitions,
+                 count(*) FILTER (WHERE strftime("timestamp", '%Y-%m-%d') <> CAST(dt AS VARCHAR)
+                                     OR CAST(strftime("timestamp", '%H') AS INTEGER) <> CAST(hour AS INTEGER)) AS misplaced
+          FROM ${source}`)
+      ).getRowObjectsJS();
+      const got = (key: string) => Number(actual?.[key]);
+      const expect = (what: string, value: number, want: number) => {
+        if (value !== want) problems.push(`${what}: ${int(value)}, expected ${int(want)}`);
+      };
+      expect('count(*)', got('rows'), expected.rows);
+      expect('count(DISTINCT id)', got('ids'), expected.distinctIds);
+      if (got('min_ms') !== expected.minMs || got('max_ms') !== expected.maxMs) {
+        problems.push(
+          `timestamps ${iso(got('min_ms'))}..${iso(got('max_ms'))}, expected ${iso(expected.minMs)}..${iso(expected.maxMs)}`,
+        );
+      }
+      expect('dt/hour partitions', got('partitions'), expected.partitions);
+      expect('rows whose dt/hour path does not match their timestamp', got('misplaced'), 0);
+      if (!(Math.abs(got('value_sum') - expected.valueSum) <= 1e-9 * Math.abs(expected.valueSum))) {
+        problems.push(`sum(value) ${got('value_sum')}, expected ${expected.valueSum}`);
+      }
+      const [described] = (await connection.runAndReadAll(`DESCRIBE SELECT "timestamp" FROM ${source}`)).getRowObjectsJS();
+      timestampType = String(described?.column_type);
+      if (candidate === 'tributary' && timestampType !== 'TIMESTAMP WITH TIME ZONE') {
+        problems.push(`timestamp column reads as ${timestampType}, expected TIMESTAMP WITH TIME ZONE (UTC)`);
+      }
+      const [meta] = (
+        await connection.runAndReadAll(`
+          SELECT string_agg(DISTINCT compression, ',') AS compression,
+                 count(DISTINCT (file_name, row_group_id)) AS row_groups
+          FROM parquet_metadata(${glob})`)
+      ).getRowObjectsJS();
+      compression = String(meta?.compression);
+      rowGroups = Number(meta?.row_groups);
+    } catch (err) {
+      problems.push(`DuckDB could not read it: ${(err as Error).message}`);
+    }
+    checks.push({ candidate, problems, timestampType, compression, rowGroups });
+  }
+  connection.closeSync();
+  instance.closeSync();
+  return { kind: 'verify', rows, expected, checks };
+}
+
+const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms));
+
+// ---------------------------------------------------------------------------------------------
+// Summary (in the parent)
+
+interface StepOutcome {
+  step: Step;
+  ok: boolean;
+  seconds: number;
+  result?: StepResult;
+  error?: string;
+}
+
+const COLUMNS = [
+  { key: 'rows', title: 'rows' },
+  { key: 'candidate', title: 'writer', align: 'left' },
+  { key: 'seconds', title: 'time s' },
+  { key: 'rate', title: 'rows/s' },
+  { key: 'netRate', title: 'rows/s excl. gen' },
+  { key: 'ratio', title: '× DuckDB' },
+  { key: 'netRatio', title: '× DuckDB excl. gen' },
+  { key: 'rss', title: 'peak RSS MiB' },
+  { key: 'files', title: 'files' },
+  { key: 'mib', title: 'MiB' },
+];
+
+export function summarize(outcomes: StepOutcome[], context: { plan: ReturnType<typeof plan> }) {
+  const { options } = context.plan;
+  const rowsTable: Record<string, string>[] = [];
+  const notes: string[] = [];
+  const failures: string[] = [];
+  const targetMisses: string[] = [];
+  const ours = new Map<number, WriteResult>();
+
+  for (const rows of options.rows) {
+    const group = outcomes.filter((o) => o.step.input.rows === rows);
+    const find = <K extends StepResult['kind']>(kind: K, candidate?: Candidate) =>
+      group.find(
+        (o) =>
+          o.ok &&
+          o.result?.kind === kind &&
+          (candidate === undefined || (o.result as WriteResult).candidate === candidate),
+      )?.result as Extract<StepResult, { kind: K }> | undefined;
+    const generated = find('generate');
+    const duck = find('write', 'duckdb');
+    const net = (r: WriteResult) =>
+      generated && r.seconds > generated.seconds ? r.rows / (r.seconds - generated.seconds) : Number.NaN;
+    const fmtRatio = (value: number, base: number | undefined) =>
+      base === undefined || !Number.isFinite(value) || !Number.isFinite(base) ? '—' : `${(value / base).toFixed(2)}×`;
+
+    for (const outcome of group) {
+      const { input } = outcome.step;
+      if (input.kind === 'verify') continue;
+      const name = input.kind === 'generate' ? 'generate only (baseline)' : CANDIDATES[input.candidate];
+      if (!outcome.ok || !outcome.result) {
+        failures.push(`${int(rows)} rows · ${name}: ${outcome.error}`);
+        rowsTable.push({ rows: int(rows), candidate: name, seconds: 'FAILED' });
+        continue;
+      }
+      const r = outcome.result as GenerateResult | WriteResult;
+      const row: Record<string, string> = {
+        rows: int(rows),
+        candidate: name,
+        seconds: r.seconds.toFixed(2),
+        rate: int(rows / r.seconds),
+        rss: r.maxRssMiB.toFixed(0),
+      };
+      if (r.kind === 'write') {
+        if (r.candidate === 'tributary') ours.set(rows, r);
+        Object.assign(row, {
+          netRate: Number.isFinite(net(r)) ? int(net(r)) : '—',
+          ratio: fmtRatio(rows / r.seconds, duck && rows / duck.seconds),
+          netRatio: fmtRatio(net(r), duck && net(duck)),
+          files: int(r.files),
+          mib: (r.bytes / 2 ** 20).toFixed(1),
+        });
+      }
+      rowsTable.push(row);
+    }
+
+    if (duck) {
+      const d = duck.details;
+      notes.push(
+        `${int(rows)} rows: DuckDB appended in ${d.appendSeconds} s and ran COPY … PARTITION_BY in ${d.copySeconds} s (${d.threads} threads); its table holds every row in memory until COPY.`,
+      );
+    }
+    const verified = find('verify');
+    if (!verified) {
+      failures.push(`${int(rows)} rows: the verification step did not run to the end`);
+      continue;
+    }
+    const e = verified.expected;
+    notes.push(
+      `${int(rows)} rows: DuckDB read back each output (read_parquet(…/**/*.parquet, hive_partitioning = true)) and compared it with the generated rows: ` +
+        `${int(e.rows)} rows, ${int(e.distinctIds)} distinct ids, ${iso(e.minMs)} … ${iso(e.maxMs)}, ${e.partitions} dt/hour partitions, sum(value), every row under its own dt/hour.`,
+    );
+    for (const check of verified.checks) {
+      const name = CANDIDATES[check.candidate];
+      const status = check.problems.length === 0 ? 'verified' : `MISMATCH (${check.problems.join('; ')})`;
+      notes.push(
+        `${int(rows)} rows · ${name}: ${status}; timestamp reads as ${check.timestampType}; ${check.compression}; ${int(check.rowGroups)} row groups.`,
+      );
+      if (check.problems.length > 0) failures.push(`${int(rows)} rows · ${name}: ${check.problems.join('; ')}`);
+    }
+  }
+
+  // Targets (issue 3): peak RSS under 400 MiB and flat from the smallest to the largest run.
+  for (const [rows, r] of ours) {
+    const ok = r.maxRssMiB < RSS_TARGET_MIB;
+    notes.push(`target · tributary peak RSS at ${int(rows)} rows: ${r.maxRssMiB.toFixed(0)} MiB (under ${RSS_TARGET_MIB} MiB: ${ok ? 'met' : 'MISSED'})`);
+    if (!ok) targetMisses.push(`tributary peak RSS ${r.maxRssMiB.toFixed(0)} MiB at ${int(rows)} rows`);
+  }
+  const sizes = [...ours.keys()].sort((a, b) => a - b);
+  const smallest = ours.get(sizes[0] as number);
+  const largest = ours.get(sizes.at(-1) as number);
+  if (smallest && largest && smallest !== largest) {
+    const growth = largest.maxRssMiB / smallest.maxRssMiB - 1;
+    const flat = growth <= FLAT_TOLERANCE;
+    notes.push(
+      `target · tributary peak RSS from ${int(smallest.rows)} to ${int(largest.rows)} rows: ${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)}% (flat, within ${FLAT_TOLERANCE * 100}%: ${flat ? 'met' : 'MISSED'})`,
+    );
+    if (!flat) targetMisses.push(`tributary peak RSS grew ${(growth * 100).toFixed(1)}% from ${int(smallest.rows)} to ${int(largest.rows)} rows`);
+  }
+  if (options.strict) failures.push(...targetMisses.map((m) => `target missed: ${m}`));
+  return { columns: COLUMNS, rows: rowsTable, notes, failures };
+}

@@ -1,0 +1,356 @@
+import { decimalToUnscaled, describeValue, normalizeDecimal, utf8ByteLength } from '@tributary/core';
+import { unconvertDecimal } from 'hyparquet-writer/src/unconvert.js';
+import { ParquetError } from './errors.js';
+import type { LeafSpec } from './schema.js';
+
+/** A typed array that grows by doubling; `view()` is the filled part, without copying. */
+class Growable<T extends Uint8Array | Int32Array | Float64Array | BigInt64Array> {
+  data: T;
+  length = 0;
+  readonly #make: (size: number) => T;
+  readonly #initial: number;
+
+  /** Nothing is allocated until the first value: `capacity` is the size of that first allocation. */
+  constructor(make: (size: number) => T, capacity: number) {
+    this.#make = make;
+    this.#initial = Math.max(16, capacity);
+    this.data = make(0);
+  }
+
+  reserve(extra: number): void {
+    if (this.length + extra <= this.data.length) return;
+    const next = this.#make(Math.max(this.data.length * 2, this.length + extra, this.#initial));
+    // biome-ignore lint/suspicious/noExplicitAny: same element type on both sides
+    (next as any).set(this.data);
+    this.data = next;
+  }
+
+  view(): T {
+    return this.data.subarray(0, this.length) as T;
+  }
+}
+
+/** How the values of a leaf are held until its row group is written: in their physical form. */
+export type ValueStore =
+  | { type: 'BOOLEAN'; values: Growable<Uint8Array> }
+  | { type: 'INT32'; values: Growable<Int32Array> }
+  | { type: 'INT64'; values: Growable<BigInt64Array> }
+  | { type: 'DOUBLE'; values: Growable<Float64Array> }
+  | { type: 'BYTE_ARRAY'; values: string[] }
+  | { type: 'FIXED_LEN_BYTE_ARRAY'; values: Growable<Uint8Array>; width: number };
+
+const DAY_MS = 86_400_000;
+
+/** Days since 1970-01-01 of a proleptic Gregorian date, exact for every year (Date.UTC maps 0-99 to 19xx). */
+export function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const mp = (month + 9) % 12;
+  const doy = Math.floor((153 * mp + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146_097 + doe - 719_468;
+}
+
+function dateToDays(value: unknown): number {
+  if (value instanceof Date) return Math.floor(value.getTime() / DAY_MS);
+  if (typeof value !== 'string' || value.length !== 10 || value[4] !== '-' || value[7] !== '-')
+    return Number.NaN;
+  return daysFromCivil(Number(value.slice(0, 4)), Number(value.slice(5, 7)), Number(value.slice(8, 10)));
+}
+
+// UTF-16 code units sort surrogates (U+10000 and up) below U+E000-U+FFFF; lifting them above gives
+// code point order, which is UTF-8 byte order: the order Parquet's BYTE_ARRAY statistics use.
+function codeUnitRank(unit: number): number {
+  return unit < 0xd800 ? unit : unit >= 0xe000 ? unit - 0x800 : unit + 0x2000;
+}
+
+/** Compare strings as their UTF-8 bytes compare. */
+export function compareUtf8(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codeUnitRank(x) - codeUnitRank(y);
+  }
+  return a.length - b.length;
+}
+
+type Stat = number | bigint | string | boolean;
+
+/**
+ * The buffered part of one leaf column for the current row group: definition and repetition
+ * levels (computed as records arrive; the schema's nesting is at most a LIST of required
+ * primitives) and the non-null values in their physical form, with min/max/null count.
+ */
+export class LeafBuffer {
+  readonly spec: LeafSpec;
+  readonly store: ValueStore;
+  readonly definitionLevels: Growable<Uint8Array> | undefined;
+  readonly repetitionLevels: Growable<Uint8Array> | undefined;
+  /** Level slots (values including nulls and empty lists). */
+  slots = 0;
+  nullCount = 0;
+  /** The plain-encoded size of the buffered values: what the row group limit counts. */
+  bytes = 0;
+  min: Stat | undefined;
+  max: Stat | undefined;
+
+  constructor(spec: LeafSpec, capacity: number) {
+    this.spec = spec;
+    if (spec.maxDefinitionLevel > 0) this.definitionLevels = new Growable((n) => new Uint8Array(n), capacity);
+    if (spec.maxRepetitionLevel > 0) this.repetitionLevels = new Growable((n) => new Uint8Array(n), capacity);
+    const type = spec.element.type;
+    switch (type) {
+      case 'BOOLEAN':
+        this.store = { type, values: new Growable((n) => new Uint8Array(n), capacity) };
+        break;
+      case 'INT32':
+        this.store = { type, values: new Growable((n) => new Int32Array(n), capacity) };
+        break;
+      case 'INT64':
+        this.store = { type, values: new Growable((n) => new BigInt64Array(n), capacity) };
+        break;
+      case 'DOUBLE':
+        this.store = { type, values: new Growable((n) => new Float64Array(n), capacity) };
+        break;
+      case 'BYTE_ARRAY':
+        this.store = { type, values: [] };
+        break;
+      case 'FIXED_LEN_BYTE_ARRAY': {
+        const width = spec.element.type_length as number;
+        this.store = { type, width, values: new Growable((n) => new Uint8Array(n), capacity * width) };
+        break;
+      }
+      default:
+        throw new ParquetError(`unsupported physical type ${type} for column ${spec.name}`, {
+          code: 'PARQUET_WRITE_FAILED',
+          context: { column: spec.name },
+        });
+    }
+  }
+
+  /** Values held (non-null slots). */
+  get valueCount(): number {
+    const s = this.store;
+    return s.type === 'BYTE_ARRAY'
+      ? s.values.length
+      : s.type === 'FIXED_LEN_BYTE_ARRAY'
+        ? s.values.length / s.width
+        : s.values.length;
+  }
+
+  #level(definition: number, repetition: number): void {
+    const d = this.definitionLevels;
+    if (d) {
+      d.reserve(1);
+      d.data[d.length++] = definition;
+    }
+    const r = this.repetitionLevels;
+    if (r) {
+      r.reserve(1);
+      r.data[r.length++] = repetition;
+    }
+    this.slots++;
+  }
+
+  // State before the current record, so that a record rejected by a later column can be undone
+  // here too (plain fields: no allocation per record).
+  #markSlots = 0;
+  #markValues = 0;
+  #markBytes = 0;
+  #markNulls = 0;
+  #markMin: Stat | undefined;
+  #markMax: Stat | undefined;
+
+  /** Undo the last `push()`, which failed here or in another column of the same record. */
+  rollback(): void {
+    this.slots = this.#markSlots;
+    if (this.definitionLevels) this.definitionLevels.length = this.#markSlots;
+    if (this.repetitionLevels) this.repetitionLevels.length = this.#markSlots;
+    const s = this.store;
+    if (s.type === 'BYTE_ARRAY') s.values.length = this.#markValues;
+    else if (s.type === 'FIXED_LEN_BYTE_ARRAY') s.values.length = this.#markValues * s.width;
+    else s.values.length = this.#markValues;
+    this.bytes = this.#markBytes;
+    this.nullCount = this.#markNulls;
+    this.min = this.#markMin;
+    this.max = this.#markMax;
+  }
+
+  /** Add one record's value for this leaf (null, a primitive, or a list of primitives). */
+  push(value: unknown): void {
+    this.#markSlots = this.slots;
+    this.#markValues = this.valueCount;
+    this.#markBytes = this.bytes;
+    this.#markNulls = this.nullCount;
+    this.#markMin = this.min;
+    this.#markMax = this.max;
+    const spec = this.spec;
+    if (value === null || value === undefined) {
+      if (!spec.nullable) {
+        throw new ParquetError(`column ${spec.name} is required but the record has no value`, {
+          code: 'PARQUET_WRITE_FAILED',
+          context: { column: spec.name },
+        });
+      }
+      this.nullCount++;
+      this.#level(0, 0);
+      return;
+    }
+    if (!spec.isList) {
+      if (this.definitionLevels) this.#level(1, 0);
+      else this.slots++;
+      this.#value(value);
+      return;
+    }
+    const items = value as readonly unknown[];
+    if (items.length === 0) {
+      // An empty list is defined up to the (optional) list itself, with no element.
+      this.nullCount++;
+      this.#level(spec.maxDefinitionLevel - 1, 0);
+      return;
+    }
+    for (let i = 0; i < items.length; i++) {
+      this.#level(spec.maxDefinitionLevel, i === 0 ? 0 : 1);
+      this.#value(items[i]);
+    }
+  }
+
+  #stat(value: Stat): void {
+    if (this.min === undefined || this.max === undefined) {
+      this.min = value;
+      this.max = value;
+    } else if (value < this.min) this.min = value;
+    else if (value > this.max) this.max = value;
+  }
+
+  #invalid(value: unknown, expected: string): never {
+    throw new ParquetError(`column ${this.spec.name}: expected ${expected}, got ${describeValue(value)}`, {
+      code: 'PARQUET_WRITE_FAILED',
+      context: { column: this.spec.name },
+    });
+  }
+
+  // Typed arrays wrap or truncate out-of-range numbers silently, so each value is checked (cheaply)
+  // even though records arrive validated by the schema.
+  #value(value: unknown): void {
+    const spec = this.spec;
+    const s = this.store;
+    switch (spec.kind) {
+      case 'string': {
+        if (typeof value !== 'string') this.#invalid(value, 'a string');
+        (s.values as string[]).push(value);
+        this.bytes += 4 + utf8ByteLength(value);
+        if (this.min === undefined || this.max === undefined) {
+          this.min = value;
+          this.max = value;
+        } else if (compareUtf8(value, this.min as string) < 0) this.min = value;
+        else if (compareUtf8(value, this.max as string) > 0) this.max = value;
+        return;
+      }
+      case 'boolean': {
+        if (typeof value !== 'boolean') this.#invalid(value, 'a boolean');
+        const g = s.values as Growable<Uint8Array>;
+        g.reserve(1);
+        g.data[g.length++] = value ? 1 : 0;
+        this.bytes += 0.125;
+        this.#stat(value);
+        return;
+      }
+      case 'int32':
+      case 'date': {
+        const n = spec.kind === 'date' ? dateToDays(value) : value;
+        if (typeof n !== 'number' || (n | 0) !== n) {
+          this.#invalid(value, spec.kind === 'date' ? 'a YYYY-MM-DD date' : 'an int32');
+        }
+        const g = s.values as Growable<Int32Array>;
+        g.reserve(1);
+        g.data[g.length++] = n;
+        this.bytes += 4;
+        this.#stat(n);
+        return;
+      }
+      case 'int64':
+      case 'timestamp': {
+        const n = toInt64(value);
+        if (n === undefined) this.#invalid(value, spec.kind === 'timestamp' ? 'a valid Date' : 'an int64');
+        const g = s.values as Growable<BigInt64Array>;
+        g.reserve(1);
+        g.data[g.length++] = n;
+        this.bytes += 8;
+        this.#stat(n);
+        return;
+      }
+      case 'double': {
+        if (typeof value !== 'number') this.#invalid(value, 'a number');
+        const g = s.values as Growable<Float64Array>;
+        g.reserve(1);
+        g.data[g.length++] = value;
+        this.bytes += 8;
+        this.#stat(value);
+        return;
+      }
+      case 'decimal': {
+        const unscaled = this.#unscaled(value);
+        this.#stat(unscaled);
+        if (s.type === 'INT32') {
+          s.values.reserve(1);
+          s.values.data[s.values.length++] = Number(unscaled);
+          this.bytes += 4;
+        } else if (s.type === 'INT64') {
+          s.values.reserve(1);
+          s.values.data[s.values.length++] = unscaled;
+          this.bytes += 8;
+        } else if (s.type === 'FIXED_LEN_BYTE_ARRAY') {
+          // Big-endian two's complement of the column's width, as hyparquet-writer encodes it.
+          const bytes = unconvertDecimal(spec.element, unscaled) as Uint8Array;
+          s.values.reserve(s.width);
+          s.values.data.set(bytes, s.values.length);
+          s.values.length += s.width;
+          this.bytes += s.width;
+        }
+        return;
+      }
+    }
+  }
+
+  #unscaled(value: unknown): bigint {
+    const { precision, scale } = this.spec;
+    // Records validated by core hold canonical text (checked by one regex); anything else is
+    // normalized the same way core does, which also rejects too many integer digits.
+    let text: string | undefined;
+    if (typeof value === 'string' && isCanonical(value, precision, scale)) text = value;
+    else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') {
+      const normalized = normalizeDecimal(value, precision, scale);
+      if (typeof normalized === 'string') text = normalized;
+    }
+    if (text === undefined) this.#invalid(value, `a decimal(${precision},${scale})`);
+    return decimalToUnscaled(text, scale);
+  }
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+function toInt64(value: unknown): bigint | undefined {
+  let n: bigint;
+  if (typeof value === 'bigint') n = value;
+  else if (value instanceof Date || typeof value === 'number') {
+    const time = typeof value === 'number' ? value : value.getTime();
+    if (!Number.isSafeInteger(time)) return undefined;
+    n = BigInt(time);
+  } else return undefined;
+  return n < INT64_MIN || n > INT64_MAX ? undefined : n;
+}
+
+const CANONICAL_DECIMAL = /^-?(\d+)(?:\.(\d+))?$/;
+
+/** Core's canonical decimal text with exactly `scale` fraction digits that fits the precision. */
+function isCanonical(text: string, precision: number, scale: number): boolean {
+  const m = CANONICAL_DECIMAL.exec(text);
+  if (!m) return false;
+  const whole = m[1] as string;
+  if ((m[2]?.length ?? 0) !== scale) return false;
+  return whole === '0' || (whole.charCodeAt(0) !== 48 && whole.length <= precision - scale);
+}

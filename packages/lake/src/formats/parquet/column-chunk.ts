@@ -1,0 +1,255 @@
+// Writes one column chunk with Parquet V1 data pages (DataPageHeader), using hyparquet-writer's
+// building blocks: ByteWriter, the thrift page header writer, the RLE/bit-packed hybrid encoder,
+// PLAIN encoding, the dictionary heuristic and page, and snappy. The flow of `writeColumnChunk`
+// follows hyparquet-writer's `writeColumn` (src/column.js, MIT License, Copyright (c) Hyperparam),
+// which only writes DATA_PAGE_V2 pages: a V1 page puts the length-prefixed levels inside the
+// compressed body, `[u32][repetition levels][u32][definition levels][values]`, which Spark, Hive,
+// Athena and Redshift Spectrum all read.
+import type { ColumnChunk, ColumnMetaData, Encoding, Statistics } from 'hyparquet';
+import { ByteWriter } from 'hyparquet-writer/src/bytewriter.js';
+import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
+import { useDictionary, writeDictionaryPage } from 'hyparquet-writer/src/dictionary.js';
+import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js';
+import { writePlain } from 'hyparquet-writer/src/plain.js';
+import { snappyCompress } from 'hyparquet-writer/src/snappy.js';
+import type { LeafBuffer } from './column-buffer.js';
+
+export type Codec = 'SNAPPY' | 'UNCOMPRESSED';
+type ColumnEncoder = Parameters<typeof writeDictionaryPage>[1];
+type PageEncodingStats = NonNullable<ColumnMetaData['encoding_stats']>[number];
+
+/** Target uncompressed size of a data page (hyparquet-writer's and parquet-mr's default). */
+export const PAGE_BYTES = 1 << 20;
+
+interface Page {
+  slotStart: number;
+  slotEnd: number;
+  valueStart: number;
+  valueEnd: number;
+}
+
+function bitWidth(max: number): number {
+  return Math.ceil(Math.log2(max + 1));
+}
+
+/**
+ * Split a chunk into pages of about `PAGE_BYTES` of values. A page starts on a row boundary
+ * (repetition level 0), so no row spans two pages and page indexes stay possible.
+ */
+function planPages(leaf: LeafBuffer, valueBytes: (index: number) => number): Page[] {
+  const pages: Page[] = [];
+  const def = leaf.definitionLevels?.data;
+  const rep = leaf.repetitionLevels?.data;
+  const maxDef = leaf.spec.maxDefinitionLevel;
+  let slotStart = 0;
+  let valueStart = 0;
+  let value = 0;
+  let bytes = 0;
+  for (let slot = 0; slot < leaf.slots; slot++) {
+    if (bytes >= PAGE_BYTES && slot > slotStart && (!rep || rep[slot] === 0)) {
+      pages.push({ slotStart, slotEnd: slot, valueStart, valueEnd: value });
+      slotStart = slot;
+      valueStart = value;
+      bytes = 0;
+    }
+    if (!def || def[slot] === maxDef) bytes += valueBytes(value++);
+  }
+  pages.push({ slotStart, slotEnd: leaf.slots, valueStart, valueEnd: value });
+  return pages;
+}
+
+/** Append RLE-encoded levels preceded by their byte length, as V1 pages store them. */
+function writeLevels(body: ByteWriter, levels: Uint8Array, maxLevel: number): void {
+  body.appendUint32(0);
+  const at = body.index - 4;
+  const length = writeRleBitPackedHybrid(body, levels, bitWidth(maxLevel));
+  body.view.setUint32(at, length, true);
+}
+
+let utf8View: Buffer | undefined;
+
+/**
+ * PLAIN BYTE_ARRAY strings, written straight into the writer's buffer: hyparquet-writer's
+ * `writePlain` builds a TextEncoder and a Uint8Array per value, which dominates the encoding of
+ * a column of unique ids.
+ */
+function writePlainStrings(body: ByteWriter, values: readonly string[], start: number, end: number): void {
+  for (let i = start; i < end; i++) {
+    const text = values[i] as string;
+    // A UTF-16 code unit never takes more than 3 bytes in UTF-8.
+    body.ensure(4 + text.length * 3);
+    if (utf8View?.buffer !== body.buffer) utf8View = Buffer.from(body.buffer);
+    const length = utf8View.write(text, body.index + 4, 'utf8');
+    body.view.setUint32(body.index, length, true);
+    body.index += 4 + length;
+    body.offset += 4 + length;
+  }
+}
+
+function writePlainValues(body: ByteWriter, leaf: LeafBuffer, start: number, end: number): void {
+  const s = leaf.store;
+  switch (s.type) {
+    case 'BYTE_ARRAY':
+      writePlainStrings(body, s.values, start, end);
+      return;
+    case 'BOOLEAN':
+      writePlain(
+        body,
+        Array.from(s.values.data.subarray(start, end), (b) => b === 1),
+        'BOOLEAN',
+        undefined,
+      );
+      return;
+    case 'FIXED_LEN_BYTE_ARRAY':
+      body.appendBytes(s.values.data.subarray(start * s.width, end * s.width));
+      return;
+    default:
+      writePlain(body, s.values.data.subarray(start, end), s.type, undefined);
+  }
+}
+
+export interface ChunkResult {
+  chunk: ColumnChunk;
+  /** Plain-encoded value bytes that went into the chunk (for the compression ratio). */
+  uncompressedBytes: number;
+}
+
+/**
+ * Write a leaf's column chunk into `out`: an optional dictionary page, then V1 data pages. A
+ * generator that yields after each page so the caller can hand the bytes to the sink and keep
+ * `out` small; it returns the chunk's metadata for the footer.
+ */
+export function* writeColumnChunk(
+  out: ByteWriter,
+  leaf: LeafBuffer,
+  codec: Codec,
+): Generator<void, ChunkResult> {
+  const { spec, store } = leaf;
+  const element = spec.element;
+  const type = store.type;
+  const start = out.offset;
+  const compress = codec === 'SNAPPY' ? snappyCompress : undefined;
+  let uncompressed = 0;
+
+  let indexes: Int32Array | undefined;
+  let dictionaryWidth = 0;
+  let dictionary_page_offset: bigint | undefined;
+  if (type === 'BYTE_ARRAY' || type === 'INT32' || type === 'INT64' || type === 'DOUBLE') {
+    const values = type === 'BYTE_ARRAY' ? store.values : store.values.view();
+    // hyparquet-writer's heuristic: sample, then keep a dictionary only if it halves the size.
+    const { dictionary, indexes: found } = useDictionary(values, type, undefined, undefined, undefined, true);
+    if (dictionary && found) {
+      indexes = Int32Array.from(found);
+      dictionaryWidth = bitWidth(dictionary.length - 1);
+      dictionary_page_offset = BigInt(out.offset);
+      const column = {
+        columnName: spec.path.join('.'),
+        element,
+        codec,
+        compressors: { SNAPPY: snappyCompress },
+      } as unknown as ColumnEncoder;
+      uncompressed += writeDictionaryPage(out, column, dictionary);
+      yield;
+    }
+  }
+
+  const encoding: Encoding = indexes ? 'RLE_DICTIONARY' : 'PLAIN';
+  const valueBytes: (index: number) => number = indexes
+    ? () => 4
+    : store.type === 'BYTE_ARRAY'
+      ? (i) => 4 + (store.values[i] as string).length
+      : store.type === 'FIXED_LEN_BYTE_ARRAY'
+        ? () => store.width
+        : store.type === 'BOOLEAN'
+          ? () => 0.125
+          : store.type === 'INT32'
+            ? () => 4
+            : () => 8;
+  const pages = planPages(leaf, valueBytes);
+
+  const data_page_offset = BigInt(out.offset);
+  const body = new ByteWriter(1 << 16);
+  for (const page of pages) {
+    body.index = 0;
+    body.offset = 0;
+    if (leaf.repetitionLevels) {
+      writeLevels(
+        body,
+        leaf.repetitionLevels.data.subarray(page.slotStart, page.slotEnd),
+        spec.maxRepetitionLevel,
+      );
+    }
+    if (leaf.definitionLevels) {
+      writeLevels(
+        body,
+        leaf.definitionLevels.data.subarray(page.slotStart, page.slotEnd),
+        spec.maxDefinitionLevel,
+      );
+    }
+    if (indexes) {
+      body.appendUint8(dictionaryWidth);
+      writeRleBitPackedHybrid(body, indexes.subarray(page.valueStart, page.valueEnd), dictionaryWidth);
+    } else {
+      writePlainValues(body, leaf, page.valueStart, page.valueEnd);
+    }
+    const raw = body.getBytes();
+    const stored = compress ? compress(raw) : raw;
+    const headerStart = out.offset;
+    writePageHeader(out, {
+      type: 'DATA_PAGE',
+      uncompressed_page_size: raw.byteLength,
+      compressed_page_size: stored.byteLength,
+      data_page_header: {
+        num_values: page.slotEnd - page.slotStart,
+        encoding,
+        definition_level_encoding: 'RLE',
+        repetition_level_encoding: 'RLE',
+      },
+    });
+    uncompressed += out.offset - headerStart + raw.byteLength;
+    out.appendBytes(stored);
+    yield;
+  }
+
+  const encodings: Encoding[] = ['PLAIN'];
+  if (leaf.definitionLevels || leaf.repetitionLevels) encodings.push('RLE');
+  if (indexes) encodings.push('RLE_DICTIONARY');
+  const encoding_stats: PageEncodingStats[] = [];
+  if (indexes) encoding_stats.push({ page_type: 'DICTIONARY_PAGE', encoding: 'PLAIN', count: 1 });
+  encoding_stats.push({ page_type: 'DATA_PAGE', encoding, count: pages.length });
+
+  return {
+    chunk: {
+      file_offset: BigInt(start),
+      meta_data: {
+        type,
+        encodings,
+        path_in_schema: [...spec.path],
+        codec,
+        num_values: BigInt(leaf.slots),
+        total_compressed_size: BigInt(out.offset - start),
+        total_uncompressed_size: BigInt(uncompressed),
+        data_page_offset,
+        dictionary_page_offset,
+        statistics: statistics(leaf),
+        encoding_stats,
+      },
+    },
+    uncompressedBytes: leaf.bytes,
+  };
+}
+
+/** min/max in the form hyparquet-writer's footer writer turns into bytes (decimals: unscaled). */
+function statistics(leaf: LeafBuffer): Statistics {
+  let { min, max } = leaf;
+  if (leaf.store.type === 'DOUBLE') {
+    // The spec's rule for zeros: a min of zero is written -0 and a max of zero +0.
+    if (min === 0) min = -0;
+    if (max === 0) max = 0;
+  }
+  return {
+    null_count: BigInt(leaf.nullCount),
+    ...(min === undefined ? {} : { min_value: min as Statistics['min_value'] }),
+    ...(max === undefined ? {} : { max_value: max as Statistics['max_value'] }),
+  };
+}

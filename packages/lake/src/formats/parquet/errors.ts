@@ -1,0 +1,44 @@
+import { type ErrorContext, TributaryError } from '@tributary/core';
+
+/** The codes a {@link ParquetError} carries. */
+export type ParquetErrorCode =
+  | 'PARQUET_OPTIONS_INVALID'
+  | 'PARQUET_WRITE_FAILED'
+  | 'PARQUET_WRITER_CLOSED'
+  | 'PARQUET_READ_FAILED'
+  | 'PARQUET_SCHEMA_MISMATCH';
+
+/**
+ * Writing or reading a Parquet file failed: invalid writer options (`PARQUET_OPTIONS_INVALID`),
+ * a sink or encoder failure (`PARQUET_WRITE_FAILED`), a write after `close()`
+ * (`PARQUET_WRITER_CLOSED`), an unreadable file (`PARQUET_READ_FAILED`), or a file whose columns
+ * cannot give the schema's values (`PARQUET_SCHEMA_MISMATCH`). `cause` holds the underlying error.
+ *
+ * @example
+ * ```ts
+ * catch (err) { if (err instanceof ParquetError && err.code === 'PARQUET_SCHEMA_MISMATCH') console.log(err.context.column); }
+ * ```
+ */
+export class ParquetError extends TributaryError {
+  override name = 'ParquetError';
+  declare readonly code: ParquetErrorCode;
+
+  constructor(
+    message: string,
+    options: { code: ParquetErrorCode; cause?: unknown; context?: ErrorContext; retryable?: boolean },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Keep tributary errors (already typed, e.g. `ObjectNotFoundError`) as they are; wrap anything else. */
+export function wrapParquetError(
+  err: unknown,
+  code: ParquetErrorCode,
+  message: string,
+  context: ErrorContext = {},
+): TributaryError {
+  if (TributaryError.isInstance(err)) return err;
+  const detail = err instanceof Error ? err.message : String(err);
+  return new ParquetError(`${message}: ${detail}`, { code, cause: err, context });
+}

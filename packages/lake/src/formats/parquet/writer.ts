@@ -1,0 +1,243 @@
+import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import type { Fields, Schema } from '@tributary/core';
+import type { FileMetaData, RowGroup, SchemaElement } from 'hyparquet';
+import { ByteWriter } from 'hyparquet-writer/src/bytewriter.js';
+import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
+import type { FileStats, RecordWriter } from '../types.js';
+import { LeafBuffer } from './column-buffer.js';
+import { type Codec, writeColumnChunk } from './column-chunk.js';
+import { ParquetError, wrapParquetError } from './errors.js';
+import { type LeafSpec, planSchema } from './schema.js';
+
+const MAGIC = 0x31524150; // "PAR1"
+/** Hand bytes to the sink once this many are pending, so the encoder's buffer stays small. */
+const SINK_CHUNK_BYTES = 1 << 20;
+/**
+ * Longest string kept whole in column statistics: ids, codes and names stay exact (so engines can
+ * prune on them), while a column of long texts does not bloat the footer; longer values get a
+ * shorter, still valid bound flagged inexact.
+ */
+export const STATISTICS_MAX_BYTES = 256;
+export const CREATED_BY = 'tributary';
+/** About what a column chunk's metadata takes in the footer, besides its min/max. */
+const CHUNK_FOOTER_BYTES = 96;
+
+function statisticsBytes(leaf: LeafBuffer): number {
+  const size = (v: unknown) =>
+    typeof v === 'string' ? Math.min(STATISTICS_MAX_BYTES, v.length * 2) : v === undefined ? 0 : 16;
+  return size(leaf.min) + size(leaf.max) + leaf.spec.path.join('.').length;
+}
+
+/**
+ * Write to the sink, waiting for 'drain' when its buffer is full. Every listener is removed
+ * afterwards: a row group is written in many chunks, and leftover listeners would pile up.
+ */
+function writeChunk(sink: Writable, chunk: Uint8Array): Promise<void> {
+  if (sink.destroyed) return Promise.reject(sink.errored ?? new Error('the sink was destroyed'));
+  if (sink.write(chunk)) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const settle = (err?: Error) => {
+      sink.off('drain', onDrain);
+      sink.off('error', onError);
+      sink.off('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onDrain = () => settle();
+    const onError = (err: Error) => settle(err);
+    const onClose = () => settle(sink.errored ?? new Error('the sink closed before it drained'));
+    sink.on('drain', onDrain);
+    sink.on('error', onError);
+    sink.on('close', onClose);
+  });
+}
+
+/** End the sink and wait until everything is flushed (rejects if it fails or is destroyed first). */
+async function endWritable(sink: Writable): Promise<void> {
+  if (sink.writableFinished) return;
+  const done = finished(sink, { readable: false });
+  sink.end();
+  await done;
+}
+
+export interface ParquetWriterConfig {
+  readonly rowGroupBytes: number;
+  readonly compression: Codec;
+}
+
+/** A row group's buffers, detached from the writer so that records keep arriving while it is encoded. */
+interface PendingGroup {
+  leaves: LeafBuffer[];
+  rows: number;
+}
+
+/**
+ * Buffers records column-wise and writes a row group each time the buffered column data reaches
+ * `rowGroupBytes`; the footer is written on `close()`.
+ */
+export class ParquetRecordWriter<R> implements RecordWriter<R> {
+  rows = 0;
+  readonly #sink: Writable;
+  readonly #config: ParquetWriterConfig;
+  readonly #elements: SchemaElement[];
+  readonly #specs: LeafSpec[];
+  readonly #out = new ByteWriter(SINK_CHUNK_BYTES);
+  readonly #rowGroups: RowGroup[] = [];
+  #leaves: LeafBuffer[];
+  #groupRows = 0;
+  #written = 0;
+  /** Bytes the sink received per plain-encoded byte so far: turns buffered bytes into an estimate. */
+  #ratio = 1;
+  #encodedRaw = 0;
+  #encodedStored = 0;
+  /** A running estimate of the footer's size: schema, then each column chunk's metadata. */
+  #footerBytes = 64;
+  #chain: Promise<void> = Promise.resolve();
+  #error: unknown;
+  #closing: Promise<FileStats> | undefined;
+
+  constructor(sink: Writable, schema: Schema<Fields>, config: ParquetWriterConfig) {
+    this.#sink = sink;
+    this.#config = config;
+    const { elements, leaves } = planSchema(schema);
+    this.#elements = elements;
+    this.#specs = leaves;
+    this.#leaves = this.#specs.map((spec) => new LeafBuffer(spec, 1024));
+    this.#out.appendUint32(MAGIC);
+    for (const element of elements) this.#footerBytes += 16 + element.name.length;
+    // A sink that fails while no write is pending must not crash the process; the next call reports it.
+    sink.on('error', (err) => {
+      this.#error ??= wrapParquetError(err, 'PARQUET_WRITE_FAILED', 'the Parquet sink failed');
+    });
+  }
+
+  get estimatedBytes(): number {
+    if (this.#closing && !this.#error) return this.#written + this.#out.index;
+    const buffered = this.#bufferedBytes();
+    const pendingFooter = this.#groupRows > 0 ? this.#leaves.length * CHUNK_FOOTER_BYTES : 0;
+    return (
+      this.#written + this.#out.index + Math.round(buffered * this.#ratio) + this.#footerBytes + pendingFooter
+    );
+  }
+
+  #bufferedBytes(): number {
+    let bytes = 0;
+    for (const leaf of this.#leaves) bytes += leaf.bytes;
+    return bytes;
+  }
+
+  async write(record: R): Promise<void> {
+    if (this.#error) throw this.#error;
+    if (this.#closing) {
+      throw new ParquetError('write() after close()', { code: 'PARQUET_WRITER_CLOSED' });
+    }
+    const source = record as Record<string, unknown>;
+    const leaves = this.#leaves;
+    const specs = this.#specs;
+    let i = 0;
+    try {
+      for (; i < leaves.length; i++) (leaves[i] as LeafBuffer).push(source[(specs[i] as LeafSpec).name]);
+    } catch (err) {
+      // Keep the columns aligned: the record is refused whole and the writer stays usable.
+      for (let j = 0; j <= i && j < leaves.length; j++) (leaves[j] as LeafBuffer).rollback();
+      throw err;
+    }
+    this.rows++;
+    this.#groupRows++;
+    if (this.#bufferedBytes() >= this.#config.rowGroupBytes) await this.#flushRowGroup();
+  }
+
+  /** Detach the buffered rows and queue their encoding after any row group still being written. */
+  #flushRowGroup(): Promise<void> {
+    if (this.#groupRows === 0) return this.#chain;
+    const group: PendingGroup = { leaves: this.#leaves, rows: this.#groupRows };
+    // The next group will likely be as large: its buffers start at this size (on their first value).
+    this.#leaves = this.#specs.map((spec, i) => new LeafBuffer(spec, group.leaves[i]?.slots ?? 1024));
+    this.#groupRows = 0;
+    this.#chain = this.#chain.then(() => this.#writeRowGroup(group));
+    return this.#chain;
+  }
+
+  async #flushOut(): Promise<void> {
+    const out = this.#out;
+    if (out.index === 0) return;
+    // Copy: the writer's buffer is reused for the next bytes.
+    const chunk = Buffer.from(out.getBytes());
+    out.index = 0;
+    try {
+      await writeChunk(this.#sink, chunk);
+    } catch (err) {
+      throw wrapParquetError(err, 'PARQUET_WRITE_FAILED', 'the Parquet sink failed');
+    }
+    this.#written += chunk.byteLength;
+  }
+
+  async #writeRowGroup(group: PendingGroup): Promise<void> {
+    if (this.#error) throw this.#error;
+    const out = this.#out;
+    const start = out.offset;
+    const columns: RowGroup['columns'] = [];
+    let totalBytes = 0n;
+    let raw = 0;
+    try {
+      for (const leaf of group.leaves) {
+        const chunkWriter = writeColumnChunk(out, leaf, this.#config.compression);
+        for (let step = chunkWriter.next(); ; step = chunkWriter.next()) {
+          if (step.done) {
+            columns.push(step.value.chunk);
+            this.#footerBytes += CHUNK_FOOTER_BYTES + statisticsBytes(leaf);
+            totalBytes += step.value.chunk.meta_data?.total_uncompressed_size ?? 0n;
+            raw += step.value.uncompressedBytes;
+            break;
+          }
+          if (out.index >= SINK_CHUNK_BYTES) await this.#flushOut();
+        }
+      }
+      this.#rowGroups.push({
+        columns,
+        num_rows: BigInt(group.rows),
+        total_byte_size: totalBytes,
+        total_compressed_size: BigInt(out.offset - start),
+        file_offset: BigInt(start),
+      });
+      this.#encodedRaw += raw;
+      this.#encodedStored += out.offset - start;
+      if (this.#encodedRaw > 0) this.#ratio = this.#encodedStored / this.#encodedRaw;
+      await this.#flushOut();
+    } catch (err) {
+      this.#error ??= wrapParquetError(err, 'PARQUET_WRITE_FAILED', 'writing a Parquet row group failed');
+      throw this.#error;
+    }
+  }
+
+  close(): Promise<FileStats> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<FileStats> {
+    if (this.#error) throw this.#error;
+    await this.#flushRowGroup();
+    try {
+      let numRows = 0n;
+      for (const group of this.#rowGroups) numRows += group.num_rows;
+      const metadata: FileMetaData = {
+        version: 2,
+        created_by: CREATED_BY,
+        schema: this.#elements,
+        num_rows: numRows,
+        row_groups: this.#rowGroups,
+        metadata_length: 0, // not serialized: the footer writer measures it
+      };
+      writeMetadata(this.#out, metadata, STATISTICS_MAX_BYTES);
+      this.#out.appendUint32(MAGIC);
+      await this.#flushOut();
+      await endWritable(this.#sink);
+    } catch (err) {
+      this.#error ??= wrapParquetError(err, 'PARQUET_WRITE_FAILED', 'writing the Parquet footer failed');
+      throw this.#error;
+    }
+    return { rows: this.rows, bytes: this.#written };
+  }
+}

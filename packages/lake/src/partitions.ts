@@ -1,0 +1,122 @@
+import { TributaryError } from '@tributary/core';
+
+/** How one partition column gets its value: from a record's field, or computed. */
+export interface PartitionSpec {
+  /** The partition column's name, as it appears in paths (`dt=...`). */
+  name: string;
+  /** Its text value for a record. `null`/`undefined` becomes Hive's default partition. */
+  value: (record: Record<string, unknown>) => string | number | bigint | boolean | null | undefined;
+  /** A field of the schema whose value this is; the field is then left out of the files (as Hive, Spark and Athena expect). */
+  field?: string;
+}
+
+export const HIVE_DEFAULT_PARTITION = '__HIVE_DEFAULT_PARTITION__';
+
+// The characters Hive escapes in partition values (FileUtils.escapePathName), plus control characters.
+const ESCAPED = new Set(['"', '#', '%', "'", '*', '/', ':', '=', '?', '\\', '\x7f', '{', '[', ']', '^']);
+
+/**
+ * Escape a partition value as Hive and Spark do (`%2F` for `/`, ...), so a value cannot change
+ * the folder structure.
+ *
+ * @example
+ * ```ts
+ * escapePartitionValue('a/b=c'); // 'a%2Fb%3Dc'
+ * ```
+ */
+export function escapePartitionValue(value: string): string {
+  let out = '';
+  for (const ch of value) {
+    const code = ch.charCodeAt(0);
+    out += code < 0x20 || ESCAPED.has(ch) ? `%${code.toString(16).toUpperCase().padStart(2, '0')}` : ch;
+  }
+  return out;
+}
+
+/** Undo {@link escapePartitionValue}. */
+export function unescapePartitionValue(value: string): string {
+  return value.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+}
+
+/** `dt=2026-11-23/hour=10/` for the given partition values (names in order). Empty string for none. */
+export function partitionPath(values: readonly [string, string | null][]): string {
+  return values
+    .map(([name, value]) => `${name}=${value === null ? HIVE_DEFAULT_PARTITION : escapePartitionValue(value)}/`)
+    .join('');
+}
+
+/**
+ * Parse the hive `k=v` segments of a key, e.g. `sensors/dt=2026-11-23/hour=10/part-0.parquet` →
+ * `{ dt: '2026-11-23', hour: '10' }`. Hive's default partition reads as `null`.
+ */
+export function parsePartitions(key: string): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  for (const segment of key.split('/').slice(0, -1)) {
+    const eq = segment.indexOf('=');
+    if (eq <= 0) continue;
+    const value = unescapePartitionValue(segment.slice(eq + 1));
+    out[segment.slice(0, eq)] = value === HIVE_DEFAULT_PARTITION ? null : value;
+  }
+  return out;
+}
+
+function textOf(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Date) return value.toISOString();
+  return String(value);
+}
+
+/** The text value of every partition column for a record. */
+export function partitionValuesOf(specs: readonly PartitionSpec[], record: Record<string, unknown>): [string, string | null][] {
+  return specs.map((spec) => [spec.name, textOf(spec.value(record))]);
+}
+
+/**
+ * Partition by a field's value: `byField('symbol')` → `symbol=BTC/`. The field leaves the files.
+ *
+ * @example
+ * ```ts
+ * await writeDataset(rows, { ..., partitionBy: [byField('type')] });
+ * ```
+ */
+export function byField(field: string, name = field): PartitionSpec {
+  return { name, field, value: (record) => record[field] as string | number | null };
+}
+
+function utcTimeOf(record: Record<string, unknown>, field: string): Date {
+  const value = record[field];
+  if (!(value instanceof Date)) {
+    throw new TributaryError(`Partition field "${field}" must be a timestamp (Date), got ${typeof value}`, {
+      code: 'PARTITION_INVALID',
+    });
+  }
+  return value;
+}
+
+/**
+ * Partition by the UTC day of a timestamp field: `dt=2026-11-23/`. The field stays in the files.
+ *
+ * @example
+ * ```ts
+ * partitionBy: byDay('timestamp')
+ * ```
+ */
+export function byDay(field: string, name = 'dt'): PartitionSpec[] {
+  return [{ name, value: (record) => utcTimeOf(record, field).toISOString().slice(0, 10) }];
+}
+
+/**
+ * Partition by the UTC day and hour of a timestamp field: `dt=2026-11-23/hour=10/`, the processed
+ * zone's layout.
+ *
+ * @example
+ * ```ts
+ * partitionBy: byHour('timestamp')
+ * ```
+ */
+export function byHour(field: string): PartitionSpec[] {
+  return [
+    ...byDay(field),
+    { name: 'hour', value: (record) => utcTimeOf(record, field).toISOString().slice(11, 13) },
+  ];
+}

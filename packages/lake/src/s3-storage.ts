@@ -1,0 +1,512 @@
+import { Readable } from 'node:stream';
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import {
+  ConfigError,
+  classifyError,
+  type FailedItem,
+  ItemTooLargeError,
+  PartialBatchFailureError,
+  TributaryError,
+} from '@tributary/core';
+import { ObjectNotFoundError, StorageError } from './errors.js';
+import {
+  assertValidKey,
+  type Body,
+  bodyToBytes,
+  type GetOptions,
+  type ListOptions,
+  type ObjectInfo,
+  type PutOptions,
+  type Storage,
+} from './storage.js';
+
+const MiB = 1024 * 1024;
+/** S3's limits on multipart uploads and objects. */
+const MIN_PART_SIZE = 5 * MiB;
+const MAX_PART_SIZE = 5 * 1024 * MiB;
+const MAX_PARTS = 10_000;
+const MAX_OBJECT_SIZE = 5 * 1024 * 1024 * MiB;
+/** DeleteObjects takes at most this many keys. */
+const DELETE_BATCH = 1_000;
+
+export interface S3StorageOptions {
+  /** The client to send requests with; whoever created it destroys it. */
+  client: S3Client;
+  bucket: string;
+  /** Prepended to every key: `''` (default) or a prefix ending in `/`, e.g. `lake/raw/`. */
+  prefix?: string;
+  /**
+   * Part size of multipart uploads, from 5 MiB to 5 GiB. Default 8 MiB. Raised (to a whole MiB)
+   * when `expectedSize` needs bigger parts to stay within 10,000 parts.
+   */
+  partSize?: number;
+  /** Parts uploaded at once; memory use is about `queueSize × partSize`. Default 4. */
+  queueSize?: number;
+  /**
+   * Bytes and strings smaller than this go in one PutObject; larger ones, and every stream, go
+   * through a multipart upload. Default 16 MiB.
+   */
+  multipartThreshold?: number;
+}
+
+/**
+ * Choose the part size for an upload of about `expectedSize` bytes: `partSize`, or the smallest
+ * whole number of MiB that keeps the upload within S3's 10,000 parts.
+ */
+export function choosePartSize(expectedSize: number | undefined, partSize: number): number {
+  if (expectedSize === undefined) return partSize;
+  if (!Number.isSafeInteger(expectedSize) || expectedSize < 0) {
+    throw new TributaryError(
+      `expectedSize must be a whole number of bytes ≥ 0, got ${String(expectedSize)}`,
+      {
+        code: 'INVALID_ARGUMENT',
+        context: { expectedSize },
+      },
+    );
+  }
+  if (expectedSize > MAX_OBJECT_SIZE) throw new ItemTooLargeError(expectedSize, MAX_OBJECT_SIZE);
+  return Math.min(MAX_PART_SIZE, Math.max(partSize, Math.ceil(expectedSize / MAX_PARTS / MiB) * MiB));
+}
+
+/**
+ * A `Storage` in an S3 bucket (and prefix), through a client you pass in.
+ *
+ * Small bodies go in one PutObject; streams and large bodies in a multipart upload
+ * (`@aws-sdk/lib-storage`) with bounded memory, which is aborted on failure so that no parts are
+ * left behind. Errors are `StorageError`s with the SDK's error as `cause` (`retryable` from its
+ * classification); the SDK's own retries apply, none are added. Import it from
+ * `@tributary/lake/s3`, so that the main entry never loads the AWS SDK.
+ *
+ * @example
+ * ```ts
+ * import { S3Client } from '@aws-sdk/client-s3';
+ * import { S3Storage } from '@tributary/lake/s3';
+ *
+ * const storage = new S3Storage({ client: new S3Client({}), bucket: 'my-lake', prefix: 'raw/' });
+ * await storage.put('sensors/2026/11/23/10/part-0.ndjson', '{"id":"a"}\n');
+ * ```
+ */
+export class S3Storage implements Storage {
+  readonly url: string;
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly #client: S3Client;
+  readonly #partSize: number;
+  readonly #queueSize: number;
+  readonly #multipartThreshold: number;
+
+  constructor(options: S3StorageOptions) {
+    const {
+      client,
+      bucket,
+      prefix = '',
+      partSize = 8 * MiB,
+      queueSize = 4,
+      multipartThreshold = 16 * MiB,
+    } = options ?? ({} as S3StorageOptions);
+    if (typeof (client as { send?: unknown } | undefined)?.send !== 'function') {
+      throw new ConfigError('S3Storage needs an S3Client (options.client)');
+    }
+    if (typeof bucket !== 'string' || bucket === '' || bucket.includes('/')) {
+      throw new ConfigError(`S3Storage needs a bucket name, got ${JSON.stringify(bucket)}`, { bucket });
+    }
+    if (typeof prefix !== 'string' || (prefix !== '' && !prefix.endsWith('/'))) {
+      throw new ConfigError(`S3Storage prefix must be '' or end with '/', got ${JSON.stringify(prefix)}`, {
+        bucket,
+      });
+    }
+    if (prefix !== '') {
+      try {
+        assertValidKey(prefix.slice(0, -1));
+      } catch (err) {
+        throw new ConfigError(
+          `S3Storage prefix ${JSON.stringify(prefix)} is not a valid key prefix`,
+          { bucket },
+          err,
+        );
+      }
+    }
+    if (!Number.isSafeInteger(partSize) || partSize < MIN_PART_SIZE || partSize > MAX_PART_SIZE) {
+      throw new ConfigError(
+        `S3Storage partSize must be a whole number from 5 MiB to 5 GiB, got ${partSize}`,
+        {
+          bucket,
+        },
+      );
+    }
+    if (!Number.isSafeInteger(queueSize) || queueSize < 1) {
+      throw new ConfigError(`S3Storage queueSize must be a whole number ≥ 1, got ${queueSize}`, { bucket });
+    }
+    if (!Number.isSafeInteger(multipartThreshold) || multipartThreshold < 0) {
+      throw new ConfigError(
+        `S3Storage multipartThreshold must be a whole number ≥ 0, got ${multipartThreshold}`,
+        {
+          bucket,
+        },
+      );
+    }
+    this.#client = client;
+    this.bucket = bucket;
+    this.prefix = prefix;
+    this.#partSize = partSize;
+    this.#queueSize = queueSize;
+    this.#multipartThreshold = multipartThreshold;
+    this.url = prefix === '' ? `s3://${bucket}` : `s3://${bucket}/${prefix.slice(0, -1)}`;
+    Object.freeze(this);
+  }
+
+  async put(key: string, body: Body, options: PutOptions = {}): Promise<ObjectInfo> {
+    const Key = this.#keyOf(key);
+    const { signal } = options;
+    signal?.throwIfAborted();
+    const params = {
+      Bucket: this.bucket,
+      Key,
+      ContentType: options.contentType,
+      ContentEncoding: options.contentEncoding,
+      Metadata: options.metadata,
+    };
+    const bytes =
+      typeof body === 'string' ? Buffer.from(body) : body instanceof Uint8Array ? body : undefined;
+    if (bytes !== undefined && bytes.byteLength < this.#multipartThreshold) {
+      const out = await this.#call('put', key, signal, () =>
+        this.#client.send(new PutObjectCommand({ ...params, Body: bytes, ContentLength: bytes.byteLength }), {
+          abortSignal: signal,
+        }),
+      );
+      return { key, size: bytes.byteLength, etag: unquote(out.ETag) };
+    }
+
+    const counted = { bytes: 0 };
+    const partSize = choosePartSize(bytes?.byteLength ?? options.expectedSize, this.#partSize);
+    const upload = new Upload({
+      client: this.#client,
+      params: {
+        ...params,
+        Body: bytes ?? Readable.from(abortable(body as AsyncIterable<Uint8Array | string>, counted, signal)),
+      },
+      partSize,
+      queueSize: this.#queueSize,
+      leavePartsOnError: false,
+    });
+    try {
+      const out = await upload.done();
+      return { key, size: bytes?.byteLength ?? counted.bytes, etag: unquote(out.ETag) };
+    } catch (err) {
+      // On abort the body stops with the signal's reason, and lib-storage aborts the multipart
+      // upload before rejecting with it. (upload.abort() would reject at once, racing the cleanup.)
+      if (signal?.aborted && err === signal.reason) throw signal.reason;
+      if (signal?.aborted) {
+        throw new StorageError(
+          `S3 put of ${this.#describe(key)} was aborted, but aborting its multipart upload failed: its parts may remain until a lifecycle rule (AbortIncompleteMultipartUpload) removes them`,
+          { cause: err, retryable: false, context: this.#context(key, err) },
+        );
+      }
+      throw this.#wrap(err, 'put', key);
+    }
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<Readable> {
+    const Key = this.#keyOf(key);
+    const { start, end } = checkRange(options);
+    const { signal } = options;
+    if (end !== undefined && end <= start) {
+      // An empty range cannot be asked of S3 (it would answer with the whole object).
+      if ((await this.head(key)) === undefined) throw new ObjectNotFoundError(key, { bucket: this.bucket });
+      return Readable.from([]);
+    }
+    const Range =
+      start === 0 && end === undefined ? undefined : `bytes=${start}-${end === undefined ? '' : end - 1}`;
+    let out: GetObjectCommandOutput;
+    try {
+      out = await this.#client.send(new GetObjectCommand({ Bucket: this.bucket, Key, Range }), {
+        abortSignal: signal,
+      });
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      if (isNoSuchKey(err)) throw new ObjectNotFoundError(key, { bucket: this.bucket }, err);
+      // A range that starts at or past the end of the object: S3 answers 416, the Storage API an empty body.
+      if (statusOf(err) === 416) return Readable.from([]);
+      throw this.#wrap(err, 'get', key);
+    }
+    const body = out.Body;
+    if (!(body instanceof Readable)) {
+      throw new StorageError(`S3 get of ${this.#describe(key)} returned no readable body`, {
+        context: this.#context(key),
+      });
+    }
+    return body;
+  }
+
+  async getBytes(key: string, options: GetOptions = {}): Promise<Uint8Array> {
+    const stream = await this.get(key, options);
+    try {
+      return await bodyToBytes(stream);
+    } catch (err) {
+      if (options.signal?.aborted) throw options.signal.reason;
+      throw this.#wrap(err, 'get', key);
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    const Key = this.#keyOf(key);
+    try {
+      const out = await this.#client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }));
+      return { key, size: out.ContentLength ?? 0, lastModified: out.LastModified, etag: unquote(out.ETag) };
+    } catch (err) {
+      // HEAD responses have no body, so a 404 cannot tell a missing key from a missing bucket.
+      if (statusOf(err) === 404 || isNoSuchKey(err)) return undefined;
+      throw this.#wrap(err, 'head', key);
+    }
+  }
+
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
+    const { startAfter, signal, pageSize = 1_000 } = options;
+    if (!Number.isSafeInteger(pageSize) || pageSize < 1 || pageSize > 1_000) {
+      throw new TributaryError(`pageSize must be a whole number from 1 to 1,000, got ${String(pageSize)}`, {
+        code: 'INVALID_ARGUMENT',
+        context: { pageSize },
+      });
+    }
+    let token: string | undefined;
+    let first = true;
+    while (first || token !== undefined) {
+      const page = await this.#call('list', prefix, signal, () =>
+        this.#client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: this.prefix + prefix,
+            MaxKeys: pageSize,
+            ContinuationToken: token,
+            // The continuation token carries the position after the first page.
+            StartAfter: first && startAfter !== undefined ? this.prefix + startAfter : undefined,
+          }),
+          { abortSignal: signal },
+        ),
+      );
+      first = false;
+      for (const object of page.Contents ?? []) {
+        if (object.Key === undefined) continue;
+        yield {
+          key: object.Key.slice(this.prefix.length),
+          size: object.Size ?? 0,
+          lastModified: object.LastModified,
+          etag: unquote(object.ETag),
+        };
+      }
+      token = this.#nextToken(page, prefix);
+    }
+  }
+
+  async *listPrefixes(prefix: string, options: { signal?: AbortSignal } = {}): AsyncIterable<string> {
+    const { signal } = options;
+    let token: string | undefined;
+    let first = true;
+    while (first || token !== undefined) {
+      first = false;
+      const page = await this.#call('list', prefix, signal, () =>
+        this.#client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: this.prefix + prefix,
+            Delimiter: '/',
+            ContinuationToken: token,
+          }),
+          { abortSignal: signal },
+        ),
+      );
+      for (const common of page.CommonPrefixes ?? []) {
+        if (common.Prefix !== undefined) yield common.Prefix.slice(this.prefix.length);
+      }
+      token = this.#nextToken(page, prefix);
+    }
+  }
+
+  async delete(keys: Iterable<string> | AsyncIterable<string>): Promise<void> {
+    const failed: FailedItem<string>[] = [];
+    let succeededCount = 0;
+    let batch = new Set<string>();
+    const send = async () => {
+      const objects = [...batch].map((key) => ({ Key: this.prefix + key }));
+      batch = new Set();
+      let out: { Errors?: { Key?: string; Code?: string; Message?: string }[] };
+      try {
+        out = await this.#client.send(
+          new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: objects, Quiet: true } }),
+        );
+      } catch (err) {
+        throw this.#wrap(err, 'delete', objects[0]?.Key.slice(this.prefix.length), {
+          deletedCount: succeededCount,
+        });
+      }
+      const errors = out.Errors ?? [];
+      for (const error of errors) {
+        failed.push({
+          item: (error.Key ?? '').slice(this.prefix.length),
+          code: error.Code ?? 'UNKNOWN',
+          message: error.Message,
+        });
+      }
+      succeededCount += objects.length - errors.length;
+    };
+    for await (const key of keys) {
+      assertValidKey(key);
+      batch.add(key);
+      if (batch.size === DELETE_BATCH) await send();
+    }
+    if (batch.size > 0) await send();
+    if (failed.length > 0) {
+      throw new PartialBatchFailureError(failed, {
+        succeededCount,
+        message: `Could not delete ${failed.length} object(s) from ${this.url}: ${[...new Set(failed.map((f) => f.code))].join(', ')}`,
+        context: { bucket: this.bucket },
+      });
+    }
+  }
+
+  #keyOf(key: string): string {
+    return this.prefix + assertValidKey(key);
+  }
+
+  #nextToken(
+    page: { IsTruncated?: boolean; NextContinuationToken?: string },
+    prefix: string,
+  ): string | undefined {
+    if (!page.IsTruncated) return undefined;
+    if (!page.NextContinuationToken) {
+      // Stopping here would silently drop the rest of the listing.
+      throw new StorageError(
+        `S3 list of ${this.#describe(prefix)} was truncated without a continuation token`,
+        {
+          context: this.#context(prefix),
+        },
+      );
+    }
+    return page.NextContinuationToken;
+  }
+
+  async #call<T>(
+    operation: string,
+    key: string,
+    signal: AbortSignal | undefined,
+    send: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await send();
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      throw this.#wrap(err, operation, key);
+    }
+  }
+
+  #describe(key: string | undefined): string {
+    return `s3://${this.bucket}/${this.prefix}${key ?? ''}`;
+  }
+
+  #context(key: string | undefined, err?: unknown): Record<string, unknown> {
+    const statusCode = statusOf(err);
+    return {
+      bucket: this.bucket,
+      ...(key === undefined ? {} : { key: this.prefix + key }),
+      ...(statusCode === undefined ? {} : { statusCode }),
+    };
+  }
+
+  #wrap(
+    err: unknown,
+    operation: string,
+    key: string | undefined,
+    extra: Record<string, unknown> = {},
+  ): Error {
+    if (TributaryError.isInstance(err)) return err;
+    const name = (err as Error | undefined)?.name;
+    const message = (err as Error | undefined)?.message ?? String(err);
+    return new StorageError(
+      `S3 ${operation} of ${this.#describe(key)} failed: ${name ? `${name}: ` : ''}${message}`,
+      {
+        cause: err,
+        retryable: classifyError(err).retryable,
+        context: { ...this.#context(key, err), ...extra },
+      },
+    );
+  }
+}
+
+/**
+ * The body as a stream of Buffers for lib-storage: counts the bytes, and ends with the signal's
+ * reason as soon as it aborts, even while waiting for the next chunk.
+ */
+async function* abortable(
+  body: AsyncIterable<Uint8Array | string>,
+  counted: { bytes: number },
+  signal: AbortSignal | undefined,
+): AsyncGenerator<Buffer> {
+  const iterator = body[Symbol.asyncIterator]();
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => {});
+  let finished = false;
+  try {
+    for (;;) {
+      signal?.throwIfAborted();
+      const result = await (signal ? Promise.race([iterator.next(), aborted]) : iterator.next());
+      if (result.done) {
+        finished = true;
+        return;
+      }
+      const chunk =
+        typeof result.value === 'string'
+          ? Buffer.from(result.value)
+          : Buffer.from(result.value.buffer, result.value.byteOffset, result.value.byteLength);
+      counted.bytes += chunk.byteLength;
+      yield chunk;
+    }
+  } finally {
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+    // Release the caller's stream when we stop early. Not awaited: a generator that is still
+    // waiting for its next chunk only returns after that chunk.
+    if (!finished) void Promise.resolve(iterator.return?.()).catch(() => {});
+  }
+}
+
+function checkRange(options: GetOptions): { start: number; end: number | undefined } {
+  const { start = 0, end } = options;
+  for (const [name, value] of [
+    ['start', start],
+    ['end', end],
+  ] as const) {
+    if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) {
+      throw new TributaryError(`${name} must be a whole number ≥ 0, got ${String(value)}`, {
+        code: 'INVALID_RANGE',
+        context: { [name]: value },
+      });
+    }
+  }
+  return { start, end };
+}
+
+function statusOf(err: unknown): number | undefined {
+  const status = (err as { $metadata?: { httpStatusCode?: unknown } } | undefined)?.$metadata?.httpStatusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+function isNoSuchKey(err: unknown): boolean {
+  const name = (err as Error | undefined)?.name;
+  return name === 'NoSuchKey' || (statusOf(err) === 404 && name !== 'NoSuchBucket');
+}
+
+function unquote(etag: string | undefined): string | undefined {
+  return etag?.replace(/^"|"$/g, '');
+}

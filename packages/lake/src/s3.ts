@@ -1,0 +1,4 @@
+// The `@tributary/lake/s3` entry: everything that loads the AWS SDK, kept out of the main entry so
+// that local-only users need no @aws-sdk package installed.
+export type { S3StorageOptions } from './s3-storage.js';
+export { S3Storage } from './s3-storage.js';

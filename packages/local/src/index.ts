@@ -1,0 +1,5 @@
+export { freePort } from './free-port.js';
+export type { MotoServer, StartMotoServerOptions } from './moto-server.js';
+export { startMotoServer } from './moto-server.js';
+export type { S3rverServer, StartS3rverOptions } from './s3rver.js';
+export { startS3rver } from './s3rver.js';
