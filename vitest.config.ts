@@ -1,4 +1,7 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
 // One config for the whole workspace, so `pnpm test` at the root runs every package's tests and
 // prints a single summary. Unit and integration tests are separate projects only because they
@@ -18,6 +21,14 @@ const unit = ['packages/*/tests/**/*.test.ts', 'examples/*/tests/**/*.test.ts'];
 const reportFile = process.env.TRIBUTARY_TEST_REPORT;
 
 export default defineConfig({
+  // Tests import the workspace packages from their sources, so `pnpm test` needs no build first
+  // (the same mapping as `paths` in tsconfig.base.json, which tsc and tsx read).
+  resolve: {
+    alias: [
+      { find: /^@tributary\/lake\/(s3|glue)$/, replacement: here('./packages/lake/src/$1.ts') },
+      { find: /^@tributary\/([a-z-]+)$/, replacement: here('./packages/$1/src/index.ts') },
+    ],
+  },
   test: {
     // Child processes rather than worker threads: native modules (DuckDB, embedded servers) and
     // process-wide state such as environment variables stay isolated per test file.

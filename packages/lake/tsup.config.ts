@@ -2,7 +2,7 @@ import { defineConfig } from 'tsup';
 
 export default defineConfig({
   // `s3` is its own entry (`@tributary/lake/s3`) so that the main entry never loads the AWS SDK.
-  entry: ['src/index.ts', 'src/s3.ts'],
+  entry: ['src/index.ts', 'src/s3.ts', 'src/glue.ts'],
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

@@ -2,9 +2,9 @@ import { createHash, randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import {
   defineSchema,
+  type EventListener,
   emitSafely,
   encodeNdjsonLine,
-  type EventListener,
   type Fields,
   type Schema,
   TributaryError,
@@ -12,12 +12,7 @@ import {
 } from '@tributary/core';
 import { formatFor, formatOfKey } from './formats/registry.js';
 import type { FileFormat, FormatName, RecordWriter, WriterOptions } from './formats/types.js';
-import {
-  type PartitionSpec,
-  parsePartitions,
-  partitionPath,
-  partitionValuesOf,
-} from './partitions.js';
+import { type PartitionSpec, parsePartitions, partitionPath, partitionValuesOf } from './partitions.js';
 import { compareKeys, type ObjectInfo, type Storage } from './storage.js';
 
 /** How a write combines with what the table already holds. */
@@ -100,14 +95,24 @@ export interface WriteDatasetResult {
 const MANIFESTS = '_manifests';
 const STAGING = '_staging';
 
-function datasetError(message: string, context: Record<string, unknown> = {}, cause?: unknown): TributaryError {
+function datasetError(
+  message: string,
+  context: Record<string, unknown> = {},
+  cause?: unknown,
+): TributaryError {
   return new TributaryError(message, { code: 'DATASET_FAILED', context, cause });
 }
 
 function tablePrefix(table: string): string {
   const clean = table.replace(/^\/+|\/+$/g, '');
-  if (clean === '' || clean.split('/').some((s) => s === '' || s === '.' || s === '..' || s.startsWith('_'))) {
-    throw new TributaryError(`Invalid table path ${JSON.stringify(table)}`, { code: 'DATASET_INVALID', context: { table } });
+  if (
+    clean === '' ||
+    clean.split('/').some((s) => s === '' || s === '.' || s === '..' || s.startsWith('_'))
+  ) {
+    throw new TributaryError(`Invalid table path ${JSON.stringify(table)}`, {
+      code: 'DATASET_INVALID',
+      context: { table },
+    });
   }
   return `${clean}/`;
 }
@@ -167,7 +172,8 @@ async function promote(storage: Storage, prefix: string, manifest: Manifest): Pr
   }
   const leftovers = [...manifest.removed, ...manifest.staged.map((s) => s.from)];
   // Also whatever an earlier, crashed attempt of the same write staged and this one did not.
-  for await (const object of storage.list(`${prefix}${STAGING}/${manifest.writeId}/`)) leftovers.push(object.key);
+  for await (const object of storage.list(`${prefix}${STAGING}/${manifest.writeId}/`))
+    leftovers.push(object.key);
   if (leftovers.length > 0) await storage.delete(new Set(leftovers));
 }
 
@@ -223,8 +229,14 @@ export async function writeDataset<F extends Fields>(
   if (!['append', 'overwrite', 'overwrite_partitions'].includes(mode)) {
     throw new TributaryError(`Unknown write mode ${JSON.stringify(mode)}`, { code: 'DATASET_INVALID' });
   }
-  if (!(maxRowsPerFile >= 1) || !(targetFileBytes >= 1) || !(Number.isInteger(maxOpenFiles) && maxOpenFiles >= 1)) {
-    throw new TributaryError('maxRowsPerFile, targetFileBytes and maxOpenFiles must be positive', { code: 'DATASET_INVALID' });
+  if (
+    !(maxRowsPerFile >= 1) ||
+    !(targetFileBytes >= 1) ||
+    !(Number.isInteger(maxOpenFiles) && maxOpenFiles >= 1)
+  ) {
+    throw new TributaryError('maxRowsPerFile, targetFileBytes and maxOpenFiles must be positive', {
+      code: 'DATASET_INVALID',
+    });
   }
   const fieldPartitions = new Set(partitionBy.flatMap((p) => (p.field ? [p.field] : [])));
   // Files hold the schema's columns minus the partition fields, which live in the paths.
@@ -246,7 +258,15 @@ export async function writeDataset<F extends Fields>(
     const stats = await file.writer.close();
     await file.upload;
     closed.push({ file, rows: stats.rows, bytes: stats.bytes });
-    emitSafely(onEvent, { type: 'flush', source, count: stats.rows, bytes: stats.bytes, reason: 'file', target: file.finalKey, time: Date.now() });
+    emitSafely(onEvent, {
+      type: 'flush',
+      source,
+      count: stats.rows,
+      bytes: stats.bytes,
+      reason: 'file',
+      target: file.finalKey,
+      time: Date.now(),
+    });
   };
 
   const openFile = (partition: string): OpenFile => {
@@ -255,11 +275,20 @@ export async function writeDataset<F extends Fields>(
     const name = `part-${String(index).padStart(5, '0')}-${fileId(writeId, partition, index)}${extension}`;
     const stagingKey = `${prefix}${STAGING}/${writeId}/${partition}${name}`;
     const sink = new PassThrough();
-    const writer = format.createWriter(sink, fileSchema, formatOptions) as RecordWriter<Record<string, unknown>>;
+    const writer = format.createWriter(sink, fileSchema, formatOptions) as RecordWriter<
+      Record<string, unknown>
+    >;
     const upload = storage.put(stagingKey, sink);
     // Surface an upload failure through the writer's next write instead of an unhandled rejection.
     upload.catch((err) => sink.destroy(err instanceof Error ? err : new Error(String(err))));
-    const file: OpenFile = { partition, index, stagingKey, finalKey: `${prefix}${partition}${name}`, writer, upload };
+    const file: OpenFile = {
+      partition,
+      index,
+      stagingKey,
+      finalKey: `${prefix}${partition}${name}`,
+      writer,
+      upload,
+    };
     open.set(partition, file);
     return file;
   };
@@ -271,8 +300,7 @@ export async function writeDataset<F extends Fields>(
         invalidCount++;
         if (invalid === 'error-table') {
           errorLines.push(encodeNdjsonLine({ writeId, issues: result.issues, record: safeRecord(input) }));
-        }
-        else invalidRecords.push({ record: input, issues: result.issues });
+        } else invalidRecords.push({ record: input, issues: result.issues });
         continue;
       }
       const record = result.value as Record<string, unknown>;
@@ -294,19 +322,32 @@ export async function writeDataset<F extends Fields>(
         await file.writer.write(record);
       }
       rows++;
-      if (file.writer.rows >= maxRowsPerFile || file.writer.estimatedBytes >= targetFileBytes) await closeFile(file);
+      if (file.writer.rows >= maxRowsPerFile || file.writer.estimatedBytes >= targetFileBytes)
+        await closeFile(file);
     }
     for (const file of [...open.values()]) await closeFile(file);
   } catch (err) {
     // Staged files are invisible; leave them for a re-run with the same writeId to replace.
     await Promise.allSettled([...open.values()].map((f) => f.upload));
-    throw TributaryError.isInstance(err) ? err : datasetError(`Writing ${options.table} failed: ${(err as Error).message}`, { table: options.table }, err);
+    throw TributaryError.isInstance(err)
+      ? err
+      : datasetError(
+          `Writing ${options.table} failed: ${(err as Error).message}`,
+          { table: options.table },
+          err,
+        );
   }
 
   if (errorLines.length > 0) {
     const errorTable = tablePrefix(options.errorTable ?? `errors/${options.table}`);
     await storage.put(`${errorTable}part-${writeId}.ndjson`, errorLines.join(''));
-    emitSafely(onEvent, { type: 'failure', source, count: invalidCount, code: 'VALIDATION_FAILED', time: Date.now() });
+    emitSafely(onEvent, {
+      type: 'failure',
+      source,
+      count: invalidCount,
+      code: 'VALIDATION_FAILED',
+      time: Date.now(),
+    });
   }
 
   const added: DatasetFile[] = closed
@@ -315,11 +356,7 @@ export async function writeDataset<F extends Fields>(
   const touched = new Set(added.map((f) => f.partition));
   const before = previous?.files ?? [];
   const kept =
-    mode === 'append'
-      ? before
-      : mode === 'overwrite'
-        ? []
-        : before.filter((f) => !touched.has(f.partition));
+    mode === 'append' ? before : mode === 'overwrite' ? [] : before.filter((f) => !touched.has(f.partition));
   const addedKeys = new Set(added.map((f) => f.key));
   const removed = before.filter((f) => !kept.includes(f) && !addedKeys.has(f.key)).map((f) => f.key);
   const manifest: Manifest = {
@@ -418,26 +455,33 @@ export async function listDatasetFiles(storage: Storage, table: string): Promise
  * }
  * ```
  */
-export async function* readDataset<F extends Fields>(options: ReadDatasetOptions<F>): AsyncGenerator<Schema<F>['$record']> {
+export async function* readDataset<F extends Fields>(
+  options: ReadDatasetOptions<F>,
+): AsyncGenerator<Schema<F>['$record']> {
   const { storage, schema, partitions } = options;
   const manifest = await readManifest(storage, options.table);
   const staged = new Map((manifest?.staged ?? []).map((s) => [s.to, s.from]));
   const files = manifest ? manifest.files : await listDatasetFiles(storage, options.table);
   const fieldPartitions = (options.partitionBy ?? []).filter((p) => p.field);
-  const fileSchema = fieldPartitions.length === 0 ? schema : withoutFields(schema, new Set(fieldPartitions.map((p) => p.field as string)));
+  const fileSchema =
+    fieldPartitions.length === 0
+      ? schema
+      : withoutFields(schema, new Set(fieldPartitions.map((p) => p.field as string)));
   const matches =
     partitions === undefined
       ? () => true
       : typeof partitions === 'function'
         ? partitions
-        : (values: Record<string, string | null>) => Object.entries(partitions).every(([k, v]) => values[k] === v);
+        : (values: Record<string, string | null>) =>
+            Object.entries(partitions).every(([k, v]) => values[k] === v);
   for (const file of files) {
     const values = parsePartitions(file.key);
     if (!matches(values)) continue;
     const format = formatOfKey(file.key);
     if (!format) continue;
     // A commit whose promotion was interrupted: its files are still at their staged keys.
-    const key = staged.has(file.key) && !(await storage.head(file.key)) ? (staged.get(file.key) as string) : file.key;
+    const key =
+      staged.has(file.key) && !(await storage.head(file.key)) ? (staged.get(file.key) as string) : file.key;
     for await (const record of format.read(storage, key, fileSchema, { signal: options.signal })) {
       if (fieldPartitions.length === 0) {
         yield record;
@@ -446,7 +490,8 @@ export async function* readDataset<F extends Fields>(options: ReadDatasetOptions
       const full: Record<string, unknown> = { ...(record as Record<string, unknown>) };
       for (const p of fieldPartitions) full[p.field as string] = values[p.name] ?? null;
       const result = schema.validate(full);
-      if (!result.ok) throw datasetError(`Partition values of ${file.key} do not fit the schema`, { key: file.key });
+      if (!result.ok)
+        throw datasetError(`Partition values of ${file.key} do not fit the schema`, { key: file.key });
       yield result.value;
     }
   }
@@ -480,7 +525,16 @@ export async function compact<F extends Fields>(options: CompactOptions<F>): Pro
   if (!manifest) throw datasetError(`${options.table} has no manifest to compact`, { table: options.table });
   const inputs = manifest.files.filter((f) => f.partition === partition);
   if (inputs.length <= 1) {
-    return { writeId: manifest.writeId, version: manifest.version, files: inputs, partitions: [partition], rows: inputs[0]?.rows ?? 0, invalid: [], invalidCount: 0, removed: [] };
+    return {
+      writeId: manifest.writeId,
+      version: manifest.version,
+      files: inputs,
+      partitions: [partition],
+      rows: inputs[0]?.rows ?? 0,
+      invalid: [],
+      invalidCount: 0,
+      removed: [],
+    };
   }
   const prefix = tablePrefix(options.table);
   const writeId = options.writeId ?? randomUUID();
@@ -491,7 +545,9 @@ export async function compact<F extends Fields>(options: CompactOptions<F>): Pro
   const added: DatasetFile[] = [];
   const staged: { from: string; to: string }[] = [];
   let index = 0;
-  let current: { writer: RecordWriter<Record<string, unknown>>; upload: Promise<ObjectInfo>; from: string; to: string } | undefined;
+  let current:
+    | { writer: RecordWriter<Record<string, unknown>>; upload: Promise<ObjectInfo>; from: string; to: string }
+    | undefined;
   const finish = async () => {
     if (!current) return;
     const stats = await current.writer.close();
@@ -510,7 +566,14 @@ export async function compact<F extends Fields>(options: CompactOptions<F>): Pro
         const from = `${prefix}${STAGING}/${writeId}/${partition}${name}`;
         const upload = storage.put(from, sink);
         upload.catch((err) => sink.destroy(err instanceof Error ? err : new Error(String(err))));
-        current = { writer: format.createWriter(sink, schema, options.formatOptions) as RecordWriter<Record<string, unknown>>, upload, from, to: `${prefix}${partition}${name}` };
+        current = {
+          writer: format.createWriter(sink, schema, options.formatOptions) as RecordWriter<
+            Record<string, unknown>
+          >,
+          upload,
+          from,
+          to: `${prefix}${partition}${name}`,
+        };
       }
       await current.writer.write(record as Record<string, unknown>);
       rows++;
@@ -530,5 +593,14 @@ export async function compact<F extends Fields>(options: CompactOptions<F>): Pro
     removed: [...removedKeys],
   };
   await commit(storage, prefix, next);
-  return { writeId, version: next.version, files: added, partitions: [partition], rows, invalid: [], invalidCount: 0, removed: [...removedKeys] };
+  return {
+    writeId,
+    version: next.version,
+    files: added,
+    partitions: [partition],
+    rows,
+    invalid: [],
+    invalidCount: 0,
+    removed: [...removedKeys],
+  };
 }

@@ -1,4 +1,3 @@
-export { compact, listDatasetFiles, readDataset, readManifest, recoverDataset, writeDataset } from './dataset.js';
 export type {
   CompactOptions,
   DatasetFile,
@@ -9,7 +8,14 @@ export type {
   WriteDatasetResult,
   WriteMode,
 } from './dataset.js';
-export { createDelivery, DeliveryError } from './delivery.js';
+export {
+  compact,
+  listDatasetFiles,
+  readDataset,
+  readManifest,
+  recoverDataset,
+  writeDataset,
+} from './dataset.js';
 export type {
   Delivery,
   DeliveryClock,
@@ -20,16 +26,25 @@ export type {
   DeliveryRecord,
   DeliveryStats,
 } from './delivery.js';
+export { createDelivery, DeliveryError } from './delivery.js';
 export { InvalidKeyError, ObjectNotFoundError, StorageError } from './errors.js';
 export { csvFormat } from './formats/csv.js';
 export { ndjsonFormat } from './formats/ndjson.js';
 export { formatFor, formatOfKey } from './formats/registry.js';
-export type { FileFormat, FileStats, FormatName, ReadOptions, RecordWriter, WriterOptions } from './formats/types.js';
-export { createLake, localLake, ZONES } from './lake.js';
+export type {
+  FileFormat,
+  FileStats,
+  FormatName,
+  ReadOptions,
+  RecordWriter,
+  WriterOptions,
+} from './formats/types.js';
 export type { Lake, ZoneName } from './lake.js';
-export { LocalStorage } from './local-storage.js';
+export { createLake, localLake, ZONES } from './lake.js';
 export type { LocalStorageOptions } from './local-storage.js';
+export { LocalStorage } from './local-storage.js';
 export { MemoryStorage } from './memory-storage.js';
+export type { PartitionSpec } from './partitions.js';
 export {
   byDay,
   byField,
@@ -40,6 +55,5 @@ export {
   partitionPath,
   unescapePartitionValue,
 } from './partitions.js';
-export type { PartitionSpec } from './partitions.js';
-export { assertValidKey, bodyToBytes, compareKeys } from './storage.js';
 export type { Body, GetOptions, ListOptions, ObjectInfo, PutOptions, Storage } from './storage.js';
+export { assertValidKey, bodyToBytes, compareKeys } from './storage.js';

@@ -1,4 +1,4 @@
-import { loadConfig, TributaryError, type TributaryConfig } from '@tributary/core';
+import { loadConfig, type TributaryConfig, TributaryError } from '@tributary/core';
 import { LocalStorage } from './local-storage.js';
 import type { Storage } from './storage.js';
 
@@ -33,7 +33,8 @@ export interface Lake {
  */
 export function createLake(zones: Record<ZoneName, Storage>): Lake {
   for (const name of ZONES) {
-    if (!zones[name]) throw new TributaryError(`The lake needs a storage for the ${name} zone`, { code: 'LAKE_INVALID' });
+    if (!zones[name])
+      throw new TributaryError(`The lake needs a storage for the ${name} zone`, { code: 'LAKE_INVALID' });
   }
   return Object.freeze({
     raw: zones.raw,
@@ -41,7 +42,8 @@ export function createLake(zones: Record<ZoneName, Storage>): Lake {
     curated: zones.curated,
     zone(name: ZoneName): Storage {
       const storage = zones[name];
-      if (!storage) throw new TributaryError(`No zone named ${JSON.stringify(name)}`, { code: 'LAKE_INVALID' });
+      if (!storage)
+        throw new TributaryError(`No zone named ${JSON.stringify(name)}`, { code: 'LAKE_INVALID' });
       return storage;
     },
   });
@@ -58,9 +60,12 @@ export function createLake(zones: Record<ZoneName, Storage>): Lake {
  */
 export function localLake(config: TributaryConfig = loadConfig()): Lake {
   if (config.mode !== 'local') {
-    throw new TributaryError('localLake needs TRIBUTARY_MODE=local; use s3Lake from @tributary/lake/s3 on AWS', {
-      code: 'LAKE_INVALID',
-    });
+    throw new TributaryError(
+      'localLake needs TRIBUTARY_MODE=local; use s3Lake from @tributary/lake/s3 on AWS',
+      {
+        code: 'LAKE_INVALID',
+      },
+    );
   }
   return createLake({
     raw: new LocalStorage({ root: config.lake.raw }),

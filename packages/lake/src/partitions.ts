@@ -35,13 +35,17 @@ export function escapePartitionValue(value: string): string {
 
 /** Undo {@link escapePartitionValue}. */
 export function unescapePartitionValue(value: string): string {
-  return value.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+  return value.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) =>
+    String.fromCharCode(Number.parseInt(hex, 16)),
+  );
 }
 
 /** `dt=2026-11-23/hour=10/` for the given partition values (names in order). Empty string for none. */
 export function partitionPath(values: readonly [string, string | null][]): string {
   return values
-    .map(([name, value]) => `${name}=${value === null ? HIVE_DEFAULT_PARTITION : escapePartitionValue(value)}/`)
+    .map(
+      ([name, value]) => `${name}=${value === null ? HIVE_DEFAULT_PARTITION : escapePartitionValue(value)}/`,
+    )
     .join('');
 }
 
@@ -67,7 +71,10 @@ function textOf(value: unknown): string | null {
 }
 
 /** The text value of every partition column for a record. */
-export function partitionValuesOf(specs: readonly PartitionSpec[], record: Record<string, unknown>): [string, string | null][] {
+export function partitionValuesOf(
+  specs: readonly PartitionSpec[],
+  record: Record<string, unknown>,
+): [string, string | null][] {
   return specs.map((spec) => [spec.name, textOf(spec.value(record))]);
 }
 

@@ -17,6 +17,7 @@ import type { ColumnChange } from './table.js';
 export class CatalogError extends TributaryError {
   override name = 'CatalogError';
 
+
   constructor(
     message: string,
     options: { code?: string; cause?: unknown; retryable?: boolean; context?: ErrorContext } = {},
@@ -40,6 +41,7 @@ export class CatalogError extends TributaryError {
  */
 export class SchemaChangeError extends TributaryError {
   override name = 'SchemaChangeError';
+
   readonly changes: readonly ColumnChange[];
 
   constructor(table: string, changes: readonly ColumnChange[], context: ErrorContext = {}) {

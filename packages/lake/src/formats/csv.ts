@@ -16,14 +16,18 @@ export function csvField(value: unknown, def: FieldDef): string {
   if (value === null || value === undefined) return '';
   let text: string;
   if (def.kind === 'timestamp') text = formatTimestamp(value as Date);
-  else if (def.kind === 'list') text = JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+  else if (def.kind === 'list')
+    text = JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
   else text = String(value);
   if (text === '' || NEEDS_QUOTES.test(text)) return `"${text.replace(/"/g, '""')}"`;
   return text;
 }
 
 /** One CSV line (with its `\n`) for a record, in the schema's column order. */
-export function csvLine(record: Record<string, unknown>, columns: readonly { name: string; def: FieldDef }[]): string {
+export function csvLine(
+  record: Record<string, unknown>,
+  columns: readonly { name: string; def: FieldDef }[],
+): string {
   let line = '';
   for (let i = 0; i < columns.length; i++) {
     const column = columns[i] as { name: string; def: FieldDef };
@@ -55,7 +59,10 @@ class CsvWriter<R> implements RecordWriter<R> {
 
   async #start(): Promise<void> {
     this.#started = true;
-    if (this.header) await this.#put(`${this.columns.map((c) => csvField(c.name, { kind: 'string', presence: 'required' })).join(',')}\n`);
+    if (this.header)
+      await this.#put(
+        `${this.columns.map((c) => csvField(c.name, { kind: 'string', presence: 'required' })).join(',')}\n`,
+      );
   }
 
   async write(record: R): Promise<void> {
@@ -82,7 +89,7 @@ interface CsvCell {
  * `\r\n` or `\n` line ends. Yields one array of cells per row, with the 1-based line it started on.
  */
 export async function* parseCsv(
-  chunks: AsyncIterable<Uint8Array | string>,
+  chunks: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
 ): AsyncGenerator<{ cells: CsvCell[]; line: number }> {
   const decoder = new TextDecoder();
   let cells: CsvCell[] = [];
@@ -143,7 +150,11 @@ export async function* parseCsv(
     }
     yield* rows;
   }
-  if (inQuotes) throw new TributaryError(`CSV: unterminated quoted field starting on line ${rowLine}`, { code: 'CSV_INVALID', context: { line: rowLine } });
+  if (inQuotes)
+    throw new TributaryError(`CSV: unterminated quoted field starting on line ${rowLine}`, {
+      code: 'CSV_INVALID',
+      context: { line: rowLine },
+    });
   if (field !== '' || quoted || cells.length > 0) {
     endField();
     yield { cells, line: rowLine };
@@ -155,7 +166,11 @@ function fromText(cell: CsvCell, def: FieldDef): unknown {
   const text = cell.text;
   switch (def.kind) {
     case 'boolean':
-      return text === 'true' || text === 't' || text === '1' ? true : text === 'false' || text === 'f' || text === '0' ? false : text;
+      return text === 'true' || text === 't' || text === '1'
+        ? true
+        : text === 'false' || text === 'f' || text === '0'
+          ? false
+          : text;
     case 'int32':
     case 'double':
       return text.trim() === '' ? text : Number(text);
@@ -197,10 +212,13 @@ export const csvFormat: FileFormat = {
       }
       if (cells.length === 1 && cells[0]?.text === '' && !cells[0].quoted) continue;
       if (cells.length !== names.length) {
-        throw new TributaryError(`CSV ${key} line ${line}: ${cells.length} fields, the header has ${names.length}`, {
-          code: 'CSV_INVALID',
-          context: { key, line },
-        });
+        throw new TributaryError(
+          `CSV ${key} line ${line}: ${cells.length} fields, the header has ${names.length}`,
+          {
+            code: 'CSV_INVALID',
+            context: { key, line },
+          },
+        );
       }
       const input: Record<string, unknown> = {};
       for (let i = 0; i < names.length; i++) {

@@ -4,7 +4,11 @@ import { ndjsonFormat } from './ndjson.js';
 import { parquetFormat } from './parquet.js';
 import type { FileFormat, FormatName } from './types.js';
 
-const FORMATS: Record<FormatName, FileFormat> = { parquet: parquetFormat, ndjson: ndjsonFormat, csv: csvFormat };
+const FORMATS: Record<FormatName, FileFormat> = {
+  parquet: parquetFormat,
+  ndjson: ndjsonFormat,
+  csv: csvFormat,
+};
 
 /** The format of a name, or a typed error for an unknown one. */
 export function formatFor(name: FormatName): FileFormat {
@@ -16,7 +20,13 @@ export function formatFor(name: FormatName): FileFormat {
 /** The format of a data file from its extension, or `undefined` for anything else. */
 export function formatOfKey(key: string): FileFormat | undefined {
   if (key.endsWith('.parquet')) return parquetFormat;
-  if (key.endsWith('.ndjson') || key.endsWith('.ndjson.gz') || key.endsWith('.json') || key.endsWith('.json.gz')) return ndjsonFormat;
+  if (
+    key.endsWith('.ndjson') ||
+    key.endsWith('.ndjson.gz') ||
+    key.endsWith('.json') ||
+    key.endsWith('.json.gz')
+  )
+    return ndjsonFormat;
   if (key.endsWith('.csv')) return csvFormat;
   return undefined;
 }

@@ -51,7 +51,13 @@ describe('writeDataset', () => {
   describe('crash', () => {
     it('leaves nothing visible when the writer process is killed mid-write, and a re-run commits cleanly', async () => {
       const storage = new LocalStorage({ root });
-      const options = { storage, table: 'sensors', schema: crashSchema, partitionBy: byHour('timestamp'), format: 'parquet' as const };
+      const options = {
+        storage,
+        table: 'sensors',
+        schema: crashSchema,
+        partitionBy: byHour('timestamp'),
+        format: 'parquet' as const,
+      };
       await writeDataset(crashRows(100, 'old'), options);
       const committedBefore = await keys(storage, 'sensors/dt=');
 
@@ -62,9 +68,15 @@ describe('writeDataset', () => {
       expect((await keys(storage, 'sensors/_staging/crashed-write/')).length).toBeGreaterThan(0);
       expect((await readManifest(storage, 'sensors'))?.version).toBe(1);
       expect(await keys(storage, 'sensors/dt=')).toEqual(committedBefore);
-      expect(await collect(readDataset({ storage, table: 'sensors', schema: crashSchema }))).toHaveLength(100);
+      expect(await collect(readDataset({ storage, table: 'sensors', schema: crashSchema }))).toHaveLength(
+        100,
+      );
 
-      const rerun = await writeDataset(crashRows(5000, 'n'), { ...options, maxRowsPerFile: 400, writeId: 'crashed-write' });
+      const rerun = await writeDataset(crashRows(5000, 'n'), {
+        ...options,
+        maxRowsPerFile: 400,
+        writeId: 'crashed-write',
+      });
       const rows = await collect(readDataset({ storage, table: 'sensors', schema: crashSchema }));
 
       expect(rerun.version).toBe(2);

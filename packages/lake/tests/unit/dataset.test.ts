@@ -1,8 +1,8 @@
 import { defineSchema, field, TributaryError } from '@tributary/core';
 import { describe, expect, it } from 'vitest';
 import { compact, listDatasetFiles, readDataset, readManifest, writeDataset } from '../../src/dataset.js';
-import { byField, byHour } from '../../src/partitions.js';
 import { MemoryStorage } from '../../src/memory-storage.js';
+import { byField, byHour } from '../../src/partitions.js';
 import type { Body, PutOptions, Storage } from '../../src/storage.js';
 
 const reading = defineSchema(
@@ -57,7 +57,11 @@ describe.each(['ndjson', 'csv', 'parquet'] as const)('writeDataset (%s)', (forma
       const first = await writeDataset(readings(6), { ...base, storage });
       await writeDataset(readings(4, 10, 'a'), { ...base, storage, mode: 'append' });
       const afterAppend = await collect(readDataset({ storage, table: 'sensors', schema: reading }));
-      await writeDataset(readings(2, 11, 'p').slice(0, 1), { ...base, storage, mode: 'overwrite_partitions' });
+      await writeDataset(readings(2, 11, 'p').slice(0, 1), {
+        ...base,
+        storage,
+        mode: 'overwrite_partitions',
+      });
       const afterPartitions = await collect(readDataset({ storage, table: 'sensors', schema: reading }));
       await writeDataset(readings(1, 12, 'o'), { ...base, storage, mode: 'overwrite' });
       const afterOverwrite = await collect(readDataset({ storage, table: 'sensors', schema: reading }));
@@ -65,7 +69,12 @@ describe.each(['ndjson', 'csv', 'parquet'] as const)('writeDataset (%s)', (forma
       expect(first.partitions).toEqual(['dt=2026-11-23/hour=10/', 'dt=2026-11-23/hour=11/']);
       expect(first.rows).toBe(6);
       expect(afterAppend).toHaveLength(10);
-      expect(afterAppend.sort(byId)[0]).toEqual({ id: 'a0', type: 'temperature', value: 0, timestamp: new Date(Date.UTC(2026, 10, 23, 10, 0)) });
+      expect(afterAppend.sort(byId)[0]).toEqual({
+        id: 'a0',
+        type: 'temperature',
+        value: 0,
+        timestamp: new Date(Date.UTC(2026, 10, 23, 10, 0)),
+      });
       // hour=11 held r1, r3, r5, a1, a3; it is replaced by p0 alone; hour=10 is kept
       expect(afterPartitions.map((r) => r.id).sort()).toEqual(['a0', 'a2', 'p0', 'r0', 'r2', 'r4']);
       expect(afterOverwrite.map((r) => r.id)).toEqual(['o0']);
@@ -87,13 +96,22 @@ describe.each(['ndjson', 'csv', 'parquet'] as const)('writeDataset (%s)', (forma
 
       expect(ra.files.map((f) => f.rows)).toEqual([2, 2, 1, 2, 2, 1]);
       expect(ra.files.map((f) => f.key)).toEqual(rb.files.map((f) => f.key));
-      expect(ra.files[0]?.key).toMatch(new RegExp(`^sensors/dt=2026-11-23/hour=10/part-00000-[0-9a-f-]{36}\\.${format === 'ndjson' ? 'ndjson' : format}$`));
+      expect(ra.files[0]?.key).toMatch(
+        new RegExp(
+          `^sensors/dt=2026-11-23/hour=10/part-00000-[0-9a-f-]{36}\\.${format === 'ndjson' ? 'ndjson' : format}$`,
+        ),
+      );
     });
   });
 });
 
 describe('writeDataset', () => {
-  const base = { table: 'sensors', schema: reading, partitionBy: byHour('timestamp'), format: 'ndjson' as const };
+  const base = {
+    table: 'sensors',
+    schema: reading,
+    partitionBy: byHour('timestamp'),
+    format: 'ndjson' as const,
+  };
 
   describe('invalid records', () => {
     it('returns them with their issues and writes the valid ones', async () => {
@@ -110,13 +128,25 @@ describe('writeDataset', () => {
     it('routes them to the error table when asked, never dropping them', async () => {
       const storage = new MemoryStorage();
 
-      const result = await writeDataset([{ id: 'bad' }, ...readings(1)], { ...base, storage, invalid: 'error-table', writeId: 'w9' });
+      const result = await writeDataset([{ id: 'bad' }, ...readings(1)], {
+        ...base,
+        storage,
+        invalid: 'error-table',
+        writeId: 'w9',
+      });
 
       expect(result.invalid).toEqual([]);
       expect(result.invalidCount).toBe(1);
-      const lines = Buffer.from(await storage.getBytes('errors/sensors/part-w9.ndjson')).toString().trim().split('\n');
+      const lines = Buffer.from(await storage.getBytes('errors/sensors/part-w9.ndjson'))
+        .toString()
+        .trim()
+        .split('\n');
       expect(lines.map((l) => JSON.parse(l))).toEqual([
-        { writeId: 'w9', record: { id: 'bad' }, issues: expect.arrayContaining([expect.objectContaining({ path: 'type', code: 'required' })]) },
+        {
+          writeId: 'w9',
+          record: { id: 'bad' },
+          issues: expect.arrayContaining([expect.objectContaining({ path: 'type', code: 'required' })]),
+        },
       ]);
     });
   });
@@ -127,7 +157,9 @@ describe('writeDataset', () => {
       await writeDataset(readings(3), { ...base, storage });
       storage.failOn = /_manifests\/v0000000002/;
 
-      const failure = await writeDataset(readings(5, 10, 'n'), { ...base, storage, writeId: 'again' }).catch((e) => e);
+      const failure = await writeDataset(readings(5, 10, 'n'), { ...base, storage, writeId: 'again' }).catch(
+        (e) => e,
+      );
       const visible = await collect(readDataset({ storage, table: 'sensors', schema: reading }));
       storage.failOn = undefined;
       const rerun = await writeDataset(readings(5, 10, 'n'), { ...base, storage, writeId: 'again' });
@@ -162,7 +194,10 @@ describe('writeDataset', () => {
         await writeDataset(readings(1, 10, 'x'), { ...base, storage });
       })();
 
-      await expect(writeDataset(slow, { ...base, storage })).rejects.toMatchObject({ code: 'DATASET_CONFLICT', retryable: true });
+      await expect(writeDataset(slow, { ...base, storage })).rejects.toMatchObject({
+        code: 'DATASET_CONFLICT',
+        retryable: true,
+      });
     });
   });
 
@@ -171,11 +206,21 @@ describe('writeDataset', () => {
       const storage = new MemoryStorage();
       const partitionBy = [byField('type')];
 
-      const result = await writeDataset(readings(3), { storage, table: 'by_type', schema: reading, partitionBy, format: 'ndjson' });
+      const result = await writeDataset(readings(3), {
+        storage,
+        table: 'by_type',
+        schema: reading,
+        partitionBy,
+        format: 'ndjson',
+      });
       const raw = Buffer.from(await storage.getBytes(result.files[0]?.key as string)).toString();
       const back = await collect(readDataset({ storage, table: 'by_type', schema: reading, partitionBy }));
 
-      expect(result.partitions).toEqual(['type=hydraulic_pressure/', 'type=power_factor/', 'type=temperature/']);
+      expect(result.partitions).toEqual([
+        'type=hydraulic_pressure/',
+        'type=power_factor/',
+        'type=temperature/',
+      ]);
       expect(JSON.parse(raw.split('\n')[0] as string)).not.toHaveProperty('type');
       expect(back.sort(byId)).toEqual(readings(3).sort(byId));
     });
@@ -185,8 +230,16 @@ describe('writeDataset', () => {
       const row = { ...readings(1)[0], type: '../a/b=c' } as Record<string, unknown>;
       const partitionBy = [byField('type')];
 
-      const result = await writeDataset([row], { storage, table: 't', schema: reading, partitionBy, format: 'ndjson' });
-      const back = await collect(readDataset({ storage, table: 't', schema: reading, partitionBy, partitions: { type: '../a/b=c' } }));
+      const result = await writeDataset([row], {
+        storage,
+        table: 't',
+        schema: reading,
+        partitionBy,
+        format: 'ndjson',
+      });
+      const back = await collect(
+        readDataset({ storage, table: 't', schema: reading, partitionBy, partitions: { type: '../a/b=c' } }),
+      );
 
       expect(result.partitions).toEqual(['type=..%2Fa%2Fb%3Dc/']);
       expect(back.map((r) => r.type)).toEqual(['../a/b=c']);
@@ -196,11 +249,16 @@ describe('writeDataset', () => {
   describe('readDataset', () => {
     it('filters partitions and reads tables written by other tools by listing', async () => {
       const storage = new MemoryStorage();
-      await storage.put('raw_table/2026/11/23/10/s-1.ndjson', '{"id":"a","type":"t","value":1,"timestamp":"2026-11-23T10:00:00Z"}\n');
+      await storage.put(
+        'raw_table/2026/11/23/10/s-1.ndjson',
+        '{"id":"a","type":"t","value":1,"timestamp":"2026-11-23T10:00:00Z"}\n',
+      );
       await storage.put('raw_table/_tmp/ignored.ndjson', 'not json\n');
       await writeDataset(readings(4), { ...base, storage });
 
-      const hour10 = await collect(readDataset({ storage, table: 'sensors', schema: reading, partitions: { hour: '10' } }));
+      const hour10 = await collect(
+        readDataset({ storage, table: 'sensors', schema: reading, partitions: { hour: '10' } }),
+      );
       const listed = await listDatasetFiles(storage, 'raw_table');
       const raw = await collect(readDataset({ storage, table: 'raw_table', schema: reading }));
 
@@ -215,7 +273,8 @@ describe('writeDataset', () => {
       const storage = new MemoryStorage();
       for (let i = 0; i < 4; i++) await writeDataset(readings(3, 10, `b${i}-`), { ...base, storage });
       const partition = 'dt=2026-11-23/hour=10/';
-      const before = (await readManifest(storage, 'sensors'))?.files.filter((f) => f.partition === partition) ?? [];
+      const before =
+        (await readManifest(storage, 'sensors'))?.files.filter((f) => f.partition === partition) ?? [];
 
       const result = await compact({ storage, table: 'sensors', schema: reading, partition });
       const after = (await readManifest(storage, 'sensors'))?.files ?? [];

@@ -629,18 +629,21 @@ describe('parquetFormat', () => {
       expect(columns.find((c) => c.name === 'at')?.parquetType).toBe('INT64 TIMESTAMP(MILLIS,true)');
     });
 
-    it('describes columns written by other tools, marking those core cannot hold', async () => {
+    it('describes and reads columns written by other tools, marking those core cannot hold', async () => {
+      const uuid = '0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9';
       const buffer = parquetWriteBuffer({
         columnData: [
           { name: 'f', data: [1.5] },
-          { name: 'small', data: [3] },
-          { name: 'u64', data: [5n] },
-          { name: 'micros', data: [1_700_000_000_000_000n] },
+          { name: 'small', data: [-3] },
+          { name: 'u32', data: [4_000_000_000] },
+          { name: 'u64', data: [18_000_000_000_000_000_000n] },
+          { name: 'micros', data: [1_700_000_000_123_456n] },
+          { name: 'uid', data: [uuid] },
+          { name: 'json', data: [{ a: 1 }] },
           { name: 'raw', data: [new Uint8Array([1, 2])] },
-          { name: 'json', data: ['{}'] },
         ],
         schema: [
-          { name: 'root', num_children: 6 },
+          { name: 'root', num_children: 8 },
           { name: 'f', type: 'FLOAT', repetition_type: 'REQUIRED' },
           {
             name: 'small',
@@ -649,6 +652,7 @@ describe('parquetFormat', () => {
             converted_type: 'INT_16',
             logical_type: { type: 'INTEGER', bitWidth: 16, isSigned: true },
           },
+          { name: 'u32', type: 'INT32', repetition_type: 'REQUIRED', converted_type: 'UINT_32' },
           { name: 'u64', type: 'INT64', repetition_type: 'REQUIRED', converted_type: 'UINT_64' },
           {
             name: 'micros',
@@ -656,24 +660,57 @@ describe('parquetFormat', () => {
             repetition_type: 'REQUIRED',
             logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MICROS' },
           },
-          { name: 'raw', type: 'BYTE_ARRAY', repetition_type: 'REQUIRED' },
+          {
+            name: 'uid',
+            type: 'FIXED_LEN_BYTE_ARRAY',
+            type_length: 16,
+            repetition_type: 'REQUIRED',
+            logical_type: { type: 'UUID' },
+          },
           { name: 'json', type: 'BYTE_ARRAY', repetition_type: 'REQUIRED', converted_type: 'JSON' },
+          { name: 'raw', type: 'BYTE_ARRAY', repetition_type: 'REQUIRED' },
         ],
       });
       const storage = new MemoryStorage();
-      await storage.put('other.parquet', new Uint8Array(buffer));
+      await storage.put(KEY, new Uint8Array(buffer));
+      const schema = defineSchema({
+        f: field.double(),
+        small: field.int32().nullable(),
+        u32: field.int64(),
+        u64: field.decimal(20, 0),
+        micros: field.timestamp(),
+        uid: field.string(),
+        json: field.string(),
+      });
 
-      const columns = await readParquetSchema(storage, 'other.parquet');
+      const columns = await readParquetSchema(storage, KEY);
+      const back = await readAll(storage, schema);
 
       expect(columns.map((c) => [c.name, c.kind, c.precision ?? null])).toEqual([
         ['f', 'double', null],
         ['small', 'int32', null],
+        ['u32', 'int64', null],
         ['u64', 'decimal', 20],
         ['micros', 'timestamp', null],
-        ['raw', 'unsupported', null],
+        ['uid', 'string', null],
         ['json', 'string', null],
+        ['raw', 'unsupported', null],
       ]);
       expect(columns.find((c) => c.name === 'raw')?.parquetType).toBe('BYTE_ARRAY');
+      expect(back).toEqual([
+        {
+          f: 1.5,
+          small: -3,
+          u32: 4_000_000_000n,
+          u64: '18000000000000000000',
+          micros: new Date(1_700_000_000_123),
+          uid: uuid,
+          json: '{"a":1}',
+        },
+      ]);
+      await expect(readAll(storage, defineSchema({ raw: field.string() }))).rejects.toMatchObject({
+        code: 'PARQUET_SCHEMA_MISMATCH',
+      });
     });
   });
 

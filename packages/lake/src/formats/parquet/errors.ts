@@ -1,6 +1,13 @@
 import { type ErrorContext, TributaryError } from '@tributary/core';
 
-/** The codes a {@link ParquetError} carries. */
+/**
+ * The codes a {@link ParquetError} carries.
+ *
+ * @example
+ * ```ts
+ * const retryWithSmallerGroups = (code: ParquetErrorCode) => code === 'PARQUET_WRITE_FAILED';
+ * ```
+ */
 export type ParquetErrorCode =
   | 'PARQUET_OPTIONS_INVALID'
   | 'PARQUET_WRITE_FAILED'

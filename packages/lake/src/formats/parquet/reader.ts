@@ -102,6 +102,8 @@ function bytesToBigInt(bytes: Uint8Array): bigint {
   return bytes.length > 0 && (bytes[0] as number) & 0x80 ? value - (1n << bits) : value;
 }
 
+const utf8 = new TextDecoder();
+
 function formatDays(days: number): string {
   return new Date(days * 86_400_000).toISOString().slice(0, 10);
 }
@@ -131,8 +133,10 @@ function primitiveConverter(target: FieldDef, source: ColumnSource): Convert | u
         return (v) => new Date(`${v as string}T00:00:00Z`);
       return;
     case 'int64':
-      if (source.kind === 'int64') return (v) => v;
-      if (source.kind === 'int32') return (v) => BigInt(v as number);
+      // Unsigned 32-bit columns (read as int64) arrive as numbers.
+      if (source.kind === 'int64' || source.kind === 'int32') {
+        return (v) => (typeof v === 'bigint' ? v : BigInt(v as number));
+      }
       return;
     case 'double':
       if (source.kind === 'double') return (v) => v;
@@ -269,7 +273,7 @@ export async function* readParquet<F extends Fields>(
           rowStart,
           rowEnd,
           rowFormat: 'array',
-          parsers: { dateFromDays: formatDays },
+          parsers: { dateFromDays: formatDays, jsonFromBytes: (bytes) => utf8.decode(bytes) },
           onComplete: (result) => {
             rows = result;
           },

@@ -98,7 +98,17 @@ export function planSchema<F extends Fields>(
   return { elements, leaves };
 }
 
-/** A column of a Parquet file, described as a core field would be. */
+/**
+ * A column of a Parquet file, described as a core field would be (what the catalog's crawler
+ * infers a table's columns from).
+ *
+ * @example
+ * ```ts
+ * const price: ParquetColumnInfo = {
+ *   name: 'price', kind: 'decimal', precision: 38, scale: 18, nullable: true, parquetType: 'FIXED_LEN_BYTE_ARRAY(16) DECIMAL(38,18)',
+ * };
+ * ```
+ */
 export interface ParquetColumnInfo {
   name: string;
   /** The core field kind that holds the column's values, or `unsupported` (binary, struct, map, time of day...). */
@@ -144,7 +154,10 @@ function primitiveInfo(element: SchemaElement): PrimitiveInfo {
       ? { kind: 'decimal', precision, scale }
       : { kind: 'unsupported' };
   }
-  if (l?.type === 'STRING' || l?.type === 'ENUM' || l?.type === 'JSON') return { kind: 'string' };
+  // hyparquet reads a UUID as its canonical text.
+  if (l?.type === 'STRING' || l?.type === 'ENUM' || l?.type === 'JSON' || l?.type === 'UUID') {
+    return { kind: 'string' };
+  }
   if (c === 'UTF8' || c === 'ENUM' || c === 'JSON') return { kind: 'string' };
   if (l?.type === 'DATE' || c === 'DATE') return { kind: 'date' };
   if (l?.type === 'TIMESTAMP' || c === 'TIMESTAMP_MILLIS' || c === 'TIMESTAMP_MICROS')
