@@ -30,6 +30,14 @@ export { createDelivery, DeliveryError } from './delivery.js';
 export { InvalidKeyError, ObjectNotFoundError, StorageError } from './errors.js';
 export { csvFormat } from './formats/csv.js';
 export { ndjsonFormat } from './formats/ndjson.js';
+export {
+  DEFAULT_ROW_GROUP_BYTES,
+  ParquetError,
+  parquetFormat,
+  parquetRowCount,
+  readParquetSchema,
+} from './formats/parquet.js';
+export type { ParquetColumnInfo, ParquetErrorCode } from './formats/parquet.js';
 export { formatFor, formatOfKey } from './formats/registry.js';
 export type {
   FileFormat,

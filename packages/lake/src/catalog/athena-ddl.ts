@@ -33,32 +33,41 @@ export interface AthenaDdlOptions {
   projection?: boolean | ProjectionOptions;
 }
 
-const STORAGE: Record<TableFormat, { serde: string; input: string; output: string; classification: string }> = {
-  parquet: {
-    serde: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe',
-    input: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
-    output: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
-    classification: 'parquet',
-  },
-  ndjson: {
-    serde: 'org.openx.data.jsonserde.JsonSerDe',
-    input: 'org.apache.hadoop.mapred.TextInputFormat',
-    output: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
-    classification: 'json',
-  },
-  csv: {
-    serde: 'org.apache.hadoop.hive.serde2.OpenCSVSerde',
-    input: 'org.apache.hadoop.mapred.TextInputFormat',
-    output: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
-    classification: 'csv',
-  },
-};
+const STORAGE: Record<TableFormat, { serde: string; input: string; output: string; classification: string }> =
+  {
+    parquet: {
+      serde: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe',
+      input: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
+      output: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
+      classification: 'parquet',
+    },
+    ndjson: {
+      serde: 'org.openx.data.jsonserde.JsonSerDe',
+      input: 'org.apache.hadoop.mapred.TextInputFormat',
+      output: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
+      classification: 'json',
+    },
+    csv: {
+      serde: 'org.apache.hadoop.hive.serde2.OpenCSVSerde',
+      input: 'org.apache.hadoop.mapred.TextInputFormat',
+      output: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
+      classification: 'csv',
+    },
+  };
 
 /** The storage descriptor pieces of a format, shared with the Glue catalog. */
-export function storageOf(format: TableFormat): { serde: string; input: string; output: string; classification: string; serdeParameters: Record<string, string> } {
+export function storageOf(format: TableFormat): {
+  serde: string;
+  input: string;
+  output: string;
+  classification: string;
+  serdeParameters: Record<string, string>;
+} {
   const s = STORAGE[format];
-  if (!s) throw new CatalogError(`Unknown table format ${JSON.stringify(format)}`, { code: 'CATALOG_INVALID' });
-  const serdeParameters: Record<string, string> = format === 'csv' ? { separatorChar: ',', quoteChar: '"', escapeChar: '\\' } : {};
+  if (!s)
+    throw new CatalogError(`Unknown table format ${JSON.stringify(format)}`, { code: 'CATALOG_INVALID' });
+  const serdeParameters: Record<string, string> =
+    format === 'csv' ? { separatorChar: ',', quoteChar: '"', escapeChar: '\\' } : {};
   return { ...s, serdeParameters };
 }
 
@@ -79,12 +88,10 @@ const DAY = /^\d{4}-\d{2}-\d{2}$/;
 const DATEHOUR = /^\d{4}\/\d{2}\/\d{2}\/\d{2}$/;
 const TWO_DIGITS: Record<string, [number, number]> = { month: [1, 12], day: [1, 31], hour: [0, 23] };
 
-function min(values: readonly string[]): string {
-  return values.reduce((a, b) => (b < a ? b : a));
-}
-
-function max(values: readonly string[]): string {
-  return values.reduce((a, b) => (b > a ? b : a));
+/** The first and last of some texts in code-unit order (dates and padded numbers sort as text). */
+function bounds(values: readonly string[]): [string, string] {
+  const sorted = [...values].sort();
+  return [sorted[0] as string, sorted[sorted.length - 1] as string];
 }
 
 /** The default projection of a key, from its name and the values seen. */
@@ -92,13 +99,22 @@ function defaultProjection(key: string, values: readonly string[], table: string
   const lower = key.toLowerCase();
   const nonEmpty = values.length > 0;
   if (nonEmpty && values.every((v) => DATEHOUR.test(v))) {
-    return { type: 'date', format: 'yyyy/MM/dd/HH', range: `${min(values)},NOW`, interval: 1, unit: 'HOURS' };
-  }
-  if ((lower === 'dt' || lower === 'date') && nonEmpty && values.every((v) => DAY.test(v))) {
-    return { type: 'date', format: 'yyyy-MM-dd', range: `${min(values)},NOW`, interval: 1, unit: 'DAYS' };
+    return {
+      type: 'date',
+      format: 'yyyy/MM/dd/HH',
+      range: `${bounds(values)[0]},NOW`,
+      interval: 1,
+      unit: 'HOURS',
+    };
   }
   if (nonEmpty && values.every((v) => DAY.test(v))) {
-    return { type: 'date', format: 'yyyy-MM-dd', range: `${min(values)},NOW`, interval: 1, unit: 'DAYS' };
+    return {
+      type: 'date',
+      format: 'yyyy-MM-dd',
+      range: `${bounds(values)[0]},NOW`,
+      interval: 1,
+      unit: 'DAYS',
+    };
   }
   const fixed = TWO_DIGITS[lower];
   if (fixed && values.every((v) => /^\d+$/.test(v))) {
@@ -107,13 +123,16 @@ function defaultProjection(key: string, values: readonly string[], table: string
     return projection;
   }
   if (lower === 'year' && nonEmpty && values.every((v) => /^\d{4}$/.test(v))) {
-    return { type: 'integer', range: `${min(values)},${max(values)}` };
+    return { type: 'integer', range: `${bounds(values)[0]},${bounds(values)[1]}` };
   }
   if (lower === 'dt' || lower === 'date' || lower === 'year') {
-    throw new CatalogError(`Cannot derive a projection range for ${table}.${key} from its partition values; pass projection.keys.${key}`, {
-      code: 'CATALOG_INVALID',
-      context: { table },
-    });
+    throw new CatalogError(
+      `Cannot derive a projection range for ${table}.${key} from its partition values; pass projection.keys.${key}`,
+      {
+        code: 'CATALOG_INVALID',
+        context: { table },
+      },
+    );
   }
   return { type: 'injected' };
 }
@@ -134,7 +153,9 @@ function projectionProperties(key: string, p: PartitionProjection): [string, str
       break;
     case 'enum':
       if (p.values.length === 0 || p.values.some((v) => v.includes(','))) {
-        throw new CatalogError(`Enum projection of ${key} needs values without commas`, { code: 'CATALOG_INVALID' });
+        throw new CatalogError(`Enum projection of ${key} needs values without commas`, {
+          code: 'CATALOG_INVALID',
+        });
       }
       out.push([at('values'), p.values.join(',')]);
       break;
@@ -149,7 +170,9 @@ function projectionProperties(key: string, p: PartitionProjection): [string, str
 /** Whether the partitions sit in hive `k=v` folders below the table's location (else a template is needed). */
 function isHiveLayout(definition: TableDefinition): boolean {
   return definition.partitions.every((p) => {
-    const expected = definition.partitionKeys.map((k, i) => `${k.name}=${escapePartitionValue(p.values[i] ?? '')}/`).join('');
+    const expected = definition.partitionKeys
+      .map((k, i) => `${k.name}=${escapePartitionValue(p.values[i] ?? '')}/`)
+      .join('');
     return p.location === `${definition.location}${expected}`;
   });
 }
@@ -181,27 +204,42 @@ export function toAthenaDdl(definition: TableDefinition, options: AthenaDdlOptio
   const storage = storageOf(definition.format);
   const databaseName = options.database ?? definition.database;
   const table = catalogName(definition.name, 'table');
-  const qualified = databaseName ? `${hiveIdentifier(catalogName(databaseName, 'database'))}.${hiveIdentifier(table)}` : hiveIdentifier(table);
+  const qualified = databaseName
+    ? `${hiveIdentifier(catalogName(databaseName, 'database'))}.${hiveIdentifier(table)}`
+    : hiveIdentifier(table);
   if (definition.columns.length === 0) {
-    throw new CatalogError(`Table ${table} has no columns to declare`, { code: 'CATALOG_INVALID', context: { table } });
+    throw new CatalogError(`Table ${table} has no columns to declare`, {
+      code: 'CATALOG_INVALID',
+      context: { table },
+    });
   }
   const column = (c: { name: string; type: string; comment?: string }) =>
     `  ${hiveIdentifier(c.name)} ${c.type}${c.comment ? ` COMMENT ${hiveString(c.comment)}` : ''}`;
 
-  const lines: string[] = [`CREATE EXTERNAL TABLE IF NOT EXISTS ${qualified} (`, definition.columns.map(column).join(',\n'), ')'];
+  const lines: string[] = [
+    `CREATE EXTERNAL TABLE IF NOT EXISTS ${qualified} (`,
+    definition.columns.map(column).join(',\n'),
+    ')',
+  ];
   if (definition.partitionKeys.length > 0) {
     lines.push('PARTITIONED BY (', definition.partitionKeys.map(column).join(',\n'), ')');
   }
   lines.push(`ROW FORMAT SERDE ${hiveString(storage.serde)}`);
   const serdeParameters = Object.entries(storage.serdeParameters);
   if (serdeParameters.length > 0) {
-    lines.push(`WITH SERDEPROPERTIES (\n${serdeParameters.map(([k, v]) => `  ${hiveString(k)}=${hiveString(v)}`).join(',\n')}\n)`);
+    lines.push(
+      `WITH SERDEPROPERTIES (\n${serdeParameters.map(([k, v]) => `  ${hiveString(k)}=${hiveString(v)}`).join(',\n')}\n)`,
+    );
   }
-  lines.push(`STORED AS INPUTFORMAT ${hiveString(storage.input)}`, `  OUTPUTFORMAT ${hiveString(storage.output)}`);
+  lines.push(
+    `STORED AS INPUTFORMAT ${hiveString(storage.input)}`,
+    `  OUTPUTFORMAT ${hiveString(storage.output)}`,
+  );
   lines.push(`LOCATION ${hiveString(definition.location)}`);
 
   const properties: [string, string][] = [['classification', storage.classification]];
-  if (definition.format !== 'parquet' && definition.compression === 'gzip') properties.push(['compressionType', 'gzip']);
+  if (definition.format !== 'parquet' && definition.compression === 'gzip')
+    properties.push(['compressionType', 'gzip']);
   if (definition.format === 'csv') properties.push(['skip.header.line.count', '1']);
   if (options.projection && definition.partitionKeys.length > 0) {
     const overrides = typeof options.projection === 'object' ? options.projection : {};
@@ -213,9 +251,13 @@ export function toAthenaDdl(definition: TableDefinition, options: AthenaDdlOptio
     });
     const template =
       overrides.locationTemplate ??
-      (isHiveLayout(definition) ? undefined : `${definition.location}${definition.partitionKeys.map((k) => `\${${k.name}}`).join('/')}/`);
+      (isHiveLayout(definition)
+        ? undefined
+        : `${definition.location}${definition.partitionKeys.map((k) => `\${${k.name}}`).join('/')}/`);
     if (template !== undefined) properties.push(['storage.location.template', template]);
   }
-  lines.push(`TBLPROPERTIES (\n${properties.map(([k, v]) => `  ${hiveString(k)}=${hiveString(v)}`).join(',\n')}\n)`);
+  lines.push(
+    `TBLPROPERTIES (\n${properties.map(([k, v]) => `  ${hiveString(k)}=${hiveString(v)}`).join(',\n')}\n)`,
+  );
   return lines.join('\n');
 }

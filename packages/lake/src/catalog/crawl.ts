@@ -1,5 +1,5 @@
-import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { hiveType } from '@tributary/core';
 import { type DatasetFile, listDatasetFiles } from '../dataset.js';
@@ -62,7 +62,9 @@ const KEY_NAME = /^[A-Za-z0-9_]{1,255}$/;
 function positiveInteger(value: number | undefined, fallback: number, name: string): number {
   const v = value ?? fallback;
   if (!Number.isSafeInteger(v) || v < 1) {
-    throw new CatalogError(`CrawlOptions.${name} must be a positive integer (got ${String(value)})`, { code: 'CATALOG_INVALID' });
+    throw new CatalogError(`CrawlOptions.${name} must be a positive integer (got ${String(value)})`, {
+      code: 'CATALOG_INVALID',
+    });
   }
   return v;
 }
@@ -103,7 +105,11 @@ function folderSegments(prefix: string, key: string): string[] {
   return key.slice(prefix.length).split('/').slice(0, -1);
 }
 
-function detectLayout(prefix: string, files: readonly DatasetFile[], partitionNames: readonly string[] | undefined): Layout {
+function detectLayout(
+  prefix: string,
+  files: readonly DatasetFile[],
+  partitionNames: readonly string[] | undefined,
+): Layout {
   const first = files[0] as DatasetFile;
   const firstDirs = folderSegments(prefix, first.key);
   const depth = firstDirs.length;
@@ -115,7 +121,9 @@ function detectLayout(prefix: string, files: readonly DatasetFile[], partitionNa
     const dirs = folderSegments(prefix, file.key);
     const same =
       dirs.length === depth &&
-      (hive ? dirs.every((s, i) => isHive(s) && s.slice(0, s.indexOf('=')) === hiveNames[i]) : !dirs.some(isHive));
+      (hive
+        ? dirs.every((s, i) => isHive(s) && s.slice(0, s.indexOf('=')) === hiveNames[i])
+        : !dirs.some(isHive));
     if (!same) {
       throw new CatalogError(
         `Files of ${prefix} are not laid out alike: ${first.key} and ${file.key} have different partition folders`,
@@ -125,26 +133,37 @@ function detectLayout(prefix: string, files: readonly DatasetFile[], partitionNa
     if (firehose && !dirs.every((s, i) => FIREHOSE_SEGMENTS[i]?.test(s))) firehose = false;
   }
   if (depth === 0) {
-    if (partitionNames && partitionNames.length > 0) throw invalid(`partitionNames given, but ${prefix} has no partition folders`);
+    if (partitionNames && partitionNames.length > 0)
+      throw invalid(`partitionNames given, but ${prefix} has no partition folders`);
     return { keys: [], partitionOf: () => ({ values: [], folder: '' }) };
   }
   if (hive) {
     if (partitionNames && partitionNames.join('/').toLowerCase() !== hiveNames.join('/').toLowerCase()) {
-      throw invalid(`partitionNames ${partitionNames.join(', ')} differ from the hive keys of ${prefix} (${hiveNames.join(', ')})`);
+      throw invalid(
+        `partitionNames ${partitionNames.join(', ')} differ from the hive keys of ${prefix} (${hiveNames.join(', ')})`,
+      );
     }
-    for (const name of hiveNames) if (!KEY_NAME.test(name)) throw invalid(`Partition key ${JSON.stringify(name)} of ${prefix} is not a valid column name`);
+    for (const name of hiveNames)
+      if (!KEY_NAME.test(name))
+        throw invalid(`Partition key ${JSON.stringify(name)} of ${prefix} is not a valid column name`);
     return {
       keys: hiveNames,
       partitionOf: (file) => {
         const dirs = folderSegments(prefix, file.key);
         // Hive's default partition stays as its marker text: Glue stores partition values as text.
-        return { values: dirs.map((s) => unescapePartitionValue(s.slice(s.indexOf('=') + 1))), folder: `${dirs.join('/')}/` };
+        return {
+          values: dirs.map((s) => unescapePartitionValue(s.slice(s.indexOf('=') + 1))),
+          folder: `${dirs.join('/')}/`,
+        };
       },
     };
   }
-  const names = partitionNames ?? (firehose ? FIREHOSE_NAMES : Array.from({ length: depth }, (_, i) => `partition_${i}`));
+  const names =
+    partitionNames ?? (firehose ? FIREHOSE_NAMES : Array.from({ length: depth }, (_, i) => `partition_${i}`));
   if (names.length !== depth && names.length !== 1) {
-    throw invalid(`partitionNames has ${names.length} names; the folders of ${prefix} have ${depth} levels (give ${depth} names, or 1 for the joined path)`);
+    throw invalid(
+      `partitionNames has ${names.length} names; the folders of ${prefix} have ${depth} levels (give ${depth} names, or 1 for the joined path)`,
+    );
   }
   const joined = names.length === 1 && depth > 1;
   return {
@@ -169,7 +188,12 @@ function parquetColumnType(info: ParquetColumnInfo): ParquetType {
   if (info.kind === 'list') {
     const element = info.element;
     if (!element || element.kind === 'unsupported') return { unsupported: info.parquetType };
-    const elementDef = { kind: element.kind, presence: 'required' as const, precision: element.precision, scale: element.scale };
+    const elementDef = {
+      kind: element.kind,
+      presence: 'required' as const,
+      precision: element.precision,
+      scale: element.scale,
+    };
     const column: TableColumn = {
       name,
       type: hiveType({ kind: 'list', presence: 'nullable', element: elementDef }),
@@ -177,7 +201,8 @@ function parquetColumnType(info: ParquetColumnInfo): ParquetType {
       nullable,
       element: { kind: element.kind },
     };
-    if (element.precision !== undefined) column.element = { kind: element.kind, precision: element.precision, scale: element.scale ?? 0 };
+    if (element.precision !== undefined)
+      column.element = { kind: element.kind, precision: element.precision, scale: element.scale ?? 0 };
     return { column };
   }
   const column: TableColumn = {
@@ -229,13 +254,19 @@ async function parquetColumns(
       conflicts.push({ column: name, types, files: list.map((x) => x.file) });
       continue;
     }
-    const nullable = list.length < files.length || list.some((x) => 'column' in x.type && x.type.column.nullable);
+    const nullable =
+      list.length < files.length || list.some((x) => 'column' in x.type && x.type.column.nullable);
     columns.push({ ...firstType.column, nullable });
   }
   return { columns, conflicts };
 }
 
-function recordColumn(sample: FileSample, order: string[], seenNames: Set<string>, name: string): ColumnSample {
+function recordColumn(
+  sample: FileSample,
+  order: string[],
+  seenNames: Set<string>,
+  name: string,
+): ColumnSample {
   let column = sample.columns.get(name);
   if (!column) {
     column = { type: { t: 'null' }, nulls: 0 };
@@ -281,10 +312,17 @@ async function sampleNdjson(
       try {
         record = JSON.parse(line);
       } catch (err) {
-        throw new CatalogError(`${key} line ${lineNumber} is not JSON`, { code: 'CATALOG_MALFORMED_RECORD', cause: err, context: { key, line: lineNumber } });
+        throw new CatalogError(`${key} line ${lineNumber} is not JSON`, {
+          code: 'CATALOG_MALFORMED_RECORD',
+          cause: err,
+          context: { key, line: lineNumber },
+        });
       }
       if (typeof record !== 'object' || record === null || Array.isArray(record)) {
-        throw new CatalogError(`${key} line ${lineNumber} is not a JSON object`, { code: 'CATALOG_MALFORMED_RECORD', context: { key, line: lineNumber } });
+        throw new CatalogError(`${key} line ${lineNumber} is not a JSON object`, {
+          code: 'CATALOG_MALFORMED_RECORD',
+          context: { key, line: lineNumber },
+        });
       }
       sample.records++;
       for (const [name, value] of Object.entries(record)) {
@@ -319,14 +357,20 @@ async function sampleCsv(
       if (!names) {
         names = cells.map((c) => c.text);
         if (names.some((n) => n === '') || new Set(names).size !== names.length) {
-          throw new CatalogError(`${key}: the header row has empty or repeated column names`, { code: 'CATALOG_MALFORMED_RECORD', context: { key, line } });
+          throw new CatalogError(`${key}: the header row has empty or repeated column names`, {
+            code: 'CATALOG_MALFORMED_RECORD',
+            context: { key, line },
+          });
         }
         for (const name of names) recordColumn(sample, order, seenNames, name);
         continue;
       }
       if (cells.length === 1 && cells[0]?.text === '' && !cells[0].quoted) continue;
       if (cells.length !== names.length) {
-        throw new CatalogError(`${key} line ${line}: ${cells.length} fields, the header has ${names.length}`, { code: 'CATALOG_MALFORMED_RECORD', context: { key, line } });
+        throw new CatalogError(
+          `${key} line ${line}: ${cells.length} fields, the header has ${names.length}`,
+          { code: 'CATALOG_MALFORMED_RECORD', context: { key, line } },
+        );
       }
       sample.records++;
       cells.forEach((cell, i) => {
@@ -375,13 +419,20 @@ function defaultName(prefix: string): string {
  * if (table.conflicts.length > 0) console.warn(table.conflicts);
  * ```
  */
-export async function crawl(storage: Storage, table: string, options: CrawlOptions = {}): Promise<TableDefinition> {
+export async function crawl(
+  storage: Storage,
+  table: string,
+  options: CrawlOptions = {},
+): Promise<TableDefinition> {
   const sampleRecords = positiveInteger(options.sampleRecords, 1_000, 'sampleRecords');
   const sampleFiles = positiveInteger(options.sampleFiles, 10, 'sampleFiles');
   const concurrency = positiveInteger(options.concurrency, 4, 'concurrency');
   const { signal } = options;
   if (options.partitionNames !== undefined) {
-    if (!Array.isArray(options.partitionNames) || options.partitionNames.some((n) => typeof n !== 'string' || !KEY_NAME.test(n))) {
+    if (
+      !Array.isArray(options.partitionNames) ||
+      options.partitionNames.some((n) => typeof n !== 'string' || !KEY_NAME.test(n))
+    ) {
       throw invalid('CrawlOptions.partitionNames must be names of letters, digits and "_"');
     }
     if (new Set(options.partitionNames.map((n) => n.toLowerCase())).size !== options.partitionNames.length) {
@@ -389,7 +440,9 @@ export async function crawl(storage: Storage, table: string, options: CrawlOptio
     }
   }
   if (options.location !== undefined && !/^[a-z][a-z0-9+.-]*:\/\/./i.test(options.location)) {
-    throw invalid(`CrawlOptions.location must be a URL such as s3://bucket/table/ (got ${JSON.stringify(options.location)})`);
+    throw invalid(
+      `CrawlOptions.location must be a URL such as s3://bucket/table/ (got ${JSON.stringify(options.location)})`,
+    );
   }
   const prefix = `${table.replace(/^\/+|\/+$/g, '')}/`;
   const name = catalogName(options.name ?? defaultName(prefix), 'table');
@@ -400,19 +453,24 @@ export async function crawl(storage: Storage, table: string, options: CrawlOptio
   const files = await listDatasetFiles(storage, table);
   signal?.throwIfAborted();
   if (files.length === 0) {
-    throw new CatalogError(`No data files under ${prefix} in ${storage.url}`, { code: 'CATALOG_EMPTY_TABLE', context: { table } });
+    throw new CatalogError(`No data files under ${prefix} in ${storage.url}`, {
+      code: 'CATALOG_EMPTY_TABLE',
+      context: { table },
+    });
   }
   const formats = new Set(files.map((f) => formatOfKey(f.key)?.name));
   if (formats.size > 1 || formats.has(undefined)) {
-    throw new CatalogError(`${prefix} holds files of several formats (${[...formats].join(', ')})`, { code: 'CATALOG_MIXED_FORMATS', context: { table } });
+    throw new CatalogError(`${prefix} holds files of several formats (${[...formats].join(', ')})`, {
+      code: 'CATALOG_MIXED_FORMATS',
+      context: { table },
+    });
   }
   const format = [...formats][0] as TableFormat;
 
   const layout = detectLayout(prefix, files, options.partitionNames);
   const partitions = new Map<string, TablePartition>();
-  for (const file of files) {
+  for (const file of layout.keys.length > 0 ? files : []) {
     const { values, folder } = layout.partitionOf(file);
-    if (layout.keys.length === 0) break;
     if (!partitions.has(folder)) partitions.set(folder, { values, location: `${location}${folder}` });
   }
 
@@ -436,20 +494,25 @@ export async function crawl(storage: Storage, table: string, options: CrawlOptio
   }
 
   const keyNames = new Set(layout.keys.map((k) => k.toLowerCase()));
-  const clash = [...inferred.columns.map((c) => c.name), ...inferred.conflicts.map((c) => c.column)].find((c) =>
-    keyNames.has(c.toLowerCase()),
+  const clash = [...inferred.columns.map((c) => c.name), ...inferred.conflicts.map((c) => c.column)].find(
+    (c) => keyNames.has(c.toLowerCase()),
   );
   if (clash !== undefined) {
-    throw new CatalogError(`A column of ${prefix} has the name of a partition key (${clash}); pass other partitionNames`, {
-      code: 'CATALOG_LAYOUT_INCONSISTENT',
-      context: { table },
-    });
+    throw new CatalogError(
+      `A column of ${prefix} has the name of a partition key (${clash}); pass other partitionNames`,
+      {
+        code: 'CATALOG_LAYOUT_INCONSISTENT',
+        context: { table },
+      },
+    );
   }
 
   let rows: number | undefined;
   if (files.every((f) => f.rows >= 0)) rows = files.reduce((n, f) => n + f.rows, 0);
   else if (format === 'parquet') {
-    const counts = await mapLimit(files, concurrency, (f) => (f.rows >= 0 ? Promise.resolve(f.rows) : parquetRowCount(storage, f.key)));
+    const counts = await mapLimit(files, concurrency, (f) =>
+      f.rows >= 0 ? Promise.resolve(f.rows) : parquetRowCount(storage, f.key),
+    );
     rows = counts.reduce((n, c) => n + c, 0);
   }
 
@@ -459,7 +522,9 @@ export async function crawl(storage: Storage, table: string, options: CrawlOptio
     format,
     columns: inferred.columns,
     partitionKeys: layout.keys.map((k) => ({ name: k, type: 'string' })),
-    partitions: [...partitions.values()].sort((a, b) => (a.location < b.location ? -1 : a.location > b.location ? 1 : 0)),
+    partitions: [...partitions.values()].sort((a, b) =>
+      a.location < b.location ? -1 : a.location > b.location ? 1 : 0,
+    ),
     conflicts: inferred.conflicts,
     files: files.length,
     bytes: files.reduce((n, f) => n + f.bytes, 0),

@@ -17,7 +17,6 @@ import type { ColumnChange } from './table.js';
 export class CatalogError extends TributaryError {
   override name = 'CatalogError';
 
-
   constructor(
     message: string,
     options: { code?: string; cause?: unknown; retryable?: boolean; context?: ErrorContext } = {},

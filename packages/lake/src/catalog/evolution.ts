@@ -30,7 +30,8 @@ function mergeType(from: HiveTypeNode, to: HiveTypeNode): HiveTypeNode | undefin
     return element && { name: 'array', element };
   }
   if ('key' in from || 'key' in to) {
-    if (!('key' in from && 'key' in to) || formatHiveType(from.key) !== formatHiveType(to.key)) return undefined;
+    if (!('key' in from && 'key' in to) || formatHiveType(from.key) !== formatHiveType(to.key))
+      return undefined;
     const value = mergeType(from.value, to.value);
     return value && { name: 'map', key: from.key, value };
   }
@@ -65,7 +66,8 @@ function mergeType(from: HiveTypeNode, to: HiveTypeNode): HiveTypeNode | undefin
     return s2 >= s1 && p2 - s2 >= p1 - s1 ? to : undefined;
   }
   if ((a === 'varchar' || a === 'char') && b === 'string') return to;
-  if (a === 'varchar' && b === 'varchar') return (to.params?.[0] ?? 0) >= (from.params?.[0] ?? 0) ? to : undefined;
+  if (a === 'varchar' && b === 'varchar')
+    return (to.params?.[0] ?? 0) >= (from.params?.[0] ?? 0) ? to : undefined;
   return undefined;
 }
 
@@ -88,7 +90,10 @@ function partitionId(values: readonly string[]): string {
 }
 
 /** Existing partitions plus new ones, without duplicates, in value order. */
-export function mergePartitions(existing: readonly TablePartition[], added: readonly TablePartition[]): TablePartition[] {
+export function mergePartitions(
+  existing: readonly TablePartition[],
+  added: readonly TablePartition[],
+): TablePartition[] {
   const byId = new Map(existing.map((p) => [partitionId(p.values), p]));
   for (const p of added) if (!byId.has(partitionId(p.values))) byId.set(partitionId(p.values), p);
   return [...byId.values()].sort((x, y) => (partitionId(x.values) < partitionId(y.values) ? -1 : 1));
@@ -110,11 +115,16 @@ export function mergePartitions(existing: readonly TablePartition[], added: read
  */
 export function evolveTable(existing: TableDefinition, next: TableDefinition): SchemaEvolution {
   const incompatible: ColumnChange[] = [];
-  if (existing.format !== next.format) incompatible.push({ column: '(format)', from: existing.format, to: next.format });
+  if (existing.format !== next.format)
+    incompatible.push({ column: '(format)', from: existing.format, to: next.format });
   const keysText = (d: TableDefinition) =>
     d.partitionKeys.map((k) => `${k.name.toLowerCase()} ${formatHiveType(parseHiveType(k.type))}`).join(', ');
   if (keysText(existing) !== keysText(next)) {
-    incompatible.push({ column: '(partition keys)', from: keysText(existing) || '(none)', to: keysText(next) || '(none)' });
+    incompatible.push({
+      column: '(partition keys)',
+      from: keysText(existing) || '(none)',
+      to: keysText(next) || '(none)',
+    });
   }
 
   const nextByName = new Map(next.columns.map((c) => [c.name.toLowerCase(), c]));
@@ -144,7 +154,11 @@ export function evolveTable(existing: TableDefinition, next: TableDefinition): S
     columns.push(columnFromHiveType(column.name, type, nullable, incoming.comment ?? column.comment));
   }
   if (incompatible.length > 0) {
-    throw new SchemaChangeError(existing.name, incompatible, existing.database ? { database: existing.database } : {});
+    throw new SchemaChangeError(
+      existing.name,
+      incompatible,
+      existing.database ? { database: existing.database } : {},
+    );
   }
   const existingNames = new Set(existing.columns.map((c) => c.name.toLowerCase()));
   const added: string[] = [];

@@ -24,10 +24,14 @@ import {
 import { storageOf } from './athena-ddl.js';
 import { CatalogError } from './errors.js';
 import { evolveTable, mergePartitions } from './evolution.js';
-import { type AddPartitionsResult, assertPartition, type PutTableResult } from './local-catalog.js';
+import { assertPartition } from './local-catalog.js';
 import {
+  type AddPartitionsResult,
+  type Catalog,
   catalogName,
   columnFromHiveType,
+  type GetTableOptions,
+  type PutTableResult,
   type TableDefinition,
   type TableFormat,
   type TablePartition,
@@ -44,15 +48,18 @@ export interface GlueCatalogOptions {
   onEvent?: EventListener;
 }
 
-/** Options of `GlueCatalog.getTable`. */
-export interface GlueGetTableOptions {
-  /** Also list the table's partitions (one GetPartitions call per 1,000 or so). Default false. */
-  partitions?: boolean;
-}
-
 const BATCH = 100;
 // Table parameters the catalog writes; any other parameter of an existing table is kept on update.
-const MANAGED = ['EXTERNAL', 'classification', 'typeOfData', 'objectCount', 'sizeKey', 'recordCount', 'compressionType', 'skip.header.line.count'];
+const MANAGED = [
+  'EXTERNAL',
+  'classification',
+  'typeOfData',
+  'objectCount',
+  'sizeKey',
+  'recordCount',
+  'compressionType',
+  'skip.header.line.count',
+];
 
 function causeName(err: unknown): string | undefined {
   for (let e: unknown = err, depth = 0; e && depth < 4; depth++) {
@@ -82,7 +89,11 @@ function tableParameters(definition: TableDefinition): Record<string, string> {
     sizeKey: String(definition.bytes),
   };
   if (definition.rows !== undefined) parameters.recordCount = String(definition.rows);
-  if (definition.format !== 'parquet' && definition.compression !== undefined && definition.compression !== 'mixed') {
+  if (
+    definition.format !== 'parquet' &&
+    definition.compression !== undefined &&
+    definition.compression !== 'mixed'
+  ) {
     parameters.compressionType = definition.compression;
   }
   if (definition.format === 'csv') parameters['skip.header.line.count'] = '1';
@@ -94,7 +105,9 @@ function storageDescriptor(definition: TableDefinition): StorageDescriptor {
   const serdeParameters: Record<string, string> =
     definition.format === 'parquet' ? { 'serialization.format': '1' } : { ...storage.serdeParameters };
   return {
-    Columns: definition.columns.map((c) => (c.comment ? { Name: c.name, Type: c.type, Comment: c.comment } : { Name: c.name, Type: c.type })),
+    Columns: definition.columns.map((c) =>
+      c.comment ? { Name: c.name, Type: c.type, Comment: c.comment } : { Name: c.name, Type: c.type },
+    ),
     Location: definition.location,
     InputFormat: storage.input,
     OutputFormat: storage.output,
@@ -126,7 +139,8 @@ export function toGlueTableInput(definition: TableDefinition, keep: Record<strin
 }
 
 function formatOf(table: Table): TableFormat {
-  const classification = table.Parameters?.classification ?? table.StorageDescriptor?.Parameters?.classification;
+  const classification =
+    table.Parameters?.classification ?? table.StorageDescriptor?.Parameters?.classification;
   if (classification === 'parquet') return 'parquet';
   if (classification === 'json') return 'ndjson';
   if (classification === 'csv') return 'csv';
@@ -150,7 +164,9 @@ export function fromGlueTable(table: Table, database: string): TableDefinition {
     database,
     location: location === '' || location.endsWith('/') ? location : `${location}/`,
     format: formatOf(table),
-    columns: (sd.Columns ?? []).map((c) => columnFromHiveType(c.Name ?? '', c.Type ?? 'string', true, c.Comment)),
+    columns: (sd.Columns ?? []).map((c) =>
+      columnFromHiveType(c.Name ?? '', c.Type ?? 'string', true, c.Comment),
+    ),
     partitionKeys: (table.PartitionKeys ?? []).map((k) => ({ name: k.Name ?? '', type: k.Type ?? 'string' })),
     partitions: [],
     conflicts: [],
@@ -158,8 +174,10 @@ export function fromGlueTable(table: Table, database: string): TableDefinition {
     bytes: Number(parameters.sizeKey ?? 0) || 0,
     updatedAt: (table.UpdateTime ?? table.CreateTime ?? new Date(0)).toISOString(),
   };
-  if (parameters.recordCount !== undefined && Number.isFinite(Number(parameters.recordCount))) definition.rows = Number(parameters.recordCount);
-  if (parameters.compressionType === 'gzip' || parameters.compressionType === 'none') definition.compression = parameters.compressionType;
+  if (parameters.recordCount !== undefined && Number.isFinite(Number(parameters.recordCount)))
+    definition.rows = Number(parameters.recordCount);
+  if (parameters.compressionType === 'gzip' || parameters.compressionType === 'none')
+    definition.compression = parameters.compressionType;
   return definition;
 }
 
@@ -184,7 +202,7 @@ export function fromGlueTable(table: Table, database: string): TableDefinition {
  * await catalog.addPartitions(table);
  * ```
  */
-export class GlueCatalog {
+export class GlueCatalog implements Catalog {
   readonly #client: Pick<GlueClient, 'send'>;
   readonly #catalogId: string | undefined;
   readonly #onEvent: EventListener | undefined;
@@ -204,7 +222,11 @@ export class GlueCatalog {
     Object.freeze(this);
   }
 
-  async #call<T>(what: string, context: { database: string; table?: string }, run: () => Promise<T>): Promise<T> {
+  async #call<T>(
+    what: string,
+    context: { database: string; table?: string },
+    run: () => Promise<T>,
+  ): Promise<T> {
     try {
       return await run();
     } catch (err) {
@@ -221,7 +243,10 @@ export class GlueCatalog {
   }
 
   #ids(definition: { name: string; database?: string }): { database: string; table: string } {
-    return { database: catalogName(definition.database ?? this.database, 'database'), table: catalogName(definition.name, 'table') };
+    return {
+      database: catalogName(definition.database ?? this.database, 'database'),
+      table: catalogName(definition.name, 'table'),
+    };
   }
 
   /** Create the catalog's database; one that exists already is fine. Returns which happened. */
@@ -245,7 +270,9 @@ export class GlueCatalog {
   async #rawTable(database: string, table: string): Promise<Table | undefined> {
     try {
       const out = await this.#call('GetTable', { database, table }, () =>
-        this.#client.send(new GetTableCommand({ CatalogId: this.#catalogId, DatabaseName: database, Name: table })),
+        this.#client.send(
+          new GetTableCommand({ CatalogId: this.#catalogId, DatabaseName: database, Name: table }),
+        ),
       );
       return out.Table;
     } catch (err) {
@@ -255,7 +282,7 @@ export class GlueCatalog {
   }
 
   /** A table's definition, or `undefined` when there is none. */
-  async getTable(name: string, options: GlueGetTableOptions & { database?: string } = {}): Promise<TableDefinition | undefined> {
+  async getTable(name: string, options: GetTableOptions = {}): Promise<TableDefinition | undefined> {
     const { database, table } = this.#ids({ name, database: options.database });
     const raw = await this.#rawTable(database, table);
     if (!raw) return undefined;
@@ -272,10 +299,16 @@ export class GlueCatalog {
     do {
       const out = await this.#call('GetPartitions', ids, () =>
         this.#client.send(
-          new GetPartitionsCommand({ CatalogId: this.#catalogId, DatabaseName: ids.database, TableName: ids.table, NextToken: token }),
+          new GetPartitionsCommand({
+            CatalogId: this.#catalogId,
+            DatabaseName: ids.database,
+            TableName: ids.table,
+            NextToken: token,
+          }),
         ),
       );
-      for (const p of out.Partitions ?? []) partitions.push({ values: p.Values ?? [], location: p.StorageDescriptor?.Location ?? '' });
+      for (const p of out.Partitions ?? [])
+        partitions.push({ values: p.Values ?? [], location: p.StorageDescriptor?.Location ?? '' });
       token = out.NextToken;
     } while (token);
     return mergePartitions([], partitions);
@@ -288,7 +321,9 @@ export class GlueCatalog {
     let token: string | undefined;
     do {
       const out = await this.#call('GetTables', { database: db }, () =>
-        this.#client.send(new GetTablesCommand({ CatalogId: this.#catalogId, DatabaseName: db, NextToken: token })),
+        this.#client.send(
+          new GetTablesCommand({ CatalogId: this.#catalogId, DatabaseName: db, NextToken: token }),
+        ),
       );
       for (const t of out.TableList ?? []) if (t.Name) names.push(t.Name);
       token = out.NextToken;
@@ -301,7 +336,9 @@ export class GlueCatalog {
     const ids = this.#ids({ name, database });
     try {
       await this.#call('DeleteTable', ids, () =>
-        this.#client.send(new DeleteTableCommand({ CatalogId: this.#catalogId, DatabaseName: ids.database, Name: ids.table })),
+        this.#client.send(
+          new DeleteTableCommand({ CatalogId: this.#catalogId, DatabaseName: ids.database, Name: ids.table }),
+        ),
       );
       return true;
     } catch (err) {
@@ -324,7 +361,11 @@ export class GlueCatalog {
       try {
         await this.#call('CreateTable', ids, () =>
           this.#client.send(
-            new CreateTableCommand({ CatalogId: this.#catalogId, DatabaseName: ids.database, TableInput: toGlueTableInput(incoming) }),
+            new CreateTableCommand({
+              CatalogId: this.#catalogId,
+              DatabaseName: ids.database,
+              TableInput: toGlueTableInput(incoming),
+            }),
           ),
         );
         return { action: 'created', added: [], widened: [], table: { ...incoming, partitions: [] } };
@@ -348,7 +389,9 @@ export class GlueCatalog {
     if (raw.Owner !== undefined) after.Owner = raw.Owner;
     if (raw.Retention !== undefined) after.Retention = raw.Retention;
     await this.#call('UpdateTable', ids, () =>
-      this.#client.send(new UpdateTableCommand({ CatalogId: this.#catalogId, DatabaseName: ids.database, TableInput: after })),
+      this.#client.send(
+        new UpdateTableCommand({ CatalogId: this.#catalogId, DatabaseName: ids.database, TableInput: after }),
+      ),
     );
     return { action: 'updated', added: evolution.added, widened: evolution.widened, table };
   }
@@ -360,7 +403,9 @@ export class GlueCatalog {
    * collected and, after every batch was sent, thrown in a `PartialBatchFailureError` whose
    * `failed` items are the partitions.
    */
-  async addPartitions(definition: Pick<TableDefinition, 'name' | 'database' | 'partitions'>): Promise<AddPartitionsResult> {
+  async addPartitions(
+    definition: Pick<TableDefinition, 'name' | 'database' | 'partitions'>,
+  ): Promise<AddPartitionsResult> {
     const ids = this.#ids(definition);
     const raw = await this.#rawTable(ids.database, ids.table);
     if (!raw) {
@@ -382,7 +427,10 @@ export class GlueCatalog {
     let existing = 0;
     for (let i = 0; i < partitions.length; i += BATCH) {
       const chunk = partitions.slice(i, i + BATCH);
-      const input: PartitionInput[] = chunk.map((p) => ({ Values: p.values, StorageDescriptor: { ...base, Location: p.location } }));
+      const input: PartitionInput[] = chunk.map((p) => ({
+        Values: p.values,
+        StorageDescriptor: { ...base, Location: p.location },
+      }));
       const started = Date.now();
       const out = await this.#call('BatchCreatePartition', ids, () =>
         this.#client.send(
@@ -394,18 +442,39 @@ export class GlueCatalog {
           }),
         ),
       );
-      emitSafely(this.#onEvent, { type: 'batch', source, count: chunk.length, bytes: 0, durationMs: Date.now() - started, time: Date.now() });
+      emitSafely(this.#onEvent, {
+        type: 'batch',
+        source,
+        count: chunk.length,
+        bytes: 0,
+        durationMs: Date.now() - started,
+        time: Date.now(),
+      });
       const errors = out.Errors ?? [];
       for (const error of errors) {
         const values = JSON.stringify(error.PartitionValues ?? []);
-        const partition = chunk.find((p) => JSON.stringify(p.values) === values) ?? { values: error.PartitionValues ?? [], location: '' };
+        const partition = chunk.find((p) => JSON.stringify(p.values) === values) ?? {
+          values: error.PartitionValues ?? [],
+          location: '',
+        };
         if (error.ErrorDetail?.ErrorCode === 'AlreadyExistsException') existing++;
-        else failed.push({ item: partition, code: error.ErrorDetail?.ErrorCode ?? 'UNKNOWN', message: error.ErrorDetail?.ErrorMessage });
+        else
+          failed.push({
+            item: partition,
+            code: error.ErrorDetail?.ErrorCode ?? 'UNKNOWN',
+            message: error.ErrorDetail?.ErrorMessage,
+          });
       }
       added += chunk.length - errors.length;
     }
     if (failed.length > 0) {
-      emitSafely(this.#onEvent, { type: 'failure', source, count: failed.length, code: 'PARTIAL_BATCH_FAILURE', time: Date.now() });
+      emitSafely(this.#onEvent, {
+        type: 'failure',
+        source,
+        count: failed.length,
+        code: 'PARTIAL_BATCH_FAILURE',
+        time: Date.now(),
+      });
       throw new PartialBatchFailureError(failed, {
         succeededCount: added + existing,
         message: `${failed.length} of ${partitions.length} partition(s) of ${ids.database}.${ids.table} could not be created (${[...new Set(failed.map((f) => f.code))].join(', ')})`,

@@ -1,5 +1,11 @@
 import { parseIsoTimestamp } from '@tributary/core';
-import { type ColumnConflict, type ColumnElement, type ColumnKind, hiveFieldName, type TableColumn } from './table.js';
+import {
+  type ColumnConflict,
+  type ColumnElement,
+  type ColumnKind,
+  hiveFieldName,
+  type TableColumn,
+} from './table.js';
 
 /**
  * The type of the values seen so far at one place of the records. Merging two of them gives the
@@ -18,7 +24,8 @@ export type InferredType =
 
 const NULL: InferredType = { t: 'null' };
 // A date and a time (minutes at least), optional seconds and fraction, optional zone.
-const TIMESTAMP_TEXT = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
+const TIMESTAMP_TEXT =
+  /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
 const DATE_TEXT = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 function isDate(text: string): boolean {
@@ -106,7 +113,8 @@ function describe(type: InferredType): string[] {
 export function mergeInferred(a: InferredType, b: InferredType): InferredType {
   if (a.t === 'null') return b;
   if (b.t === 'null') return a;
-  if (a.t === 'conflict' || b.t === 'conflict') return { t: 'conflict', types: union(describe(a), describe(b)) };
+  if (a.t === 'conflict' || b.t === 'conflict')
+    return { t: 'conflict', types: union(describe(a), describe(b)) };
   if (a.t === 'string' && b.t === 'string') {
     return { t: 'string', timestamp: a.timestamp && b.timestamp, date: a.date && b.date };
   }
@@ -219,13 +227,20 @@ export function columnsFromSamples(
         conflicts.push({
           column: `${name}${conflict.path}`,
           types: conflict.types,
-          files: samples.filter((s) => holdsValueAt(s.columns.get(name)?.type, conflict.path)).map((s) => s.file),
+          files: samples
+            .filter((s) => holdsValueAt(s.columns.get(name)?.type, conflict.path))
+            .map((s) => s.file),
         });
       }
       continue;
     }
     const info = kindOf(type);
-    const column: TableColumn = { name, type: hiveTypeOfInferred(type), kind: info.kind, nullable: nullable || type.t === 'null' };
+    const column: TableColumn = {
+      name,
+      type: hiveTypeOfInferred(type),
+      kind: info.kind,
+      nullable: nullable || type.t === 'null',
+    };
     if (type.t === 'array') column.element = kindOf(type.element);
     columns.push(column);
   }

@@ -1,7 +1,15 @@
 import type { Storage } from '../storage.js';
 import { CatalogError } from './errors.js';
 import { evolveTable, mergePartitions } from './evolution.js';
-import { type ColumnChange, catalogName, type TableDefinition, type TablePartition } from './table.js';
+import {
+  type AddPartitionsResult,
+  type Catalog,
+  catalogName,
+  type GetTableOptions,
+  type PutTableResult,
+  type TableDefinition,
+  type TablePartition,
+} from './table.js';
 
 /** Options of {@link LocalCatalog}. */
 export interface LocalCatalogOptions {
@@ -11,24 +19,6 @@ export interface LocalCatalogOptions {
   prefix?: string;
   /** The database of tables whose definition names none. Default `default`. */
   database?: string;
-}
-
-/** What `putTable` did. */
-export interface PutTableResult {
-  action: 'created' | 'updated' | 'unchanged';
-  /** Columns added to an existing table. */
-  added: string[];
-  /** Columns of an existing table whose type widened. */
-  widened: ColumnChange[];
-  /** The definition now in the catalog. */
-  table: TableDefinition;
-}
-
-/** What `addPartitions` did. */
-export interface AddPartitionsResult {
-  added: number;
-  /** Partitions the catalog already had (not an error). */
-  existing: number;
 }
 
 interface StoredTable {
@@ -60,20 +50,28 @@ interface StoredDatabase {
  * console.log((await catalog.getTable('sensors'))?.columns);
  * ```
  */
-export class LocalCatalog {
+export class LocalCatalog implements Catalog {
   readonly #storage: Storage;
   readonly #prefix: string;
   readonly database: string;
 
   constructor(options: LocalCatalogOptions) {
-    if (!options || typeof options !== 'object' || !options.storage || typeof options.storage.put !== 'function') {
+    if (
+      !options ||
+      typeof options !== 'object' ||
+      !options.storage ||
+      typeof options.storage.put !== 'function'
+    ) {
       throw new CatalogError('LocalCatalogOptions.storage must be a Storage', { code: 'CATALOG_INVALID' });
     }
     const prefix = options.prefix ?? '_catalog/';
     if (typeof prefix !== 'string' || prefix.startsWith('/') || (prefix !== '' && !prefix.endsWith('/'))) {
-      throw new CatalogError(`LocalCatalogOptions.prefix must be relative and end in "/" (got ${JSON.stringify(prefix)})`, {
-        code: 'CATALOG_INVALID',
-      });
+      throw new CatalogError(
+        `LocalCatalogOptions.prefix must be relative and end in "/" (got ${JSON.stringify(prefix)})`,
+        {
+          code: 'CATALOG_INVALID',
+        },
+      );
     }
     this.#storage = options.storage;
     this.#prefix = prefix;
@@ -95,7 +93,11 @@ export class LocalCatalog {
     try {
       return JSON.parse(text) as T;
     } catch (err) {
-      throw new CatalogError(`Catalog object ${key} is not JSON`, { code: 'CATALOG_FAILED', cause: err, context: { key } });
+      throw new CatalogError(`Catalog object ${key} is not JSON`, {
+        code: 'CATALOG_FAILED',
+        cause: err,
+        context: { key },
+      });
     }
   }
 
@@ -104,17 +106,26 @@ export class LocalCatalog {
   }
 
   /** Create a database (the catalog's own by default); creating one that exists is not an error. */
-  async createDatabase(name: string = this.database, options: { description?: string } = {}): Promise<void> {
+  async createDatabase(
+    name: string = this.database,
+    options: { description?: string } = {},
+  ): Promise<'created' | 'existed'> {
     const database = catalogName(name, 'database');
-    if (await this.#storage.head(this.#databaseKey(database))) return;
-    const stored: StoredDatabase = { format: 'tributary-catalog-database', version: 1, name: database, createdAt: new Date().toISOString() };
+    if (await this.#storage.head(this.#databaseKey(database))) return 'existed';
+    const stored: StoredDatabase = {
+      format: 'tributary-catalog-database',
+      version: 1,
+      name: database,
+      createdAt: new Date().toISOString(),
+    };
     if (options.description !== undefined) stored.description = options.description;
     await this.#write(this.#databaseKey(database), stored);
+    return 'created';
   }
 
   /** Same as `createDatabase()` for the catalog's database: the name `GlueCatalog` uses. */
-  async ensureDatabase(): Promise<void> {
-    await this.createDatabase(this.database);
+  ensureDatabase(): Promise<'created' | 'existed'> {
+    return this.createDatabase(this.database);
   }
 
   async #requireDatabase(database: string): Promise<void> {
@@ -126,9 +137,9 @@ export class LocalCatalog {
     }
   }
 
-  /** A table's definition, or `undefined` when there is none. */
-  async getTable(name: string, database: string = this.database): Promise<TableDefinition | undefined> {
-    const db = catalogName(database, 'database');
+  /** A table's definition (with its partitions), or `undefined` when there is none. */
+  async getTable(name: string, options: GetTableOptions = {}): Promise<TableDefinition | undefined> {
+    const db = catalogName(options.database ?? this.database, 'database');
     const key = this.#tableKey(db, catalogName(name, 'table'));
     const stored = await this.#readJson<StoredTable>(key);
     if (stored === undefined) return undefined;
@@ -147,12 +158,17 @@ export class LocalCatalog {
     const database = catalogName(definition.database ?? this.database, 'database');
     const name = catalogName(definition.name, 'table');
     await this.#requireDatabase(database);
-    for (const partition of definition.partitions) assertPartition(partition, definition.partitionKeys.length, name);
+    for (const partition of definition.partitions)
+      assertPartition(partition, definition.partitionKeys.length, name);
     const incoming: TableDefinition = { ...definition, name, database };
-    const existing = await this.getTable(name, database);
+    const existing = await this.getTable(name, { database });
     if (!existing) {
       const table = { ...incoming, partitions: mergePartitions([], incoming.partitions) };
-      await this.#write(this.#tableKey(database, name), { format: 'tributary-catalog-table', version: 1, table } satisfies StoredTable);
+      await this.#write(this.#tableKey(database, name), {
+        format: 'tributary-catalog-table',
+        version: 1,
+        table,
+      } satisfies StoredTable);
       return { action: 'created', added: [], widened: [], table };
     }
     const evolution = evolveTable(existing, incoming);
@@ -161,8 +177,17 @@ export class LocalCatalog {
     if (withoutTime(evolution.table) === withoutTime(existing)) {
       return { action: 'unchanged', added: [], widened: [], table: existing };
     }
-    await this.#write(this.#tableKey(database, name), { format: 'tributary-catalog-table', version: 1, table: evolution.table } satisfies StoredTable);
+    await this.#write(this.#tableKey(database, name), {
+      format: 'tributary-catalog-table',
+      version: 1,
+      table: evolution.table,
+    } satisfies StoredTable);
     return { action: 'updated', added: evolution.added, widened: evolution.widened, table: evolution.table };
+  }
+
+  /** A table's partitions (none when there is no such table). */
+  async listPartitions(name: string, database?: string): Promise<TablePartition[]> {
+    return (await this.getTable(name, { database }))?.partitions ?? [];
   }
 
   /** The names of a database's tables, sorted. */
@@ -188,23 +213,30 @@ export class LocalCatalog {
    * Add a definition's partitions to the table in the catalog (which must exist). Partitions it
    * already has are counted as `existing`, not an error.
    */
-  async addPartitions(definition: Pick<TableDefinition, 'name' | 'database' | 'partitions'>): Promise<AddPartitionsResult> {
+  async addPartitions(
+    definition: Pick<TableDefinition, 'name' | 'database' | 'partitions'>,
+  ): Promise<AddPartitionsResult> {
     const database = catalogName(definition.database ?? this.database, 'database');
     const name = catalogName(definition.name, 'table');
-    const existing = await this.getTable(name, database);
+    const existing = await this.getTable(name, { database });
     if (!existing) {
       throw new CatalogError(`Table ${database}.${name} does not exist; putTable() first`, {
         code: 'CATALOG_TABLE_NOT_FOUND',
         context: { database, table: name },
       });
     }
-    for (const partition of definition.partitions) assertPartition(partition, existing.partitionKeys.length, name);
+    for (const partition of definition.partitions)
+      assertPartition(partition, existing.partitionKeys.length, name);
     const merged = mergePartitions(existing.partitions, definition.partitions);
     const added = merged.length - existing.partitions.length;
     const given = mergePartitions([], definition.partitions).length;
     if (added > 0) {
       const table: TableDefinition = { ...existing, partitions: merged, updatedAt: new Date().toISOString() };
-      await this.#write(this.#tableKey(database, name), { format: 'tributary-catalog-table', version: 1, table } satisfies StoredTable);
+      await this.#write(this.#tableKey(database, name), {
+        format: 'tributary-catalog-table',
+        version: 1,
+        table,
+      } satisfies StoredTable);
     }
     return { added, existing: given - added };
   }
@@ -212,13 +244,20 @@ export class LocalCatalog {
 
 /** A partition must give one value per partition key and a location. */
 export function assertPartition(partition: TablePartition, keys: number, table: string): void {
-  if (!Array.isArray(partition.values) || partition.values.length !== keys || partition.values.some((v) => typeof v !== 'string')) {
+  if (
+    !Array.isArray(partition.values) ||
+    partition.values.length !== keys ||
+    partition.values.some((v) => typeof v !== 'string')
+  ) {
     throw new CatalogError(
       `A partition of ${table} has values ${JSON.stringify(partition.values)}; the table has ${keys} partition key(s)`,
       { code: 'CATALOG_INVALID', context: { table } },
     );
   }
   if (typeof partition.location !== 'string' || partition.location === '') {
-    throw new CatalogError(`A partition of ${table} has no location`, { code: 'CATALOG_INVALID', context: { table } });
+    throw new CatalogError(`A partition of ${table} has no location`, {
+      code: 'CATALOG_INVALID',
+      context: { table },
+    });
   }
 }

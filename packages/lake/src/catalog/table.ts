@@ -89,6 +89,62 @@ export interface TableDefinition {
   updatedAt: string;
 }
 
+/** What `putTable` did. */
+export interface PutTableResult {
+  action: 'created' | 'updated' | 'unchanged';
+  /** Columns added to an existing table. */
+  added: string[];
+  /** Columns of an existing table whose type widened. */
+  widened: ColumnChange[];
+  /** The definition now in the catalog. */
+  table: TableDefinition;
+}
+
+/** What `addPartitions` did. */
+export interface AddPartitionsResult {
+  added: number;
+  /** Partitions the catalog already had (not an error). */
+  existing: number;
+}
+
+/** Options of `getTable`. */
+export interface GetTableOptions {
+  /** Default: the catalog's database. */
+  database?: string;
+  /** List the table's partitions too. Glue lists them only when asked (one call per page); the local catalog always has them. */
+  partitions?: boolean;
+}
+
+/**
+ * What `LocalCatalog` (local mode) and `GlueCatalog` (aws mode) both do, so that a pipeline
+ * registers its tables the same way in either mode.
+ *
+ * @example
+ * ```ts
+ * async function register(catalog: Catalog, table: TableDefinition) {
+ *   await catalog.ensureDatabase();
+ *   await catalog.putTable(table);
+ *   await catalog.addPartitions(table);
+ * }
+ * ```
+ */
+export interface Catalog {
+  /** The database of tables whose definition names none. */
+  readonly database: string;
+  /** Create the catalog's database unless it exists. */
+  ensureDatabase(): Promise<'created' | 'existed'>;
+  getTable(name: string, options?: GetTableOptions): Promise<TableDefinition | undefined>;
+  /** Create the table or evolve it (added columns, widened types); an incompatible change throws `SchemaChangeError`. */
+  putTable(definition: TableDefinition): Promise<PutTableResult>;
+  addPartitions(
+    definition: Pick<TableDefinition, 'name' | 'database' | 'partitions'>,
+  ): Promise<AddPartitionsResult>;
+  listPartitions(name: string, database?: string): Promise<TablePartition[]>;
+  listTables(database?: string): Promise<string[]>;
+  /** Remove the table from the catalog (never its data); `false` when there was none. */
+  deleteTable(name: string, database?: string): Promise<boolean>;
+}
+
 /** One column whose type changed between two definitions of a table. */
 export interface ColumnChange {
   column: string;
@@ -113,7 +169,9 @@ const SIMPLE_ALIASES: Record<string, string> = { integer: 'int' };
 export function parseHiveType(text: string): HiveTypeNode {
   let at = 0;
   const fail = (why: string): never => {
-    throw new CatalogError(`Not a Hive type: ${JSON.stringify(text)} (${why} at ${at})`, { code: 'CATALOG_INVALID' });
+    throw new CatalogError(`Not a Hive type: ${JSON.stringify(text)} (${why} at ${at})`, {
+      code: 'CATALOG_INVALID',
+    });
   };
   const space = () => {
     while (at < text.length && /\s/.test(text[at] as string)) at++;
@@ -218,7 +276,8 @@ export function hiveFieldName(name: string): string {
 export function formatHiveType(type: HiveTypeNode): string {
   if ('element' in type) return `array<${formatHiveType(type.element)}>`;
   if ('key' in type) return `map<${formatHiveType(type.key)},${formatHiveType(type.value)}>`;
-  if ('fields' in type) return `struct<${type.fields.map((f) => `${hiveFieldName(f.name)}:${formatHiveType(f.type)}`).join(',')}>`;
+  if ('fields' in type)
+    return `struct<${type.fields.map((f) => `${hiveFieldName(f.name)}:${formatHiveType(f.type)}`).join(',')}>`;
   return type.params ? `${type.name}(${type.params.join(',')})` : type.name;
 }
 
@@ -264,7 +323,12 @@ function primitiveKindOf(type: HiveTypeNode): ColumnElement {
  * A column described from its Hive type alone (a Glue column): the kind, decimal precision and
  * scale, a list's element.
  */
-export function columnFromHiveType(name: string, type: string, nullable = true, comment?: string): TableColumn {
+export function columnFromHiveType(
+  name: string,
+  type: string,
+  nullable = true,
+  comment?: string,
+): TableColumn {
   const parsed = parseHiveType(type);
   const info = primitiveKindOf(parsed);
   const column: TableColumn = { name, type: formatHiveType(parsed), kind: info.kind, nullable };
@@ -276,7 +340,10 @@ export function columnFromHiveType(name: string, type: string, nullable = true, 
 }
 
 /** The Hive type of a core primitive or list kind (decimal needs precision and scale). */
-export function hiveTypeOfKind(kind: PrimitiveKind | 'list', extra: Omit<FieldDef, 'kind' | 'presence'> = {}): string {
+export function hiveTypeOfKind(
+  kind: PrimitiveKind | 'list',
+  extra: Omit<FieldDef, 'kind' | 'presence'> = {},
+): string {
   return hiveType({ kind, presence: 'nullable', ...extra });
 }
 

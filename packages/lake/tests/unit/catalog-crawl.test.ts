@@ -40,15 +40,55 @@ async function firehoseRaw(storage: MemoryStorage): Promise<string[]> {
   const files = {
     'sensors/2026/11/23/10/sensors-1-2026-11-23-10-00-00-aaaa.ndjson.gz': gzipSync(
       ndjson([
-        { id: 'a1', sensorId: 's1', type: 'temperature', value: 21, timestamp: '2026-11-23T10:00:00.000Z', tags: ['x'], meta: { fw: '1.2', rev: 3 }, note: null, readingDate: '2026-11-23' },
-        { id: 'a2', sensorId: 's2', type: 'power_factor', value: 1, timestamp: '2026-11-23T10:00:01.500Z', tags: [], meta: { fw: '1.2' }, note: null, readingDate: '2026-11-23' },
+        {
+          id: 'a1',
+          sensorId: 's1',
+          type: 'temperature',
+          value: 21,
+          timestamp: '2026-11-23T10:00:00.000Z',
+          tags: ['x'],
+          meta: { fw: '1.2', rev: 3 },
+          note: null,
+          readingDate: '2026-11-23',
+        },
+        {
+          id: 'a2',
+          sensorId: 's2',
+          type: 'power_factor',
+          value: 1,
+          timestamp: '2026-11-23T10:00:01.500Z',
+          tags: [],
+          meta: { fw: '1.2' },
+          note: null,
+          readingDate: '2026-11-23',
+        },
       ]),
     ),
     'sensors/2026/11/23/10/sensors-1-2026-11-23-10-01-00-bbbb.ndjson': ndjson([
-      { id: 'b1', sensorId: 's1', type: 'temperature', value: 21.5, timestamp: '2026-11-23T10:01:00Z', tags: ['y', 'z'], note: null, readingDate: '2026-11-23' },
+      {
+        id: 'b1',
+        sensorId: 's1',
+        type: 'temperature',
+        value: 21.5,
+        timestamp: '2026-11-23T10:01:00Z',
+        tags: ['y', 'z'],
+        note: null,
+        readingDate: '2026-11-23',
+      },
     ]),
     'sensors/2026/11/23/11/sensors-1-2026-11-23-11-00-00-cccc.ndjson.gz': gzipSync(
-      ndjson([{ id: 'c1', sensorId: 's3', type: 'hydraulic_pressure', value: 180, timestamp: '2026-11-23T11:00:00+00:00', note: null, readingDate: '2026-11-24', extra: true }]),
+      ndjson([
+        {
+          id: 'c1',
+          sensorId: 's3',
+          type: 'hydraulic_pressure',
+          value: 180,
+          timestamp: '2026-11-23T11:00:00+00:00',
+          note: null,
+          readingDate: '2026-11-24',
+          extra: true,
+        },
+      ]),
     ),
   };
   for (const [key, body] of Object.entries(files)) await storage.put(key, body);
@@ -59,11 +99,28 @@ describe('crawl', () => {
   describe('Parquet', () => {
     it('reads the columns from the footers and the hive partitions from the paths', async () => {
       const storage = new MemoryStorage('lake');
-      await writeDataset(readings(20), { storage, table: 'processed/sensors', schema: readingSchema, partitionBy: byHour('timestamp'), format: 'parquet' });
+      await writeDataset(readings(20), {
+        storage,
+        table: 'processed/sensors',
+        schema: readingSchema,
+        partitionBy: byHour('timestamp'),
+        format: 'parquet',
+      });
 
-      const table = await crawl(storage, 'processed/sensors', { database: 'Tributary', location: 's3://bucket/processed/sensors' });
+      const table = await crawl(storage, 'processed/sensors', {
+        database: 'Tributary',
+        location: 's3://bucket/processed/sensors',
+      });
 
-      expect(table).toMatchObject({ name: 'sensors', database: 'tributary', format: 'parquet', location: 's3://bucket/processed/sensors/', files: 2, rows: 20, conflicts: [] });
+      expect(table).toMatchObject({
+        name: 'sensors',
+        database: 'tributary',
+        format: 'parquet',
+        location: 's3://bucket/processed/sensors/',
+        files: 2,
+        rows: 20,
+        conflicts: [],
+      });
       expect(table.compression).toBeUndefined();
       expect(table.columns.map((c) => [c.name, c.type, c.nullable])).toEqual([
         ['id', 'string', false],
@@ -76,8 +133,15 @@ describe('crawl', () => {
         ['day', 'date', false],
         ['timestamp', 'timestamp', false],
       ]);
-      expect(table.columns.find((c) => c.name === 'price')).toMatchObject({ kind: 'decimal', precision: 12, scale: 4 });
-      expect(table.columns.find((c) => c.name === 'tags')).toMatchObject({ kind: 'list', element: { kind: 'string' } });
+      expect(table.columns.find((c) => c.name === 'price')).toMatchObject({
+        kind: 'decimal',
+        precision: 12,
+        scale: 4,
+      });
+      expect(table.columns.find((c) => c.name === 'tags')).toMatchObject({
+        kind: 'list',
+        element: { kind: 'string' },
+      });
       expect(table.partitionKeys).toEqual([
         { name: 'dt', type: 'string' },
         { name: 'hour', type: 'string' },
@@ -93,12 +157,24 @@ describe('crawl', () => {
       const storage = new MemoryStorage();
       const a = defineSchema({ id: field.string(), code: field.int64() });
       const b = defineSchema({ id: field.string(), code: field.string(), more: field.double() });
-      const first = await writeDataset([{ id: '1', code: 1n }], { storage, table: 't', schema: a, partitionBy: [{ name: 'p', value: () => 'a' }] });
-      const second = await writeDataset([{ id: '2', code: 'x', more: 1 }], { storage, table: 't', schema: b, partitionBy: [{ name: 'p', value: () => 'b' }] });
+      const first = await writeDataset([{ id: '1', code: 1n }], {
+        storage,
+        table: 't',
+        schema: a,
+        partitionBy: [{ name: 'p', value: () => 'a' }],
+      });
+      const second = await writeDataset([{ id: '2', code: 'x', more: 1 }], {
+        storage,
+        table: 't',
+        schema: b,
+        partitionBy: [{ name: 'p', value: () => 'b' }],
+      });
 
       const table = await crawl(storage, 't');
 
-      expect(table.conflicts).toEqual([{ column: 'code', types: ['bigint', 'string'], files: [first.files[0]?.key, second.files[0]?.key] }]);
+      expect(table.conflicts).toEqual([
+        { column: 'code', types: ['bigint', 'string'], files: [first.files[0]?.key, second.files[0]?.key] },
+      ]);
       expect(table.columns.map((c) => [c.name, c.nullable])).toEqual([
         ['id', false],
         ['more', true],
@@ -114,7 +190,13 @@ describe('crawl', () => {
 
       const table = await crawl(storage, 'sensors', { location: 's3://raw-bucket/sensors/' });
 
-      expect(table).toMatchObject({ name: 'sensors', format: 'ndjson', compression: 'mixed', files: 3, conflicts: [] });
+      expect(table).toMatchObject({
+        name: 'sensors',
+        format: 'ndjson',
+        compression: 'mixed',
+        files: 3,
+        conflicts: [],
+      });
       expect(table.rows).toBeUndefined();
       expect(table.partitionKeys.map((k) => k.name)).toEqual(['year', 'month', 'day', 'hour']);
       expect(table.partitions).toEqual([
@@ -138,14 +220,24 @@ describe('crawl', () => {
 
     it('reports a field that is a string in one file and a number in another, with both files', async () => {
       const storage = new MemoryStorage();
-      await storage.put('events/2026/11/23/10/a.ndjson', ndjson([{ id: '1', code: 'E42' }, { id: '2', code: null }]));
+      await storage.put(
+        'events/2026/11/23/10/a.ndjson',
+        ndjson([
+          { id: '1', code: 'E42' },
+          { id: '2', code: null },
+        ]),
+      );
       await storage.put('events/2026/11/23/10/b.ndjson', ndjson([{ id: '3', code: 42 }]));
       await storage.put('events/2026/11/23/11/c.ndjson', ndjson([{ id: '4' }]));
 
       const table = await crawl(storage, 'events');
 
       expect(table.conflicts).toEqual([
-        { column: 'code', types: ['string', 'bigint'], files: ['events/2026/11/23/10/a.ndjson', 'events/2026/11/23/10/b.ndjson'] },
+        {
+          column: 'code',
+          types: ['string', 'bigint'],
+          files: ['events/2026/11/23/10/a.ndjson', 'events/2026/11/23/10/b.ndjson'],
+        },
       ]);
       expect(table.columns.map((c) => c.name)).toEqual(['id']);
     });
@@ -156,14 +248,22 @@ describe('crawl', () => {
 
       const table = await crawl(storage, 't');
 
-      expect(table.conflicts).toEqual([{ column: 'm.v', types: ['bigint', 'string'], files: ['t/a.ndjson'] }]);
+      expect(table.conflicts).toEqual([
+        { column: 'm.v', types: ['bigint', 'string'], files: ['t/a.ndjson'] },
+      ]);
       expect(table.columns).toEqual([]);
       expect(table.partitionKeys).toEqual([]);
     });
 
     it('keeps strings that are not all timestamps as strings', async () => {
       const storage = new MemoryStorage();
-      await storage.put('t/a.ndjson', ndjson([{ at: '2026-11-23T10:00:00Z', d: '2026-02-28' }, { at: 'yesterday', d: '2026-02-30' }]));
+      await storage.put(
+        't/a.ndjson',
+        ndjson([
+          { at: '2026-11-23T10:00:00Z', d: '2026-02-28' },
+          { at: 'yesterday', d: '2026-02-30' },
+        ]),
+      );
 
       const table = await crawl(storage, 't');
 
@@ -172,7 +272,8 @@ describe('crawl', () => {
 
     it('samples only sampleRecords records of sampleFiles files', async () => {
       const storage = new MemoryStorage();
-      for (let i = 0; i < 5; i++) await storage.put(`t/f${i}.ndjson`, ndjson([{ a: 1 }, { [`late${i}`]: 1 }]));
+      for (let i = 0; i < 5; i++)
+        await storage.put(`t/f${i}.ndjson`, ndjson([{ a: 1 }, { [`late${i}`]: 1 }]));
 
       const table = await crawl(storage, 't', { sampleRecords: 1, sampleFiles: 2 });
 
@@ -226,7 +327,10 @@ describe('crawl', () => {
 
   describe('errors', () => {
     it('rejects a table without data files', async () => {
-      await expect(crawl(new MemoryStorage(), 'nothing')).rejects.toMatchObject({ name: 'CatalogError', code: 'CATALOG_EMPTY_TABLE' });
+      await expect(crawl(new MemoryStorage(), 'nothing')).rejects.toMatchObject({
+        name: 'CatalogError',
+        code: 'CATALOG_EMPTY_TABLE',
+      });
     });
 
     it('rejects files laid out in different folder depths', async () => {
@@ -241,7 +345,10 @@ describe('crawl', () => {
       const storage = new MemoryStorage();
       await storage.put('t/a.ndjson', '{"a":1}\nnot json\n');
 
-      await expect(crawl(storage, 't')).rejects.toMatchObject({ code: 'CATALOG_MALFORMED_RECORD', context: { key: 't/a.ndjson', line: 2 } });
+      await expect(crawl(storage, 't')).rejects.toMatchObject({
+        code: 'CATALOG_MALFORMED_RECORD',
+        context: { key: 't/a.ndjson', line: 2 },
+      });
     });
 
     it('rejects a column named like a partition key', async () => {
@@ -249,17 +356,27 @@ describe('crawl', () => {
       await storage.put('t/2026/11/23/10/a.ndjson', '{"hour":1}\n');
 
       await expect(crawl(storage, 't')).rejects.toMatchObject({ code: 'CATALOG_LAYOUT_INCONSISTENT' });
-      await expect(crawl(storage, 't', { partitionNames: ['datehour'] })).resolves.toMatchObject({ partitionKeys: [{ name: 'datehour' }] });
+      await expect(crawl(storage, 't', { partitionNames: ['datehour'] })).resolves.toMatchObject({
+        partitionKeys: [{ name: 'datehour' }],
+      });
     });
 
     it('rejects invalid options', async () => {
       const storage = new MemoryStorage();
       await storage.put('t/a.ndjson', '{"a":1}\n');
 
-      await expect(crawl(storage, 't', { sampleRecords: 0 })).rejects.toMatchObject({ code: 'CATALOG_INVALID' });
-      await expect(crawl(storage, 't', { partitionNames: ['a'] })).rejects.toMatchObject({ code: 'CATALOG_INVALID' });
-      await expect(crawl(storage, 't', { location: 'bucket/t' })).rejects.toMatchObject({ code: 'CATALOG_INVALID' });
-      await expect(crawl(storage, 't', { name: 'bad-name' })).rejects.toMatchObject({ code: 'CATALOG_INVALID' });
+      await expect(crawl(storage, 't', { sampleRecords: 0 })).rejects.toMatchObject({
+        code: 'CATALOG_INVALID',
+      });
+      await expect(crawl(storage, 't', { partitionNames: ['a'] })).rejects.toMatchObject({
+        code: 'CATALOG_INVALID',
+      });
+      await expect(crawl(storage, 't', { location: 'bucket/t' })).rejects.toMatchObject({
+        code: 'CATALOG_INVALID',
+      });
+      await expect(crawl(storage, 't', { name: 'bad-name' })).rejects.toMatchObject({
+        code: 'CATALOG_INVALID',
+      });
     });
   });
 });

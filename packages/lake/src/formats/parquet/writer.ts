@@ -1,9 +1,9 @@
 import type { Writable } from 'node:stream';
-import { finished } from 'node:stream/promises';
 import type { Fields, Schema } from '@tributary/core';
 import type { FileMetaData, RowGroup, SchemaElement } from 'hyparquet';
 import { ByteWriter } from 'hyparquet-writer/src/bytewriter.js';
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
+import { endSink, writeTo } from '../sink.js';
 import type { FileStats, RecordWriter } from '../types.js';
 import { LeafBuffer } from './column-buffer.js';
 import { type Codec, writeColumnChunk } from './column-chunk.js';
@@ -27,38 +27,6 @@ function statisticsBytes(leaf: LeafBuffer): number {
   const size = (v: unknown) =>
     typeof v === 'string' ? Math.min(STATISTICS_MAX_BYTES, v.length * 2) : v === undefined ? 0 : 16;
   return size(leaf.min) + size(leaf.max) + leaf.spec.path.join('.').length;
-}
-
-/**
- * Write to the sink, waiting for 'drain' when its buffer is full. Every listener is removed
- * afterwards: a row group is written in many chunks, and leftover listeners would pile up.
- */
-function writeChunk(sink: Writable, chunk: Uint8Array): Promise<void> {
-  if (sink.destroyed) return Promise.reject(sink.errored ?? new Error('the sink was destroyed'));
-  if (sink.write(chunk)) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const settle = (err?: Error) => {
-      sink.off('drain', onDrain);
-      sink.off('error', onError);
-      sink.off('close', onClose);
-      if (err) reject(err);
-      else resolve();
-    };
-    const onDrain = () => settle();
-    const onError = (err: Error) => settle(err);
-    const onClose = () => settle(sink.errored ?? new Error('the sink closed before it drained'));
-    sink.on('drain', onDrain);
-    sink.on('error', onError);
-    sink.on('close', onClose);
-  });
-}
-
-/** End the sink and wait until everything is flushed (rejects if it fails or is destroyed first). */
-async function endWritable(sink: Writable): Promise<void> {
-  if (sink.writableFinished) return;
-  const done = finished(sink, { readable: false });
-  sink.end();
-  await done;
 }
 
 export interface ParquetWriterConfig {
@@ -166,7 +134,7 @@ export class ParquetRecordWriter<R> implements RecordWriter<R> {
     const chunk = Buffer.from(out.getBytes());
     out.index = 0;
     try {
-      await writeChunk(this.#sink, chunk);
+      await writeTo(this.#sink, chunk);
     } catch (err) {
       throw wrapParquetError(err, 'PARQUET_WRITE_FAILED', 'the Parquet sink failed');
     }
@@ -233,7 +201,7 @@ export class ParquetRecordWriter<R> implements RecordWriter<R> {
       writeMetadata(this.#out, metadata, STATISTICS_MAX_BYTES);
       this.#out.appendUint32(MAGIC);
       await this.#flushOut();
-      await endWritable(this.#sink);
+      await endSink(this.#sink);
     } catch (err) {
       this.#error ??= wrapParquetError(err, 'PARQUET_WRITE_FAILED', 'writing the Parquet footer failed');
       throw this.#error;

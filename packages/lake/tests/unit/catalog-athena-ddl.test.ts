@@ -1,0 +1,150 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { hiveIdentifier, hiveString, toAthenaDdl } from '../../src/catalog/athena-ddl.js';
+import type { TableDefinition } from '../../src/catalog/table.js';
+
+const golden = (name: string) =>
+  readFileSync(new URL(`./golden/${name}`, import.meta.url), 'utf8').replace(/\n$/, '');
+
+/** The processed zone's sensors table: Parquet, hive `dt=/hour=` folders. */
+const processed: TableDefinition = {
+  name: 'sensors',
+  database: 'processed',
+  location: 's3://tributary-processed/sensors/',
+  format: 'parquet',
+  columns: [
+    { name: 'id', type: 'string', kind: 'string', nullable: false, comment: "the reading's id" },
+    { name: 'sensor_id', type: 'string', kind: 'string', nullable: false },
+    { name: 'type', type: 'string', kind: 'string', nullable: false },
+    { name: 'value', type: 'double', kind: 'double', nullable: false },
+    { name: 'price', type: 'decimal(12,4)', kind: 'decimal', nullable: true, precision: 12, scale: 4 },
+    { name: 'tags', type: 'array<string>', kind: 'list', nullable: true, element: { kind: 'string' } },
+    { name: 'timestamp', type: 'timestamp', kind: 'timestamp', nullable: false },
+  ],
+  partitionKeys: [
+    { name: 'dt', type: 'string' },
+    { name: 'hour', type: 'string' },
+  ],
+  partitions: [
+    { values: ['2026-11-23', '10'], location: 's3://tributary-processed/sensors/dt=2026-11-23/hour=10/' },
+    { values: ['2026-11-22', '23'], location: 's3://tributary-processed/sensors/dt=2026-11-22/hour=23/' },
+  ],
+  conflicts: [],
+  files: 2,
+  bytes: 2048,
+  rows: 20,
+  updatedAt: '2026-11-23T11:00:00.000Z',
+};
+
+/** The raw zone's sensors table as Firehose writes it: gzipped NDJSON in `YYYY/MM/DD/HH` folders. */
+const raw: TableDefinition = {
+  name: 'sensors',
+  database: 'raw',
+  location: 's3://tributary-raw/sensors/',
+  format: 'ndjson',
+  compression: 'gzip',
+  columns: [
+    { name: 'id', type: 'string', kind: 'string', nullable: false },
+    { name: 'sensorId', type: 'string', kind: 'string', nullable: false },
+    { name: 'value', type: 'double', kind: 'double', nullable: false },
+    { name: 'timestamp', type: 'timestamp', kind: 'timestamp', nullable: false },
+    { name: 'meta', type: 'struct<fw:string,rev:bigint>', kind: 'struct', nullable: true },
+  ],
+  partitionKeys: ['year', 'month', 'day', 'hour'].map((name) => ({ name, type: 'string' })),
+  partitions: [
+    { values: ['2026', '11', '23', '10'], location: 's3://tributary-raw/sensors/2026/11/23/10/' },
+    { values: ['2025', '12', '31', '23'], location: 's3://tributary-raw/sensors/2025/12/31/23/' },
+  ],
+  conflicts: [],
+  files: 3,
+  bytes: 4096,
+  updatedAt: '2026-11-23T11:00:00.000Z',
+};
+
+describe('toAthenaDdl', () => {
+  it('declares a Parquet table with hive partitions', () => {
+    expect(toAthenaDdl(processed)).toBe(golden('athena-parquet-hive.sql'));
+  });
+
+  it('adds date and integer projections for dt/hour, without a location template for hive folders', () => {
+    expect(toAthenaDdl(processed, { projection: true })).toBe(golden('athena-parquet-hive-projection.sql'));
+  });
+
+  it('declares a gzipped JSON table in Firehose folders', () => {
+    expect(toAthenaDdl(raw)).toBe(golden('athena-firehose-json.sql'));
+  });
+
+  it('projects Firehose folders with integer keys and a storage location template', () => {
+    expect(toAthenaDdl(raw, { projection: true })).toBe(golden('athena-firehose-json-projection.sql'));
+  });
+
+  it('projects one joined datehour key as Athena documents for Firehose', () => {
+    const datehour: TableDefinition = {
+      ...raw,
+      partitionKeys: [{ name: 'datehour', type: 'string' }],
+      partitions: [
+        { values: ['2026/11/23/10'], location: 's3://tributary-raw/sensors/2026/11/23/10/' },
+        { values: ['2026/11/22/08'], location: 's3://tributary-raw/sensors/2026/11/22/08/' },
+      ],
+    };
+
+    const ddl = toAthenaDdl(datehour, { projection: true });
+
+    expect(ddl).toContain(`  'projection.datehour.type'='date',
+  'projection.datehour.format'='yyyy/MM/dd/HH',
+  'projection.datehour.range'='2026/11/22/08,NOW',
+  'projection.datehour.interval'='1',
+  'projection.datehour.interval.unit'='HOURS',
+  'storage.location.template'='s3://tributary-raw/sensors/\${datehour}/'`);
+  });
+
+  it('uses injected projections for other keys, and takes overrides', () => {
+    const byType: TableDefinition = {
+      ...processed,
+      partitionKeys: [{ name: 'type', type: 'string' }],
+      columns: processed.columns.filter((c) => c.name !== 'type'),
+      partitions: [
+        { values: ['temperature'], location: 's3://tributary-processed/sensors/type=temperature/' },
+      ],
+    };
+
+    expect(toAthenaDdl(byType, { projection: true })).toContain(`'projection.type.type'='injected'\n)`);
+    expect(
+      toAthenaDdl(byType, {
+        projection: { keys: { type: { type: 'enum', values: ['temperature', 'power_factor'] } } },
+      }),
+    ).toContain(`'projection.type.type'='enum',\n  'projection.type.values'='temperature,power_factor'`);
+  });
+
+  it('declares CSV with OpenCSVSerde and skips the header row', () => {
+    const ddl = toAthenaDdl({
+      ...processed,
+      format: 'csv',
+      partitionKeys: [],
+      partitions: [],
+      database: undefined,
+    });
+
+    expect(ddl).toContain('CREATE EXTERNAL TABLE IF NOT EXISTS `sensors` (');
+    expect(ddl).toContain(`ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde'
+WITH SERDEPROPERTIES (
+  'separatorChar'=',',
+  'quoteChar'='"',
+  'escapeChar'='\\\\'
+)`);
+    expect(ddl).toContain(`'skip.header.line.count'='1'`);
+  });
+
+  it('refuses a projection it cannot derive a range for', () => {
+    expect(() => toAthenaDdl({ ...processed, partitions: [] }, { projection: true })).toThrow(
+      expect.objectContaining({ code: 'CATALOG_INVALID' }),
+    );
+  });
+});
+
+describe('hiveIdentifier and hiveString', () => {
+  it('backquote identifiers with backquotes doubled, and escape literals the way Hive reads them', () => {
+    expect(hiveIdentifier('we`ird')).toBe('`we``ird`');
+    expect(hiveString("it's a \\ path")).toBe("'it\\'s a \\\\ path'");
+  });
+});
