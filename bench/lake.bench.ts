@@ -3,7 +3,7 @@
 // DuckDB then reads every output back and checks it against the generated rows.
 
 import { once } from 'node:events';
-import { createWriteStream, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -63,7 +63,8 @@ function parseCount(text: string | undefined): number {
   const m = /^([0-9][0-9_,.]*(?:e[0-9]+)?)([kKmM]?)$/.exec(text ?? '');
   const base = m ? Number((m[1] as string).replace(/[_,]/g, '')) : Number.NaN;
   const value = base * (m?.[2] === 'k' || m?.[2] === 'K' ? 1e3 : m?.[2] ? 1e6 : 1);
-  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`--rows needs a positive row count (got ${text})\n${USAGE}`);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new Error(`--rows needs a positive row count (got ${text})\n${USAGE}`);
   return value;
 }
 
@@ -80,7 +81,8 @@ function parseOptions(args: string[]): Options {
     else if (arg === '--only') {
       const names = (args[++i] ?? '').split(',').filter(Boolean);
       const unknown = names.filter((n) => !CANDIDATE_IDS.includes(n as Candidate));
-      if (names.length === 0 || unknown.length > 0) throw new Error(`unknown candidate ${unknown.join(', ')}\n${USAGE}`);
+      if (names.length === 0 || unknown.length > 0)
+        throw new Error(`unknown candidate ${unknown.join(', ')}\n${USAGE}`);
       candidates = CANDIDATE_IDS.filter((c) => names.includes(c));
     } else throw new Error(`unknown option ${arg}\n${USAGE}`);
   }
@@ -89,6 +91,9 @@ function parseOptions(args: string[]): Options {
 }
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
+const round2 = (n: number) => Math.round(n * 100) / 100;
+const sqlString = (text: string) => `'${text.replaceAll("'", "''")}'`;
+const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms));
 
 /** Where a candidate's Parquet files end up (the tributary table sits in a zone folder). */
 function dataDir(candidate: Candidate, dir: string): string {
@@ -100,13 +105,23 @@ export function plan(args: string[], context: { workdir: string }) {
   const steps: Step[] = [];
   for (const rows of options.rows) {
     steps.push({ label: `${int(rows)} rows · generate only`, input: { kind: 'generate', rows } });
-    const outputs = options.candidates.map((candidate) => ({ candidate, dir: join(context.workdir, `${candidate}-${rows}`) }));
+    const outputs = options.candidates.map((candidate) => ({
+      candidate,
+      dir: join(context.workdir, `${candidate}-${rows}`),
+    }));
     for (const { candidate, dir } of outputs) {
-      steps.push({ label: `${int(rows)} rows · ${CANDIDATES[candidate]}`, input: { kind: 'write', candidate, rows, dir } });
+      steps.push({
+        label: `${int(rows)} rows · ${CANDIDATES[candidate]}`,
+        input: { kind: 'write', candidate, rows, dir },
+      });
     }
     steps.push({
       label: `${int(rows)} rows · verify with DuckDB`,
-      input: { kind: 'verify', rows, outputs: outputs.map((o) => ({ ...o, dir: dataDir(o.candidate, o.dir) })) },
+      input: {
+        kind: 'verify',
+        rows,
+        outputs: outputs.map((o) => ({ ...o, dir: dataDir(o.candidate, o.dir) })),
+      },
       // Verified and measured: the files have served their purpose, free the disk.
       removeAfter: outputs.map((o) => o.dir),
     });
@@ -228,18 +243,28 @@ async function writeTributary(rows: number, dir: string): Promise<WriteOutcome> 
     timestamp: field.timestamp(),
   });
   const elapsed = stopwatch();
+  let lastFileClosed = 0;
   const result = await writeDataset(sensorRows(rows), {
     storage: new LocalStorage({ root: dir }),
     table: 'sensors',
     schema,
     partitionBy: byHour('timestamp'),
     format: 'parquet',
+    // The last file's flush event marks where the commit (manifest, then promotion) begins.
+    onEvent: (event) => {
+      if (event.type === 'flush') lastFileClosed = elapsed();
+    },
   });
   const seconds = elapsed();
   if (result.rows !== rows || result.invalidCount !== 0) {
-    throw new Error(`writeDataset wrote ${result.rows} rows (${result.invalidCount} invalid), expected ${rows}`);
+    throw new Error(
+      `writeDataset wrote ${result.rows} rows (${result.invalidCount} invalid), expected ${rows}`,
+    );
   }
-  return { seconds, details: { partitions: result.partitions.length } };
+  return {
+    seconds,
+    details: { partitions: result.partitions.length, commitSeconds: round2(seconds - lastFileClosed) },
+  };
 }
 
 async function writeDuckdb(rows: number, dir: string): Promise<WriteOutcome> {
@@ -250,7 +275,9 @@ async function writeDuckdb(rows: number, dir: string): Promise<WriteOutcome> {
   await connection.run(
     'CREATE TABLE t (id VARCHAR, "sensorId" VARCHAR, type VARCHAR, value DOUBLE, "timestamp" TIMESTAMPTZ)',
   );
-  const threads = (await connection.runAndReadAll("SELECT current_setting('threads') AS n")).getRowObjectsJS()[0]?.n;
+  const threads = (
+    await connection.runAndReadAll("SELECT current_setting('threads') AS n")
+  ).getRowObjectsJS()[0]?.n;
   const elapsed = stopwatch();
   const appender = await connection.createAppender('t');
   for (const row of sensorRows(rows)) {
@@ -274,12 +301,13 @@ async function writeDuckdb(rows: number, dir: string): Promise<WriteOutcome> {
   instance.closeSync();
   return {
     seconds,
-    details: { appendSeconds: round2(appendSeconds), copySeconds: round2(seconds - appendSeconds), threads: String(threads) },
+    details: {
+      appendSeconds: round2(appendSeconds),
+      copySeconds: round2(seconds - appendSeconds),
+      threads: String(threads),
+    },
   };
 }
-
-const round2 = (n: number) => Math.round(n * 100) / 100;
-const sqlString = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
 function partitionOf(row: SensorRow): string {
   const iso = row.timestamp.toISOString();
@@ -310,7 +338,9 @@ class PartitionFiles<F> {
     const index = this.#counts.get(partition) ?? 0;
     this.#counts.set(partition, index + 1);
     mkdirSync(join(this.dir, partition), { recursive: true });
-    const opened = await this.openFile(join(this.dir, partition, `part-${String(index).padStart(5, '0')}.parquet`));
+    const opened = await this.openFile(
+      join(this.dir, partition, `part-${String(index).padStart(5, '0')}.parquet`),
+    );
     this.#open.set(partition, opened);
     return opened;
   }
@@ -398,7 +428,11 @@ async function writeHyparquet(rows: number, dir: string): Promise<WriteOutcome> 
   const files = new PartitionFiles<OpenFile>(
     dir,
     async (path) => ({
-      writer: new ParquetWriter({ writer: new StreamWriter(createWriteStream(path)), schema, codec: 'SNAPPY' }),
+      writer: new ParquetWriter({
+        writer: new StreamWriter(createWriteStream(path)),
+        schema,
+        codec: 'SNAPPY',
+      }),
       id: [],
       sensorId: [],
       type: [],
@@ -440,7 +474,8 @@ async function writeParquetjsLite(rows: number, dir: string): Promise<WriteOutco
   });
   const files = new PartitionFiles(
     dir,
-    (path) => parquet.ParquetWriter.openFile(schema, path, { useDataPageV2: false, rowGroupSize: ROW_GROUP_ROWS }),
+    (path) =>
+      parquet.ParquetWriter.openFile(schema, path, { useDataPageV2: false, rowGroupSize: ROW_GROUP_ROWS }),
     (writer) => writer.close(),
   );
   const elapsed = stopwatch();
@@ -492,7 +527,9 @@ async function verify(rows: number, outputs: { candidate: Candidate; dir: string
       if (!(Math.abs(got('value_sum') - expected.valueSum) <= 1e-9 * Math.abs(expected.valueSum))) {
         problems.push(`sum(value) ${got('value_sum')}, expected ${expected.valueSum}`);
       }
-      const [described] = (await connection.runAndReadAll(`DESCRIBE SELECT "timestamp" FROM ${source}`)).getRowObjectsJS();
+      const [described] = (
+        await connection.runAndReadAll(`DESCRIBE SELECT "timestamp" FROM ${source}`)
+      ).getRowObjectsJS();
       timestampType = String(described?.column_type);
       if (candidate === 'tributary' && timestampType !== 'TIMESTAMP WITH TIME ZONE') {
         problems.push(`timestamp column reads as ${timestampType}, expected TIMESTAMP WITH TIME ZONE (UTC)`);
@@ -514,8 +551,6 @@ async function verify(rows: number, outputs: { candidate: Candidate; dir: string
   instance.closeSync();
   return { kind: 'verify', rows, expected, checks };
 }
-
-const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms));
 
 // ---------------------------------------------------------------------------------------------
 // Summary (in the parent)
@@ -541,13 +576,32 @@ const COLUMNS = [
   { key: 'mib', title: 'MiB' },
 ];
 
-export function summarize(outcomes: StepOutcome[], context: { plan: ReturnType<typeof plan> }) {
+const EMPTY_ROW = Object.fromEntries(COLUMNS.map((c) => [c.key, '—']));
+
+function versionOf(repoRoot: string, name: string): string {
+  try {
+    return JSON.parse(readFileSync(join(repoRoot, 'node_modules', name, 'package.json'), 'utf8')).version;
+  } catch {
+    return '?';
+  }
+}
+
+export function summarize(
+  outcomes: StepOutcome[],
+  context: { repoRoot: string; plan: ReturnType<typeof plan> },
+) {
   const { options } = context.plan;
   const rowsTable: Record<string, string>[] = [];
   const notes: string[] = [];
   const failures: string[] = [];
   const targetMisses: string[] = [];
   const ours = new Map<number, WriteResult>();
+  const versions = ['@duckdb/node-api', 'hyparquet-writer', 'parquetjs-lite'].map(
+    (n) => `${n} ${versionOf(context.repoRoot, n)}`,
+  );
+  notes.push(
+    `versions: ${versions.join(', ')}. tributary: every record validated against the schema, files staged, a manifest committed, then the files promoted (LocalStorage copies them into place).`,
+  );
 
   for (const rows of options.rows) {
     const group = outcomes.filter((o) => o.step.input.rows === rows);
@@ -563,7 +617,9 @@ export function summarize(outcomes: StepOutcome[], context: { plan: ReturnType<t
     const net = (r: WriteResult) =>
       generated && r.seconds > generated.seconds ? r.rows / (r.seconds - generated.seconds) : Number.NaN;
     const fmtRatio = (value: number, base: number | undefined) =>
-      base === undefined || !Number.isFinite(value) || !Number.isFinite(base) ? '—' : `${(value / base).toFixed(2)}×`;
+      base === undefined || !Number.isFinite(value) || !Number.isFinite(base)
+        ? '—'
+        : `${(value / base).toFixed(2)}×`;
 
     for (const outcome of group) {
       const { input } = outcome.step;
@@ -571,11 +627,12 @@ export function summarize(outcomes: StepOutcome[], context: { plan: ReturnType<t
       const name = input.kind === 'generate' ? 'generate only (baseline)' : CANDIDATES[input.candidate];
       if (!outcome.ok || !outcome.result) {
         failures.push(`${int(rows)} rows · ${name}: ${outcome.error}`);
-        rowsTable.push({ rows: int(rows), candidate: name, seconds: 'FAILED' });
+        rowsTable.push({ ...EMPTY_ROW, rows: int(rows), candidate: name, seconds: 'FAILED' });
         continue;
       }
       const r = outcome.result as GenerateResult | WriteResult;
       const row: Record<string, string> = {
+        ...EMPTY_ROW,
         rows: int(rows),
         candidate: name,
         seconds: r.seconds.toFixed(2),
@@ -595,6 +652,12 @@ export function summarize(outcomes: StepOutcome[], context: { plan: ReturnType<t
       rowsTable.push(row);
     }
 
+    const tributary = find('write', 'tributary');
+    if (tributary) {
+      notes.push(
+        `${int(rows)} rows: tributary's commit (manifest, then promotion) took ${tributary.details.commitSeconds} s of its ${tributary.seconds.toFixed(2)} s.`,
+      );
+    }
     if (duck) {
       const d = duck.details;
       notes.push(
@@ -617,14 +680,17 @@ export function summarize(outcomes: StepOutcome[], context: { plan: ReturnType<t
       notes.push(
         `${int(rows)} rows · ${name}: ${status}; timestamp reads as ${check.timestampType}; ${check.compression}; ${int(check.rowGroups)} row groups.`,
       );
-      if (check.problems.length > 0) failures.push(`${int(rows)} rows · ${name}: ${check.problems.join('; ')}`);
+      if (check.problems.length > 0)
+        failures.push(`${int(rows)} rows · ${name}: ${check.problems.join('; ')}`);
     }
   }
 
   // Targets (issue 3): peak RSS under 400 MiB and flat from the smallest to the largest run.
   for (const [rows, r] of ours) {
     const ok = r.maxRssMiB < RSS_TARGET_MIB;
-    notes.push(`target · tributary peak RSS at ${int(rows)} rows: ${r.maxRssMiB.toFixed(0)} MiB (under ${RSS_TARGET_MIB} MiB: ${ok ? 'met' : 'MISSED'})`);
+    notes.push(
+      `target · tributary peak RSS at ${int(rows)} rows: ${r.maxRssMiB.toFixed(0)} MiB (under ${RSS_TARGET_MIB} MiB: ${ok ? 'met' : 'MISSED'})`,
+    );
     if (!ok) targetMisses.push(`tributary peak RSS ${r.maxRssMiB.toFixed(0)} MiB at ${int(rows)} rows`);
   }
   const sizes = [...ours.keys()].sort((a, b) => a - b);
@@ -636,7 +702,10 @@ export function summarize(outcomes: StepOutcome[], context: { plan: ReturnType<t
     notes.push(
       `target · tributary peak RSS from ${int(smallest.rows)} to ${int(largest.rows)} rows: ${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)}% (flat, within ${FLAT_TOLERANCE * 100}%: ${flat ? 'met' : 'MISSED'})`,
     );
-    if (!flat) targetMisses.push(`tributary peak RSS grew ${(growth * 100).toFixed(1)}% from ${int(smallest.rows)} to ${int(largest.rows)} rows`);
+    if (!flat)
+      targetMisses.push(
+        `tributary peak RSS grew ${(growth * 100).toFixed(1)}% from ${int(smallest.rows)} to ${int(largest.rows)} rows`,
+      );
   }
   if (options.strict) failures.push(...targetMisses.map((m) => `target missed: ${m}`));
   return { columns: COLUMNS, rows: rowsTable, notes, failures };

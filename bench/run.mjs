@@ -48,7 +48,11 @@ function runChild(name, input) {
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', fileURLToPath(import.meta.url), '--step', name, JSON.stringify(input)],
-      { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TRIBUTARY_BENCH_CHILD: '1' } },
+      {
+        cwd: repoRoot,
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, TRIBUTARY_BENCH_CHILD: '1' },
+      },
     );
     let out = '';
     child.stdout.setEncoding('utf8');
@@ -66,7 +70,11 @@ function runChild(name, input) {
           // fall through: a child that exits 0 without its JSON line failed too
         }
       }
-      resolvePromise({ ok: false, seconds, error: `exited with ${signal ?? `code ${code}`}${line ? `: ${line}` : ''}` });
+      resolvePromise({
+        ok: false,
+        seconds,
+        error: `exited with ${signal ?? `code ${code}`}${line ? `: ${line}` : ''}`,
+      });
     });
   });
 }
@@ -98,7 +106,9 @@ async function parentMain(argv) {
   const workdirAt = rest.indexOf('--workdir');
   // A work directory the caller names is theirs: never deleted.
   const keep = rest.includes('--keep') || workdirAt >= 0;
-  const args = rest.filter((a, i) => a !== '--keep' && (workdirAt < 0 || (i !== workdirAt && i !== workdirAt + 1)));
+  const args = rest.filter(
+    (a, i) => a !== '--keep' && (workdirAt < 0 || (i !== workdirAt && i !== workdirAt + 1)),
+  );
   let workdir;
   if (workdirAt >= 0) {
     workdir = resolve(rest[workdirAt + 1] ?? '');
@@ -114,6 +124,7 @@ async function parentMain(argv) {
     plan = await bench.plan(args, context);
   } catch (err) {
     console.error(err instanceof Error ? err.message : err);
+    if (!keep) rmSync(workdir, { recursive: true, force: true });
     return 2;
   }
   console.error(`${plan.title}\nwork directory: ${workdir}\n`);
@@ -124,9 +135,11 @@ async function parentMain(argv) {
     process.stderr.write(`${prefix} …\n`);
     const outcome = await runChild(name, step.input);
     if (!outcome.ok) crashed++;
-    process.stderr.write(`${prefix} ${outcome.ok ? 'done' : `FAILED (${outcome.error})`} in ${outcome.seconds.toFixed(1)} s\n`);
+    process.stderr.write(
+      `${prefix} ${outcome.ok ? 'done' : `FAILED (${outcome.error})`} in ${outcome.seconds.toFixed(1)} s\n`,
+    );
     results.push({ step, ...outcome });
-    for (const path of step.removeAfter ?? []) rmSync(path, { recursive: true, force: true });
+    if (!keep) for (const path of step.removeAfter ?? []) rmSync(path, { recursive: true, force: true });
   }
 
   const summary = await bench.summarize(results, { ...context, plan });

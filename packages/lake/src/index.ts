@@ -30,6 +30,7 @@ export { createDelivery, DeliveryError } from './delivery.js';
 export { InvalidKeyError, ObjectNotFoundError, StorageError } from './errors.js';
 export { csvFormat } from './formats/csv.js';
 export { ndjsonFormat } from './formats/ndjson.js';
+export type { ParquetColumnInfo, ParquetErrorCode } from './formats/parquet.js';
 export {
   DEFAULT_ROW_GROUP_BYTES,
   ParquetError,
@@ -37,7 +38,6 @@ export {
   parquetRowCount,
   readParquetSchema,
 } from './formats/parquet.js';
-export type { ParquetColumnInfo, ParquetErrorCode } from './formats/parquet.js';
 export { formatFor, formatOfKey } from './formats/registry.js';
 export type {
   FileFormat,

@@ -1,2 +1,2 @@
-// This package exports nothing yet: its API arrives with its own issue.
-export {};
+export type { SensorRecord } from './record.js';
+export { sensorRecordId, sensorRecordSchema } from './record.js';
