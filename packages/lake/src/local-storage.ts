@@ -12,6 +12,7 @@ import {
   assertValidKey,
   type Body,
   bodyToBytes,
+  checkRange,
   compareKeys,
   type GetOptions,
   type ListOptions,
@@ -351,21 +352,4 @@ async function isFolder(path: string): Promise<boolean> {
 function isMissing(err: unknown): boolean {
   const code = errorCode(err);
   return code !== undefined && MISSING.has(code);
-}
-
-/** Validate a byte range: `start` and `end` are whole numbers ≥ 0. */
-function checkRange(options: GetOptions): { start: number; end: number | undefined } {
-  const { start = 0, end } = options;
-  for (const [name, value] of [
-    ['start', start],
-    ['end', end],
-  ] as const) {
-    if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) {
-      throw new TributaryError(`${name} must be a whole number ≥ 0, got ${String(value)}`, {
-        code: 'INVALID_RANGE',
-        context: { [name]: value },
-      });
-    }
-  }
-  return { start, end };
 }

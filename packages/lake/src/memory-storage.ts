@@ -5,6 +5,7 @@ import {
   assertValidKey,
   type Body,
   bodyToBytes,
+  checkRange,
   compareKeys,
   type GetOptions,
   type ListOptions,
@@ -60,7 +61,8 @@ export class MemoryStorage implements Storage {
     assertValidKey(key);
     const stored = this.#objects.get(key);
     if (!stored) throw new ObjectNotFoundError(key, { url: this.url });
-    return stored.bytes.subarray(options.start ?? 0, options.end ?? stored.bytes.byteLength);
+    const { start, end } = checkRange(options);
+    return stored.bytes.subarray(start, end ?? stored.bytes.byteLength);
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {

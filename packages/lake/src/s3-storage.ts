@@ -22,6 +22,7 @@ import {
   assertValidKey,
   type Body,
   bodyToBytes,
+  checkRange,
   type GetOptions,
   type ListOptions,
   type ObjectInfo,
@@ -479,22 +480,6 @@ async function* abortable(
     // waiting for its next chunk only returns after that chunk.
     if (!finished) void Promise.resolve(iterator.return?.()).catch(() => {});
   }
-}
-
-function checkRange(options: GetOptions): { start: number; end: number | undefined } {
-  const { start = 0, end } = options;
-  for (const [name, value] of [
-    ['start', start],
-    ['end', end],
-  ] as const) {
-    if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) {
-      throw new TributaryError(`${name} must be a whole number ≥ 0, got ${String(value)}`, {
-        code: 'INVALID_RANGE',
-        context: { [name]: value },
-      });
-    }
-  }
-  return { start, end };
 }
 
 function statusOf(err: unknown): number | undefined {

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { TributaryError } from '@tributary/core';
 import { InvalidKeyError } from './errors.js';
 
 /** What a put, head or list knows of an object. */
@@ -109,4 +110,21 @@ export async function bodyToBytes(body: Body): Promise<Uint8Array> {
     );
   }
   return Buffer.concat(chunks);
+}
+
+/** Validate a byte range: `start` and `end` are whole numbers ≥ 0. */
+export function checkRange(options: GetOptions): { start: number; end: number | undefined } {
+  const { start = 0, end } = options;
+  for (const [name, value] of [
+    ['start', start],
+    ['end', end],
+  ] as const) {
+    if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) {
+      throw new TributaryError(`${name} must be a whole number ≥ 0, got ${String(value)}`, {
+        code: 'INVALID_RANGE',
+        context: { [name]: value },
+      });
+    }
+  }
+  return { start, end };
 }
