@@ -229,10 +229,9 @@ const WRITERS: Record<Candidate, (rows: number, dir: string) => Promise<WriteOut
 // RSS is that writer's alone).
 
 async function writeTributary(rows: number, dir: string): Promise<WriteOutcome> {
-  const [{ writeDataset }, { byHour }, { LocalStorage }, { defineSchema, field }] = await Promise.all([
-    import('../packages/lake/src/dataset.js'),
-    import('../packages/lake/src/partitions.js'),
-    import('../packages/lake/src/local-storage.js'),
+  // The public entry points, resolved to the packages' sources by tsx (tsconfig paths).
+  const [{ writeDataset, byHour, LocalStorage }, { defineSchema, field }] = await Promise.all([
+    import('@tributary/lake'),
     import('@tributary/core'),
   ]);
   const schema = defineSchema({

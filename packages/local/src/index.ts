@@ -1,4 +1,11 @@
 export { freePort } from './free-port.js';
+export type {
+  KinesaliteClientConfig,
+  KinesaliteServer,
+  KinesaliteStream,
+  StartKinesaliteOptions,
+} from './kinesalite.js';
+export { startKinesalite } from './kinesalite.js';
 export type { MotoServer, StartMotoServerOptions } from './moto-server.js';
 export { startMotoServer } from './moto-server.js';
 export type { S3rverServer, StartS3rverOptions } from './s3rver.js';

@@ -1,2 +1,31 @@
+export type { AnomalyKind, AnomalyLength, AnomalyOptions } from './anomalies.js';
+export type { FleetClock, FleetOptions, FleetSensor, FleetStats, GenerateRecordsOptions } from './fleet.js';
+export { Fleet, FleetError, generateRecords } from './fleet.js';
+export type { HydraulicPressureModelState, PowerFactorModelState, TemperatureModelState } from './models.js';
+export {
+  builtInSensorTypes,
+  defaultSensorTypes,
+  hydraulicPressureSensorType,
+  powerFactorSensorType,
+  temperatureSensorType,
+  workdayLoad,
+} from './models.js';
+export { Prng } from './prng.js';
 export type { SensorRecord } from './record.js';
 export { sensorRecordId, sensorRecordSchema } from './record.js';
+export { SensorTypeRegistry } from './registry.js';
+export type {
+  SensorModel,
+  SensorModelInit,
+  SensorRange,
+  SensorReading,
+  SensorType,
+  SensorTypeDefinition,
+  SensorTypeModel,
+} from './sensor-type.js';
+export {
+  DuplicateSensorTypeError,
+  defineSensorType,
+  SensorTypeError,
+  UnknownSensorTypeError,
+} from './sensor-type.js';

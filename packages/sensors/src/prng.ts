@@ -56,9 +56,12 @@ export class Prng {
 
   constructor(seed: number | string) {
     if (typeof seed === 'number' ? !Number.isFinite(seed) : typeof seed !== 'string') {
-      throw new TributaryError(`A PRNG seed must be a finite number or a string, got ${describeValue(seed)}`, {
-        code: 'PRNG_INVALID',
-      });
+      throw new TributaryError(
+        `A PRNG seed must be a finite number or a string, got ${describeValue(seed)}`,
+        {
+          code: 'PRNG_INVALID',
+        },
+      );
     }
     this.seed = String(seed);
     [this.#a, this.#b, this.#c, this.#d] = cyrb128(this.seed);

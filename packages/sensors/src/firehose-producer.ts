@@ -1,0 +1,147 @@
+import type { FirehoseClient } from '@aws-sdk/client-firehose';
+import { describeValue, encodeNdjsonLine } from '@tributary/core';
+import {
+  assertOptionsObject,
+  BaseProducer,
+  type EntryOutcome,
+  type Envelope,
+  type ProducerCommonOptions,
+  resolveCommonOptions,
+  type WireEntry,
+} from './base-producer.js';
+import { ProducerOptionsError } from './errors.js';
+import { type SensorRecord, sensorRecordSchema } from './record.js';
+
+export interface FirehoseProducerOptions<T = SensorRecord> extends ProducerCommonOptions<T> {
+  /** The client to send with. */
+  client: FirehoseClient;
+  /** A Direct PUT delivery stream. */
+  deliveryStreamName: string;
+  /**
+   * End every record with `\n` when the encoder did not, so that the objects Firehose writes
+   * (it concatenates records with no separator) are NDJSON. Default true.
+   */
+  newlineDelimited?: boolean;
+}
+
+// PutRecordBatch: 500 records and 4 MiB per call; 1,000 KiB per record.
+const MAX_RECORDS = 500;
+const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+const MAX_RECORD_BYTES = 1_000 * 1024;
+const STREAM_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const NEWLINE = 0x0a;
+
+type FirehoseModule = typeof import('@aws-sdk/client-firehose');
+let firehoseModule: Promise<FirehoseModule> | undefined;
+
+// Loaded on first use, so that importing @tributary/sensors never needs the optional peer.
+function loadFirehose(): Promise<FirehoseModule> {
+  firehoseModule ??= import('@aws-sdk/client-firehose');
+  return firehoseModule;
+}
+
+function defaultEncode(record: unknown): string {
+  return encodeNdjsonLine(record, sensorRecordSchema);
+}
+
+/**
+ * Sends records to a Firehose delivery stream with `PutRecordBatch`: batches of at most 500
+ * records and 4 MiB, each record at most 1,000 KiB (a larger one is refused with an
+ * `ItemTooLargeError`) and ending with `\n`, so that the delivered objects are NDJSON. When
+ * `FailedPutCount > 0`, only the entries whose `RequestResponses[i].ErrorCode` is set are sent
+ * again, with full-jitter backoff; whole requests that failed for a retryable reason are sent
+ * again too. A record not delivered within `recordTtlMs` fails with `RECORD_TTL_EXPIRED`.
+ *
+ * `close()` resolves with `{ sent, retried, failed }`, or rejects with a
+ * `PartialBatchFailureError` holding every record that failed and its error code.
+ *
+ * @example
+ * ```ts
+ * const producer = new FirehoseProducer({ client: new FirehoseClient({}), deliveryStreamName: 'sensors-raw' });
+ * await producer.putMany(readings);
+ * await producer.close(); // throws PartialBatchFailureError if any record failed
+ * ```
+ */
+export class FirehoseProducer<T = SensorRecord> extends BaseProducer<T> {
+  private readonly client: FirehoseClient;
+  private readonly deliveryStreamName: string;
+  private readonly newlineDelimited: boolean;
+
+  constructor(options: FirehoseProducerOptions<T>) {
+    assertOptionsObject('FirehoseProducer', options);
+    const common = resolveCommonOptions<T>('FirehoseProducer', options, defaultEncode);
+    const { client, deliveryStreamName } = options;
+    if (typeof deliveryStreamName !== 'string' || !STREAM_NAME.test(deliveryStreamName)) {
+      throw new ProducerOptionsError(
+        `FirehoseProducer option deliveryStreamName must be 1 to 64 letters, digits, "_", "." or "-", got ${describeValue(deliveryStreamName)}`,
+        'deliveryStreamName',
+      );
+    }
+    super(common, {
+      source: 'firehose-producer',
+      context: { stream: deliveryStreamName },
+      maxRecordBytes: MAX_RECORD_BYTES,
+      maxRequestCount: MAX_RECORDS,
+      maxRequestBytes: MAX_REQUEST_BYTES,
+      batchMaxCount: MAX_RECORDS,
+      batchMaxBytes: MAX_REQUEST_BYTES,
+    });
+    if (typeof client !== 'object' || client === null || typeof client.send !== 'function') {
+      throw new ProducerOptionsError(
+        `FirehoseProducer option client must be a FirehoseClient, got ${describeValue(client)}`,
+        'client',
+      );
+    }
+    const newlineDelimited = options.newlineDelimited ?? true;
+    if (typeof newlineDelimited !== 'boolean') {
+      throw new ProducerOptionsError(
+        `FirehoseProducer option newlineDelimited must be a boolean, got ${describeValue(newlineDelimited)}`,
+        'newlineDelimited',
+      );
+    }
+    this.client = client;
+    this.deliveryStreamName = deliveryStreamName;
+    this.newlineDelimited = newlineDelimited;
+  }
+
+  protected partitionKeyOf(): string {
+    return '';
+  }
+
+  protected override finishData(data: Uint8Array): Uint8Array {
+    if (!this.newlineDelimited || data[data.byteLength - 1] === NEWLINE) return data;
+    const out = new Uint8Array(data.byteLength + 1);
+    out.set(data, 0);
+    out[data.byteLength] = NEWLINE;
+    return out;
+  }
+
+  protected toEntries(batch: Envelope<T>[]): WireEntry<T>[] {
+    return batch.map((envelope) => this.entryOf(envelope, -1));
+  }
+
+  protected async send(entries: readonly WireEntry<T>[]): Promise<EntryOutcome[]> {
+    const { PutRecordBatchCommand } = await loadFirehose();
+    const output = await this.client.send(
+      new PutRecordBatchCommand({
+        DeliveryStreamName: this.deliveryStreamName,
+        Records: entries.map((entry) => ({ Data: entry.data })),
+      }),
+    );
+    const responses = output.RequestResponses ?? [];
+    const failedCount = output.FailedPutCount ?? 0;
+    return entries.map((_entry, index): EntryOutcome => {
+      const response = responses[index];
+      if (response === undefined) {
+        // No per-record answer: only trust the request as a whole when it says nothing failed.
+        return failedCount === 0 && responses.length === 0
+          ? { ok: true }
+          : { ok: false, code: 'MISSING_RESULT', message: 'PutRecordBatch returned no result here', retryable: true };
+      }
+      if (response.ErrorCode !== undefined && response.ErrorCode !== null && response.ErrorCode !== '') {
+        return { ok: false, code: response.ErrorCode, message: response.ErrorMessage };
+      }
+      return { ok: true };
+    });
+  }
+}

@@ -1,0 +1,371 @@
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { describeValue, encodeNdjsonLine, utf8ByteLength, withRetry } from '@tributary/core';
+import { AggregateBuilder } from './aggregation.js';
+import {
+  assertOptionsObject,
+  BaseProducer,
+  type EntryOutcome,
+  type Envelope,
+  type ProducerCommonOptions,
+  resolveCommonOptions,
+  type WireEntry,
+} from './base-producer.js';
+import { InvalidPartitionKeyError, ProducerOptionsError, ShardDiscoveryError } from './errors.js';
+import { ShardRateLimiter } from './rate-limiter.js';
+import { type SensorRecord, sensorRecordSchema } from './record.js';
+import { ShardMap } from './shard-map.js';
+
+/** Kinesis' per-shard write limits, or the share of them this producer may use. */
+export interface KinesisRateLimit {
+  /** Records per second and shard. Default 1,000. */
+  recordsPerSecond?: number;
+  /** Bytes (data + partition key) per second and shard. Default 1 MiB. */
+  bytesPerSecond?: number;
+}
+
+export interface KinesisProducerOptions<T = SensorRecord> extends ProducerCommonOptions<T> {
+  /** The client to send with (with `requestHandler: new NodeHttpHandler()` for kinesalite). */
+  client: KinesisClient;
+  streamName: string;
+  /** The partition key of a record: 1 to 256 characters. Default: the record's `sensorId`. */
+  partitionKey?: (record: T) => string;
+  /**
+   * Pack many records into each Kinesis record in the KPL aggregated format (up to 1 MiB, only
+   * records bound for the same shard together). Consumers must de-aggregate (the KCL, Lambda,
+   * `aws-kinesis-agg`, `deaggregate`, `KinesisSource` do). Default false.
+   */
+  aggregate?: boolean;
+  /**
+   * Per-shard token buckets that keep the producer under Kinesis' write limits, so that it does
+   * not throttle itself; `false` to send as fast as requests return. Default: 1,000 records/s
+   * and 1 MiB/s per shard.
+   */
+  rateLimit?: KinesisRateLimit | false;
+  /**
+   * Assume the stream has this many shards splitting the hash key space evenly (as CreateStream
+   * makes them) instead of asking `ListShards`. Default: ask `ListShards` once, and again after a
+   * response shows a record landing on another shard than predicted (a reshard).
+   */
+  shardCount?: number;
+}
+
+// PutRecords: 500 records and 5 MiB per call; 1 MiB per record; partition keys count.
+const MAX_RECORDS = 500;
+const MAX_REQUEST_BYTES = 5 * 1024 * 1024;
+const MAX_RECORD_BYTES = 1024 * 1024;
+// Aggregated user records are grouped in batches this large, so that the packed entries of a
+// batch are about one request's worth.
+const AGGREGATE_BATCH_RECORDS = 50_000;
+// Upper bound of the bytes aggregation adds per user record (protobuf keys and lengths).
+const AGGREGATION_OVERHEAD = 12;
+const STREAM_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+const MAX_KEY_LENGTH = 256;
+const MIN_REFRESH_INTERVAL_MS = 1_000;
+
+type KinesisModule = typeof import('@aws-sdk/client-kinesis');
+let kinesisModule: Promise<KinesisModule> | undefined;
+
+// Loaded on first use, so that importing @tributary/sensors never needs the optional peer.
+function loadKinesis(): Promise<KinesisModule> {
+  kinesisModule ??= import('@aws-sdk/client-kinesis');
+  return kinesisModule;
+}
+
+function keyBytes(key: string | undefined): number {
+  return key === undefined ? 0 : utf8ByteLength(key);
+}
+
+function defaultPartitionKey(record: unknown): string {
+  return (record as { sensorId?: string } | null)?.sensorId as string;
+}
+
+function defaultEncode(record: unknown): string {
+  return encodeNdjsonLine(record, sensorRecordSchema);
+}
+
+/**
+ * Sends records to a Kinesis data stream with `PutRecords`: batches of at most 500 records and
+ * 5 MiB (partition keys counted), sent after at most `maxAgeMs`; a record over 1 MiB is refused
+ * with an `ItemTooLargeError`. On a partial failure only the failed entries are sent again
+ * (matched by position), with full-jitter backoff — longer on
+ * `ProvisionedThroughputExceededException` — and so are whole requests that failed for a
+ * retryable reason (network, 5xx, throttling). Per-shard token buckets keep it under the
+ * stream's write limits; a record not delivered within `recordTtlMs` fails with
+ * `RECORD_TTL_EXPIRED`; `put` waits while `maxBufferedRecords` are in flight.
+ *
+ * Each Kinesis record holds one record as a line of NDJSON (compact JSON, then `\n`), so that
+ * records concatenated by Firehose or a consumer stay one per line. The partition key is the
+ * record's `sensorId`. Order is kept per request, not across retries.
+ *
+ * `close()` resolves with `{ sent, retried, failed }`, or rejects with a
+ * `PartialBatchFailureError` holding every record that failed and its error code.
+ *
+ * @example
+ * ```ts
+ * const producer = new KinesisProducer({ client: new KinesisClient({}), streamName: 'sensors' });
+ * for await (const reading of fleet) await producer.put(reading);
+ * const { sent, retried } = await producer.close(); // throws PartialBatchFailureError if any record failed
+ * ```
+ */
+export class KinesisProducer<T = SensorRecord> extends BaseProducer<T> {
+  private readonly client: KinesisClient;
+  private readonly streamName: string;
+  private readonly keyOf: (record: T) => string;
+  private readonly aggregated: boolean;
+  private readonly limiter: ShardRateLimiter | undefined;
+  private readonly fixedMap: ShardMap | undefined;
+  private readonly needsMap: boolean;
+  private map: ShardMap | undefined;
+  private stale = false;
+  private lastLoad = Number.NEGATIVE_INFINITY;
+  private loading: Promise<ShardMap> | undefined;
+
+  constructor(options: KinesisProducerOptions<T>) {
+    assertOptionsObject('KinesisProducer', options);
+    const common = resolveCommonOptions<T>('KinesisProducer', options, defaultEncode);
+    const { client, streamName } = options;
+    if (typeof streamName !== 'string' || !STREAM_NAME.test(streamName)) {
+      throw new ProducerOptionsError(
+        `KinesisProducer option streamName must be 1 to 128 letters, digits, "_", "." or "-", got ${describeValue(streamName)}`,
+        'streamName',
+      );
+    }
+    const aggregate = options.aggregate ?? false;
+    super(common, {
+      source: 'kinesis-producer',
+      context: { stream: streamName },
+      maxRecordBytes: MAX_RECORD_BYTES,
+      maxRequestCount: MAX_RECORDS,
+      maxRequestBytes: MAX_REQUEST_BYTES,
+      batchMaxCount: aggregate ? AGGREGATE_BATCH_RECORDS : MAX_RECORDS,
+      batchMaxBytes: MAX_REQUEST_BYTES,
+      ...(aggregate ? { batchSizeOf: (envelope) => envelope.size + AGGREGATION_OVERHEAD } : {}),
+    });
+    if (typeof client !== 'object' || client === null || typeof client.send !== 'function') {
+      throw new ProducerOptionsError(
+        `KinesisProducer option client must be a KinesisClient, got ${describeValue(client)}`,
+        'client',
+      );
+    }
+    if (options.partitionKey !== undefined && typeof options.partitionKey !== 'function') {
+      throw new ProducerOptionsError(
+        `KinesisProducer option partitionKey must be a function, got ${describeValue(options.partitionKey)}`,
+        'partitionKey',
+      );
+    }
+    if (typeof aggregate !== 'boolean') {
+      throw new ProducerOptionsError(
+        `KinesisProducer option aggregate must be a boolean, got ${describeValue(aggregate)}`,
+        'aggregate',
+      );
+    }
+    const { shardCount } = options;
+    if (shardCount !== undefined && (!Number.isSafeInteger(shardCount) || shardCount < 1)) {
+      throw new ProducerOptionsError(
+        `KinesisProducer option shardCount must be an integer ≥ 1, got ${describeValue(shardCount)}`,
+        'shardCount',
+      );
+    }
+    this.client = client;
+    this.streamName = streamName;
+    this.keyOf = options.partitionKey ?? defaultPartitionKey;
+    this.aggregated = aggregate;
+    this.limiter = resolveRateLimit(options.rateLimit);
+    this.fixedMap = shardCount === undefined ? undefined : ShardMap.uniform(shardCount);
+    this.needsMap = this.aggregated || this.limiter !== undefined;
+  }
+
+  protected partitionKeyOf(record: T): string {
+    let key: unknown;
+    try {
+      key = this.keyOf(record);
+    } catch (error) {
+      throw new InvalidPartitionKeyError(
+        'The partitionKey function threw',
+        { stream: this.streamName },
+        error,
+      );
+    }
+    if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) {
+      throw new InvalidPartitionKeyError(
+        `A partition key must be a string of 1 to ${MAX_KEY_LENGTH} characters, got ${describeValue(key)}`,
+        { stream: this.streamName },
+      );
+    }
+    return key;
+  }
+
+  protected async toEntries(batch: Envelope<T>[]): Promise<WireEntry<T>[]> {
+    const map = this.needsMap ? await this.shardMap() : undefined;
+    const shardOf = (envelope: Envelope<T>) => (map === undefined ? -1 : map.indexOf(envelope.key));
+    if (!this.aggregated) return batch.map((envelope) => this.entryOf(envelope, shardOf(envelope)));
+
+    const byShard = new Map<number, Envelope<T>[]>();
+    for (const envelope of batch) {
+      const shard = shardOf(envelope);
+      let group = byShard.get(shard);
+      if (group === undefined) byShard.set(shard, (group = []));
+      group.push(envelope);
+    }
+    const entries: WireEntry<T>[] = [];
+    for (const [shard, group] of byShard) {
+      let builder = new AggregateBuilder();
+      let members: Envelope<T>[] = [];
+      const finish = () => {
+        if (members.length === 1) entries.push(this.entryOf(members[0] as Envelope<T>, shard));
+        else if (members.length > 1) entries.push(this.aggregateEntry(builder, members, shard));
+        builder = new AggregateBuilder();
+        members = [];
+      };
+      for (const envelope of group) {
+        const user = { partitionKey: envelope.key, data: envelope.data };
+        if (new AggregateBuilder().byteLengthWith(user) + keyBytes(envelope.key) > MAX_RECORD_BYTES) {
+          // Too large to wrap: it goes alone, as a plain record (it is within 1 MiB by itself).
+          entries.push(this.entryOf(envelope, shard));
+          continue;
+        }
+        if (
+          members.length > 0 &&
+          builder.byteLengthWith(user) + keyBytes(builder.partitionKey) > MAX_RECORD_BYTES
+        ) {
+          finish();
+        }
+        builder.add(user);
+        members.push(envelope);
+      }
+      finish();
+    }
+    return entries;
+  }
+
+  protected async send(entries: readonly WireEntry<T>[]): Promise<EntryOutcome[]> {
+    const { PutRecordsCommand } = await loadKinesis();
+    const output = await this.client.send(
+      new PutRecordsCommand({
+        StreamName: this.streamName,
+        Records: entries.map((entry) => ({ Data: entry.data, PartitionKey: entry.key })),
+      }),
+    );
+    const results = output.Records ?? [];
+    return entries.map((_entry, index): EntryOutcome => {
+      const result = results[index];
+      if (result === undefined) {
+        return {
+          ok: false,
+          code: 'MISSING_RESULT',
+          message: 'PutRecords returned no result here',
+          retryable: true,
+        };
+      }
+      if (result.ErrorCode !== undefined && result.ErrorCode !== null && result.ErrorCode !== '') {
+        return { ok: false, code: result.ErrorCode, message: result.ErrorMessage };
+      }
+      return { ok: true, shardId: result.ShardId };
+    });
+  }
+
+  protected override rateWait(entry: WireEntry<T>, now: number): number {
+    return this.limiter === undefined || entry.shard < 0
+      ? 0
+      : this.limiter.waitFor(entry.shard, entry.size, now);
+  }
+
+  protected override rateTake(entry: WireEntry<T>, now: number): void {
+    if (this.limiter !== undefined && entry.shard >= 0) this.limiter.take(entry.shard, entry.size, now);
+  }
+
+  protected override accepted(entry: WireEntry<T>, outcome: EntryOutcome & { ok: true }): void {
+    // A record that landed elsewhere than the map said means the stream was resharded.
+    if (this.map === undefined || outcome.shardId === undefined) return;
+    if (entry.shard < 0 || this.map.at(entry.shard)?.shardId !== outcome.shardId) this.stale = true;
+  }
+
+  private aggregateEntry(builder: AggregateBuilder, members: Envelope<T>[], shard: number): WireEntry<T> {
+    const data = builder.build();
+    const key = builder.partitionKey as string;
+    const entry = this.entryOf(members[0] as Envelope<T>, shard);
+    return {
+      ...entry,
+      users: members,
+      data,
+      key,
+      size: data.byteLength + keyBytes(key),
+      deadline: Math.min(...members.map((member) => member.deadline)),
+    };
+  }
+
+  private async shardMap(): Promise<ShardMap> {
+    if (this.fixedMap !== undefined) return this.fixedMap;
+    const now = this.common.clock.now();
+    if (this.map !== undefined && (!this.stale || now - this.lastLoad < MIN_REFRESH_INTERVAL_MS))
+      return this.map;
+    if (this.loading === undefined) {
+      this.lastLoad = now;
+      this.loading = this.loadShardMap().finally(() => {
+        this.loading = undefined;
+      });
+    }
+    try {
+      return await this.loading;
+    } catch (error) {
+      // A stream we already know goes on with the old map; only the first load must succeed.
+      if (this.map !== undefined) return this.map;
+      throw error;
+    }
+  }
+
+  private async loadShardMap(): Promise<ShardMap> {
+    try {
+      const { ListShardsCommand } = await loadKinesis();
+      const shards = [];
+      let nextToken: string | undefined;
+      do {
+        const token = nextToken;
+        const page = await withRetry(
+          () =>
+            this.client.send(
+              new ListShardsCommand(
+                token === undefined ? { StreamName: this.streamName } : { NextToken: token },
+              ),
+            ),
+          { maxAttempts: 5, random: this.common.random },
+        );
+        shards.push(...(page.Shards ?? []));
+        nextToken = page.NextToken;
+      } while (nextToken !== undefined);
+      const map = ShardMap.fromListedShards(shards);
+      if (map.size === 0) throw new Error('ListShards returned no open shard');
+      if (this.map !== undefined) this.limiter?.reset();
+      this.map = map;
+      this.stale = false;
+      return map;
+    } catch (error) {
+      throw new ShardDiscoveryError(this.streamName, error);
+    }
+  }
+}
+
+function resolveRateLimit(rateLimit: KinesisRateLimit | false | undefined): ShardRateLimiter | undefined {
+  if (rateLimit === false) return undefined;
+  if (rateLimit !== undefined && (typeof rateLimit !== 'object' || rateLimit === null)) {
+    throw new ProducerOptionsError(
+      `KinesisProducer option rateLimit must be false or { recordsPerSecond, bytesPerSecond }, got ${describeValue(rateLimit)}`,
+      'rateLimit',
+    );
+  }
+  const positive = (option: keyof KinesisRateLimit, fallback: number): number => {
+    const value = rateLimit?.[option];
+    if (value === undefined) return fallback;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+      throw new ProducerOptionsError(
+        `KinesisProducer option rateLimit.${option} must be a number > 0, got ${describeValue(value)}`,
+        `rateLimit.${option}`,
+      );
+    }
+    return value;
+  };
+  return new ShardRateLimiter({
+    recordsPerSecond: positive('recordsPerSecond', 1_000),
+    bytesPerSecond: positive('bytesPerSecond', MAX_RECORD_BYTES),
+  });
+}

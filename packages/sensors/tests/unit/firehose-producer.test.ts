@@ -1,0 +1,214 @@
+import {
+  FirehoseClient,
+  type PutRecordBatchCommandInput,
+  type PutRecordBatchCommandOutput,
+  PutRecordBatchCommand,
+} from '@aws-sdk/client-firehose';
+import { encodeNdjsonLine, ItemTooLargeError, PartialBatchFailureError } from '@tributary/core';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ProducerClock } from '../../src/base-producer.js';
+import { ProducerOptionsError } from '../../src/errors.js';
+import { FirehoseProducer, type FirehoseProducerOptions } from '../../src/firehose-producer.js';
+import { type SensorRecord, sensorRecordId } from '../../src/record.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+function fakeClock(): ProducerClock & { sleeps: number[] } {
+  let time = 0;
+  const sleeps: number[] = [];
+  return {
+    sleeps,
+    now: () => time,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+      time += ms;
+    },
+  };
+}
+
+function reading(i: number): SensorRecord {
+  const sensorId = `pump-${i % 3}`;
+  return {
+    id: sensorRecordId(sensorId, i),
+    sensorId,
+    type: 'hydraulic_pressure',
+    value: 180 + i,
+    unit: 'bar',
+    timestamp: new Date(Date.UTC(2026, 0, 1) + i),
+  };
+}
+
+function ok(input: PutRecordBatchCommandInput): PutRecordBatchCommandOutput {
+  return {
+    $metadata: {},
+    FailedPutCount: 0,
+    RequestResponses: (input.Records ?? []).map((_, i) => ({ RecordId: `id-${i}` })),
+  };
+}
+
+const text = (data: Uint8Array | undefined) => Buffer.from(data ?? new Uint8Array()).toString('utf8');
+
+const firehose = mockClient(FirehoseClient);
+let client: FirehoseClient;
+
+beforeEach(() => {
+  firehose.reset();
+  client = new FirehoseClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+});
+afterEach(() => {
+  client.destroy();
+});
+
+function producer<T = SensorRecord>(options: Partial<FirehoseProducerOptions<T>> = {}) {
+  return new FirehoseProducer<T>({
+    client,
+    deliveryStreamName: 'sensors-raw',
+    clock: fakeClock(),
+    random: () => 0.5,
+    ...options,
+  } as FirehoseProducerOptions<T>);
+}
+
+function inputs(): PutRecordBatchCommandInput[] {
+  return firehose.commandCalls(PutRecordBatchCommand).map((call) => call.args[0].input);
+}
+
+describe('FirehoseProducer', () => {
+  describe('constructor', () => {
+    it('rejects a bad delivery stream name or client with ProducerOptionsError', () => {
+      expect(() => producer({ deliveryStreamName: 'x'.repeat(65) })).toThrow(ProducerOptionsError);
+      expect(() => producer({ client: null as unknown as FirehoseClient })).toThrow(/client must be a FirehoseClient/);
+      expect(() => producer({ newlineDelimited: 'yes' as unknown as boolean })).toThrow(/newlineDelimited/);
+    });
+  });
+
+  describe('put', () => {
+    it('sends NDJSON lines, each record ending with a newline', async () => {
+      firehose.on(PutRecordBatchCommand).callsFake(ok);
+      const p = producer();
+      const records = [reading(1), reading(2)];
+
+      await p.putMany(records);
+      const result = await p.close();
+
+      expect(inputs()[0]?.DeliveryStreamName).toBe('sensors-raw');
+      expect(inputs()[0]?.Records?.map((r) => text(r.Data))).toEqual(records.map((r) => encodeNdjsonLine(r)));
+      expect(result).toEqual({ sent: 2, retried: 0, failed: 0 });
+    });
+
+    it('adds the newline a custom encoder left out, unless told not to', async () => {
+      firehose.on(PutRecordBatchCommand).callsFake(ok);
+      const lines = producer<string>({ encode: (s) => s });
+      const raw = producer<string>({ encode: (s) => s, newlineDelimited: false });
+
+      await lines.putMany(['a', 'b\n']);
+      await lines.close();
+      await raw.put('c');
+      await raw.close();
+
+      expect(inputs().map((input) => input.Records?.map((r) => text(r.Data)))).toEqual([['a\n', 'b\n'], ['c']]);
+    });
+
+    it('refuses a record over 1,000 KiB (newline included) with ItemTooLargeError', async () => {
+      firehose.on(PutRecordBatchCommand).callsFake(ok);
+      const p = producer<number>({ encode: (n) => 'x'.repeat(n) });
+
+      const tooLarge = p.put(1000 * KiB);
+      await p.put(1000 * KiB - 1);
+      await p.close();
+
+      await expect(tooLarge).rejects.toBeInstanceOf(ItemTooLargeError);
+      await expect(tooLarge).rejects.toMatchObject({ size: 1000 * KiB + 1, limit: 1000 * KiB });
+      expect(inputs()[0]?.Records?.map((r) => r.Data?.byteLength)).toEqual([1000 * KiB]);
+    });
+  });
+
+  describe('batching', () => {
+    it('sends at most 500 records per PutRecordBatch call', async () => {
+      firehose.on(PutRecordBatchCommand).callsFake(ok);
+      const p = producer();
+
+      await p.putMany(Array.from({ length: 1001 }, (_, i) => reading(i)));
+      await p.close();
+
+      expect(inputs().map((input) => input.Records?.length)).toEqual([500, 500, 1]);
+    });
+
+    it('keeps each call within 4 MiB', async () => {
+      firehose.on(PutRecordBatchCommand).callsFake(ok);
+      // Four of these make 3.5 MiB; a fifth would pass 4 MiB.
+      const p = producer<number>({ encode: () => new Uint8Array(900 * KiB).fill(0x61) });
+
+      await p.putMany([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      await p.close();
+
+      const sizes = inputs().map((input) => (input.Records ?? []).reduce((sum, r) => sum + (r.Data?.byteLength ?? 0), 0));
+      expect(inputs().map((input) => input.Records?.length)).toEqual([4, 4, 1]);
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(4 * MiB);
+    });
+  });
+
+  describe('partial failures', () => {
+    it('sends again only the entries that RequestResponses marks failed (FailedPutCount)', async () => {
+      firehose
+        .on(PutRecordBatchCommand)
+        .resolvesOnce({
+          FailedPutCount: 2,
+          RequestResponses: [
+            { ErrorCode: 'ServiceUnavailableException', ErrorMessage: 'Slow down.' },
+            { RecordId: 'b' },
+            { ErrorCode: 'ServiceUnavailableException', ErrorMessage: 'Slow down.' },
+            { RecordId: 'd' },
+          ],
+        })
+        .callsFake(ok);
+      const p = producer();
+      const records = [reading(0), reading(1), reading(2), reading(3)];
+
+      await p.putMany(records);
+      const result = await p.close();
+
+      expect(inputs()).toHaveLength(2);
+      expect(inputs()[1]?.Records?.map((r) => text(r.Data))).toEqual([
+        encodeNdjsonLine(records[0]),
+        encodeNdjsonLine(records[2]),
+      ]);
+      expect(result).toEqual({ sent: 4, retried: 2, failed: 0 });
+    });
+
+    it('rejects close() with the records whose error cannot be retried', async () => {
+      firehose.on(PutRecordBatchCommand).resolvesOnce({
+        FailedPutCount: 1,
+        RequestResponses: [{ RecordId: 'a' }, { ErrorCode: 'KMS.AccessDeniedException', ErrorMessage: 'denied' }],
+      });
+      const p = producer();
+      const records = [reading(0), reading(1)];
+
+      await p.putMany(records);
+      const error = (await p.close().catch((err: unknown) => err)) as PartialBatchFailureError<SensorRecord>;
+
+      expect(inputs()).toHaveLength(1);
+      expect(error).toBeInstanceOf(PartialBatchFailureError);
+      expect(error.failed).toEqual([{ item: records[1], code: 'KMS.AccessDeniedException', message: 'denied' }]);
+      expect(error.context).toMatchObject({ stream: 'sensors-raw', sent: 1, retried: 0, failed: 1 });
+    });
+
+    it('fails records with RECORD_TTL_EXPIRED when the stream keeps failing them', async () => {
+      const clock = fakeClock();
+      firehose.on(PutRecordBatchCommand).callsFake((input: PutRecordBatchCommandInput) => ({
+        FailedPutCount: input.Records?.length,
+        RequestResponses: (input.Records ?? []).map(() => ({ ErrorCode: 'ServiceUnavailableException' })),
+      }));
+      const p = producer({ clock, recordTtlMs: 3_000, maxDelayMs: 800 });
+
+      await p.put(reading(7));
+      const error = (await p.close().catch((err: unknown) => err)) as PartialBatchFailureError<SensorRecord>;
+
+      expect(error.failed.map((f) => [f.item.id, f.code])).toEqual([['pump-1:7', 'RECORD_TTL_EXPIRED']]);
+      expect(inputs().length).toBeGreaterThan(2);
+      expect(clock.now()).toBeGreaterThanOrEqual(3_000);
+    });
+  });
+});
