@@ -42,12 +42,12 @@ async function childMain(name, inputJson) {
   process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
 }
 
-function runChild(name, input) {
+function runChild(name, input, nodeArgs = []) {
   return new Promise((resolvePromise) => {
     const started = performance.now();
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', fileURLToPath(import.meta.url), '--step', name, JSON.stringify(input)],
+      [...nodeArgs, '--import', 'tsx', fileURLToPath(import.meta.url), '--step', name, JSON.stringify(input)],
       {
         cwd: repoRoot,
         stdio: ['ignore', 'pipe', 'inherit'],
@@ -133,7 +133,7 @@ async function parentMain(argv) {
   for (const [i, step] of plan.steps.entries()) {
     const prefix = `[${String(i + 1).padStart(String(plan.steps.length).length)}/${plan.steps.length}] ${step.label}`;
     process.stderr.write(`${prefix} …\n`);
-    const outcome = await runChild(name, step.input);
+    const outcome = await runChild(name, step.input, step.nodeArgs);
     if (!outcome.ok) crashed++;
     process.stderr.write(
       `${prefix} ${outcome.ok ? 'done' : `FAILED (${outcome.error})`} in ${outcome.seconds.toFixed(1)} s\n`,

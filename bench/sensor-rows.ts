@@ -10,9 +10,15 @@ export interface SensorRow {
 
 export const SENSOR_TYPES = ['power_factor', 'temperature', 'hydraulic_pressure'] as const;
 const SENSORS = 500;
-/** Readings start here (UTC) and span three days: 72 `dt`/`hour` partitions whatever the row count. */
+/**
+ * Readings start here (UTC) and span three days per million rows (72 `dt`/`hour` partitions at 1M,
+ * 216 at 3M): every partition holds the same number of rows whatever the total, so a writer whose
+ * memory is bounded shows the same peak at 1M and 3M.
+ */
 export const START_MS = Date.UTC(2026, 10, 21);
-export const SPAN_MS = 3 * 24 * 3_600_000;
+export function spanMs(count: number): number {
+  return Math.max(3_600_000, Math.round((count / 1_000_000) * 3 * 24 * 3_600_000));
+}
 /** Readings arrive up to this late, so hour boundaries interleave two partitions as real streams do. */
 const MAX_LATENESS_MS = 2_000;
 
@@ -36,6 +42,7 @@ const hex8 = (rnd: () => number) => ((rnd() * 0x100000000) >>> 0).toString(16).p
  */
 export function* sensorRows(count: number, seed = 20261121): Generator<SensorRow> {
   const rnd = prng(seed);
+  const span = spanMs(count);
   for (let i = 0; i < count; i++) {
     const h = hex8(rnd) + hex8(rnd) + hex8(rnd) + hex8(rnd);
     const sensor = Math.floor(rnd() * SENSORS);
@@ -43,7 +50,7 @@ export function* sensorRows(count: number, seed = 20261121): Generator<SensorRow
     const r = rnd();
     const value =
       type === 'power_factor' ? 0.7 + r * 0.3 : type === 'temperature' ? 15 + r * 30 : 80 + r * 120;
-    const at = START_MS + Math.floor((i * SPAN_MS) / count) - Math.floor(rnd() * MAX_LATENESS_MS);
+    const at = START_MS + Math.floor((i * span) / count) - Math.floor(rnd() * MAX_LATENESS_MS);
     yield {
       id: `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`,
       sensorId: `sensor-${String(sensor).padStart(3, '0')}`,

@@ -246,7 +246,8 @@ export async function writeDataset<F extends Fields>(
 
   const previous = await recoverDataset(storage, options.table);
   const open = new Map<string, OpenFile>();
-  const closed: { file: OpenFile; rows: number; bytes: number }[] = [];
+  // Only what the commit needs: holding the closed writers would keep their buffers alive.
+  const closed: (DatasetFile & { stagingKey: string })[] = [];
   const fileCounts = new Map<string, number>();
   const invalidRecords: InvalidRecord[] = [];
   let invalidCount = 0;
@@ -257,7 +258,13 @@ export async function writeDataset<F extends Fields>(
     open.delete(file.partition);
     const stats = await file.writer.close();
     await file.upload;
-    closed.push({ file, rows: stats.rows, bytes: stats.bytes });
+    closed.push({
+      key: file.finalKey,
+      partition: file.partition,
+      rows: stats.rows,
+      bytes: stats.bytes,
+      stagingKey: file.stagingKey,
+    });
     emitSafely(onEvent, {
       type: 'flush',
       source,
@@ -351,7 +358,7 @@ export async function writeDataset<F extends Fields>(
   }
 
   const added: DatasetFile[] = closed
-    .map(({ file, rows: r, bytes }) => ({ key: file.finalKey, partition: file.partition, rows: r, bytes }))
+    .map(({ key, partition, rows: r, bytes }) => ({ key, partition, rows: r, bytes }))
     .sort((a, b) => compareKeys(a.key, b.key));
   const touched = new Set(added.map((f) => f.partition));
   const before = previous?.files ?? [];
@@ -366,7 +373,7 @@ export async function writeDataset<F extends Fields>(
     mode,
     committedAt: new Date().toISOString(),
     files: [...kept.filter((f) => !addedKeys.has(f.key)), ...added],
-    staged: closed.map(({ file }) => ({ from: file.stagingKey, to: file.finalKey })),
+    staged: closed.map((file) => ({ from: file.stagingKey, to: file.key })),
     removed,
   };
   await commit(storage, prefix, manifest);

@@ -150,7 +150,8 @@ export async function startKinesalite(options: StartKinesaliteOptions = {}): Pro
     if (typeof name !== 'string' || !STREAM_NAME.test(name)) {
       throw new RangeError(`startKinesalite: invalid stream name ${JSON.stringify(name)}`);
     }
-    if (names.has(name)) throw new RangeError(`startKinesalite: stream ${JSON.stringify(name)} is listed twice`);
+    if (names.has(name))
+      throw new RangeError(`startKinesalite: stream ${JSON.stringify(name)} is listed twice`);
     names.add(name);
     if (!isPositiveInteger(shards)) {
       throw new RangeError(
@@ -173,9 +174,13 @@ export async function startKinesalite(options: StartKinesaliteOptions = {}): Pro
   }
 
   const kinesalitePath = createRequire(import.meta.url).resolve('kinesalite');
-  const child = spawn(process.execPath, ['-e', CHILD, kinesalitePath, JSON.stringify({ shardLimit, streams })], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['-e', CHILD, kinesalitePath, JSON.stringify({ shardLimit, streams })],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   trackChild(child);
   let stderr = '';
   child.stderr?.setEncoding('utf8');

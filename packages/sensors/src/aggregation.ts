@@ -246,7 +246,14 @@ function text(bytes: Uint8Array, what: string): string {
   }
 }
 
-/** True when `data` starts with the KPL magic number and ends with the MD5 of what lies between. */
+/**
+ * True when `data` starts with the KPL magic number and ends with the MD5 of what lies between.
+ *
+ * @example
+ * ```ts
+ * isAggregated(aggregate([{ partitionKey: 'a', data: line }])); // true
+ * ```
+ */
 export function isAggregated(data: Uint8Array): boolean {
   if (data.byteLength < KPL_MAGIC.byteLength + DIGEST_BYTES) return false;
   for (let i = 0; i < KPL_MAGIC.byteLength; i++) if (data[i] !== KPL_MAGIC[i]) return false;

@@ -72,7 +72,8 @@ export interface Envelope<T> {
   readonly key: string;
   /** Bytes counted against the service's limits: data plus partition key. */
   readonly size: number;
-  readonly deadline: number;
+  /** When its time to live ends: set once it is accepted (the wait for room does not count). */
+  deadline: number;
   settled: boolean;
 }
 
@@ -389,7 +390,7 @@ export abstract class BaseProducer<T> {
       data,
       key,
       size,
-      deadline: this.common.clock.now() + this.common.recordTtlMs,
+      deadline: Number.POSITIVE_INFINITY,
       settled: false,
     };
   }
@@ -406,6 +407,7 @@ export abstract class BaseProducer<T> {
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
     this.buffered++;
+    envelope.deadline = this.common.clock.now() + this.common.recordTtlMs;
     emitSafely(this.common.onEvent, {
       type: 'records.in',
       source: this.limits.source,
@@ -607,7 +609,12 @@ export abstract class BaseProducer<T> {
     // one request; throttling anywhere in it sets the longer base.
     const throttled = retry.some((r) => r.throttled);
     const attempt = Math.max(...retry.map((r) => r.entry.attempts));
-    const backoff = computeBackoff(attempt, throttled ? throttledBaseDelayMs : baseDelayMs, maxDelayMs, random);
+    const backoff = computeBackoff(
+      attempt,
+      throttled ? throttledBaseDelayMs : baseDelayMs,
+      maxDelayMs,
+      random,
+    );
     const delay = Math.max(backoff, Math.min(retryAfterMs, maxDelayMs));
     const notBefore = clock.now() + delay;
     let count = 0;

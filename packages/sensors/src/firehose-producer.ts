@@ -68,40 +68,19 @@ export class FirehoseProducer<T = SensorRecord> extends BaseProducer<T> {
   private readonly newlineDelimited: boolean;
 
   constructor(options: FirehoseProducerOptions<T>) {
-    assertOptionsObject('FirehoseProducer', options);
-    const common = resolveCommonOptions<T>('FirehoseProducer', options, defaultEncode);
-    const { client, deliveryStreamName } = options;
-    if (typeof deliveryStreamName !== 'string' || !STREAM_NAME.test(deliveryStreamName)) {
-      throw new ProducerOptionsError(
-        `FirehoseProducer option deliveryStreamName must be 1 to 64 letters, digits, "_", "." or "-", got ${describeValue(deliveryStreamName)}`,
-        'deliveryStreamName',
-      );
-    }
-    super(common, {
+    const resolved = resolveOptions(options);
+    super(resolved.common, {
       source: 'firehose-producer',
-      context: { stream: deliveryStreamName },
+      context: { stream: resolved.deliveryStreamName },
       maxRecordBytes: MAX_RECORD_BYTES,
       maxRequestCount: MAX_RECORDS,
       maxRequestBytes: MAX_REQUEST_BYTES,
       batchMaxCount: MAX_RECORDS,
       batchMaxBytes: MAX_REQUEST_BYTES,
     });
-    if (typeof client !== 'object' || client === null || typeof client.send !== 'function') {
-      throw new ProducerOptionsError(
-        `FirehoseProducer option client must be a FirehoseClient, got ${describeValue(client)}`,
-        'client',
-      );
-    }
-    const newlineDelimited = options.newlineDelimited ?? true;
-    if (typeof newlineDelimited !== 'boolean') {
-      throw new ProducerOptionsError(
-        `FirehoseProducer option newlineDelimited must be a boolean, got ${describeValue(newlineDelimited)}`,
-        'newlineDelimited',
-      );
-    }
-    this.client = client;
-    this.deliveryStreamName = deliveryStreamName;
-    this.newlineDelimited = newlineDelimited;
+    this.client = resolved.client;
+    this.deliveryStreamName = resolved.deliveryStreamName;
+    this.newlineDelimited = resolved.newlineDelimited;
   }
 
   protected partitionKeyOf(): string {
@@ -136,7 +115,12 @@ export class FirehoseProducer<T = SensorRecord> extends BaseProducer<T> {
         // No per-record answer: only trust the request as a whole when it says nothing failed.
         return failedCount === 0 && responses.length === 0
           ? { ok: true }
-          : { ok: false, code: 'MISSING_RESULT', message: 'PutRecordBatch returned no result here', retryable: true };
+          : {
+              ok: false,
+              code: 'MISSING_RESULT',
+              message: 'PutRecordBatch returned no result here',
+              retryable: true,
+            };
       }
       if (response.ErrorCode !== undefined && response.ErrorCode !== null && response.ErrorCode !== '') {
         return { ok: false, code: response.ErrorCode, message: response.ErrorMessage };
@@ -144,4 +128,25 @@ export class FirehoseProducer<T = SensorRecord> extends BaseProducer<T> {
       return { ok: true };
     });
   }
+}
+
+function invalid(option: string, value: unknown, expected: string): ProducerOptionsError {
+  return new ProducerOptionsError(
+    `FirehoseProducer option ${option} must be ${expected}, got ${describeValue(value)}`,
+    option,
+  );
+}
+
+function resolveOptions<T>(options: FirehoseProducerOptions<T>) {
+  assertOptionsObject('FirehoseProducer', options);
+  const common = resolveCommonOptions<T>('FirehoseProducer', options, defaultEncode);
+  const { client, deliveryStreamName, newlineDelimited = true } = options;
+  if (typeof client !== 'object' || client === null || typeof client.send !== 'function') {
+    throw invalid('client', client, 'a FirehoseClient');
+  }
+  if (typeof deliveryStreamName !== 'string' || !STREAM_NAME.test(deliveryStreamName)) {
+    throw invalid('deliveryStreamName', deliveryStreamName, '1 to 64 letters, digits, "_", "." or "-"');
+  }
+  if (typeof newlineDelimited !== 'boolean') throw invalid('newlineDelimited', newlineDelimited, 'a boolean');
+  return Object.freeze({ common, client, deliveryStreamName, newlineDelimited });
 }

@@ -1,6 +1,20 @@
+export type { DeaggregatedRecord, UserRecord } from './aggregation.js';
+export { aggregate, deaggregate, isAggregated } from './aggregation.js';
 export type { AnomalyKind, AnomalyLength, AnomalyOptions } from './anomalies.js';
+export type { ProducerClock, ProducerCommonOptions, ProducerResult } from './base-producer.js';
+export {
+  AggregationFormatError,
+  InvalidPartitionKeyError,
+  ProducerClosedError,
+  ProducerOptionsError,
+  ShardDiscoveryError,
+} from './errors.js';
+export type { FirehoseProducerOptions } from './firehose-producer.js';
+export { FirehoseProducer } from './firehose-producer.js';
 export type { FleetClock, FleetOptions, FleetSensor, FleetStats, GenerateRecordsOptions } from './fleet.js';
 export { Fleet, FleetError, generateRecords } from './fleet.js';
+export type { KinesisProducerOptions, KinesisRateLimit } from './kinesis-producer.js';
+export { KinesisProducer } from './kinesis-producer.js';
 export type { HydraulicPressureModelState, PowerFactorModelState, TemperatureModelState } from './models.js';
 export {
   builtInSensorTypes,

@@ -121,57 +121,23 @@ export class KinesisProducer<T = SensorRecord> extends BaseProducer<T> {
   private loading: Promise<ShardMap> | undefined;
 
   constructor(options: KinesisProducerOptions<T>) {
-    assertOptionsObject('KinesisProducer', options);
-    const common = resolveCommonOptions<T>('KinesisProducer', options, defaultEncode);
-    const { client, streamName } = options;
-    if (typeof streamName !== 'string' || !STREAM_NAME.test(streamName)) {
-      throw new ProducerOptionsError(
-        `KinesisProducer option streamName must be 1 to 128 letters, digits, "_", "." or "-", got ${describeValue(streamName)}`,
-        'streamName',
-      );
-    }
-    const aggregate = options.aggregate ?? false;
-    super(common, {
+    const resolved = resolveOptions(options);
+    super(resolved.common, {
       source: 'kinesis-producer',
-      context: { stream: streamName },
+      context: { stream: resolved.streamName },
       maxRecordBytes: MAX_RECORD_BYTES,
       maxRequestCount: MAX_RECORDS,
       maxRequestBytes: MAX_REQUEST_BYTES,
-      batchMaxCount: aggregate ? AGGREGATE_BATCH_RECORDS : MAX_RECORDS,
+      batchMaxCount: resolved.aggregate ? AGGREGATE_BATCH_RECORDS : MAX_RECORDS,
       batchMaxBytes: MAX_REQUEST_BYTES,
-      ...(aggregate ? { batchSizeOf: (envelope) => envelope.size + AGGREGATION_OVERHEAD } : {}),
+      ...(resolved.aggregate ? { batchSizeOf: (envelope) => envelope.size + AGGREGATION_OVERHEAD } : {}),
     });
-    if (typeof client !== 'object' || client === null || typeof client.send !== 'function') {
-      throw new ProducerOptionsError(
-        `KinesisProducer option client must be a KinesisClient, got ${describeValue(client)}`,
-        'client',
-      );
-    }
-    if (options.partitionKey !== undefined && typeof options.partitionKey !== 'function') {
-      throw new ProducerOptionsError(
-        `KinesisProducer option partitionKey must be a function, got ${describeValue(options.partitionKey)}`,
-        'partitionKey',
-      );
-    }
-    if (typeof aggregate !== 'boolean') {
-      throw new ProducerOptionsError(
-        `KinesisProducer option aggregate must be a boolean, got ${describeValue(aggregate)}`,
-        'aggregate',
-      );
-    }
-    const { shardCount } = options;
-    if (shardCount !== undefined && (!Number.isSafeInteger(shardCount) || shardCount < 1)) {
-      throw new ProducerOptionsError(
-        `KinesisProducer option shardCount must be an integer ≥ 1, got ${describeValue(shardCount)}`,
-        'shardCount',
-      );
-    }
-    this.client = client;
-    this.streamName = streamName;
-    this.keyOf = options.partitionKey ?? defaultPartitionKey;
-    this.aggregated = aggregate;
-    this.limiter = resolveRateLimit(options.rateLimit);
-    this.fixedMap = shardCount === undefined ? undefined : ShardMap.uniform(shardCount);
+    this.client = resolved.client;
+    this.streamName = resolved.streamName;
+    this.keyOf = resolved.partitionKey;
+    this.aggregated = resolved.aggregate;
+    this.limiter = resolved.limiter;
+    this.fixedMap = resolved.shardCount === undefined ? undefined : ShardMap.uniform(resolved.shardCount);
     this.needsMap = this.aggregated || this.limiter !== undefined;
   }
 
@@ -204,7 +170,10 @@ export class KinesisProducer<T = SensorRecord> extends BaseProducer<T> {
     for (const envelope of batch) {
       const shard = shardOf(envelope);
       let group = byShard.get(shard);
-      if (group === undefined) byShard.set(shard, (group = []));
+      if (group === undefined) {
+        group = [];
+        byShard.set(shard, group);
+      }
       group.push(envelope);
     }
     const entries: WireEntry<T>[] = [];
@@ -345,22 +314,49 @@ export class KinesisProducer<T = SensorRecord> extends BaseProducer<T> {
   }
 }
 
+function invalid(option: string, value: unknown, expected: string): ProducerOptionsError {
+  return new ProducerOptionsError(
+    `KinesisProducer option ${option} must be ${expected}, got ${describeValue(value)}`,
+    option,
+  );
+}
+
+function resolveOptions<T>(options: KinesisProducerOptions<T>) {
+  assertOptionsObject('KinesisProducer', options);
+  const common = resolveCommonOptions<T>('KinesisProducer', options, defaultEncode);
+  const { client, streamName, partitionKey = defaultPartitionKey, aggregate = false, shardCount } = options;
+  if (typeof client !== 'object' || client === null || typeof client.send !== 'function') {
+    throw invalid('client', client, 'a KinesisClient');
+  }
+  if (typeof streamName !== 'string' || !STREAM_NAME.test(streamName)) {
+    throw invalid('streamName', streamName, '1 to 128 letters, digits, "_", "." or "-"');
+  }
+  if (typeof partitionKey !== 'function') throw invalid('partitionKey', partitionKey, 'a function');
+  if (typeof aggregate !== 'boolean') throw invalid('aggregate', aggregate, 'a boolean');
+  if (shardCount !== undefined && (!Number.isSafeInteger(shardCount) || shardCount < 1)) {
+    throw invalid('shardCount', shardCount, 'an integer ≥ 1');
+  }
+  return Object.freeze({
+    common,
+    client,
+    streamName,
+    partitionKey: partitionKey as (record: T) => string,
+    aggregate,
+    shardCount,
+    limiter: resolveRateLimit(options.rateLimit),
+  });
+}
+
 function resolveRateLimit(rateLimit: KinesisRateLimit | false | undefined): ShardRateLimiter | undefined {
   if (rateLimit === false) return undefined;
   if (rateLimit !== undefined && (typeof rateLimit !== 'object' || rateLimit === null)) {
-    throw new ProducerOptionsError(
-      `KinesisProducer option rateLimit must be false or { recordsPerSecond, bytesPerSecond }, got ${describeValue(rateLimit)}`,
-      'rateLimit',
-    );
+    throw invalid('rateLimit', rateLimit, 'false or { recordsPerSecond, bytesPerSecond }');
   }
   const positive = (option: keyof KinesisRateLimit, fallback: number): number => {
     const value = rateLimit?.[option];
     if (value === undefined) return fallback;
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-      throw new ProducerOptionsError(
-        `KinesisProducer option rateLimit.${option} must be a number > 0, got ${describeValue(value)}`,
-        `rateLimit.${option}`,
-      );
+      throw invalid(`rateLimit.${option}`, value, 'a number > 0');
     }
     return value;
   };

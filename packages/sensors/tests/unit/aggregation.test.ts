@@ -78,7 +78,9 @@ describe('aggregate', () => {
 
     expect([...data.subarray(0, 4)]).toEqual([0xf3, 0x89, 0x9a, 0xc2]);
     expect(back.map((r) => r.PartitionKey)).toEqual(users.map((u) => u.partitionKey));
-    expect(back.map((r) => Buffer.from(r.Data, 'base64').toString('utf8'))).toEqual(users.map((u) => text(u.data)));
+    expect(back.map((r) => Buffer.from(r.Data, 'base64').toString('utf8'))).toEqual(
+      users.map((u) => text(u.data)),
+    );
     expect(back.map((r) => r.SubSequenceNumber)).toEqual([0, 1, 2, 3, 4]);
   });
 
@@ -114,7 +116,10 @@ describe('AggregateBuilder', () => {
       const predicted: number[] = [];
       const records = [
         { partitionKey: 'k'.repeat(200), data: new Uint8Array(300_000) },
-        ...Array.from({ length: 150 }, (_, i) => ({ partitionKey: `key-${i}`, data: bytes(`${i}`.repeat(i)) })),
+        ...Array.from({ length: 150 }, (_, i) => ({
+          partitionKey: `key-${i}`,
+          data: bytes(`${i}`.repeat(i)),
+        })),
         { partitionKey: 'key-3', data: new Uint8Array(20_000) },
       ];
 
@@ -156,7 +161,13 @@ describe('deaggregate', () => {
     const back = deaggregate(data);
 
     expect(back).toEqual([
-      { partitionKey: 'a', explicitHashKey: undefined, data: bytes('1'), subSequenceNumber: 0, aggregated: true },
+      {
+        partitionKey: 'a',
+        explicitHashKey: undefined,
+        data: bytes('1'),
+        subSequenceNumber: 0,
+        aggregated: true,
+      },
       { partitionKey: 'b', explicitHashKey: '42', data: bytes('2'), subSequenceNumber: 1, aggregated: true },
     ]);
   });
@@ -166,7 +177,9 @@ describe('deaggregate', () => {
 
     const back = deaggregate(data, 't-1');
 
-    expect(back).toEqual([{ partitionKey: 't-1', explicitHashKey: undefined, data, subSequenceNumber: 0, aggregated: false }]);
+    expect(back).toEqual([
+      { partitionKey: 't-1', explicitHashKey: undefined, data, subSequenceNumber: 0, aggregated: false },
+    ]);
     expect(isAggregated(data)).toBe(false);
   });
 
@@ -186,7 +199,11 @@ describe('deaggregate', () => {
     const body = new Uint8Array([0x1a, 0x04, 0x08, 0x05, 0x1a, 0x00]);
     const data = new Uint8Array([...KPL_MAGIC, ...body, ...createHash('md5').update(body).digest()]);
     const truncated = new Uint8Array([0x0a, 0x09, 0x41]);
-    const broken = new Uint8Array([...KPL_MAGIC, ...truncated, ...createHash('md5').update(truncated).digest()]);
+    const broken = new Uint8Array([
+      ...KPL_MAGIC,
+      ...truncated,
+      ...createHash('md5').update(truncated).digest(),
+    ]);
 
     expect(() => deaggregate(data)).toThrow(AggregationFormatError);
     expect(() => deaggregate(data)).toThrow(/partition key 5 of 0/);

@@ -1,8 +1,8 @@
 import {
   FirehoseClient,
+  PutRecordBatchCommand,
   type PutRecordBatchCommandInput,
   type PutRecordBatchCommandOutput,
-  PutRecordBatchCommand,
 } from '@aws-sdk/client-firehose';
 import { encodeNdjsonLine, ItemTooLargeError, PartialBatchFailureError } from '@tributary/core';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -55,7 +55,10 @@ let client: FirehoseClient;
 
 beforeEach(() => {
   firehose.reset();
-  client = new FirehoseClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  client = new FirehoseClient({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+  });
 });
 afterEach(() => {
   client.destroy();
@@ -79,7 +82,9 @@ describe('FirehoseProducer', () => {
   describe('constructor', () => {
     it('rejects a bad delivery stream name or client with ProducerOptionsError', () => {
       expect(() => producer({ deliveryStreamName: 'x'.repeat(65) })).toThrow(ProducerOptionsError);
-      expect(() => producer({ client: null as unknown as FirehoseClient })).toThrow(/client must be a FirehoseClient/);
+      expect(() => producer({ client: null as unknown as FirehoseClient })).toThrow(
+        /client must be a FirehoseClient/,
+      );
       expect(() => producer({ newlineDelimited: 'yes' as unknown as boolean })).toThrow(/newlineDelimited/);
     });
   });
@@ -108,7 +113,10 @@ describe('FirehoseProducer', () => {
       await raw.put('c');
       await raw.close();
 
-      expect(inputs().map((input) => input.Records?.map((r) => text(r.Data)))).toEqual([['a\n', 'b\n'], ['c']]);
+      expect(inputs().map((input) => input.Records?.map((r) => text(r.Data)))).toEqual([
+        ['a\n', 'b\n'],
+        ['c'],
+      ]);
     });
 
     it('refuses a record over 1,000 KiB (newline included) with ItemTooLargeError', async () => {
@@ -144,7 +152,9 @@ describe('FirehoseProducer', () => {
       await p.putMany([1, 2, 3, 4, 5, 6, 7, 8, 9]);
       await p.close();
 
-      const sizes = inputs().map((input) => (input.Records ?? []).reduce((sum, r) => sum + (r.Data?.byteLength ?? 0), 0));
+      const sizes = inputs().map((input) =>
+        (input.Records ?? []).reduce((sum, r) => sum + (r.Data?.byteLength ?? 0), 0),
+      );
       expect(inputs().map((input) => input.Records?.length)).toEqual([4, 4, 1]);
       expect(Math.max(...sizes)).toBeLessThanOrEqual(4 * MiB);
     });
@@ -181,7 +191,10 @@ describe('FirehoseProducer', () => {
     it('rejects close() with the records whose error cannot be retried', async () => {
       firehose.on(PutRecordBatchCommand).resolvesOnce({
         FailedPutCount: 1,
-        RequestResponses: [{ RecordId: 'a' }, { ErrorCode: 'KMS.AccessDeniedException', ErrorMessage: 'denied' }],
+        RequestResponses: [
+          { RecordId: 'a' },
+          { ErrorCode: 'KMS.AccessDeniedException', ErrorMessage: 'denied' },
+        ],
       });
       const p = producer();
       const records = [reading(0), reading(1)];
@@ -191,7 +204,9 @@ describe('FirehoseProducer', () => {
 
       expect(inputs()).toHaveLength(1);
       expect(error).toBeInstanceOf(PartialBatchFailureError);
-      expect(error.failed).toEqual([{ item: records[1], code: 'KMS.AccessDeniedException', message: 'denied' }]);
+      expect(error.failed).toEqual([
+        { item: records[1], code: 'KMS.AccessDeniedException', message: 'denied' },
+      ]);
       expect(error.context).toMatchObject({ stream: 'sensors-raw', sent: 1, retried: 0, failed: 1 });
     });
 

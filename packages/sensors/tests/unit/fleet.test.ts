@@ -131,7 +131,9 @@ describe('Fleet', () => {
     it('simulates the three built-in sensor types when no types are given', () => {
       const records = [...generateRecords({ ratePerSecond: 1.5, seed: 3, records: 300 })];
 
-      expect(new Set(records.map((r) => r.type))).toEqual(new Set(['temperature', 'power_factor', 'hydraulic_pressure']));
+      expect(new Set(records.map((r) => r.type))).toEqual(
+        new Set(['temperature', 'power_factor', 'hydraulic_pressure']),
+      );
       expect(new Set(records.map((r) => r.sensorId)).size).toBe(15);
     });
   });

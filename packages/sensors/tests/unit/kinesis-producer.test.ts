@@ -3,9 +3,9 @@ import { createRequire } from 'node:module';
 import {
   KinesisClient,
   ListShardsCommand,
+  PutRecordsCommand,
   type PutRecordsCommandInput,
   type PutRecordsCommandOutput,
-  PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
 import {
   encodeNdjsonLine,
@@ -65,7 +65,10 @@ function ok(input: PutRecordsCommandInput): PutRecordsCommandOutput {
   return {
     $metadata: {},
     FailedRecordCount: 0,
-    Records: (input.Records ?? []).map((_, i) => ({ SequenceNumber: String(i), ShardId: 'shardId-000000000000' })),
+    Records: (input.Records ?? []).map((_, i) => ({
+      SequenceNumber: String(i),
+      ShardId: 'shardId-000000000000',
+    })),
   };
 }
 
@@ -74,7 +77,10 @@ let client: KinesisClient;
 
 beforeEach(() => {
   kinesis.reset();
-  client = new KinesisClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  client = new KinesisClient({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+  });
 });
 afterEach(() => {
   client.destroy();
@@ -147,7 +153,11 @@ describe('KinesisProducer', () => {
       const result = await p.close();
 
       await expect(tooLarge).rejects.toBeInstanceOf(ItemTooLargeError);
-      await expect(tooLarge).rejects.toMatchObject({ size: MiB + 1, limit: MiB, context: { stream: 'sensors' } });
+      await expect(tooLarge).rejects.toMatchObject({
+        size: MiB + 1,
+        limit: MiB,
+        context: { stream: 'sensors' },
+      });
       expect(putInputs()[0]?.Records?.map((r) => r.Data?.byteLength)).toEqual([MiB - 1]);
       expect(result.sent).toBe(1);
     });
@@ -265,7 +275,10 @@ describe('KinesisProducer', () => {
         encodeNdjsonLine(records[1]),
         encodeNdjsonLine(records[3]),
       ]);
-      expect(second?.Records?.map((r) => r.PartitionKey)).toEqual([records[1]?.sensorId, records[3]?.sensorId]);
+      expect(second?.Records?.map((r) => r.PartitionKey)).toEqual([
+        records[1]?.sensorId,
+        records[3]?.sensorId,
+      ]);
       expect(third).toBeUndefined();
       expect(result).toEqual({ sent: 5, retried: 2, failed: 0 });
     });
@@ -274,8 +287,14 @@ describe('KinesisProducer', () => {
       const clock = fakeClock();
       kinesis
         .on(PutRecordsCommand)
-        .resolvesOnce({ FailedRecordCount: 1, Records: [{ ErrorCode: 'ProvisionedThroughputExceededException' }] })
-        .resolvesOnce({ FailedRecordCount: 1, Records: [{ ErrorCode: 'ProvisionedThroughputExceededException' }] })
+        .resolvesOnce({
+          FailedRecordCount: 1,
+          Records: [{ ErrorCode: 'ProvisionedThroughputExceededException' }],
+        })
+        .resolvesOnce({
+          FailedRecordCount: 1,
+          Records: [{ ErrorCode: 'ProvisionedThroughputExceededException' }],
+        })
         .resolvesOnce({ FailedRecordCount: 1, Records: [{ ErrorCode: 'InternalFailure' }] })
         .callsFake(ok);
       const p = producer({ clock, random: () => 0.5, baseDelayMs: 100, throttledBaseDelayMs: 400 });
@@ -310,7 +329,10 @@ describe('KinesisProducer', () => {
       expect(error).toBeInstanceOf(PartialBatchFailureError);
       const failure = error as PartialBatchFailureError<SensorRecord>;
       expect(failure.failed.map((f) => f.item)).toEqual(records);
-      expect(failure.failed.map((f) => f.code)).toEqual(['ResourceNotFoundException', 'ResourceNotFoundException']);
+      expect(failure.failed.map((f) => f.code)).toEqual([
+        'ResourceNotFoundException',
+        'ResourceNotFoundException',
+      ]);
       expect(failure.cause).toBe(missing);
       expect(failure.context).toMatchObject({ stream: 'sensors', sent: 0, retried: 2, failed: 2 });
     });
@@ -331,7 +353,9 @@ describe('KinesisProducer', () => {
 
       expect(putInputs()).toHaveLength(1);
       expect(error).toBeInstanceOf(PartialBatchFailureError);
-      expect(error.failed).toEqual([{ item: records[1], code: 'KMSAccessDeniedException', message: 'no key for you' }]);
+      expect(error.failed).toEqual([
+        { item: records[1], code: 'KMSAccessDeniedException', message: 'no key for you' },
+      ]);
       expect(error.succeededCount).toBe(1);
     });
   });
@@ -397,7 +421,10 @@ describe('KinesisProducer', () => {
       const clock = fakeClock();
       const sent: { at: number; shards: number[] }[] = [];
       kinesis.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => {
-        sent.push({ at: clock.now(), shards: (input.Records ?? []).map((r) => shardOfKey(r.PartitionKey ?? '', 2)) });
+        sent.push({
+          at: clock.now(),
+          shards: (input.Records ?? []).map((r) => shardOfKey(r.PartitionKey ?? '', 2)),
+        });
         return ok(input);
       });
       const p = producer({ clock, shardCount: 2, rateLimit: { recordsPerSecond: 100 } });
@@ -522,10 +549,14 @@ describe('KinesisProducer', () => {
     };
     const deaggregate = (data: Uint8Array, key: string) => {
       let out: { PartitionKey: string; Data: string }[] = [];
-      agg.deaggregateSync({ Data: Buffer.from(data).toString('base64'), PartitionKey: key, SequenceNumber: '1' }, true, (err, records) => {
-        if (err) throw err;
-        out = records ?? [];
-      });
+      agg.deaggregateSync(
+        { Data: Buffer.from(data).toString('base64'), PartitionKey: key, SequenceNumber: '1' },
+        true,
+        (err, records) => {
+          if (err) throw err;
+          out = records ?? [];
+        },
+      );
       return out;
     };
 
@@ -538,15 +569,22 @@ describe('KinesisProducer', () => {
       const result = await p.close();
 
       const entries = putInputs().flatMap((input) => input.Records ?? []);
-      const users = entries.map((entry) => ({ entry, users: deaggregate(entry.Data ?? new Uint8Array(), entry.PartitionKey ?? '') }));
-      const lines = users.flatMap(({ users }) => users.map((u) => Buffer.from(u.Data, 'base64').toString('utf8')));
+      const users = entries.map((entry) => ({
+        entry,
+        users: deaggregate(entry.Data ?? new Uint8Array(), entry.PartitionKey ?? ''),
+      }));
+      const lines = users.flatMap(({ users }) =>
+        users.map((u) => Buffer.from(u.Data, 'base64').toString('utf8')),
+      );
       expect(entries.length).toBeLessThanOrEqual(2);
       expect(lines.sort()).toEqual(records.map((r) => encodeNdjsonLine(r)).sort());
       for (const { entry, users: inside } of users) {
         expect(entry.PartitionKey).toBe(inside[0]?.PartitionKey);
         expect(new Set(inside.map((u) => shardOfKey(u.PartitionKey, 2))).size).toBe(1);
         for (const user of inside) {
-          expect(JSON.parse(Buffer.from(user.Data, 'base64').toString('utf8')).sensorId).toBe(user.PartitionKey);
+          expect(JSON.parse(Buffer.from(user.Data, 'base64').toString('utf8')).sensorId).toBe(
+            user.PartitionKey,
+          );
         }
       }
       expect(result).toEqual({ sent: 1000, retried: 0, failed: 0 });
@@ -600,7 +638,12 @@ describe('KinesisProducer', () => {
       expect(of('records.in').map((e) => e.count)).toEqual([1, 1, 1]);
       expect(of('batch').map((e) => e.count)).toEqual([3, 1]);
       expect(of('retry')).toMatchObject([
-        { source: 'kinesis-producer', attempt: 1, count: 1, reason: 'ProvisionedThroughputExceededException' },
+        {
+          source: 'kinesis-producer',
+          attempt: 1,
+          count: 1,
+          reason: 'ProvisionedThroughputExceededException',
+        },
       ]);
       expect(of('failure')).toMatchObject([{ count: 1, code: 'KMSDisabledException' }]);
       expect(of('records.out').map((e) => e.count)).toEqual([1, 1]);
