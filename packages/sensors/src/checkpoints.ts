@@ -51,7 +51,11 @@ export class CheckpointError extends TributaryError {
 
   constructor(
     message: string,
-    options: { code?: 'CHECKPOINT_INVALID' | 'CHECKPOINT_FAILED'; cause?: unknown; context?: ErrorContext } = {},
+    options: {
+      code?: 'CHECKPOINT_INVALID' | 'CHECKPOINT_FAILED';
+      cause?: unknown;
+      context?: ErrorContext;
+    } = {},
   ) {
     super(message, {
       code: options.code ?? 'CHECKPOINT_INVALID',
@@ -67,7 +71,9 @@ const SEQUENCE_NUMBER = /^\d{1,128}$/;
 /** Check a map of checkpoints and return a deep copy of it; `where` names it in errors. */
 export function copyCheckpoints(value: unknown, where: string): Record<string, Checkpoint> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new CheckpointError(`${where} must be an object of shard id → checkpoint, got ${describeValue(value)}`);
+    throw new CheckpointError(
+      `${where} must be an object of shard id → checkpoint, got ${describeValue(value)}`,
+    );
   }
   const out: Record<string, Checkpoint> = {};
   for (const [shardId, checkpoint] of Object.entries(value)) {
@@ -180,7 +186,9 @@ export class LakeCheckpointStore implements CheckpointStore {
     }
     const { storage, prefix = '_checkpoints/' } = options;
     if (typeof storage !== 'object' || storage === null || typeof storage.put !== 'function') {
-      throw new CheckpointError(`LakeCheckpointStore option storage must be a Storage, got ${describeValue(storage)}`);
+      throw new CheckpointError(
+        `LakeCheckpointStore option storage must be a Storage, got ${describeValue(storage)}`,
+      );
     }
     if (typeof prefix !== 'string' || (prefix !== '' && !prefix.endsWith('/')) || prefix.startsWith('/')) {
       throw new CheckpointError(

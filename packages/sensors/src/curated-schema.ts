@@ -32,7 +32,9 @@ export const curatedHourlySchema = defineSchema(
     min: field.double(),
     max: field.double(),
     mean: field.double().describe('sum / count'),
-    p95: field.double().describe('exact, linear interpolation between closest ranks (numpy linear, Spark percentile)'),
+    p95: field
+      .double()
+      .describe('exact, linear interpolation between closest ranks (numpy linear, Spark percentile)'),
     anomalies: field.int64().describe("readings outside the sensor type's declared range"),
   },
   {

@@ -2,6 +2,8 @@ export type { DeaggregatedRecord, UserRecord } from './aggregation.js';
 export { aggregate, deaggregate, isAggregated } from './aggregation.js';
 export type { AnomalyKind, AnomalyLength, AnomalyOptions } from './anomalies.js';
 export type { ProducerClock, ProducerCommonOptions, ProducerResult } from './base-producer.js';
+export type { CuratedHourlyRow } from './curated-schema.js';
+export { curatedHourlySchema } from './curated-schema.js';
 export {
   AggregationFormatError,
   InvalidPartitionKeyError,
@@ -43,3 +45,11 @@ export {
   SensorTypeError,
   UnknownSensorTypeError,
 } from './sensor-type.js';
+export type {
+  ProcessedToCuratedOptions,
+  ProcessedToCuratedStats,
+  RawToProcessedOptions,
+  RawToProcessedStats,
+  SensorErrorRow,
+} from './transforms.js';
+export { processedToCurated, rawToProcessed, SensorTransformError, sensorErrorSchema } from './transforms.js';

@@ -224,7 +224,8 @@ function checkPath(option: string, value: unknown, fallback: string): string {
     value
       .split('/')
       .every((s) => s !== '' && s !== '.' && s !== '..' && !s.startsWith('_') && !s.includes('\\'));
-  if (!ok) throw invalidOption(option, value, 'a folder path such as "sensors" (no empty, "_" or ".." segment)');
+  if (!ok)
+    throw invalidOption(option, value, 'a folder path such as "sensors" (no empty, "_" or ".." segment)');
   return value;
 }
 
@@ -234,7 +235,7 @@ function checkDates(value: unknown): string[] | undefined {
   if (value === undefined) return undefined;
   if (!Array.isArray(value)) throw invalidOption('dates', value, 'an array of YYYY-MM-DD days');
   for (const day of value) {
-    if (typeof day !== 'string' || !ISO_DAY.test(day) || dayOfHour(hourOfDay(day)) !== day) {
+    if (typeof day !== 'string' || !isCalendarDay(day)) {
       throw invalidOption('dates', day, 'an array of calendar days as YYYY-MM-DD');
     }
   }
@@ -253,6 +254,12 @@ function checkOptions(value: unknown, name: string): Record<string, unknown> {
 
 // ---------------------------------------------------------------------------------------------
 // Time
+
+function isCalendarDay(day: string): boolean {
+  if (!ISO_DAY.test(day)) return false;
+  const time = Date.parse(`${day}T00:00:00Z`);
+  return Number.isFinite(time) && new Date(time).toISOString().slice(0, 10) === day;
+}
 
 /** The first hour (since the epoch) of a `YYYY-MM-DD` day, UTC. */
 function hourOfDay(day: string): number {
@@ -429,7 +436,7 @@ class RawIndex {
         if (depth < 2) await walk(child, depth + 1, [...parts, segment]);
         else {
           const day = `${parts[0]}-${parts[1]}-${segment}`;
-          if (dayOfHour(hourOfDay(day)) !== day) throw layoutError(child, 'a calendar day');
+          if (!isCalendarDay(day)) throw layoutError(child, 'a calendar day');
           days.push(day);
         }
       }
@@ -492,7 +499,8 @@ async function* readLines(storage: Storage, key: string): AsyncGenerator<string>
   try {
     const body = await storage.get(key);
     const source: AsyncIterable<Uint8Array> = key.endsWith('.gz')
-      ? pipeline(body, createGunzip(), () => {})
+      ? // A failure reaches the loop below through the gunzip stream, which pipeline destroys with it.
+        pipeline(body, createGunzip(), () => {})
       : body;
     for await (const chunk of source) {
       const chunkText = rest + text.decode(chunk, { stream: true });
@@ -540,12 +548,23 @@ async function writeIfAny<T>(
 ): Promise<WriteDatasetResult | undefined> {
   const first = await records.next();
   if (first.done) return undefined;
-  return write(
+  const result = await write(
     (async function* () {
       yield first.value;
       yield* records;
     })(),
   );
+  // Every record was validated before; one the writer still refuses would otherwise sit unseen in the result.
+  if (result.invalidCount > 0) {
+    const issues = result.invalid[0]?.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+    throw new SensorTransformError(
+      `${result.invalidCount} records did not fit the table's schema (${issues})`,
+      {
+        code: 'SENSOR_TRANSFORM_FAILED',
+      },
+    );
+  }
+  return result;
 }
 
 function writeIdOf(kind: string, parts: readonly string[]): string {
@@ -582,7 +601,7 @@ function writeIdOf(kind: string, parts: readonly string[]): string {
  *
  * @example
  * ```ts
- * const lake = localLake({ root: './lake' });
+ * const lake = localLake(); // the zones' folders from TRIBUTARY_* settings
  * const stats = await rawToProcessed({ raw: lake.raw, processed: lake.processed });
  * console.log(`${stats.written} records, ${stats.duplicates} duplicates, ${stats.invalid} to sensors_errors`);
  * ```
@@ -596,8 +615,17 @@ export async function rawToProcessed(options: RawToProcessedOptions): Promise<Ra
   const errorsTable = checkPath('errorsTable', input.errorsTable, 'sensors_errors');
   if (errorsTable === table) throw invalidOption('errorsTable', errorsTable, 'a table other than `table`');
   const lateness = input.maxLatenessHours ?? DEFAULT_LATENESS_HOURS;
-  if (typeof lateness !== 'number' || !Number.isInteger(lateness) || lateness < 0 || lateness > MAX_LATENESS_HOURS) {
-    throw invalidOption('maxLatenessHours', lateness, `a whole number of hours from 0 to ${MAX_LATENESS_HOURS}`);
+  if (
+    typeof lateness !== 'number' ||
+    !Number.isInteger(lateness) ||
+    lateness < 0 ||
+    lateness > MAX_LATENESS_HOURS
+  ) {
+    throw invalidOption(
+      'maxLatenessHours',
+      lateness,
+      `a whole number of hours from 0 to ${MAX_LATENESS_HOURS}`,
+    );
   }
   const settings = Object.freeze({
     raw,
@@ -679,14 +707,19 @@ async function processDay(
   files.sort((a, b) => compareKeys(a.key, b.key));
   if (files.length === 0) return;
   const inputId = files.flatMap((f) => [f.key, String(f.size), f.tag]);
+  // A record belongs to its event hour when it arrived at most `lateness` hours after it, or in
+  // the folder of the hour before (clock skew; Firehose names an object by its oldest record).
+  const inWindow = (eventHour: number, folderHour: number) =>
+    eventHour >= folderHour - lateness && eventHour <= folderHour + 1;
   const dayStartMs = first * HOUR_MS;
 
   let read = 0;
+  let valid = 0;
   let invalid = 0;
   let outOfWindow = 0;
   const table = new IdTable();
-  /** Records of this day per object, from the first pass: the second reads only those objects. */
-  const recordsPerFile = new Map<string, number>();
+  /** Objects holding records of this day, from the first pass: the second reads only those. */
+  const withRecords = new Set<string>();
 
   // Pass 1: every line of the window; this day's errors are streamed to the errors table, and
   // each of this day's ids gets its kept occurrence.
@@ -705,21 +738,32 @@ async function processDay(
           if (!ownsErrors) continue;
           read++;
           invalid++;
-          yield { dt: day, key: file.key, line: lineNumber, code: parsed.code, reason: parsed.reason, raw: line };
+          yield {
+            dt: day,
+            key: file.key,
+            line: lineNumber,
+            code: parsed.code,
+            reason: parsed.reason,
+            raw: line,
+          };
           continue;
         }
         const time = parsed.record.timestamp.getTime();
         const eventHour = Math.floor(time / HOUR_MS);
-        if (eventHour >= file.hour - lateness && eventHour <= file.hour + 1) {
+        if (inWindow(eventHour, file.hour)) {
           if (eventHour < first || eventHour > last) continue;
           read++;
+          valid++;
           kept++;
           table.offer(parsed.record.id, time - dayStartMs, ordinal++);
         } else if (ownsErrors) {
           read++;
           invalid++;
           outOfWindow++;
-          const when = eventHour < file.hour ? `${file.hour - eventHour} hours before` : `${eventHour - file.hour} hours after`;
+          const when =
+            eventHour < file.hour
+              ? `${file.hour - eventHour} hours before`
+              : `${eventHour - file.hour} hours after`;
           yield {
             dt: day,
             key: file.key,
@@ -730,7 +774,7 @@ async function processDay(
           };
         }
       }
-      if (kept > 0) recordsPerFile.set(file.key, kept);
+      if (kept > 0) withRecords.add(file.key);
     }
   }
 
@@ -742,11 +786,16 @@ async function processDay(
       partitionBy: [byField('dt')],
       format: 'ndjson',
       mode: 'overwrite_partitions',
-      writeId: writeIdOf('errors', [settings.source, settings.errorsTable, day, String(lateness), ...inputId]),
+      writeId: writeIdOf('errors', [
+        settings.source,
+        settings.errorsTable,
+        day,
+        String(lateness),
+        ...inputId,
+      ]),
       onEvent,
     }),
   );
-  const valid = table.size === 0 ? 0 : [...recordsPerFile.values()].reduce((sum, n) => sum + n, 0);
   emitSafely(onEvent, { type: 'records.in', source: RAW_SOURCE, count: read, time: Date.now() });
   if (invalid > 0) {
     emitSafely(onEvent, {
@@ -764,14 +813,13 @@ async function processDay(
   async function* recordsOfDay(): AsyncGenerator<SensorRecord> {
     let ordinal = 0;
     for (const file of files) {
-      if (!recordsPerFile.has(file.key)) continue;
+      if (!withRecords.has(file.key)) continue;
       for await (const line of readLines(raw, file.key)) {
         if (line.trim() === '') continue;
         const parsed = parseLine(line);
         if (!parsed.ok) continue;
         const eventHour = Math.floor(parsed.record.timestamp.getTime() / HOUR_MS);
-        if (eventHour < file.hour - lateness || eventHour > file.hour + 1) continue;
-        if (eventHour < first || eventHour > last) continue;
+        if (!inWindow(eventHour, file.hour) || eventHour < first || eventHour > last) continue;
         seen++;
         if (table.isKept(parsed.record.id, ordinal++)) yield parsed.record;
         else duplicates++;
@@ -874,7 +922,9 @@ function hourlyRow(day: string, hour: number, type: SensorType, values: number[]
  * console.log(`${stats.rows} hourly rows, ${stats.anomalies} anomalies`);
  * ```
  */
-export async function processedToCurated(options: ProcessedToCuratedOptions): Promise<ProcessedToCuratedStats> {
+export async function processedToCurated(
+  options: ProcessedToCuratedOptions,
+): Promise<ProcessedToCuratedStats> {
   const input = checkOptions(options, 'options');
   const typesInput = input.types ?? defaultSensorTypes();
   let types: SensorTypeRegistry;
@@ -896,7 +946,7 @@ export async function processedToCurated(options: ProcessedToCuratedOptions): Pr
   const byDay = new Map<string, { hours: Set<string>; files: string[] }>();
   for (const file of await listDatasetFiles(processed, source)) {
     const { dt, hour } = parsePartitions(file.key);
-    if (typeof dt !== 'string' || typeof hour !== 'string' || !/^\d{2}$/.test(hour)) {
+    if (typeof dt !== 'string' || !isCalendarDay(dt) || typeof hour !== 'string' || !/^\d{2}$/.test(hour)) {
       throw new SensorTransformError(`${file.key} is not under dt=YYYY-MM-DD/hour=HH/`, {
         code: 'SENSOR_TRANSFORM_LAYOUT',
         context: { key: file.key, table: source },
@@ -956,7 +1006,12 @@ export async function processedToCurated(options: ProcessedToCuratedOptions): Pr
       }),
     );
     emitSafely(onEvent, { type: 'records.in', source: CURATED_SOURCE, count: records, time: Date.now() });
-    emitSafely(onEvent, { type: 'records.out', source: CURATED_SOURCE, count: result?.rows ?? 0, time: Date.now() });
+    emitSafely(onEvent, {
+      type: 'records.out',
+      source: CURATED_SOURCE,
+      count: result?.rows ?? 0,
+      time: Date.now(),
+    });
     stats.records += records;
     stats.anomalies += anomalies;
     stats.rows += result?.rows ?? 0;

@@ -1,0 +1,224 @@
+import type { CreateDeliveryStreamCommandInput } from '@aws-sdk/client-firehose';
+import { describeValue, TributaryError } from '@tributary/core';
+
+/** CloudWatch logging of a Firehose stream's delivery errors. */
+export interface FirehoseLogging {
+  logGroupName: string;
+  logStreamName: string;
+}
+
+export interface DeliveryStreamInputOptions {
+  /** 1 to 64 letters, digits, `_`, `.` or `-`. */
+  deliveryStreamName: string;
+  /** The source: `arn:aws:kinesis:<region>:<account>:stream/<name>`. */
+  kinesisStreamArn: string;
+  /** The role Firehose assumes to read the stream and write the bucket: `arn:aws:iam::<account>:role/<name>`. */
+  roleArn: string;
+  /** The raw zone's bucket: `arn:aws:s3:::<bucket>`. */
+  bucketArn: string;
+  /** Default `sensors/`. Without a `!{timestamp:...}` expression, `!{timestamp:yyyy/MM/dd/HH}/` is appended. */
+  prefix?: string;
+  /** Default `errors/sensors/`; `!{firehose:error-output-type}/` and the hour folder are appended when missing. */
+  errorPrefix?: string;
+  /** Buffering interval, 0 to 900 s. Default 60. */
+  bufferIntervalSeconds?: number;
+  /** Buffer size, 1 to 128 MiB. Default 5. */
+  bufferSizeMiB?: number;
+  /** Default `UNCOMPRESSED` (Firehose's default, and the local delivery's). */
+  compression?: 'GZIP' | 'UNCOMPRESSED';
+  /** Log delivery errors to CloudWatch Logs. Default: no logging. */
+  logging?: FirehoseLogging;
+}
+
+/**
+ * `createDeliveryStreamInput` got an option Firehose would refuse (`FIREHOSE_SETUP_INVALID`,
+ * `context.option` names it).
+ *
+ * @example
+ * ```ts
+ * try { createDeliveryStreamInput({ ...options, bucketArn: 'my-bucket' }); } catch (err) {
+ *   if (err instanceof FirehoseSetupError) console.log(err.context.option); // 'bucketArn'
+ * }
+ * ```
+ */
+export class FirehoseSetupError extends TributaryError {
+  override name = 'FirehoseSetupError';
+
+  constructor(message: string, option: string) {
+    super(message, { code: 'FIREHOSE_SETUP_INVALID', context: { option } });
+  }
+}
+
+const PARTITION = 'aws(?:-[a-z]+)*';
+const REGION = '[a-z]{2}(?:-[a-z]+)+-\\d';
+const KINESIS_STREAM_ARN = new RegExp(
+  `^arn:${PARTITION}:kinesis:${REGION}:\\d{12}:stream/[A-Za-z0-9_.-]{1,128}$`,
+);
+const ROLE_ARN = new RegExp(`^arn:${PARTITION}:iam::\\d{12}:role/[\\w+=,.@/-]{1,512}$`);
+// Bucket names: 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit.
+const BUCKET_ARN = new RegExp(`^arn:${PARTITION}:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`);
+const DELIVERY_STREAM_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const LOG_NAME = /^[^:*]{1,512}$/;
+const EXPRESSION = /!\{([^}]*)\}/g;
+const HOUR_FOLDERS = '!{timestamp:yyyy/MM/dd/HH}/';
+const ERROR_TYPE = '!{firehose:error-output-type}';
+const MAX_PREFIX = 1024;
+
+function invalid(option: string, value: unknown, expected: string): FirehoseSetupError {
+  return new FirehoseSetupError(
+    `createDeliveryStreamInput option ${option} must be ${expected}, got ${describeValue(value)}`,
+    option,
+  );
+}
+
+function matching(option: string, value: unknown, pattern: RegExp, expected: string): string {
+  if (typeof value !== 'string' || !pattern.test(value)) throw invalid(option, value, expected);
+  return value;
+}
+
+/** The `namespace:value` of every `!{...}` expression of a prefix. */
+function expressionsOf(prefix: string): string[] {
+  return [...prefix.matchAll(EXPRESSION)].map((match) => match[1] as string);
+}
+
+function checkPrefix(option: string, prefix: unknown, allowErrorType: boolean): string {
+  if (typeof prefix !== 'string' || prefix.length > MAX_PREFIX || prefix.startsWith('/')) {
+    throw invalid(option, prefix, `a relative key prefix of at most ${MAX_PREFIX} characters`);
+  }
+  for (const expression of expressionsOf(prefix)) {
+    if (expression.startsWith('timestamp:') && expression.length > 'timestamp:'.length) continue;
+    if (expression === 'firehose:error-output-type' && allowErrorType) continue;
+    if (expression === 'firehose:random-string') continue;
+    throw invalid(
+      option,
+      prefix,
+      allowErrorType
+        ? 'a prefix whose expressions are !{timestamp:...}, !{firehose:random-string} or !{firehose:error-output-type}'
+        : 'a prefix whose expressions are !{timestamp:...} or !{firehose:random-string} (error-output-type belongs to errorPrefix)',
+    );
+  }
+  return prefix;
+}
+
+function hasTimestamp(prefix: string): boolean {
+  return expressionsOf(prefix).some((expression) => expression.startsWith('timestamp:'));
+}
+
+/**
+ * The `CreateDeliveryStream` input of a Firehose stream that reads a Kinesis data stream and
+ * writes the raw zone the way `deliverToLake` does locally: `KinesisStreamAsSource`, an
+ * extended S3 destination with `Prefix` `sensors/!{timestamp:yyyy/MM/dd/HH}/`,
+ * `ErrorOutputPrefix` `errors/sensors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/`,
+ * 60 s / 5 MiB buffering and the file extension `.ndjson` (`.ndjson.gz` with GZIP), so objects
+ * are named `<stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<uuid>.ndjson[.gz]`. Firehose
+ * de-aggregates KPL records itself. ARNs, names and ranges are checked here, and so is
+ * Firehose's rule that a `Prefix` with expressions needs a non-empty `ErrorOutputPrefix`. The
+ * role needs `kinesis:DescribeStream`, `GetShardIterator`, `GetRecords`, `ListShards` on the
+ * stream and `s3:PutObject`, `GetBucketLocation`, `ListBucket` on the bucket.
+ *
+ * @example
+ * ```ts
+ * import { CreateDeliveryStreamCommand, FirehoseClient } from '@aws-sdk/client-firehose';
+ * const input = createDeliveryStreamInput({
+ *   deliveryStreamName: 'sensors-to-raw',
+ *   kinesisStreamArn: 'arn:aws:kinesis:eu-west-1:123456789012:stream/sensors',
+ *   roleArn: 'arn:aws:iam::123456789012:role/firehose-sensors',
+ *   bucketArn: 'arn:aws:s3:::tributary-raw',
+ *   compression: 'GZIP',
+ * });
+ * await new FirehoseClient({}).send(new CreateDeliveryStreamCommand(input));
+ * ```
+ */
+export function createDeliveryStreamInput(
+  options: DeliveryStreamInputOptions,
+): CreateDeliveryStreamCommandInput {
+  if (typeof options !== 'object' || options === null) throw invalid('options', options, 'an object');
+  const deliveryStreamName = matching(
+    'deliveryStreamName',
+    options.deliveryStreamName,
+    DELIVERY_STREAM_NAME,
+    '1 to 64 letters, digits, "_", "." or "-"',
+  );
+  const kinesisStreamArn = matching(
+    'kinesisStreamArn',
+    options.kinesisStreamArn,
+    KINESIS_STREAM_ARN,
+    'a Kinesis stream ARN (arn:aws:kinesis:<region>:<account>:stream/<name>)',
+  );
+  const roleArn = matching(
+    'roleArn',
+    options.roleArn,
+    ROLE_ARN,
+    'an IAM role ARN (arn:aws:iam::<account>:role/<name>)',
+  );
+  const bucketArn = matching(
+    'bucketArn',
+    options.bucketArn,
+    BUCKET_ARN,
+    'an S3 bucket ARN (arn:aws:s3:::<bucket>)',
+  );
+
+  let prefix = checkPrefix('prefix', options.prefix ?? 'sensors/', false);
+  if (!hasTimestamp(prefix)) {
+    if (prefix !== '' && !prefix.endsWith('/')) {
+      throw invalid('prefix', prefix, 'empty or ending with "/" when it has no !{timestamp:...}');
+    }
+    prefix += HOUR_FOLDERS;
+  }
+  let errorPrefix = checkPrefix('errorPrefix', options.errorPrefix ?? 'errors/sensors/', true);
+  if (!errorPrefix.includes(ERROR_TYPE)) {
+    if (errorPrefix !== '' && !errorPrefix.endsWith('/')) {
+      throw invalid('errorPrefix', errorPrefix, `ending with "/" or holding ${ERROR_TYPE}`);
+    }
+    errorPrefix += `${ERROR_TYPE}/`;
+  }
+  if (!hasTimestamp(errorPrefix)) {
+    if (!errorPrefix.endsWith('/')) {
+      throw invalid('errorPrefix', errorPrefix, 'ending with "/" when it has no !{timestamp:...}');
+    }
+    errorPrefix += HOUR_FOLDERS;
+  }
+  if (prefix.length > MAX_PREFIX || errorPrefix.length > MAX_PREFIX) {
+    throw invalid('prefix', prefix, `at most ${MAX_PREFIX} characters with its hour folders`);
+  }
+
+  const interval = options.bufferIntervalSeconds ?? 60;
+  if (!Number.isSafeInteger(interval) || interval < 0 || interval > 900) {
+    throw invalid('bufferIntervalSeconds', interval, 'an integer from 0 to 900');
+  }
+  const size = options.bufferSizeMiB ?? 5;
+  if (!Number.isSafeInteger(size) || size < 1 || size > 128) {
+    throw invalid('bufferSizeMiB', size, 'an integer from 1 to 128');
+  }
+  const compression = options.compression ?? 'UNCOMPRESSED';
+  if (compression !== 'GZIP' && compression !== 'UNCOMPRESSED') {
+    throw invalid('compression', compression, '"GZIP" or "UNCOMPRESSED"');
+  }
+  const { logging } = options;
+  if (logging !== undefined) {
+    if (typeof logging !== 'object' || logging === null) {
+      throw invalid('logging', logging, '{ logGroupName, logStreamName }');
+    }
+    matching('logging.logGroupName', logging.logGroupName, LOG_NAME, 'a log group name');
+    matching('logging.logStreamName', logging.logStreamName, LOG_NAME, 'a log stream name');
+  }
+
+  return {
+    DeliveryStreamName: deliveryStreamName,
+    DeliveryStreamType: 'KinesisStreamAsSource',
+    KinesisStreamSourceConfiguration: { KinesisStreamARN: kinesisStreamArn, RoleARN: roleArn },
+    ExtendedS3DestinationConfiguration: {
+      RoleARN: roleArn,
+      BucketARN: bucketArn,
+      Prefix: prefix,
+      ErrorOutputPrefix: errorPrefix,
+      BufferingHints: { IntervalInSeconds: interval, SizeInMBs: size },
+      CompressionFormat: compression,
+      FileExtension: compression === 'GZIP' ? '.ndjson.gz' : '.ndjson',
+      CloudWatchLoggingOptions:
+        logging === undefined
+          ? { Enabled: false }
+          : { Enabled: true, LogGroupName: logging.logGroupName, LogStreamName: logging.logStreamName },
+    },
+  };
+}
