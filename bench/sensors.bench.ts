@@ -21,11 +21,13 @@ const MODES = {
   aggregated: 'KinesisProducer, aggregate: true (KPL)',
   limited: 'KinesisProducer, default rate limit',
   single: 'PutRecord per record, 16 in flight',
-  'end-to-end': 'end to end: producer → KinesisSource → deliverToLake',
+  'end-to-end': 'end to end: batched → KinesisSource → deliverToLake',
+  'end-to-end-aggregated': 'end to end: aggregated → KinesisSource → deliverToLake',
 } as const;
 type Mode = keyof typeof MODES;
 const MODE_IDS = Object.keys(MODES) as Mode[];
-type ProduceMode = Exclude<Mode, 'generate' | 'end-to-end'>;
+type EndToEndMode = 'end-to-end' | 'end-to-end-aggregated';
+type ProduceMode = Exclude<Mode, 'generate' | EndToEndMode>;
 
 const DEFAULT_RECORDS = 100_000;
 /** The slow steps run this many records at most (their rate does not depend on the count). */
@@ -43,7 +45,7 @@ const RAISED_LIMIT = {
 };
 /** A run under the default limit may beat it by this much (timer and clock granularity), no more. */
 const LIMIT_TOLERANCE = 0.03;
-/** The end-to-end step gives up when the raw zone has not grown for this long after the producer closed. */
+/** After the producer closed, the end-to-end step gives up when the delivery has taken no record for this long. */
 const STALL_MS = 30_000;
 
 /**
@@ -66,7 +68,7 @@ function fleetOptions(records: number): GenerateRecordsOptions {
 type StepInput =
   | { kind: 'generate'; records: number }
   | { kind: 'produce'; mode: ProduceMode; records: number }
-  | { kind: 'end-to-end'; records: number; dir: string };
+  | { kind: 'end-to-end'; mode: EndToEndMode; records: number; dir: string };
 
 interface Step {
   label: string;
@@ -126,9 +128,13 @@ export function plan(args: string[], context: { workdir: string }) {
     const label = MODES[mode];
     if (mode === 'generate') {
       steps.push({ label, input: { kind: 'generate', records: options.records } });
-    } else if (mode === 'end-to-end') {
-      const dir = join(context.workdir, 'raw');
-      steps.push({ label, input: { kind: 'end-to-end', records: options.records, dir }, removeAfter: [dir] });
+    } else if (mode === 'end-to-end' || mode === 'end-to-end-aggregated') {
+      const dir = join(context.workdir, mode);
+      steps.push({
+        label,
+        input: { kind: 'end-to-end', mode, records: options.records, dir },
+        removeAfter: [dir],
+      });
     } else {
       const records = mode === 'limited' || mode === 'single' ? options.capped : options.records;
       steps.push({ label, input: { kind: 'produce', mode, records } });
@@ -175,6 +181,8 @@ interface ProduceResult {
   records: number;
   seconds: number;
   cpuSeconds: number;
+  /** kinesalite's CPU time over the same span (Linux only). */
+  serverCpuSeconds: number | undefined;
   maxRssMiB: number;
   sent: Sent;
   /** What the producer's `close()` reported (the PutRecord loop: its own counts). */
@@ -184,9 +192,12 @@ interface ProduceResult {
 }
 interface EndToEndResult {
   kind: 'end-to-end';
+  mode: EndToEndMode;
   records: number;
   seconds: number;
   cpuSeconds: number;
+  /** kinesalite's CPU time over the same span (Linux only). */
+  serverCpuSeconds: number | undefined;
   /** When the producer's `close()` resolved: every record was in the stream. */
   producedSeconds: number;
   maxRssMiB: number;
@@ -194,6 +205,9 @@ interface EndToEndResult {
   objects: number;
   rawBytes: number;
   sourceCalls: number;
+  /** Duration of the source's slowest `GetRecords` call, and the mean. */
+  readMaxMs: number;
+  readMeanMs: number;
   problems: string[];
 }
 type StepResult = GenerateResult | ProduceResult | EndToEndResult;
@@ -210,6 +224,31 @@ function stopwatch() {
     return (user + system) / 1e6;
   };
   return elapsed;
+}
+
+/**
+ * CPU seconds a process has used so far, from /proc (Linux; `undefined` elsewhere): how busy
+ * kinesalite, which runs in a process of its own, was during a step.
+ */
+function processCpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): state is the first, utime the 12th, stime the 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // In clock ticks of 1/100 s (USER_HZ) on every Linux.
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Measures kinesalite's CPU seconds from now on: call the result when the timed part ends. */
+function serverCpu(pid: number): () => number | undefined {
+  const started = processCpuSeconds(pid);
+  return () => {
+    const now = processCpuSeconds(pid);
+    return started === undefined || now === undefined ? undefined : now - started;
+  };
 }
 
 type Sdk = typeof KinesisSdk;
@@ -269,7 +308,7 @@ export async function runStep(input: StepInput): Promise<StepResult> {
   try {
     return input.kind === 'produce'
       ? await produce(input.mode, input.records, sdk, kinesis)
-      : await endToEnd(input.records, input.dir, sdk, kinesis);
+      : await endToEnd(input.mode, input.records, input.dir, sdk, kinesis);
   } finally {
     await kinesis.stop();
   }
@@ -291,12 +330,14 @@ async function produce(
   let producer: ProduceResult['producer'];
   let seconds: number;
   let cpuSeconds: number;
+  let serverCpuSeconds: number | undefined;
 
   if (mode === 'single') {
     // The baseline the issue asks for: the plain SDK, one request per record, the producer's
     // encoding and partition key, a few requests in flight as a simple app would have.
     const failures: unknown[] = [];
     let ok = 0;
+    const server = serverCpu(kinesis.pid);
     const elapsed = stopwatch();
     const worker = async () => {
       for (let next = fleet.next(); !next.done; next = fleet.next()) {
@@ -318,6 +359,7 @@ async function produce(
     await Promise.all(Array.from({ length: SINGLE_IN_FLIGHT }, worker));
     seconds = elapsed();
     cpuSeconds = elapsed.cpu();
+    serverCpuSeconds = server();
     producer = { sent: ok, retried: 0, failed: failures.length };
   } else {
     const kinesisProducer = new KinesisProducer({
@@ -328,11 +370,13 @@ async function produce(
       // at most and the producer would measure the limit, not itself.
       ...(mode === 'limited' ? {} : { rateLimit: RAISED_LIMIT }),
     });
+    const server = serverCpu(kinesis.pid);
     const elapsed = stopwatch();
     await kinesisProducer.putMany(fleet);
     producer = await kinesisProducer.close();
     seconds = elapsed();
     cpuSeconds = elapsed.cpu();
+    serverCpuSeconds = server();
   }
   // Read before the stream is read back, so that the peak is the sending's alone.
   const rss = maxRssMiB();
@@ -370,6 +414,7 @@ async function produce(
     records,
     seconds,
     cpuSeconds,
+    serverCpuSeconds,
     maxRssMiB: rss,
     sent: { ...sent },
     producer: { sent: producer.sent, retried: producer.retried, failed: producer.failed },
@@ -517,7 +562,7 @@ async function checkStream(
 }
 
 /**
- * The sensors' pipeline: the batched producer (as in the batched step) into the stream while a
+ * The sensors' pipeline: the batched producer (as in the batched or the aggregated step) into the stream while a
  * `KinesisSource` reads every shard and `deliverToLake` writes the raw zone (`LocalStorage`,
  * checkpoints in the lake, Firehose's 60 s / 5 MiB buffering), all in this process. Timed until
  * every record is stored in the raw zone: once the delivery has accepted as many records as were
@@ -525,12 +570,14 @@ async function checkStream(
  * wait), and `deliverToLake` flushes the last object and saves the checkpoints.
  */
 async function endToEnd(
+  mode: EndToEndMode,
   records: number,
   dir: string,
   sdk: Sdk,
   kinesis: Kinesalite,
 ): Promise<EndToEndResult> {
   const { generateRecords, KinesisProducer } = await import('@tributary/sensors');
+  // From their modules: the package's index does not export the source and the delivery yet.
   const [{ KinesisSource }, { deliverToLake }, { LakeCheckpointStore }, { LocalStorage }] = await Promise.all(
     [
       import('../packages/sensors/src/kinesis-source.js'),
@@ -544,23 +591,30 @@ async function endToEnd(
   const sent = countPuts(producerClient, sdk);
   const storage = new LocalStorage({ root: dir });
   const stop = new AbortController();
+  const reads = { count: 0, totalMs: 0, maxMs: 0 };
   const source = new KinesisSource({
     client: sourceClient,
     streamName: STREAM,
     checkpoints: new LakeCheckpointStore({ storage }),
     signal: stop.signal,
-    onEvent: (e) => { if (e.type === 'batch') process.stderr.write(`${elapsedDbg().toFixed(2)} batch ${JSON.stringify({count: e.count, d: (e as any).durationMs, shard: (e as any).shardId ?? (e as any).context})}\n`); },
+    onEvent: (event) => {
+      if (event.type !== 'batch' || event.durationMs === undefined) return;
+      reads.count++;
+      reads.totalMs += event.durationMs;
+      reads.maxMs = Math.max(reads.maxMs, event.durationMs);
+    },
   });
-  const t0 = performance.now(); const elapsedDbg = () => (performance.now() - t0) / 1000;
   const producer = new KinesisProducer({
     client: producerClient,
     streamName: STREAM,
+    ...(mode === 'end-to-end-aggregated' ? { aggregate: true } : {}),
     rateLimit: RAISED_LIMIT,
   });
   const problems: string[] = [];
   let accepted = 0;
   let lastProgress = performance.now();
 
+  const server = serverCpu(kinesis.pid);
   const elapsed = stopwatch();
   const delivering = deliverToLake({
     source,
@@ -570,7 +624,6 @@ async function endToEnd(
         accepted += event.count;
         lastProgress = performance.now();
         if (accepted >= records) stop.abort();
-      } else if (event.type === 'flush' || event.type === 'records.out') { process.stderr.write(`${elapsedDbg().toFixed(2)} ${event.type} ${accepted}\n`);
       } else if (event.type === 'failure') {
         problems.push(`delivery failure event: ${event.code} (${event.count} records)`);
       }
@@ -581,7 +634,7 @@ async function endToEnd(
   let watchdog: ReturnType<typeof setInterval> | undefined;
   const result = await (async () => {
     await producer.putMany(generateRecords(fleetOptions(records)));
-    const produced = await producer.close(); process.stderr.write(`${elapsedDbg().toFixed(2)} produced, accepted ${accepted}\n`);
+    const produced = await producer.close();
     const producedSeconds = elapsed();
     watchdog = setInterval(() => {
       if (performance.now() - lastProgress <= STALL_MS) return;
@@ -591,7 +644,14 @@ async function endToEnd(
       stop.abort();
     }, 1_000);
     const stats = await delivering;
-    return { produced, producedSeconds, stats, seconds: elapsed(), cpuSeconds: elapsed.cpu() };
+    return {
+      produced,
+      producedSeconds,
+      stats,
+      seconds: elapsed(),
+      cpuSeconds: elapsed.cpu(),
+      serverCpuSeconds: server(),
+    };
   })().finally(() => clearInterval(watchdog));
   const rss = maxRssMiB();
   const sourceStats = source.stats();
@@ -609,6 +669,10 @@ async function endToEnd(
       `the delivery reported ${stats.recordsDelivered} delivered, ${stats.recordsFailed} failed in ${stats.errorObjects} error objects, expected ${records} delivered`,
     );
   }
+  const aggregated = sent.kinesisRecords < records;
+  if (aggregated !== (mode === 'end-to-end-aggregated')) {
+    problems.push(`${int(sent.kinesisRecords)} Kinesis records sent for ${int(records)} records`);
+  }
   // Read back from the files, not from the delivery's word.
   const raw = rawZoneLines(dir);
   if (raw.errorFiles > 0) problems.push(`${raw.errorFiles} objects under errors/`);
@@ -619,15 +683,19 @@ async function endToEnd(
   );
   return {
     kind: 'end-to-end',
+    mode,
     records,
     seconds: result.seconds,
     cpuSeconds: result.cpuSeconds,
+    serverCpuSeconds: result.serverCpuSeconds,
     producedSeconds: result.producedSeconds,
     maxRssMiB: rss,
     sent: { ...sent },
     objects: raw.files,
     rawBytes: raw.bytes,
     sourceCalls: sourceStats.calls,
+    readMaxMs: reads.maxMs,
+    readMeanMs: reads.count === 0 ? 0 : reads.totalMs / reads.count,
     problems,
   };
 }
@@ -670,6 +738,7 @@ const COLUMNS = [
   { key: 'rate', title: 'records/s' },
   { key: 'ratio', title: '× batched' },
   { key: 'cpu', title: 'CPU s' },
+  { key: 'serverCpu', title: 'kinesalite CPU s' },
   { key: 'rss', title: 'peak RSS MiB' },
   { key: 'kinesisRecords', title: 'Kinesis records sent' },
   { key: 'requests', title: 'requests' },
@@ -718,6 +787,7 @@ export function summarize(outcomes: StepOutcome[], context: { plan: ReturnType<t
     if (r.kind !== 'generate') {
       Object.assign(row, {
         ratio: batchedRate === undefined ? '—' : `${(rate / batchedRate).toFixed(2)}×`,
+        serverCpu: r.serverCpuSeconds === undefined ? '—' : r.serverCpuSeconds.toFixed(2),
         kinesisRecords: int(r.sent.kinesisRecords),
         requests: int(r.sent.requests),
         mib: mib(r.sent.bytes),
@@ -735,12 +805,12 @@ export function summarize(outcomes: StepOutcome[], context: { plan: ReturnType<t
         r.problems.length === 0 ? 'verified, every generated id once' : `MISMATCH (${r.problems.join('; ')})`;
       notes.push(
         `${MODES[r.mode]}: read back ${int(s.kinesisRecords)} Kinesis records, ${int(s.records)} records de-aggregated, ${int(s.distinctIds)} distinct ids: ${status}; records per shard ${s.perShard.map(int).join(' / ')}. ` +
-          `${(r.sent.bytes / r.records).toFixed(0)} bytes and ${(r.sent.kinesisRecords / r.records).toFixed(r.mode === 'aggregated' ? 4 : 0)} Kinesis records sent per record: a real ${SHARDS}-shard stream takes at most ${int(awsCap(r.records, r.sent))} records/s of these.`,
+          `Sent per record: ${(r.sent.bytes / r.records).toFixed(0)} bytes and ${(r.sent.kinesisRecords / r.records).toFixed(r.mode === 'aggregated' ? 4 : 0)} Kinesis records, so a real ${SHARDS}-shard stream takes at most ${int(awsCap(r.records, r.sent))} records/s of these.`,
       );
       if (r.mode === 'limited') {
         const hottest = Math.max(...s.perShard);
         notes.push(
-          `default rate limit (${int(SHARD_RECORDS_PER_SECOND)} records/s and 1 MiB/s per shard): ${int(rate)} records/s; the hottest shard took ${int(hottest)} records in ${r.seconds.toFixed(2)} s, ${int((hottest - SHARD_RECORDS_PER_SECOND) / r.seconds)} records/s after the first second's burst (each shard's bucket starts full), within ${int(SHARD_RECORDS_PER_SECOND)}: the limiter holds the real-AWS rate.`,
+          `default rate limit (${int(SHARD_RECORDS_PER_SECOND)} records/s and 1 MiB/s per shard): ${int(rate)} records/s in ${int(r.sent.requests)} requests of ${(r.sent.kinesisRecords / r.sent.requests).toFixed(0)} records on average; the hottest shard took ${int(hottest)} records in ${r.seconds.toFixed(2)} s, ${int((hottest - SHARD_RECORDS_PER_SECOND) / r.seconds)} records/s after the first second's burst (each shard's bucket starts full), within ${int(SHARD_RECORDS_PER_SECOND)}: the limiter holds the real-AWS rate.`,
         );
       }
       if (r.mode === 'single' && r.records < options.records) {
@@ -753,7 +823,7 @@ export function summarize(outcomes: StepOutcome[], context: { plan: ReturnType<t
       const status =
         r.problems.length === 0 ? 'verified, every generated id once' : `MISMATCH (${r.problems.join('; ')})`;
       notes.push(
-        `end to end: ${r.objects} objects (${mib(r.rawBytes)} MiB of NDJSON) in the raw zone, read back: ${status}. The producer was done after ${r.producedSeconds.toFixed(2)} s (${int(r.records / r.producedSeconds)} records/s into the stream while the source read), the last object stored after ${r.seconds.toFixed(2)} s; ${int(r.sourceCalls)} GetRecords calls. Producer, source and delivery share one process (its peak RSS).`,
+        `${MODES[r.mode]}: ${r.objects} objects (${mib(r.rawBytes)} MiB of NDJSON) in the raw zone, read back: ${status}. The producer was done after ${r.producedSeconds.toFixed(2)} s (${int(r.records / r.producedSeconds)} records/s into the stream while the source read), the last object stored after ${r.seconds.toFixed(2)} s. The source made ${int(r.sourceCalls)} GetRecords calls, ${(r.readMeanMs / 1000).toFixed(2)} s each on average, the slowest ${(r.readMaxMs / 1000).toFixed(2)} s. Producer, source and delivery share one process (its peak RSS).`,
       );
     }
   }
@@ -763,11 +833,14 @@ export function summarize(outcomes: StepOutcome[], context: { plan: ReturnType<t
     );
   }
   notes.push(
+    "`CPU s`: user + system time of the step's own process over the timed span (the producer, or in the end-to-end step producer, source and delivery); `kinesalite CPU s`: the server's process over the same span. `MiB sent`: data plus partition keys of every record sent.",
+  );
+  notes.push(
     `kinesalite ${SHARDS} shards, in its own process (not counted in peak RSS), one per step; it never throttles, so the producer steps other than "default rate limit" raise the per-shard limit ${int(RAISED_LIMIT.recordsPerSecond / SHARD_RECORDS_PER_SECOND)}×. Kinesis' default of 1,000 records/s and 1 MiB/s per shard caps ${SHARDS} shards at ${int(SHARDS * SHARD_RECORDS_PER_SECOND)} records/s without aggregation.`,
   );
   return { columns: COLUMNS, rows, notes, failures };
 }
 
 function modeOf(result: StepResult): Mode {
-  return result.kind === 'produce' ? result.mode : result.kind;
+  return result.kind === 'generate' ? result.kind : result.mode;
 }

@@ -41,6 +41,8 @@ export interface Manifest {
   staged: { from: string; to: string }[];
   /** Files this commit replaced: deleted after promotion. */
   removed: string[];
+  /** Partition columns that hold a field of the schema (left out of the files), so readers can put them back. */
+  fieldPartitions?: { name: string; field: string }[];
 }
 
 export interface InvalidRecord {
@@ -375,6 +377,7 @@ export async function writeDataset<F extends Fields>(
     files: [...kept.filter((f) => !addedKeys.has(f.key)), ...added],
     staged: closed.map((file) => ({ from: file.stagingKey, to: file.key })),
     removed,
+    fieldPartitions: partitionBy.flatMap((p) => (p.field ? [{ name: p.name, field: p.field }] : [])),
   };
   await commit(storage, prefix, manifest);
   emitSafely(onEvent, { type: 'records.out', source, count: rows, time: Date.now() });
@@ -427,7 +430,10 @@ export interface ReadDatasetOptions<F extends Fields> {
   schema: Schema<F>;
   /** Only partitions whose values match: `{ dt: '2026-11-23' }`, or a predicate over the values. */
   partitions?: Record<string, string> | ((values: Record<string, string | null>) => boolean);
-  /** Partition specs of the table, to put field partitions back into the records. */
+  /**
+   * Partition specs of the table, to put field partitions back into the records. Default: what
+   * the table's manifest recorded; needed only for tables written by other tools.
+   */
   partitionBy?: readonly PartitionSpec[];
   signal?: AbortSignal;
 }
@@ -469,7 +475,9 @@ export async function* readDataset<F extends Fields>(
   const manifest = await readManifest(storage, options.table);
   const staged = new Map((manifest?.staged ?? []).map((s) => [s.to, s.from]));
   const files = manifest ? manifest.files : await listDatasetFiles(storage, options.table);
-  const fieldPartitions = (options.partitionBy ?? []).filter((p) => p.field);
+  const fieldPartitions: { name: string; field?: string }[] = options.partitionBy
+    ? options.partitionBy.filter((p) => p.field)
+    : (manifest?.fieldPartitions ?? []);
   const fileSchema =
     fieldPartitions.length === 0
       ? schema
@@ -546,6 +554,12 @@ export async function compact<F extends Fields>(options: CompactOptions<F>): Pro
   const prefix = tablePrefix(options.table);
   const writeId = options.writeId ?? randomUUID();
   const format = formatFor(options.format ?? formatOfKey(inputs[0]?.key ?? '')?.name ?? 'parquet');
+  // Field partitions live in the paths, not in the files: read and write the files without them.
+  const fieldPartitions = manifest.fieldPartitions ?? [];
+  const fileSchema =
+    fieldPartitions.length === 0
+      ? schema
+      : withoutFields(schema, new Set(fieldPartitions.map((p) => p.field)));
   const extension = format.extension(options.formatOptions);
   const target = options.targetFileBytes ?? 128 * 1024 * 1024;
   const maxRows = options.maxRowsPerFile ?? Number.POSITIVE_INFINITY;
@@ -565,7 +579,7 @@ export async function compact<F extends Fields>(options: CompactOptions<F>): Pro
   };
   let rows = 0;
   for (const file of inputs) {
-    for await (const record of formatOfKey(file.key)?.read(storage, file.key, schema) ?? []) {
+    for await (const record of formatOfKey(file.key)?.read(storage, file.key, fileSchema) ?? []) {
       if (!current) {
         const name = `part-${String(index).padStart(5, '0')}-${fileId(writeId, partition, index)}${extension}`;
         index++;
@@ -574,7 +588,7 @@ export async function compact<F extends Fields>(options: CompactOptions<F>): Pro
         const upload = storage.put(from, sink);
         upload.catch((err) => sink.destroy(err instanceof Error ? err : new Error(String(err))));
         current = {
-          writer: format.createWriter(sink, schema, options.formatOptions) as RecordWriter<
+          writer: format.createWriter(sink, fileSchema, options.formatOptions) as RecordWriter<
             Record<string, unknown>
           >,
           upload,
@@ -598,6 +612,7 @@ export async function compact<F extends Fields>(options: CompactOptions<F>): Pro
     files: [...manifest.files.filter((f) => !removedKeys.has(f.key)), ...added],
     staged,
     removed: [...removedKeys],
+    fieldPartitions,
   };
   await commit(storage, prefix, next);
   return {

@@ -2,8 +2,12 @@ export type { DeaggregatedRecord, UserRecord } from './aggregation.js';
 export { aggregate, deaggregate, isAggregated } from './aggregation.js';
 export type { AnomalyKind, AnomalyLength, AnomalyOptions } from './anomalies.js';
 export type { ProducerClock, ProducerCommonOptions, ProducerResult } from './base-producer.js';
+export type { Checkpoint, CheckpointStore, LakeCheckpointStoreOptions } from './checkpoints.js';
+export { CheckpointError, LakeCheckpointStore, MemoryCheckpointStore } from './checkpoints.js';
 export type { CuratedHourlyRow } from './curated-schema.js';
 export { curatedHourlySchema } from './curated-schema.js';
+export type { DeliverToLakeOptions } from './delivery.js';
+export { DeliverToLakeError, deliverToLake } from './delivery.js';
 export {
   AggregationFormatError,
   InvalidPartitionKeyError,
@@ -13,10 +17,20 @@ export {
 } from './errors.js';
 export type { FirehoseProducerOptions } from './firehose-producer.js';
 export { FirehoseProducer } from './firehose-producer.js';
+export type { DeliveryStreamInputOptions, FirehoseLogging } from './firehose-setup.js';
+export { createDeliveryStreamInput, FirehoseSetupError } from './firehose-setup.js';
 export type { FleetClock, FleetOptions, FleetSensor, FleetStats, GenerateRecordsOptions } from './fleet.js';
 export { Fleet, FleetError, generateRecords } from './fleet.js';
 export type { KinesisProducerOptions, KinesisRateLimit } from './kinesis-producer.js';
 export { KinesisProducer } from './kinesis-producer.js';
+export type {
+  KinesisSourceClock,
+  KinesisSourceOptions,
+  KinesisSourceRecord,
+  KinesisSourceStats,
+  StartingPosition,
+} from './kinesis-source.js';
+export { KinesisSource, KinesisSourceError } from './kinesis-source.js';
 export type { HydraulicPressureModelState, PowerFactorModelState, TemperatureModelState } from './models.js';
 export {
   builtInSensorTypes,

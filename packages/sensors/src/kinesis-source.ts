@@ -415,7 +415,6 @@ export class KinesisSource implements AsyncIterable<KinesisSourceRecord> {
     }
     for (const [shardId, checkpoint] of Object.entries(loaded)) this.#committed.set(shardId, checkpoint);
     this.#firstRun = this.#committed.size === 0;
-    this.#savedVersion = this.#version;
     await this.#discover();
   }
 
@@ -442,7 +441,9 @@ export class KinesisSource implements AsyncIterable<KinesisSourceRecord> {
       .catch((error: unknown) => this.#fail(error, undefined))
       .finally(() => {
         this.#listing = undefined;
-        this.#checkEnd();
+        // A shard may have ended between the last listing and now: list once more for its children.
+        if (this.#relistWanted && this.#ending === undefined) void this.#discover();
+        else this.#checkEnd();
       });
     this.#listing = listing;
     return listing;

@@ -289,3 +289,39 @@ describe('writeDataset', () => {
     });
   });
 });
+
+describe('field-partitioned tables', () => {
+  it('restore their partition fields on read and survive compaction without being told the partitions', async () => {
+    const storage = new MemoryStorage();
+    const partitionBy = [byField('type')];
+    for (let i = 0; i < 3; i++) {
+      await writeDataset(readings(3, 10, `c${i}-`), {
+        storage,
+        table: 'typed',
+        schema: reading,
+        partitionBy,
+        format: 'parquet',
+      });
+    }
+
+    const result = await compact({
+      storage,
+      table: 'typed',
+      schema: reading,
+      partition: 'type=temperature/',
+    });
+    const back = await collect(readDataset({ storage, table: 'typed', schema: reading }));
+
+    expect(result.rows).toBe(3);
+    expect(back).toHaveLength(9);
+    expect(
+      back
+        .filter((r) => r.type === 'temperature')
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual(['c0-0', 'c1-0', 'c2-0']);
+    expect((await readManifest(storage, 'typed'))?.fieldPartitions).toEqual([
+      { name: 'type', field: 'type' },
+    ]);
+  });
+});

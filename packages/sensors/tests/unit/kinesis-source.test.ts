@@ -573,6 +573,30 @@ describe('KinesisSource', () => {
       expect(iteratorRequests().map((input) => input.ShardId)).not.toContain('shardId-000000000000');
     });
 
+    it('saves nothing while nothing was committed, so a fresh source cannot wipe the store', async () => {
+      stream.addShard('shardId-000000000000');
+      stream.put('shardId-000000000000', 'k', 'r0');
+      const checkpoints = new MemoryCheckpointStore();
+      const saved = { 'shardId-000000000000': { sequenceNumber: '49000000000000000000001' } };
+      await checkpoints.save('sensors', saved);
+      let saves = 0;
+      const counting = {
+        load: (stream: string) => checkpoints.load(stream),
+        save: (stream: string, value: Record<string, object>) => {
+          saves++;
+          return checkpoints.save(stream, value);
+        },
+      };
+
+      const s = source({ checkpoints: counting });
+      await s.checkpoint();
+      await readAll(s);
+      await s.checkpoint();
+
+      expect(saves).toBe(0);
+      expect(await checkpoints.load('sensors')).toEqual(saved);
+    });
+
     it('never moves a committed position back', async () => {
       stream.addShard('shardId-000000000000');
       for (let i = 0; i < 3; i++) stream.put('shardId-000000000000', 'k', `r${i}`);

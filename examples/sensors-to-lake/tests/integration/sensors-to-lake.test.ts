@@ -1,0 +1,33 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runSensorsToLake } from '../../src/sensors-to-lake.js';
+
+const out = mkdtempSync(join(tmpdir(), 'tributary-example-sensors-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+describe('examples/sensors-to-lake', () => {
+  it('runs fleet → Kinesis → raw → processed → curated and summarizes each sensor type', async () => {
+    const result = await runSensorsToLake({ out, records: 6_000, sensorsPerType: 2, seed: 7 });
+
+    expect(result.produced).toBe(6_000);
+    expect(result.delivered).toBe(6_000);
+    expect(result.rawObjects).toBeGreaterThan(0);
+    expect(result.processed.written).toBe(6_000);
+    expect(result.processed.invalid).toBe(0);
+    expect(result.byType.map((t) => t.type)).toEqual(['hydraulic_pressure', 'power_factor', 'temperature']);
+    expect(result.byType.reduce((sum, t) => sum + t.records, 0)).toBe(6_000);
+    const temperature = result.byType.find((t) => t.type === 'temperature');
+    expect(temperature?.unit).toBe('°C');
+    expect(temperature?.min).toBeLessThan(temperature?.max as number);
+  }, 120_000);
+
+  it('is idempotent: a second run on the same folder gives the same processed and curated tables', async () => {
+    const again = await runSensorsToLake({ out, records: 6_000, sensorsPerType: 2, seed: 7 });
+
+    // The raw zone now holds both runs' deliveries; deduplication by id keeps one copy of each.
+    expect(again.processed.written).toBe(6_000);
+    expect(again.byType.reduce((sum, t) => sum + t.records, 0)).toBe(6_000);
+  }, 120_000);
+});
