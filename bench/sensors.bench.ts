@@ -809,8 +809,11 @@ export function summarize(outcomes: StepOutcome[], context: { plan: ReturnType<t
       );
       if (r.mode === 'limited') {
         const hottest = Math.max(...s.perShard);
+        const head = `default rate limit (${int(SHARD_RECORDS_PER_SECOND)} records/s and 1 MiB/s per shard): ${int(rate)} records/s in ${int(r.sent.requests)} requests of ${(r.sent.kinesisRecords / r.sent.requests).toFixed(0)} records on average; the hottest shard took ${int(hottest)} records in ${r.seconds.toFixed(2)} s`;
         notes.push(
-          `default rate limit (${int(SHARD_RECORDS_PER_SECOND)} records/s and 1 MiB/s per shard): ${int(rate)} records/s in ${int(r.sent.requests)} requests of ${(r.sent.kinesisRecords / r.sent.requests).toFixed(0)} records on average; the hottest shard took ${int(hottest)} records in ${r.seconds.toFixed(2)} s, ${int((hottest - SHARD_RECORDS_PER_SECOND) / r.seconds)} records/s after the first second's burst (each shard's bucket starts full), within ${int(SHARD_RECORDS_PER_SECOND)}: the limiter holds the real-AWS rate.`,
+          hottest <= SHARD_RECORDS_PER_SECOND
+            ? `${head}, all within the first second's burst (each shard's bucket starts full): too few records to show the limit, use --capped 20k or more.`
+            : `${head}, ${int((hottest - SHARD_RECORDS_PER_SECOND) / r.seconds)} records/s after the first second's burst (each shard's bucket starts full), within ${int(SHARD_RECORDS_PER_SECOND)}${r.problems.length === 0 ? ': the limiter holds the real-AWS rate' : ''}.`,
         );
       }
       if (r.mode === 'single' && r.records < options.records) {
