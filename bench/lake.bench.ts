@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
+import { int, maxRssMiB, parseCount, stopwatch } from './common.js';
 import { type Expected, expectedOf, type SensorRow, sensorRows } from './sensor-rows.js';
 
 export const description = 'Parquet dataset writers (dt/hour partitions): tributary vs DuckDB vs candidates';
@@ -63,15 +64,6 @@ const USAGE = `options:
   --strict        exit non-zero when a target (peak RSS, flat RSS) is missed
   --keep          keep the written datasets (their folder is printed)`;
 
-function parseCount(text: string | undefined): number {
-  const m = /^([0-9][0-9_,.]*(?:e[0-9]+)?)([kKmM]?)$/.exec(text ?? '');
-  const base = m ? Number((m[1] as string).replace(/[_,]/g, '')) : Number.NaN;
-  const value = base * (m?.[2] === 'k' || m?.[2] === 'K' ? 1e3 : m?.[2] ? 1e6 : 1);
-  if (!Number.isSafeInteger(value) || value < 1)
-    throw new Error(`--rows needs a positive row count (got ${text})\n${USAGE}`);
-  return value;
-}
-
 function parseOptions(args: string[]): Options {
   const rows: number[] = [];
   let candidates: Candidate[] = CANDIDATE_IDS;
@@ -79,7 +71,7 @@ function parseOptions(args: string[]): Options {
   let strict = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
-    if (arg === '--rows') rows.push(parseCount(args[++i]));
+    if (arg === '--rows') rows.push(parseCount(arg, args[++i], USAGE));
     else if (arg === '--quick') quick = true;
     else if (arg === '--strict') strict = true;
     else if (arg === '--only') {
@@ -94,7 +86,6 @@ function parseOptions(args: string[]): Options {
   return { rows: [...new Set(counts)].sort((a, b) => a - b), candidates, strict };
 }
 
-const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const round2 = (n: number) => Math.round(n * 100) / 100;
 const sqlString = (text: string) => `'${text.replaceAll("'", "''")}'`;
 const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms));
@@ -182,13 +173,6 @@ interface VerifyResult {
   checks: VerifyCheck[];
 }
 type StepResult = GenerateResult | WriteResult | VerifyResult;
-
-const maxRssMiB = () => Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
-
-function stopwatch() {
-  const started = performance.now();
-  return () => (performance.now() - started) / 1000;
-}
 
 export async function runStep(input: StepInput): Promise<StepResult> {
   if (input.kind === 'generate') {

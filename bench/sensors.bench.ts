@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as KinesisSdk from '@aws-sdk/client-kinesis';
 import type { GenerateRecordsOptions, SensorRecord } from '@tributary/sensors';
+import { int, maxRssMiB, parseCount, stopwatch } from './common.js';
 
 export const description =
   'sensor fleet → Kinesis (kinesalite): batched vs aggregated vs one PutRecord per record, and end to end to the raw zone';
@@ -90,23 +91,14 @@ const USAGE = `options:
   --only a,b      steps: ${MODE_IDS.join(', ')}
   --keep          keep the end-to-end raw zone (its folder is printed)`;
 
-function parseCount(option: string, text: string | undefined): number {
-  const m = /^([0-9][0-9_,.]*(?:e[0-9]+)?)([kKmM]?)$/.exec(text ?? '');
-  const base = m ? Number((m[1] as string).replace(/[_,]/g, '')) : Number.NaN;
-  const value = base * (m?.[2] === 'k' || m?.[2] === 'K' ? 1e3 : m?.[2] ? 1e6 : 1);
-  if (!Number.isSafeInteger(value) || value < 1)
-    throw new Error(`${option} needs a positive record count (got ${text})\n${USAGE}`);
-  return value;
-}
-
 function parseOptions(args: string[]): Options {
   let records = DEFAULT_RECORDS;
   let capped: number | undefined;
   let modes: Mode[] = MODE_IDS;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
-    if (arg === '--records') records = parseCount(arg, args[++i]);
-    else if (arg === '--capped') capped = parseCount(arg, args[++i]);
+    if (arg === '--records') records = parseCount(arg, args[++i], USAGE);
+    else if (arg === '--capped') capped = parseCount(arg, args[++i], USAGE);
     else if (arg === '--only') {
       const names = (args[++i] ?? '').split(',').filter(Boolean);
       const unknown = names.filter((n) => !MODE_IDS.includes(n as Mode));
@@ -118,7 +110,6 @@ function parseOptions(args: string[]): Options {
   return { records, capped: Math.min(capped ?? DEFAULT_CAPPED_RECORDS, records), modes };
 }
 
-const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
 export function plan(args: string[], context: { workdir: string }) {
@@ -212,19 +203,7 @@ interface EndToEndResult {
 }
 type StepResult = GenerateResult | ProduceResult | EndToEndResult;
 
-const maxRssMiB = () => Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
-
 /** Wall time since the call; `cpu()`: this process's CPU time since the call (kinesalite's is its own). */
-function stopwatch() {
-  const started = performance.now();
-  const cpuStarted = process.cpuUsage();
-  const elapsed = () => (performance.now() - started) / 1000;
-  elapsed.cpu = () => {
-    const { user, system } = process.cpuUsage(cpuStarted);
-    return (user + system) / 1e6;
-  };
-  return elapsed;
-}
 
 /**
  * CPU seconds a process has used so far, from /proc (Linux; `undefined` elsewhere): how busy
