@@ -62,3 +62,48 @@ export async function terminate(child: ChildProcess, graceMs: number): Promise<v
     await done;
   }
 }
+
+/**
+ * The port a server child prints as its first stdout line (`{"port":N}`) once it is ready. Rejects
+ * with the child's stderr when it fails to start, exits first or times out.
+ */
+export function readPort(
+  child: ChildProcess,
+  name: string,
+  timeoutMs: number,
+  stderr: () => string,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    const timer = setTimeout(
+      () => reject(new Error(`${name} did not start within ${timeoutMs} ms.\n${stderr()}`)),
+      timeoutMs,
+    );
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new Error(`Could not start ${name}: ${err.message}`, { cause: err }));
+    });
+    void exited(child).then(() => {
+      clearTimeout(timer);
+      // Let the last stderr chunk arrive before quoting it.
+      setTimeout(
+        () => reject(new Error(`${name} exited before listening (code ${child.exitCode}).\n${stderr()}`)),
+        20,
+      );
+    });
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (chunk: string) => {
+      stdout += chunk;
+      const line = stdout.split('\n')[0];
+      if (!stdout.includes('\n') || line === undefined) return;
+      clearTimeout(timer);
+      try {
+        const { port } = JSON.parse(line) as { port: unknown };
+        if (typeof port !== 'number') throw new Error(`no port in ${line}`);
+        resolve(port);
+      } catch (err) {
+        reject(new Error(`${name} printed an unexpected first line: ${line}`, { cause: err }));
+      }
+    });
+  });
+}

@@ -8,5 +8,7 @@ export type {
 export { startKinesalite } from './kinesalite.js';
 export type { MotoServer, StartMotoServerOptions } from './moto-server.js';
 export { startMotoServer } from './moto-server.js';
+export type { PostgresServer, StartPostgresOptions } from './postgres.js';
+export { startPostgres } from './postgres.js';
 export type { S3rverServer, StartS3rverOptions } from './s3rver.js';
 export { startS3rver } from './s3rver.js';

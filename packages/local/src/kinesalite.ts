@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { exited, terminate, trackChild } from './children.js';
+import { exited, readPort, terminate, trackChild } from './children.js';
 
 /** A stream to create when the server starts. */
 export interface KinesaliteStream {
@@ -190,7 +190,7 @@ export async function startKinesalite(options: StartKinesaliteOptions = {}): Pro
 
   let port: number;
   try {
-    port = await readPort(child, startTimeoutMs, () => stderr);
+    port = await readPort(child, 'kinesalite', startTimeoutMs, () => stderr);
   } catch (err) {
     await terminate(child, STOP_GRACE_MS);
     throw err;
@@ -225,41 +225,4 @@ export async function startKinesalite(options: StartKinesaliteOptions = {}): Pro
 
 function isPositiveInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1;
-}
-
-/** The port the child prints once it listens and its streams are ACTIVE. */
-function readPort(child: ReturnType<typeof spawn>, timeoutMs: number, stderr: () => string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let stdout = '';
-    const timer = setTimeout(
-      () => reject(new Error(`kinesalite did not start within ${timeoutMs} ms.\n${stderr()}`)),
-      timeoutMs,
-    );
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(new Error(`Could not start kinesalite: ${err.message}`, { cause: err }));
-    });
-    void exited(child).then(() => {
-      clearTimeout(timer);
-      // Let the last stderr chunk arrive before quoting it.
-      setTimeout(
-        () => reject(new Error(`kinesalite exited before listening (code ${child.exitCode}).\n${stderr()}`)),
-        20,
-      );
-    });
-    child.stdout?.setEncoding('utf8');
-    child.stdout?.on('data', (chunk: string) => {
-      stdout += chunk;
-      const line = stdout.split('\n')[0];
-      if (!stdout.includes('\n') || line === undefined) return;
-      clearTimeout(timer);
-      try {
-        const { port } = JSON.parse(line) as { port: unknown };
-        if (typeof port !== 'number') throw new Error(`no port in ${line}`);
-        resolve(port);
-      } catch (err) {
-        reject(new Error(`kinesalite printed an unexpected first line: ${line}`, { cause: err }));
-      }
-    });
-  });
 }

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exited, terminate, trackChild } from './children.js';
+import { exited, readPort, terminate, trackChild } from './children.js';
 
 /** A running s3rver: an S3-compatible server that keeps its objects in a temporary folder. */
 export interface S3rverServer {
@@ -103,7 +103,7 @@ export async function startS3rver(options: StartS3rverOptions = {}): Promise<S3r
 
   let port: number;
   try {
-    port = await readPort(child, startTimeoutMs, () => stderr);
+    port = await readPort(child, 's3rver', startTimeoutMs, () => stderr);
   } catch (err) {
     await terminate(child, STOP_GRACE_MS);
     await rm(directory, { recursive: true, force: true });
@@ -129,42 +129,5 @@ export async function startS3rver(options: StartS3rverOptions = {}): Promise<S3r
       })();
       return stopping;
     },
-  });
-}
-
-/** The port the child prints once it listens. */
-function readPort(child: ReturnType<typeof spawn>, timeoutMs: number, stderr: () => string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let stdout = '';
-    const timer = setTimeout(
-      () => reject(new Error(`s3rver did not start within ${timeoutMs} ms.\n${stderr()}`)),
-      timeoutMs,
-    );
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(new Error(`Could not start s3rver: ${err.message}`, { cause: err }));
-    });
-    void exited(child).then(() => {
-      clearTimeout(timer);
-      // Let the last stderr chunk arrive before quoting it.
-      setTimeout(
-        () => reject(new Error(`s3rver exited before listening (code ${child.exitCode}).\n${stderr()}`)),
-        20,
-      );
-    });
-    child.stdout?.setEncoding('utf8');
-    child.stdout?.on('data', (chunk: string) => {
-      stdout += chunk;
-      const line = stdout.split('\n')[0];
-      if (!stdout.includes('\n') || line === undefined) return;
-      clearTimeout(timer);
-      try {
-        const { port } = JSON.parse(line) as { port: unknown };
-        if (typeof port !== 'number') throw new Error(`no port in ${line}`);
-        resolve(port);
-      } catch (err) {
-        reject(new Error(`s3rver printed an unexpected first line: ${line}`, { cause: err }));
-      }
-    });
   });
 }
