@@ -1,2 +1,57 @@
-// This package exports nothing yet: its API arrives with its own issue.
-export {};
+export type {
+  CallOptions,
+  CoinMarketCapClientOptions,
+  CoinMarketCapPlan,
+  CoinSelector,
+  FetchLike,
+  FiatMapParams,
+  GlobalMetricsParams,
+  InfoParams,
+  ListingsAllParams,
+  ListingsHistoricalParams,
+  ListingsLatestParams,
+  ListingsPage,
+  MapParams,
+  QuotesHistoricalParams,
+  QuotesLatestParams,
+} from './client.js';
+export {
+  CMC_PRO_BASE_URL,
+  CMC_SANDBOX_BASE_URL,
+  CoinMarketCapClient,
+} from './client.js';
+export type {
+  CoinMarketCapEndpoint,
+  CreditEstimateInput,
+  CreditLedgerOptions,
+  CreditUsage,
+} from './credits.js';
+export { CreditLedger, estimateCredits } from './credits.js';
+export type {
+  CoinMarketCapApiErrorOptions,
+  CoinMarketCapResponseErrorOptions,
+  CoinMarketCapResponseProblem,
+  CreditPeriod,
+} from './errors.js';
+export { CoinMarketCapApiError, CoinMarketCapResponseError, CreditBudgetExceededError } from './errors.js';
+export type { FixtureFault, FixtureServer, FixtureServerOptions, RecordedRequest } from './fixture-server.js';
+export { startFixtureServer } from './fixture-server.js';
+export type { Clock, TokenBucketOptions } from './rate-limit.js';
+export { systemClock, TokenBucket } from './rate-limit.js';
+export type {
+  CmcFiat,
+  CmcGlobalMetrics,
+  CmcGlobalQuote,
+  CmcHistoricalQuotePoint,
+  CmcHistoricalQuotes,
+  CmcInfoItem,
+  CmcListing,
+  CmcMapItem,
+  CmcPlatform,
+  CmcQuote,
+  CmcQuoteItem,
+  CmcResponse,
+  CmcStatus,
+  CmcTag,
+  CmcUrls,
+} from './types.js';

@@ -1,0 +1,621 @@
+import {
+  type EventListener,
+  emitSafely,
+  type RetryOptions,
+  retryAfterMs,
+  Secret,
+  type TributaryConfig,
+  TributaryError,
+  withRetry,
+} from '@tributary/core';
+import { CreditLedger, type CreditUsage, estimateCredits } from './credits.js';
+import { bodyExcerpt, CoinMarketCapApiError, CoinMarketCapResponseError } from './errors.js';
+import { type Clock, systemClock, TokenBucket } from './rate-limit.js';
+import type {
+  CmcFiat,
+  CmcGlobalMetrics,
+  CmcInfoData,
+  CmcListing,
+  CmcMapItem,
+  CmcQuotesHistoricalData,
+  CmcQuotesLatestData,
+  CmcResponse,
+} from './types.js';
+
+/** The production API. */
+export const CMC_PRO_BASE_URL = 'https://pro-api.coinmarketcap.com';
+/** The sandbox API (fake data, sandbox keys). */
+export const CMC_SANDBOX_BASE_URL = 'https://sandbox-api.coinmarketcap.com';
+
+const SOURCE = 'coinmarketcap';
+const MAX_LIMIT = 5000;
+const MAX_CONVERTS = 120;
+
+/** The limits of a subscription plan. */
+export interface CoinMarketCapPlan {
+  /** Calls per minute (Basic: 30). */
+  callsPerMinute: number;
+  /** Refuse calls beyond this many credits per UTC day. */
+  dailyCredits?: number;
+  /** Refuse calls beyond this many credits per calendar month (Basic: 10 000). */
+  monthlyCredits?: number;
+  /** Most `convert` currencies per call the plan allows (Basic: 1). Default 120, the API's cap. */
+  maxConvert?: number;
+}
+
+/** The `fetch` the client calls: `globalThis.fetch` or any compatible function. */
+export type FetchLike = (
+  input: string,
+  init: { method: string; headers: Record<string, string>; signal?: AbortSignal },
+) => Promise<Response>;
+
+/** Options of {@link CoinMarketCapClient}. */
+export interface CoinMarketCapClientOptions {
+  /** The API key, sent only as the `X-CMC_PRO_API_KEY` header. */
+  apiKey?: Secret | string;
+  /** Overrides `sandbox`; no trailing slash needed. */
+  baseUrl?: string;
+  /** Use the sandbox API. Default false. */
+  sandbox?: boolean;
+  /** Default `globalThis.fetch`. */
+  fetch?: FetchLike;
+  /** Default `{ callsPerMinute: 30 }` (the Basic plan) with no credit budget. */
+  plan?: CoinMarketCapPlan;
+  /** Passed to core's `withRetry`. Default: 4 attempts. */
+  retry?: RetryOptions;
+  onEvent?: EventListener;
+  /** Time for the rate limiter and the credit ledger. Default: the system clock. */
+  clock?: Clock;
+}
+
+/** Options that every endpoint method takes. */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+type Convert = string | readonly string[];
+
+/** Parameters of {@link CoinMarketCapClient.listingsLatest}. */
+export interface ListingsLatestParams {
+  /** 1-based offset. Default 1. */
+  start?: number;
+  /** 1–5000. Default 100. */
+  limit?: number;
+  convert?: Convert;
+  sort?:
+    | 'market_cap'
+    | 'name'
+    | 'symbol'
+    | 'date_added'
+    | 'market_cap_strict'
+    | 'price'
+    | 'circulating_supply'
+    | 'total_supply'
+    | 'max_supply'
+    | 'num_market_pairs'
+    | 'volume_24h'
+    | 'percent_change_1h'
+    | 'percent_change_24h'
+    | 'percent_change_7d'
+    | 'cmc_rank';
+  sort_dir?: 'asc' | 'desc';
+  cryptocurrency_type?: 'all' | 'coins' | 'tokens';
+  tag?: string;
+  aux?: string;
+  price_min?: number;
+  price_max?: number;
+  market_cap_min?: number;
+  market_cap_max?: number;
+  volume_24h_min?: number;
+  volume_24h_max?: number;
+}
+
+/** Parameters of {@link CoinMarketCapClient.listingsAll}. */
+export interface ListingsAllParams extends Omit<ListingsLatestParams, 'start' | 'limit'> {
+  /** Stop after this many coins in total. Default: every coin. */
+  limit?: number;
+  /** Coins per request, 1–5000. Default 5000. */
+  pageSize?: number;
+}
+
+/** One page of {@link CoinMarketCapClient.listingsAll}. */
+export interface ListingsPage {
+  /** The 1-based `start` of this page. */
+  start: number;
+  data: CmcListing[];
+  status: CmcResponse<CmcListing[]>['status'];
+}
+
+/** Parameters of {@link CoinMarketCapClient.listingsHistorical}. */
+export interface ListingsHistoricalParams extends Omit<ListingsLatestParams, 'price_min' | 'price_max'> {
+  /** ISO 8601 date or Unix time. */
+  date: string;
+}
+
+/** Exactly one of `id`, `symbol` and `slug`. */
+export type CoinSelector =
+  | { id: number | readonly number[]; symbol?: never; slug?: never }
+  | { symbol: string | readonly string[]; id?: never; slug?: never }
+  | { slug: string | readonly string[]; id?: never; symbol?: never };
+
+/** Parameters of {@link CoinMarketCapClient.quotesLatest}. */
+export type QuotesLatestParams = CoinSelector & { convert?: Convert; aux?: string; skip_invalid?: boolean };
+
+/** Parameters of {@link CoinMarketCapClient.quotesHistorical}. */
+export type QuotesHistoricalParams = CoinSelector & {
+  time_start?: string;
+  time_end?: string;
+  /** Data points to return, 1–10000. Default 10. */
+  count?: number;
+  interval?: string;
+  convert?: Convert;
+  aux?: string;
+  skip_invalid?: boolean;
+};
+
+/** Parameters of {@link CoinMarketCapClient.map}. */
+export interface MapParams {
+  listing_status?: 'active' | 'inactive' | 'untracked' | string;
+  start?: number;
+  limit?: number;
+  sort?: 'id' | 'cmc_rank';
+  symbol?: string | readonly string[];
+  aux?: string;
+}
+
+/** Parameters of {@link CoinMarketCapClient.info}. */
+export type InfoParams = CoinSelector & { aux?: string; skip_invalid?: boolean };
+
+/** Parameters of {@link CoinMarketCapClient.globalMetricsLatest}. */
+export interface GlobalMetricsParams {
+  convert?: Convert;
+}
+
+/** Parameters of {@link CoinMarketCapClient.fiatMap}. */
+export interface FiatMapParams {
+  start?: number;
+  limit?: number;
+  sort?: 'id' | 'name';
+  include_metals?: boolean;
+}
+
+type Query = Record<string, string | number | boolean | readonly (string | number)[] | undefined>;
+
+function invalid(message: string): TributaryError {
+  return new TributaryError(message, { code: 'INVALID_OPTIONS' });
+}
+
+function checkInteger(name: string, value: unknown, min: number, max: number): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalid(`${name} must be an integer from ${min} to ${max} (got ${String(value)})`);
+  }
+}
+
+function list(value: string | number | readonly (string | number)[]): (string | number)[] {
+  return Array.isArray(value) ? [...value] : [value as string | number];
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * A typed client for the CoinMarketCap Pro API: listings, quotes, map, info, global metrics and
+ * the fiat map. Calls go through a per-plan token bucket and a credit budget, are retried on
+ * 429/1008 and 5xx (honouring `Retry-After`), and fail with typed errors. The key travels only in
+ * the `X-CMC_PRO_API_KEY` header: no message, event or `toString` contains it.
+ *
+ * @example
+ * ```ts
+ * const cmc = CoinMarketCapClient.fromConfig(loadConfig().coinmarketcap, { plan: { callsPerMinute: 30, dailyCredits: 300 } });
+ * const { data } = await cmc.listingsLatest({ limit: 100, convert: ['USD', 'EUR'] });
+ * console.log(data[0]?.quote.USD?.price);
+ * ```
+ */
+export class CoinMarketCapClient {
+  readonly baseUrl: string;
+  readonly #apiKey: Secret | undefined;
+  readonly #fetch: FetchLike;
+  readonly #plan: Readonly<CoinMarketCapPlan>;
+  readonly #retry: Readonly<RetryOptions>;
+  readonly #onEvent: EventListener | undefined;
+  readonly #clock: Clock;
+  readonly #bucket: TokenBucket;
+  readonly #ledger: CreditLedger;
+
+  constructor(options: CoinMarketCapClientOptions = {}) {
+    if (typeof options !== 'object' || options === null) {
+      throw invalid('CoinMarketCapClientOptions must be an object');
+    }
+    const { apiKey, baseUrl, sandbox, plan, retry, onEvent, clock } = options;
+    if (apiKey !== undefined && typeof apiKey !== 'string' && !(apiKey instanceof Secret)) {
+      throw invalid('apiKey must be a string or a Secret');
+    }
+    if (sandbox !== undefined && typeof sandbox !== 'boolean') throw invalid('sandbox must be a boolean');
+    let base = sandbox ? CMC_SANDBOX_BASE_URL : CMC_PRO_BASE_URL;
+    if (baseUrl !== undefined) {
+      let parsed: URL;
+      try {
+        parsed = new URL(baseUrl);
+      } catch (cause) {
+        throw new TributaryError(`baseUrl must be an http(s) URL (got ${JSON.stringify(baseUrl)})`, {
+          code: 'INVALID_OPTIONS',
+          cause,
+        });
+      }
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+        throw invalid(`baseUrl must be an http(s) URL (got ${JSON.stringify(baseUrl)})`);
+      }
+      base = baseUrl;
+    }
+    const fetchFn = options.fetch ?? (globalThis.fetch as FetchLike | undefined);
+    if (typeof fetchFn !== 'function') throw invalid('fetch must be a function (no global fetch found)');
+    if (onEvent !== undefined && typeof onEvent !== 'function') throw invalid('onEvent must be a function');
+    if (plan !== undefined && (typeof plan !== 'object' || plan === null))
+      throw invalid('plan must be an object');
+    if (plan?.maxConvert !== undefined) checkInteger('plan.maxConvert', plan.maxConvert, 1, MAX_CONVERTS);
+
+    this.baseUrl = base.replace(/\/+$/, '');
+    this.#apiKey = typeof apiKey === 'string' ? new Secret(apiKey) : apiKey;
+    this.#fetch = fetchFn;
+    this.#plan = Object.freeze({ callsPerMinute: 30, ...plan });
+    this.#retry = Object.freeze({ maxAttempts: 4, ...retry });
+    this.#onEvent = onEvent;
+    this.#clock = clock ?? systemClock;
+    this.#bucket = new TokenBucket({ callsPerMinute: this.#plan.callsPerMinute, clock: this.#clock });
+    this.#ledger = new CreditLedger({
+      dailyBudget: this.#plan.dailyCredits,
+      monthlyBudget: this.#plan.monthlyCredits,
+      now: () => this.#clock.now(),
+    });
+    Object.freeze(this);
+  }
+
+  /**
+   * A client from core's `loadConfig().coinmarketcap` (key, base URL, sandbox) plus other options.
+   *
+   * @example
+   * ```ts
+   * const cmc = CoinMarketCapClient.fromConfig(loadConfig().coinmarketcap);
+   * ```
+   */
+  static fromConfig(
+    config: TributaryConfig['coinmarketcap'],
+    options: Omit<CoinMarketCapClientOptions, 'apiKey' | 'baseUrl' | 'sandbox'> = {},
+  ): CoinMarketCapClient {
+    return new CoinMarketCapClient({
+      ...options,
+      apiKey: config.apiKey,
+      baseUrl: config.baseUrl,
+      sandbox: config.sandbox,
+    });
+  }
+
+  /** Credits used today and this month, as reported by the API. */
+  creditUsage(): CreditUsage {
+    return this.#ledger.usage();
+  }
+
+  toString(): string {
+    return `CoinMarketCapClient(${this.baseUrl}, key ${this.#apiKey === undefined ? 'unset' : '[redacted]'})`;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { baseUrl: this.baseUrl, apiKey: this.#apiKey === undefined ? undefined : '[redacted]' };
+  }
+
+  /** `/v1/cryptocurrency/listings/latest`: one page of coins ranked by market cap. */
+  listingsLatest(
+    params: ListingsLatestParams = {},
+    options: CallOptions = {},
+  ): Promise<CmcResponse<CmcListing[]>> {
+    checkInteger('start', params.start, 1, Number.MAX_SAFE_INTEGER);
+    checkInteger('limit', params.limit, 1, MAX_LIMIT);
+    const converts = this.#converts(params.convert);
+    return this.#call<CmcListing[]>(
+      '/v1/cryptocurrency/listings/latest',
+      { ...params, convert: converts },
+      estimateCredits('listingsLatest', { items: params.limit ?? 100, converts: converts?.length }),
+      options,
+    );
+  }
+
+  /**
+   * Every listing, page by page (`start` = 1, 1 + pageSize, ...), until a short page, `limit`, or
+   * `status.total_count` when the API reports it.
+   *
+   * @example
+   * ```ts
+   * for await (const page of cmc.listingsAll({ pageSize: 1000, convert: 'USD' })) await store.load(page.data);
+   * ```
+   */
+  async *listingsAll(
+    params: ListingsAllParams = {},
+    options: CallOptions = {},
+  ): AsyncGenerator<ListingsPage> {
+    const { limit, pageSize = MAX_LIMIT, ...rest } = params;
+    checkInteger('pageSize', pageSize, 1, MAX_LIMIT);
+    checkInteger('limit', limit, 1, Number.MAX_SAFE_INTEGER);
+    let start = 1;
+    let remaining = limit ?? Number.POSITIVE_INFINITY;
+    while (remaining > 0) {
+      const want = Math.min(pageSize, remaining);
+      const response = await this.listingsLatest({ ...rest, start, limit: want }, options);
+      yield { start, data: response.data, status: response.status };
+      if (response.data.length < want) return;
+      start += response.data.length;
+      // When the API says how many there are, a full last page need not be followed by an empty one.
+      const total = response.status.total_count;
+      if (typeof total === 'number' && start > total) return;
+      remaining -= response.data.length;
+    }
+  }
+
+  /** `/v1/cryptocurrency/listings/historical` (paid plans): the ranking on a past date. */
+  listingsHistorical(
+    params: ListingsHistoricalParams,
+    options: CallOptions = {},
+  ): Promise<CmcResponse<CmcListing[]>> {
+    if (!isObject(params) || typeof params.date !== 'string' || params.date === '') {
+      throw invalid('listingsHistorical needs a date');
+    }
+    checkInteger('start', params.start, 1, Number.MAX_SAFE_INTEGER);
+    checkInteger('limit', params.limit, 1, MAX_LIMIT);
+    const converts = this.#converts(params.convert);
+    return this.#call<CmcListing[]>(
+      '/v1/cryptocurrency/listings/historical',
+      { ...params, convert: converts },
+      estimateCredits('listingsHistorical', { items: params.limit ?? 100, converts: converts?.length }),
+      options,
+    );
+  }
+
+  /** `/v2/cryptocurrency/quotes/latest` by `id`, `symbol` or `slug`. */
+  quotesLatest(
+    params: QuotesLatestParams,
+    options: CallOptions = {},
+  ): Promise<CmcResponse<CmcQuotesLatestData>> {
+    const items = this.#selector(params);
+    const converts = this.#converts(params.convert);
+    return this.#call<CmcQuotesLatestData>(
+      '/v2/cryptocurrency/quotes/latest',
+      { ...params, convert: converts },
+      estimateCredits('quotesLatest', { items, converts: converts?.length }),
+      options,
+    );
+  }
+
+  /** `/v2/cryptocurrency/quotes/historical` (paid plans): a time series per coin. */
+  quotesHistorical(
+    params: QuotesHistoricalParams,
+    options: CallOptions = {},
+  ): Promise<CmcResponse<CmcQuotesHistoricalData>> {
+    const coins = this.#selector(params);
+    checkInteger('count', params.count, 1, 10_000);
+    const converts = this.#converts(params.convert);
+    return this.#call<CmcQuotesHistoricalData>(
+      '/v2/cryptocurrency/quotes/historical',
+      { ...params, convert: converts },
+      estimateCredits('quotesHistorical', {
+        items: coins * (params.count ?? 10),
+        converts: converts?.length,
+      }),
+      options,
+    );
+  }
+
+  /** `/v1/cryptocurrency/map`: ids, names, symbols and slugs. */
+  map(params: MapParams = {}, options: CallOptions = {}): Promise<CmcResponse<CmcMapItem[]>> {
+    checkInteger('start', params.start, 1, Number.MAX_SAFE_INTEGER);
+    checkInteger('limit', params.limit, 1, MAX_LIMIT);
+    return this.#call<CmcMapItem[]>('/v1/cryptocurrency/map', { ...params }, estimateCredits('map'), options);
+  }
+
+  /** `/v2/cryptocurrency/info`: static metadata (logo, links, description). */
+  info(params: InfoParams, options: CallOptions = {}): Promise<CmcResponse<CmcInfoData>> {
+    const items = this.#selector(params);
+    return this.#call<CmcInfoData>(
+      '/v2/cryptocurrency/info',
+      { ...params },
+      estimateCredits('info', { items }),
+      options,
+    );
+  }
+
+  /** `/v1/global-metrics/quotes/latest`: total market cap, dominance, volumes. */
+  globalMetricsLatest(
+    params: GlobalMetricsParams = {},
+    options: CallOptions = {},
+  ): Promise<CmcResponse<CmcGlobalMetrics>> {
+    const converts = this.#converts(params.convert);
+    return this.#call<CmcGlobalMetrics>(
+      '/v1/global-metrics/quotes/latest',
+      { convert: converts },
+      estimateCredits('globalMetricsLatest', { converts: converts?.length }),
+      options,
+    );
+  }
+
+  /** `/v1/fiat/map`: the fiat currencies `convert` accepts. */
+  fiatMap(params: FiatMapParams = {}, options: CallOptions = {}): Promise<CmcResponse<CmcFiat[]>> {
+    checkInteger('start', params.start, 1, Number.MAX_SAFE_INTEGER);
+    checkInteger('limit', params.limit, 1, MAX_LIMIT);
+    return this.#call<CmcFiat[]>('/v1/fiat/map', { ...params }, estimateCredits('fiatMap'), options);
+  }
+
+  #converts(convert: Convert | undefined): string[] | undefined {
+    if (convert === undefined) return undefined;
+    const values = (typeof convert === 'string' ? convert.split(',') : [...convert]).map((c) =>
+      String(c).trim(),
+    );
+    if (values.length === 0 || values.some((c) => c === ''))
+      throw invalid('convert must list non-empty currency codes');
+    const max = this.#plan.maxConvert ?? MAX_CONVERTS;
+    if (values.length > max)
+      throw invalid(`convert lists ${values.length} currencies; the plan allows ${max}`);
+    return values;
+  }
+
+  /** Validates "exactly one of id, symbol, slug" and returns how many coins it names. */
+  #selector(params: unknown): number {
+    if (!isObject(params)) throw invalid('expected { id } or { symbol } or { slug }');
+    const given = (['id', 'symbol', 'slug'] as const).filter((k) => params[k] !== undefined);
+    const [which] = given;
+    if (given.length !== 1 || which === undefined) {
+      throw invalid(
+        `give exactly one of id, symbol and slug (got ${given.length === 0 ? 'none' : given.join(', ')})`,
+      );
+    }
+    const values = list(params[which] as string | number | readonly (string | number)[]);
+    if (values.length === 0) throw invalid(`${which} must not be empty`);
+    if (which === 'id' && values.some((v) => typeof v !== 'number' || !Number.isInteger(v) || v < 1)) {
+      throw invalid('id must be positive integers');
+    }
+    return values.length;
+  }
+
+  #url(path: string, query: Query): string {
+    const url = new URL(this.baseUrl + path);
+    for (const [key, value] of Object.entries(query)) {
+      if (value === undefined) continue;
+      url.searchParams.set(key, Array.isArray(value) ? value.join(',') : String(value));
+    }
+    return url.toString();
+  }
+
+  async #call<T>(
+    path: string,
+    query: Query,
+    estimate: number,
+    options: CallOptions,
+  ): Promise<CmcResponse<T>> {
+    // Refused before the rate limiter and the network: a budget breach must cost nothing.
+    this.#ledger.assertCanSpend(estimate, path);
+    const url = this.#url(path, query);
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (this.#apiKey !== undefined) headers['X-CMC_PRO_API_KEY'] = this.#apiKey.reveal();
+    const startedAt = this.#clock.now();
+    const response = await withRetry(
+      async () => {
+        await this.#bucket.take();
+        return this.#once<T>(url, path, headers, options.signal);
+      },
+      {
+        ...this.#retry,
+        signal: options.signal ?? this.#retry.signal,
+        onRetry: async (info) => {
+          emitSafely(this.#onEvent, {
+            type: 'retry',
+            source: SOURCE,
+            attempt: info.attempt,
+            delayMs: info.delayMs,
+            reason: info.classification.kind,
+            error: info.error,
+            time: this.#clock.now(),
+          });
+          await this.#retry.onRetry?.(info);
+        },
+      },
+    ).catch((err: unknown) => {
+      emitSafely(this.#onEvent, {
+        type: 'failure',
+        source: SOURCE,
+        count: 1,
+        code: TributaryError.isInstance(err) ? err.code : 'CMC_REQUEST_FAILED',
+        error: err,
+        time: this.#clock.now(),
+      });
+      throw err;
+    });
+    this.#ledger.record(response.body.status.credit_count);
+    const data: unknown = response.body.data;
+    emitSafely(this.#onEvent, {
+      type: 'batch',
+      source: SOURCE,
+      count: Array.isArray(data) ? data.length : isObject(data) ? Object.keys(data).length : 0,
+      bytes: response.bytes,
+      durationMs: this.#clock.now() - startedAt,
+      time: this.#clock.now(),
+    });
+    return response.body;
+  }
+
+  async #once<T>(
+    url: string,
+    endpoint: string,
+    headers: Record<string, string>,
+    signal: AbortSignal | undefined,
+  ): Promise<{ body: CmcResponse<T>; bytes: number }> {
+    let res: Response;
+    try {
+      res = await this.#fetch(url, { method: 'GET', headers, ...(signal === undefined ? {} : { signal }) });
+    } catch (cause) {
+      if (signal?.aborted) throw cause;
+      throw new CoinMarketCapResponseError({
+        problem: 'network',
+        httpStatus: undefined,
+        endpoint,
+        excerpt: '',
+        cause,
+      });
+    }
+    const httpStatus = res.status;
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (cause) {
+      if (signal?.aborted) throw cause;
+      throw new CoinMarketCapResponseError({
+        problem: 'truncated',
+        httpStatus,
+        endpoint,
+        excerpt: '',
+        cause,
+      });
+    }
+    const bytes = Buffer.byteLength(text);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (cause) {
+      const trimmed = text.trimStart();
+      const problem = trimmed.startsWith('{') || trimmed.startsWith('[') ? 'malformed_json' : 'not_json';
+      throw new CoinMarketCapResponseError({
+        problem,
+        httpStatus,
+        endpoint,
+        excerpt: bodyExcerpt(text),
+        cause,
+      });
+    }
+    const status = isObject(parsed) ? parsed.status : undefined;
+    if (!isObject(status) || typeof status.error_code !== 'number') {
+      throw new CoinMarketCapResponseError({
+        problem: 'bad_shape',
+        httpStatus,
+        endpoint,
+        excerpt: bodyExcerpt(text),
+      });
+    }
+    if (status.error_code !== 0 || httpStatus < 200 || httpStatus > 299) {
+      const wait = retryAfterMs(res.headers.get('retry-after'), this.#clock.now());
+      throw new CoinMarketCapApiError({
+        errorCode: status.error_code !== 0 ? status.error_code : httpStatus,
+        errorMessage: typeof status.error_message === 'string' ? status.error_message : `HTTP ${httpStatus}`,
+        httpStatus,
+        endpoint,
+        ...(wait === undefined ? {} : { retryAfterMs: wait }),
+      });
+    }
+    if (!('data' in (parsed as object))) {
+      throw new CoinMarketCapResponseError({
+        problem: 'bad_shape',
+        httpStatus,
+        endpoint,
+        excerpt: bodyExcerpt(text),
+      });
+    }
+    return { body: parsed as unknown as CmcResponse<T>, bytes };
+  }
+}
