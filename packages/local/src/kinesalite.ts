@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { exited, readPort, terminate, trackChild } from './children.js';
+import { readPort, terminate, trackChild } from './children.js';
 
 /** A stream to create when the server starts. */
 export interface KinesaliteStream {

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exited, readPort, terminate, trackChild } from './children.js';
+import { readPort, terminate, trackChild } from './children.js';
 
 /** A running s3rver: an S3-compatible server that keeps its objects in a temporary folder. */
 export interface S3rverServer {
