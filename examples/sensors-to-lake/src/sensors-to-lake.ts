@@ -20,6 +20,11 @@ export interface SensorsToLakeOptions {
   records?: number;
   sensorsPerType?: number;
   seed?: number;
+  /**
+   * Start of the simulated day (its event times). Default: yesterday 00:00 UTC. A fixed start
+   * makes a second run produce the very same records, which the processed zone deduplicates.
+   */
+  start?: Date;
   /** Called with every pipeline event (progress displays, metrics). */
   onEvent?: (event: TributaryEvent) => void;
   signal?: AbortSignal;
@@ -85,13 +90,13 @@ export async function runSensorsToLake(options: SensorsToLakeOptions): Promise<S
       signal: options.signal,
       onEvent: hub.emit,
     });
-    // A simulated day that ends now: event times cover the last 24 hours, while the records
-    // arrive at the stream now, as a backfill does.
+    // A simulated day replayed now, as a backfill: its records arrive at the stream today.
     const day = 86_400_000;
+    const start = options.start ?? new Date(Math.floor(Date.now() / day) * day - day);
     const fleet = generateRecords({
       sensorsPerType: options.sensorsPerType ?? 5,
       seed: options.seed ?? 42,
-      start: new Date(Date.now() - day),
+      start,
       ratePerSecond: records / (day / 1000),
       records,
       anomalies: { spikeRate: 0.002, stuckRate: 0.001, dropoutRate: 0.001 },
@@ -113,11 +118,11 @@ export async function runSensorsToLake(options: SensorsToLakeOptions): Promise<S
     const produceSeconds = (performance.now() - started) / 1000;
 
     const transformStart = performance.now();
-    // Lateness of up to a day: the replayed day's records all arrived now.
+    // Every replayed record arrived now: allow as much lateness as the day is old.
     const processed = await rawToProcessed({
       raw: lake.raw,
       processed: lake.processed,
-      maxLatenessHours: 25,
+      maxLatenessHours: Math.ceil((Date.now() - start.getTime()) / 3_600_000) + 1,
       onEvent: hub.emit,
     });
     const curated = await processedToCurated({

@@ -5,11 +5,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runSensorsToLake } from '../../src/sensors-to-lake.js';
 
 const out = mkdtempSync(join(tmpdir(), 'tributary-example-sensors-'));
+// The same simulated day (yesterday, UTC) in both runs: the second run replays the very same records.
+const day = 86_400_000;
+const start = new Date(Math.floor(Date.now() / day) * day - day);
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 describe('examples/sensors-to-lake', () => {
   it('runs fleet → Kinesis → raw → processed → curated and summarizes each sensor type', async () => {
-    const result = await runSensorsToLake({ out, records: 6_000, sensorsPerType: 2, seed: 7 });
+    const result = await runSensorsToLake({ out, records: 6_000, sensorsPerType: 2, seed: 7, start });
 
     expect(result.produced).toBe(6_000);
     expect(result.delivered).toBe(6_000);
@@ -24,7 +27,7 @@ describe('examples/sensors-to-lake', () => {
   }, 120_000);
 
   it('is idempotent: a second run on the same folder gives the same processed and curated tables', async () => {
-    const again = await runSensorsToLake({ out, records: 6_000, sensorsPerType: 2, seed: 7 });
+    const again = await runSensorsToLake({ out, records: 6_000, sensorsPerType: 2, seed: 7, start });
 
     // The raw zone now holds both runs' deliveries; deduplication by id keeps one copy of each.
     expect(again.processed.written).toBe(6_000);
