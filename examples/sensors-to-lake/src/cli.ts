@@ -13,8 +13,15 @@ const { values } = parseArgs({
     sensors: { type: 'string', default: '5' },
     seed: { type: 'string', default: '42' },
     out: { type: 'string', default: '.tributary/sensors-to-lake' },
+    // The simulated day, YYYY-MM-DD (UTC). Default: yesterday.
+    start: { type: 'string' },
   },
 });
+const start = values.start === undefined ? undefined : new Date(`${values.start}T00:00:00Z`);
+if (start !== undefined && Number.isNaN(start.getTime())) {
+  console.error(`--start must be a day as YYYY-MM-DD (got ${values.start})`);
+  process.exit(2);
+}
 
 const counters = new EventCounters();
 const controller = new AbortController();
@@ -50,6 +57,7 @@ try {
     records: Number(values.records),
     sensorsPerType: Number(values.sensors),
     seed: Number(values.seed),
+    start,
     onEvent: counters.listener,
     signal: controller.signal,
   });
