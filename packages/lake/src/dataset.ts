@@ -170,7 +170,8 @@ async function promote(storage: Storage, prefix: string, manifest: Manifest): Pr
     if (!staged) {
       throw datasetError(`Committed file ${to} is missing, and so is its staged copy ${from}`, { key: to });
     }
-    await storage.put(to, await storage.get(from), { expectedSize: staged.size });
+    if (storage.copy) await storage.copy(from, to);
+    else await storage.put(to, await storage.get(from), { expectedSize: staged.size });
   }
   const leftovers = [...manifest.removed, ...manifest.staged.map((s) => s.from)];
   // Also whatever an earlier, crashed attempt of the same write staged and this one did not.

@@ -1,7 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { Dirent, Stats } from 'node:fs';
 import { createWriteStream } from 'node:fs';
-import { lstat, mkdir, open, readdir, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import {
+  copyFile,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  rename,
+  rm,
+  rmdir,
+  stat,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { addAbortSignal, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -84,6 +96,22 @@ export class LocalStorage implements Storage {
       await rm(temp, { force: true }).catch(() => {});
       if (signal?.aborted) throw signal.reason;
       throw this.#wrap(err, 'put', key);
+    }
+  }
+
+  async copy(from: string, to: string): Promise<ObjectInfo> {
+    const source = this.#pathOf(from);
+    const target = this.#pathOf(to);
+    const temp = join(this.#tempDir, `${randomUUID()}.tmp`);
+    try {
+      await mkdir(this.#tempDir, { recursive: true });
+      // The kernel copies (or clones) the file; the rename makes the copy appear whole.
+      await copyFile(source, temp);
+      await this.#moveIntoPlace(temp, target);
+      return toInfo(to, await stat(target));
+    } catch (err) {
+      await rm(temp, { force: true }).catch(() => {});
+      throw this.#notFoundOr(err, 'copy', from);
     }
   }
 

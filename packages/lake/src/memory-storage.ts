@@ -96,6 +96,10 @@ export class MemoryStorage implements Storage {
     yield* [...seen].sort(compareKeys);
   }
 
+  async copy(from: string, to: string): Promise<ObjectInfo> {
+    return this.put(to, await this.getBytes(from));
+  }
+
   async delete(keys: Iterable<string> | AsyncIterable<string>): Promise<void> {
     for await (const key of keys) {
       assertValidKey(key);

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import {
+  CopyObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   type GetObjectCommandOutput,
@@ -213,6 +214,27 @@ export class S3Storage implements Storage {
         );
       }
       throw this.#wrap(err, 'put', key);
+    }
+  }
+
+  async copy(from: string, to: string): Promise<ObjectInfo> {
+    const source = this.#keyOf(from);
+    const Key = this.#keyOf(to);
+    try {
+      // Server-side: the bytes never pass through this process (single CopyObject: up to 5 GB).
+      const out = await this.#client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key,
+          CopySource: `${this.bucket}/${source.split('/').map(encodeURIComponent).join('/')}`,
+        }),
+      );
+      const info = await this.head(to);
+      return info ?? { key: to, size: 0, etag: unquote(out.CopyObjectResult?.ETag) };
+    } catch (err) {
+      if (statusOf(err) === 404 || isNoSuchKey(err))
+        throw new ObjectNotFoundError(from, this.#context(from, err), err);
+      throw this.#wrap(err, 'copy', from);
     }
   }
 

@@ -67,6 +67,12 @@ export interface Storage {
   listPrefixes(prefix: string, options?: { signal?: AbortSignal }): AsyncIterable<string>;
   /** Delete many keys; missing keys are not an error. Failures → `PartialBatchFailureError` of keys. */
   delete(keys: Iterable<string> | AsyncIterable<string>): Promise<void>;
+  /**
+   * Copy an object inside the storage without reading it through the client (S3's server-side
+   * CopyObject, a kernel file copy locally); atomic like `put`. Optional: callers fall back to
+   * `put(to, await get(from))`.
+   */
+  copy?(from: string, to: string): Promise<ObjectInfo>;
 }
 
 /**

@@ -76,6 +76,27 @@ export function describeStorageConformance(
   options: ConformanceOptions = {},
 ): void {
   describe(`${name} (Storage conformance)`, () => {
+    describe('copy', () => {
+      it('copies an object whole, keeps the source, replaces the target, and names a missing source', async () => {
+        const storage = await factory();
+        const bytes = new Uint8Array(70_000).map((_, i) => (i * 7) % 251);
+        await storage.put('copy/src file.bin', bytes);
+        await storage.put('copy/dst/target.bin', 'old');
+
+        const info = await storage.copy?.('copy/src file.bin', 'copy/dst/target.bin');
+        const missing = await storage.copy?.('copy/none.bin', 'copy/x.bin').catch((err) => err);
+
+        expect(storage.copy).toBeTypeOf('function');
+        expect(info).toMatchObject({ key: 'copy/dst/target.bin', size: 70_000 });
+        expect(Buffer.from(await storage.getBytes('copy/dst/target.bin')).equals(Buffer.from(bytes))).toBe(
+          true,
+        );
+        expect(await storage.head('copy/src file.bin')).toMatchObject({ size: 70_000 });
+        expect(missing).toBeInstanceOf(ObjectNotFoundError);
+        expect(await storage.head('copy/x.bin')).toBeUndefined();
+      });
+    });
+
     describe('put and get', () => {
       it('stores bytes, text and streams and reads them back whole', async () => {
         const storage = await factory();

@@ -325,3 +325,30 @@ describe('field-partitioned tables', () => {
     ]);
   });
 });
+
+describe('commit on a storage without copy', () => {
+  it('promotes staged files by reading and writing them', async () => {
+    const inner = new MemoryStorage();
+    const storage: Storage = {
+      url: inner.url,
+      put: (...args) => inner.put(...args),
+      get: (...args) => inner.get(...args),
+      getBytes: (...args) => inner.getBytes(...args),
+      head: (...args) => inner.head(...args),
+      list: (...args) => inner.list(...args),
+      listPrefixes: (...args) => inner.listPrefixes(...args),
+      delete: (...args) => inner.delete(...args),
+    };
+
+    await writeDataset(readings(4), {
+      storage,
+      table: 'plain',
+      schema: reading,
+      partitionBy: byHour('timestamp'),
+      format: 'parquet',
+    });
+
+    expect(await collect(readDataset({ storage, table: 'plain', schema: reading }))).toHaveLength(4);
+    expect(await keys(inner, 'plain/_staging/')).toEqual([]);
+  });
+});
