@@ -336,7 +336,7 @@ describe('commit on a storage without copy', () => {
       getBytes: (...args) => inner.getBytes(...args),
       head: (...args) => inner.head(...args),
       list: (...args) => inner.list(...args),
-      listPrefixes: (...args) => inner.listPrefixes(...args),
+      listPrefixes: (prefix) => inner.listPrefixes(prefix),
       delete: (...args) => inner.delete(...args),
     };
 
