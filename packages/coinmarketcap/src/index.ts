@@ -36,8 +36,38 @@ export type {
 export { CoinMarketCapApiError, CoinMarketCapResponseError, CreditBudgetExceededError } from './errors.js';
 export type { FixtureFault, FixtureServer, FixtureServerOptions, RecordedRequest } from './fixture-server.js';
 export { startFixtureServer } from './fixture-server.js';
+export type { NormalizedListings, NormalizeOptions } from './normalize.js';
+export { CoinMarketCapNormalizeError, normalizeListings, normalizeQuotes } from './normalize.js';
+export type {
+  LoadOptions,
+  LoadResult,
+  PgClientLike,
+  PgPoolLike,
+  PostgresStoreOptions,
+  TableLoadCounts,
+} from './postgres-store.js';
+export { PostgresStore, PostgresStoreError } from './postgres-store.js';
 export type { Clock, TokenBucketOptions } from './rate-limit.js';
 export { systemClock, TokenBucket } from './rate-limit.js';
+export type {
+  CryptocurrencyRow,
+  CryptocurrencyTagRow,
+  CryptoTableName,
+  LoadRow,
+  PlatformRow,
+  QuoteRow,
+  TagRow,
+} from './schemas.js';
+export {
+  CRYPTO_SCHEMA,
+  CRYPTO_TABLES,
+  cryptocurrencySchema,
+  cryptocurrencyTagSchema,
+  loadSchema,
+  platformSchema,
+  quoteSchema,
+  tagSchema,
+} from './schemas.js';
 export type {
   CmcFiat,
   CmcGlobalMetrics,
