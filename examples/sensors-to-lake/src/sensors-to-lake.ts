@@ -125,7 +125,7 @@ export async function runSensorsToLake(options: SensorsToLakeOptions): Promise<S
       maxLatenessHours: Math.ceil((Date.now() - start.getTime()) / 3_600_000) + 1,
       onEvent: hub.emit,
     });
-    const curated = await processedToCurated({
+    await processedToCurated({
       processed: lake.processed,
       curated: lake.curated,
       onEvent: hub.emit,
