@@ -27,6 +27,15 @@ export type {
   CreditUsage,
 } from './credits.js';
 export { CreditLedger, estimateCredits } from './credits.js';
+export type { ExportTablesOptions, ExportWatermarks, TableExport, WatermarkStore } from './dms-export.js';
+export {
+  cdcSchema,
+  DmsExportError,
+  exportTables,
+  installChangeCapture,
+  replayExport,
+  storageWatermarks,
+} from './dms-export.js';
 export type {
   CoinMarketCapApiErrorOptions,
   CoinMarketCapResponseErrorOptions,
