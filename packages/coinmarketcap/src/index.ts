@@ -27,6 +27,8 @@ export type {
   CreditUsage,
 } from './credits.js';
 export { CreditLedger, estimateCredits } from './credits.js';
+export type { CoinDailyRow, MarketDailyRow } from './curated-schemas.js';
+export { coinDailySchema, marketDailySchema } from './curated-schemas.js';
 export type { ExportTablesOptions, ExportWatermarks, TableExport, WatermarkStore } from './dms-export.js';
 export {
   cdcSchema,
@@ -77,6 +79,21 @@ export {
   quoteSchema,
   tagSchema,
 } from './schemas.js';
+export type {
+  CryptoProcessedToCuratedOptions,
+  CryptoProcessedToCuratedResult,
+  CryptoRawToProcessedOptions,
+  CryptoRawToProcessedResult,
+} from './transforms.js';
+export {
+  COIN_DAILY_TABLE,
+  CryptoTransformError,
+  cryptoProcessedToCurated,
+  cryptoRawToProcessed,
+  MARKET_DAILY_TABLE,
+  PROCESSED_CRYPTOCURRENCY_TABLE,
+  PROCESSED_QUOTE_TABLE,
+} from './transforms.js';
 export type {
   CmcFiat,
   CmcGlobalMetrics,

@@ -1,0 +1,410 @@
+import { decimalToUnscaled, TributaryError, unscaledToDecimal } from '@tributary/core';
+import {
+  byDay,
+  byField,
+  listDatasetFiles,
+  parsePartitions,
+  readDataset,
+  type Storage,
+  writeDataset,
+} from '@tributary/lake';
+import {
+  type CoinDailyRow,
+  coinDailySchema,
+  type MarketDailyRow,
+  marketDailySchema,
+} from './curated-schemas.js';
+import { replayExport } from './dms-export.js';
+import { CRYPTO_SCHEMA, cryptocurrencySchema, type QuoteRow, quoteSchema } from './schemas.js';
+
+/** Options of {@link cryptoRawToProcessed}. */
+export interface CryptoRawToProcessedOptions {
+  /** The raw zone that `exportTables` wrote to. */
+  raw: Storage;
+  /** The processed zone. */
+  processed: Storage;
+  /** The PostgreSQL schema the export came from. Default {@link CRYPTO_SCHEMA}. */
+  schema?: string;
+  /** The export's prefix in the raw zone. Default `coinmarketcap/`. */
+  prefix?: string;
+  /** The export's file format. Default `csv`. */
+  format?: 'csv' | 'parquet';
+}
+
+/** What {@link cryptoRawToProcessed} wrote. */
+export interface CryptoRawToProcessedResult {
+  readonly cryptocurrencies: number;
+  readonly quotes: number;
+  /** `dt=YYYY-MM-DD/` partitions of the quote table written. */
+  readonly partitions: readonly string[];
+}
+
+/** Options of {@link cryptoProcessedToCurated}. */
+export interface CryptoProcessedToCuratedOptions {
+  processed: Storage;
+  curated: Storage;
+  /** The convert currency of the quotes to aggregate. Default `USD`. */
+  convert?: string;
+}
+
+/** What {@link cryptoProcessedToCurated} wrote. */
+export interface CryptoProcessedToCuratedResult {
+  readonly coinDays: number;
+  readonly days: readonly string[];
+}
+
+/**
+ * A crypto transform failed: `cause` holds the lake's error.
+ *
+ * @example
+ * ```ts
+ * try { await cryptoRawToProcessed({ raw, processed }); } catch (err) {
+ *   if (err instanceof CryptoTransformError) console.error(err.code, err.cause);
+ * }
+ * ```
+ */
+export class CryptoTransformError extends TributaryError {
+  override name = 'CryptoTransformError';
+}
+
+/**
+ * The processed zone's table of the latest state per cryptocurrency.
+ *
+ * @example
+ * ```ts
+ * readDataset({ storage: lake.processed, table: PROCESSED_CRYPTOCURRENCY_TABLE, schema: cryptocurrencySchema });
+ * ```
+ */
+export const PROCESSED_CRYPTOCURRENCY_TABLE = 'coinmarketcap/cryptocurrency';
+/**
+ * The processed zone's quote history, partitioned `dt=YYYY-MM-DD/`.
+ *
+ * @example
+ * ```ts
+ * readDataset({ storage: lake.processed, table: PROCESSED_QUOTE_TABLE, schema: quoteSchema, partitions: { dt: '2026-01-01' } });
+ * ```
+ */
+export const PROCESSED_QUOTE_TABLE = 'coinmarketcap/quote';
+/**
+ * The curated zone's daily table per coin ({@link coinDailySchema}).
+ *
+ * @example
+ * ```ts
+ * readDataset({ storage: lake.curated, table: COIN_DAILY_TABLE, schema: coinDailySchema });
+ * ```
+ */
+export const COIN_DAILY_TABLE = 'coin_daily';
+/**
+ * The curated zone's daily market table ({@link marketDailySchema}).
+ *
+ * @example
+ * ```ts
+ * readDataset({ storage: lake.curated, table: MARKET_DAILY_TABLE, schema: marketDailySchema });
+ * ```
+ */
+export const MARKET_DAILY_TABLE = 'market_daily';
+
+const SCALE = 18;
+// convert under dt: a run for EUR must not overwrite the USD rows of the same days.
+const CURATED_PARTITIONS = [byField('date', 'dt'), byField('convert')];
+
+function isStorage(value: unknown): value is Storage {
+  const s = value as Partial<Storage> | null | undefined;
+  return !!s && typeof s.put === 'function' && typeof s.list === 'function';
+}
+
+function invalid(message: string, variable: string): CryptoTransformError {
+  return new CryptoTransformError(message, { code: 'CMC_TRANSFORM_OPTIONS_INVALID', context: { variable } });
+}
+
+async function step<T>(what: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof CryptoTransformError) throw error;
+    throw new CryptoTransformError(`${what} failed`, { code: 'CMC_TRANSFORM_FAILED', cause: error });
+  }
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Build the processed zone from the DMS-style export in the raw zone: replay each table's LOAD then
+ * CDC files by primary key, and write `coinmarketcap/cryptocurrency/` (the latest state, one
+ * Parquet dataset, `overwrite`) and `coinmarketcap/quote/dt=YYYY-MM-DD/` (the quote history by
+ * the UTC day of `last_updated`, `overwrite_partitions`). Rows are written in primary-key order,
+ * so running it again gives the same rows. The replay holds one table in memory at a time.
+ *
+ * @example
+ * ```ts
+ * const result = await cryptoRawToProcessed({ raw: lake.raw, processed: lake.processed });
+ * console.log(result.quotes, result.partitions);
+ * ```
+ */
+export async function cryptoRawToProcessed(
+  options: CryptoRawToProcessedOptions,
+): Promise<CryptoRawToProcessedResult> {
+  if (typeof options !== 'object' || options === null)
+    throw invalid('cryptoRawToProcessed needs options', 'options');
+  if (!isStorage(options.raw))
+    throw invalid('cryptoRawToProcessed options.raw must be a lake Storage', 'raw');
+  if (!isStorage(options.processed)) {
+    throw invalid('cryptoRawToProcessed options.processed must be a lake Storage', 'processed');
+  }
+  const o = Object.freeze({
+    raw: options.raw,
+    processed: options.processed,
+    schema: options.schema ?? CRYPTO_SCHEMA,
+    prefix: options.prefix ?? 'coinmarketcap/',
+    format: options.format ?? 'csv',
+  });
+  const replay = { schema: o.schema, prefix: o.prefix, format: o.format } as const;
+
+  const coins = await step('replaying cryptocurrency', () => replayExport(o.raw, 'cryptocurrency', replay));
+  const coinRows = [...coins.values()].sort((a, b) => (a.id as number) - (b.id as number));
+  const coinResult = await step('writing processed cryptocurrency', () =>
+    writeDataset(coinRows, {
+      storage: o.processed,
+      table: PROCESSED_CRYPTOCURRENCY_TABLE,
+      schema: cryptocurrencySchema,
+      format: 'parquet',
+      mode: 'overwrite',
+      invalid: 'return',
+    }),
+  );
+  coins.clear();
+
+  const quotes = await step('replaying quote', () => replayExport(o.raw, 'quote', replay));
+  const quoteRows = [...quotes.values()] as QuoteRow[];
+  quotes.clear();
+  quoteRows.sort(
+    (a, b) =>
+      a.last_updated.getTime() - b.last_updated.getTime() ||
+      a.cryptocurrency_id - b.cryptocurrency_id ||
+      compareText(a.convert, b.convert),
+  );
+  const quoteResult = await step('writing processed quote', () =>
+    writeDataset(quoteRows, {
+      storage: o.processed,
+      table: PROCESSED_QUOTE_TABLE,
+      schema: quoteSchema,
+      partitionBy: byDay('last_updated'),
+      format: 'parquet',
+      mode: 'overwrite_partitions',
+      invalid: 'return',
+    }),
+  );
+  const invalidCount = coinResult.invalidCount + quoteResult.invalidCount;
+  if (invalidCount > 0) {
+    throw new CryptoTransformError(`${invalidCount} replayed rows do not fit their schema`, {
+      code: 'CMC_TRANSFORM_INVALID',
+      context: { invalid: invalidCount },
+    });
+  }
+  return Object.freeze({
+    cryptocurrencies: coinResult.rows,
+    quotes: quoteResult.rows,
+    partitions: Object.freeze([...quoteResult.partitions].sort()),
+  });
+}
+
+const unscaled = (value: string | null): bigint | null =>
+  value === null ? null : decimalToUnscaled(value, SCALE);
+const text = (value: bigint | null): string | null =>
+  value === null ? null : unscaledToDecimal(value, SCALE);
+
+/** `(close - open) / open` in percent; BigInt first so the only rounding is the final double. */
+function percentChange(open: bigint | null, close: bigint | null): number | null {
+  if (open === null || close === null || open === 0n) return null;
+  return Number(((close - open) * 10n ** 12n) / open) / 1e10;
+}
+
+function sortDesc(values: (bigint | null)[]): (a: number, b: number) => number {
+  return (a, b) => {
+    const x = values[a] ?? null;
+    const y = values[b] ?? null;
+    if (x === y) return 0;
+    if (x === null) return 1;
+    if (y === null) return -1;
+    return x > y ? -1 : x < y ? 1 : 0;
+  };
+}
+
+/** The coin-day rows of one day's quotes (sorted by time), ranked by closing market cap. */
+function coinDays(
+  date: string,
+  convert: string,
+  quotes: readonly QuoteRow[],
+  previousRank: Map<number, number>,
+) {
+  const byCoin = new Map<number, QuoteRow[]>();
+  for (const q of quotes) {
+    const list = byCoin.get(q.cryptocurrency_id);
+    if (list) list.push(q);
+    else byCoin.set(q.cryptocurrency_id, [q]);
+  }
+  const rows: CoinDailyRow[] = [];
+  const caps: (bigint | null)[] = [];
+  for (const [id, list] of [...byCoin.entries()].sort((a, b) => a[0] - b[0])) {
+    const first = list[0] as QuoteRow;
+    const last = list[list.length - 1] as QuoteRow;
+    let high: bigint | null = null;
+    let low: bigint | null = null;
+    for (const q of list) {
+      const price = unscaled(q.price);
+      if (price === null) continue;
+      if (high === null || price > high) high = price;
+      if (low === null || price < low) low = price;
+    }
+    caps.push(unscaled(last.market_cap));
+    rows.push({
+      date,
+      cryptocurrency_id: id,
+      convert,
+      open: first.price,
+      high: text(high),
+      low: text(low),
+      close: last.price,
+      volume_24h: last.volume_24h,
+      market_cap: last.market_cap,
+      dominance: last.market_cap_dominance,
+      rank: 0,
+      rank_change: null,
+      snapshots: list.length,
+    });
+  }
+  const order = rows.map((_, i) => i).sort((a, b) => sortDesc(caps)(a, b) || a - b);
+  order.forEach((index, position) => {
+    const row = rows[index] as CoinDailyRow;
+    row.rank = position + 1;
+    const before = previousRank.get(row.cryptocurrency_id);
+    row.rank_change = before === undefined ? null : before - row.rank;
+  });
+  return { rows, order };
+}
+
+function marketDay(
+  date: string,
+  convert: string,
+  rows: readonly CoinDailyRow[],
+  order: readonly number[],
+): MarketDailyRow {
+  let cap = 0n;
+  let volume = 0n;
+  let gainer: { id: number; change: number } | null = null;
+  let loser: { id: number; change: number } | null = null;
+  for (const row of rows) {
+    cap += unscaled(row.market_cap) ?? 0n;
+    volume += unscaled(row.volume_24h) ?? 0n;
+    const change = percentChange(unscaled(row.open), unscaled(row.close));
+    if (change === null) continue;
+    if (gainer === null || change > gainer.change) gainer = { id: row.cryptocurrency_id, change };
+    if (loser === null || change < loser.change) loser = { id: row.cryptocurrency_id, change };
+  }
+  const top = order.length > 0 ? (rows[order[0] as number] as CoinDailyRow) : undefined;
+  const topCap = top ? unscaled(top.market_cap) : null;
+  return {
+    date,
+    convert,
+    total_market_cap: text(cap) as string,
+    total_volume_24h: text(volume) as string,
+    coins: rows.length,
+    top_coin_id: top && topCap !== null ? top.cryptocurrency_id : null,
+    top_coin_dominance: topCap === null || cap === 0n ? null : Number((topCap * 10n ** 12n) / cap) / 1e10,
+    top_gainer_id: gainer?.id ?? null,
+    top_gainer_change: gainer?.change ?? null,
+    top_loser_id: loser?.id ?? null,
+    top_loser_change: loser?.change ?? null,
+  };
+}
+
+/**
+ * Build the curated zone from the processed quote history: `coin_daily/dt=YYYY-MM-DD/` (open,
+ * high, low, close of the day's price snapshots; volume, market cap and dominance of the last
+ * snapshot; rank by closing market cap and its change since the previous day) and
+ * `market_daily/dt=YYYY-MM-DD/` (exact totals, coin count, top coin's dominance, top gainer and
+ * loser by close over open). Decimal figures are computed on 18-digit scaled BigInts, never
+ * floats. Reads one day partition at a time; writes `dt=…/convert=…/` partitions with
+ * `overwrite_partitions`, so each convert currency is curated by its own run.
+ *
+ * @example
+ * ```ts
+ * const { days } = await cryptoProcessedToCurated({ processed: lake.processed, curated: lake.curated });
+ * console.log(days);
+ * ```
+ */
+export async function cryptoProcessedToCurated(
+  options: CryptoProcessedToCuratedOptions,
+): Promise<CryptoProcessedToCuratedResult> {
+  if (typeof options !== 'object' || options === null) {
+    throw invalid('cryptoProcessedToCurated needs options', 'options');
+  }
+  if (!isStorage(options.processed)) {
+    throw invalid('cryptoProcessedToCurated options.processed must be a lake Storage', 'processed');
+  }
+  if (!isStorage(options.curated)) {
+    throw invalid('cryptoProcessedToCurated options.curated must be a lake Storage', 'curated');
+  }
+  const convert = options.convert ?? 'USD';
+  if (typeof convert !== 'string' || convert.length === 0) {
+    throw invalid('cryptoProcessedToCurated options.convert must be a non-empty string', 'convert');
+  }
+  const o = Object.freeze({ processed: options.processed, curated: options.curated, convert });
+
+  const files = await step('listing processed quote', () =>
+    listDatasetFiles(o.processed, PROCESSED_QUOTE_TABLE),
+  );
+  const days = [
+    ...new Set(files.map((f) => parsePartitions(f.key).dt).filter((d): d is string => !!d)),
+  ].sort();
+  const coinRows: CoinDailyRow[] = [];
+  const marketRows: MarketDailyRow[] = [];
+  let previousRank = new Map<number, number>();
+  for (const date of days) {
+    const quotes: QuoteRow[] = [];
+    await step(`reading processed quote dt=${date}`, async () => {
+      for await (const q of readDataset({
+        storage: o.processed,
+        table: PROCESSED_QUOTE_TABLE,
+        schema: quoteSchema,
+        partitions: { dt: date },
+      })) {
+        if (q.convert === o.convert) quotes.push(q);
+      }
+    });
+    if (quotes.length === 0) continue;
+    quotes.sort((a, b) => a.last_updated.getTime() - b.last_updated.getTime());
+    const { rows, order } = coinDays(date, o.convert, quotes, previousRank);
+    previousRank = new Map(rows.map((r) => [r.cryptocurrency_id, r.rank]));
+    coinRows.push(...rows);
+    marketRows.push(marketDay(date, o.convert, rows, order));
+  }
+  if (coinRows.length > 0) {
+    await step('writing curated coin_daily', () =>
+      writeDataset(coinRows, {
+        storage: o.curated,
+        table: COIN_DAILY_TABLE,
+        schema: coinDailySchema,
+        partitionBy: CURATED_PARTITIONS,
+        format: 'parquet',
+        mode: 'overwrite_partitions',
+      }),
+    );
+    await step('writing curated market_daily', () =>
+      writeDataset(marketRows, {
+        storage: o.curated,
+        table: MARKET_DAILY_TABLE,
+        schema: marketDailySchema,
+        partitionBy: CURATED_PARTITIONS,
+        format: 'parquet',
+        mode: 'overwrite_partitions',
+      }),
+    );
+  }
+  return Object.freeze({
+    coinDays: coinRows.length,
+    days: Object.freeze(marketRows.map((r) => r.date)),
+  });
+}
