@@ -26,6 +26,10 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@tributary\/lake\/(s3|glue)$/, replacement: here('./packages/lake/src/$1.ts') },
+      {
+        find: /^@tributary\/warehouse\/(athena|duckdb)$/,
+        replacement: here('./packages/warehouse/src/$1.ts'),
+      },
       { find: /^@tributary\/([a-z-]+)$/, replacement: here('./packages/$1/src/index.ts') },
     ],
   },

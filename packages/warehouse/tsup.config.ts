@@ -1,11 +1,13 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  // `athena` and `duckdb` are their own entries so that the main entry loads neither optional peer.
+  entry: ['src/index.ts', 'src/athena.ts', 'src/duckdb.ts'],
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,
   clean: true,
   target: 'node20',
-  splitting: false,
+  // Shared chunks, so that every entry uses the same error classes.
+  splitting: true,
 });

@@ -1,4 +1,31 @@
 export type {
+  AthenaDdlOptions,
+  PartitionProjection,
+  ProjectionOptions,
+} from './catalog/athena-ddl.js';
+export { toAthenaDdl } from './catalog/athena-ddl.js';
+export type { CrawlOptions } from './catalog/crawl.js';
+export { crawl } from './catalog/crawl.js';
+export { CatalogError, SchemaChangeError } from './catalog/errors.js';
+export type { LocalCatalogOptions } from './catalog/local-catalog.js';
+export { LocalCatalog } from './catalog/local-catalog.js';
+export type {
+  AddPartitionsResult,
+  Catalog,
+  ColumnChange,
+  ColumnConflict,
+  ColumnElement,
+  ColumnKind,
+  GetTableOptions,
+  PartitionKey,
+  PutTableResult,
+  TableColumn,
+  TableDefinition,
+  TableFormat,
+  TablePartition,
+} from './catalog/table.js';
+export { parseHiveType } from './catalog/table.js';
+export type {
   CompactOptions,
   DatasetFile,
   InvalidRecord,

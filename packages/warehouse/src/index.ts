@@ -1,2 +1,22 @@
-// This package exports nothing yet: its API arrives with its own issue.
-export {};
+export type { LoadErrorDetail } from './errors.js';
+export { LoadError, QueryCancelledError, QueryFailedError, WarehouseOptionsError } from './errors.js';
+export type {
+  CollectedResult,
+  EngineName,
+  LakeSource,
+  Loader,
+  LoadMode,
+  LoadOptions,
+  LoadResult,
+  PgClient,
+  PgPool,
+  PgResult,
+  QueryColumn,
+  QueryEngine,
+  QueryOptions,
+  QueryParam,
+  QueryResult,
+  QueryStats,
+  RegisterTableOptions,
+  Row,
+} from './types.js';

@@ -1,0 +1,3 @@
+// DuckDB needs `@duckdb/node-api` (an optional peer dependency, a native package): it lives
+// behind this subpath so that `@tributary/warehouse` itself never loads it.
+export {};
