@@ -17,6 +17,7 @@ export type {
   ColumnElement,
   ColumnKind,
   GetTableOptions,
+  HiveTypeNode,
   PartitionKey,
   PutTableResult,
   TableColumn,

@@ -1,3 +1,4 @@
 // DuckDB needs `@duckdb/node-api` (an optional peer dependency, a native package): it lives
 // behind this subpath so that `@tributary/warehouse` itself never loads it.
-export {};
+export type { DuckDbEngineOptions } from './duckdb-engine.js';
+export { DuckDbEngine, duckDbType, duckDbViewSql } from './duckdb-engine.js';
