@@ -3,7 +3,7 @@ export type {
   PartitionProjection,
   ProjectionOptions,
 } from './catalog/athena-ddl.js';
-export { toAthenaDdl } from './catalog/athena-ddl.js';
+export { hiveIdentifier, hiveString, toAthenaDdl } from './catalog/athena-ddl.js';
 export type { CrawlOptions } from './catalog/crawl.js';
 export { crawl } from './catalog/crawl.js';
 export { CatalogError, SchemaChangeError } from './catalog/errors.js';

@@ -1,3 +1,12 @@
 // Athena needs `@aws-sdk/client-athena` (an optional peer dependency): it lives behind this
 // subpath so that `@tributary/warehouse` itself never loads it.
-export {};
+
+export type {
+  AddPartitionsSummary,
+  AthenaEngineOptions,
+  AthenaQueryOptions,
+  AthenaRegisterTableOptions,
+  AthenaRetryOptions,
+  AthenaSender,
+} from './athena-engine.js';
+export { AthenaEngine, athenaLiteral } from './athena-engine.js';

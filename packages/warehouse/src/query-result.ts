@@ -1,4 +1,5 @@
-import { QueryCancelledError, WarehouseOptionsError } from './errors.js';
+import { TributaryError } from '@tributary/core';
+import { QueryCancelledError } from './errors.js';
 import type { CollectedResult, EngineName, QueryColumn, QueryResult, QueryStats, Row } from './types.js';
 
 /** What an engine's row generator is told and may tell back. */
@@ -44,7 +45,9 @@ class LazyQueryResult<R extends Row> implements QueryResult<R> {
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<R> {
-    if (this.#started) throw new WarehouseOptionsError('A query result can be iterated only once');
+    if (this.#started) {
+      throw new TributaryError('A query result can be iterated only once', { code: 'QUERY_RESULT_CONSUMED' });
+    }
     this.#started = true;
     const started = performance.now();
     const onAbort = () => void this.cancel();

@@ -40,7 +40,13 @@ beforeAll(async () => {
   processed = new LocalStorage({ root: join(dir, 'processed') });
   curated = new LocalStorage({ root: join(dir, 'curated') });
   records = [
-    ...generateRecords({ seed: 7, records: 6_000, sensorsPerType: 2, start: START, ratePerSecond: 6_000 / 86_400 }),
+    ...generateRecords({
+      seed: 7,
+      records: 6_000,
+      sensorsPerType: 2,
+      start: START,
+      ratePerSecond: 6_000 / 86_400,
+    }),
   ];
   await writeDataset(records, {
     storage: processed,
@@ -240,7 +246,7 @@ describe('DuckDbEngine', () => {
       expect(n).toBe(records.length);
       expect(result.stats).toMatchObject({ engine: 'duckdb', rows: records.length });
       expect(result.stats?.elapsedMs).toBeGreaterThan(0);
-      await expect(result.collect()).rejects.toThrow(WarehouseOptionsError);
+      await expect(result.collect()).rejects.toMatchObject({ code: 'QUERY_RESULT_CONSUMED' });
     });
 
     it('runs two queries side by side', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { QueryCancelledError, WarehouseOptionsError } from '../../src/errors.js';
+import { QueryCancelledError } from '../../src/errors.js';
 import { createQueryResult, type QueryControl } from '../../src/query-result.js';
 
 function counting(rows: number, onStart: () => void = () => {}) {
@@ -34,7 +34,7 @@ describe('createQueryResult', () => {
   it('can be iterated only once', async () => {
     const result = createQueryResult('duckdb', counting(1));
     await result.collect();
-    await expect(result.collect()).rejects.toBeInstanceOf(WarehouseOptionsError);
+    await expect(result.collect()).rejects.toMatchObject({ code: 'QUERY_RESULT_CONSUMED' });
   });
 
   it('rejects with QueryCancelledError when cancelled before it starts, without running', async () => {
