@@ -1,5 +1,14 @@
 export type { LoadErrorDetail } from './errors.js';
 export { LoadError, QueryCancelledError, QueryFailedError, WarehouseOptionsError } from './errors.js';
+export type { PostgresLoaderOptions } from './postgres-loader.js';
+export { PostgresLoader } from './postgres-loader.js';
+export type {
+  RedshiftCredentials,
+  RedshiftLoaderOptions,
+  RedshiftLoadOptions,
+  RedshiftTableOptions,
+} from './redshift-loader.js';
+export { isSerializationConflict, RedshiftLoader } from './redshift-loader.js';
 export type {
   CollectedResult,
   EngineName,

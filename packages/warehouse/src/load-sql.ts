@@ -1,0 +1,331 @@
+// The SQL both loaders issue, in one place so that PostgreSQL and Redshift loads keep the same
+// semantics. Identifiers always go through quoteIdentifier; values are bound parameters.
+import {
+  type Column,
+  type Fields,
+  postgresType,
+  qualifiedName,
+  quoteIdentifier,
+  redshiftType,
+  type Schema,
+  type TableName,
+} from '@tributary/core';
+import type { DatasetFile, Storage } from '@tributary/lake';
+import { formatOfKey, listDatasetFiles, parsePartitions } from '@tributary/lake';
+import { LoadError, WarehouseOptionsError } from './errors.js';
+import type { LakeSource, LoadOptions } from './types.js';
+
+/** Which SQL dialect a statement is written for. */
+export type Dialect = 'postgres' | 'redshift';
+
+/** A statement with its bound values. */
+export interface Statement {
+  text: string;
+  values?: unknown[];
+}
+
+/** Staging tables: temporary, so they never show up among the user's tables. */
+export const STAGE_TABLE = 'tributary_stage';
+export const FILES_TABLE = 'tributary_stage_files';
+/** How many offending keys an error message lists. */
+export const KEYS_SHOWN = 5;
+
+const MODES: ReadonlySet<string> = new Set(['append', 'replace', 'merge']);
+
+/** Turn `table` into a TableName. A string is one (unqualified) name, dots included. */
+export function toTableName(table: TableName | string, loader: string): TableName {
+  if (typeof table === 'string') {
+    if (table.length === 0) throw new WarehouseOptionsError(`${loader}.load() needs a table name`);
+    return { name: table };
+  }
+  if (typeof table !== 'object' || table === null || typeof table.name !== 'string' || table.name === '') {
+    throw new WarehouseOptionsError(`${loader}.load() table must be a name or { schema?, name }`);
+  }
+  if (table.schema !== undefined && (typeof table.schema !== 'string' || table.schema === '')) {
+    throw new WarehouseOptionsError(`${loader}.load() table.schema must be a non-empty string`);
+  }
+  return table.schema === undefined ? { name: table.name } : { schema: table.schema, name: table.name };
+}
+
+/** Validate the arguments every loader shares and resolve the merge keys. */
+export function checkLoadArguments<F extends Fields>(
+  loader: string,
+  target: TableName,
+  source: LakeSource<F>,
+  options: LoadOptions,
+): { keys: readonly string[]; createTable: boolean } {
+  const label = qualifiedName(target);
+  if (typeof source !== 'object' || source === null) {
+    throw new WarehouseOptionsError(`${loader}.load() needs a source`, { table: label });
+  }
+  const storage = source.storage as Partial<Storage> | undefined;
+  if (!storage || typeof storage.url !== 'string' || typeof storage.list !== 'function') {
+    throw new WarehouseOptionsError(`${loader}.load() source.storage must be a lake Storage`, {
+      table: label,
+    });
+  }
+  if (typeof source.table !== 'string' || source.table.length === 0) {
+    throw new WarehouseOptionsError(`${loader}.load() source.table must be a dataset path`, { table: label });
+  }
+  if (!source.schema || !Array.isArray(source.schema.columns) || source.schema.columns.length === 0) {
+    throw new WarehouseOptionsError(`${loader}.load() source.schema must be a schema with columns`, {
+      table: label,
+    });
+  }
+  const partitions = source.partitions as unknown;
+  if (
+    partitions !== undefined &&
+    typeof partitions !== 'function' &&
+    (typeof partitions !== 'object' || partitions === null)
+  ) {
+    throw new WarehouseOptionsError(`${loader}.load() source.partitions must be an object or a function`, {
+      table: label,
+    });
+  }
+  if (typeof options !== 'object' || options === null || !MODES.has(options.mode)) {
+    throw new WarehouseOptionsError(
+      `${loader}.load() options.mode must be 'append', 'replace' or 'merge' (got ${JSON.stringify(options?.mode)})`,
+      { table: label },
+    );
+  }
+  if (options.createTable !== undefined && typeof options.createTable !== 'boolean') {
+    throw new WarehouseOptionsError(`${loader}.load() options.createTable must be a boolean`, {
+      table: label,
+    });
+  }
+  if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
+    throw new WarehouseOptionsError(`${loader}.load() options.onEvent must be a function`, { table: label });
+  }
+  const columns = new Set(source.schema.columns.map((c) => c.name));
+  const keys = options.keys ?? source.schema.primaryKey;
+  if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string')) {
+    throw new WarehouseOptionsError(`${loader}.load() options.keys must be an array of column names`, {
+      table: label,
+    });
+  }
+  if (options.mode === 'merge') {
+    if (keys.length === 0) {
+      throw new WarehouseOptionsError(
+        `${loader}.load() merge into ${label} needs keys: pass options.keys or give the schema a primaryKey`,
+        { table: label },
+      );
+    }
+    const unknown = keys.filter((k) => !columns.has(k));
+    if (unknown.length > 0) {
+      throw new WarehouseOptionsError(
+        `${loader}.load() merge keys ${unknown.map((k) => JSON.stringify(k)).join(', ')} are not columns of the source schema`,
+        { table: label, keys: unknown },
+      );
+    }
+    if (new Set(keys).size !== keys.length) {
+      throw new WarehouseOptionsError(`${loader}.load() merge keys must be distinct`, { table: label });
+    }
+  }
+  return { keys: [...keys], createTable: options.createTable ?? true };
+}
+
+/** The partition filter of a source, as `readDataset` applies it. */
+export function partitionMatcher(
+  partitions: LakeSource['partitions'],
+): (values: Record<string, string | null>) => boolean {
+  if (partitions === undefined) return () => true;
+  if (typeof partitions === 'function') return partitions;
+  return (values) => Object.entries(partitions).every(([k, v]) => values[k] === v);
+}
+
+/** The committed data files of the source that the load reads (the same ones `readDataset` reads). */
+export async function sourceFiles(source: LakeSource): Promise<DatasetFile[]> {
+  const matches = partitionMatcher(source.partitions);
+  const files = await listDatasetFiles(source.storage, source.table);
+  return files.filter((f) => formatOfKey(f.key) !== undefined && matches(parsePartitions(f.key)));
+}
+
+/** Columns of an existing table (in their order), or `undefined` when there is no such table. */
+export function targetColumnsSql(target: TableName): Statement {
+  return {
+    text: 'SELECT column_name FROM information_schema.columns WHERE table_schema = COALESCE($1, current_schema()) AND table_name = $2 ORDER BY ordinal_position',
+    values: [target.schema ?? null, target.name],
+  };
+}
+
+/** A typed error naming the source columns the existing target lacks, or nothing. */
+export function checkTargetColumns(
+  label: string,
+  schema: Schema<Fields>,
+  existing: readonly string[],
+): LoadError | undefined {
+  const have = new Set(existing);
+  const missing = schema.columns.map((c) => c.name).filter((name) => !have.has(name));
+  if (missing.length === 0) return undefined;
+  return new LoadError(
+    `table ${label} exists but lacks the source columns ${missing.map((m) => JSON.stringify(m)).join(', ')}; add them (the loader never alters a table)`,
+    { table: label, code: 'TARGET_COLUMNS_MISSING', context: { missing } },
+  );
+}
+
+/** The target does not exist and `createTable` is false. */
+export function targetMissing(label: string): LoadError {
+  return new LoadError(`table ${label} does not exist and options.createTable is false`, {
+    table: label,
+    code: 'TARGET_MISSING',
+  });
+}
+
+/** The SQL type of a field in a dialect. */
+export function sqlType(dialect: Dialect, column: Column): string {
+  return dialect === 'postgres' ? postgresType(column.def) : redshiftType(column.def);
+}
+
+/** `CREATE TEMP TABLE stage (LIKE target)`: PostgreSQL drops it at commit, Redshift needs a DROP. */
+export function createStageSql(dialect: Dialect, target: string): string {
+  const stage = quoteIdentifier(STAGE_TABLE);
+  return dialect === 'postgres'
+    ? `CREATE TEMP TABLE ${stage} (LIKE ${target}) ON COMMIT DROP`
+    : `CREATE TEMP TABLE ${stage} (LIKE ${target})`;
+}
+
+/**
+ * A temporary table shaped exactly like the data files (their columns, in their order, types of
+ * the target, no NOT NULL): what a positional Parquet COPY needs when the files lack the
+ * partition columns.
+ */
+export function createFilesTableSql(target: string, fileColumns: readonly string[]): string {
+  return `CREATE TEMP TABLE ${quoteIdentifier(FILES_TABLE)} AS SELECT ${fileColumns.map(quoteIdentifier).join(', ')} FROM ${target} WHERE 1 = 0`;
+}
+
+/** Move one partition's rows from the files table into the stage, with the partition values bound. */
+export function insertPartitionSql(
+  dialect: Dialect,
+  fileColumns: readonly string[],
+  partitionColumns: readonly Column[],
+  values: readonly (string | null)[],
+): Statement {
+  const into = [...fileColumns, ...partitionColumns.map((c) => c.name)].map(quoteIdentifier).join(', ');
+  const casts = partitionColumns.map((c, i) => `CAST($${i + 1} AS ${sqlType(dialect, c)})`);
+  const select = [...fileColumns.map(quoteIdentifier), ...casts].join(', ');
+  return {
+    text: `INSERT INTO ${quoteIdentifier(STAGE_TABLE)} (${into}) SELECT ${select} FROM ${quoteIdentifier(FILES_TABLE)}`,
+    values: [...values],
+  };
+}
+
+export function deleteAllSql(table: string): string {
+  return `DELETE FROM ${table}`;
+}
+
+export function dropTableSql(table: string): string {
+  return `DROP TABLE ${table}`;
+}
+
+export function countSql(table: string): string {
+  return `SELECT count(*) AS n FROM ${table}`;
+}
+
+const list = (columns: readonly string[], prefix = '') =>
+  columns.map((c) => `${prefix}${quoteIdentifier(c)}`).join(', ');
+
+const joinOn = (left: string, right: string, keys: readonly string[]) =>
+  keys.map((k) => `${left}.${quoteIdentifier(k)} = ${right}.${quoteIdentifier(k)}`).join(' AND ');
+
+/** Source keys that are NULL: a NULL never matches, so merge would insert a duplicate each time. */
+export function nullKeysSql(keys: readonly string[]): string {
+  const stage = quoteIdentifier(STAGE_TABLE);
+  return `SELECT count(*) AS n FROM ${stage} WHERE ${keys.map((k) => `${quoteIdentifier(k)} IS NULL`).join(' OR ')}`;
+}
+
+/** A few keys that occur more than once in the source (MERGE fails on them in Redshift). */
+export function duplicateKeysSql(keys: readonly string[]): string {
+  const stage = quoteIdentifier(STAGE_TABLE);
+  // Keys come back as text (key_0, key_1…): the driver would turn dates into local-time Dates.
+  const shown = keys.map((k, i) => `CAST(${quoteIdentifier(k)} AS VARCHAR) AS key_${i}`).join(', ');
+  return `SELECT ${shown}, count(*) AS n FROM ${stage} GROUP BY ${list(keys)} HAVING count(*) > 1 ORDER BY ${list(keys)} LIMIT ${KEYS_SHOWN}`;
+}
+
+/** Target rows a merge updates, and source rows that find a match (the rest are inserted). */
+export function matchCountsSql(target: string, keys: readonly string[]): string {
+  const stage = quoteIdentifier(STAGE_TABLE);
+  return `SELECT (SELECT count(*) FROM ${target} t JOIN ${stage} s ON ${joinOn('t', 's', keys)}) AS updated, (SELECT count(*) FROM ${stage} s JOIN (SELECT DISTINCT ${list(keys)} FROM ${target}) t ON ${joinOn('t', 's', keys)}) AS matched`;
+}
+
+/** Columns a merge sets on matched rows: every non-key column (the keys when there are none). */
+export function updateColumns(columns: readonly string[], keys: readonly string[]): string[] {
+  const others = columns.filter((c) => !keys.includes(c));
+  return others.length > 0 ? others : [...keys];
+}
+
+/** PostgreSQL merge, step 1: update matched rows (rows equal to the source still count as updated). */
+export function updateFromStageSql(
+  target: string,
+  columns: readonly string[],
+  keys: readonly string[],
+): string {
+  const stage = quoteIdentifier(STAGE_TABLE);
+  const set = updateColumns(columns, keys)
+    .map((c) => `${quoteIdentifier(c)} = s.${quoteIdentifier(c)}`)
+    .join(', ');
+  return `UPDATE ${target} AS t SET ${set} FROM ${stage} AS s WHERE ${joinOn('t', 's', keys)}`;
+}
+
+/** PostgreSQL merge, step 2: insert the source rows whose keys the target lacks. */
+export function insertMissingSql(
+  target: string,
+  columns: readonly string[],
+  keys: readonly string[],
+): string {
+  const stage = quoteIdentifier(STAGE_TABLE);
+  return `INSERT INTO ${target} (${list(columns)}) SELECT ${list(columns, 's.')} FROM ${stage} AS s WHERE NOT EXISTS (SELECT 1 FROM ${target} AS t WHERE ${joinOn('t', 's', keys)})`;
+}
+
+/** `INSERT INTO target (cols) SELECT cols FROM stage`. */
+export function insertFromStageSql(target: string, columns: readonly string[]): string {
+  return `INSERT INTO ${target} (${list(columns)}) SELECT ${list(columns)} FROM ${quoteIdentifier(STAGE_TABLE)}`;
+}
+
+/**
+ * Redshift MERGE (it takes no alias on the target, so the target's columns are qualified by its
+ * full name; PostgreSQL 15+ runs the same text).
+ */
+export function mergeSql(target: string, columns: readonly string[], keys: readonly string[]): string {
+  const stage = quoteIdentifier(STAGE_TABLE);
+  const set = updateColumns(columns, keys)
+    .map((c) => `${quoteIdentifier(c)} = s.${quoteIdentifier(c)}`)
+    .join(', ');
+  return `MERGE INTO ${target} USING ${stage} AS s ON ${joinOn(target, 's', keys)} WHEN MATCHED THEN UPDATE SET ${set} WHEN NOT MATCHED THEN INSERT (${list(columns)}) VALUES (${list(columns, 's.')})`;
+}
+
+/** Delete-insert merge, step 1: remove the target rows the source replaces. */
+export function deleteMatchedSql(target: string, keys: readonly string[]): string {
+  const stage = quoteIdentifier(STAGE_TABLE);
+  return `DELETE FROM ${target} USING ${stage} AS s WHERE ${joinOn(target, 's', keys)}`;
+}
+
+/** A key tuple as text for messages: `("a", 1)`. */
+export function describeKey(row: Record<string, unknown>, keys: readonly string[]): string {
+  return `(${keys.map((_k, i) => JSON.stringify(String(row[`key_${i}`]))).join(', ')})`;
+}
+
+/** The source rows hold keys more than once: rejected by both loaders. */
+export function duplicateKeysError(
+  label: string,
+  keys: readonly string[],
+  rows: Record<string, unknown>[],
+): LoadError {
+  const shown = rows.map((r) => `${describeKey(r, keys)} ×${r.n}`);
+  return new LoadError(
+    `merge into ${label}: the source holds duplicate keys (${keys.join(', ')}): ${shown.join(', ')}${rows.length >= KEYS_SHOWN ? ', …' : ''}`,
+    {
+      table: label,
+      code: 'SOURCE_DUPLICATE_KEYS',
+      context: { keys: [...keys], duplicates: rows.map((r) => describeKey(r, keys)) },
+    },
+  );
+}
+
+/** The source rows hold NULL keys: rejected by both loaders. */
+export function nullKeysError(label: string, keys: readonly string[], count: number): LoadError {
+  return new LoadError(`merge into ${label}: ${count} source rows have a NULL key (${keys.join(', ')})`, {
+    table: label,
+    code: 'SOURCE_NULL_KEYS',
+    context: { keys: [...keys], rows: count },
+  });
+}
