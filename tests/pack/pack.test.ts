@@ -51,7 +51,7 @@ function processOutput(error: unknown): string {
     message,
   } = error as { stdout?: string; stderr?: string; message: string };
   const lines = `${stdout}\n${stderr}`.trim().split('\n');
-  return lines.length > 1 ? lines.slice(-40).join('\n') : message;
+  return lines.length > 1 ? lines.slice(-80).join('\n') : message;
 }
 
 let workDir = '';
@@ -109,20 +109,28 @@ function linkThirdPartyDependencies(name: PackageName, manifest: PackageJson): v
   }
 }
 
-// Two at a time: each pack runs tsup (esbuild plus a TypeScript declaration build) and the
-// machines this runs on have two cores.
+// A pack's prepack cleans and rebuilds the package's dist, and a dependent's declaration build
+// reads that dist: so packages are packed level by level of the dependency graph (core, then lake,
+// then the rest), at most two at a time, since each pack runs tsup and the machines have two cores.
+const packLevels: PackageName[][] = [['core'], ['lake'], ['coinmarketcap', 'sensors', 'warehouse']];
+
 async function packAll(): Promise<void> {
-  const queue = [...packageNames];
-  const next = async (): Promise<void> => {
-    const name = queue.shift();
-    if (name === undefined) return;
-    const result = packOne(name);
-    packed.set(name, result);
-    // A failed package fails its own tests (below), not the others'.
-    await result.catch(() => undefined);
-    await next();
-  };
-  await Promise.all([next(), next()]);
+  if (packLevels.flat().sort().join() !== [...packageNames].sort().join()) {
+    throw new Error('packLevels must name every package once');
+  }
+  for (const level of packLevels) {
+    const queue = [...level];
+    const next = async (): Promise<void> => {
+      const name = queue.shift();
+      if (name === undefined) return;
+      const result = packOne(name);
+      packed.set(name, result);
+      // A failed package fails its own tests (below), not the others'.
+      await result.catch(() => undefined);
+      await next();
+    };
+    await Promise.all([next(), next()]);
+  }
 }
 
 function getPacked(name: PackageName): Promise<Packed> {
@@ -259,5 +267,71 @@ describe('@tributary/core runtime', () => {
     const expected = { value: 3, at: '2026-01-01T00:00:00.000Z' };
     expect(JSON.parse(esm)).toEqual(expected);
     expect(JSON.parse(cjs)).toEqual(expected);
+  });
+});
+
+// Subpaths that load an optional peer: the user installs the peer; here it comes from the
+// workspace install of the package (its devDependency), linked like a runtime dependency.
+const subpaths: { name: PackageName; subpath: string; peers: string[]; exports: string[] }[] = [
+  {
+    name: 'lake',
+    subpath: 's3',
+    peers: ['@aws-sdk/client-s3', '@aws-sdk/lib-storage'],
+    exports: ['S3Storage'],
+  },
+  { name: 'lake', subpath: 'glue', peers: ['@aws-sdk/client-glue'], exports: ['GlueCatalog'] },
+  { name: 'warehouse', subpath: 'athena', peers: ['@aws-sdk/client-athena'], exports: ['AthenaEngine'] },
+  { name: 'warehouse', subpath: 'duckdb', peers: ['@duckdb/node-api'], exports: ['DuckDbEngine'] },
+];
+
+describe.each(subpaths.map((s) => ({ ...s, label: `@tributary/${s.name}/${s.subpath}` })))(
+  '$label',
+  ({ name, subpath, peers, exports }) => {
+    it('loads through import and require with the same exports, its peer installed', async () => {
+      await getPacked(name);
+      for (const peer of peers) {
+        const link = path.join(scratchDir, 'node_modules', peer);
+        if (fs.existsSync(link)) continue;
+        fs.mkdirSync(path.dirname(link), { recursive: true });
+        fs.symlinkSync(
+          fs.realpathSync(path.join(repoRoot, 'packages', name, 'node_modules', peer)),
+          link,
+          'dir',
+        );
+      }
+      const specifier = `@tributary/${name}/${subpath}`;
+
+      const esm = importSurface(specifier);
+      const cjs = requireSurface(specifier);
+
+      expect(cjs).toEqual(esm);
+      for (const exported of exports) expect(esm[exported]).toBe('function');
+    });
+  },
+);
+
+describe.each([
+  { name: 'warehouse' as const, peers: ['@aws-sdk/client-athena', '@duckdb/node-api'] },
+  { name: 'lake' as const, peers: ['@aws-sdk/client-s3', '@aws-sdk/lib-storage', '@aws-sdk/client-glue'] },
+])('@tributary/$name main entry', ({ name, peers }) => {
+  it('imports none of its optional peers, directly or through a shared chunk', async () => {
+    await getPacked(name);
+    const dist = path.join(scratchDir, 'node_modules', '@tributary', name, 'dist');
+    const seen = new Set<string>();
+    const specifiers = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = fs.readFileSync(path.join(dist, file), 'utf8');
+      for (const m of text.matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)) {
+        const specifier = m[1] as string;
+        if (specifier.startsWith('./')) visit(path.posix.normalize(specifier));
+        else specifiers.add(specifier);
+      }
+    };
+    visit('index.js');
+
+    expect(seen.size).toBeGreaterThan(1);
+    expect([...specifiers].filter((s) => peers.includes(s))).toEqual([]);
   });
 });
