@@ -33,6 +33,7 @@ import {
 import type { LoadResult, Row } from '@tributary/warehouse';
 import type { PipelineEnvironment } from './environment.js';
 import { invalidOption, QuickstartError } from './errors.js';
+import { writeReport as writeReportFile } from './report.js';
 import type {
   CoinPriceSeries,
   HourlyAggregate,
@@ -368,6 +369,8 @@ async function runPipelines(
     seconds: 0,
   };
   if (options.report !== false) {
+    // The run's time as the report shows it: everything but writing the report itself.
+    result.seconds = (performance.now() - started) / 1000;
     result.report = await writeReport(env, result, day, signal);
     if ('path' in result.report) result.where.report = result.report.path;
   }
@@ -1031,29 +1034,8 @@ async function writeReport(
   day: string,
   signal?: AbortSignal,
 ): Promise<QuickstartResult['report']> {
-  let render: ((data: ReportData) => string | Promise<string>) | undefined;
-  try {
-    // Written separately; the demo runs without it.
-    const module = (await import(/* @vite-ignore */ ['.', 'report.js'].join('/'))) as {
-      renderReport?: (data: ReportData) => string | Promise<string>;
-    };
-    render = module.renderReport;
-  } catch (err) {
-    const code = (err as { code?: unknown } | null)?.code;
-    const message = err instanceof Error ? err.message : String(err);
-    if (code === 'ERR_MODULE_NOT_FOUND' || /Cannot find module|Failed to load url/i.test(message)) {
-      return { skipped: 'src/report.ts is not there yet' };
-    }
-    throw new QuickstartError('Loading src/report.ts failed', {
-      code: 'QUICKSTART_STAGE_FAILED',
-      cause: err,
-      context: { stage: 'report' },
-    });
-  }
-  if (typeof render !== 'function') return { skipped: 'src/report.ts does not export renderReport' };
   const data = await reportData(env, result, day, signal);
-  data.run.seconds = result.seconds;
   const path = join(result.out, 'report.html');
-  await writeFile(path, await render(data));
+  await writeReportFile(path, data);
   return { path };
 }

@@ -459,8 +459,26 @@ export async function listDatasetFiles(storage: Storage, table: string): Promise
 }
 
 /**
+ * A table written by another tool (Spark's `partitionBy`, Hive) has no manifest to say which
+ * partition keys are fields: a hive key that names a field of the schema is one, its value read
+ * from the path, as Spark and Athena read it.
+ */
+function partitionsNamingFields(
+  files: readonly DatasetFile[],
+  schema: Schema<Fields>,
+): { name: string; field: string }[] {
+  const first = files[0];
+  if (!first) return [];
+  const fields = new Set(schema.columns.map((c) => c.name));
+  return Object.keys(parsePartitions(first.key))
+    .filter((name) => fields.has(name))
+    .map((name) => ({ name, field: name }));
+}
+
+/**
  * Stream a table's records back, file by file (bounded memory), from its committed snapshot;
- * the format comes from each file's extension. Field partitions are put back into the records.
+ * the format comes from each file's extension. Field partitions are put back into the records
+ * (for a table without a manifest, every hive key that names a schema field).
  *
  * @example
  * ```ts
@@ -478,7 +496,9 @@ export async function* readDataset<F extends Fields>(
   const files = manifest ? manifest.files : await listDatasetFiles(storage, options.table);
   const fieldPartitions: { name: string; field?: string }[] = options.partitionBy
     ? options.partitionBy.filter((p) => p.field)
-    : (manifest?.fieldPartitions ?? []);
+    : manifest
+      ? (manifest.fieldPartitions ?? [])
+      : partitionsNamingFields(files, schema);
   const fileSchema =
     fieldPartitions.length === 0
       ? schema

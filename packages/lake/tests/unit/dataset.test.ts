@@ -326,6 +326,33 @@ describe('field-partitioned tables', () => {
   });
 });
 
+describe('readDataset of a table written by another tool', () => {
+  it('puts hive keys that name schema fields back into the records, as Spark writes them', async () => {
+    const storage = new MemoryStorage();
+    await writeDataset(readings(3, 10), {
+      storage,
+      table: 'spark',
+      schema: reading,
+      partitionBy: [byField('type')],
+      format: 'parquet',
+    });
+    // What Spark leaves: the data files under type=…/ and no manifest.
+    const manifests: string[] = [];
+    for await (const o of storage.list('spark/_')) manifests.push(o.key);
+    await storage.delete(manifests);
+    expect(await readManifest(storage, 'spark')).toBeUndefined();
+
+    const back = await collect(readDataset({ storage, table: 'spark', schema: reading }));
+
+    expect(back).toHaveLength(3);
+    expect(back.map((r) => r.type).sort()).toEqual(
+      readings(3, 10)
+        .map((r) => r.type)
+        .sort(),
+    );
+  });
+});
+
 describe('commit on a storage without copy', () => {
   it('promotes staged files by reading and writing them', async () => {
     const inner = new MemoryStorage();
