@@ -16,7 +16,8 @@ const USAGE = `usage: pnpm demo [-- options]
   --snapshots <n>   CoinMarketCap fixture snapshots, a day apart (default 3)
   --out <dir>       where everything is written (default .tributary/demo)
   --engine ts|spark the TypeScript transforms or the PySpark jobs (default ts)
-  --mode local|aws  the embedded stack or AWS (default local)`;
+  --mode local|aws  the embedded stack or AWS (default local)
+  --cleanup         aws mode: delete what the run provisioned once it is done`;
 
 // `pnpm … start -- --records 5000` passes the `--` through.
 const args = process.argv.slice(2).filter((arg, i) => !(i === 0 && arg === '--'));
@@ -33,6 +34,7 @@ try {
       out: { type: 'string', default: '.tributary/demo' },
       engine: { type: 'string', default: 'ts' },
       mode: { type: 'string', default: 'local' },
+      cleanup: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   }).values;
@@ -166,6 +168,7 @@ async function run(controller: AbortController): Promise<void> {
       out,
       mode: values.mode as 'local' | 'aws',
       engine: values.engine as 'ts' | 'spark',
+      cleanup: values.cleanup === true,
       records: integer('records'),
       sensorsPerType: integer('sensors'),
       seed: integer('seed'),

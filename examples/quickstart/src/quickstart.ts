@@ -59,6 +59,8 @@ export interface QuickstartOptions {
   out: string;
   /** `local` (default): the embedded stack; `aws`: `createAwsEnvironment` from `./aws-environment.js`. */
   mode?: 'local' | 'aws';
+  /** aws mode: after the run, delete what was provisioned (`--cleanup`). */
+  cleanup?: boolean;
   /** `ts` (default): the TypeScript transforms; `spark`: the PySpark jobs of `spark/jobs` on `local[2]`. */
   engine?: 'ts' | 'spark';
   /** Sensor readings over the simulated day, all types together. Default {@link DEFAULT_RECORDS}. */
@@ -277,8 +279,23 @@ export async function runQuickstart(options: QuickstartOptions): Promise<Quickst
   try {
     return await runPipelines(environment, settings, start, options, started);
   } finally {
-    if (!options.environment) await environment.close();
+    try {
+      if (options.cleanup) await cleanup(environment, options.log);
+    } finally {
+      if (!options.environment) await environment.close();
+    }
   }
+}
+
+/** `--cleanup`: remove what aws mode provisioned (stream, delivery stream, Glue tables and database, buckets). */
+async function cleanup(env: PipelineEnvironment, log: ((line: string) => void) | undefined): Promise<void> {
+  const teardown = (env as PipelineEnvironment & { cleanup?: () => Promise<unknown> }).cleanup;
+  if (env.mode !== 'aws' || typeof teardown !== 'function') {
+    log?.('cleanup: nothing to remove in local mode (delete the --out folder instead)');
+    return;
+  }
+  const report = await teardown.call(env);
+  log?.(`cleanup: ${JSON.stringify(report)}`);
 }
 
 async function createEnvironment(
@@ -881,10 +898,13 @@ async function tableFigures(
   }
   for (const table of tables) {
     const [count] = await rows(env, `SELECT count(*) AS n FROM ${table.name}`, [], signal);
+    // An engine that answers no count (Athena emulators run no SQL) leaves the crawler's figure:
+    // exact for Parquet (footers), unknown (0) for text files.
+    const counted = num(count?.n);
     figures.push({
       zone: table.zone,
       table: table.folder,
-      rows: num(count?.n),
+      rows: Number.isFinite(counted) ? counted : (table.rows ?? 0),
       files: table.files,
       bytes: table.bytes,
     });

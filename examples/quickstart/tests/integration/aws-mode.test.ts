@@ -1,0 +1,135 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetDatabaseCommand, GlueClient } from '@aws-sdk/client-glue';
+import { DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
+import { HeadBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { type MotoServer, type PostgresServer, startMotoServer, startPostgres } from '@tributary/local';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type QuickstartResult, runQuickstart } from '../../src/quickstart.js';
+
+// `pnpm demo --mode aws --cleanup` end to end against an AWS-compatible server on loopback:
+// moto_server stands in for S3, Kinesis, Glue and Athena (it runs no SQL, so the queries come back
+// empty), the embedded PostgreSQL for RDS and for the warehouse (TRIBUTARY_WAREHOUSE=postgres).
+
+let moto: MotoServer;
+let postgres: PostgresServer;
+let out: string;
+let result: QuickstartResult;
+let logs: string[];
+const seen: { bucketsDuringRun: string[]; rawObjects: number } = { bucketsDuringRun: [], rawObjects: 0 };
+
+beforeAll(async () => {
+  [moto, postgres] = await Promise.all([startMotoServer(), startPostgres()]);
+  // The SDK's default credential chain reads these; moto accepts any.
+  process.env.AWS_ACCESS_KEY_ID = moto.credentials.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = moto.credentials.secretAccessKey;
+  out = mkdtempSync(join(tmpdir(), 'tributary-demo-aws-'));
+  logs = [];
+  const env = {
+    TRIBUTARY_MODE: 'aws',
+    AWS_REGION: moto.region,
+    AWS_ENDPOINT_URL: moto.endpoint,
+    TRIBUTARY_BUCKET_PREFIX: 'demo-e2e',
+    TRIBUTARY_STREAM: 'demo-e2e-sensors',
+    TRIBUTARY_GLUE_DATABASE: 'demo_e2e',
+    TRIBUTARY_WAREHOUSE: 'postgres',
+    DATABASE_URL: postgres.url,
+  };
+  const s3 = new S3Client({
+    region: moto.region,
+    endpoint: moto.endpoint,
+    forcePathStyle: true,
+    credentials: moto.credentials,
+  });
+  result = await runQuickstart({
+    out,
+    mode: 'aws',
+    cleanup: true,
+    records: 3_000,
+    sensorsPerType: 2,
+    snapshots: 2,
+    env,
+    log: (line) => {
+      logs.push(line);
+    },
+    onEvent: (event) => {
+      // Look at the buckets while the run is under way (cleanup removes them at the end).
+      if (event.type === 'records.out' && seen.bucketsDuringRun.length === 0) {
+        void s3
+          .send(new ListObjectsV2Command({ Bucket: 'demo-e2e-raw' }))
+          .then((r) => {
+            seen.bucketsDuringRun.push('demo-e2e-raw');
+            seen.rawObjects = r.KeyCount ?? 0;
+          })
+          .catch(() => {});
+      }
+    },
+  });
+  s3.destroy();
+}, 240_000);
+
+afterAll(async () => {
+  if (out) rmSync(out, { recursive: true, force: true });
+  await Promise.all([moto?.stop(), postgres?.stop()]);
+});
+
+describe('pnpm demo --mode aws (moto_server)', () => {
+  it('runs both pipelines through S3, Kinesis and Glue', () => {
+    expect(result.mode).toBe('aws');
+    const table = (zone: string, name: string) =>
+      result.tables.find((t) => t.zone === zone && t.table === name);
+    // Parquet tables: the crawler's footer counts, exact.
+    expect(table('processed', 'sensors')?.rows).toBeGreaterThan(2_900);
+    expect(table('processed', 'sensors')?.files).toBeGreaterThan(0);
+    expect(table('curated', 'coin_daily')?.rows).toBe(600);
+    expect(seen.bucketsDuringRun).toEqual(['demo-e2e-raw']);
+  });
+
+  it('loads the warehouse tables into PostgreSQL', async () => {
+    const pool = new pg.Pool({ connectionString: postgres.url });
+    try {
+      const { rows } = await pool.query('SELECT count(*)::int AS n FROM analytics.coin_daily');
+      expect(rows[0].n).toBe(600);
+      const hourly = await pool.query('SELECT sum(count)::int AS n FROM analytics.sensor_hourly');
+      expect(hourly.rows[0].n).toBe(
+        result.tables.find((t) => t.zone === 'processed' && t.table === 'sensors')?.rows,
+      );
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('writes the report and says where everything is, without secrets', () => {
+    expect(result.report).toEqual({ path: join(out, 'report.html') });
+    const where = JSON.stringify(result.where);
+    expect(where).toContain('s3://demo-e2e-raw');
+    expect(where).not.toContain(postgres.password);
+  });
+
+  it('removes what it provisioned with --cleanup', async () => {
+    const config = { region: moto.region, endpoint: moto.endpoint, credentials: moto.credentials };
+    const s3 = new S3Client({ ...config, forcePathStyle: true });
+    // moto speaks HTTP/1.1 only; the Kinesis client defaults to HTTP/2.
+    const kinesis = new KinesisClient({ ...config, requestHandler: new NodeHttpHandler() });
+    const glue = new GlueClient(config);
+    try {
+      for (const zone of ['raw', 'processed', 'curated']) {
+        await expect(s3.send(new HeadBucketCommand({ Bucket: `demo-e2e-${zone}` }))).rejects.toThrow();
+      }
+      await expect(
+        kinesis.send(new DescribeStreamSummaryCommand({ StreamName: 'demo-e2e-sensors' })),
+      ).rejects.toThrow(/not found|ResourceNotFound/i);
+      await expect(glue.send(new GetDatabaseCommand({ Name: 'demo_e2e' }))).rejects.toThrow(
+        /not found|EntityNotFound/i,
+      );
+      expect(logs.some((line) => line.startsWith('cleanup:'))).toBe(true);
+    } finally {
+      s3.destroy();
+      kinesis.destroy();
+      glue.destroy();
+    }
+  });
+});
