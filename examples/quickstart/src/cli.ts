@@ -20,7 +20,8 @@ const USAGE = `usage: pnpm demo [-- options]
   --cleanup         aws mode: delete what the run provisioned once it is done`;
 
 // `pnpm … start -- --records 5000` passes the `--` through.
-const args = process.argv.slice(2).filter((arg, i) => !(i === 0 && arg === '--'));
+// A script with flags of its own (examples/aws: `--mode aws -- --records 5000`) puts it mid-way.
+const args = process.argv.slice(2).filter((arg) => arg !== '--');
 let values: Record<string, string | boolean | undefined>;
 try {
   values = parseArgs({
