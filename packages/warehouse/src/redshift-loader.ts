@@ -488,7 +488,13 @@ export class RedshiftLoader implements Loader {
     }
     const manifest = await readManifest(source.storage, source.table);
     const byField = new Map(schema.columns.map((c) => [c.name, c]));
-    const fieldPartitions = (manifest?.fieldPartitions ?? []).filter((p) => byField.has(p.field));
+    // Without a manifest (a table Spark or Hive wrote), a hive key that names a schema field is
+    // a field partition, as readDataset reads it.
+    const fieldPartitions = (
+      manifest
+        ? (manifest.fieldPartitions ?? [])
+        : Object.keys(parsePartitions(files[0]?.key ?? '')).map((name) => ({ name, field: name }))
+    ).filter((p) => byField.has(p.field));
     const partitionColumns = fieldPartitions.map((p) => byField.get(p.field) as Column);
     const partitionFields = new Set(partitionColumns.map((c) => c.name));
     const fileColumns = schema.columns.map((c) => c.name).filter((n) => !partitionFields.has(n));

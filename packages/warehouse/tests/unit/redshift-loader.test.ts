@@ -146,6 +146,25 @@ describe('RedshiftLoader', () => {
     });
   });
 
+  describe('a source without a manifest (written by Spark)', () => {
+    it('takes hive keys that name schema fields as field partitions, as with a manifest', async () => {
+      const withManifest = await partitionedSource();
+      const expected = new RecordingPool(withManifest.storage);
+      await loader(expected).load('readings', withManifest, { mode: 'append' });
+
+      const spark = await partitionedSource();
+      const manifests: string[] = [];
+      for await (const o of spark.storage.list('readings/_')) manifests.push(o.key);
+      await spark.storage.delete(manifests);
+      const pool = new RecordingPool(spark.storage);
+      const result = await loader(pool).load('readings', spark, { mode: 'append' });
+
+      expect(result).toMatchObject({ rows: 3, files: 2 });
+      expect(pool.golden()).toBe(expected.golden());
+      expect(pool.golden()).toContain('CAST($1 AS DATE)');
+    });
+  });
+
   describe('golden SQL', () => {
     it('append from partitioned Parquet into a new table with dist and sort keys', async () => {
       const source = await partitionedSource();
