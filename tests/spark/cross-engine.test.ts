@@ -1,0 +1,279 @@
+// Both engines, one input: the TypeScript pipeline writes a raw zone, then the TypeScript
+// transforms and the Spark jobs each build processed and curated zones from it (in separate
+// folders), and every table is compared row for row. The Spark outputs are read back with the
+// lake's own reader (hyparquet for Parquet), so this also proves the TypeScript side reads
+// Spark's files with the types we meant.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  COIN_DAILY_TABLE,
+  coinDailySchema,
+  cryptocurrencySchema,
+  MARKET_DAILY_TABLE,
+  marketDailySchema,
+  PROCESSED_CRYPTOCURRENCY_TABLE,
+  PROCESSED_QUOTE_TABLE,
+  quoteSchema,
+} from '@tributary/coinmarketcap';
+import type { Fields, Schema } from '@tributary/core';
+import {
+  byField,
+  LocalStorage,
+  listDatasetFiles,
+  type PartitionSpec,
+  readDataset,
+  type Storage,
+} from '@tributary/lake';
+import {
+  curatedHourlySchema,
+  processedToCurated,
+  rawToProcessed,
+  sensorErrorSchema,
+  sensorRecordSchema,
+} from '@tributary/sensors';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCryptoToPostgres } from '../../examples/crypto-to-postgres/src/crypto-to-postgres.js';
+import { writeSensorRawZone } from '../../spark/scripts/sensor-raw-zone.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const python = join(root, 'spark', '.venv', 'bin', 'python');
+const LATENESS = 6;
+const SETUP_TIMEOUT = 600_000;
+
+function runJob(job: string, args: string[]): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(python, [join(root, 'spark', 'jobs', `${job}.py`), '--master', 'local[2]', ...args], {
+      cwd: root,
+      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => {
+      output += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      output += c.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0
+        ? resolvePromise()
+        : reject(new Error(`${job} exited with ${code}:\n${output.slice(-8000)}`)),
+    );
+  });
+}
+
+async function rows<F extends Fields>(
+  storage: Storage,
+  table: string,
+  schema: Schema<F>,
+  partitionBy?: PartitionSpec[],
+): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  for await (const row of readDataset({ storage, table, schema, ...(partitionBy ? { partitionBy } : {}) })) {
+    out.push(row as Record<string, unknown>);
+  }
+  return out;
+}
+
+/** The partition folders of a table (`dt=…/hour=…/`), sorted. */
+async function partitions(storage: Storage, table: string): Promise<string[]> {
+  return [...new Set((await listDatasetFiles(storage, table)).map((f) => f.partition))].sort();
+}
+
+const keyOf = (row: Record<string, unknown>, keys: readonly string[]) =>
+  JSON.stringify(keys.map((k) => (row[k] instanceof Date ? (row[k] as Date).toISOString() : String(row[k]))));
+
+function sortBy(list: Record<string, unknown>[], keys: readonly string[]) {
+  return [...list].sort((a, b) =>
+    keyOf(a, keys) < keyOf(b, keys) ? -1 : keyOf(a, keys) > keyOf(b, keys) ? 1 : 0,
+  );
+}
+
+/**
+ * Row-for-row equality: doubles within `tolerance` (relative), everything else (decimals as
+ * exact strings, bigints, dates, strings) exactly. Returns the differences, at most 10.
+ */
+function differences(
+  spark: Record<string, unknown>[],
+  ts: Record<string, unknown>[],
+  keys: readonly string[],
+  doubles: readonly string[] = [],
+  tolerance = 1e-12,
+): string[] {
+  const out: string[] = [];
+  if (spark.length !== ts.length)
+    out.push(`row counts differ: Spark ${spark.length}, TypeScript ${ts.length}`);
+  const byKey = new Map(ts.map((r) => [keyOf(r, keys), r]));
+  for (const row of spark) {
+    const key = keyOf(row, keys);
+    const other = byKey.get(key);
+    if (!other) {
+      out.push(`${key}: only in Spark's output`);
+      continue;
+    }
+    byKey.delete(key);
+    for (const column of Object.keys(other)) {
+      const a = row[column];
+      const b = other[column];
+      const same =
+        doubles.includes(column) && typeof a === 'number' && typeof b === 'number'
+          ? Math.abs(a - b) <= tolerance * Math.max(1, Math.abs(a), Math.abs(b))
+          : a instanceof Date && b instanceof Date
+            ? a.getTime() === b.getTime()
+            : a === b;
+      if (!same) out.push(`${key} ${column}: Spark ${String(a)}, TypeScript ${String(b)}`);
+    }
+  }
+  for (const key of byKey.keys()) out.push(`${key}: only in TypeScript's output`);
+  return out.slice(0, 10);
+}
+
+describe('Spark jobs and TypeScript transforms', () => {
+  const work = mkdtempSync(join(tmpdir(), 'tributary-cross-engine-'));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  describe('sensors', () => {
+    const raw = new LocalStorage({ root: join(work, 'sensors', 'raw') });
+    const ts = {
+      processed: new LocalStorage({ root: join(work, 'sensors', 'ts', 'processed') }),
+      curated: new LocalStorage({ root: join(work, 'sensors', 'ts', 'curated') }),
+    };
+    const spark = {
+      processed: new LocalStorage({ root: join(work, 'sensors', 'spark', 'processed') }),
+      curated: new LocalStorage({ root: join(work, 'sensors', 'spark', 'curated') }),
+    };
+    let stats: Awaited<ReturnType<typeof rawToProcessed>>;
+
+    beforeAll(async () => {
+      await writeSensorRawZone({ root: raw.root, records: 12_000, edgeCases: true, recordsPerObject: 700 });
+      stats = await rawToProcessed({ raw, processed: ts.processed, maxLatenessHours: LATENESS });
+      await processedToCurated({ processed: ts.processed, curated: ts.curated });
+      await runJob('sensors_raw_to_processed', [
+        '--raw',
+        `file://${raw.root}`,
+        '--processed',
+        `file://${spark.processed.root}`,
+        '--max-lateness-hours',
+        String(LATENESS),
+      ]);
+      await runJob('sensors_processed_to_curated', [
+        '--processed',
+        `file://${spark.processed.root}`,
+        '--curated',
+        `file://${spark.curated.root}`,
+      ]);
+    }, SETUP_TIMEOUT);
+
+    it('the raw zone exercises every rule: duplicates, errors of each code, several days', () => {
+      expect(stats.duplicates).toBeGreaterThan(100);
+      expect(stats.outOfWindow).toBeGreaterThan(10);
+      expect(stats.invalid).toBeGreaterThan(stats.outOfWindow);
+      expect(stats.dates.length).toBeGreaterThan(1);
+    });
+
+    it('processed: the same records in the same dt/hour partitions', async () => {
+      const keys = ['id', 'timestamp'];
+      const sparkRows = await rows(spark.processed, 'sensors', sensorRecordSchema);
+      const tsRows = await rows(ts.processed, 'sensors', sensorRecordSchema);
+      expect(tsRows.length).toBe(stats.written);
+      expect(differences(sortBy(sparkRows, keys), tsRows, keys)).toEqual([]);
+      expect(await partitions(spark.processed, 'sensors')).toEqual(await partitions(ts.processed, 'sensors'));
+    });
+
+    it('errors: the same lines, codes and reasons (INVALID_JSON reasons carry each parser’s message)', async () => {
+      const schemaRows = (s: Storage) => rows(s, 'sensors_errors', sensorErrorSchema, [byField('dt')]);
+      const sparkRows = await schemaRows(spark.processed);
+      const tsRows = await schemaRows(ts.processed);
+      expect(tsRows.length).toBe(stats.invalid);
+      const comparable = (list: Record<string, unknown>[]) =>
+        list.map((r) =>
+          r.code === 'INVALID_JSON' && String(r.reason).startsWith('not JSON: ')
+            ? { ...r, reason: 'not JSON' }
+            : r,
+        );
+      const keys = ['key', 'line'];
+      expect(differences(comparable(sparkRows), comparable(tsRows), keys)).toEqual([]);
+      expect(new Set(tsRows.map((r) => r.code))).toEqual(
+        new Set(['INVALID_JSON', 'INVALID_RECORD', 'OUT_OF_WINDOW']),
+      );
+    });
+
+    it('curated: the same hourly aggregates (count, anomalies exact; min, max, mean, p95 within 1e-12)', async () => {
+      const read = (s: Storage) => rows(s, 'sensor_hourly', curatedHourlySchema, [byField('dt')]);
+      const sparkRows = await read(spark.curated);
+      const tsRows = await read(ts.curated);
+      expect(tsRows.length).toBeGreaterThan(20);
+      expect(tsRows.some((r) => (r.anomalies as bigint) > 0n)).toBe(true);
+      expect(differences(sparkRows, tsRows, ['dt', 'hour', 'type'], ['min', 'max', 'mean', 'p95'])).toEqual(
+        [],
+      );
+    });
+  });
+
+  describe('crypto', () => {
+    const out = join(work, 'crypto');
+    const ts = {
+      processed: new LocalStorage({ root: join(out, 'processed') }),
+      curated: new LocalStorage({ root: join(out, 'curated') }),
+    };
+    const spark = {
+      processed: new LocalStorage({ root: join(work, 'crypto-spark', 'processed') }),
+      curated: new LocalStorage({ root: join(work, 'crypto-spark', 'curated') }),
+    };
+
+    beforeAll(async () => {
+      // Fixtures → PostgreSQL → DMS export (a full load, then CDC) → the TypeScript transforms.
+      await runCryptoToPostgres({ out, snapshots: 3, coins: 60, env: {} });
+      await runJob('crypto_raw_to_processed', [
+        '--raw',
+        `file://${join(out, 'raw')}`,
+        '--processed',
+        `file://${spark.processed.root}`,
+      ]);
+      await runJob('crypto_processed_to_curated', [
+        '--processed',
+        `file://${spark.processed.root}`,
+        '--curated',
+        `file://${spark.curated.root}`,
+      ]);
+    }, SETUP_TIMEOUT);
+
+    it('processed cryptocurrency: the same latest state, decimals exact', async () => {
+      const sparkRows = await rows(spark.processed, PROCESSED_CRYPTOCURRENCY_TABLE, cryptocurrencySchema);
+      const tsRows = await rows(ts.processed, PROCESSED_CRYPTOCURRENCY_TABLE, cryptocurrencySchema);
+      expect(tsRows.length).toBeGreaterThanOrEqual(60);
+      expect(differences(sparkRows, tsRows, ['id'])).toEqual([]);
+    });
+
+    it('processed quote: the same history in the same dt partitions', async () => {
+      const keys = ['cryptocurrency_id', 'convert', 'last_updated'];
+      const sparkRows = await rows(spark.processed, PROCESSED_QUOTE_TABLE, quoteSchema);
+      const tsRows = await rows(ts.processed, PROCESSED_QUOTE_TABLE, quoteSchema);
+      expect(tsRows.length).toBe(180);
+      expect(differences(sparkRows, tsRows, keys)).toEqual([]);
+      expect(await partitions(spark.processed, PROCESSED_QUOTE_TABLE)).toEqual(
+        await partitions(ts.processed, PROCESSED_QUOTE_TABLE),
+      );
+    });
+
+    it('curated coin_daily and market_daily: the same rows, decimals exact, percents within 1e-12', async () => {
+      const partitionBy = [byField('date', 'dt'), byField('convert')];
+      const coin = (s: Storage) => rows(s, COIN_DAILY_TABLE, coinDailySchema, partitionBy);
+      const coinTs = await coin(ts.curated);
+      expect(coinTs.length).toBe(180);
+      expect(coinTs.some((r) => r.rank_change !== null && r.rank_change !== 0)).toBe(true);
+      expect(
+        differences(await coin(spark.curated), coinTs, ['date', 'cryptocurrency_id', 'convert']),
+      ).toEqual([]);
+
+      const market = (s: Storage) => rows(s, MARKET_DAILY_TABLE, marketDailySchema, partitionBy);
+      const marketTs = await market(ts.curated);
+      expect(marketTs.length).toBe(3);
+      const doubles = ['top_coin_dominance', 'top_gainer_change', 'top_loser_change'];
+      expect(differences(await market(spark.curated), marketTs, ['date', 'convert'], doubles)).toEqual([]);
+    });
+  });
+});
