@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   COIN_DAILY_TABLE,
   CoinMarketCapClient,
+  CRYPTO_CURATED_PARTITIONS,
   coinDailySchema,
   cryptoProcessedToCurated,
   cryptoRawToProcessed,
@@ -532,14 +533,25 @@ async function runCrypto(
           results.push(
             await loader.load(
               { schema: 'analytics', name: COIN_DAILY_TABLE },
-              { storage: lake.curated, table: COIN_DAILY_TABLE, schema: coinDailySchema },
+              {
+                storage: lake.curated,
+                table: COIN_DAILY_TABLE,
+                schema: coinDailySchema,
+                // The Spark jobs write no manifest: say how dt=/convert= map to the fields.
+                partitionBy: CRYPTO_CURATED_PARTITIONS,
+              },
               load,
             ),
           );
           results.push(
             await loader.load(
               { schema: 'analytics', name: MARKET_DAILY_TABLE },
-              { storage: lake.curated, table: MARKET_DAILY_TABLE, schema: marketDailySchema },
+              {
+                storage: lake.curated,
+                table: MARKET_DAILY_TABLE,
+                schema: marketDailySchema,
+                partitionBy: CRYPTO_CURATED_PARTITIONS,
+              },
               load,
             ),
           );

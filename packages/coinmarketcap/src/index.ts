@@ -87,6 +87,7 @@ export type {
 } from './transforms.js';
 export {
   COIN_DAILY_TABLE,
+  CRYPTO_CURATED_PARTITIONS,
   CryptoTransformError,
   cryptoProcessedToCurated,
   cryptoRawToProcessed,

@@ -3,6 +3,7 @@ import {
   byDay,
   byField,
   listDatasetFiles,
+  type PartitionSpec,
   parsePartitions,
   readDataset,
   type Storage,
@@ -105,8 +106,21 @@ export const COIN_DAILY_TABLE = 'coin_daily';
 export const MARKET_DAILY_TABLE = 'market_daily';
 
 const SCALE = 18;
-// convert under dt: a run for EUR must not overwrite the USD rows of the same days.
-const CURATED_PARTITIONS = [byField('date', 'dt'), byField('convert')];
+/**
+ * How the curated crypto tables (`coin_daily`, `market_daily`) are partitioned: `dt=<date>/convert=<currency>/`
+ * — convert under dt, so that a run for EUR never overwrites the USD rows of the same days. Pass it
+ * as `partitionBy` to read these tables when another engine (the Spark jobs) wrote them.
+ *
+ * @example
+ * ```ts
+ * readDataset({ storage: lake.curated, table: COIN_DAILY_TABLE, schema: coinDailySchema, partitionBy: CRYPTO_CURATED_PARTITIONS });
+ * ```
+ */
+export const CRYPTO_CURATED_PARTITIONS: readonly PartitionSpec[] = Object.freeze([
+  byField('date', 'dt'),
+  byField('convert'),
+]);
+const CURATED_PARTITIONS = CRYPTO_CURATED_PARTITIONS;
 
 function isStorage(value: unknown): value is Storage {
   const s = value as Partial<Storage> | null | undefined;

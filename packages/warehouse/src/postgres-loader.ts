@@ -252,6 +252,7 @@ export class PostgresLoader implements Loader {
           table: source.table,
           schema,
           ...(source.partitions === undefined ? {} : { partitions: source.partitions }),
+          ...(source.partitionBy === undefined ? {} : { partitionBy: source.partitionBy }),
           ...(options.signal === undefined ? {} : { signal: options.signal }),
         }) as AsyncIterable<Record<string, unknown>>;
         const chunks = copyChunks(records, columns, count, (rows, chars) =>

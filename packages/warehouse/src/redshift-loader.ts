@@ -491,9 +491,11 @@ export class RedshiftLoader implements Loader {
     // Without a manifest (a table Spark or Hive wrote), a hive key that names a schema field is
     // a field partition, as readDataset reads it.
     const fieldPartitions = (
-      manifest
-        ? (manifest.fieldPartitions ?? [])
-        : Object.keys(parsePartitions(files[0]?.key ?? '')).map((name) => ({ name, field: name }))
+      source.partitionBy
+        ? source.partitionBy.flatMap((p) => (p.field ? [{ name: p.name, field: p.field }] : []))
+        : manifest
+          ? (manifest.fieldPartitions ?? [])
+          : Object.keys(parsePartitions(files[0]?.key ?? '')).map((name) => ({ name, field: name }))
     ).filter((p) => byField.has(p.field));
     const partitionColumns = fieldPartitions.map((p) => byField.get(p.field) as Column);
     const partitionFields = new Set(partitionColumns.map((c) => c.name));

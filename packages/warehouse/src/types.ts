@@ -1,5 +1,5 @@
 import type { EventListener, Fields, Schema, TableName } from '@tributary/core';
-import type { Storage, TableDefinition } from '@tributary/lake';
+import type { PartitionSpec, Storage, TableDefinition } from '@tributary/lake';
 
 // ---------------------------------------------------------------------------------------------
 // Query engines
@@ -132,6 +132,12 @@ export interface LakeSource<F extends Fields = Fields> {
   schema: Schema<F>;
   /** Only these partitions: `{ dt: '2026-11-23' }`, or a predicate on the partition values. */
   partitions?: Record<string, string> | ((values: Record<string, string | null>) => boolean);
+  /**
+   * Which folder keys are fields of the schema (`byField('date', 'dt')`). Default: what the
+   * dataset's manifest says, or, for a table without one (written by Spark), every hive key that
+   * names a field. Needed only when another engine wrote a table whose keys differ from its fields.
+   */
+  partitionBy?: readonly PartitionSpec[];
 }
 
 /** Options of `Loader.load`. */

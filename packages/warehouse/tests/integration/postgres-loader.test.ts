@@ -228,6 +228,53 @@ describe('PostgresLoader', () => {
     });
   });
 
+  describe('a table another engine wrote (no manifest)', () => {
+    const daily = defineSchema(
+      { date: field.date(), convert: field.string(), coin: field.string(), close: field.decimal(38, 18) },
+      { primaryKey: ['date', 'convert', 'coin'] },
+    );
+    const rows = [
+      { date: '2026-11-22', convert: 'USD', coin: 'BTC', close: '1.500000000000000000' },
+      { date: '2026-11-23', convert: 'USD', coin: 'BTC', close: '2.000000000000000001' },
+      { date: '2026-11-23', convert: 'EUR', coin: 'BTC', close: '1.900000000000000000' },
+    ];
+    const partitionBy = [byField('date', 'dt'), byField('convert')];
+
+    async function sparkLike(): Promise<MemoryStorage> {
+      const storage = new MemoryStorage();
+      await writeDataset(rows, { storage, table: 'daily', schema: daily, partitionBy, format: 'parquet' });
+      const manifests: string[] = [];
+      for await (const o of storage.list('daily/_')) manifests.push(o.key);
+      await storage.delete(manifests);
+      return storage;
+    }
+
+    it('fills fields from folders whose keys differ from the field names, given partitionBy', async () => {
+      const storage = await sparkLike();
+      const result = await new PostgresLoader({ pool }).load(
+        'daily_spark',
+        { storage, table: 'daily', schema: daily, partitionBy },
+        { mode: 'merge' },
+      );
+
+      expect(result).toMatchObject({ rows: 3, inserted: 3 });
+      const back = await pool.query(
+        "SELECT to_char(date, 'YYYY-MM-DD') AS date, convert, coin, close::text AS close FROM daily_spark ORDER BY date, convert",
+      );
+      expect(back.rows).toEqual([rows[0], rows[2], rows[1]]);
+    });
+
+    it('says which field is missing when the folders do not name it and no partitionBy is given', async () => {
+      const storage = await sparkLike();
+      const error = (await new PostgresLoader({ pool })
+        .load('daily_unmapped', { storage, table: 'daily', schema: daily }, { mode: 'append' })
+        .catch((e: unknown) => e)) as LoadError;
+
+      expect(error).toBeInstanceOf(LoadError);
+      expect(String(error.cause)).toMatch(/date/);
+    });
+  });
+
   describe('replace', () => {
     it('empties the target and loads the source in one transaction', async () => {
       const loader = new PostgresLoader({ pool });
