@@ -149,6 +149,30 @@ function statusOf(err: unknown): number | undefined {
   return (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
 }
 
+/** S3's ways of saying a bucket is not there. */
+function isMissingBucket(err: unknown): boolean {
+  return errorName(err) === 'NotFound' || errorName(err) === 'NoSuchBucket' || statusOf(err) === 404;
+}
+
+/**
+ * `true` when the call succeeds, `false` when it fails in an expected way (the resource is already
+ * there, or already gone: an error named in `expected`, or one `isExpected` accepts); anything else
+ * propagates.
+ */
+async function succeeded(
+  call: Promise<unknown>,
+  expected: readonly string[],
+  isExpected: (err: unknown) => boolean = () => false,
+): Promise<boolean> {
+  try {
+    await call;
+    return true;
+  } catch (err) {
+    if (expected.includes(errorName(err)) || isExpected(err)) return false;
+    throw err;
+  }
+}
+
 /** Runs one SDK call, turning its failure into an AwsProvisionError naming the resource; an abort stays an abort. */
 async function step<T>(
   resource: string,
@@ -296,8 +320,7 @@ async function ensureBucket(
       await s3.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: signal });
       return true;
     } catch (err) {
-      if (errorName(err) === 'NotFound' || errorName(err) === 'NoSuchBucket' || statusOf(err) === 404)
-        return false;
+      if (isMissingBucket(err)) return false;
       if (statusOf(err) === 403) {
         throw new AwsProvisionError(
           `S3 bucket ${bucket} exists but this account may not use it (403): bucket names are global, choose another TRIBUTARY_BUCKET_PREFIX or TRIBUTARY_LAKE_* URL`,
@@ -311,9 +334,9 @@ async function ensureBucket(
     note(false, resource);
     return;
   }
-  const created = await step(resource, 'CreateBucket', signal, async () => {
-    try {
-      await s3.send(
+  const created = await step(resource, 'CreateBucket', signal, () =>
+    succeeded(
+      s3.send(
         new CreateBucketCommand({
           Bucket: bucket,
           // us-east-1 is the one region that refuses an explicit location constraint.
@@ -322,13 +345,10 @@ async function ensureBucket(
             : { CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } }),
         }),
         { abortSignal: signal },
-      );
-      return true;
-    } catch (err) {
-      if (errorName(err) === 'BucketAlreadyOwnedByYou') return false;
-      throw err;
-    }
-  });
+      ),
+      ['BucketAlreadyOwnedByYou'],
+    ),
+  );
   note(created, resource);
 }
 
@@ -339,20 +359,17 @@ async function ensureDatabase(
   note: (created: boolean, resource: string) => void,
 ): Promise<void> {
   const resource = `glue database ${database}`;
-  const created = await step(resource, 'CreateDatabase', signal, async () => {
-    try {
-      await glue.send(
+  const created = await step(resource, 'CreateDatabase', signal, () =>
+    succeeded(
+      glue.send(
         new CreateDatabaseCommand({
           DatabaseInput: { Name: database, Description: 'tributary: the lake tables of the demo pipelines' },
         }),
         { abortSignal: signal },
-      );
-      return true;
-    } catch (err) {
-      if (errorName(err) === 'AlreadyExistsException') return false;
-      throw err;
-    }
-  });
+      ),
+      ['AlreadyExistsException'],
+    ),
+  );
   note(created, resource);
 }
 
@@ -433,15 +450,11 @@ async function ensureDeliveryStream(
   const status = await describeDeliveryStream(firehose, name, resource, signal);
   let created = false;
   if (status === undefined) {
-    created = await step(resource, 'CreateDeliveryStream', signal, async () => {
-      try {
-        await firehose.send(new CreateDeliveryStreamCommand(input), { abortSignal: signal });
-        return true;
-      } catch (err) {
-        if (errorName(err) === 'ResourceInUseException') return false;
-        throw err;
-      }
-    });
+    created = await step(resource, 'CreateDeliveryStream', signal, () =>
+      succeeded(firehose.send(new CreateDeliveryStreamCommand(input), { abortSignal: signal }), [
+        'ResourceInUseException',
+      ]),
+    );
   }
   if (status !== 'ACTIVE') {
     await pollDeliveryStream(
@@ -511,17 +524,14 @@ export async function teardownAws(
 
   const streamName = config.stream.name;
   const stream = `kinesis stream ${streamName}`;
-  const deletedStream = await step(stream, 'DeleteStream', signal, async () => {
-    try {
-      await clients.kinesis.send(new DeleteStreamCommand({ StreamName: streamName }), {
+  const deletedStream = await step(stream, 'DeleteStream', signal, () =>
+    succeeded(
+      clients.kinesis.send(new DeleteStreamCommand({ StreamName: streamName }), {
         abortSignal: signal,
-      });
-      return true;
-    } catch (err) {
-      if (errorName(err) === 'ResourceNotFoundException') return false;
-      throw err;
-    }
-  });
+      }),
+      ['ResourceNotFoundException'],
+    ),
+  );
   if (deletedStream) {
     await step(stream, 'waiting for the stream to disappear', signal, () =>
       waitUntilStreamNotExists(
@@ -548,15 +558,11 @@ async function dropDatabase(
   note: (outcome: keyof TeardownReport, resource: string) => void,
 ): Promise<void> {
   const resource = `glue database ${database}`;
-  const exists = await step(resource, 'GetDatabase', signal, async () => {
-    try {
-      await glue.send(new GetDatabaseCommand({ Name: database }), { abortSignal: signal });
-      return true;
-    } catch (err) {
-      if (errorName(err) === 'EntityNotFoundException') return false;
-      throw err;
-    }
-  });
+  const exists = await step(resource, 'GetDatabase', signal, () =>
+    succeeded(glue.send(new GetDatabaseCommand({ Name: database }), { abortSignal: signal }), [
+      'EntityNotFoundException',
+    ]),
+  );
   if (!exists) {
     note('missing', resource);
     return;
@@ -581,16 +587,13 @@ async function emptyBucket(
   note: (outcome: keyof TeardownReport, resource: string) => void,
 ): Promise<void> {
   const resource = `s3 bucket ${bucket}`;
-  const exists = await step(resource, 'HeadBucket', signal, async () => {
-    try {
-      await s3.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: signal });
-      return true;
-    } catch (err) {
-      if (errorName(err) === 'NotFound' || errorName(err) === 'NoSuchBucket' || statusOf(err) === 404)
-        return false;
-      throw err;
-    }
-  });
+  const exists = await step(resource, 'HeadBucket', signal, () =>
+    succeeded(
+      s3.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: signal }),
+      [],
+      isMissingBucket,
+    ),
+  );
   if (!exists) {
     note('missing', resource);
     return;
