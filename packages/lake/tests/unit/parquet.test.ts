@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { crc32 } from 'node:zlib';
 import { defineSchema, type Fields, field, type Schema } from '@tributary/core';
 import { type FileMetaData, parquetMetadata } from 'hyparquet';
 import { parquetHeader } from 'hyparquet/src/column.js';
@@ -72,27 +73,61 @@ function footer(file: Buffer): FileMetaData {
   );
 }
 
-/** Walk every page header of every column chunk: `column -> page types`, in file order. */
-function pageTypes(file: Buffer): Map<string, string[]> {
+interface PageInfo {
+  column: string;
+  rowGroup: number;
+  /** Ordinal of the page in its column chunk. */
+  page: number;
+  type: string;
+  crc: number | undefined;
+  /** Where the page's bytes (after its header) start and end in the file. */
+  dataStart: number;
+  dataEnd: number;
+}
+
+/** Walk every page header of every column chunk, in file order. */
+function pageInfos(file: Buffer): PageInfo[] {
   const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
-  const pages = new Map<string, string[]>();
-  for (const group of footer(file).row_groups) {
+  const pages: PageInfo[] = [];
+  footer(file).row_groups.forEach((group, rowGroup) => {
     for (const column of group.columns) {
       const meta = column.meta_data;
       if (!meta) throw new Error('column chunk without metadata');
       const start = Number(meta.dictionary_page_offset ?? meta.data_page_offset);
       const end = start + Number(meta.total_compressed_size);
-      const types = pages.get(meta.path_in_schema.join('.')) ?? [];
       const reader = { view, offset: start };
-      while (reader.offset < end) {
+      for (let page = 0; reader.offset < end; page++) {
         const header = parquetHeader(reader);
-        types.push(header.type);
+        const dataStart = reader.offset;
         reader.offset += header.compressed_page_size;
+        pages.push({
+          column: meta.path_in_schema.join('.'),
+          rowGroup,
+          page,
+          type: header.type,
+          crc: header.crc,
+          dataStart,
+          dataEnd: reader.offset,
+        });
       }
-      pages.set(meta.path_in_schema.join('.'), types);
     }
-  }
+  });
   return pages;
+}
+
+/** `column -> page types`, in file order. */
+function pageTypes(file: Buffer): Map<string, string[]> {
+  const pages = new Map<string, string[]>();
+  for (const { column, type } of pageInfos(file)) pages.set(column, [...(pages.get(column) ?? []), type]);
+  return pages;
+}
+
+/** A copy of the file with one byte inverted, in the middle of the page's data. */
+function flipByteInPage(file: Buffer, page: PageInfo): Buffer {
+  const copy = Buffer.from(file);
+  const at = Math.floor((page.dataStart + page.dataEnd) / 2);
+  copy[at] = (copy[at] as number) ^ 0xff;
+  return copy;
 }
 
 const full = {
@@ -603,6 +638,116 @@ describe('parquetFormat', () => {
         code: 'PARQUET_READ_FAILED',
         context: expect.objectContaining({ key: 'bad.parquet' }),
       });
+    });
+  });
+
+  describe('page checksums', () => {
+    // A dictionary column, a nullable one (definition levels) and a list (repetition levels).
+    const readings = defineSchema({
+      id: field.string(),
+      type: field.string(),
+      value: field.double().nullable(),
+      tags: field.list(field.string()).optional(),
+    });
+    const inputs = Array.from({ length: 3000 }, (_, i) => ({
+      id: `reading-${String(i).padStart(6, '0')}`,
+      type: ['power_factor', 'temperature', 'hydraulic_pressure'][i % 3],
+      value: i % 5 === 0 ? null : i / 10,
+      tags: i % 2 === 0 ? ['x', `t${i % 7}`] : [],
+    }));
+    const pageOf = (file: Buffer, column: string, type: string, rowGroup = 0) => {
+      const page = pageInfos(file).find(
+        (p) => p.column === column && p.type === type && p.rowGroup === rowGroup,
+      );
+      if (!page) throw new Error(`no ${type} of ${column} in row group ${rowGroup}`);
+      return page;
+    };
+
+    it('writes the CRC-32 of each page as stored, data and dictionary pages, compressed or not', async () => {
+      for (const compression of ['SNAPPY', 'UNCOMPRESSED'] as const) {
+        const { file } = await writeParquet(readings, inputs, { compression, rowGroupBytes: 16 * 1024 });
+
+        const pages = pageInfos(file);
+
+        expect(new Set(pages.map((p) => p.type))).toEqual(new Set(['DATA_PAGE', 'DICTIONARY_PAGE']));
+        expect(new Set(pages.map((p) => p.rowGroup)).size).toBeGreaterThan(1);
+        for (const page of pages) {
+          // Thrift's i32: the unsigned CRC-32 read as a signed 32-bit integer.
+          expect(page.crc, `${page.column} page ${page.page}`).toBe(
+            crc32(file.subarray(page.dataStart, page.dataEnd)) | 0,
+          );
+        }
+      }
+    });
+
+    it('rejects a flipped byte inside a data page with PARQUET_PAGE_CHECKSUM_MISMATCH, naming key, column and page', async () => {
+      // Uncompressed PLAIN doubles: without a checksum the flip reads back as another number.
+      const { file } = await writeParquet(readings, inputs, {
+        compression: 'UNCOMPRESSED',
+        rowGroupBytes: 16 * 1024,
+      });
+      const target = pageOf(file, 'value', 'DATA_PAGE', 1);
+      const storage = new MemoryStorage();
+      await storage.put(KEY, flipByteInPage(file, target));
+
+      const read = readAll(storage, readings);
+
+      await expect(read).rejects.toBeInstanceOf(ParquetError);
+      await expect(read).rejects.toMatchObject({
+        code: 'PARQUET_PAGE_CHECKSUM_MISMATCH',
+        context: expect.objectContaining({
+          key: KEY,
+          column: 'value',
+          rowGroup: 1,
+          page: target.page,
+          pageType: 'DATA_PAGE',
+        }),
+      });
+      await expect(read).rejects.toThrow(new RegExp(`${KEY}.*column value.*row group 1`));
+    });
+
+    it('rejects a flipped byte inside a snappy-compressed dictionary page', async () => {
+      const { file } = await writeParquet(readings, inputs);
+      const target = pageOf(file, 'type', 'DICTIONARY_PAGE');
+      const storage = new MemoryStorage();
+      await storage.put(KEY, flipByteInPage(file, target));
+
+      await expect(readAll(storage, readings)).rejects.toMatchObject({
+        code: 'PARQUET_PAGE_CHECKSUM_MISMATCH',
+        context: expect.objectContaining({ column: 'type', page: 0, pageType: 'DICTIONARY_PAGE' }),
+      });
+    });
+
+    it('verifies the columns it reads: a corrupt column fails its readers only', async () => {
+      const { file, records } = await writeParquet(readings, inputs, { compression: 'UNCOMPRESSED' });
+      const storage = new MemoryStorage();
+      await storage.put(KEY, flipByteInPage(file, pageOf(file, 'id', 'DATA_PAGE')));
+
+      const ids = await readAll(storage, readings, ['type', 'value']);
+
+      expect(ids).toEqual(records.map(({ type, value }) => ({ type, value })));
+      await expect(readAll(storage, readings, ['id'])).rejects.toMatchObject({
+        code: 'PARQUET_PAGE_CHECKSUM_MISMATCH',
+        context: expect.objectContaining({ column: 'id' }),
+      });
+    });
+
+    it('reads pages that carry no checksum, as many writers leave them', async () => {
+      const buffer = parquetWriteBuffer({
+        columnData: [{ name: 'n', data: Int32Array.from({ length: 500 }, (_, i) => i) }],
+        schema: [
+          { name: 'root', num_children: 1 },
+          { name: 'n', type: 'INT32', repetition_type: 'REQUIRED' },
+        ],
+      });
+      const file = Buffer.from(buffer);
+      const storage = new MemoryStorage();
+      await storage.put(KEY, file);
+
+      const back = await readAll(storage, defineSchema({ n: field.int32() }));
+
+      expect(pageInfos(file).every((p) => p.crc === undefined)).toBe(true);
+      expect(back.map((r) => r.n)).toEqual(Array.from({ length: 500 }, (_, i) => i));
     });
   });
 

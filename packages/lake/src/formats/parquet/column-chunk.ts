@@ -1,21 +1,28 @@
 // Writes one column chunk with Parquet V1 data pages (DataPageHeader), using hyparquet-writer's
 // building blocks: ByteWriter, the thrift page header writer, the RLE/bit-packed hybrid encoder,
-// PLAIN encoding, the dictionary heuristic and page, and snappy. The flow of `writeColumnChunk`
+// PLAIN encoding, the dictionary heuristic, and snappy. Every page header carries the page's CRC-32. The flow of `writeColumnChunk`
 // follows hyparquet-writer's `writeColumn` (src/column.js, MIT License, Copyright (c) Hyperparam),
 // which only writes DATA_PAGE_V2 pages: a V1 page puts the length-prefixed levels inside the
 // compressed body, `[u32][repetition levels][u32][definition levels][values]`, which Spark, Hive,
 // Athena and Redshift Spectrum all read.
-import type { ColumnChunk, ColumnMetaData, Encoding, Statistics } from 'hyparquet';
+import type {
+  ColumnChunk,
+  ColumnMetaData,
+  DecodedArray,
+  Encoding,
+  SchemaElement,
+  Statistics,
+} from 'hyparquet';
 import { ByteWriter } from 'hyparquet-writer/src/bytewriter.js';
 import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
-import { useDictionary, writeDictionaryPage } from 'hyparquet-writer/src/dictionary.js';
+import { useDictionary } from 'hyparquet-writer/src/dictionary.js';
 import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js';
 import { writePlain } from 'hyparquet-writer/src/plain.js';
 import { snappyCompress } from 'hyparquet-writer/src/snappy.js';
+import { pageChecksum } from './checksum.js';
 import type { LeafBuffer } from './column-buffer.js';
 
 export type Codec = 'SNAPPY' | 'UNCOMPRESSED';
-type ColumnEncoder = Parameters<typeof writeDictionaryPage>[1];
 type PageEncodingStats = NonNullable<ColumnMetaData['encoding_stats']>[number];
 
 /** Target uncompressed size of a data page (hyparquet-writer's and parquet-mr's default). */
@@ -108,6 +115,33 @@ function writePlainValues(body: ByteWriter, leaf: LeafBuffer, start: number, end
   }
 }
 
+/**
+ * A PLAIN dictionary page, as hyparquet-writer's `writeDictionaryPage` writes it, plus the CRC-32
+ * in its header. Returns its uncompressed size, header included.
+ */
+function writeDictionaryPage(
+  out: ByteWriter,
+  element: SchemaElement,
+  dictionary: DecodedArray,
+  compress: ((raw: Uint8Array) => Uint8Array) | undefined,
+): number {
+  const page = new ByteWriter();
+  writePlain(page, dictionary, element.type as NonNullable<SchemaElement['type']>, element.type_length);
+  const raw = page.getBytes();
+  const stored = compress ? compress(raw) : raw;
+  const headerStart = out.offset;
+  writePageHeader(out, {
+    type: 'DICTIONARY_PAGE',
+    uncompressed_page_size: raw.byteLength,
+    compressed_page_size: stored.byteLength,
+    crc: pageChecksum(stored),
+    dictionary_page_header: { num_values: dictionary.length, encoding: 'PLAIN' },
+  });
+  const headerBytes = out.offset - headerStart;
+  out.appendBytes(stored);
+  return headerBytes + raw.byteLength;
+}
+
 export interface ChunkResult {
   chunk: ColumnChunk;
   /** Plain-encoded value bytes that went into the chunk (for the compression ratio). */
@@ -142,13 +176,7 @@ export function* writeColumnChunk(
       indexes = Int32Array.from(found);
       dictionaryWidth = bitWidth(dictionary.length - 1);
       dictionary_page_offset = BigInt(out.offset);
-      const column = {
-        columnName: spec.path.join('.'),
-        element,
-        codec,
-        compressors: { SNAPPY: snappyCompress },
-      } as unknown as ColumnEncoder;
-      uncompressed += writeDictionaryPage(out, column, dictionary);
+      uncompressed += writeDictionaryPage(out, element, dictionary, compress);
       yield;
     }
   }
@@ -199,6 +227,7 @@ export function* writeColumnChunk(
       type: 'DATA_PAGE',
       uncompressed_page_size: raw.byteLength,
       compressed_page_size: stored.byteLength,
+      crc: pageChecksum(stored),
       data_page_header: {
         num_values: page.slotEnd - page.slotStart,
         encoding,

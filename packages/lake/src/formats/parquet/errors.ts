@@ -13,13 +13,16 @@ export type ParquetErrorCode =
   | 'PARQUET_WRITE_FAILED'
   | 'PARQUET_WRITER_CLOSED'
   | 'PARQUET_READ_FAILED'
+  | 'PARQUET_PAGE_CHECKSUM_MISMATCH'
   | 'PARQUET_SCHEMA_MISMATCH';
 
 /**
  * Writing or reading a Parquet file failed: invalid writer options (`PARQUET_OPTIONS_INVALID`),
  * a sink or encoder failure (`PARQUET_WRITE_FAILED`), a write after `close()`
- * (`PARQUET_WRITER_CLOSED`), an unreadable file (`PARQUET_READ_FAILED`), or a file whose columns
- * cannot give the schema's values (`PARQUET_SCHEMA_MISMATCH`). `cause` holds the underlying error.
+ * (`PARQUET_WRITER_CLOSED`), an unreadable file (`PARQUET_READ_FAILED`), a page whose bytes do not
+ * match the CRC-32 in its header (`PARQUET_PAGE_CHECKSUM_MISMATCH`, with `column`, `rowGroup`,
+ * `page` and `pageType` in the context), or a file whose columns cannot give the schema's values
+ * (`PARQUET_SCHEMA_MISMATCH`). `cause` holds the underlying error.
  *
  * @example
  * ```ts

@@ -17,6 +17,7 @@ import {
 import { ObjectNotFoundError } from '../../errors.js';
 import type { Storage } from '../../storage.js';
 import type { ReadOptions } from '../types.js';
+import { verifyingFile } from './checksum.js';
 import { ParquetError, wrapParquetError } from './errors.js';
 import { describeColumn, type ParquetColumnInfo } from './schema.js';
 
@@ -222,7 +223,10 @@ function columnConverter(name: string, def: FieldDef, node: SchemaTree | undefin
   };
 }
 
-/** Records of the schema from a Parquet file, one row group in memory at a time. */
+/**
+ * Records of the schema from a Parquet file, one row group in memory at a time. Pages whose header
+ * carries a CRC-32 are verified before they are decoded (`PARQUET_PAGE_CHECKSUM_MISMATCH`).
+ */
 export async function* readParquet<F extends Fields>(
   storage: Storage,
   key: string,
@@ -249,6 +253,8 @@ export async function* readParquet<F extends Fields>(
   );
   const present = names.filter((name) => fileColumns.has(name));
   const positions = names.map((name) => present.indexOf(name));
+  // Pages that carry a CRC-32 are checked as their bytes arrive: a flipped bit fails the read.
+  const verified = verifyingFile(file, metadata, present, context);
 
   // hyparquet turns decimals into floating-point numbers; without their annotation it yields the
   // unscaled integers (or bytes), which the converters turn into exact decimal text.
@@ -267,7 +273,7 @@ export async function* readParquet<F extends Fields>(
     if (present.length > 0) {
       try {
         await parquetRead({
-          file,
+          file: verified,
           metadata,
           columns: present,
           rowStart,
