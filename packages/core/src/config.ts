@@ -140,6 +140,7 @@ const ZONE_VARIABLES: Record<Zone, string> = {
 
 const CMC_BASE_URL = 'https://pro-api.coinmarketcap.com';
 const CMC_SANDBOX_URL = 'https://sandbox-api.coinmarketcap.com';
+const AWS_CREDENTIALS = 'they come from the AWS credential chain';
 const TRUE_WORDS = new Set(['true', '1', 'yes']);
 const FALSE_WORDS = new Set(['false', '0', 'no']);
 const BUCKET_RULE =
@@ -174,21 +175,44 @@ class EnvReader {
     return fallback;
   }
 
-  httpUrl(name: string, value: string): string | undefined {
+  /**
+   * An http(s) URL with no credentials, query string or fragment (where tokens hide; clients
+   * append paths to it). Messages show the scheme and host at most.
+   */
+  httpUrl(name: string, value: string, credentialsFrom: string): string | undefined {
     const url = parseUrl(value);
     if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.host === '') {
-      return this.fail(name, `${name} must be an http:// or https:// URL ${got(value)}`);
+      return this.fail(name, `${name} must be an http:// or https:// URL ${urlHint(value)}`);
+    }
+    if (url.username !== '' || url.password !== '') {
+      return this.fail(
+        name,
+        `${name} must not carry credentials (user:password@): ${credentialsFrom} ${urlHint(value)}`,
+      );
+    }
+    if (value.includes('?') || value.includes('#')) {
+      return this.fail(
+        name,
+        `${name} must have no query string or fragment: ${credentialsFrom} ${urlHint(value)}`,
+      );
     }
     return value;
   }
 
   /** Validates `s3://bucket[/prefix]` and returns it without a trailing slash. */
   s3Url(name: string, value: string): string | undefined {
+    const url = parseUrl(value);
+    if (url !== undefined && (url.username !== '' || url.password !== '')) {
+      return this.fail(
+        name,
+        `${name} must not carry credentials (user:password@): they come from the AWS credential chain ${urlHint(value)}`,
+      );
+    }
     const match = /^s3:\/\/([^/]*)(?:\/(.*))?$/.exec(value);
-    if (!match) return this.fail(name, `${name} must be an s3://bucket[/prefix] URL ${got(value)}`);
+    if (!match) return this.fail(name, `${name} must be an s3://bucket[/prefix] URL ${urlHint(value)}`);
     const bucket = match[1] ?? '';
     if (!isBucketName(bucket)) {
-      return this.fail(name, `${name} must name a valid S3 bucket (${BUCKET_RULE}) ${got(value)}`);
+      return this.fail(name, `${name} must name a valid S3 bucket (${BUCKET_RULE}) ${urlHint(value)}`);
     }
     const prefix = (match[2] ?? '').replace(/^\/+|\/+$/g, '');
     return prefix === '' ? `s3://${bucket}` : `s3://${bucket}/${prefix}`;
@@ -224,7 +248,10 @@ class EnvReader {
  * it deeply frozen. Empty strings count as unset. Throws a {@link ConfigError} naming the
  * variable (`error.variable`) when a value is missing or wrong; when several are, the message
  * lists them all and `error.context.variables` names each. Secret values (`DATABASE_URL`,
- * `REDSHIFT_URL`, `CMC_API_KEY`) never appear in messages.
+ * `REDSHIFT_URL`, `CMC_API_KEY`) never appear in messages, and of any other URL a message shows
+ * the scheme and host at most. Endpoint, base and lake URLs with credentials (`user:password@`)
+ * are refused, and so are endpoint and base URLs with a query string or fragment: credentials
+ * come from the AWS credential chain and `CMC_API_KEY`, never from a URL.
  *
  * | variable | meaning | default |
  * |---|---|---|
@@ -330,7 +357,7 @@ function readEndpoints(reader: EnvReader): TributaryConfig['endpoints'] {
     const variable = reader.get(specific) !== undefined ? specific : 'AWS_ENDPOINT_URL';
     const value = reader.get(variable);
     if (value === undefined) continue;
-    const url = reader.httpUrl(variable, value);
+    const url = reader.httpUrl(variable, value, AWS_CREDENTIALS);
     if (url !== undefined) endpoints[service] = url;
   }
   // The global fallback is checked once per service; report it once.
@@ -360,7 +387,7 @@ function checkFolder(reader: EnvReader, variable: string, value: string): boolea
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return true;
   reader.fail(
     variable,
-    `${variable} must be a folder path in local mode (set TRIBUTARY_MODE=aws to use S3) ${got(value)}`,
+    `${variable} must be a folder path in local mode (set TRIBUTARY_MODE=aws to use S3) ${urlHint(value)}`,
   );
   return false;
 }
@@ -461,7 +488,10 @@ function readCoinMarketCap(reader: EnvReader): TributaryConfig['coinmarketcap'] 
   const key = reader.get('CMC_API_KEY');
   const sandbox = reader.bool('CMC_SANDBOX', false);
   const baseValue = reader.get('CMC_BASE_URL');
-  const base = baseValue === undefined ? undefined : reader.httpUrl('CMC_BASE_URL', baseValue);
+  const base =
+    baseValue === undefined
+      ? undefined
+      : reader.httpUrl('CMC_BASE_URL', baseValue, 'the API key comes from CMC_API_KEY');
   return {
     apiKey: key === undefined ? undefined : new Secret(key),
     // Clients append paths, so one canonical form without a trailing slash.
@@ -512,10 +542,25 @@ function parseUrl(value: string): URL | undefined {
   }
 }
 
-/** The offending value for a message, quoted and cut short. Only for values that are not secret. */
+/**
+ * The offending value for a message, quoted and cut short. Only for values that cannot carry a
+ * secret (a mode, a region, a number); URL-valued settings use {@link urlHint}.
+ */
 function got(value: string): string {
   const excerpt = value.length > 80 ? `${value.slice(0, 80)}…` : value;
   return `(got ${JSON.stringify(excerpt)})`;
+}
+
+/**
+ * What a message may show of a URL-valued setting: its scheme and host, never the userinfo,
+ * path, query or fragment, any of which can hold a credential. Text that does not start with
+ * `scheme://` is not shown at all (in `key:secret@host` the "scheme" would be the key).
+ */
+function urlHint(value: string): string {
+  const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? parseUrl(value) : undefined;
+  if (url === undefined) return '(value not shown: it is not a URL)';
+  const host = url.host === '' ? '' : `, host ${JSON.stringify(url.host)}`;
+  return `(got scheme ${JSON.stringify(url.protocol)}${host}; the rest not shown)`;
 }
 
 /** A JSON-safe copy in which every secret is `[redacted]` and unset fields are left out. */

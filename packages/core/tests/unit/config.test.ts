@@ -192,7 +192,7 @@ describe('loadConfig', () => {
 
       expect(err.variable).toBe('AWS_ENDPOINT_URL_GLUE');
       expect(err.message).toBe(
-        'AWS_ENDPOINT_URL_GLUE must be an http:// or https:// URL (got "localhost:5000")',
+        'AWS_ENDPOINT_URL_GLUE must be an http:// or https:// URL (value not shown: it is not a URL)',
       );
     });
 
@@ -200,7 +200,9 @@ describe('loadConfig', () => {
       const err = configError(() => load({ AWS_ENDPOINT_URL: 'ftp://host' }));
 
       expect(err.variable).toBe('AWS_ENDPOINT_URL');
-      expect(err.message).toBe('AWS_ENDPOINT_URL must be an http:// or https:// URL (got "ftp://host")');
+      expect(err.message).toBe(
+        'AWS_ENDPOINT_URL must be an http:// or https:// URL (got scheme "ftp:", host "host"; the rest not shown)',
+      );
     });
   });
 
@@ -400,7 +402,6 @@ describe('loadConfig', () => {
       ['TRIBUTARY_WAREHOUSE', 'snowflake'],
       ['TRIBUTARY_REDSHIFT_IAM_ROLE', 'arn:aws:iam::12345:role/x'],
       ['TRIBUTARY_REDSHIFT_IAM_ROLE', 'arn:aws:iam::123456789012:user/x'],
-      ['TRIBUTARY_ATHENA_OUTPUT', 'https://acme-athena/results'],
       ['TRIBUTARY_ATHENA_WORKGROUP', 'my workgroup'],
       ['TRIBUTARY_GLUE_DATABASE', 'Sensors-DB'],
     ])('rejects %s=%s', (variable, value) => {
@@ -408,6 +409,15 @@ describe('loadConfig', () => {
 
       expect(err.variable).toBe(variable);
       expect(err.message).toContain(`(got ${JSON.stringify(value)})`);
+    });
+
+    it('rejects a TRIBUTARY_ATHENA_OUTPUT that is not s3://, showing its scheme and host only', () => {
+      const err = configError(() => load({ TRIBUTARY_ATHENA_OUTPUT: 'https://acme-athena/results' }));
+
+      expect(err.variable).toBe('TRIBUTARY_ATHENA_OUTPUT');
+      expect(err.message).toBe(
+        'TRIBUTARY_ATHENA_OUTPUT must be an s3://bucket[/prefix] URL (got scheme "https:", host "acme-athena"; the rest not shown)',
+      );
     });
 
     it('rejects a malformed REDSHIFT_URL without echoing it', () => {
@@ -442,6 +452,70 @@ describe('loadConfig', () => {
     it('rejects a base URL that is not http(s)', () => {
       expect(configError(() => load({ CMC_BASE_URL: 'pro-api.coinmarketcap.com' })).variable).toBe(
         'CMC_BASE_URL',
+      );
+    });
+  });
+
+  describe('secrets in URL-valued variables', () => {
+    // Each value carries a credential; the error must name the variable and the problem only.
+    const CASES: [string, string, Record<string, string>][] = [
+      ['AWS_ENDPOINT_URL', 'https://AKIAEXAMPLE7Q:wJalrXUtnFEMI-K7MDENG@localhost:4566', {}],
+      ['AWS_ENDPOINT_URL_S3', 'http://:s3-pass-41f0@127.0.0.1:4569', {}],
+      ['AWS_ENDPOINT_URL', 'ftp://user:ftp-pass-3d1c@host', {}],
+      ['AWS_ENDPOINT_URL_KINESIS', 'http://127.0.0.1:4567/?X-Amz-Security-Token=tok-8e2b', {}],
+      ['CMC_BASE_URL', 'https://pro-api.coinmarketcap.com/?CMC_PRO_API_KEY=cmc-key-77aa', {}],
+      ['CMC_BASE_URL', 'https://pro-api.coinmarketcap.com/#cmc-key-77aa', {}],
+      ['CMC_BASE_URL', 'ftp://pro-api.coinmarketcap.com/v1?key=cmc-key-77aa', {}],
+      ['CMC_BASE_URL', 'https://me:cmc-key-77aa@pro-api.coinmarketcap.com', {}],
+      ['CMC_BASE_URL', 'cmc-key-77aa:x@pro-api.coinmarketcap.com', {}],
+      ['TRIBUTARY_LAKE_RAW', 'https://me:lake-pass-5e5e@minio.local/raw', {}],
+      ['TRIBUTARY_LAKE_DIR', 'http://host/?token=lake-tok-1b1b', {}],
+      [
+        'TRIBUTARY_LAKE_RAW',
+        's3://AKIAEXAMPLE7Q:s3-secret-6a6a@acme-raw/x',
+        { TRIBUTARY_MODE: 'aws', AWS_REGION: 'eu-west-1', TRIBUTARY_BUCKET_PREFIX: 'acme' },
+      ],
+      [
+        'TRIBUTARY_LAKE_CURATED',
+        's3://acme_BAD/x?token=s3-tok-2c2c',
+        { TRIBUTARY_MODE: 'aws', AWS_REGION: 'eu-west-1', TRIBUTARY_BUCKET_PREFIX: 'acme' },
+      ],
+      ['TRIBUTARY_ATHENA_OUTPUT', 's3://u:athena-pass-9d9d@acme-results/', {}],
+    ];
+    const SECRET = /(wJalrXUtnFEMI-K7MDENG|[a-z0-9]+-(?:pass|key|tok|secret)-[0-9a-f]{4}|AKIAEXAMPLE7Q)/g;
+
+    it.each(CASES)('%s=%s is refused without showing the credential', (variable, value, base) => {
+      const err = configError(() => load({ ...base, [variable]: value }));
+
+      expect(err.variable).toBe(variable);
+      for (const secret of value.match(SECRET) ?? []) {
+        expect(err.message).not.toContain(secret);
+        expect(JSON.stringify(err)).not.toContain(secret);
+        expect(inspect(err)).not.toContain(secret);
+      }
+    });
+
+    it('says why a URL with userinfo is refused, and where credentials come from instead', () => {
+      const err = configError(() => load({ AWS_ENDPOINT_URL: 'https://AKIAEXAMPLE7Q:wJalr@localhost:4566' }));
+
+      expect(err.message).toBe(
+        'AWS_ENDPOINT_URL must not carry credentials (user:password@): they come from the AWS credential chain (got scheme "https:", host "localhost:4566"; the rest not shown)',
+      );
+    });
+
+    it('says why a CMC_BASE_URL with a query is refused', () => {
+      const err = configError(() =>
+        load({ CMC_BASE_URL: 'https://pro-api.coinmarketcap.com/?CMC_PRO_API_KEY=k' }),
+      );
+
+      expect(err.message).toMatch(
+        /^CMC_BASE_URL must have no query string or fragment: the API key comes from CMC_API_KEY/,
+      );
+    });
+
+    it('keeps accepting a plain base URL with a path', () => {
+      expect(load({ CMC_BASE_URL: 'http://127.0.0.1:8080/cmc/' }).coinmarketcap.baseUrl).toBe(
+        'http://127.0.0.1:8080/cmc',
       );
     });
   });
