@@ -1,12 +1,21 @@
 import { execFile } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { defineSchema, field, type Infer, unscaledToDecimal } from '@tributary/core';
+import {
+  defineSchema,
+  type Fields,
+  field,
+  type Infer,
+  type Schema,
+  unscaledToDecimal,
+} from '@tributary/core';
+import { parquetMetadata } from 'hyparquet';
+import { parquetHeader } from 'hyparquet/src/column.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parquetFormat } from '../../src/formats/parquet.js';
 import { MemoryStorage } from '../../src/memory-storage.js';
@@ -72,6 +81,56 @@ function sensorRows(count: number): Row[] {
       counts: i % 2 === 0 ? [BigInt(i), -1n] : undefined,
     });
   });
+}
+
+interface PageAt {
+  column: string;
+  type: string;
+  crc: number | undefined;
+  dataStart: number;
+  dataEnd: number;
+}
+
+/** Every page of every column chunk, from the footer and the page headers. */
+function pagesOf(file: Buffer): PageAt[] {
+  const metadata = parquetMetadata(
+    file.buffer.slice(file.byteOffset, file.byteOffset + file.byteLength) as ArrayBuffer,
+  );
+  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const pages: PageAt[] = [];
+  for (const group of metadata.row_groups) {
+    for (const chunk of group.columns) {
+      const meta = chunk.meta_data;
+      if (!meta) throw new Error('column chunk without metadata');
+      const start = Number(meta.dictionary_page_offset || meta.data_page_offset);
+      const reader = { view, offset: start };
+      while (reader.offset < start + Number(meta.total_compressed_size)) {
+        const header = parquetHeader(reader);
+        const dataStart = reader.offset;
+        reader.offset += header.compressed_page_size;
+        pages.push({
+          column: meta.path_in_schema.join('.'),
+          type: header.type,
+          crc: header.crc,
+          dataStart,
+          dataEnd: reader.offset,
+        });
+      }
+    }
+  }
+  return pages;
+}
+
+/** Copy a file with one byte inverted in the middle of the first page of this column and type. */
+async function corruptCopy(path: string, column: string, type: string): Promise<string> {
+  const bytes = await readFile(path);
+  const page = pagesOf(bytes).find((p) => p.column === column && p.type === type);
+  if (!page) throw new Error(`${path} has no ${type} in column ${column}`);
+  const at = Math.floor((page.dataStart + page.dataEnd) / 2);
+  bytes[at] = (bytes[at] as number) ^ 0xff;
+  const corrupt = path.replace(/\.parquet$/, `-corrupt-${column}-${type}.parquet`);
+  await writeFile(corrupt, bytes);
+  return corrupt;
 }
 
 const sumDecimals = (values: readonly (string | null)[], scale: number) =>
@@ -374,6 +433,136 @@ print(json.dumps({
           at: r.at.toISOString().replace('Z', '+00:00'),
           counts: r.counts?.map(Number) ?? null,
         })),
+      );
+    });
+  });
+
+  describe('page checksums', () => {
+    // pyarrow with page_checksum_verification=True on each file: rows read, or the error raised.
+    const verify = `
+import json, sys, pyarrow.parquet as pq
+out = {}
+for path in sys.argv[1:]:
+    try:
+        out[path] = {'rows': pq.read_table(path, page_checksum_verification=True).num_rows}
+    except Exception as e:
+        out[path] = {'error': type(e).__name__ + ': ' + str(e)}
+print(json.dumps(out))
+`;
+    // A table written by pyarrow with and without page checksums, in V1 and V2 data pages.
+    const writeWithPyarrow = `
+import sys, pyarrow as pa, pyarrow.parquet as pq
+folder, n = sys.argv[1], 5000
+table = pa.table({
+    'id': [f'r-{i:06d}' for i in range(n)],
+    'type': [('power_factor', 'temperature', 'hydraulic_pressure')[i % 3] for i in range(n)],
+    'value': [None if i % 5 == 0 else i / 10 for i in range(n)],
+    'seq': pa.array(range(n), pa.int64()),
+    'tags': pa.array([[f't{i % 4}'] if i % 2 else [] for i in range(n)],
+                     pa.list_(pa.field('element', pa.string(), nullable=False))),
+})
+for version in ('1.0', '2.0'):
+    pq.write_table(table, f'{folder}/pyarrow-v{version[0]}.parquet', write_page_checksum=True,
+                   data_page_version=version, data_page_size=4096)
+pq.write_table(table, f'{folder}/pyarrow-plain.parquet')
+`;
+    const pyarrowSchema = defineSchema({
+      id: field.string(),
+      type: field.string(),
+      value: field.double().nullable(),
+      seq: field.int64(),
+      tags: field.list(field.string()),
+    });
+    const expected = Array.from({ length: 5000 }, (_, i) => ({
+      id: `r-${String(i).padStart(6, '0')}`,
+      type: ['power_factor', 'temperature', 'hydraulic_pressure'][i % 3],
+      value: i % 5 === 0 ? null : i / 10,
+      seq: BigInt(i),
+      tags: i % 2 ? [`t${i % 4}`] : [],
+    }));
+    const files: Record<string, string> = {};
+    let pyarrow: Record<string, { rows?: number; error?: string }>;
+
+    async function ourRead<F extends Fields>(path: string, schema: Schema<F>) {
+      const storage = new MemoryStorage();
+      await storage.put('table/part-0.parquet', await readFile(path));
+      const back: unknown[] = [];
+      for await (const row of parquetFormat.read(storage, 'table/part-0.parquet', schema)) back.push(row);
+      return back;
+    }
+
+    beforeAll(async () => {
+      await promisify(execFile)(PYTHON, ['-c', writeWithPyarrow, folder]);
+      files.duckdb = join(folder, 'duckdb.parquet');
+      await duck.run(
+        `COPY (SELECT 'r-' || lpad(i::VARCHAR, 6, '0') AS id, 'temperature' AS type, i / 10 AS value,
+            i::BIGINT AS seq, [] :: VARCHAR[] AS tags FROM range(5000) t(i))
+          TO '${files.duckdb}' (FORMAT parquet)`,
+      );
+      files.ours = file;
+      files.oursData = await corruptCopy(file, 'value', 'DATA_PAGE');
+      files.oursDictionary = await corruptCopy(file, 'type', 'DICTIONARY_PAGE');
+      files.pyarrowV1 = join(folder, 'pyarrow-v1.parquet');
+      files.pyarrowV2 = join(folder, 'pyarrow-v2.parquet');
+      files.pyarrowPlain = join(folder, 'pyarrow-plain.parquet');
+      files.pyarrowV1Corrupt = await corruptCopy(files.pyarrowV1, 'value', 'DATA_PAGE');
+      files.pyarrowV2Corrupt = await corruptCopy(files.pyarrowV2, 'value', 'DATA_PAGE_V2');
+      const { stdout } = await promisify(execFile)(PYTHON, ['-c', verify, ...Object.values(files)]);
+      pyarrow = JSON.parse(stdout);
+    });
+
+    it('pyarrow verifies the CRC-32 in every page we write', async () => {
+      const pages = pagesOf(await readFile(file));
+
+      expect(pages.length).toBeGreaterThan(16);
+      expect(pages.filter((p) => p.crc === undefined)).toEqual([]);
+      expect(pyarrow[files.ours as string]).toEqual({ rows: ROWS });
+    });
+
+    it('pyarrow rejects our file with one byte flipped in a data page or a dictionary page', () => {
+      for (const corrupt of [files.oursData, files.oursDictionary]) {
+        expect(pyarrow[corrupt as string]?.error).toMatch(/CRC checksum verification failed/);
+      }
+    });
+
+    it('our reader rejects the same files with PARQUET_PAGE_CHECKSUM_MISMATCH', async () => {
+      await expect(ourRead(files.oursData as string, interop)).rejects.toMatchObject({
+        name: 'ParquetError',
+        code: 'PARQUET_PAGE_CHECKSUM_MISMATCH',
+        context: expect.objectContaining({ key: 'table/part-0.parquet', column: 'value', rowGroup: 0 }),
+      });
+      await expect(ourRead(files.oursDictionary as string, interop)).rejects.toMatchObject({
+        code: 'PARQUET_PAGE_CHECKSUM_MISMATCH',
+        context: expect.objectContaining({ column: 'type', pageType: 'DICTIONARY_PAGE' }),
+      });
+    });
+
+    it("our reader verifies pyarrow's page checksums, V1 and V2 pages: reads them whole, rejects them corrupt", async () => {
+      for (const path of [files.pyarrowV1, files.pyarrowV2] as string[]) {
+        expect(pagesOf(await readFile(path)).every((p) => typeof p.crc === 'number')).toBe(true);
+        expect(await ourRead(path, pyarrowSchema)).toEqual(expected);
+      }
+      for (const [path, pageType] of [
+        [files.pyarrowV1Corrupt, 'DATA_PAGE'],
+        [files.pyarrowV2Corrupt, 'DATA_PAGE_V2'],
+      ] as const) {
+        expect(pyarrow[path as string]?.error).toMatch(/CRC checksum verification failed/);
+        await expect(ourRead(path as string, pyarrowSchema)).rejects.toMatchObject({
+          code: 'PARQUET_PAGE_CHECKSUM_MISMATCH',
+          context: expect.objectContaining({ column: 'value', pageType }),
+        });
+      }
+    });
+
+    it('our reader reads files without page checksums (pyarrow default, DuckDB)', async () => {
+      const plain = await readFile(files.pyarrowPlain as string);
+      const fromDuckdb = await readFile(files.duckdb as string);
+
+      expect(pagesOf(plain).every((p) => p.crc === undefined)).toBe(true);
+      expect(pagesOf(fromDuckdb).every((p) => p.crc === undefined)).toBe(true);
+      expect(await ourRead(files.pyarrowPlain as string, pyarrowSchema)).toEqual(expected);
+      expect(await ourRead(files.duckdb as string, pyarrowSchema)).toEqual(
+        expected.map((r, i) => ({ ...r, type: 'temperature', value: i / 10, tags: [] })),
       );
     });
   });
