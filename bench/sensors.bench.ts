@@ -1,6 +1,7 @@
 // `pnpm bench sensors`: a simulated sensor fleet into a 4-shard Kinesis stream (kinesalite on
 // loopback) by the batched KinesisProducer, the same with KPL aggregation and under the default
-// rate limit, and one PutRecord per record; then end to end into the lake's raw zone. Each step
+// rate limit, and one PutRecord per record; the batched producer with 0 % and 30 % of PutRecords
+// entries failing (injected by SDK middleware); then end to end into the lake's raw zone. Each step
 // starts its own kinesalite and afterwards reads back every shard (or the raw zone) to check that
 // it holds exactly the records sent.
 
@@ -22,6 +23,8 @@ const MODES = {
   aggregated: 'KinesisProducer, aggregate: true (KPL)',
   limited: 'KinesisProducer, default rate limit',
   single: 'PutRecord per record, 16 in flight',
+  'failures-0': 'KinesisProducer, 0 % of entries failed (middleware)',
+  'failures-30': 'KinesisProducer, 30 % of entries failed (middleware)',
   'end-to-end': 'end to end: batched → KinesisSource → deliverToLake',
   'end-to-end-aggregated': 'end to end: aggregated → KinesisSource → deliverToLake',
 } as const;
@@ -29,6 +32,12 @@ type Mode = keyof typeof MODES;
 const MODE_IDS = Object.keys(MODES) as Mode[];
 type EndToEndMode = 'end-to-end' | 'end-to-end-aggregated';
 type ProduceMode = Exclude<Mode, 'generate' | EndToEndMode>;
+type FailureMode = 'failures-0' | 'failures-30';
+/** Share of PutRecords entries the middleware fails, per failure step. */
+const FAILURE_RATES: Record<FailureMode, number> = { 'failures-0': 0, 'failures-30': 0.3 };
+/** The issue's target: with 30 % of entries failing, at least this share of the rate without failures. */
+const MIN_FAILURE_RATIO = 0.6;
+const isFailureMode = (mode: Mode): mode is FailureMode => mode in FAILURE_RATES;
 
 const DEFAULT_RECORDS = 100_000;
 /** The slow steps run this many records at most (their rate does not depend on the count). */
@@ -89,6 +98,9 @@ const USAGE = `options:
   --capped N      records of the slow steps (default rate limit, one PutRecord per record).
                   Default 20k, or --records if fewer.
   --only a,b      steps: ${MODE_IDS.join(', ')}
+                  (failures-0 and failures-30: the batched producer with 0 % and 30 % of
+                  PutRecords entries failed by SDK middleware; the summary fails when the
+                  second runs under ${MIN_FAILURE_RATIO}× the first)
   --keep          keep the end-to-end raw zone (its folder is printed)`;
 
 function parseOptions(args: string[]): Options {
@@ -178,6 +190,8 @@ interface ProduceResult {
   sent: Sent;
   /** What the producer's `close()` reported (the PutRecord loop: its own counts). */
   producer: { sent: number; retried: number; failed: number };
+  /** The failure steps: what the middleware failed. */
+  injected?: Injected;
   stream: StreamCheck;
   problems: string[];
 }
@@ -265,6 +279,67 @@ function countPuts(client: KinesisSdk.KinesisClient, sdk: Sdk): Sent {
   return sent;
 }
 
+/** What the failure-injecting middleware did. */
+interface Injected {
+  /** PutRecords entries it saw. */
+  entries: number;
+  /** Entries it held back from the server and answered as failed. */
+  failed: number;
+}
+
+/**
+ * Makes a share `rate` of the PutRecords entries sent with `client` fail, as Kinesis does when a
+ * shard is over its limit: each chosen entry is held back from the server (so nothing failed is
+ * stored) and answered with `ProvisionedThroughputExceededException` at its position. The choice
+ * is deterministic: a hash of the entry's data and of how many times that data was seen before,
+ * so the same records fail the same number of times in every run, whatever the timing.
+ */
+function injectEntryFailures(client: KinesisSdk.KinesisClient, rate: number): Injected {
+  const injected: Injected = { entries: 0, failed: 0 };
+  const seen = new Map<number, number>();
+  const fnv1a = (data: Uint8Array, seed: number) => {
+    let hash = 0x811c9dc5 ^ seed;
+    for (const byte of data) hash = Math.imul(hash ^ byte, 0x01000193);
+    return hash >>> 0;
+  };
+  const fails = (data: Uint8Array) => {
+    const key = fnv1a(data, 0);
+    const attempt = seen.get(key) ?? 0;
+    seen.set(key, attempt + 1);
+    return fnv1a(data, Math.imul(attempt + 1, 0x9e3779b1)) / 2 ** 32 < rate;
+  };
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName !== 'PutRecordsCommand') return next(args);
+      const input = args.input as KinesisSdk.PutRecordsCommandInput;
+      const entries = input.Records ?? [];
+      const failing = entries.map((entry) => fails(entry.Data ?? new Uint8Array()));
+      const kept = entries.filter((_, i) => !failing[i]);
+      injected.entries += entries.length;
+      injected.failed += entries.length - kept.length;
+      const stored: KinesisSdk.PutRecordsResultEntry[] = [];
+      if (kept.length > 0) {
+        const result = await next({ ...args, input: { ...input, Records: kept } });
+        stored.push(...((result.output as KinesisSdk.PutRecordsCommandOutput).Records ?? []));
+      }
+      const answer = failing.map(
+        (failed): KinesisSdk.PutRecordsResultEntry =>
+          failed
+            ? { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded (injected)' }
+            : (stored.shift() as KinesisSdk.PutRecordsResultEntry),
+      );
+      const output: KinesisSdk.PutRecordsCommandOutput = {
+        $metadata: { httpStatusCode: 200 },
+        FailedRecordCount: entries.length - kept.length,
+        Records: answer,
+      };
+      return { output, response: {} };
+    },
+    { step: 'initialize', name: 'benchEntryFailures' },
+  );
+  return injected;
+}
+
 export async function runStep(input: StepInput): Promise<StepResult> {
   if (input.kind === 'generate') {
     const { generateRecords } = await import('@tributary/sensors');
@@ -305,6 +380,7 @@ async function produce(
   const { encodeNdjsonLine } = await import('@tributary/core');
   const client = new sdk.KinesisClient(kinesis.createClientConfig());
   const sent = countPuts(client, sdk);
+  const injected = isFailureMode(mode) ? injectEntryFailures(client, FAILURE_RATES[mode]) : undefined;
   const fleet = generateRecords(fleetOptions(records));
   let producer: ProduceResult['producer'];
   let seconds: number;
@@ -368,9 +444,16 @@ async function produce(
       `the producer reported ${producer.sent} sent and ${producer.failed} failed, expected ${records} sent`,
     );
   }
-  if (sent.kinesisRecords !== stream.check.kinesisRecords) {
+  // Entries the middleware failed were sent but never reached the server.
+  const heldBack = injected?.failed ?? 0;
+  if (sent.kinesisRecords - heldBack !== stream.check.kinesisRecords) {
     problems.push(
-      `${sent.kinesisRecords} Kinesis records were sent, the stream holds ${stream.check.kinesisRecords}`,
+      `${sent.kinesisRecords} Kinesis records were sent (${heldBack} of them failed by the middleware), the stream holds ${stream.check.kinesisRecords}`,
+    );
+  }
+  if (injected !== undefined && producer.retried !== injected.failed) {
+    problems.push(
+      `the middleware failed ${injected.failed} entries, the producer reported ${producer.retried} re-sent`,
     );
   }
   if (mode !== 'aggregated' && stream.check.kinesisRecords !== records) {
@@ -397,6 +480,7 @@ async function produce(
     maxRssMiB: rss,
     sent: { ...sent },
     producer: { sent: producer.sent, retried: producer.retried, failed: producer.failed },
+    ...(injected === undefined ? {} : { injected: { ...injected } }),
     stream: stream.check,
     problems,
   };
@@ -801,6 +885,27 @@ export function summarize(outcomes: StepOutcome[], context: { plan: ReturnType<t
         r.problems.length === 0 ? 'verified, every generated id once' : `MISMATCH (${r.problems.join('; ')})`;
       notes.push(
         `${MODES[r.mode]}: ${r.objects} objects (${mib(r.rawBytes)} MiB of NDJSON) in the raw zone, read back: ${status}. The producer was done after ${r.producedSeconds.toFixed(2)} s (${int(r.records / r.producedSeconds)} records/s into the stream while the source read), the last object stored after ${r.seconds.toFixed(2)} s. The source made ${int(r.sourceCalls)} GetRecords calls, ${(r.readMeanMs / 1000).toFixed(2)} s each on average, the slowest ${(r.readMaxMs / 1000).toFixed(2)} s. Producer, source and delivery share one process (its peak RSS).`,
+      );
+    }
+  }
+  const failureSteps = (['failures-0', 'failures-30'] as const).map(find);
+  const [clean, failing] = failureSteps;
+  if (clean?.kind === 'produce' && failing?.kind === 'produce') {
+    const cleanRate = clean.records / clean.seconds;
+    const failingRate = failing.records / failing.seconds;
+    const ratio = failingRate / cleanRate;
+    const injected = failing.injected ?? { entries: 0, failed: 0 };
+    const verdict = ratio >= MIN_FAILURE_RATIO ? 'at or above' : 'BELOW';
+    notes.push(
+      `entry failures (batched settings, SDK middleware holding entries back and answering ProvisionedThroughputExceededException): ${int(cleanRate)} records/s with none failed, ${int(failingRate)} records/s with ${((injected.failed / Math.max(1, injected.entries)) * 100).toFixed(1)} % of ${int(injected.entries)} entries failed (${int(failing.producer.retried)} re-sent): ratio ${ratio.toFixed(2)}, ${verdict} the ${MIN_FAILURE_RATIO} target.`,
+    );
+    if (clean.records !== failing.records) {
+      failures.push(
+        `the failure steps ran ${int(clean.records)} and ${int(failing.records)} records: their rates are not comparable`,
+      );
+    } else if (ratio < MIN_FAILURE_RATIO) {
+      failures.push(
+        `with 30 % of entries failing the producer ran at ${ratio.toFixed(2)}× its rate without failures (${int(failingRate)} vs ${int(cleanRate)} records/s), under the ${MIN_FAILURE_RATIO}× target`,
       );
     }
   }
