@@ -1,6 +1,13 @@
 import { escapePartitionValue } from '../partitions.js';
 import { CatalogError } from './errors.js';
-import { catalogName, type TableDefinition, type TableFormat } from './table.js';
+import {
+  catalogName,
+  formatHiveType,
+  type HiveTypeNode,
+  parseHiveType,
+  type TableDefinition,
+  type TableFormat,
+} from './table.js';
 
 /** How Athena computes one partition key's values at query time (partition projection). */
 export type PartitionProjection =
@@ -71,17 +78,140 @@ export function storageOf(format: TableFormat): {
   return { ...s, serdeParameters };
 }
 
-/** A Hive identifier: backquoted, backquotes doubled. */
+function invalid(message: string, context: Record<string, unknown> = {}): CatalogError {
+  return new CatalogError(message, { code: 'CATALOG_INVALID', context });
+}
+
+// A lone surrogate has no UTF-8 form: the SDK would send U+FFFD, another name or text.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+// Glue keeps names on one line (its "single-line string"): no control characters.
+function hasControl(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+/** Glue's limit on a column name, in UTF-8 bytes. */
+const NAME_MAX_BYTES = 255;
+
+/** Why a name cannot be written as given, or nothing. */
+function nameProblem(name: unknown): string | undefined {
+  if (typeof name !== 'string') return 'is not a string';
+  if (name.length === 0) return 'is empty';
+  if (hasControl(name)) return 'holds a control character (NUL, newline, ...)';
+  if (LONE_SURROGATE.test(name)) return 'holds a lone UTF-16 surrogate';
+  if (Buffer.byteLength(name, 'utf8') > NAME_MAX_BYTES) return `is longer than ${NAME_MAX_BYTES} UTF-8 bytes`;
+  return undefined;
+}
+
+/**
+ * A Hive identifier: backquoted, backquotes doubled. Throws `CatalogError` (`CATALOG_INVALID`)
+ * for a name Glue cannot keep as given: empty, with a control character or a lone surrogate, or
+ * longer than 255 UTF-8 bytes.
+ */
 export function hiveIdentifier(name: string): string {
+  const problem = nameProblem(name);
+  if (problem) throw invalid(`Identifier ${JSON.stringify(String(name).slice(0, 80))} ${problem}`);
   return `\`${name.replace(/`/g, '``')}\``;
 }
 
 /**
  * A Hive string literal. Hive (and so Athena DDL) reads C-style escapes in literals, and takes
  * `'a''b'` as two adjacent literals (`ab`): a quote is escaped as `\'`, a backslash as `\\`.
+ * Throws `CatalogError` (`CATALOG_INVALID`) for text with NUL (Hive reads `\0` followed by
+ * digits as an octal escape) or a lone surrogate.
  */
 export function hiveString(text: string): string {
+  if (typeof text !== 'string') throw invalid(`A Hive literal must be a string (got ${typeof text})`);
+  if (text.includes('\0')) throw invalid('A Hive literal cannot hold NUL');
+  if (LONE_SURROGATE.test(text)) throw invalid('A Hive literal cannot hold a lone UTF-16 surrogate');
   return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n').replace(/\r/g, '\\r')}'`;
+}
+
+/** The primitive types Athena's DDL takes, with the parameters each allows (`[min, max]` per parameter). */
+const DDL_PRIMITIVES: Record<string, readonly (readonly [number, number])[][]> = {
+  boolean: [[]],
+  tinyint: [[]],
+  smallint: [[]],
+  int: [[]],
+  bigint: [[]],
+  float: [[]],
+  double: [[]],
+  string: [[]],
+  binary: [[]],
+  date: [[]],
+  timestamp: [[]],
+  decimal: [
+    [],
+    [[1, 38]],
+    [
+      [1, 38],
+      [0, 38],
+    ],
+  ],
+  char: [[[1, 255]]],
+  varchar: [[[1, 65535]]],
+};
+
+/**
+ * Checks a parsed type against what Athena's DDL declares: known primitive names with their
+ * parameters in range, a primitive map key, structs with at least one field, field names that
+ * can be written as given.
+ */
+function checkDdlType(type: HiveTypeNode, where: string): undefined {
+  const fail = (why: string): never => {
+    throw invalid(`${where}: ${why}`);
+  };
+  if ('element' in type) {
+    checkDdlType(type.element, where);
+    return;
+  }
+  if ('key' in type) {
+    if ('element' in type.key || 'key' in type.key || 'fields' in type.key)
+      fail('a map key must be a primitive type');
+    checkDdlType(type.key, where);
+    checkDdlType(type.value, where);
+    return;
+  }
+  if ('fields' in type) {
+    if (type.fields.length === 0) fail('a struct needs at least one field');
+    for (const f of type.fields) {
+      const problem = nameProblem(f.name);
+      if (problem) fail(`struct field name ${JSON.stringify(f.name.slice(0, 80))} ${problem}`);
+      checkDdlType(f.type, where);
+    }
+    return;
+  }
+  const shapes = DDL_PRIMITIVES[type.name];
+  if (!shapes) return fail(`${JSON.stringify(type.name)} is not a type Athena DDL declares`);
+  const params = type.params ?? [];
+  const shape = shapes.find((s) => s.length === params.length);
+  if (!shape) return fail(`${type.name} takes ${shapes.map((s) => s.length).join(' or ')} parameter(s)`);
+  params.forEach((p, i) => {
+    const [min, max] = shape[i] as readonly [number, number];
+    if (!Number.isSafeInteger(p) || p < min || p > max)
+      fail(`${type.name} parameter ${i + 1} must be ${min} to ${max}`);
+  });
+  if (type.name === 'decimal' && params.length === 2 && (params[1] as number) > (params[0] as number)) {
+    fail('decimal scale must not exceed its precision');
+  }
+}
+
+/** A column's type as DDL writes it: parsed, checked, and printed back from the parsed form. */
+function ddlType(text: unknown, where: string): string {
+  if (typeof text !== 'string') throw invalid(`${where}: the type must be a string`);
+  let parsed: HiveTypeNode;
+  try {
+    parsed = parseHiveType(text);
+  } catch (error) {
+    throw new CatalogError(`${where}: ${(error as Error).message}`, {
+      code: 'CATALOG_INVALID',
+      cause: error,
+    });
+  }
+  checkDdlType(parsed, where);
+  return formatHiveType(parsed);
 }
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
@@ -137,32 +267,57 @@ function defaultProjection(key: string, values: readonly string[], table: string
   return { type: 'injected' };
 }
 
+const UNITS: ReadonlySet<string> = new Set([
+  'YEARS',
+  'MONTHS',
+  'WEEKS',
+  'DAYS',
+  'HOURS',
+  'MINUTES',
+  'SECONDS',
+]);
+
 function projectionProperties(key: string, p: PartitionProjection): [string, string][] {
   const at = (name: string) => `projection.${key}.${name}`;
+  const fail = (why: string): never => {
+    throw invalid(`Projection of ${key}: ${why}`);
+  };
+  const text = (name: string, value: unknown): string =>
+    typeof value === 'string' && value !== '' ? value : fail(`${name} must be a non-empty string`);
+  const positive = (name: string, value: unknown): string =>
+    Number.isSafeInteger(value) && (value as number) > 0
+      ? String(value)
+      : fail(`${name} must be a positive integer`);
+  if (typeof p !== 'object' || p === null) fail('must be an object');
   const out: [string, string][] = [[at('type'), p.type]];
   switch (p.type) {
     case 'date':
-      out.push([at('format'), p.format], [at('range'), p.range]);
-      if (p.interval !== undefined) out.push([at('interval'), String(p.interval)]);
-      if (p.unit !== undefined) out.push([at('interval.unit'), p.unit]);
+      out.push([at('format'), text('format', p.format)], [at('range'), text('range', p.range)]);
+      if (p.interval !== undefined) out.push([at('interval'), positive('interval', p.interval)]);
+      if (p.unit !== undefined) {
+        if (!UNITS.has(p.unit)) fail(`unit must be one of ${[...UNITS].join(', ')}`);
+        out.push([at('interval.unit'), p.unit]);
+      }
       break;
     case 'integer':
-      out.push([at('range'), p.range]);
-      if (p.interval !== undefined) out.push([at('interval'), String(p.interval)]);
-      if (p.digits !== undefined) out.push([at('digits'), String(p.digits)]);
+      out.push([at('range'), text('range', p.range)]);
+      if (p.interval !== undefined) out.push([at('interval'), positive('interval', p.interval)]);
+      if (p.digits !== undefined) out.push([at('digits'), positive('digits', p.digits)]);
       break;
     case 'enum':
-      if (p.values.length === 0 || p.values.some((v) => v.includes(','))) {
-        throw new CatalogError(`Enum projection of ${key} needs values without commas`, {
-          code: 'CATALOG_INVALID',
-        });
+      if (
+        !Array.isArray(p.values) ||
+        p.values.length === 0 ||
+        p.values.some((v) => typeof v !== 'string' || v === '' || v.includes(','))
+      ) {
+        fail('an enum needs values: non-empty strings without commas');
       }
       out.push([at('values'), p.values.join(',')]);
       break;
     case 'injected':
       break;
     default:
-      throw new CatalogError(`Unknown projection type for ${key}`, { code: 'CATALOG_INVALID' });
+      fail('unknown projection type');
   }
   return out;
 }
@@ -213,8 +368,12 @@ export function toAthenaDdl(definition: TableDefinition, options: AthenaDdlOptio
       context: { table },
     });
   }
-  const column = (c: { name: string; type: string; comment?: string }) =>
-    `  ${hiveIdentifier(c.name)} ${c.type}${c.comment ? ` COMMENT ${hiveString(c.comment)}` : ''}`;
+  const column = (c: { name: string; type: string; comment?: string }) => {
+    const where = `Table ${table}, column ${JSON.stringify(String(c.name).slice(0, 80))}`;
+    const name = hiveIdentifier(c.name);
+    const comment = c.comment === undefined || c.comment === '' ? '' : ` COMMENT ${hiveString(c.comment)}`;
+    return `  ${name} ${ddlType(c.type, where)}${comment}`;
+  };
 
   const lines: string[] = [
     `CREATE EXTERNAL TABLE IF NOT EXISTS ${qualified} (`,

@@ -148,3 +148,99 @@ describe('hiveIdentifier and hiveString', () => {
     expect(hiveString("it's a \\ path")).toBe("'it\\'s a \\\\ path'");
   });
 });
+
+describe('toAthenaDdl with hostile definitions', () => {
+  const withColumn = (column: Partial<TableDefinition['columns'][number]>): TableDefinition => ({
+    ...processed,
+    columns: [{ name: 'c', type: 'string', kind: 'string', nullable: true, ...column }],
+  });
+  const refusal = (definition: TableDefinition, options = {}) => {
+    try {
+      toAthenaDdl(definition, options);
+    } catch (error) {
+      return error as { name: string; code: string; message: string };
+    }
+    throw new Error('expected toAthenaDdl to refuse');
+  };
+
+  it.each([
+    "string) LOCATION 's3://evil/'; DROP TABLE y; --",
+    'string COMMENT "x"',
+    'drop',
+    'int(3)',
+    'decimal(39,2)',
+    'decimal(10,11)',
+    'decimal(1,2,3)',
+    'varchar(0)',
+    'varchar(65536)',
+    'char(256)',
+    'decimal(99999999999999999999,0)',
+    'map<array<int>,string>',
+    'struct<>',
+    'uniontype<int,string>',
+    'array<string>>',
+  ])('refuses the column type %j with a typed error', (type) => {
+    const error = refusal(withColumn({ type }));
+
+    expect(error).toMatchObject({ name: 'CatalogError', code: 'CATALOG_INVALID' });
+  });
+
+  it('refuses the same in a partition key type', () => {
+    expect(
+      refusal({
+        ...processed,
+        partitionKeys: [
+          { name: 'dt', type: "string) LOCATION 's3://evil/'; --" },
+          { name: 'hour', type: 'string' },
+        ],
+      }),
+    ).toMatchObject({ code: 'CATALOG_INVALID' });
+  });
+
+  it('writes every type from its parsed form, struct field names backquoted when they need it', () => {
+    const ddl = toAthenaDdl(
+      withColumn({
+        type: 'STRUCT< a : INTEGER, `b c` : ARRAY<Decimal(10, 2)>, `x);`:map<string,varchar(5)> >',
+      }),
+    );
+
+    expect(ddl).toContain('  `c` struct<a:int,`b c`:array<decimal(10,2)>,`x);`:map<string,varchar(5)>>\n)');
+  });
+
+  it.each([
+    ['a column name', withColumn({ name: 'a\0b' })],
+    ['an empty column name', withColumn({ name: '' })],
+    ['a column name with a newline', withColumn({ name: 'a\nb' })],
+    ['a column name with a lone surrogate', withColumn({ name: 'a\uD800' })],
+    ['a struct field name with NUL', withColumn({ type: 'struct<`a\0`:int>' })],
+    ['a comment with NUL', withColumn({ comment: 'x\0y' })],
+    ['a comment with a lone surrogate', withColumn({ comment: '\uDC00' })],
+    ['a location with NUL', { ...processed, location: 's3://b/x\0/' }],
+    ['a location that is not a string', { ...processed, location: 3 as unknown as string }],
+  ])('refuses %s', (_what, definition) => {
+    expect(refusal(definition)).toMatchObject({ code: 'CATALOG_INVALID' });
+  });
+
+  it.each([
+    [{ type: 'date', format: 'yyyy-MM-dd', range: '2026-01-01,NOW', interval: 1.5 }],
+    [{ type: 'date', format: 'yyyy-MM-dd', range: '2026-01-01,NOW', unit: "DAYS'; --" }],
+    [{ type: 'date', format: '', range: '2026-01-01,NOW' }],
+    [{ type: 'integer', range: '0,23', digits: -1 }],
+    [{ type: 'enum', values: ['a', 3] }],
+    [{ type: "injected'); DROP TABLE y; --" }],
+  ])('refuses the projection %o', (projection) => {
+    expect(
+      refusal(processed, { projection: { keys: { dt: projection, hour: { type: 'injected' } } } }),
+    ).toMatchObject({ code: 'CATALOG_INVALID' });
+  });
+
+  it('keeps quotes, backslashes and newlines of comments and locations inside their literals', () => {
+    const ddl = toAthenaDdl({
+      ...withColumn({ comment: "it's \\'; DROP TABLE y; --\nnext" }),
+      location: "s3://b/it's\\/",
+    });
+
+    expect(ddl).toContain("COMMENT 'it\\'s \\\\\\'; DROP TABLE y; --\\nnext'");
+    expect(ddl).toContain("LOCATION 's3://b/it\\'s\\\\/'");
+  });
+});
