@@ -247,12 +247,30 @@ function formatUtcDate(time: number): string {
   return new Date(time).toISOString().slice(0, 10);
 }
 
+// String.prototype.isWellFormed (V8 11.3, every Node this package supports) is ES2024, past the lib
+// this project compiles against.
+const wellFormed = (String.prototype as unknown as { isWellFormed: (this: string) => boolean }).isWellFormed;
+function isWellFormed(text: string): boolean {
+  return wellFormed.call(text);
+}
+
 function compilePrimitive(def: FieldDef): Check {
   switch (def.kind) {
     case 'string': {
       const max = def.maxLength;
       return (v, path, issues) => {
         if (typeof v !== 'string') return issue(issues, path, 'type', 'string', v);
+        // A lone surrogate has no UTF-8 form: every writer would store U+FFFD instead of it.
+        if (!isWellFormed(v)) {
+          return issue(
+            issues,
+            path,
+            'encoding',
+            'well-formed Unicode text',
+            v,
+            'holds a lone UTF-16 surrogate, which has no UTF-8 form and cannot be stored unchanged',
+          );
+        }
         if (max !== undefined && v.length > max / 3 && utf8ByteLength(v) > max) {
           return issue(issues, path, 'range', `string of at most ${max} UTF-8 bytes`, v);
         }
@@ -392,6 +410,10 @@ function compileField(def: FieldDef): Check {
   return (v, path, issues) => (v === null || v === undefined ? null : inner(v, path, issues));
 }
 
+// Property names with a meaning on every JavaScript object: a record keyed by them would lose the
+// value (`__proto__` sets the prototype) or read an inherited one.
+const RESERVED_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
+
 /**
  * Declare a table once. The result validates records (every issue with its field path) and is
  * what every mapping reads: `toParquetSchema`, `toPostgresDdl`, `toRedshiftDdl`, `toGlueColumns`,
@@ -413,6 +435,11 @@ export function defineSchema<F extends Fields>(fields: F, options: SchemaOptions
   if (names.length === 0) throw schemaError('a schema needs at least one field');
   for (const name of names) {
     if (name.trim() === '') throw schemaError('field names must not be empty');
+    if (RESERVED_NAMES.has(name)) {
+      throw schemaError(
+        `field name "${name}" is reserved: as a JavaScript property it would reach or replace the record's prototype`,
+      );
+    }
     if (!(fields[name] instanceof Field)) throw schemaError(`field "${name}" must be built with field.*()`);
   }
   const primaryKey = [...(options.primaryKey ?? [])];
@@ -436,7 +463,8 @@ export function defineSchema<F extends Fields>(fields: F, options: SchemaOptions
     const out: Record<string, unknown> = {};
     for (let i = 0; i < columns.length; i++) {
       const name = (columns[i] as Column).name;
-      out[name] = (checks[i] as Check)(source[name], name, issues);
+      // Own properties only: an inherited value is not the record's.
+      out[name] = (checks[i] as Check)(Object.hasOwn(source, name) ? source[name] : undefined, name, issues);
     }
     if (unknownFields === 'reject') {
       for (const key in source) {

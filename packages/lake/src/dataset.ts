@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import {
   defineSchema,
+  describeValue,
   type EventListener,
   emitSafely,
   encodeNdjsonLine,
@@ -10,40 +11,39 @@ import {
   TributaryError,
   type ValidationIssue,
 } from '@tributary/core';
+import {
+  commit,
+  committedManifest,
+  type DatasetFile,
+  datasetError,
+  discardStaged,
+  type Manifest,
+  readManifest,
+  recoverDataset,
+  STAGING,
+  tablePrefix,
+  type WriteMode,
+} from './dataset-commit.js';
+import { PartitionError } from './errors.js';
 import { formatFor, formatOfKey } from './formats/registry.js';
-import type { FileFormat, FormatName, RecordWriter, WriterOptions } from './formats/types.js';
-import { type PartitionSpec, parsePartitions, partitionPath, partitionValuesOf } from './partitions.js';
+import type { FileFormat, FileStats, FormatName, RecordWriter, WriterOptions } from './formats/types.js';
+import {
+  checkPartitionName,
+  type PartitionSpec,
+  parsePartitions,
+  partitionPath,
+  partitionValuesOf,
+} from './partitions.js';
 import { compareKeys, type ObjectInfo, type Storage } from './storage.js';
 
-/** How a write combines with what the table already holds. */
-export type WriteMode = 'append' | 'overwrite' | 'overwrite_partitions';
-
-/** One committed data file of a table. */
-export interface DatasetFile {
-  /** Key relative to the zone, e.g. `sensors/dt=2026-11-23/hour=10/part-00000-<uuid>.parquet`. */
-  key: string;
-  /** `dt=2026-11-23/hour=10/`, or '' for an unpartitioned table. */
-  partition: string;
-  rows: number;
-  bytes: number;
-}
-
-/** A snapshot of a table: the files a reader may see. Stored as `<table>/_manifests/v<version>.json`. */
-export interface Manifest {
-  format: 'tributary-manifest';
-  version: number;
-  writeId: string;
-  mode: WriteMode | 'compact';
-  committedAt: string;
-  /** Every committed file, final keys. */
-  files: DatasetFile[];
-  /** Files this commit brings in, from their staging keys: promoted after the manifest is written. */
-  staged: { from: string; to: string }[];
-  /** Files this commit replaced: deleted after promotion. */
-  removed: string[];
-  /** Partition columns that hold a field of the schema (left out of the files), so readers can put them back. */
-  fieldPartitions?: { name: string; field: string }[];
-}
+export type {
+  DatasetFile,
+  Manifest,
+  RecoverDatasetOptions,
+  RecoveryResult,
+  WriteMode,
+} from './dataset-commit.js';
+export { readManifest, recoverDataset } from './dataset-commit.js';
 
 export interface InvalidRecord {
   record: unknown;
@@ -94,99 +94,85 @@ export interface WriteDatasetResult {
   removed: string[];
 }
 
-const MANIFESTS = '_manifests';
-const STAGING = '_staging';
-
-function datasetError(
-  message: string,
-  context: Record<string, unknown> = {},
-  cause?: unknown,
-): TributaryError {
-  return new TributaryError(message, { code: 'DATASET_FAILED', context, cause });
-}
-
-function tablePrefix(table: string): string {
-  const clean = table.replace(/^\/+|\/+$/g, '');
-  if (
-    clean === '' ||
-    clean.split('/').some((s) => s === '' || s === '.' || s === '..' || s.startsWith('_'))
-  ) {
-    throw new TributaryError(`Invalid table path ${JSON.stringify(table)}`, {
-      code: 'DATASET_INVALID',
-      context: { table },
-    });
-  }
-  return `${clean}/`;
-}
-
-function manifestKey(prefix: string, version: number): string {
-  return `${prefix}${MANIFESTS}/v${String(version).padStart(10, '0')}.json`;
-}
-
 /** A stable UUID-shaped name from the write id and the file's place, so re-runs reuse names. */
 function fileId(writeId: string, partition: string, index: number): string {
   const h = createHash('sha256').update(`${writeId}\0${partition}\0${index}`).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
-/**
- * The latest committed manifest of a table, or `undefined` when the table has none (never
- * written by `writeDataset`, or only by crashed writes).
- *
- * @example
- * ```ts
- * const manifest = await readManifest(lake.processed, 'sensors');
- * console.log(manifest?.files.length);
- * ```
- */
-export async function readManifest(storage: Storage, table: string): Promise<Manifest | undefined> {
-  const prefix = tablePrefix(table);
-  let latest: ObjectInfo | undefined;
-  for await (const object of storage.list(`${prefix}${MANIFESTS}/v`)) {
-    if (object.key.endsWith('.json')) latest = object;
-  }
-  if (!latest) return undefined;
-  const manifest = JSON.parse(Buffer.from(await storage.getBytes(latest.key)).toString('utf8')) as Manifest;
-  if (manifest.format !== 'tributary-manifest') {
-    throw datasetError(`${latest.key} is not a tributary manifest`, { key: latest.key });
-  }
-  return manifest;
-}
-
-/**
- * Finish what an interrupted commit left: promote staged files of the latest manifest and delete
- * what it replaced. Idempotent; `writeDataset` calls it before writing.
- */
-export async function recoverDataset(storage: Storage, table: string): Promise<Manifest | undefined> {
-  const manifest = await readManifest(storage, table);
-  if (manifest) await promote(storage, tablePrefix(table), manifest);
-  return manifest;
-}
-
-async function promote(storage: Storage, prefix: string, manifest: Manifest): Promise<void> {
-  for (const { from, to } of manifest.staged) {
-    if (await storage.head(to)) continue;
-    const staged = await storage.head(from);
-    if (!staged) {
-      throw datasetError(`Committed file ${to} is missing, and so is its staged copy ${from}`, { key: to });
-    }
-    if (storage.copy) await storage.copy(from, to);
-    else await storage.put(to, await storage.get(from), { expectedSize: staged.size });
-  }
-  const leftovers = [...manifest.removed, ...manifest.staged.map((s) => s.from)];
-  // Also whatever an earlier, crashed attempt of the same write staged and this one did not.
-  for await (const object of storage.list(`${prefix}${STAGING}/${manifest.writeId}/`))
-    leftovers.push(object.key);
-  if (leftovers.length > 0) await storage.delete(new Set(leftovers));
-}
-
-interface OpenFile {
-  partition: string;
-  index: number;
+/** A data file being written to its staging key: the format's writer feeding the storage's upload. */
+interface StagedFile {
   stagingKey: string;
   finalKey: string;
   writer: RecordWriter<Record<string, unknown>>;
+  sink: PassThrough;
   upload: Promise<ObjectInfo>;
+}
+
+function stageFile(
+  storage: Storage,
+  format: FileFormat,
+  schema: Schema<Fields>,
+  formatOptions: WriterOptions | undefined,
+  stagingKey: string,
+  finalKey: string,
+): StagedFile {
+  const sink = new PassThrough();
+  // Its failures reach the caller through the upload and the writer, never as an 'error' event
+  // nobody listens to (destroying it is how a failed write stops its upload).
+  sink.on('error', () => {});
+  const writer = format.createWriter(sink, schema, formatOptions) as RecordWriter<Record<string, unknown>>;
+  const upload = storage.put(stagingKey, sink);
+  // Surface an upload failure through the writer's next write instead of an unhandled rejection.
+  upload.catch((err) => sink.destroy(err instanceof Error ? err : new Error(String(err))));
+  return { stagingKey, finalKey, writer, sink, upload };
+}
+
+/** Finish a staged file: its trailer written and its upload complete, or the first failure of either. */
+async function finishStaged(file: StagedFile): Promise<FileStats> {
+  const [stats] = await Promise.all([file.writer.close(), file.upload]);
+  return stats;
+}
+
+/**
+ * Stop every upload of a failed write and wait until each has settled: ending the sinks with
+ * the error makes each upload fail promptly (an upload whose stream is never ended never ends).
+ */
+async function abandonStaged(files: Iterable<StagedFile>, reason: unknown): Promise<void> {
+  const error = reason instanceof Error ? reason : new Error(String(reason));
+  const uploads = [...files].map((file) => {
+    file.sink.destroy(error);
+    return file.upload;
+  });
+  await Promise.allSettled(uploads);
+}
+
+/** The error a failed write rejects with, once its staged files are gone. */
+async function failWrite(
+  storage: Storage,
+  prefix: string,
+  writeId: string,
+  table: string,
+  open: Iterable<StagedFile>,
+  err: unknown,
+): Promise<never> {
+  await abandonStaged(open, err);
+  // Nothing staged survives a failed write; a failure to clean up must not hide the cause.
+  await discardStaged(storage, prefix, writeId).catch(() => {});
+  throw TributaryError.isInstance(err)
+    ? err
+    : datasetError(`Writing ${table} failed: ${(err as Error)?.message ?? String(err)}`, { table }, err);
+}
+
+function partitionIssue(err: PartitionError, record: Record<string, unknown>): ValidationIssue {
+  const name = String(err.context.partition);
+  return {
+    path: name,
+    code: 'partition',
+    expected: 'a value that reads back unchanged from a partition folder name',
+    actual: describeValue(record[name] ?? null),
+    message: err.reason,
+  };
 }
 
 /**
@@ -247,8 +233,12 @@ export async function writeDataset<F extends Fields>(
   const extension = format.extension(formatOptions);
   const source = `dataset:${options.table}`;
 
-  const previous = await recoverDataset(storage, options.table);
-  const open = new Map<string, OpenFile>();
+  for (const spec of partitionBy) checkPartitionName(spec.name);
+
+  const previous = (await recoverDataset(storage, options.table, { keepWriteId: writeId })).manifest;
+  // Files being written, by partition; a file stays here until its upload has completed, so a
+  // failure anywhere can stop every upload still in flight.
+  const open = new Map<string, StagedFile & { partition: string }>();
   // Only what the commit needs: holding the closed writers would keep their buffers alive.
   const closed: (DatasetFile & { stagingKey: string })[] = [];
   const fileCounts = new Map<string, number>();
@@ -256,11 +246,16 @@ export async function writeDataset<F extends Fields>(
   let invalidCount = 0;
   let rows = 0;
   const errorLines: string[] = [];
+  const refuse = (input: unknown, issues: ValidationIssue[]) => {
+    invalidCount++;
+    if (invalid === 'error-table') {
+      errorLines.push(encodeNdjsonLine({ writeId, issues, record: safeRecord(input) }));
+    } else invalidRecords.push({ record: input, issues });
+  };
 
-  const closeFile = async (file: OpenFile) => {
+  const closeFile = async (file: StagedFile & { partition: string }) => {
+    const stats = await finishStaged(file);
     open.delete(file.partition);
-    const stats = await file.writer.close();
-    await file.upload;
     closed.push({
       key: file.finalKey,
       partition: file.partition,
@@ -279,25 +274,20 @@ export async function writeDataset<F extends Fields>(
     });
   };
 
-  const openFile = (partition: string): OpenFile => {
+  const openFile = (partition: string) => {
     const index = fileCounts.get(partition) ?? 0;
     fileCounts.set(partition, index + 1);
     const name = `part-${String(index).padStart(5, '0')}-${fileId(writeId, partition, index)}${extension}`;
-    const stagingKey = `${prefix}${STAGING}/${writeId}/${partition}${name}`;
-    const sink = new PassThrough();
-    const writer = format.createWriter(sink, fileSchema, formatOptions) as RecordWriter<
-      Record<string, unknown>
-    >;
-    const upload = storage.put(stagingKey, sink);
-    // Surface an upload failure through the writer's next write instead of an unhandled rejection.
-    upload.catch((err) => sink.destroy(err instanceof Error ? err : new Error(String(err))));
-    const file: OpenFile = {
+    const file = {
+      ...stageFile(
+        storage,
+        format,
+        fileSchema,
+        formatOptions,
+        `${prefix}${STAGING}/${writeId}/${partition}${name}`,
+        `${prefix}${partition}${name}`,
+      ),
       partition,
-      index,
-      stagingKey,
-      finalKey: `${prefix}${partition}${name}`,
-      writer,
-      upload,
     };
     open.set(partition, file);
     return file;
@@ -307,20 +297,24 @@ export async function writeDataset<F extends Fields>(
     for await (const input of records) {
       const result = schema.validate(input);
       if (!result.ok) {
-        invalidCount++;
-        if (invalid === 'error-table') {
-          errorLines.push(encodeNdjsonLine({ writeId, issues: result.issues, record: safeRecord(input) }));
-        } else invalidRecords.push({ record: input, issues: result.issues });
+        refuse(input, result.issues);
         continue;
       }
       const record = result.value as Record<string, unknown>;
-      const partition = partitionPath(partitionValuesOf(partitionBy, record));
+      let partition: string;
+      try {
+        partition = partitionPath(partitionValuesOf(partitionBy, record));
+      } catch (err) {
+        // A value that would not read back unchanged refuses its record, not the write.
+        if (!(err instanceof PartitionError)) throw err;
+        refuse(input, [partitionIssue(err, record)]);
+        continue;
+      }
       let file = open.get(partition);
       if (!file) {
         if (open.size >= maxOpenFiles) {
           // Close the file that has been open longest: memory stays bounded by maxOpenFiles writers.
-          const oldest = open.values().next().value as OpenFile;
-          await closeFile(oldest);
+          await closeFile(open.values().next().value as StagedFile & { partition: string });
         }
         file = openFile(partition);
       }
@@ -337,20 +331,16 @@ export async function writeDataset<F extends Fields>(
     }
     for (const file of [...open.values()]) await closeFile(file);
   } catch (err) {
-    // Staged files are invisible; leave them for a re-run with the same writeId to replace.
-    await Promise.allSettled([...open.values()].map((f) => f.upload));
-    throw TributaryError.isInstance(err)
-      ? err
-      : datasetError(
-          `Writing ${options.table} failed: ${(err as Error).message}`,
-          { table: options.table },
-          err,
-        );
+    return failWrite(storage, prefix, writeId, options.table, open.values(), err);
   }
 
   if (errorLines.length > 0) {
     const errorTable = tablePrefix(options.errorTable ?? `errors/${options.table}`);
-    await storage.put(`${errorTable}part-${writeId}.ndjson`, errorLines.join(''));
+    try {
+      await storage.put(`${errorTable}part-${writeId}.ndjson`, errorLines.join(''));
+    } catch (err) {
+      return failWrite(storage, prefix, writeId, options.table, [], err);
+    }
     emitSafely(onEvent, {
       type: 'failure',
       source,
@@ -396,20 +386,6 @@ export async function writeDataset<F extends Fields>(
   };
 }
 
-async function commit(storage: Storage, prefix: string, manifest: Manifest): Promise<void> {
-  const key = manifestKey(prefix, manifest.version);
-  if (await storage.head(key)) {
-    throw new TributaryError(`Another write committed version ${manifest.version} of ${prefix} first`, {
-      code: 'DATASET_CONFLICT',
-      retryable: true,
-      context: { key },
-    });
-  }
-  // This put is the commit point: before it the old snapshot holds, after it the new one does.
-  await storage.put(key, `${JSON.stringify(manifest, null, 1)}\n`, { contentType: 'application/json' });
-  await promote(storage, prefix, manifest);
-}
-
 function safeRecord(input: unknown): unknown {
   try {
     JSON.parse(encodeNdjsonLine(input));
@@ -441,11 +417,48 @@ export interface ReadDatasetOptions<F extends Fields> {
 
 /**
  * The committed files of a table: from its manifest, or — for a table written by another tool
- * (Firehose, Spark) — every data file under it, skipping `_`- and `.`-prefixed paths.
+ * (Firehose, Spark) — every data file under it, skipping `_`- and `.`-prefixed paths. A commit
+ * whose promotion was interrupted is rolled forward first, so the files listed are in place and
+ * are exactly what folder-listing readers (Spark, pyarrow, Athena) see.
+ *
+ * @example
+ * ```ts
+ * const files = await listDatasetFiles(lake.processed, 'sensors');
+ * console.log(files.length, files.reduce((n, f) => n + f.bytes, 0));
+ * ```
  */
 export async function listDatasetFiles(storage: Storage, table: string): Promise<DatasetFile[]> {
-  const manifest = await readManifest(storage, table);
-  if (manifest) return manifest.files;
+  return (await snapshotOf(storage, table)).files;
+}
+
+async function snapshotOf(
+  storage: Storage,
+  table: string,
+): Promise<{ manifest: Manifest | undefined; files: DatasetFile[] }> {
+  const { manifest } = await committedManifest(storage, table);
+  if (manifest) return { manifest, files: manifest.files };
+  return { manifest, files: await listTableFiles(storage, table) };
+}
+
+/**
+ * The snapshot `readDataset` reads. When an interrupted commit cannot be rolled forward (a
+ * reader without write access, a failing store), its files are read from their staged copies:
+ * the committed snapshot stays readable; only the roll-forward waits for the next attempt.
+ */
+async function readableSnapshot(storage: Storage, table: string) {
+  try {
+    return { ...(await snapshotOf(storage, table)), readKey: async (key: string) => key };
+  } catch (err) {
+    if (!(TributaryError.isInstance(err) && err.code === 'DATASET_RECOVERY_FAILED')) throw err;
+    const manifest = (await readManifest(storage, table)) as Manifest;
+    const staged = new Map(manifest.staged.map((s) => [s.to, s.from]));
+    const readKey = async (key: string) =>
+      staged.has(key) && !(await storage.head(key)) ? (staged.get(key) as string) : key;
+    return { manifest, files: manifest.files, readKey };
+  }
+}
+
+async function listTableFiles(storage: Storage, table: string): Promise<DatasetFile[]> {
   const prefix = tablePrefix(table);
   const files: DatasetFile[] = [];
   for await (const object of storage.list(prefix)) {
@@ -491,9 +504,7 @@ export async function* readDataset<F extends Fields>(
   options: ReadDatasetOptions<F>,
 ): AsyncGenerator<Schema<F>['$record']> {
   const { storage, schema, partitions } = options;
-  const manifest = await readManifest(storage, options.table);
-  const staged = new Map((manifest?.staged ?? []).map((s) => [s.to, s.from]));
-  const files = manifest ? manifest.files : await listDatasetFiles(storage, options.table);
+  const { manifest, files, readKey } = await readableSnapshot(storage, options.table);
   const fieldPartitions: { name: string; field?: string }[] = options.partitionBy
     ? options.partitionBy.filter((p) => p.field)
     : manifest
@@ -513,12 +524,11 @@ export async function* readDataset<F extends Fields>(
   for (const file of files) {
     const values = parsePartitions(file.key);
     if (!matches(values)) continue;
-    const format = formatOfKey(file.key);
-    if (!format) continue;
-    // A commit whose promotion was interrupted: its files are still at their staged keys.
-    const key =
-      staged.has(file.key) && !(await storage.head(file.key)) ? (staged.get(file.key) as string) : file.key;
-    for await (const record of format.read(storage, key, fileSchema, { signal: options.signal })) {
+    // A manifest's files all have a format (parseManifest checks); a listed table's were filtered by it.
+    const format = formatOfKey(file.key) as FileFormat;
+    for await (const record of format.read(storage, await readKey(file.key), fileSchema, {
+      signal: options.signal,
+    })) {
       if (fieldPartitions.length === 0) {
         yield record;
         continue;
@@ -557,7 +567,8 @@ export interface CompactOptions<F extends Fields> {
  */
 export async function compact<F extends Fields>(options: CompactOptions<F>): Promise<WriteDatasetResult> {
   const { storage, schema, partition } = options;
-  const manifest = await recoverDataset(storage, options.table);
+  const writeId = options.writeId ?? randomUUID();
+  const { manifest } = await recoverDataset(storage, options.table, { keepWriteId: writeId });
   if (!manifest) throw datasetError(`${options.table} has no manifest to compact`, { table: options.table });
   const inputs = manifest.files.filter((f) => f.partition === partition);
   if (inputs.length <= 1) {
@@ -573,7 +584,6 @@ export async function compact<F extends Fields>(options: CompactOptions<F>): Pro
     };
   }
   const prefix = tablePrefix(options.table);
-  const writeId = options.writeId ?? randomUUID();
   const format = formatFor(options.format ?? formatOfKey(inputs[0]?.key ?? '')?.name ?? 'parquet');
   // Field partitions live in the paths, not in the files: read and write the files without them.
   const fieldPartitions = manifest.fieldPartitions ?? [];
@@ -587,42 +597,39 @@ export async function compact<F extends Fields>(options: CompactOptions<F>): Pro
   const added: DatasetFile[] = [];
   const staged: { from: string; to: string }[] = [];
   let index = 0;
-  let current:
-    | { writer: RecordWriter<Record<string, unknown>>; upload: Promise<ObjectInfo>; from: string; to: string }
-    | undefined;
+  let current: StagedFile | undefined;
   const finish = async () => {
     if (!current) return;
-    const stats = await current.writer.close();
-    await current.upload;
-    added.push({ key: current.to, partition, rows: stats.rows, bytes: stats.bytes });
-    staged.push({ from: current.from, to: current.to });
+    const stats = await finishStaged(current);
+    added.push({ key: current.finalKey, partition, rows: stats.rows, bytes: stats.bytes });
+    staged.push({ from: current.stagingKey, to: current.finalKey });
     current = undefined;
   };
   let rows = 0;
-  for (const file of inputs) {
-    for await (const record of formatOfKey(file.key)?.read(storage, file.key, fileSchema) ?? []) {
-      if (!current) {
-        const name = `part-${String(index).padStart(5, '0')}-${fileId(writeId, partition, index)}${extension}`;
-        index++;
-        const sink = new PassThrough();
-        const from = `${prefix}${STAGING}/${writeId}/${partition}${name}`;
-        const upload = storage.put(from, sink);
-        upload.catch((err) => sink.destroy(err instanceof Error ? err : new Error(String(err))));
-        current = {
-          writer: format.createWriter(sink, fileSchema, options.formatOptions) as RecordWriter<
-            Record<string, unknown>
-          >,
-          upload,
-          from,
-          to: `${prefix}${partition}${name}`,
-        };
+  try {
+    for (const file of inputs) {
+      for await (const record of (formatOfKey(file.key) as FileFormat).read(storage, file.key, fileSchema)) {
+        if (!current) {
+          const name = `part-${String(index).padStart(5, '0')}-${fileId(writeId, partition, index)}${extension}`;
+          index++;
+          current = stageFile(
+            storage,
+            format,
+            fileSchema,
+            options.formatOptions,
+            `${prefix}${STAGING}/${writeId}/${partition}${name}`,
+            `${prefix}${partition}${name}`,
+          );
+        }
+        await current.writer.write(record as Record<string, unknown>);
+        rows++;
+        if (current.writer.rows >= maxRows || current.writer.estimatedBytes >= target) await finish();
       }
-      await current.writer.write(record as Record<string, unknown>);
-      rows++;
-      if (current.writer.rows >= maxRows || current.writer.estimatedBytes >= target) await finish();
     }
+    await finish();
+  } catch (err) {
+    return failWrite(storage, prefix, writeId, options.table, current ? [current] : [], err);
   }
-  await finish();
   const removedKeys = new Set(inputs.map((f) => f.key));
   const next: Manifest = {
     format: 'tributary-manifest',

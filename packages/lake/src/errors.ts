@@ -56,3 +56,27 @@ export class StorageError extends TributaryError {
     super(message, { code: 'STORAGE_FAILED', ...options });
   }
 }
+
+/**
+ * A partition column name or value that cannot round-trip through a hive folder name
+ * (`name=value/`): an invalid name refuses the write; an invalid value refuses its record, which
+ * `writeDataset` reports with the other invalid records.
+ *
+ * @example
+ * ```ts
+ * catch (err) { if (err instanceof PartitionError) console.log(err.context.partition, err.reason); }
+ * ```
+ */
+export class PartitionError extends TributaryError {
+  override name = 'PartitionError';
+  /** Why the name or value was refused, without the value itself. */
+  readonly reason: string;
+
+  constructor(partition: string, reason: string) {
+    super(`Partition ${JSON.stringify(partition)}: ${reason}`, {
+      code: 'PARTITION_INVALID',
+      context: { partition },
+    });
+    this.reason = reason;
+  }
+}

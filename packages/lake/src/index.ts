@@ -32,6 +32,8 @@ export type {
   InvalidRecord,
   Manifest,
   ReadDatasetOptions,
+  RecoverDatasetOptions,
+  RecoveryResult,
   WriteDatasetOptions,
   WriteDatasetResult,
   WriteMode,
@@ -55,7 +57,7 @@ export type {
   DeliveryStats,
 } from './delivery.js';
 export { createDelivery, DeliveryError } from './delivery.js';
-export { InvalidKeyError, ObjectNotFoundError, StorageError } from './errors.js';
+export { InvalidKeyError, ObjectNotFoundError, PartitionError, StorageError } from './errors.js';
 export { csvFormat } from './formats/csv.js';
 export { ndjsonFormat } from './formats/ndjson.js';
 export type { ParquetColumnInfo, ParquetErrorCode } from './formats/parquet.js';
@@ -85,6 +87,7 @@ export {
   byDay,
   byField,
   byHour,
+  checkPartitionName,
   escapePartitionValue,
   HIVE_DEFAULT_PARTITION,
   parsePartitions,

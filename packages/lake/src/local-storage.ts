@@ -211,6 +211,35 @@ export class LocalStorage implements Storage {
     }
   }
 
+  /**
+   * Delete temporary files (`<root>/.tributary-tmp/*.tmp`) last written before `olderThan`: what a
+   * process killed during a put or copy leaves. A put in progress keeps writing to its file, so
+   * its time stays recent. Returns the removed files' paths relative to the root.
+   */
+  async removeAbandonedUploads(options: { olderThan: Date; prefix?: string }): Promise<string[]> {
+    const cutoff = options.olderThan.getTime();
+    let names: string[];
+    try {
+      names = await readdir(this.#tempDir);
+    } catch (err) {
+      if (isMissing(err)) return [];
+      throw this.#wrap(err, 'list', TEMP_DIR);
+    }
+    const removed: string[] = [];
+    for (const name of names.sort()) {
+      if (!name.endsWith('.tmp')) continue;
+      const path = join(this.#tempDir, name);
+      try {
+        if ((await lstat(path)).mtimeMs >= cutoff) continue;
+        await unlink(path);
+        removed.push(`${TEMP_DIR}/${name}`);
+      } catch (err) {
+        if (!isMissing(err)) throw this.#wrap(err, 'delete', `${TEMP_DIR}/${name}`);
+      }
+    }
+    return removed;
+  }
+
   /** The file of `key`, which cannot be outside the root nor in the temporary folder. */
   #pathOf(key: string): string {
     assertValidKey(key);

@@ -1,4 +1,5 @@
-import { TributaryError } from '@tributary/core';
+import { TributaryError, utf8ByteLength } from '@tributary/core';
+import { PartitionError } from './errors.js';
 
 /** How one partition column gets its value: from a record's field, or computed. */
 export interface PartitionSpec {
@@ -40,13 +41,56 @@ export function unescapePartitionValue(value: string): string {
   );
 }
 
-/** `dt=2026-11-23/hour=10/` for the given partition values (names in order). Empty string for none. */
+// A column name: Glue, Athena and Spark all accept these, and none needs quoting or escaping.
+const PARTITION_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// Most file systems refuse longer folder names; S3 keys are limited to 1,024 bytes in all.
+const MAX_SEGMENT_BYTES = 255;
+
+/**
+ * Refuse a partition column name that could not be read back from a path (empty, `a/b`, `k=x`,
+ * anything but letters, digits and `_`, not starting with a digit), with a {@link PartitionError}.
+ */
+export function checkPartitionName(name: string): void {
+  if (typeof name !== 'string' || !PARTITION_NAME.test(name)) {
+    throw new PartitionError(
+      String(name),
+      'a partition column name must be letters, digits and _, not starting with a digit',
+    );
+  }
+}
+
+function valueProblem(value: string): string | undefined {
+  if (value === '')
+    return 'an empty value cannot be told from null in a folder name (Hive and Spark read it as null)';
+  if (value === HIVE_DEFAULT_PARTITION)
+    return `the value ${HIVE_DEFAULT_PARTITION} is how a partition folder says null`;
+  if (/\p{Cs}/u.test(value)) return 'the value holds a lone UTF-16 surrogate, which has no UTF-8 form';
+  return undefined;
+}
+
+/**
+ * `dt=2026-11-23/hour=10/` for the given partition values (names in order); '' for none. Every
+ * path it returns reads back to the same values with {@link parsePartitions}: names that could
+ * not, and values that would read back changed (`''`, the literal `__HIVE_DEFAULT_PARTITION__`,
+ * a lone surrogate, a folder name over 255 bytes), throw a {@link PartitionError}.
+ */
 export function partitionPath(values: readonly [string, string | null][]): string {
-  return values
-    .map(
-      ([name, value]) => `${name}=${value === null ? HIVE_DEFAULT_PARTITION : escapePartitionValue(value)}/`,
-    )
-    .join('');
+  let path = '';
+  for (const [name, value] of values) {
+    checkPartitionName(name);
+    if (value === null) {
+      path += `${name}=${HIVE_DEFAULT_PARTITION}/`;
+      continue;
+    }
+    const problem = valueProblem(value);
+    if (problem) throw new PartitionError(name, problem);
+    const segment = `${name}=${escapePartitionValue(value)}`;
+    if (segment.length > MAX_SEGMENT_BYTES / 3 && utf8ByteLength(segment) > MAX_SEGMENT_BYTES) {
+      throw new PartitionError(name, `the folder name would exceed ${MAX_SEGMENT_BYTES} UTF-8 bytes`);
+    }
+    path += `${segment}/`;
+  }
+  return path;
 }
 
 /**

@@ -73,6 +73,12 @@ export interface Storage {
    * `put(to, await get(from))`.
    */
   copy?(from: string, to: string): Promise<ObjectInfo>;
+  /**
+   * Remove uploads that a killed process left unfinished (a local temporary file, an S3
+   * multipart upload) started before `olderThan`, under `prefix` where the storage can tell;
+   * returns what it removed. Optional: `recoverDataset` calls it when present.
+   */
+  removeAbandonedUploads?(options: { olderThan: Date; prefix?: string }): Promise<string[]>;
 }
 
 /**

@@ -276,6 +276,45 @@ describe('defineSchema', () => {
     });
   });
 
+  describe('hostile names and text', () => {
+    it.each(['__proto__', 'constructor', 'prototype'])(
+      'refuses a field named %s with a typed error',
+      (name) => {
+        const fields = Object.defineProperty({}, name, {
+          value: field.string(),
+          enumerable: true,
+        }) as Record<string, ReturnType<typeof field.string>>;
+
+        const attempt = () => defineSchema(fields);
+
+        expect(attempt).toThrow(TributaryError);
+        expect(attempt).toThrow(/reserved/);
+      },
+    );
+
+    it('does not take inherited properties for fields', () => {
+      const schema = defineSchema({ id: field.string(), toString: field.string().optional() });
+      const input = Object.create({ id: 'inherited' }) as Record<string, unknown>;
+
+      const result = schema.validate(input);
+
+      expect(result.ok).toBe(false);
+      expect(result.ok ? [] : result.issues.map((i) => [i.path, i.code])).toEqual([['id', 'required']]);
+    });
+
+    it('rejects a lone UTF-16 surrogate in a string or a list of strings, and keeps surrogate pairs', () => {
+      const schema = defineSchema({ name: field.string(), tags: field.list(field.string()) });
+
+      const lone = schema.validate({ name: 'a\uD800b', tags: ['ok'] });
+      const inList = schema.validate({ name: 'ok', tags: ['x\uDC00'] });
+      const pair = schema.validate({ name: '\uD83D\uDE00', tags: ['\u{1F600}'] });
+
+      expect(lone.ok ? [] : lone.issues.map((i) => [i.path, i.code])).toEqual([['name', 'encoding']]);
+      expect(inList.ok ? [] : inList.issues.map((i) => [i.path, i.code])).toEqual([['tags[0]', 'encoding']]);
+      expect(pair).toEqual({ ok: true, value: { name: '😀', tags: ['😀'] } });
+    });
+  });
+
   describe('parse', () => {
     it('throws a ValidationError holding every issue', () => {
       const error = (() => {

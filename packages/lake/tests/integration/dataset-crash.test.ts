@@ -1,8 +1,10 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, describe, expect, it } from 'vitest';
+import { crawl } from '../../src/catalog/crawl.js';
 import { readDataset, readManifest, writeDataset } from '../../src/dataset.js';
 import { LocalStorage } from '../../src/local-storage.js';
 import { byHour } from '../../src/partitions.js';
@@ -86,6 +88,63 @@ describe('writeDataset', () => {
       // every file in the partitions is one the manifest names: no orphans from the crash
       const manifest = await readManifest(storage, 'sensors');
       expect(await keys(storage, 'sensors/dt=')).toEqual(manifest?.files.map((f) => f.key).sort());
+    }, 60_000);
+  });
+
+  describe('crash inside a commit', () => {
+    /** What a folder-listing reader sees: every Parquet file under the table's partitions, as DuckDB globs them. */
+    async function folderRead(tableRoot: string): Promise<{ rows: number; ids: number }> {
+      const instance = await DuckDBInstance.create(':memory:');
+      const connection = await instance.connect();
+      try {
+        const reader = await connection.runAndReadAll(
+          `SELECT count(*)::INTEGER AS rows, count(DISTINCT id)::INTEGER AS ids FROM read_parquet('${join(tableRoot, 'dt=*', 'hour=*', '*.parquet')}', hive_partitioning = true)`,
+        );
+        const [row] = reader.getRowObjects() as { rows: number; ids: number }[];
+        return row as { rows: number; ids: number };
+      } finally {
+        connection.closeSync();
+        instance.closeSync();
+      }
+    }
+
+    it('is rolled forward by the next read, after which crawl works and folder readers see no duplicates', async () => {
+      const crashRoot = mkdtempSync(join(tmpdir(), 'tributary-commit-crash-'));
+      try {
+        const storage = new LocalStorage({ root: crashRoot });
+        const options = {
+          storage,
+          table: 'sensors',
+          schema: crashSchema,
+          partitionBy: byHour('timestamp'),
+          format: 'parquet' as const,
+          maxRowsPerFile: 1_000,
+        };
+        await writeDataset(crashRows(8_000, 'n'), options);
+        const script = join(import.meta.dirname, 'fixtures', 'commit-crasher.ts');
+
+        const child = spawnSync(process.execPath, ['--import', 'tsx', script, crashRoot, '8000'], {
+          encoding: 'utf8',
+        });
+        const manifest = await readManifest(storage, 'sensors');
+        const halfway = await folderRead(join(crashRoot, 'sensors'));
+
+        const table = await crawl(storage, 'sensors');
+        const after = await folderRead(join(crashRoot, 'sensors'));
+        const rows = await collect(readDataset({ storage, table: 'sensors', schema: crashSchema }));
+
+        expect(child.signal, child.stderr).toBe('SIGKILL');
+        // Killed after its commit point: version 2 is the snapshot, but only partly in place.
+        expect(manifest?.version).toBe(2);
+        expect(halfway.rows).toBeGreaterThan(8_000);
+        expect(table.partitions?.length).toBe(4);
+        expect(after).toEqual({ rows: 8_000, ids: 8_000 });
+        expect(rows).toHaveLength(8_000);
+        expect(await keys(storage, 'sensors/_staging/')).toEqual([]);
+        expect((await keys(storage, 'sensors/dt=')).sort()).toEqual(manifest?.files.map((f) => f.key).sort());
+      } finally {
+        rmSync(crashRoot, { recursive: true, force: true });
+      }
     }, 60_000);
   });
 });

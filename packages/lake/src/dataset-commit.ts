@@ -1,0 +1,338 @@
+import { TributaryError } from '@tributary/core';
+import { ObjectNotFoundError } from './errors.js';
+import { formatOfKey } from './formats/registry.js';
+import type { ObjectInfo, Storage } from './storage.js';
+
+// How a hive-layout table commits: files are staged under `<table>/_staging/<writeId>/`, the
+// manifest `<table>/_manifests/vN.json` is the commit point, then staged files are promoted to
+// their final keys and replaced files deleted, and `vN.promoted` records that promotion ended.
+// Every entry point that reads a table goes through `committedManifest`, which rolls an
+// interrupted promotion forward first: after any tributary read or write, folder-listing readers
+// (pyarrow, Spark, DuckDB globs, Athena) see exactly the committed snapshot again.
+
+/** How a write combines with what the table already holds. */
+export type WriteMode = 'append' | 'overwrite' | 'overwrite_partitions';
+
+/** One committed data file of a table. */
+export interface DatasetFile {
+  /** Key relative to the zone, e.g. `sensors/dt=2026-11-23/hour=10/part-00000-<uuid>.parquet`. */
+  key: string;
+  /** `dt=2026-11-23/hour=10/`, or '' for an unpartitioned table. */
+  partition: string;
+  rows: number;
+  bytes: number;
+}
+
+/** A snapshot of a table: the files a reader may see. Stored as `<table>/_manifests/v<version>.json`. */
+export interface Manifest {
+  format: 'tributary-manifest';
+  version: number;
+  writeId: string;
+  mode: WriteMode | 'compact';
+  committedAt: string;
+  /** Every committed file, final keys. */
+  files: DatasetFile[];
+  /** Files this commit brings in, from their staging keys: promoted after the manifest is written. */
+  staged: { from: string; to: string }[];
+  /** Files this commit replaced: deleted after promotion. */
+  removed: string[];
+  /** Partition columns that hold a field of the schema (left out of the files), so readers can put them back. */
+  fieldPartitions?: { name: string; field: string }[];
+}
+
+export const MANIFESTS = '_manifests';
+export const STAGING = '_staging';
+const PROMOTED = '.promoted';
+/** Staging folders and temporary uploads younger than this are left alone by recovery. */
+export const DEFAULT_RECOVERY_GRACE_MS = 24 * 60 * 60 * 1000;
+
+export function datasetError(
+  message: string,
+  context: Record<string, unknown> = {},
+  cause?: unknown,
+  code = 'DATASET_FAILED',
+): TributaryError {
+  return new TributaryError(message, { code, context, cause });
+}
+
+/** `sensors/` for `sensors`; refuses paths that escape the zone or hide in `_`-folders. */
+export function tablePrefix(table: string): string {
+  const clean = typeof table === 'string' ? table.replace(/^\/+|\/+$/g, '') : '';
+  if (
+    clean === '' ||
+    clean.split('/').some((s) => s === '' || s === '.' || s === '..' || s.startsWith('_'))
+  ) {
+    throw new TributaryError(`Invalid table path ${JSON.stringify(table)}`, {
+      code: 'DATASET_INVALID',
+      context: { table },
+    });
+  }
+  return `${clean}/`;
+}
+
+function manifestKey(prefix: string, version: number): string {
+  return `${prefix}${MANIFESTS}/v${String(version).padStart(10, '0')}`;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isCount = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= -1;
+
+/**
+ * Parse and check a manifest: JSON of the right shape, every key inside the table, every data
+ * file of a format the lake reads. A manifest that fails any check is a typed
+ * `DATASET_MANIFEST_INVALID` error, never a `SyntaxError` or a silently skipped file.
+ */
+export function parseManifest(bytes: Uint8Array, key: string, prefix: string): Manifest {
+  const invalid = (problem: string, cause?: unknown) =>
+    datasetError(`Manifest ${key} is invalid: ${problem}`, { key }, cause, 'DATASET_MANIFEST_INVALID');
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (err) {
+    throw invalid('not UTF-8 JSON', err);
+  }
+  if (!isObject(value) || value.format !== 'tributary-manifest') throw invalid('not a tributary manifest');
+  const { version, writeId, mode, committedAt, files, staged, removed, fieldPartitions } = value;
+  if (!(Number.isInteger(version) && (version as number) >= 1))
+    throw invalid('version is not a positive integer');
+  if (typeof writeId !== 'string' || writeId === '' || writeId.includes('/'))
+    throw invalid('writeId is not a name');
+  if (!['append', 'overwrite', 'overwrite_partitions', 'compact'].includes(mode as string))
+    throw invalid('unknown mode');
+  if (typeof committedAt !== 'string') throw invalid('committedAt is not a string');
+  const inTable = (k: unknown): k is string =>
+    typeof k === 'string' && k.startsWith(prefix) && !k.slice(prefix.length).startsWith('_');
+  if (!Array.isArray(files)) throw invalid('files is not a list');
+  for (const [i, f] of files.entries()) {
+    if (
+      !isObject(f) ||
+      !inTable(f.key) ||
+      typeof f.partition !== 'string' ||
+      !isCount(f.rows) ||
+      !isCount(f.bytes)
+    )
+      throw invalid(`files[${i}] is not a data file of the table`);
+    if (!formatOfKey(f.key)) throw invalid(`files[${i}] (${f.key}) has an extension no lake format reads`);
+  }
+  const stagingPrefix = `${prefix}${STAGING}/${writeId}/`;
+  if (!Array.isArray(staged)) throw invalid('staged is not a list');
+  for (const [i, s] of staged.entries()) {
+    if (!isObject(s) || typeof s.from !== 'string' || !s.from.startsWith(stagingPrefix) || !inTable(s.to))
+      throw invalid(`staged[${i}] does not move a file of this write's staging folder into the table`);
+  }
+  if (!Array.isArray(removed) || !removed.every(inTable))
+    throw invalid('removed is not a list of keys in the table');
+  if (
+    fieldPartitions !== undefined &&
+    !(
+      Array.isArray(fieldPartitions) &&
+      fieldPartitions.every((p) => isObject(p) && typeof p.name === 'string' && typeof p.field === 'string')
+    )
+  )
+    throw invalid('fieldPartitions is not a list of { name, field }');
+  return value as unknown as Manifest;
+}
+
+interface LatestManifest {
+  manifest: Manifest;
+  key: string;
+  promoted: boolean;
+}
+
+async function latestManifest(storage: Storage, prefix: string): Promise<LatestManifest | undefined> {
+  let latest: ObjectInfo | undefined;
+  const promoted = new Set<string>();
+  for await (const object of storage.list(`${prefix}${MANIFESTS}/v`)) {
+    if (object.key.endsWith('.json')) latest = object;
+    else if (object.key.endsWith(PROMOTED)) promoted.add(object.key.slice(0, -PROMOTED.length));
+  }
+  if (!latest) return undefined;
+  const bytes = await storage.getBytes(latest.key).catch((err) => {
+    throw datasetError(`Reading manifest ${latest.key} failed`, { key: latest.key }, err);
+  });
+  const manifest = parseManifest(bytes, latest.key, prefix);
+  const base = latest.key.slice(0, -'.json'.length);
+  if (base !== manifestKey(prefix, manifest.version)) {
+    throw datasetError(
+      `Manifest ${latest.key} is invalid: it says it is version ${manifest.version}`,
+      { key: latest.key },
+      undefined,
+      'DATASET_MANIFEST_INVALID',
+    );
+  }
+  return { manifest, key: latest.key, promoted: promoted.has(base) };
+}
+
+/**
+ * The latest committed manifest of a table, or `undefined` when the table has none (never
+ * written by `writeDataset`, or only by crashed writes). It only reads: to get the snapshot
+ * every reader sees, with an interrupted commit rolled forward, use `listDatasetFiles`.
+ *
+ * @example
+ * ```ts
+ * const manifest = await readManifest(lake.processed, 'sensors');
+ * console.log(manifest?.files.length);
+ * ```
+ */
+export async function readManifest(storage: Storage, table: string): Promise<Manifest | undefined> {
+  return (await latestManifest(storage, tablePrefix(table)))?.manifest;
+}
+
+/**
+ * The latest manifest, its commit rolled forward when its promotion never finished (a crash
+ * between the commit point and the end of promotion). Every reading entry point goes through
+ * here, so a table never stays half-promoted past the next tributary read or write.
+ */
+export async function committedManifest(
+  storage: Storage,
+  table: string,
+): Promise<{ manifest: Manifest | undefined; rolledForward: boolean }> {
+  const prefix = tablePrefix(table);
+  const latest = await latestManifest(storage, prefix);
+  if (!latest) return { manifest: undefined, rolledForward: false };
+  if (latest.promoted) return { manifest: latest.manifest, rolledForward: false };
+  try {
+    await promote(storage, prefix, latest.manifest);
+  } catch (err) {
+    throw datasetError(
+      `Version ${latest.manifest.version} of ${table} is committed but its files could not be put in place: ${(err as Error).message}`,
+      { table, key: latest.key },
+      err,
+      'DATASET_RECOVERY_FAILED',
+    );
+  }
+  return { manifest: latest.manifest, rolledForward: true };
+}
+
+/** Put a committed manifest's files in place and delete what it replaced. Idempotent, and safe to run twice at once. */
+export async function promote(storage: Storage, prefix: string, manifest: Manifest): Promise<void> {
+  for (const { from, to } of manifest.staged) {
+    if (await storage.head(to)) continue;
+    try {
+      const staged = await storage.head(from);
+      if (!staged) throw new ObjectNotFoundError(from);
+      if (storage.copy) await storage.copy(from, to);
+      else await storage.put(to, await storage.get(from), { expectedSize: staged.size });
+    } catch (err) {
+      // Another process rolling the same commit forward may have moved it in the meantime.
+      if (err instanceof ObjectNotFoundError && (await storage.head(to))) continue;
+      if (err instanceof ObjectNotFoundError) {
+        throw datasetError(
+          `Committed file ${to} is missing, and so is its staged copy ${from}`,
+          { key: to },
+          err,
+        );
+      }
+      throw err;
+    }
+  }
+  const leftovers = [...manifest.removed, ...manifest.staged.map((s) => s.from)];
+  // Also whatever an earlier, crashed attempt of the same write staged and this one did not.
+  for await (const object of storage.list(`${prefix}${STAGING}/${manifest.writeId}/`))
+    leftovers.push(object.key);
+  if (leftovers.length > 0) await storage.delete(new Set(leftovers));
+  await storage.put(`${manifestKey(prefix, manifest.version)}${PROMOTED}`, '', { contentType: 'text/plain' });
+}
+
+/** Commit a new version: the manifest's put is the commit point; promotion follows. */
+export async function commit(storage: Storage, prefix: string, manifest: Manifest): Promise<void> {
+  const key = `${manifestKey(prefix, manifest.version)}.json`;
+  if (await storage.head(key)) {
+    await discardStaged(storage, prefix, manifest.writeId).catch(() => {});
+    throw new TributaryError(`Another write committed version ${manifest.version} of ${prefix} first`, {
+      code: 'DATASET_CONFLICT',
+      retryable: true,
+      context: { key },
+    });
+  }
+  try {
+    await storage.put(key, `${JSON.stringify(manifest, null, 1)}\n`, { contentType: 'application/json' });
+  } catch (err) {
+    // Not committed (unless the put took effect and only its answer was lost): nothing stays staged.
+    if ((await storage.head(key).catch(() => true)) === undefined) {
+      await discardStaged(storage, prefix, manifest.writeId).catch(() => {});
+    }
+    throw err;
+  }
+  await promote(storage, prefix, manifest);
+}
+
+/** Delete every staged object of one write (a failed write leaves nothing staged). */
+export async function discardStaged(storage: Storage, prefix: string, writeId: string): Promise<void> {
+  const keys: string[] = [];
+  for await (const object of storage.list(`${prefix}${STAGING}/${writeId}/`)) keys.push(object.key);
+  if (keys.length > 0) await storage.delete(keys);
+}
+
+export interface RecoverDatasetOptions {
+  /**
+   * Staging folders and temporary uploads are abandoned once nothing was written to them for
+   * this long (a write still running keeps adding files). Default 24 hours.
+   */
+  graceMs?: number;
+  /** Never sweep this write's staging folder (the write about to run). */
+  keepWriteId?: string;
+  /** The current time, for tests. */
+  now?: () => number;
+}
+
+/** What `recoverDataset` found and did. */
+export interface RecoveryResult {
+  /** The latest committed manifest, after recovery. */
+  manifest: Manifest | undefined;
+  /** True when an interrupted commit was rolled forward. */
+  rolledForward: boolean;
+  /** Objects deleted from abandoned staging folders (`<table>/_staging/<writeId>/...`). */
+  removedStaging: string[];
+  /** Abandoned temporary uploads the storage removed (local `.tmp` files, S3 multipart uploads). */
+  removedTemporary: string[];
+}
+
+/**
+ * Finish what a crash left: roll an interrupted commit forward, and remove staging folders and
+ * temporary uploads that nothing has written to for longer than the grace period. Idempotent;
+ * `writeDataset` and `compact` run it before they write, and every read rolls commits forward.
+ *
+ * @example
+ * ```ts
+ * const { rolledForward, removedStaging, removedTemporary } = await recoverDataset(lake.processed, 'sensors', {
+ *   graceMs: 60 * 60 * 1000,
+ * });
+ * console.log(rolledForward, removedStaging.length, removedTemporary.length);
+ * ```
+ */
+export async function recoverDataset(
+  storage: Storage,
+  table: string,
+  options: RecoverDatasetOptions = {},
+): Promise<RecoveryResult> {
+  const graceMs = options.graceMs ?? DEFAULT_RECOVERY_GRACE_MS;
+  if (!(graceMs >= 0)) {
+    throw new TributaryError('recoverDataset: graceMs must be a number >= 0', { code: 'DATASET_INVALID' });
+  }
+  const prefix = tablePrefix(table);
+  const { manifest, rolledForward } = await committedManifest(storage, table);
+  const cutoff = (options.now ?? Date.now)() - graceMs;
+
+  // Group the staging area by write; a folder is abandoned when its newest object is older than the cutoff.
+  const folders = new Map<string, { keys: string[]; newest: number }>();
+  for await (const object of storage.list(`${prefix}${STAGING}/`)) {
+    const writeId = object.key.slice(prefix.length + STAGING.length + 1).split('/')[0] as string;
+    const folder = folders.get(writeId) ?? { keys: [], newest: Number.NEGATIVE_INFINITY };
+    folder.keys.push(object.key);
+    // An object without a time is treated as just written: never swept by age alone.
+    folder.newest = Math.max(folder.newest, object.lastModified?.getTime() ?? Number.POSITIVE_INFINITY);
+    folders.set(writeId, folder);
+  }
+  const removedStaging: string[] = [];
+  for (const [writeId, folder] of folders) {
+    if (writeId === options.keepWriteId || folder.newest > cutoff) continue;
+    removedStaging.push(...folder.keys);
+  }
+  if (removedStaging.length > 0) await storage.delete(removedStaging);
+  const removedTemporary = storage.removeAbandonedUploads
+    ? await storage.removeAbandonedUploads({ olderThan: new Date(cutoff), prefix })
+    : [];
+  return { manifest, rolledForward, removedStaging, removedTemporary };
+}
