@@ -53,8 +53,10 @@ function writerConfig(options: WriterOptions): { rowGroupBytes: number; compress
  * default, dictionary encoding where it halves a column, min/max/null-count statistics. Types
  * follow core's `toParquetSchema`: strings UTF8, int64 INT64, decimals DECIMAL (INT32, INT64 or
  * FIXED_LEN_BYTE_ARRAY by precision), timestamps INT64 TIMESTAMP(MILLIS, UTC) (never INT96),
- * dates DATE, lists 3-level LIST. Records are buffered column-wise and a row group is written each
- * time `rowGroupBytes` of column data is buffered, so memory stays bounded by one row group.
+ * dates DATE, lists 3-level LIST. Every page header carries the CRC-32 of the page as stored, and
+ * reading verifies each page that has one (`PARQUET_PAGE_CHECKSUM_MISMATCH` on a corrupt page).
+ * Records are buffered column-wise and a row group is written each time `rowGroupBytes` of column
+ * data is buffered, so memory stays bounded by one row group.
  * Reading (with hyparquet) goes row group by row group, through ranged reads of the storage, and
  * gives back the schema's JavaScript types (Date, bigint, exact decimal text, `YYYY-MM-DD`).
  *
