@@ -12,16 +12,21 @@ import {
   TributaryError,
   toPostgresDdl,
   ValidationError,
+  withClient,
 } from '@tributary/core';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { NormalizedListings } from './normalize.js';
-import { CRYPTO_SCHEMA, CRYPTO_TABLES, type CryptoTableName, type LoadRow } from './schemas.js';
+import { type NormalizedListings, type NormalizeOptions, normalizeListings } from './normalize.js';
+import { CRYPTO_SCHEMA, CRYPTO_TABLES, type CryptoTableName } from './schemas.js';
+import type { CmcListing, CmcStatus } from './types.js';
 
 /** What {@link PostgresStore} needs of a `pg` client: `pg.PoolClient` fits. */
 export interface PgClientLike {
   // biome-ignore lint/suspicious/noExplicitAny: rows of any shape, as pg returns them
   query(text: string, values?: unknown[]): Promise<{ rows: any[] }>;
   release(error?: Error | boolean): void;
+  /** Listened to while the client is checked out (every `pg` client has it). */
+  on?(event: 'error', listener: (error: Error) => void): unknown;
+  removeListener?(event: 'error', listener: (error: Error) => void): unknown;
 }
 
 /** What {@link PostgresStore} needs of a `pg` pool: `pg.Pool` fits. */
@@ -49,6 +54,25 @@ export interface LoadOptions {
   creditsUsed?: number;
 }
 
+/**
+ * One page of a snapshot for {@link PostgresStore.loadSnapshot}: a page of listings as
+ * `CoinMarketCapClient.listingsAll` yields it (normalized by the store; `status.credit_count` is
+ * added to the load's credits), or rows already normalized (e.g. by `normalizeQuotes`).
+ */
+export type SnapshotPage =
+  | { readonly data: readonly CmcListing[]; readonly status?: Pick<CmcStatus, 'credit_count'> }
+  | NormalizedListings;
+
+/** Options of {@link PostgresStore.loadSnapshot}. */
+export interface SnapshotLoadOptions {
+  /** What the pages came from, e.g. `listings/latest`; stored in the `load` row. */
+  source: string;
+  /** API credits the snapshot cost. Default: the sum of the pages' `status.credit_count`. */
+  creditsUsed?: number;
+  /** How pages of listings are normalized (e.g. which `convert` currencies to keep). */
+  normalize?: NormalizeOptions;
+}
+
 /** Rows a load changed in one table. */
 export interface TableLoadCounts {
   inserted: number;
@@ -67,8 +91,11 @@ export interface LoadResult {
 }
 
 /**
- * A load was rolled back: nothing of it is in the database. `cause` holds the driver's error (or
- * a `ValidationError` for rows that do not fit the schemas); `context.table` the table at fault.
+ * A load was rolled back: nothing of it is in the database. `cause` holds the driver's error
+ * (e.g. SQLSTATE 57P01 when the backend was terminated), a `ValidationError` for rows that do not
+ * fit the schemas (`CMC_LOAD_INVALID`), or the error of the page source of
+ * {@link PostgresStore.loadSnapshot} (`CMC_LOAD_SOURCE_FAILED`, retryable when that error is);
+ * `context.table` names the table at fault, `context.page` the 1-based page.
  *
  * @example
  * ```ts
@@ -97,18 +124,40 @@ function invalidOption(message: string, field: string): TributaryError {
   return new TributaryError(message, { code: 'CMC_STORE_OPTIONS_INVALID', context: { variable: field } });
 }
 
+/** Rows of one page, validated, per data table. */
+type ValidatedPage = Record<DataTable, Record<string, unknown>[]>;
+
+/** Where a load stands, for the error that reports its failure. */
+interface LoadProgress {
+  connected: boolean;
+  table: CryptoTableName | undefined;
+  /** 1-based page being staged; undefined once every page is staged. */
+  page: number | undefined;
+  /** Rows staged so far. */
+  rows: number;
+}
+
+/** A failure of the page source, told apart from the database's own failures. */
+class SourceFailure {
+  constructor(readonly error: unknown) {}
+}
+
 /**
  * The relational model of CoinMarketCap data in PostgreSQL. `init()` creates the schema and the
- * tables (DDL from the schemas); `load()` writes normalized rows in one transaction: COPY FROM
- * STDIN into temporary staging tables, then `INSERT … ON CONFLICT` into the tables, updating only
- * rows whose values changed, so loading the same response twice changes nothing. Quotes are
- * history (their key includes `last_updated`): existing ones are never rewritten.
+ * tables (DDL from the schemas); `load()` writes normalized rows in one transaction, and
+ * `loadSnapshot()` writes every page of a multi-page snapshot in one transaction: COPY FROM STDIN
+ * into temporary staging tables, then `INSERT … ON CONFLICT` into the tables, updating only rows
+ * whose values changed, so loading the same response twice changes nothing. Quotes are history
+ * (their key includes `last_updated`): existing ones are never rewritten. Any failure (a rejected
+ * row, a failed page, a connection that dies) rolls the whole load back and rejects with a
+ * {@link PostgresStoreError}; the connection is then discarded, never reused.
  *
  * @example
  * ```ts
  * const store = new PostgresStore({ pool: new pg.Pool({ connectionString }) });
  * await store.init();
- * const result = await store.load(normalizeListings(data), { source: 'listings/latest', creditsUsed: 1 });
+ * const { data, status } = await cmc.listingsLatest({ limit: 100 });
+ * const result = await store.load(normalizeListings(data), { source: 'listings/latest', creditsUsed: status.credit_count });
  * console.log(result.tables.quote.inserted);
  * ```
  */
@@ -156,103 +205,202 @@ export class PostgresStore {
     }
   }
 
-  /** Load normalized rows in one transaction; any failure rolls it all back. */
+  /**
+   * Load normalized rows in one transaction; any failure rolls it all back. Rows that do not fit
+   * the schemas are refused (`CMC_LOAD_INVALID`) before the database is touched.
+   */
   async load(rows: NormalizedListings, options: LoadOptions): Promise<LoadResult> {
-    if (typeof options?.source !== 'string' || options.source.length === 0) {
-      throw invalidOption('load() options.source must be a non-empty string', 'source');
-    }
-    const creditsUsed = options.creditsUsed ?? 0;
-    if (!Number.isInteger(creditsUsed) || creditsUsed < 0 || creditsUsed > 2 ** 31 - 1) {
-      throw invalidOption('load() options.creditsUsed must be a non-negative 32-bit integer', 'creditsUsed');
-    }
-    const startedAt = new Date();
-    const validated = validateAll(rows);
+    const source = checkSource(options?.source);
+    const creditsUsed = checkCredits(options.creditsUsed ?? 0);
+    const page = validatePage(rows, undefined);
+    return this.#transaction(
+      async function* () {
+        yield page;
+      },
+      source,
+      () => creditsUsed,
+    );
+  }
 
-    let table: CryptoTableName | undefined;
-    let client: PgClientLike;
-    try {
-      client = await this.options.pool.connect();
-    } catch (error) {
-      throw this.#failed(error, 'connecting to PostgreSQL failed', undefined, 0);
+  /**
+   * Load a whole snapshot that comes in pages (e.g. `cmc.listingsAll()`) in one transaction:
+   * each page is normalized, validated and streamed into the staging tables as it arrives (memory
+   * stays at about one page), and the tables change only when the last page is in. A page that
+   * fails to arrive (`CMC_LOAD_SOURCE_FAILED`, its error as `cause`), does not fit the schemas
+   * (`CMC_LOAD_INVALID`) or a database failure (`CMC_LOAD_FAILED`) rolls back every page: nothing
+   * of the snapshot is in the database. A coin that appears on two pages (the ranking moved
+   * between requests) is stored once, from its newest `last_updated`.
+   *
+   * @example
+   * ```ts
+   * const result = await store.loadSnapshot(cmc.listingsAll({ pageSize: 1000, convert: 'USD' }), {
+   *   source: 'listings/latest',
+   * });
+   * console.log(result.tables.cryptocurrency.inserted, result.loadId);
+   * ```
+   */
+  async loadSnapshot(
+    pages: AsyncIterable<SnapshotPage> | Iterable<SnapshotPage>,
+    options: SnapshotLoadOptions,
+  ): Promise<LoadResult> {
+    const source = checkSource(options?.source);
+    const creditsUsed = options.creditsUsed === undefined ? undefined : checkCredits(options.creditsUsed);
+    const iterable = pages as Partial<AsyncIterable<unknown> & Iterable<unknown>>;
+    if (
+      typeof iterable !== 'object' ||
+      iterable === null ||
+      (typeof iterable[Symbol.asyncIterator] !== 'function' &&
+        typeof iterable[Symbol.iterator] !== 'function')
+    ) {
+      throw invalidOption('loadSnapshot() pages must be an iterable or async iterable of pages', 'pages');
     }
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
-      const tables = {} as Record<CryptoTableName, TableLoadCounts>;
-      let changed = 0;
-      for (const name of DATA_TABLES) {
-        table = name;
-        const counts = await this.#loadTable(client, name, validated[name]);
-        tables[name] = counts;
-        changed += counts.inserted + counts.updated;
+    const normalize = options.normalize;
+    let credits = 0;
+    async function* validated(progress: LoadProgress): AsyncGenerator<ValidatedPage> {
+      let number = 0;
+      const iterator = (
+        Symbol.asyncIterator in iterable
+          ? (iterable as AsyncIterable<SnapshotPage>)[Symbol.asyncIterator]()
+          : (iterable as Iterable<SnapshotPage>)[Symbol.iterator]()
+      ) as AsyncIterator<SnapshotPage> | Iterator<SnapshotPage>;
+      try {
+        for (;;) {
+          number += 1;
+          progress.page = number;
+          let next: IteratorResult<SnapshotPage>;
+          try {
+            next = await iterator.next();
+          } catch (error) {
+            throw new SourceFailure(error);
+          }
+          if (next.done) break;
+          const page = next.value;
+          const rows = isListingsPage(page) ? normalizePage(page, normalize, number) : page;
+          if (isListingsPage(page) && typeof page.status?.credit_count === 'number') {
+            credits += page.status.credit_count;
+          }
+          yield validatePage(rows, number);
+        }
+        progress.page = undefined;
+      } finally {
+        // Stopped early by a failure: let the source release what it holds (a paginating client stops).
+        if (progress.page !== undefined) await closeQuietly(iterator);
       }
-      table = 'load';
-      const finishedAt = new Date();
-      const loadRow: LoadRow = {
-        id: randomUUID(),
-        started_at: startedAt,
-        finished_at: finishedAt,
-        rows: BigInt(changed),
-        credits_used: creditsUsed,
-        source: options.source,
-      };
-      await client.query(
-        `INSERT INTO ${this.tableName('load')} (id, started_at, finished_at, rows, credits_used, source) VALUES ($1, $2, $3, $4, $5, $6)`,
-        [
-          loadRow.id,
-          loadRow.started_at,
-          loadRow.finished_at,
-          loadRow.rows.toString(),
-          loadRow.credits_used,
-          loadRow.source,
-        ],
-      );
-      tables.load = { inserted: 1, updated: 0 };
-      table = undefined;
-      await client.query('COMMIT');
-      const total = DATA_TABLES.reduce((n, t) => n + validated[t].length, 0);
-      emitSafely(this.options.onEvent, {
-        type: 'records.out',
-        source: SOURCE,
-        count: total,
-        time: Date.now(),
-      });
-      return Object.freeze({
-        loadId: loadRow.id,
-        startedAt,
-        finishedAt,
-        rows: changed,
-        tables: Object.freeze(tables),
+    }
+    return this.#transaction(validated, source, () => creditsUsed ?? credits);
+  }
+
+  /** Stage every page, then apply the staging tables to the tables, in one transaction. */
+  async #transaction(
+    pages: (progress: LoadProgress) => AsyncIterable<ValidatedPage>,
+    source: string,
+    creditsUsed: () => number,
+  ): Promise<LoadResult> {
+    const startedAt = new Date();
+    const progress: LoadProgress = { connected: false, table: undefined, page: undefined, rows: 0 };
+    try {
+      return await withClient(this.options.pool, async (client) => {
+        progress.connected = true;
+        try {
+          await client.query('BEGIN');
+          const staged = {} as Record<DataTable, number>;
+          for (const name of DATA_TABLES) {
+            staged[name] = 0;
+            await client.query(
+              `CREATE TEMP TABLE ${stagingName(name)} (LIKE ${this.tableName(name)}) ON COMMIT DROP`,
+            );
+          }
+          for await (const page of pages(progress)) {
+            for (const name of DATA_TABLES) {
+              const rows = page[name];
+              if (rows.length === 0) continue;
+              progress.table = name;
+              await this.#stage(client, name, rows);
+              staged[name] += rows.length;
+              progress.rows += rows.length;
+            }
+            progress.table = undefined;
+          }
+          const tables = {} as Record<CryptoTableName, TableLoadCounts>;
+          let changed = 0;
+          for (const name of DATA_TABLES) {
+            progress.table = name;
+            const counts = staged[name] === 0 ? { inserted: 0, updated: 0 } : await this.#apply(client, name);
+            tables[name] = counts;
+            changed += counts.inserted + counts.updated;
+          }
+          progress.table = 'load';
+          const finishedAt = new Date();
+          const loadId = randomUUID();
+          await client.query(
+            `INSERT INTO ${this.tableName('load')} (id, started_at, finished_at, rows, credits_used, source) VALUES ($1, $2, $3, $4, $5, $6)`,
+            [loadId, startedAt, finishedAt, String(changed), checkCredits(creditsUsed()), source],
+          );
+          tables.load = { inserted: 1, updated: 0 };
+          progress.table = undefined;
+          await client.query('COMMIT');
+          emitSafely(this.options.onEvent, {
+            type: 'records.out',
+            source: SOURCE,
+            count: progress.rows,
+            time: Date.now(),
+          });
+          return Object.freeze({
+            loadId,
+            startedAt,
+            finishedAt,
+            rows: changed,
+            tables: Object.freeze(tables),
+          });
+        } catch (error) {
+          try {
+            await client.query('ROLLBACK');
+          } catch {
+            // The connection is dead or unusable: withClient discards it, which ends the transaction.
+          }
+          throw error;
+        }
       });
     } catch (error) {
-      try {
-        await client.query('ROLLBACK');
-      } catch (rollbackError) {
-        // A connection that cannot roll back must not go back to the pool mid-transaction.
-        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-      }
-      const total = DATA_TABLES.reduce((n, t) => n + validated[t].length, 0);
-      throw this.#failed(
-        error,
-        `loading into ${table ?? 'the tables'} failed; the load was rolled back`,
-        table,
-        total,
-      );
-    } finally {
-      client.release(broken);
+      throw this.#failed(error, progress);
     }
   }
 
-  #failed(error: unknown, message: string, table: string | undefined, count: number): PostgresStoreError {
-    const wrapped = new PostgresStoreError(message, {
-      code: 'CMC_LOAD_FAILED',
-      cause: error,
-      context: { schema: this.options.schema, ...(table === undefined ? {} : { table }) },
-    });
+  #failed(error: unknown, progress: LoadProgress): PostgresStoreError {
+    const where = {
+      schema: this.options.schema,
+      ...(progress.table === undefined ? {} : { table: progress.table }),
+      ...(progress.page === undefined ? {} : { page: progress.page }),
+    };
+    let wrapped: PostgresStoreError;
+    if (error instanceof PostgresStoreError) {
+      wrapped = error;
+    } else if (error instanceof SourceFailure) {
+      wrapped = new PostgresStoreError(
+        `reading page ${progress.page} of the snapshot failed; the load was rolled back`,
+        {
+          code: 'CMC_LOAD_SOURCE_FAILED',
+          cause: error.error,
+          retryable: TributaryError.isInstance(error.error) && error.error.retryable,
+          context: where,
+        },
+      );
+    } else if (!progress.connected) {
+      wrapped = new PostgresStoreError('connecting to PostgreSQL failed', {
+        code: 'CMC_LOAD_FAILED',
+        cause: error,
+        context: { schema: this.options.schema },
+      });
+    } else {
+      wrapped = new PostgresStoreError(
+        `loading into ${progress.table ?? 'the tables'} failed; the load was rolled back`,
+        { code: 'CMC_LOAD_FAILED', cause: error, context: where },
+      );
+    }
     emitSafely(this.options.onEvent, {
       type: 'failure',
       source: SOURCE,
-      count,
+      count: progress.rows,
       code: wrapped.code,
       error: wrapped,
       time: Date.now(),
@@ -260,46 +408,102 @@ export class PostgresStore {
     return wrapped;
   }
 
-  async #loadTable(
+  /** COPY rows into a table's staging table. */
+  async #stage(
     client: PgClientLike,
     name: DataTable,
     rows: readonly Record<string, unknown>[],
-  ): Promise<TableLoadCounts> {
-    const schema = CRYPTO_TABLES[name] as Schema<Fields>;
-    const target = this.tableName(name);
-    const staging = quoteIdentifier(`tributary_staging_${name}`);
-    if (rows.length === 0) return { inserted: 0, updated: 0 };
-    await client.query(`CREATE TEMP TABLE ${staging} (LIKE ${target}) ON COMMIT DROP`);
-    const columns = schema.columns;
+  ): Promise<void> {
+    const columns = (CRYPTO_TABLES[name] as Schema<Fields>).columns;
     const columnList = columns.map((c) => quoteIdentifier(c.name)).join(', ');
     const copy = client.query(
-      copyFrom(`COPY ${staging} (${columnList}) FROM STDIN (FORMAT csv)`) as never,
+      copyFrom(`COPY ${stagingName(name)} (${columnList}) FROM STDIN (FORMAT csv)`) as never,
     ) as unknown as NodeJS.WritableStream;
     await pipeline(Readable.from(csvChunks(columns, rows)), copy);
-    const result = await client.query(upsertSql(name, schema, target, staging));
+  }
+
+  /** Upsert a table from its staging table. */
+  async #apply(client: PgClientLike, name: DataTable): Promise<TableLoadCounts> {
+    const schema = CRYPTO_TABLES[name] as Schema<Fields>;
+    const result = await client.query(upsertSql(name, schema, this.tableName(name), stagingName(name)));
     const counts = result.rows[0] as { inserted: number; updated: number } | undefined;
     return { inserted: Number(counts?.inserted ?? 0), updated: Number(counts?.updated ?? 0) };
   }
 }
 
-function validateAll(rows: NormalizedListings): Record<DataTable, Record<string, unknown>[]> {
-  const out = {} as Record<DataTable, Record<string, unknown>[]>;
+function stagingName(name: DataTable): string {
+  return quoteIdentifier(`tributary_staging_${name}`);
+}
+
+function checkSource(source: unknown): string {
+  if (typeof source !== 'string' || source.length === 0) {
+    throw invalidOption('load options.source must be a non-empty string', 'source');
+  }
+  return source;
+}
+
+function checkCredits(credits: unknown): number {
+  if (typeof credits !== 'number' || !Number.isInteger(credits) || credits < 0 || credits > 2 ** 31 - 1) {
+    throw invalidOption('load options.creditsUsed must be a non-negative 32-bit integer', 'creditsUsed');
+  }
+  return credits;
+}
+
+function isListingsPage(page: SnapshotPage): page is Extract<SnapshotPage, { data: readonly CmcListing[] }> {
+  return typeof page === 'object' && page !== null && Array.isArray((page as { data?: unknown }).data);
+}
+
+function normalizePage(
+  page: Extract<SnapshotPage, { data: readonly CmcListing[] }>,
+  options: NormalizeOptions | undefined,
+  number: number,
+): NormalizedListings {
+  try {
+    return normalizeListings(page.data, options);
+  } catch (error) {
+    throw new PostgresStoreError(`page ${number} of the snapshot does not fit the relational model`, {
+      code: 'CMC_LOAD_INVALID',
+      cause: error,
+      context: { page: number },
+    });
+  }
+}
+
+async function closeQuietly(iterator: AsyncIterator<unknown> | Iterator<unknown>): Promise<void> {
+  try {
+    await iterator.return?.();
+  } catch {
+    // The load's own failure is the one to report.
+  }
+}
+
+/** Validate one page's rows; `page` (1-based) goes into the error's context. */
+function validatePage(rows: NormalizedListings, page: number | undefined): ValidatedPage {
+  const at = page === undefined ? {} : { page };
+  const where = page === undefined ? '' : ` of page ${page}`;
+  if (typeof rows !== 'object' || rows === null) {
+    throw new PostgresStoreError(`load() rows${where} must be an object of arrays per table`, {
+      code: 'CMC_LOAD_INVALID',
+      context: at,
+    });
+  }
+  const out = {} as ValidatedPage;
   for (const name of DATA_TABLES) {
     const input = (rows as unknown as Record<string, unknown>)[name];
     if (!Array.isArray(input)) {
-      throw new PostgresStoreError(`load() rows.${name} must be an array`, {
+      throw new PostgresStoreError(`load() rows.${name}${where} must be an array`, {
         code: 'CMC_LOAD_INVALID',
-        context: { table: name },
+        context: { table: name, ...at },
       });
     }
     const schema = CRYPTO_TABLES[name] as Schema<Fields>;
     out[name] = input.map((row, i) => {
       const result = schema.validate(row);
       if (result.ok) return result.value as Record<string, unknown>;
-      throw new PostgresStoreError(`load() rows.${name}[${i}] does not fit the ${name} table`, {
+      throw new PostgresStoreError(`load() rows.${name}[${i}]${where} does not fit the ${name} table`, {
         code: 'CMC_LOAD_INVALID',
         cause: new ValidationError(result.issues),
-        context: { table: name, row: i },
+        context: { table: name, row: i, ...at },
       });
     });
   }
@@ -307,11 +511,14 @@ function validateAll(rows: NormalizedListings): Record<DataTable, Record<string,
 }
 
 function upsertSql(name: DataTable, schema: Schema<Fields>, target: string, staging: string): string {
-  const key = schema.primaryKey.map(quoteIdentifier).join(', ');
+  const key = schema.primaryKey.map((k) => quoteIdentifier(k)).join(', ');
   const cols = schema.columns.map((c) => quoteIdentifier(c.name));
   const others = schema.columns.filter((c) => !schema.primaryKey.includes(c.name)).map((c) => c.name);
   // Several rows of one key in a command make ON CONFLICT DO UPDATE fail: keep one per key.
-  let sql = `INSERT INTO ${target} AS t (${cols.join(', ')})\n  SELECT DISTINCT ON (${key}) ${cols.join(', ')} FROM ${staging} ORDER BY ${key}\n  ON CONFLICT (${key}) `;
+  const newer = NEWER_ONLY[name];
+  // A key staged twice (a coin on two pages of a snapshot) keeps its newest version.
+  const order = newer === undefined ? key : `${key}, ${quoteIdentifier(newer)} DESC NULLS LAST`;
+  let sql = `INSERT INTO ${target} AS t (${cols.join(', ')})\n  SELECT DISTINCT ON (${key}) ${cols.join(', ')} FROM ${staging} ORDER BY ${order}\n  ON CONFLICT (${key}) `;
   if (name === 'quote' || others.length === 0) {
     sql += 'DO NOTHING';
   } else {
@@ -324,7 +531,6 @@ function upsertSql(name: DataTable, schema: Schema<Fields>, target: string, stag
     const current = others.map((c) => `t.${quoteIdentifier(c)}`).join(', ');
     const next = others.map(incoming).join(', ');
     sql += `DO UPDATE SET ${set}\n  WHERE ROW(${current}) IS DISTINCT FROM ROW(${next})`;
-    const newer = NEWER_ONLY[name];
     if (newer) sql += ` AND EXCLUDED.${quoteIdentifier(newer)} >= t.${quoteIdentifier(newer)}`;
   }
   // xmax = 0 only on a freshly inserted row version: tells inserts from updates.

@@ -76,3 +76,9 @@ export {
   toRedshiftDdl,
 } from './schema-sql.js';
 export { utf8ByteLength } from './utf8.js';
+export {
+  type CheckedOutClient,
+  type ClientErrorListener,
+  type ClientPool,
+  withClient,
+} from './with-client.js';

@@ -2,14 +2,19 @@ import { type PostgresServer, startPostgres } from '@tributary/local';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateFixtures } from '../../fixtures/generate.js';
+import { CoinMarketCapClient, type ListingsPage } from '../../src/client.js';
+import { CoinMarketCapApiError } from '../../src/errors.js';
+import { type FixtureServer, startFixtureServer } from '../../src/fixture-server.js';
 import { type NormalizedListings, normalizeListings } from '../../src/normalize.js';
 import {
   type PgClientLike,
   type PgPoolLike,
   PostgresStore,
   PostgresStoreError,
+  type SnapshotPage,
 } from '../../src/postgres-store.js';
 import { CRYPTO_SCHEMA } from '../../src/schemas.js';
+import { terminatingPool } from './support/terminate-backend.js';
 
 let server: PostgresServer;
 let pool: pg.Pool;
@@ -259,6 +264,185 @@ describe('PostgresStore', () => {
       expect((error as PostgresStoreError).code).toBe('CMC_LOAD_INVALID');
       expect((error as PostgresStoreError).context).toMatchObject({ table: 'cryptocurrency', row: 5 });
       expect((await counts(CRYPTO_SCHEMA)).quote).toBe(600);
+    });
+  });
+
+  describe('a backend that dies mid-load', () => {
+    it('rejects with a typed error whose cause is the driver error, keeps the tables as they were, and the pool serves on', async () => {
+      const schema = 'cmc_terminated';
+      await new PostgresStore({ pool, schema }).init();
+      await new PostgresStore({ pool, schema }).load(snapshot(0), { source: 'fixtures' });
+      const before = await counts(schema);
+      // Killed after platform, tag, cryptocurrency and cryptocurrency_tag were written in the transaction.
+      const dying = terminatingPool(server.url, (text) => text.includes(`INSERT INTO "${schema}"."quote"`));
+      try {
+        const store = new PostgresStore({ pool: dying.pool, schema });
+
+        const error = await store.load(snapshot(1), { source: 'fixtures' }).catch((e: unknown) => e);
+
+        expect(dying.terminated()).toBe(1);
+        expect(error).toBeInstanceOf(PostgresStoreError);
+        expect((error as PostgresStoreError).code).toBe('CMC_LOAD_FAILED');
+        expect((error as PostgresStoreError).context.table).toBe('quote');
+        expect(((error as Error).cause as { code?: string }).code).toBe('57P01');
+        expect(await counts(schema)).toEqual(before);
+        const again = await store.load(snapshot(1), { source: 'fixtures' });
+        expect(again.tables.quote.inserted).toBe(300);
+        expect((await counts(schema)).load).toBe((before.load ?? 0) + 1);
+      } finally {
+        await dying.end();
+      }
+    });
+  });
+
+  describe('loadSnapshot', () => {
+    let api: FixtureServer;
+    const KEY = 'fixture-key';
+
+    beforeAll(async () => {
+      api = await startFixtureServer({ apiKey: KEY, coins: 300, snapshots: 2 });
+    });
+
+    afterAll(async () => {
+      await api?.stop();
+    });
+
+    const cmc = () =>
+      new CoinMarketCapClient({
+        apiKey: KEY,
+        baseUrl: api.baseUrl,
+        plan: { callsPerMinute: 10_000 },
+        retry: { baseDelayMs: 1, maxDelayMs: 5 },
+      });
+
+    async function freshStore(schema: string): Promise<PostgresStore> {
+      const store = new PostgresStore({ pool, schema });
+      await store.init();
+      return store;
+    }
+
+    const EMPTY = { platform: 0, tag: 0, cryptocurrency: 0, cryptocurrency_tag: 0, quote: 0, load: 0 };
+
+    it('loads every page of listingsAll as one snapshot with one load row and their credits', async () => {
+      const store = await freshStore('snap_whole');
+      api.requests.length = 0;
+
+      const result = await store.loadSnapshot(cmc().listingsAll({ pageSize: 100, convert: 'USD' }), {
+        source: 'listings/latest',
+      });
+
+      expect(api.requests.map((r) => r.query.start)).toEqual(['1', '101', '201']);
+      expect(result.tables.cryptocurrency).toEqual({ inserted: 300, updated: 0 });
+      expect(result.tables.quote).toEqual({ inserted: 300, updated: 0 });
+      const whole = normalizeListings(api.dataset.listings(0, ['USD']));
+      expect(await counts('snap_whole')).toEqual({
+        platform: whole.platform.length,
+        tag: whole.tag.length,
+        cryptocurrency: 300,
+        cryptocurrency_tag: whole.cryptocurrency_tag.length,
+        quote: 300,
+        load: 1,
+      });
+      const load = await pool.query(`SELECT id, credits_used, source FROM ${store.tableName('load')}`);
+      expect(load.rows).toEqual([{ id: result.loadId, credits_used: 3, source: 'listings/latest' }]);
+    });
+
+    it('leaves nothing of the snapshot when the API fails on page 2', async () => {
+      const store = await freshStore('snap_api_fails');
+      async function* failSecondRequest(pages: AsyncIterable<ListingsPage>): AsyncGenerator<ListingsPage> {
+        for await (const page of pages) {
+          yield page;
+          // Page 1 is staged by now; the request for page 2 gets a non-retryable error.
+          api.fail([{ status: 401, errorCode: 1001 }]);
+        }
+      }
+
+      const error = await store
+        .loadSnapshot(failSecondRequest(cmc().listingsAll({ pageSize: 100, convert: 'USD' })), {
+          source: 'listings/latest',
+        })
+        .catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(PostgresStoreError);
+      expect((error as PostgresStoreError).code).toBe('CMC_LOAD_SOURCE_FAILED');
+      expect((error as PostgresStoreError).context.page).toBe(2);
+      expect((error as Error).cause).toBeInstanceOf(CoinMarketCapApiError);
+      expect(((error as Error).cause as CoinMarketCapApiError).errorCode).toBe(1001);
+      expect(await counts('snap_api_fails')).toEqual(EMPTY);
+      expect(pool.totalCount).toBe(pool.idleCount);
+    });
+
+    it('leaves nothing of the snapshot when a generator throws on page 2', async () => {
+      const store = await freshStore('snap_generator_fails');
+      const listings = api.dataset.listings(0, ['USD']);
+      async function* pages(): AsyncGenerator<SnapshotPage> {
+        yield { data: listings.slice(0, 150), status: { credit_count: 1 } };
+        throw new Error('page 2 went missing');
+      }
+
+      const error = await store.loadSnapshot(pages(), { source: 'generator' }).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(PostgresStoreError);
+      expect((error as PostgresStoreError).code).toBe('CMC_LOAD_SOURCE_FAILED');
+      expect((error as PostgresStoreError).context.page).toBe(2);
+      expect(((error as Error).cause as Error).message).toBe('page 2 went missing');
+      expect(await counts('snap_generator_fails')).toEqual(EMPTY);
+    });
+
+    it('rolls back earlier pages when a later page does not fit, and stops the source', async () => {
+      const store = await freshStore('snap_invalid_page');
+      const listings = api.dataset.listings(0, ['USD']);
+      let closed = false;
+      let asked = 0;
+      function* pages(): Generator<SnapshotPage> {
+        try {
+          for (let i = 0; i < 3; i++) {
+            asked += 1;
+            const rows = normalizeListings(listings.slice(i * 100, i * 100 + 100));
+            if (i === 1) (rows.quote[7] as { price: unknown }).price = 'not a number';
+            yield rows;
+          }
+        } finally {
+          closed = true;
+        }
+      }
+
+      const error = await store.loadSnapshot(pages(), { source: 'generator' }).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(PostgresStoreError);
+      expect((error as PostgresStoreError).code).toBe('CMC_LOAD_INVALID');
+      expect((error as PostgresStoreError).context).toMatchObject({ table: 'quote', row: 7, page: 2 });
+      expect(asked).toBe(2);
+      expect(closed).toBe(true);
+      expect(await counts('snap_invalid_page')).toEqual(EMPTY);
+    });
+
+    it('keeps the newest version of a coin that two pages both hold', async () => {
+      const store = await freshStore('snap_overlap');
+      const older = api.dataset.listings(0, ['USD']);
+      const newer = api.dataset.listings(1, ['USD']);
+
+      const second = newer.slice(0, 100);
+      const again = new Set(second.slice(50).map((c) => c.id));
+      // The ranking moved: page 1 holds 50 coins of page 2 too, as an older response saw them.
+      const first = older.filter((c) => again.has(c.id));
+
+      const result = await store.loadSnapshot([{ data: first }, { data: second }], {
+        source: 'overlap',
+        creditsUsed: 7,
+      });
+
+      expect(first).toHaveLength(50);
+      expect(result.tables.cryptocurrency).toEqual({ inserted: 100, updated: 0 });
+      const { rows } = await pool.query(
+        `SELECT id, last_updated FROM ${store.tableName('cryptocurrency')} WHERE id = ANY($1::int[])`,
+        [[...again]],
+      );
+      const stored = new Map(rows.map((r) => [r.id as number, (r.last_updated as Date).toISOString()]));
+      for (const coin of second.slice(50)) expect(stored.get(coin.id)).toBe(coin.last_updated);
+      expect(first.every((c) => c.last_updated !== stored.get(c.id))).toBe(true);
+      const load = await pool.query(`SELECT credits_used FROM ${store.tableName('load')}`);
+      expect(load.rows).toEqual([{ credits_used: 7 }]);
     });
   });
 });
