@@ -1,10 +1,12 @@
 import { Readable } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
   CopyObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   type GetObjectCommandOutput,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
@@ -328,6 +330,49 @@ export class S3Storage implements Storage {
       }
       token = this.#nextToken(page, prefix);
     }
+  }
+
+  /**
+   * Abort the multipart uploads under `prefix` that were started before `olderThan`: the parts a
+   * process killed during a large put leaves behind, billed until aborted (the same job as an
+   * `AbortIncompleteMultipartUpload` lifecycle rule). Returns `<key> (upload <id>)` for each.
+   */
+  async removeAbandonedUploads(options: { olderThan: Date; prefix?: string }): Promise<string[]> {
+    const prefix = options.prefix ?? '';
+    const cutoff = options.olderThan.getTime();
+    const removed: string[] = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    do {
+      const page = await this.#call('list', prefix, undefined, () =>
+        this.#client.send(
+          new ListMultipartUploadsCommand({
+            Bucket: this.bucket,
+            Prefix: this.prefix + prefix,
+            KeyMarker: keyMarker,
+            UploadIdMarker: uploadIdMarker,
+          }),
+        ),
+      );
+      for (const upload of page.Uploads ?? []) {
+        if (upload.Key === undefined || upload.UploadId === undefined) continue;
+        if (upload.Initiated === undefined || upload.Initiated.getTime() >= cutoff) continue;
+        const key = upload.Key.slice(this.prefix.length);
+        await this.#call('delete', key, undefined, () =>
+          this.#client.send(
+            new AbortMultipartUploadCommand({
+              Bucket: this.bucket,
+              Key: upload.Key,
+              UploadId: upload.UploadId,
+            }),
+          ),
+        );
+        removed.push(`${key} (upload ${upload.UploadId})`);
+      }
+      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+      uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+    } while (keyMarker !== undefined);
+    return removed;
   }
 
   async *listPrefixes(prefix: string, options: { signal?: AbortSignal } = {}): AsyncIterable<string> {

@@ -1,5 +1,6 @@
 import {
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   S3Client,
@@ -83,6 +84,30 @@ describe('S3Storage on moto_server', () => {
       await expect(put).rejects.toMatchObject({ cause: { message: 'source went away' } });
       expect(await storage.head('big/failed.bin')).toBeUndefined();
       expect(await multipartUploadsIn(storage)).toEqual([]);
+    });
+
+    it('aborts multipart uploads a killed process left, once older than the cutoff, and says which', async () => {
+      const storage = freshStorage();
+      const started = await client.send(
+        new CreateMultipartUploadCommand({
+          Bucket: BUCKET,
+          Key: `${storage.prefix}t/_staging/w/part.parquet`,
+        }),
+      );
+      await client.send(
+        new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: `${storage.prefix}other/part.parquet` }),
+      );
+
+      // moto reports every upload as initiated on 2010-11-10, so the cutoffs sit either side of that day.
+      const tooRecent = await storage.removeAbandonedUploads({
+        olderThan: new Date('2010-01-01'),
+        prefix: 't/',
+      });
+      const removed = await storage.removeAbandonedUploads({ olderThan: new Date(), prefix: 't/' });
+
+      expect(tooRecent).toEqual([]);
+      expect(removed).toEqual([`t/_staging/w/part.parquet (upload ${started.UploadId})`]);
+      expect(await multipartUploadsIn(storage)).toEqual([`${storage.prefix}other/part.parquet`]);
     });
 
     it('keeps content type, encoding and metadata', async () => {
