@@ -12,6 +12,7 @@ import {
   type TableName,
   type TributaryEvent,
   toPostgresDdl,
+  withClient,
 } from '@tributary/core';
 import { readDataset } from '@tributary/lake';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -158,7 +159,9 @@ async function* copyChunks(
 /**
  * Loads lake datasets into PostgreSQL: the local warehouse. Each load is one transaction on one
  * pooled connection; rows stream from the lake into `COPY … FROM STDIN` (text format) with
- * backpressure, so memory stays bounded whatever the dataset's size.
+ * backpressure, so memory stays bounded whatever the dataset's size. A connection that fails
+ * during a load (its backend terminated, its socket dropped) rejects the load with a `LoadError`
+ * whose `cause` is the driver's error, and is discarded by the pool, never reused.
  *
  * - `append`: COPY into the target.
  * - `replace`: `TRUNCATE` the target, then COPY, in the same transaction (TRUNCATE's lock makes
@@ -220,93 +223,88 @@ export class PostgresLoader implements Loader {
     const names = columns.map((c) => c.name);
     const count: CopyCount = { rows: 0 };
 
-    let client: PgClient | undefined;
     try {
       options.signal?.throwIfAborted();
       const files = await sourceFiles(source as unknown as LakeSource);
-      client = await this.options.pool.connect();
-      await client.query('BEGIN');
+      const counts = await withClient(this.options.pool, async (client: PgClient) => {
+        try {
+          await client.query('BEGIN');
+          const existing = (
+            await client.query(targetColumnsSql(target).text, targetColumnsSql(target).values)
+          ).rows.map((r) => r.column_name as string);
+          let created = false;
+          if (existing.length === 0) {
+            if (!createTable) throw targetMissing(label);
+            await client.query(toPostgresDdl(schema, { table: target }));
+            created = true;
+          } else {
+            const missing = checkTargetColumns(label, schema, existing);
+            if (missing) throw missing;
+          }
 
-      const existing = (
-        await client.query(targetColumnsSql(target).text, targetColumnsSql(target).values)
-      ).rows.map((r) => r.column_name as string);
-      let created = false;
-      if (existing.length === 0) {
-        if (!createTable) throw targetMissing(label);
-        await client.query(toPostgresDdl(schema, { table: target }));
-        created = true;
-      } else {
-        const missing = checkTargetColumns(label, schema, existing);
-        if (missing) throw missing;
-      }
+          let deleted = 0;
+          let inserted = 0;
+          let updated = 0;
+          const copyInto = async (into: string) => {
+            const copy = client.query(
+              copyFrom(
+                `COPY ${into} (${names.map((n) => quoteIdentifier(n)).join(', ')}) FROM STDIN`,
+              ) as never,
+            ) as unknown as Writable & { rowCount?: number };
+            const records = readDataset({
+              storage: source.storage,
+              table: source.table,
+              schema,
+              ...(source.partitions === undefined ? {} : { partitions: source.partitions }),
+              ...(source.partitionBy === undefined ? {} : { partitionBy: source.partitionBy }),
+              ...(options.signal === undefined ? {} : { signal: options.signal }),
+            }) as AsyncIterable<Record<string, unknown>>;
+            const chunks = copyChunks(records, columns, count, (rows, chars) =>
+              emit({ type: 'batch', source: SOURCE, count: rows, bytes: chars, time: Date.now() }),
+            );
+            await pipeline(Readable.from(chunks), copy);
+            return copy.rowCount ?? count.rows;
+          };
 
-      let deleted = 0;
-      let inserted = 0;
-      let updated = 0;
-      const copyInto = async (into: string) => {
-        const copy = (client as PgClient).query(
-          copyFrom(`COPY ${into} (${names.map(quoteIdentifier).join(', ')}) FROM STDIN`) as never,
-        ) as unknown as Writable & { rowCount?: number };
-        const records = readDataset({
-          storage: source.storage,
-          table: source.table,
-          schema,
-          ...(source.partitions === undefined ? {} : { partitions: source.partitions }),
-          ...(source.partitionBy === undefined ? {} : { partitionBy: source.partitionBy }),
-          ...(options.signal === undefined ? {} : { signal: options.signal }),
-        }) as AsyncIterable<Record<string, unknown>>;
-        const chunks = copyChunks(records, columns, count, (rows, chars) =>
-          emit({ type: 'batch', source: SOURCE, count: rows, bytes: chars, time: Date.now() }),
-        );
-        await pipeline(Readable.from(chunks), copy);
-        return copy.rowCount ?? count.rows;
-      };
-
-      if (options.mode === 'append') {
-        inserted = await copyInto(label);
-      } else if (options.mode === 'replace') {
-        deleted = Number((await client.query(countSql(label))).rows[0]?.n ?? 0);
-        await client.query(`TRUNCATE ${label}`);
-        inserted = await copyInto(label);
-      } else {
-        await client.query(createStageSql('postgres', label));
-        await copyInto(quoteIdentifier(STAGE_TABLE));
-        const nulls = Number((await client.query(nullKeysSql(keys))).rows[0]?.n ?? 0);
-        if (nulls > 0) throw nullKeysError(label, keys, nulls);
-        const duplicates = (await client.query(duplicateKeysSql(keys))).rows;
-        if (duplicates.length > 0) throw duplicateKeysError(label, keys, duplicates);
-        updated = (await client.query(updateFromStageSql(label, names, keys))).rowCount ?? 0;
-        inserted = (await client.query(insertMissingSql(label, names, keys))).rowCount ?? 0;
-      }
-      await client.query('COMMIT');
-      client.release();
-      client = undefined;
+          if (options.mode === 'append') {
+            inserted = await copyInto(label);
+          } else if (options.mode === 'replace') {
+            deleted = Number((await client.query(countSql(label))).rows[0]?.n ?? 0);
+            await client.query(`TRUNCATE ${label}`);
+            inserted = await copyInto(label);
+          } else {
+            await client.query(createStageSql('postgres', label));
+            await copyInto(quoteIdentifier(STAGE_TABLE));
+            const nulls = Number((await client.query(nullKeysSql(keys))).rows[0]?.n ?? 0);
+            if (nulls > 0) throw nullKeysError(label, keys, nulls);
+            const duplicates = (await client.query(duplicateKeysSql(keys))).rows;
+            if (duplicates.length > 0) throw duplicateKeysError(label, keys, duplicates);
+            updated = (await client.query(updateFromStageSql(label, names, keys))).rowCount ?? 0;
+            inserted = (await client.query(insertMissingSql(label, names, keys))).rowCount ?? 0;
+          }
+          await client.query('COMMIT');
+          return { inserted, updated, deleted, created };
+        } catch (error) {
+          try {
+            await client.query('ROLLBACK');
+          } catch {
+            // The connection is unusable: withClient releases it as broken, which ends the transaction.
+          }
+          throw error;
+        }
+      });
 
       emit({ type: 'records.out', source: SOURCE, count: count.rows, time: Date.now() });
       return Object.freeze({
         table: label,
         mode: options.mode,
         rows: count.rows,
-        inserted,
-        updated,
-        deleted,
+        ...counts,
         files: files.length,
         bytes: files.reduce((n, f) => n + f.bytes, 0),
         elapsedMs: performance.now() - startedAt,
-        created,
       });
     } catch (error) {
-      let releaseWith: Error | undefined;
-      if (client) {
-        try {
-          await client.query('ROLLBACK');
-        } catch {
-          // The connection is unusable: releasing it with the error below discards it.
-        }
-        releaseWith = error instanceof Error ? error : new Error(String(error));
-        // A connection that saw a failure (an aborted COPY, a dropped socket) is not reused.
-        client.release(releaseWith);
-      }
       const wrapped =
         error instanceof LoadError
           ? error

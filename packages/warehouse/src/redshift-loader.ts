@@ -12,6 +12,7 @@ import {
   type TableName,
   type TributaryEvent,
   toRedshiftDdl,
+  withClient,
   withRetry,
 } from '@tributary/core';
 import { type DatasetFile, parsePartitions, readManifest } from '@tributary/lake';
@@ -600,110 +601,113 @@ export class RedshiftLoader implements Loader {
 
   async #attempt(plan: Plan, ddl: string): Promise<Counts> {
     const { label, target, schema, columns, keys, options } = plan;
-    const client: PgClient = await this.options.pool.connect();
     let failedCopy: { shown: string; url: string } | undefined;
-    const run = (text: string, values?: unknown[]) =>
-      values === undefined ? client.query(text) : client.query(text, values);
+    let details: LoadErrorDetail[] = [];
     try {
-      options.signal?.throwIfAborted();
-      await run('BEGIN');
-      const columnsQuery = targetColumnsSql(target);
-      let existing = (await run(columnsQuery.text, columnsQuery.values)).rows.map(
-        (r) => r.column_name as string,
-      );
-      let created = false;
-      if (existing.length === 0) {
-        if (!plan.createTable) throw targetMissing(label);
-        if (target.schema) await run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(target.schema)}`);
-        await run(ddl);
-        created = true;
-        existing = columns;
-      } else {
-        const missing = checkTargetColumns(label, schema, existing);
-        if (missing) throw missing;
-      }
-
-      const stage = quoteIdentifier(STAGE_TABLE);
-      await run(createStageSql('redshift', label));
-      const direct =
-        plan.partitionColumns.length === 0 &&
-        existing.length === plan.fileColumns.length &&
-        existing.every((c, i) => c === plan.fileColumns[i]);
-      const copyAll = async (into: string, group: PartitionGroup) => {
-        for (const copy of group.copies) {
-          const sql = this.#copySql(into, copy, plan);
-          failedCopy = { shown: sql.shown, url: copy.url };
-          await run(sql.text);
-          failedCopy = undefined;
-          plan.emit({
-            type: 'batch',
-            source: SOURCE,
-            count: copy.files.reduce((n, f) => n + Math.max(f.rows, 0), 0),
-            bytes: copy.files.reduce((n, f) => n + f.bytes, 0),
-            time: Date.now(),
-          });
-        }
-      };
-      if (plan.groups.length > 0) {
-        if (direct) {
-          for (const group of plan.groups) await copyAll(stage, group);
-        } else {
-          const files = quoteIdentifier(FILES_TABLE);
-          await run(createFilesTableSql(label, plan.fileColumns));
-          for (const group of plan.groups) {
-            await copyAll(files, group);
-            const insert = insertPartitionSql(
-              'redshift',
-              plan.fileColumns,
-              plan.partitionColumns,
-              group.values,
-            );
-            await run(insert.text, insert.values);
-            // DELETE, not TRUNCATE: TRUNCATE would commit the transaction in Redshift.
-            await run(deleteAllSql(files));
+      return await withClient(this.options.pool, async (client: PgClient) => {
+        const run = (text: string, values?: unknown[]) =>
+          values === undefined ? client.query(text) : client.query(text, values);
+        try {
+          options.signal?.throwIfAborted();
+          await run('BEGIN');
+          const columnsQuery = targetColumnsSql(target);
+          let existing = (await run(columnsQuery.text, columnsQuery.values)).rows.map(
+            (r) => r.column_name as string,
+          );
+          let created = false;
+          if (existing.length === 0) {
+            if (!plan.createTable) throw targetMissing(label);
+            if (target.schema) await run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(target.schema)}`);
+            await run(ddl);
+            created = true;
+            existing = columns;
+          } else {
+            const missing = checkTargetColumns(label, schema, existing);
+            if (missing) throw missing;
           }
-          await run(dropTableSql(files));
-        }
-      }
-      const rows = Number((await run(countSql(stage))).rows[0]?.n ?? 0);
 
-      let inserted = 0;
-      let updated = 0;
-      let deleted = 0;
-      if (options.mode === 'append') {
-        inserted = (await run(insertFromStageSql(label, columns))).rowCount ?? rows;
-      } else if (options.mode === 'replace') {
-        deleted = (await run(deleteAllSql(label))).rowCount ?? 0;
-        inserted = (await run(insertFromStageSql(label, columns))).rowCount ?? rows;
-      } else {
-        const nulls = Number((await run(nullKeysSql(keys))).rows[0]?.n ?? 0);
-        if (nulls > 0) throw nullKeysError(label, keys, nulls);
-        const duplicates = (await run(duplicateKeysSql(keys))).rows;
-        if (duplicates.length > 0) throw duplicateKeysError(label, keys, duplicates);
-        const matches = (await run(matchCountsSql(label, keys))).rows[0] ?? {};
-        updated = Number(matches.updated ?? 0);
-        inserted = rows - Number(matches.matched ?? 0);
-        if (this.options.mergeStrategy === 'merge') {
-          await run(mergeSql(label, columns, keys));
-        } else {
-          await run(deleteMatchedSql(label, keys));
-          await run(insertFromStageSql(label, columns));
+          const stage = quoteIdentifier(STAGE_TABLE);
+          await run(createStageSql('redshift', label));
+          const direct =
+            plan.partitionColumns.length === 0 &&
+            existing.length === plan.fileColumns.length &&
+            existing.every((c, i) => c === plan.fileColumns[i]);
+          const copyAll = async (into: string, group: PartitionGroup) => {
+            for (const copy of group.copies) {
+              const sql = this.#copySql(into, copy, plan);
+              failedCopy = { shown: sql.shown, url: copy.url };
+              await run(sql.text);
+              failedCopy = undefined;
+              plan.emit({
+                type: 'batch',
+                source: SOURCE,
+                count: copy.files.reduce((n, f) => n + Math.max(f.rows, 0), 0),
+                bytes: copy.files.reduce((n, f) => n + f.bytes, 0),
+                time: Date.now(),
+              });
+            }
+          };
+          if (plan.groups.length > 0) {
+            if (direct) {
+              for (const group of plan.groups) await copyAll(stage, group);
+            } else {
+              const files = quoteIdentifier(FILES_TABLE);
+              await run(createFilesTableSql(label, plan.fileColumns));
+              for (const group of plan.groups) {
+                await copyAll(files, group);
+                const insert = insertPartitionSql(
+                  'redshift',
+                  plan.fileColumns,
+                  plan.partitionColumns,
+                  group.values,
+                );
+                await run(insert.text, insert.values);
+                // DELETE, not TRUNCATE: TRUNCATE would commit the transaction in Redshift.
+                await run(deleteAllSql(files));
+              }
+              await run(dropTableSql(files));
+            }
+          }
+          const rows = Number((await run(countSql(stage))).rows[0]?.n ?? 0);
+
+          let inserted = 0;
+          let updated = 0;
+          let deleted = 0;
+          if (options.mode === 'append') {
+            inserted = (await run(insertFromStageSql(label, columns))).rowCount ?? rows;
+          } else if (options.mode === 'replace') {
+            deleted = (await run(deleteAllSql(label))).rowCount ?? 0;
+            inserted = (await run(insertFromStageSql(label, columns))).rowCount ?? rows;
+          } else {
+            const nulls = Number((await run(nullKeysSql(keys))).rows[0]?.n ?? 0);
+            if (nulls > 0) throw nullKeysError(label, keys, nulls);
+            const duplicates = (await run(duplicateKeysSql(keys))).rows;
+            if (duplicates.length > 0) throw duplicateKeysError(label, keys, duplicates);
+            const matches = (await run(matchCountsSql(label, keys))).rows[0] ?? {};
+            updated = Number(matches.updated ?? 0);
+            inserted = rows - Number(matches.matched ?? 0);
+            if (this.options.mergeStrategy === 'merge') {
+              await run(mergeSql(label, columns, keys));
+            } else {
+              await run(deleteMatchedSql(label, keys));
+              await run(insertFromStageSql(label, columns));
+            }
+          }
+          // Redshift keeps temporary tables until the session ends, and pooled sessions live long.
+          await run(dropTableSql(stage));
+          await run('COMMIT');
+          return { rows, inserted, updated, deleted, created };
+        } catch (error) {
+          try {
+            await run('ROLLBACK');
+          } catch {
+            // withClient releases the connection as broken, so the pool discards it.
+          }
+          if (failedCopy !== undefined) details = await readLoadErrors(client);
+          throw error;
         }
-      }
-      // Redshift keeps temporary tables until the session ends, and pooled sessions live long.
-      await run(dropTableSql(stage));
-      await run('COMMIT');
-      client.release();
-      return { rows, inserted, updated, deleted, created };
+      });
     } catch (error) {
-      try {
-        await run('ROLLBACK');
-      } catch {
-        // Released with the error below, so the pool discards the connection.
-      }
-      let details: LoadErrorDetail[] = [];
-      if (failedCopy !== undefined) details = await readLoadErrors(client);
-      client.release(error instanceof Error ? error : new Error(String(error)));
       if (error instanceof LoadError) throw error;
       const retryable = isSerializationConflict(error);
       throw new LoadError(

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoadError, WarehouseOptionsError } from '../../src/errors.js';
 import { PostgresLoader } from '../../src/postgres-loader.js';
 import type { PgClient, PgPool } from '../../src/types.js';
+import { terminatingPool } from './support/terminate-backend.js';
 
 const ROWS = 21_000;
 const DAYS = ['2026-11-21', '2026-11-22', '2026-11-23'];
@@ -434,6 +435,45 @@ describe('PostgresLoader', () => {
       ).rejects.toBeInstanceOf(LoadError);
       const { rows } = await pool.query("SELECT to_regclass('aborted') AS t");
       expect(rows[0].t).toBeNull();
+    });
+  });
+
+  describe('a backend that dies mid-load', () => {
+    it('rejects with a LoadError whose cause is the driver error, keeps the target, and the pool serves on', async () => {
+      const storage = new MemoryStorage();
+      await writeDataset(
+        Array.from({ length: 50 }, (_, i) => reading(i)),
+        { storage, table: 'readings', schema },
+      );
+      await new PostgresLoader({ pool }).load('dies_mid_merge', source(storage), { mode: 'append' });
+      const before = await readBack('dies_mid_merge');
+      const next = new MemoryStorage();
+      await writeDataset(
+        Array.from({ length: 100 }, (_, i) => reading(i, 5)),
+        { storage: next, table: 'readings', schema },
+      );
+      // Killed after the COPY into the staging table, before the target is touched.
+      const dying = terminatingPool(server.url, (text) => text.startsWith('UPDATE "dies_mid_merge"'));
+      try {
+        const loader = new PostgresLoader({ pool: dying.pool });
+
+        const error = await loader
+          .load('dies_mid_merge', source(next), { mode: 'merge', keys: ['id', 'dt'] })
+          .catch((e: unknown) => e);
+
+        expect(dying.terminated()).toBe(1);
+        expect(error).toBeInstanceOf(LoadError);
+        expect((error as LoadError).code).toBe('LOAD_FAILED');
+        expect(((error as LoadError).cause as { code?: string }).code).toBe('57P01');
+        expect(await readBack('dies_mid_merge')).toEqual(before);
+        const again = await loader.load('dies_mid_merge', source(next), {
+          mode: 'merge',
+          keys: ['id', 'dt'],
+        });
+        expect(again).toMatchObject({ updated: 50, inserted: 50 });
+      } finally {
+        await dying.end();
+      }
     });
   });
 });

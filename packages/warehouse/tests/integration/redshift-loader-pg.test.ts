@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoadError } from '../../src/errors.js';
 import { RedshiftLoader, type RedshiftLoaderOptions } from '../../src/redshift-loader.js';
 import { installRedshiftEmulation, redshiftOnPg, S3LikeStorage } from './support/redshift-on-pg.js';
+import { terminatingPool } from './support/terminate-backend.js';
 
 const ROLE = 'arn:aws:iam::123456789012:role/RedshiftCopy';
 
@@ -255,5 +256,32 @@ describe('RedshiftLoader on PostgreSQL', () => {
     const { rows } = await pool.query('SELECT id, big FROM rejected');
     expect(rows).toEqual([{ id: 'kept', big: 1 }]);
     expect(await manifestsLeft(storage)).toEqual([]);
+  });
+
+  it('a backend that dies mid-load: LoadError with the driver error as cause, target unchanged, the pool serves on', async () => {
+    const first = Array.from({ length: 40 }, (_, i) => reading(i));
+    const src1 = await dataset(first);
+    await loaderOn(src1).loader.load('dies_rs', src1, { mode: 'append' });
+    const before = await readBack('dies_rs');
+    const src2 = await dataset(Array.from({ length: 60 }, (_, i) => reading(i + 100)));
+    // Killed after the COPYs into the staging table, before the target is touched.
+    const dying = terminatingPool(server.url, (text) => text.startsWith('INSERT INTO "dies_rs"'));
+    try {
+      const wrapped = redshiftOnPg(dying.pool, src2.storage, schema as never);
+      const loader = new RedshiftLoader({ pool: wrapped, iamRole: ROLE, retryBaseDelayMs: 1 });
+
+      const error = await loader.load('dies_rs', src2, { mode: 'append' }).catch((e: unknown) => e);
+
+      expect(dying.terminated()).toBe(1);
+      expect(error).toBeInstanceOf(LoadError);
+      expect((error as LoadError).code).toBe('LOAD_FAILED');
+      expect(((error as LoadError).cause as { code?: string }).code).toBe('57P01');
+      expect(await readBack('dies_rs')).toEqual(before);
+      expect(await manifestsLeft(src2.storage)).toEqual([]);
+      const again = await loader.load('dies_rs', src2, { mode: 'append' });
+      expect(again.inserted).toBe(60);
+    } finally {
+      await dying.end();
+    }
   });
 });

@@ -84,7 +84,11 @@ export function redshiftOnPg(
           return { rows: result.rows, rowCount: result.rowCount };
         },
         release: (error?: Error | boolean) => client.release(error),
-      };
+        // The connection's own events, so that a loader can listen for its failure.
+        on: (event: 'error', listener: (error: Error) => void) => client.on(event, listener),
+        removeListener: (event: 'error', listener: (error: Error) => void) =>
+          client.removeListener(event, listener),
+      } as PgClient;
     },
   };
   return wrapper;
