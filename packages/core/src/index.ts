@@ -65,11 +65,12 @@ export type {
   ParquetRepetition,
 } from './schema-parquet.js';
 export { decimalByteLength, toParquetMessage, toParquetSchema } from './schema-parquet.js';
-export type { PostgresDdlOptions, RedshiftDdlOptions, TableName } from './schema-sql.js';
+export type { PostgresDdlOptions, RedshiftDdlOptions, SqlDialect, TableName } from './schema-sql.js';
 export {
   postgresType,
   qualifiedName,
   quoteIdentifier,
+  quoteIdentifierFor,
   quoteLiteral,
   redshiftType,
   toPostgresDdl,

@@ -19,22 +19,10 @@ function identifierError(message: string, name: unknown): TributaryError {
   });
 }
 
-/**
- * Quote an SQL identifier for PostgreSQL, Redshift or DuckDB: always double-quoted, embedded
- * quotes doubled, so names with quotes, semicolons or spaces stay one identifier. Refuses
- * (`SQL_IDENTIFIER_INVALID`) what the database would not keep as given: an empty name, NUL, a lone
- * UTF-16 surrogate, or more bytes than the dialect allows (63 for PostgreSQL, the default; 127 for
- * Redshift; DuckDB has no limit).
- *
- * @example
- * ```ts
- * quoteIdentifier('weird"name'); // "weird""name"
- * ```
- */
-export function quoteIdentifier(
-  name: string,
-  dialect: 'postgres' | 'redshift' | 'duckdb' = 'postgres',
-): string {
+/** An SQL dialect whose identifier rules {@link quoteIdentifierFor} knows. */
+export type SqlDialect = 'postgres' | 'redshift' | 'duckdb';
+
+function quoteIn(name: string, dialect: SqlDialect): string {
   if (typeof name !== 'string') throw identifierError('must be a string', name);
   if (name.length === 0) throw identifierError('must not be empty', name);
   if (name.includes('\0')) throw identifierError('must hold no NUL character', name);
@@ -44,6 +32,41 @@ export function quoteIdentifier(
     throw identifierError(`is longer than the ${max} UTF-8 bytes ${dialect} keeps`, name);
   }
   return `"${name.replace(/"/g, '""')}"`;
+}
+
+/**
+ * Quote an SQL identifier for PostgreSQL (and Redshift): always double-quoted, embedded quotes
+ * doubled, so names with quotes, semicolons or spaces stay one identifier. Refuses
+ * (`SQL_IDENTIFIER_INVALID`) what PostgreSQL would not keep as given: an empty name, NUL, a lone
+ * UTF-16 surrogate (sent as U+FFFD), or more than 63 UTF-8 bytes (PostgreSQL cuts longer names
+ * without an error). {@link quoteIdentifierFor} gives the rules of another dialect.
+ *
+ * @example
+ * ```ts
+ * quoteIdentifier('weird"name'); // "weird""name"
+ * ```
+ */
+export function quoteIdentifier(name: string): string {
+  return quoteIn(name, 'postgres');
+}
+
+/**
+ * {@link quoteIdentifier} with a dialect's own length limit: 63 UTF-8 bytes for PostgreSQL,
+ * 127 for Redshift, none for DuckDB. Returns a one-argument function, so it can be given to `map`.
+ *
+ * @example
+ * ```ts
+ * const quote = quoteIdentifierFor('duckdb');
+ * columns.map(quote).join(', ');
+ * ```
+ */
+export function quoteIdentifierFor(dialect: SqlDialect): (name: string) => string {
+  if (!Object.hasOwn(IDENTIFIER_MAX_BYTES, dialect)) {
+    throw new TributaryError(`Unknown SQL dialect ${describeValue(dialect)}`, {
+      code: 'SQL_DIALECT_INVALID',
+    });
+  }
+  return (name) => quoteIn(name, dialect);
 }
 
 /** Quote a string literal (standard_conforming_strings on: quotes doubled, backslashes literal). */
@@ -63,13 +86,12 @@ export interface TableName {
 }
 
 /** The quoted, qualified name of a table (identifier rules of {@link quoteIdentifier}). */
-export function qualifiedName(
-  table: TableName,
-  dialect: 'postgres' | 'redshift' | 'duckdb' = 'postgres',
-): string {
-  return table.schema === undefined
-    ? quoteIdentifier(table.name, dialect)
-    : `${quoteIdentifier(table.schema, dialect)}.${quoteIdentifier(table.name, dialect)}`;
+export function qualifiedName(table: TableName): string {
+  return qualifiedIn(table, quoteIdentifier);
+}
+
+function qualifiedIn(table: TableName, quote: (name: string) => string): string {
+  return table.schema === undefined ? quote(table.name) : `${quote(table.schema)}.${quote(table.name)}`;
 }
 
 function fieldError(message: string, column: string | undefined): TributaryError {
@@ -241,15 +263,16 @@ function checkCommonOptions(
   }
 }
 
+const quoteRedshift = quoteIdentifierFor('redshift');
+
 function columnLines<F extends Fields>(schema: Schema<F>, dialect: 'postgres' | 'redshift'): string[] {
+  const quote = dialect === 'postgres' ? quoteIdentifier : quoteRedshift;
   const lines = schema.columns.map((c) => {
     checkFieldDef(c.def, c.name);
     const type = dialect === 'postgres' ? postgresTypeOf(c.def) : redshiftTypeOf(c.def, c.name);
-    return `  ${quoteIdentifier(c.name, dialect)} ${type}${c.def.presence === 'required' ? ' NOT NULL' : ''}`;
+    return `  ${quote(c.name)} ${type}${c.def.presence === 'required' ? ' NOT NULL' : ''}`;
   });
-  if (schema.primaryKey.length > 0) {
-    lines.push(`  PRIMARY KEY (${schema.primaryKey.map((k) => quoteIdentifier(k, dialect)).join(', ')})`);
-  }
+  if (schema.primaryKey.length > 0) lines.push(`  PRIMARY KEY (${schema.primaryKey.map(quote).join(', ')})`);
   return lines;
 }
 
@@ -375,12 +398,12 @@ export function toRedshiftDdl<F extends Fields>(schema: Schema<F>, options: Reds
   }
 
   const ifNotExists = options.ifNotExists === false ? '' : 'IF NOT EXISTS ';
-  let ddl = `CREATE TABLE ${ifNotExists}${qualifiedName(options.table, 'redshift')} (\n${columnLines(schema, 'redshift').join(',\n')}\n)`;
+  let ddl = `CREATE TABLE ${ifNotExists}${qualifiedIn(options.table, quoteRedshift)} (\n${columnLines(schema, 'redshift').join(',\n')}\n)`;
   if (distStyle) ddl += `\nDISTSTYLE ${distStyle}`;
-  if (distKey !== undefined) ddl += `\nDISTKEY (${quoteIdentifier(distKey as string, 'redshift')})`;
+  if (distKey !== undefined) ddl += `\nDISTKEY (${quoteRedshift(distKey as string)})`;
   if (sortStyle === 'AUTO') ddl += '\nSORTKEY AUTO';
   else if (sortStyle) {
-    ddl += `\n${sortStyle} SORTKEY (${sortColumns.map((k) => quoteIdentifier(k, 'redshift')).join(', ')})`;
+    ddl += `\n${sortStyle} SORTKEY (${sortColumns.map(quoteRedshift).join(', ')})`;
   }
   return `${ddl};`;
 }

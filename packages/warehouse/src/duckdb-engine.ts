@@ -12,7 +12,7 @@ import {
   JSDuckDBValueConverter,
   timestampTZValue,
 } from '@duckdb/node-api';
-import { describeValue, quoteIdentifier, quoteLiteral } from '@tributary/core';
+import { describeValue, quoteIdentifierFor, quoteLiteral } from '@tributary/core';
 import { type HiveTypeNode, parseHiveType, type TableDefinition, type TablePartition } from '@tributary/lake';
 import { QueryCancelledError, QueryFailedError, WarehouseOptionsError } from './errors.js';
 import { createQueryResult, type QueryControl } from './query-result.js';
@@ -36,12 +36,13 @@ export interface DuckDbEngineOptions {
   /**
    * The default database: tables whose definition names none go into a DuckDB schema of this
    * name, and unqualified names in queries resolve there, as with Athena's
-   * `QueryExecutionContext.Database`. Default `main`.
+   * `QueryExecutionContext.Database`. Any name DuckDB can hold (quotes, dots, commas and spaces
+   * stay part of the name); not empty, no NUL or lone surrogate. Default `main`.
    */
   database?: string;
   /** DuckDB's `threads` setting. Default: DuckDB's (the number of cores). */
   threads?: number;
-  /** DuckDB's `memory_limit`, e.g. `'1GB'`. Default: DuckDB's (80 % of RAM). */
+  /** DuckDB's `memory_limit`: a number and a unit, e.g. `'1GB'`, `'512MiB'`. Default: DuckDB's (80 % of RAM). */
   memoryLimit?: string;
 }
 
@@ -69,6 +70,20 @@ const ROW_CONVERTER = createDuckDBValueConverter<unknown>({
   [DuckDBTypeId.DECIMAL]: exactText,
   [DuckDBTypeId.DATE]: exactText,
 });
+
+// What DuckDB's memory_limit reads: a number and a unit (1000- or 1024-based).
+const MEMORY_LIMIT = /^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i;
+
+/** A quoted DuckDB identifier: core's quoting, without PostgreSQL's 63-byte limit. */
+const duckDbIdentifier = quoteIdentifierFor('duckdb');
+
+/**
+ * A file path as a literal DuckDB's readers take as that one file: they expand `*`, `?` and
+ * `[...]` in every path given, so each of those is put in a bracket class of its own.
+ */
+function pathLiteral(path: string): string {
+  return quoteLiteral(path.replace(/[[*?]/g, '[$&]'));
+}
 
 const DATA_FILE = /\.(parquet|ndjson|json|jsonl)(\.gz)?$/;
 
@@ -107,7 +122,11 @@ export class DuckDbEngine implements QueryEngine {
     this.database = database;
   }
 
-  /** Open the engine: an instance (yours or a new in-memory one), UTC, the Athena-compatible macros. */
+  /**
+   * Open the engine: an instance (yours or a new in-memory one), UTC, the Athena-compatible macros.
+   * Options that cannot be used as given (a database name with NUL or a lone surrogate, a
+   * `memoryLimit` DuckDB does not read) throw a `WarehouseOptionsError` before anything starts.
+   */
   static async create(options: DuckDbEngineOptions = {}): Promise<DuckDbEngine> {
     const database = options.database ?? 'main';
     if (typeof database !== 'string' || database.length === 0) {
@@ -115,15 +134,37 @@ export class DuckDbEngine implements QueryEngine {
         `DuckDbEngineOptions.database must be a non-empty string, got ${describeValue(database)}`,
       );
     }
+    try {
+      duckDbIdentifier(database);
+    } catch (error) {
+      throw new WarehouseOptionsError(
+        `DuckDbEngineOptions.database cannot be a DuckDB schema name: ${(error as Error).message}`,
+        { option: 'database' },
+      );
+    }
     if (options.threads !== undefined && !(Number.isSafeInteger(options.threads) && options.threads >= 1)) {
       throw new WarehouseOptionsError(
         `DuckDbEngineOptions.threads must be a positive integer, got ${describeValue(options.threads)}`,
       );
     }
+    if (
+      options.memoryLimit !== undefined &&
+      !(typeof options.memoryLimit === 'string' && MEMORY_LIMIT.test(options.memoryLimit))
+    ) {
+      throw new WarehouseOptionsError(
+        `DuckDbEngineOptions.memoryLimit must be a size such as '512MB' or '1.5GiB' (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB), got ${describeValue(options.memoryLimit)}`,
+        { option: 'memoryLimit' },
+      );
+    }
     const config: Record<string, string> = {};
     if (options.threads !== undefined) config.threads = String(options.threads);
     if (options.memoryLimit !== undefined) config.memory_limit = options.memoryLimit;
-    const instance = options.instance ?? (await DuckDBInstance.create(':memory:', config));
+    let instance: DuckDBInstance;
+    try {
+      instance = options.instance ?? (await DuckDBInstance.create(':memory:', config));
+    } catch (error) {
+      throw wrapDuckDbError(error, 'creating the DuckDB instance');
+    }
     const engine = new DuckDbEngine(instance, !options.instance, database);
     try {
       await engine.#withConnection(async (connection) => {
@@ -132,7 +173,7 @@ export class DuckDbEngine implements QueryEngine {
         }
         for (const macro of ATHENA_COMPAT_MACROS) await connection.run(macro);
         if (database !== 'main') {
-          await connection.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(database)}`);
+          await connection.run(`CREATE SCHEMA IF NOT EXISTS ${duckDbIdentifier(database)}`);
         }
       }, false);
     } catch (error) {
@@ -168,6 +209,11 @@ export class DuckDbEngine implements QueryEngine {
     }
   }
 
+  /** `await using engine = await DuckDbEngine.create()` closes it at the end of the block. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   /** Closes every connection, and the instance when the engine created it. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -189,7 +235,9 @@ export class DuckDbEngine implements QueryEngine {
       // The lake's timestamps are UTC, as Athena's are; DuckDB would use the machine's zone.
       await connection.run(`SET TimeZone = 'UTC'`);
       if (useDatabase && this.database !== 'main') {
-        await connection.run(`SET schema = ${quoteLiteral(this.database)}`);
+        // DuckDB reads the value as a qualified name (`a.b` is catalog a, schema b; `"` opens a
+        // quoted part), so the name goes in quoted, as one part.
+        await connection.run(`SET schema = ${quoteLiteral(duckDbIdentifier(this.database))}`);
       }
     } catch (error) {
       this.#release(connection);
@@ -308,7 +356,7 @@ function duckDbTypeOf(node: HiveTypeNode): string {
   if ('element' in node) return `${duckDbTypeOf(node.element)}[]`;
   if ('key' in node) return `MAP(${duckDbTypeOf(node.key)}, ${duckDbTypeOf(node.value)})`;
   if ('fields' in node) {
-    return `STRUCT(${node.fields.map((f) => `${quoteIdentifier(f.name)} ${duckDbTypeOf(f.type)}`).join(', ')})`;
+    return `STRUCT(${node.fields.map((f) => `${duckDbIdentifier(f.name)} ${duckDbTypeOf(f.type)}`).join(', ')})`;
   }
   switch (node.name) {
     case 'boolean':
@@ -372,7 +420,7 @@ function isHiveLayout(definition: TableDefinition, partition: TablePartition): b
 }
 
 function readerCall(definition: TableDefinition, files: readonly string[], hive: boolean): string {
-  const list = `[${files.map(quoteLiteral).join(', ')}]`;
+  const list = `[${files.map(pathLiteral).join(', ')}]`;
   const hiveOptions = hive
     ? `, hive_partitioning = true, hive_types = {${definition.partitionKeys
         .map((k) => `${quoteLiteral(k.name)}: ${duckDbType(k.type)}`)
@@ -395,7 +443,7 @@ function readerCall(definition: TableDefinition, files: readonly string[], hive:
 /** A typed empty relation with the table's columns, for a table with no files yet. */
 function emptySelect(definition: TableDefinition): string {
   const columns = [...definition.columns, ...definition.partitionKeys].map(
-    (c) => `CAST(NULL AS ${duckDbType(c.type)}) AS ${quoteIdentifier(c.name)}`,
+    (c) => `CAST(NULL AS ${duckDbType(c.type)}) AS ${duckDbIdentifier(c.name)}`,
   );
   return `SELECT ${columns.join(', ')} WHERE false`;
 }
@@ -410,7 +458,7 @@ export async function duckDbViewSql(
   options: { replace: boolean; database: string },
 ): Promise<string[]> {
   const database = definition.database ?? options.database;
-  const name = `${quoteIdentifier(database)}.${quoteIdentifier(definition.name)}`;
+  const name = `${duckDbIdentifier(database)}.${duckDbIdentifier(definition.name)}`;
   const root = localPath(definition.location, definition.name);
   const keys = definition.partitionKeys;
   let body: string;
@@ -428,7 +476,7 @@ export async function duckDbViewSql(
       else {
         const values = keys.map(
           (k, i) =>
-            `CAST(${partition.values[i] === undefined ? 'NULL' : quoteLiteral(partition.values[i] as string)} AS ${duckDbType(k.type)}) AS ${quoteIdentifier(k.name)}`,
+            `CAST(${partition.values[i] === undefined ? 'NULL' : quoteLiteral(partition.values[i] as string)} AS ${duckDbType(k.type)}) AS ${duckDbIdentifier(k.name)}`,
         );
         other.push(`SELECT *, ${values.join(', ')} FROM ${readerCall(definition, files, false)}`);
       }
@@ -440,7 +488,7 @@ export async function duckDbViewSql(
     body = parts.length === 0 ? emptySelect(definition) : parts.join('\nUNION ALL BY NAME\n');
   }
   const statements: string[] = [];
-  if (database !== 'main') statements.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(database)}`);
+  if (database !== 'main') statements.push(`CREATE SCHEMA IF NOT EXISTS ${duckDbIdentifier(database)}`);
   statements.push(`CREATE ${options.replace ? 'OR REPLACE ' : ''}VIEW ${name} AS\n${body}`);
   return statements;
 }

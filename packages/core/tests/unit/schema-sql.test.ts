@@ -7,6 +7,7 @@ import {
   postgresType,
   qualifiedName,
   quoteIdentifier,
+  quoteIdentifierFor,
   quoteLiteral,
   redshiftType,
   TributaryError,
@@ -99,7 +100,7 @@ describe('toRedshiftDdl', () => {
 
   describe('identifiers', () => {
     it('allows the 127 bytes Redshift allows and refuses more', () => {
-      const longest = 'é'.repeat(63) + 'a'; // 127 bytes
+      const longest = `${'é'.repeat(63)}a`; // 127 bytes
       const ok = defineSchema({ [longest]: field.int32() });
       const tooLong = defineSchema({ [`${longest}b`]: field.int32() });
 
@@ -185,11 +186,17 @@ describe('quoteIdentifier and quoteLiteral', () => {
     expect(quoteLiteral('😀')).toBe("'😀'");
   });
 
-  it('limit identifiers by dialect: 63 bytes by default, 127 for Redshift, none for DuckDB', () => {
+  it('limit identifiers by dialect: 63 bytes for PostgreSQL, 127 for Redshift, none for DuckDB', () => {
     const name = 'x'.repeat(100);
 
     expect(refusal(() => qualifiedName({ name })).code).toBe('SQL_IDENTIFIER_INVALID');
-    expect(qualifiedName({ name }, 'redshift')).toBe(`"${name}"`);
-    expect(quoteIdentifier('x'.repeat(500), 'duckdb')).toBe(`"${'x'.repeat(500)}"`);
+    expect(refusal(() => quoteIdentifierFor('postgres')(name)).code).toBe('SQL_IDENTIFIER_INVALID');
+    expect(quoteIdentifierFor('redshift')(name)).toBe(`"${name}"`);
+    expect(refusal(() => quoteIdentifierFor('redshift')(name + name)).code).toBe('SQL_IDENTIFIER_INVALID');
+    expect(quoteIdentifierFor('duckdb')('x'.repeat(500))).toBe(`"${'x'.repeat(500)}"`);
+  });
+
+  it('keep one argument, so map() cannot pass an index as a dialect', () => {
+    expect(() => ['x'.repeat(64)].map(quoteIdentifier)).toThrow(/longer than the 63 UTF-8 bytes/);
   });
 });
