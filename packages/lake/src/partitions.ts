@@ -15,6 +15,8 @@ export const HIVE_DEFAULT_PARTITION = '__HIVE_DEFAULT_PARTITION__';
 
 // The characters Hive escapes in partition values (FileUtils.escapePathName), plus control characters.
 const ESCAPED = new Set(['"', '#', '%', "'", '*', '/', ':', '=', '?', '\\', '\x7f', '{', '[', ']', '^']);
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
+const NEEDS_ESCAPE = /["#%'*/:=?\\\x7f{[\]^\x00-\x1f]/;
 
 /**
  * Escape a partition value as Hive and Spark do (`%2F` for `/`, ...), so a value cannot change
@@ -26,6 +28,7 @@ const ESCAPED = new Set(['"', '#', '%', "'", '*', '/', ':', '=', '?', '\\', '\x7
  * ```
  */
 export function escapePartitionValue(value: string): string {
+  if (!NEEDS_ESCAPE.test(value)) return value;
   let out = '';
   for (const ch of value) {
     const code = ch.charCodeAt(0);
@@ -45,18 +48,25 @@ export function unescapePartitionValue(value: string): string {
 const PARTITION_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // Most file systems refuse longer folder names; S3 keys are limited to 1,024 bytes in all.
 const MAX_SEGMENT_BYTES = 255;
+// Names already checked: a partition path is built for every record written.
+const checkedNames = new Set<string>();
+// String.prototype.isWellFormed (V8 11.3, every supported Node) is past this project's ES2023 lib.
+const isWellFormed = (String.prototype as unknown as { isWellFormed: (this: string) => boolean })
+  .isWellFormed;
 
 /**
  * Refuse a partition column name that could not be read back from a path (empty, `a/b`, `k=x`,
  * anything but letters, digits and `_`, not starting with a digit), with a {@link PartitionError}.
  */
 export function checkPartitionName(name: string): void {
+  if (checkedNames.has(name)) return;
   if (typeof name !== 'string' || !PARTITION_NAME.test(name)) {
     throw new PartitionError(
       String(name),
       'a partition column name must be letters, digits and _, not starting with a digit',
     );
   }
+  if (checkedNames.size < 1_000) checkedNames.add(name);
 }
 
 function valueProblem(value: string): string | undefined {
@@ -64,7 +74,7 @@ function valueProblem(value: string): string | undefined {
     return 'an empty value cannot be told from null in a folder name (Hive and Spark read it as null)';
   if (value === HIVE_DEFAULT_PARTITION)
     return `the value ${HIVE_DEFAULT_PARTITION} is how a partition folder says null`;
-  if (/\p{Cs}/u.test(value)) return 'the value holds a lone UTF-16 surrogate, which has no UTF-8 form';
+  if (!isWellFormed.call(value)) return 'the value holds a lone UTF-16 surrogate, which has no UTF-8 form';
   return undefined;
 }
 
