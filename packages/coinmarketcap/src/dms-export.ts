@@ -8,6 +8,7 @@ import {
   quoteIdentifier,
   type Schema,
   TributaryError,
+  withClient,
 } from '@tributary/core';
 import { csvFormat, type FileFormat, parquetFormat, type Storage } from '@tributary/lake';
 import type { PgClientLike, PgPoolLike } from './postgres-store.js';
@@ -220,21 +221,41 @@ function fromPg(row: Record<string, unknown>, schema: Schema<Fields>): Record<st
   return out;
 }
 
-/** One file being streamed into the storage while rows are written to it. */
+/**
+ * One file being streamed into the storage while rows are written to it. Whichever side fails
+ * first fails the other: a put that stops reading the body (it failed) destroys the body with its
+ * error, so a write waiting for the body to drain rejects with that error instead of waiting forever.
+ */
 function openFile(storage: Storage, key: string, format: FileFormat, schema: Schema<Fields>) {
   const sink = new PassThrough();
+  // A destroyed sink reports its error to the writes and the put that use it; as an event it
+  // would be unhandled between writes.
+  sink.on('error', () => {});
   const writer = format.createWriter(sink, schema);
+  let putError: unknown;
   const put = storage.put(key, sink);
-  // The put's own rejection is awaited in close(); until then it must not surface as unhandled.
-  put.catch(() => {});
+  put.catch((error: unknown) => {
+    putError = error;
+    sink.destroy(error instanceof Error ? error : new Error(String(error)));
+  });
   return {
     writer,
     async close(): Promise<void> {
-      await writer.close();
+      try {
+        await writer.close();
+      } catch (error) {
+        throw putError ?? error;
+      }
       await put;
     },
-    abort(error: unknown): void {
+    /** Stop the file and wait until its put has settled: nothing of it lands after the export returns. */
+    async abort(error: unknown): Promise<void> {
       sink.destroy(error instanceof Error ? error : new Error(String(error)));
+      await put.catch(() => {});
+    },
+    /** The put's own error when it failed first: the cause of whatever failed after it. */
+    failure(): unknown {
+      return putError;
     },
   };
 }
@@ -265,34 +286,34 @@ async function writeRows(
   rows: AsyncIterable<Record<string, unknown>>,
   maxRowsPerFile: number,
   writeEmpty: boolean,
+  opened: string[],
 ): Promise<{ keys: string[]; rows: number }> {
   const keys: string[] = [];
   let total = 0;
   let file: ReturnType<typeof openFile> | undefined;
+  const open = () => {
+    const key = keyOf(keys.length + 1);
+    keys.push(key);
+    opened.push(key);
+    return openFile(storage, key, format, schema);
+  };
   try {
     for await (const row of rows) {
       if (file && file.writer.rows >= maxRowsPerFile) {
         await file.close();
         file = undefined;
       }
-      if (!file) {
-        const key = keyOf(keys.length + 1);
-        keys.push(key);
-        file = openFile(storage, key, format, schema);
-      }
+      file ??= open();
       await file.writer.write(row);
       total++;
     }
-    if (!file && writeEmpty) {
-      const key = keyOf(1);
-      keys.push(key);
-      file = openFile(storage, key, format, schema);
-    }
+    if (!file && writeEmpty) file = open();
     await file?.close();
     return { keys, rows: total };
   } catch (error) {
-    file?.abort(error);
-    throw error;
+    const cause = file?.failure() ?? error;
+    await file?.abort(cause);
+    throw cause;
   }
 }
 
@@ -316,7 +337,6 @@ async function writeRows(
 export async function exportTables(options: ExportTablesOptions): Promise<readonly TableExport[]> {
   const o = validateOptions(options);
   const format = FORMATS[o.format];
-  const ext = format.extension();
   const watermarks: ExportWatermarks = (await watermarkIo(() => o.watermarkStore.read(o.schema))) ?? {
     tables: {},
   };
@@ -335,91 +355,119 @@ export async function exportTables(options: ExportTablesOptions): Promise<readon
     await watermarkIo(() => o.watermarkStore.write(o.schema, watermarks));
   }
   const now = o.now();
-  let client: PgClientLike;
-  try {
-    client = await o.pool.connect();
-  } catch (error) {
-    throw new DmsExportError('connecting to PostgreSQL failed', { code: 'CMC_EXPORT_FAILED', cause: error });
-  }
   const results: TableExport[] = [];
+  // Every key this run opened: a failed run removes them all, so it leaves nothing half-done.
+  const opened: string[] = [];
   let current: CryptoTableName | undefined;
-  let broken: Error | undefined;
+  let connected = false;
   try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const { rows } = await client.query('SELECT txid_current_snapshot()::text AS snapshot');
-    const snapshot = (rows[0] as { snapshot: string }).snapshot;
-    for (const table of o.tables) {
-      current = table;
-      const schema = CRYPTO_TABLES[table] as Schema<Fields>;
-      const folder = `${o.prefix}${o.schema}/${table}/`;
-      const target = qualifiedName({ schema: o.schema, name: table });
-      const cols = schema.columns.map((c) => quoteIdentifier(c.name)).join(', ');
-      if (o.mode === 'full') {
-        const stale: string[] = [];
-        for await (const object of o.storage.list(folder)) stale.push(object.key);
-        await o.storage.delete(stale);
-        const key = schema.primaryKey.map(quoteIdentifier).join(', ');
-        const source = cursorRows(
-          client,
-          `export_${table}`,
-          `SELECT ${cols} FROM ${target} ORDER BY ${key}`,
-          [],
-        );
-        const written = await writeRows(
-          o.storage,
-          (n) => `${folder}${loadName(n)}${ext}`,
-          format,
-          schema,
-          mapRows(source, (row) => fromPg(row, schema)),
-          o.maxRowsPerFile,
-          true,
-        );
-        results.push(Object.freeze({ table, ...written }));
-      } else {
-        const previous = watermarks.tables[table]?.snapshot as string;
-        const changesSchema = cdcSchema(table);
-        const changes = qualifiedName({ schema: o.schema, name: CHANGES_TABLE });
-        const rowCols = schema.columns.map((c) => `r.${quoteIdentifier(c.name)}`).join(', ');
-        // A transaction visible now but not in the previous snapshot committed in between: the
-        // batches are prefixes of the commit order, so nothing is lost or exported twice.
-        const sql = `SELECT c.op AS "Op", c.commit_ts, ${rowCols}
-  FROM ${changes} c, jsonb_populate_record(NULL::${target}, CASE WHEN c.op = 'D' THEN c.pk ELSE c."row" END) r
-  WHERE c.table_name = $1 AND c.txid >= txid_snapshot_xmin($2::txid_snapshot)
-    AND NOT txid_visible_in_snapshot(c.txid, $2::txid_snapshot)
-  ORDER BY c.seq`;
-        const source = cursorRows(client, `changes_${table}`, sql, [table, previous]);
-        const written = await writeRows(
-          o.storage,
-          () => `${folder}${cdcName(now)}${ext}`,
-          format,
-          changesSchema,
-          mapRows(source, (row) => ({ Op: row.Op, commit_ts: row.commit_ts, ...fromPg(row, schema) })),
-          Number.POSITIVE_INFINITY,
-          false,
-        );
-        results.push(Object.freeze({ table, ...written }));
+    await withClient(o.pool, async (client) => {
+      connected = true;
+      try {
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        const { rows } = await client.query('SELECT txid_current_snapshot()::text AS snapshot');
+        const snapshot = (rows[0] as { snapshot: string }).snapshot;
+        for (const table of o.tables) {
+          current = table;
+          results.push(await exportTable(client, o, table, format, now, watermarks, opened));
+          watermarks.tables[table] = { snapshot, exportedAt: now.toISOString() };
+        }
+        current = undefined;
+        await client.query('COMMIT');
+      } catch (error) {
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          // The connection is unusable: withClient releases it as broken, which ends the transaction.
+        }
+        throw error;
       }
-      watermarks.tables[table] = { snapshot, exportedAt: now.toISOString() };
-    }
-    current = undefined;
-    await client.query('COMMIT');
+    });
   } catch (error) {
-    try {
-      await client.query('ROLLBACK');
-    } catch (rollbackError) {
-      broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+    await deleteQuietly(o.storage, opened);
+    if (!connected) {
+      throw new DmsExportError('connecting to PostgreSQL failed', {
+        code: 'CMC_EXPORT_FAILED',
+        cause: error,
+      });
     }
-    throw new DmsExportError(`exporting ${current ?? 'the tables'} failed`, {
+    throw new DmsExportError(`exporting ${current ?? 'the tables'} failed; nothing of this run was kept`, {
       code: 'CMC_EXPORT_FAILED',
       cause: error,
       context: { schema: o.schema, ...(current === undefined ? {} : { table: current }) },
     });
-  } finally {
-    client.release(broken);
   }
   // Written only after every file is in place: a failed run is simply run again.
   await watermarkIo(() => o.watermarkStore.write(o.schema, watermarks));
   return Object.freeze(results);
+}
+
+type ExportSettings = ReturnType<typeof validateOptions>;
+
+/** Export one table inside the export's transaction: LOAD files (full) or one CDC file (cdc). */
+async function exportTable(
+  client: PgClientLike,
+  o: ExportSettings,
+  table: CryptoTableName,
+  format: FileFormat,
+  now: Date,
+  watermarks: ExportWatermarks,
+  opened: string[],
+): Promise<TableExport> {
+  const ext = format.extension();
+  const schema = CRYPTO_TABLES[table] as Schema<Fields>;
+  const folder = `${o.prefix}${o.schema}/${table}/`;
+  const target = qualifiedName({ schema: o.schema, name: table });
+  const cols = schema.columns.map((c) => quoteIdentifier(c.name)).join(', ');
+  if (o.mode === 'full') {
+    const stale: string[] = [];
+    for await (const object of o.storage.list(folder)) stale.push(object.key);
+    await o.storage.delete(stale);
+    const key = schema.primaryKey.map((k) => quoteIdentifier(k)).join(', ');
+    const source = cursorRows(client, `export_${table}`, `SELECT ${cols} FROM ${target} ORDER BY ${key}`, []);
+    const written = await writeRows(
+      o.storage,
+      (n) => `${folder}${loadName(n)}${ext}`,
+      format,
+      schema,
+      mapRows(source, (row) => fromPg(row, schema)),
+      o.maxRowsPerFile,
+      true,
+      opened,
+    );
+    return Object.freeze({ table, ...written });
+  }
+  const previous = watermarks.tables[table]?.snapshot as string;
+  const changes = qualifiedName({ schema: o.schema, name: CHANGES_TABLE });
+  const rowCols = schema.columns.map((c) => `r.${quoteIdentifier(c.name)}`).join(', ');
+  // A transaction visible now but not in the previous snapshot committed in between: the
+  // batches are prefixes of the commit order, so nothing is lost or exported twice.
+  const sql = `SELECT c.op AS "Op", c.commit_ts, ${rowCols}
+  FROM ${changes} c, jsonb_populate_record(NULL::${target}, CASE WHEN c.op = 'D' THEN c.pk ELSE c."row" END) r
+  WHERE c.table_name = $1 AND c.txid >= txid_snapshot_xmin($2::txid_snapshot)
+    AND NOT txid_visible_in_snapshot(c.txid, $2::txid_snapshot)
+  ORDER BY c.seq`;
+  const source = cursorRows(client, `changes_${table}`, sql, [table, previous]);
+  const written = await writeRows(
+    o.storage,
+    () => `${folder}${cdcName(now)}${ext}`,
+    format,
+    cdcSchema(table),
+    mapRows(source, (row) => ({ Op: row.Op, commit_ts: row.commit_ts, ...fromPg(row, schema) })),
+    Number.POSITIVE_INFINITY,
+    false,
+    opened,
+  );
+  return Object.freeze({ table, ...written });
+}
+
+async function deleteQuietly(storage: Storage, keys: readonly string[]): Promise<void> {
+  if (keys.length === 0) return;
+  try {
+    await storage.delete(keys);
+  } catch {
+    // The export's own failure is the one to report; a leftover file is replaced by the next full run.
+  }
 }
 
 async function watermarkIo<T>(io: () => Promise<T>): Promise<T> {

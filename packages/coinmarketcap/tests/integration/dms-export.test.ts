@@ -13,6 +13,7 @@ import {
 import { normalizeListings } from '../../src/normalize.js';
 import { PostgresStore } from '../../src/postgres-store.js';
 import { CRYPTO_TABLES, type CryptoTableName } from '../../src/schemas.js';
+import { terminatingPool } from './support/terminate-backend.js';
 
 let server: PostgresServer;
 let pool: pg.Pool;
@@ -260,6 +261,97 @@ describe('exportTables', () => {
 
       await expect(run).rejects.toBeInstanceOf(DmsExportError);
       await expect(run).rejects.toMatchObject({ code: 'CMC_EXPORT_NO_WATERMARK' });
+    });
+  });
+
+  describe('failures', () => {
+    /** A storage whose put of a key that `fails` matches misbehaves as `how` says; the rest is `inner`. */
+    function faultyStorage(
+      inner: MemoryStorage,
+      fails: (key: string) => boolean,
+      how: 'refuse' | 'fail-midway',
+    ): Storage {
+      return {
+        url: inner.url,
+        async put(key, body, options) {
+          if (!fails(key)) return inner.put(key, body, options);
+          // Either way the body is no longer read: whoever writes into it must not wait forever.
+          if (how === 'refuse') throw new Error('put refused');
+          for await (const _chunk of body as AsyncIterable<Uint8Array>) break;
+          throw new Error('connection reset while uploading');
+        },
+        get: (key, options) => inner.get(key, options),
+        getBytes: (key, options) => inner.getBytes(key, options),
+        head: (key) => inner.head(key),
+        list: (prefix, options) => inner.list(prefix, options),
+        listPrefixes: (prefix) => inner.listPrefixes(prefix),
+        delete: (keys) => inner.delete(keys),
+      };
+    }
+
+    /** The export's outcome, or 'hung' when it has not settled within `ms`. */
+    async function settle(run: Promise<unknown>, ms = 5_000): Promise<unknown> {
+      let timer: NodeJS.Timeout | undefined;
+      const hung = new Promise((resolve) => {
+        timer = setTimeout(() => resolve('hung'), ms);
+      });
+      try {
+        return await Promise.race([
+          run.then(
+            () => 'resolved',
+            (e: unknown) => e,
+          ),
+          hung,
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+
+    let schema: string;
+    beforeAll(async () => {
+      schema = 'dms_failures';
+      const store = new PostgresStore({ pool, schema });
+      await store.init();
+      await store.load(normalizeListings(fixtures.listings(0, ['USD', 'EUR'])), { source: 'fixtures' });
+      await store.load(normalizeListings(fixtures.listings(1, ['USD', 'EUR'])), { source: 'fixtures' });
+    });
+
+    for (const how of ['refuse', 'fail-midway'] as const) {
+      it(`rejects promptly with the cause when the storage's put fails (${how}), and leaves no object of the run`, async () => {
+        const inner = new MemoryStorage();
+        // quote (480 rows, more than a stream buffer holds) fails on its second file.
+        const storage = faultyStorage(inner, (key) => key.endsWith('quote/LOAD00000002.csv'), how);
+
+        const outcome = await settle(
+          exportTables({ pool, storage, schema, mode: 'full', maxRowsPerFile: 400 }),
+        );
+
+        expect(outcome).toBeInstanceOf(DmsExportError);
+        expect((outcome as DmsExportError).code).toBe('CMC_EXPORT_FAILED');
+        expect((outcome as DmsExportError).context.table).toBe('quote');
+        expect(((outcome as Error).cause as Error).message).toMatch(/put refused|connection reset/);
+        expect(await keysUnder(inner, `coinmarketcap/${schema}/`)).toEqual([]);
+        expect(pool.totalCount).toBe(pool.idleCount);
+      });
+    }
+
+    it('rejects with a typed error when the backend dies while rows are fetched, leaves no object, and the pool serves on', async () => {
+      const storage = new MemoryStorage();
+      const dying = terminatingPool(server.url, (text) => text.startsWith('FETCH 1000 FROM "export_quote"'));
+      try {
+        const outcome = await settle(exportTables({ pool: dying.pool, storage, schema, mode: 'full' }));
+
+        expect(dying.terminated()).toBe(1);
+        expect(outcome).toBeInstanceOf(DmsExportError);
+        expect((outcome as DmsExportError).context.table).toBe('quote');
+        expect(((outcome as Error).cause as { code?: string }).code).toBe('57P01');
+        expect(await keysUnder(storage, `coinmarketcap/${schema}/`)).toEqual([]);
+        const again = await exportTables({ pool: dying.pool, storage, schema, mode: 'full' });
+        expect(again.find((t) => t.table === 'quote')?.rows).toBe(480);
+      } finally {
+        await dying.end();
+      }
     });
   });
 });
