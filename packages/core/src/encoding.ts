@@ -1,35 +1,63 @@
 import { Transform } from 'node:stream';
 import { TributaryError, type ValidationIssue } from './errors.js';
 import type { Fields, Schema } from './schema.js';
+import { utf8InvalidOffset } from './utf8.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: any schema
 type AnySchema = Schema<any>;
 
 /**
- * A line of NDJSON that is not JSON, not an object, or (with a schema) not a valid record.
- * Carries the 1-based line number and the raw line, so it can be routed to an error prefix
- * with the reason and nothing is lost.
+ * A line of NDJSON that is not UTF-8 (`NDJSON_INVALID_UTF8`), not JSON or not an object
+ * (`NDJSON_INVALID_JSON`), or (with a schema) not a valid record (`NDJSON_INVALID_RECORD`).
+ * Carries the 1-based line number, the reason and the raw line, so it can be routed to an error
+ * prefix with the reason and nothing is lost. For a line that is not UTF-8, `raw` shows each
+ * ill-formed sequence as U+FFFD, `bytes` holds the line exactly and `context.byteOffset` says
+ * where (0-based, in the line) the first ill-formed sequence starts.
+ *
+ * @example
+ * ```ts
+ * const bad: NdjsonDecodeError[] = [];
+ * for await (const r of decodeNdjson(body, { onInvalid: (e) => bad.push(e) })) use(r);
+ * for (const e of bad) console.log(e.line, e.code, e.reason); // 2 NDJSON_INVALID_UTF8 invalid UTF-8 at byte offset 9
+ * ```
  */
 export class NdjsonDecodeError extends TributaryError {
   override name = 'NdjsonDecodeError';
   readonly line: number;
   readonly raw: string;
+  /** Why the line was refused, without the line number (the message has both). */
+  readonly reason: string;
   readonly issues: readonly ValidationIssue[];
+  /** The line's bytes, for a line that is not UTF-8 (`raw` cannot hold them exactly). */
+  readonly bytes: Uint8Array | undefined;
 
   constructor(
     line: number,
     raw: string,
     reason: string,
-    options: { issues?: ValidationIssue[]; cause?: unknown } = {},
+    options: { issues?: ValidationIssue[]; cause?: unknown; invalidUtf8?: InvalidUtf8Line } = {},
   ) {
     super(`NDJSON line ${line}: ${reason}`, {
-      code: options.issues ? 'NDJSON_INVALID_RECORD' : 'NDJSON_INVALID_JSON',
+      code: options.invalidUtf8
+        ? 'NDJSON_INVALID_UTF8'
+        : options.issues
+          ? 'NDJSON_INVALID_RECORD'
+          : 'NDJSON_INVALID_JSON',
       cause: options.cause,
-      context: { line },
+      context: options.invalidUtf8 ? { line, byteOffset: options.invalidUtf8.offset } : { line },
     });
     this.line = line;
     this.raw = raw;
+    this.reason = reason;
     this.issues = Object.freeze([...(options.issues ?? [])]);
+    this.bytes = options.invalidUtf8?.bytes;
+  }
+
+  /** The error for line `line` whose bytes are not UTF-8. */
+  static invalidUtf8(line: number, bad: InvalidUtf8Line): NdjsonDecodeError {
+    return new NdjsonDecodeError(line, bad.text, `invalid UTF-8 at byte offset ${bad.offset}`, {
+      invalidUtf8: bad,
+    });
   }
 }
 
@@ -127,9 +155,11 @@ class LineDecoder<S extends AnySchema | undefined> {
   }
 
   /** Returns the decoded record, or undefined for a blank or rejected line. */
-  decode(rawLine: string): Decoded<S> | undefined {
+  decode(rawLine: string | InvalidUtf8Line): Decoded<S> | undefined {
     this.lineNumber++;
-    const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
+    if (typeof rawLine !== 'string')
+      return this.reject(NdjsonDecodeError.invalidUtf8(this.lineNumber, rawLine));
+    const line = rawLine;
     if (line.trim() === '') return undefined;
     let value: unknown;
     try {
@@ -161,42 +191,222 @@ class LineDecoder<S extends AnySchema | undefined> {
   }
 }
 
-/** Splits text chunks into lines, keeping a partial line between chunks. */
-class LineSplitter {
-  private rest = '';
-  private readonly text = new TextDecoder('utf-8', { fatal: false });
+/** A line whose bytes are not UTF-8: where the first ill-formed sequence starts, and the line. */
+export interface InvalidUtf8Line {
+  readonly offset: number;
+  readonly bytes: Uint8Array;
+  /** The line decoded with U+FFFD for each ill-formed sequence, for people to read. */
+  readonly text: string;
+}
 
-  push(chunk: string | Uint8Array, emit: (line: string) => void): void {
-    const text = typeof chunk === 'string' ? chunk : this.text.decode(chunk, { stream: true });
-    let start = 0;
+const NEWLINE = 0x0a;
+const BOM = 0xfeff;
+// ignoreBOM keeps a U+FEFF inside the input: only the one that starts it is dropped, by hand.
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const lenientUtf8 = new TextDecoder('utf-8', { ignoreBOM: true });
+
+function concatBytes(parts: readonly Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/**
+ * Splits chunks of text or bytes into lines (without `\n` or `\r\n`), keeping a partial line
+ * between chunks. Bytes are split at `\n` first — a byte that never occurs inside a UTF-8
+ * sequence — and each line is then decoded strictly, so a character cut between two chunks is
+ * joined whole and a line that is not UTF-8 is emitted as an {@link InvalidUtf8Line} (never as
+ * text with U+FFFD in it) while the lines around it decode as usual. A byte order mark that
+ * starts the input is dropped, as JSON readers do.
+ */
+class LineSplitter {
+  /** The lines of the last `push` or `end`, in order: read them before the next call. */
+  private readonly lines: (string | InvalidUtf8Line)[] = [];
+  /** The partial line, when the chunks are text. */
+  private rest = '';
+  /** The partial line, when the chunks are bytes (copies: a source may reuse its buffers). */
+  private carry: Uint8Array[] = [];
+  private carryBytes = 0;
+  private started = false;
+
+  push(chunk: string | Uint8Array): readonly (string | InvalidUtf8Line)[] {
+    this.lines.length = 0;
+    if (typeof chunk === 'string') {
+      if (this.carryBytes > 0) this.pushBytes(new TextEncoder().encode(chunk));
+      else this.pushText(chunk);
+    } else {
+      if (this.rest !== '') {
+        const rest = new TextEncoder().encode(this.rest);
+        this.carry.push(rest);
+        this.carryBytes += rest.length;
+        this.rest = '';
+      }
+      this.pushBytes(chunk);
+    }
+    return this.lines;
+  }
+
+  end(): readonly (string | InvalidUtf8Line)[] {
+    this.lines.length = 0;
+    if (this.carryBytes > 0) {
+      const tail = concatBytes(this.carry, this.carryBytes);
+      this.carry = [];
+      this.carryBytes = 0;
+      this.emitBytes(tail);
+    } else if (this.rest !== '') {
+      const tail = this.rest;
+      this.rest = '';
+      this.emitText(tail);
+    }
+    return this.lines;
+  }
+
+  private pushText(text: string): void {
     let newline = text.indexOf('\n');
     if (newline === -1) {
       this.rest += text;
       return;
     }
-    emit(this.rest + text.slice(0, newline));
-    this.rest = '';
-    start = newline + 1;
+    this.emitText(this.rest + text.slice(0, newline));
+    let start = newline + 1;
     newline = text.indexOf('\n', start);
     while (newline !== -1) {
-      emit(text.slice(start, newline));
+      this.emitText(text.slice(start, newline));
       start = newline + 1;
       newline = text.indexOf('\n', start);
     }
     this.rest = text.slice(start);
   }
 
-  end(emit: (line: string) => void): void {
-    const tail = this.rest + this.text.decode();
-    this.rest = '';
-    if (tail !== '') emit(tail);
+  private pushBytes(bytes: Uint8Array): void {
+    const first = bytes.indexOf(NEWLINE);
+    if (first === -1) {
+      if (bytes.length > 0) {
+        this.carry.push(bytes.slice());
+        this.carryBytes += bytes.length;
+      }
+      return;
+    }
+    if (this.carryBytes > 0) {
+      this.carry.push(bytes.subarray(0, first));
+      const line = concatBytes(this.carry, this.carryBytes + first);
+      this.carry = [];
+      this.carryBytes = 0;
+      this.emitBytes(line);
+    } else {
+      this.emitBytes(bytes.subarray(0, first));
+    }
+    const last = bytes.lastIndexOf(NEWLINE);
+    if (last > first) {
+      // The complete lines between: one decode for all of them, line by line only if it fails.
+      const block = bytes.subarray(first + 1, last);
+      let text: string | undefined;
+      try {
+        text = strictUtf8.decode(block);
+      } catch {
+        text = undefined;
+      }
+      if (text !== undefined) {
+        // The hot path: past the first line, so no byte order mark to look for.
+        let start = 0;
+        let newline = text.indexOf('\n');
+        while (newline !== -1) {
+          this.lines.push(
+            text.charCodeAt(newline - 1) === 13 ? text.slice(start, newline - 1) : text.slice(start, newline),
+          );
+          start = newline + 1;
+          newline = text.indexOf('\n', start);
+        }
+        this.lines.push(text.endsWith('\r') ? text.slice(start, -1) : text.slice(start));
+      } else {
+        let start = 0;
+        let newline = block.indexOf(NEWLINE);
+        while (newline !== -1) {
+          this.emitBytes(block.subarray(start, newline));
+          start = newline + 1;
+          newline = block.indexOf(NEWLINE, start);
+        }
+        this.emitBytes(block.subarray(start));
+      }
+    }
+    if (last + 1 < bytes.length) {
+      this.carry.push(bytes.slice(last + 1));
+      this.carryBytes += bytes.length - last - 1;
+    }
+  }
+
+  private emitBytes(line: Uint8Array): void {
+    let text: string;
+    try {
+      text = strictUtf8.decode(line);
+    } catch {
+      const offset = utf8InvalidOffset(line);
+      this.lines.push({ offset, bytes: line.slice(), text: this.trim(lenientUtf8.decode(line)) });
+      this.started = true;
+      return;
+    }
+    this.emitText(text);
+  }
+
+  private emitText(line: string): void {
+    this.lines.push(this.trim(line));
+    this.started = true;
+  }
+
+  /** Without a final `\r`, nor the byte order mark that starts the input. */
+  private trim(line: string): string {
+    let text = line;
+    if (!this.started && text.charCodeAt(0) === BOM) text = text.slice(1);
+    return text.endsWith('\r') ? text.slice(0, -1) : text;
+  }
+}
+
+/**
+ * The lines of NDJSON text or bytes, from any (async) iterable of chunks — a Node `Readable`,
+ * a web `ReadableStream`, an S3 body — with bounded memory: the one line reader that tributary's
+ * NDJSON decoders use. Lines end at `\n` (a `\r` before it is dropped); every line is yielded,
+ * blank ones too, so the n-th item is line n; a last line without `\n` is yielded when it is not
+ * empty. Bytes are decoded as UTF-8 strictly, line by line: a line that is not UTF-8 is yielded
+ * as an `NdjsonDecodeError` (`NDJSON_INVALID_UTF8`, with the byte offset, its bytes, and `raw`
+ * with U+FFFD for people to read) and the next lines are read as usual. A character whose bytes
+ * are split between two chunks is decoded whole. Text chunks are taken as they are.
+ *
+ * @example
+ * ```ts
+ * let n = 0;
+ * for await (const line of ndjsonLines(body)) {
+ *   n++;
+ *   if (typeof line !== 'string') errors.push({ line: n, reason: line.reason }); // not UTF-8
+ *   else if (line !== '') handle(JSON.parse(line));
+ * }
+ * ```
+ */
+export async function* ndjsonLines(
+  source: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
+): AsyncGenerator<string | NdjsonDecodeError> {
+  const splitter = new LineSplitter();
+  let number = 0;
+  for await (const chunk of source) {
+    for (const line of splitter.push(chunk)) {
+      number++;
+      yield typeof line === 'string' ? line : NdjsonDecodeError.invalidUtf8(number, line);
+    }
+  }
+  for (const line of splitter.end()) {
+    number++;
+    yield typeof line === 'string' ? line : NdjsonDecodeError.invalidUtf8(number, line);
   }
 }
 
 /**
  * Decode NDJSON from any async iterable of text or bytes — a Node `Readable`, a web
  * `ReadableStream`, a `fs.createReadStream`, an S3 body — into records, with bounded memory.
- * Tolerates `\r\n` and blank lines; a bad line throws an `NdjsonDecodeError` with its line
+ * Tolerates `\r\n` and blank lines; bytes are decoded as UTF-8 strictly, line by line
+ * (see {@link ndjsonLines}); a bad line throws an `NdjsonDecodeError` with its line
  * number and raw text, or goes to `onInvalid`.
  *
  * @example
@@ -212,18 +422,13 @@ export async function* decodeNdjson<S extends AnySchema | undefined = undefined>
 ): AsyncGenerator<Decoded<S>> {
   const decoder = new LineDecoder(options);
   const splitter = new LineSplitter();
-  const lines: string[] = [];
-  const collect = (line: string) => lines.push(line);
   for await (const chunk of source) {
-    splitter.push(chunk, collect);
-    for (const line of lines) {
+    for (const line of splitter.push(chunk)) {
       const record = decoder.decode(line);
       if (record !== undefined) yield record;
     }
-    lines.length = 0;
   }
-  splitter.end(collect);
-  for (const line of lines) {
+  for (const line of splitter.end()) {
     const record = decoder.decode(line);
     if (record !== undefined) yield record;
   }
@@ -275,19 +480,21 @@ export class NdjsonDecoderStream<S extends AnySchema | undefined = undefined> ex
   constructor(options: NdjsonDecodeOptions<S> = {}) {
     const decoder = new LineDecoder(options);
     const splitter = new LineSplitter();
-    let controllerRef: TransformStreamDefaultController<Decoded<S>> | undefined;
-    const emit = (line: string) => {
-      const record = decoder.decode(line);
-      if (record !== undefined) controllerRef?.enqueue(record);
+    const enqueue = (
+      lines: readonly (string | InvalidUtf8Line)[],
+      controller: TransformStreamDefaultController<Decoded<S>>,
+    ) => {
+      for (const line of lines) {
+        const record = decoder.decode(line);
+        if (record !== undefined) controller.enqueue(record);
+      }
     };
     super({
       transform(chunk, controller) {
-        controllerRef = controller;
-        splitter.push(chunk, emit);
+        enqueue(splitter.push(chunk), controller);
       },
       flush(controller) {
-        controllerRef = controller;
-        splitter.end(emit);
+        enqueue(splitter.end(), controller);
       },
     });
   }
@@ -331,10 +538,10 @@ export function createNdjsonDecoder<S extends AnySchema | undefined = undefined>
     readableObjectMode: true,
     transform(chunk: Buffer | string, _encoding, callback) {
       try {
-        splitter.push(chunk, (line) => {
+        for (const line of splitter.push(chunk)) {
           const record = decoder.decode(line);
           if (record !== undefined) this.push(record);
-        });
+        }
         callback();
       } catch (err) {
         callback(err as Error);
@@ -342,10 +549,10 @@ export function createNdjsonDecoder<S extends AnySchema | undefined = undefined>
     },
     flush(callback) {
       try {
-        splitter.end((line) => {
+        for (const line of splitter.end()) {
           const record = decoder.decode(line);
           if (record !== undefined) this.push(record);
-        });
+        }
         callback();
       } catch (err) {
         callback(err as Error);

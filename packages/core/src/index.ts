@@ -14,6 +14,7 @@ export {
   NdjsonDecodeError,
   NdjsonDecoderStream,
   NdjsonEncoderStream,
+  ndjsonLines,
 } from './encoding.js';
 export type { ErrorContext, FailedItem, TributaryErrorOptions, ValidationIssue } from './errors.js';
 export {

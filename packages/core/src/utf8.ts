@@ -43,3 +43,51 @@ export function utf8ByteLength(text: string): number {
   }
   return bytes;
 }
+
+/**
+ * The offset of the first byte of `bytes` that does not start or continue a well-formed UTF-8
+ * sequence, or -1 when all of `bytes` is well-formed UTF-8 (what `TextDecoder` with
+ * `fatal: true` accepts). Overlong forms, encoded UTF-16 surrogates (U+D800–U+DFFF), code points
+ * above U+10FFFF and a sequence cut short (by another byte or by the end) are ill-formed; the
+ * offset is where the ill-formed sequence starts.
+ *
+ * @example
+ * ```ts
+ * utf8InvalidOffset(new TextEncoder().encode('°C')); // -1
+ * utf8InvalidOffset(Uint8Array.of(0x63, 0x61, 0x66, 0xe9)); // 3: "caf" then a Latin-1 "é"
+ * ```
+ */
+export function utf8InvalidOffset(bytes: Uint8Array): number {
+  const length = bytes.length;
+  let index = 0;
+  while (index < length) {
+    const lead = bytes[index] as number;
+    if (lead < 0x80) {
+      index++;
+      continue;
+    }
+    // The second byte's range depends on the lead (Unicode 15, table 3-7).
+    let size: number;
+    let low = 0x80;
+    let high = 0xbf;
+    if (lead >= 0xc2 && lead <= 0xdf) size = 2;
+    else if (lead >= 0xe0 && lead <= 0xef) {
+      size = 3;
+      if (lead === 0xe0) low = 0xa0;
+      else if (lead === 0xed) high = 0x9f;
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      size = 4;
+      if (lead === 0xf0) low = 0x90;
+      else if (lead === 0xf4) high = 0x8f;
+    } else return index;
+    if (index + size > length) return index;
+    const second = bytes[index + 1] as number;
+    if (second < low || second > high) return index;
+    for (let k = 2; k < size; k++) {
+      const next = bytes[index + k] as number;
+      if (next < 0x80 || next > 0xbf) return index;
+    }
+    index += size;
+  }
+  return -1;
+}

@@ -13,8 +13,10 @@ import {
   NdjsonDecodeError,
   NdjsonDecoderStream,
   NdjsonEncoderStream,
+  ndjsonLines,
   ValidationError,
 } from '../../src/index.js';
+import { utf8InvalidOffset } from '../../src/utf8.js';
 
 const reading = defineSchema({
   id: field.string(),
@@ -140,6 +142,142 @@ describe('NDJSON', () => {
         }),
         { numRuns: 100 },
       );
+    });
+  });
+
+  describe('strict UTF-8', () => {
+    const utf8 = new TextEncoder();
+    const bytesOf = (...parts: (string | number[])[]) =>
+      Uint8Array.from(parts.flatMap((p) => (typeof p === 'string' ? [...utf8.encode(p)] : p)));
+
+    it('sends a line that is not UTF-8 to onInvalid with the byte offset, and decodes the lines around it', async () => {
+      const bad: NdjsonDecodeError[] = [];
+      const input = bytesOf('{"a":1}\n{"s":"caf', [0xe9], '"}\n{"a":2}\n');
+
+      const records = await collect(decodeNdjson([input], { onInvalid: (err) => bad.push(err) }));
+
+      expect(records).toEqual([{ a: 1 }, { a: 2 }]);
+      expect(bad).toHaveLength(1);
+      expect(bad[0]).toMatchObject({
+        line: 2,
+        code: 'NDJSON_INVALID_UTF8',
+        reason: 'invalid UTF-8 at byte offset 9',
+        raw: '{"s":"caf\uFFFD"}',
+        context: { line: 2, byteOffset: 9 },
+      });
+      expect(bad[0]?.bytes).toEqual(bytesOf('{"s":"caf', [0xe9], '"}'));
+    });
+
+    it('throws on a line that is not UTF-8 when there is no onInvalid', async () => {
+      const run = collect(decodeNdjson([bytesOf('{"a":1}\n{"s":"', [0xc3, 0x28], '"}\n')]));
+
+      await expect(run).rejects.toMatchObject({
+        name: 'NdjsonDecodeError',
+        code: 'NDJSON_INVALID_UTF8',
+        line: 2,
+      });
+    });
+
+    it.each([
+      ['a lone continuation byte', [0x80], 0],
+      ['a truncated 3-byte sequence before the quote', [0xe2, 0x82], 0],
+      ['an overlong encoding of "/"', [0xc0, 0xaf], 0],
+      ['an encoded UTF-16 surrogate', [0xed, 0xa0, 0x80], 0],
+      ['a code point above U+10FFFF', [0xf4, 0x90, 0x80, 0x80], 0],
+      ['0xFF', [0xff], 0],
+    ])('rejects %s', async (_name, sequence, at) => {
+      const bad: NdjsonDecodeError[] = [];
+      const input = bytesOf('{"s":"é', sequence, '"}\n');
+
+      await collect(decodeNdjson([input], { onInvalid: (err) => bad.push(err) }));
+
+      expect(bad.map((e) => [e.code, e.context.byteOffset])).toEqual([['NDJSON_INVALID_UTF8', 8 + at]]);
+    });
+
+    it('finds a bad line whatever the chunk borders, and still joins characters split between chunks', async () => {
+      const input = bytesOf('{"s":"é🚀"}\n{"s":"', [0xf0, 0x9f, 0x9a], '"}\r\n{"s":"°C"}');
+      for (let cut1 = 0; cut1 <= input.length; cut1++) {
+        for (let cut2 = cut1; cut2 <= input.length; cut2 += 3) {
+          const chunks = [input.slice(0, cut1), input.slice(cut1, cut2), input.slice(cut2)];
+          const bad: NdjsonDecodeError[] = [];
+
+          const records = await collect(decodeNdjson(chunks, { onInvalid: (err) => bad.push(err) }));
+
+          expect(records).toEqual([{ s: 'é🚀' }, { s: '°C' }]);
+          expect(bad.map((e) => [e.line, e.context.byteOffset])).toEqual([[2, 6]]);
+        }
+      }
+    });
+
+    it('gives each line as a fatal TextDecoder decodes it, or its error, for any bytes in any chunks', async () => {
+      const fatal = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+      const line = fc.uint8Array({ maxLength: 24 }).map((b) => b.map((x) => (x === 10 ? 32 : x)));
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(line, { minLength: 1, maxLength: 6 }),
+          fc.array(fc.nat()),
+          async (lines, cuts) => {
+            const input = bytesOf(...lines.flatMap((l) => [[...l], '\n']));
+            const points = [...new Set(cuts.map((c) => c % (input.length + 1)))].sort((a, b) => a - b);
+            const ends = [...points, input.length];
+            const chunks = [0, ...points].map((from, i) => input.slice(from, ends[i]));
+
+            const out = (await collect(ndjsonLines(chunks))).map((l) =>
+              typeof l === 'string' ? l : `error at ${l.context.byteOffset}`,
+            );
+
+            const expected = lines.map((l, i) => {
+              try {
+                const text = fatal.decode(l);
+                const unmarked = i === 0 && text.startsWith('\uFEFF') ? text.slice(1) : text;
+                return unmarked.endsWith('\r') ? unmarked.slice(0, -1) : unmarked;
+              } catch {
+                return `error at ${utf8InvalidOffset(l)}`;
+              }
+            });
+            expect(out).toEqual(expected);
+          },
+        ),
+        { numRuns: 500 },
+      );
+    });
+
+    it('keeps a byte order mark inside a line, and drops only the one that starts the input', async () => {
+      const bom = [0xef, 0xbb, 0xbf];
+      const input = bytesOf(bom, '{"a":1}\n{"s":"', bom, 'x"}\n');
+
+      expect(await collect(decodeNdjson([input.slice(0, 2), input.slice(2)]))).toEqual([
+        { a: 1 },
+        { s: '\uFEFFx' },
+      ]);
+    });
+  });
+
+  describe('ndjsonLines', () => {
+    it('yields every line, blank ones too, without its line end, and the last one without a newline', async () => {
+      const chunks = ['{"a":1}\r\n\n', Buffer.from(' \n{"a":'), Buffer.from('2}')];
+
+      expect(await collect(ndjsonLines(chunks))).toEqual(['{"a":1}', '', ' ', '{"a":2}']);
+    });
+
+    it('yields a line that is not UTF-8 as an NdjsonDecodeError in its place, and reads on', async () => {
+      const input = Buffer.concat([
+        Buffer.from('{"a":1}\n"'),
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from('"\n{"a":2}\n'),
+      ]);
+
+      const lines = await collect(ndjsonLines([input.subarray(0, 9), input.subarray(9)]));
+
+      expect(lines[0]).toBe('{"a":1}');
+      expect(lines[1]).toBeInstanceOf(NdjsonDecodeError);
+      expect(lines[1]).toMatchObject({
+        line: 2,
+        reason: 'invalid UTF-8 at byte offset 1',
+        raw: '"\uFFFD\uFFFD"',
+      });
+      expect(lines[2]).toBe('{"a":2}');
+      expect(lines).toHaveLength(3);
     });
   });
 

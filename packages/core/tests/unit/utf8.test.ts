@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { utf8ByteLength } from '../../src/utf8.js';
+import { utf8ByteLength, utf8InvalidOffset } from '../../src/utf8.js';
 
 const encoder = new TextEncoder();
 
@@ -68,6 +68,45 @@ describe('utf8ByteLength', () => {
   it('rejects a value that is not a string', () => {
     expect(() => utf8ByteLength(42 as unknown as string)).toThrow(
       expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    );
+  });
+});
+
+describe('utf8InvalidOffset', () => {
+  const fatal = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+  it.each([
+    ['ASCII', [0x61, 0x62], -1],
+    ['2, 3 and 4-byte characters', [0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0x9a, 0x80], -1],
+    ['a lone continuation byte', [0x61, 0x80], 1],
+    ['an overlong 2-byte form', [0xc0, 0xaf], 0],
+    ['an overlong 3-byte form', [0xe0, 0x80, 0xaf], 0],
+    ['an encoded surrogate', [0x61, 0xed, 0xa0, 0x80], 1],
+    ['a code point above U+10FFFF', [0xf4, 0x90, 0x80, 0x80], 0],
+    ['a 3-byte sequence cut by ASCII', [0xe2, 0x82, 0x61], 0],
+    ['a 4-byte sequence cut by the end', [0x61, 0x62, 0xf0, 0x9f, 0x9a], 2],
+    ['0xFE', [0xfe], 0],
+  ])('%s', (_name, bytes, offset) => {
+    expect(utf8InvalidOffset(Uint8Array.from(bytes))).toBe(offset);
+  });
+
+  it('agrees with a fatal TextDecoder on any bytes, and points past a well-formed prefix', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => {
+        const offset = utf8InvalidOffset(bytes);
+        let valid = true;
+        try {
+          fatal.decode(bytes);
+        } catch {
+          valid = false;
+        }
+        expect(offset === -1).toBe(valid);
+        if (offset !== -1) {
+          expect(() => fatal.decode(bytes.subarray(0, offset))).not.toThrow();
+          expect(() => fatal.decode(bytes.subarray(0, offset + 4))).toThrow();
+        }
+      }),
+      { numRuns: 2000 },
     );
   });
 });

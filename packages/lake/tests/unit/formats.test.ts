@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { defineSchema, field } from '@tributary/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -164,5 +164,32 @@ describe('ndjsonFormat', () => {
       );
       expect(await collect(ndjsonFormat.read(storage, key, coin))).toEqual(rows);
     });
+  });
+
+  describe('read', () => {
+    it.each([false, true])(
+      'refuses a line that is not UTF-8 instead of reading U+FFFD into a value (gzip: %s)',
+      async (gzip) => {
+        const storage = new MemoryStorage();
+        const text = (name: string) =>
+          Buffer.from(
+            `{"id":1,"name":"${name}","symbol":null,"price":null,"supply":null,"active":true,"updated":"2026-11-23T10:15:30.123Z","day":null,"tags":null}\n`,
+          );
+        // "Zürich" written by a Latin-1 producer: 0xFC alone is not UTF-8.
+        const body = Buffer.concat([text('Bern'), text('Z\u0000rich')]);
+        body[body.indexOf(0) as number] = 0xfc;
+        const key = gzip ? 'latin1.ndjson.gz' : 'latin1.ndjson';
+        await storage.put(key, gzip ? gzipSync(body) : body);
+
+        const read = collect(ndjsonFormat.read(storage, key, coin));
+
+        await expect(read).rejects.toMatchObject({
+          name: 'NdjsonDecodeError',
+          code: 'NDJSON_INVALID_UTF8',
+          line: 2,
+          reason: 'invalid UTF-8 at byte offset 17',
+        });
+      },
+    );
   });
 });
