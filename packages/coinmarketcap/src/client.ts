@@ -181,8 +181,42 @@ export interface FiatMapParams {
 
 type Query = Record<string, string | number | boolean | readonly (string | number)[] | undefined>;
 
-function invalid(message: string): TributaryError {
-  return new TributaryError(message, { code: 'INVALID_OPTIONS' });
+function invalid(message: string, option?: string): TributaryError {
+  return new TributaryError(message, { code: 'INVALID_OPTIONS', ...(option ? { context: { option } } : {}) });
+}
+
+// What a header value can carry as sent: a key with anything else would be echoed by fetch's own error.
+const API_KEY_SHAPE = /^[\x21-\x7e]+$/;
+
+/**
+ * The base URL, checked without ever echoing it: it may carry a secret (userinfo, or a key in
+ * its query string, which the API also accepts). Errors show the scheme and host at most.
+ */
+function checkBaseUrl(baseUrl: unknown): string {
+  if (typeof baseUrl !== 'string') throw invalid('baseUrl must be a string', 'baseUrl');
+  let parsed: URL;
+  try {
+    parsed = new URL(baseUrl);
+  } catch {
+    throw invalid('baseUrl must be an absolute http(s) URL (it does not parse as a URL)', 'baseUrl');
+  }
+  const shown = `${parsed.protocol}//${parsed.hostname}`;
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw invalid(`baseUrl must be an http(s) URL (got scheme ${parsed.protocol})`, 'baseUrl');
+  }
+  if (parsed.username !== '' || parsed.password !== '') {
+    throw invalid(
+      `baseUrl (${shown}) must not carry credentials: pass the key as apiKey, which goes in a header`,
+      'baseUrl',
+    );
+  }
+  if (parsed.search !== '' || baseUrl.includes('?')) {
+    throw invalid(`baseUrl (${shown}) must not have a query string: pass the key as apiKey`, 'baseUrl');
+  }
+  if (parsed.hash !== '' || baseUrl.includes('#')) {
+    throw invalid(`baseUrl (${shown}) must not have a fragment`, 'baseUrl');
+  }
+  return parsed.toString();
 }
 
 function checkInteger(name: string, value: unknown, min: number, max: number): void {
@@ -194,6 +228,29 @@ function checkInteger(name: string, value: unknown, min: number, max: number): v
 
 function list(value: string | number | readonly (string | number)[]): (string | number)[] {
   return Array.isArray(value) ? [...value] : [value as string | number];
+}
+
+const REDACTED = '[redacted]';
+
+/**
+ * `error` with every mention of `secret` replaced, in its message, stack and causes: for what a
+ * server or a fetch wrapper may echo back. The same error when it mentions no secret.
+ */
+function withoutSecret(error: unknown, secret: string | undefined, depth = 0): unknown {
+  if (secret === undefined || depth > 8) return error;
+  if (typeof error === 'string') return error.replaceAll(secret, REDACTED);
+  if (!(error instanceof Error)) return error;
+  const cause = withoutSecret(error.cause, secret, depth + 1);
+  if (!`${error.message}\n${error.stack ?? ''}`.includes(secret) && cause === error.cause) return error;
+  const copy = new Error(
+    error.message.replaceAll(secret, REDACTED),
+    cause === undefined ? undefined : { cause },
+  );
+  copy.name = error.name;
+  copy.stack = (error.stack ?? '').replaceAll(secret, REDACTED);
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && !code.includes(secret)) Object.assign(copy, { code });
+  return copy;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -230,25 +287,18 @@ export class CoinMarketCapClient {
     }
     const { apiKey, baseUrl, sandbox, plan, retry, onEvent, clock } = options;
     if (apiKey !== undefined && typeof apiKey !== 'string' && !(apiKey instanceof Secret)) {
-      throw invalid('apiKey must be a string or a Secret');
+      throw invalid('apiKey must be a string or a Secret', 'apiKey');
+    }
+    const key = typeof apiKey === 'string' ? new Secret(apiKey) : apiKey;
+    if (key !== undefined && !API_KEY_SHAPE.test(key.reveal())) {
+      throw invalid(
+        'apiKey must be non-empty printable ASCII without spaces or control characters (as the API issues keys)',
+        'apiKey',
+      );
     }
     if (sandbox !== undefined && typeof sandbox !== 'boolean') throw invalid('sandbox must be a boolean');
-    let base = sandbox ? CMC_SANDBOX_BASE_URL : CMC_PRO_BASE_URL;
-    if (baseUrl !== undefined) {
-      let parsed: URL;
-      try {
-        parsed = new URL(baseUrl);
-      } catch (cause) {
-        throw new TributaryError(`baseUrl must be an http(s) URL (got ${JSON.stringify(baseUrl)})`, {
-          code: 'INVALID_OPTIONS',
-          cause,
-        });
-      }
-      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-        throw invalid(`baseUrl must be an http(s) URL (got ${JSON.stringify(baseUrl)})`);
-      }
-      base = baseUrl;
-    }
+    const base =
+      baseUrl === undefined ? (sandbox ? CMC_SANDBOX_BASE_URL : CMC_PRO_BASE_URL) : checkBaseUrl(baseUrl);
     const fetchFn = options.fetch ?? (globalThis.fetch as FetchLike | undefined);
     if (typeof fetchFn !== 'function') throw invalid('fetch must be a function (no global fetch found)');
     if (onEvent !== undefined && typeof onEvent !== 'function') throw invalid('onEvent must be a function');
@@ -257,7 +307,7 @@ export class CoinMarketCapClient {
     if (plan?.maxConvert !== undefined) checkInteger('plan.maxConvert', plan.maxConvert, 1, MAX_CONVERTS);
 
     this.baseUrl = base.replace(/\/+$/, '');
-    this.#apiKey = typeof apiKey === 'string' ? new Secret(apiKey) : apiKey;
+    this.#apiKey = key;
     this.#fetch = fetchFn;
     this.#plan = Object.freeze({ callsPerMinute: 30, ...plan });
     this.#retry = Object.freeze({ maxAttempts: 4, ...retry });
@@ -547,6 +597,9 @@ export class CoinMarketCapClient {
     headers: Record<string, string>,
     signal: AbortSignal | undefined,
   ): Promise<{ body: CmcResponse<T>; bytes: number }> {
+    // What the server or the network says back may quote the request: never let it quote the key.
+    const key = this.#apiKey?.reveal();
+    const scrub = (text: string) => (key === undefined ? text : text.replaceAll(key, REDACTED));
     let res: Response;
     try {
       res = await this.#fetch(url, { method: 'GET', headers, ...(signal === undefined ? {} : { signal }) });
@@ -557,7 +610,7 @@ export class CoinMarketCapClient {
         httpStatus: undefined,
         endpoint,
         excerpt: '',
-        cause,
+        cause: withoutSecret(cause, key),
       });
     }
     const httpStatus = res.status;
@@ -571,7 +624,7 @@ export class CoinMarketCapClient {
         httpStatus,
         endpoint,
         excerpt: '',
-        cause,
+        cause: withoutSecret(cause, key),
       });
     }
     const bytes = Buffer.byteLength(text);
@@ -585,8 +638,8 @@ export class CoinMarketCapClient {
         problem,
         httpStatus,
         endpoint,
-        excerpt: bodyExcerpt(text),
-        cause,
+        excerpt: bodyExcerpt(scrub(text)),
+        cause: withoutSecret(cause, key),
       });
     }
     const status = isObject(parsed) ? parsed.status : undefined;
@@ -595,14 +648,15 @@ export class CoinMarketCapClient {
         problem: 'bad_shape',
         httpStatus,
         endpoint,
-        excerpt: bodyExcerpt(text),
+        excerpt: bodyExcerpt(scrub(text)),
       });
     }
     if (status.error_code !== 0 || httpStatus < 200 || httpStatus > 299) {
       const wait = retryAfterMs(res.headers.get('retry-after'), this.#clock.now());
       throw new CoinMarketCapApiError({
         errorCode: status.error_code !== 0 ? status.error_code : httpStatus,
-        errorMessage: typeof status.error_message === 'string' ? status.error_message : `HTTP ${httpStatus}`,
+        errorMessage:
+          typeof status.error_message === 'string' ? scrub(status.error_message) : `HTTP ${httpStatus}`,
         httpStatus,
         endpoint,
         ...(wait === undefined ? {} : { retryAfterMs: wait }),
@@ -613,7 +667,7 @@ export class CoinMarketCapClient {
         problem: 'bad_shape',
         httpStatus,
         endpoint,
-        excerpt: bodyExcerpt(text),
+        excerpt: bodyExcerpt(scrub(text)),
       });
     }
     return { body: parsed as unknown as CmcResponse<T>, bytes };

@@ -1,4 +1,5 @@
-import { RetryExhaustedError, Secret } from '@tributary/core';
+import { inspect } from 'node:util';
+import { RetryExhaustedError, Secret, TributaryError } from '@tributary/core';
 import { describe, expect, it } from 'vitest';
 import { CoinMarketCapClient, type FetchLike } from '../../src/client.js';
 import { CreditLedger, estimateCredits } from '../../src/credits.js';
@@ -91,6 +92,123 @@ describe('CoinMarketCapClient', () => {
       expect(String(client)).not.toContain(KEY);
       expect(JSON.stringify(client)).not.toContain(KEY);
       expect(String(client)).toContain('[redacted]');
+    });
+  });
+
+  describe('secrets', () => {
+    /** Every way an error or the client can be printed, joined. */
+    function printed(value: unknown): string {
+      const parts = [String(value), inspect(value, { depth: 10 })];
+      try {
+        parts.push(JSON.stringify(value));
+      } catch {
+        // Not every value is JSON.
+      }
+      for (let e: unknown = value; e instanceof Error; e = e.cause) parts.push(String(e), e.stack ?? '');
+      return parts.join('\n');
+    }
+
+    function optionsError(make: () => unknown): TributaryError {
+      try {
+        make();
+      } catch (error) {
+        expect(TributaryError.isInstance(error)).toBe(true);
+        return error as TributaryError;
+      }
+      throw new Error('no error thrown');
+    }
+
+    it.each([
+      ['https://user:super-secret-key-1234@pro-api.coinmarketcap.com', 'credentials'],
+      ['https://:super-secret-key-1234@pro-api.coinmarketcap.com', 'credentials'],
+      ['https://pro-api.coinmarketcap.com/?CMC_PRO_API_KEY=super-secret-key-1234', 'query string'],
+      ['https://pro-api.coinmarketcap.com/#super-secret-key-1234', 'fragment'],
+      ['ftp://user:super-secret-key-1234@host', 'http'],
+      ['not a url super-secret-key-1234', 'http'],
+    ])(
+      'refuses baseUrl %s with a typed error that names the option and the problem, never the value',
+      (baseUrl, problem) => {
+        const error = optionsError(
+          () => new CoinMarketCapClient({ baseUrl, fetch: scriptedFetch([]).fetch }),
+        );
+
+        expect(error.code).toBe('INVALID_OPTIONS');
+        expect(error.context.option).toBe('baseUrl');
+        expect(error.message).toContain('baseUrl');
+        expect(error.message).toContain(problem);
+        expect(printed(error)).not.toContain(KEY);
+      },
+    );
+
+    it.each([
+      ['a newline', 'super-secret\nkey-1234'],
+      ['a NUL', 'super-secret-key-1234\0'],
+      ['a non-ASCII character', 'super-secret-kéy-1234'],
+      ['spaces', ' super-secret-key-1234 '],
+      ['nothing', ''],
+    ])('refuses an apiKey with %s, never echoing it', (_what, apiKey) => {
+      const error = optionsError(() => new CoinMarketCapClient({ apiKey, fetch: scriptedFetch([]).fetch }));
+
+      expect(error.code).toBe('INVALID_OPTIONS');
+      expect(error.context.option).toBe('apiKey');
+      if (apiKey.trim() !== '') expect(printed(error)).not.toContain(apiKey.trim().slice(0, 12));
+    });
+
+    it('never prints the key: String, JSON.stringify and util.inspect of the client, string or Secret', () => {
+      for (const apiKey of [KEY, new Secret(KEY)]) {
+        const client = new CoinMarketCapClient({ apiKey, fetch: scriptedFetch([]).fetch });
+
+        expect(printed(client)).not.toContain(KEY);
+        expect(printed(client)).toContain('pro-api.coinmarketcap.com');
+      }
+    });
+
+    it('sends the key only as a header: the URL carries only the call parameters', async () => {
+      const { fetch, calls } = scriptedFetch([{ body: envelope([]) }]);
+      const client = new CoinMarketCapClient({ apiKey: KEY, fetch });
+
+      await client.listingsLatest({ limit: 5, convert: 'USD', sort: 'market_cap' });
+
+      expect(calls[0]?.url.toString()).not.toContain(KEY);
+      expect([...(calls[0]?.url.searchParams.keys() ?? [])].sort()).toEqual(['convert', 'limit', 'sort']);
+      expect(calls[0]?.headers['X-CMC_PRO_API_KEY']).toBe(KEY);
+    });
+
+    it('keeps the key out of a network error whose message and cause carry the URL', async () => {
+      const fetch: FetchLike = async (input) => {
+        throw new TypeError(`fetch failed: ${input}`, { cause: new Error(`connect ECONNREFUSED ${input}`) });
+      };
+      const client = new CoinMarketCapClient({ apiKey: KEY, fetch, retry: { ...fastRetry, maxAttempts: 1 } });
+
+      const error = await client.listingsLatest({ limit: 1 }).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(RetryExhaustedError);
+      expect((error as Error).cause).toBeInstanceOf(CoinMarketCapResponseError);
+      expect(printed(error)).toContain('/v1/cryptocurrency/listings/latest');
+      expect(printed(error)).not.toContain(KEY);
+    });
+
+    it('keeps the key out of errors even when a server or a fetch wrapper echoes it', async () => {
+      const echoed = [
+        { status: 401, body: envelope(null, 0, 1001, `API key ${KEY} is invalid`) },
+        { status: 502, body: `<html>bad gateway for X-CMC_PRO_API_KEY: ${KEY}</html>` },
+        { status: 200, body: `${KEY} {"status": ` },
+        { status: 200, body: `${'x'.repeat(190)} key ${KEY}` },
+        new Error(`request with header X-CMC_PRO_API_KEY=${KEY} failed`),
+      ];
+      for (const reply of echoed) {
+        const { fetch } = scriptedFetch([reply]);
+        const client = new CoinMarketCapClient({
+          apiKey: KEY,
+          fetch,
+          retry: { ...fastRetry, maxAttempts: 1 },
+        });
+
+        const error = await client.listingsLatest({ limit: 1 }).catch((e: unknown) => e);
+
+        expect(TributaryError.isInstance(error)).toBe(true);
+        expect(printed(error)).not.toContain(KEY);
+      }
     });
   });
 
