@@ -459,6 +459,9 @@ export async function duckDbViewSql(
 ): Promise<string[]> {
   const database = definition.database ?? options.database;
   const name = `${duckDbIdentifier(database)}.${duckDbIdentifier(definition.name)}`;
+  // Column and key names also reach SQL as string literals (read_json's columns, hive_types),
+  // where an empty name or NUL would not fail until DuckDB binds: check them all as names first.
+  for (const column of [...definition.columns, ...definition.partitionKeys]) duckDbIdentifier(column.name);
   const root = localPath(definition.location, definition.name);
   const keys = definition.partitionKeys;
   let body: string;
