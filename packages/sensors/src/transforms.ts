@@ -9,6 +9,8 @@ import {
   emitSafely,
   field,
   type Infer,
+  type NdjsonDecodeError,
+  ndjsonLines,
   TributaryError,
 } from '@tributary/core';
 import {
@@ -33,15 +35,19 @@ const HOUR_MS = 3_600_000;
 const VERSION = 'tributary-sensors-transforms/1';
 const RAW_SOURCE = 'sensors:raw-to-processed';
 const CURATED_SOURCE = 'sensors:processed-to-curated';
+/** The code of an object under the raw folder that a run did not read (outside the layout). */
+const UNREAD = 'SENSOR_RAW_OBJECT_UNREAD';
 const DEFAULT_LATENESS_HOURS = 6;
 const MAX_LATENESS_HOURS = 24 * 30;
 
 /**
  * A sensor transform cannot run: an option is wrong (`SENSOR_TRANSFORM_INVALID`, `context.option`
- * names it), an object of the raw zone is outside the Firehose layout or the processed table is
- * not partitioned by `dt` and `hour` (`SENSOR_TRANSFORM_LAYOUT`, `context.key`), or reading failed
- * or the input changed during the run (`SENSOR_TRANSFORM_FAILED`, with `cause`). Storage and
- * dataset errors of the lake reach the caller as they are.
+ * names it), the processed table is not partitioned by `dt` and `hour`
+ * (`SENSOR_TRANSFORM_LAYOUT`, `context.key`), or reading failed or the input changed during the
+ * run (`SENSOR_TRANSFORM_FAILED`, with `cause`). Storage and dataset errors of the lake reach the
+ * caller as they are. A raw object outside the Firehose layout does not stop a run: it is
+ * reported in `unreadObjects` and by a `failure` event whose `error` is a `SensorTransformError`
+ * with code `SENSOR_RAW_OBJECT_UNREAD` and `context.key` and `context.reason`.
  *
  * @example
  * ```ts
@@ -68,6 +74,7 @@ export class SensorTransformError extends TributaryError {
  *
  * | `code` | meaning |
  * |---|---|
+ * | `INVALID_UTF8` | the line's bytes are not UTF-8 (`invalid UTF-8 at byte offset N`, 0-based in the line); `raw` shows each ill-formed sequence as U+FFFD, the exact bytes stay in the raw object |
  * | `INVALID_JSON` | the line is not JSON, or not a JSON object |
  * | `INVALID_RECORD` | a JSON object that fails `sensorRecordSchema` (the reason lists each field's issue) |
  * | `OUT_OF_WINDOW` | a valid record whose event time is more than `maxLatenessHours` before its raw folder's hour, or more than an hour after it |
@@ -84,7 +91,9 @@ export const sensorErrorSchema = defineSchema(
     dt: field.date().describe("UTC day of the raw object's folder; the hive partition"),
     key: field.string({ maxLength: 1024 }).describe('the raw object the line is from'),
     line: field.int32().describe('1-based line number in the (uncompressed) object'),
-    code: field.string({ maxLength: 32 }).describe('INVALID_JSON, INVALID_RECORD or OUT_OF_WINDOW'),
+    code: field
+      .string({ maxLength: 32 })
+      .describe('INVALID_UTF8, INVALID_JSON, INVALID_RECORD or OUT_OF_WINDOW'),
     reason: field.string(),
     raw: field.string().describe('the line as it was'),
   },
@@ -123,13 +132,16 @@ export interface RawToProcessedOptions {
 export interface RawToProcessedStats {
   /** The days processed, ascending. */
   dates: string[];
-  /** Raw objects read (an object in the window of two days is counted once). */
+  /**
+   * Raw objects read (an object in the window of two days is counted once). The objects not read
+   * are in `unreadObjects` and `ignoredObjects`.
+   */
   files: number;
   /** Non-blank raw lines handled by this run: each belongs to exactly one day. */
   read: number;
   /** Lines that are valid records within the lateness window. */
   valid: number;
-  /** Lines written to the errors table (bad JSON, schema failures, out of window). */
+  /** Lines written to the errors table (not UTF-8, bad JSON, schema failures, out of window). */
   invalid: number;
   /** Of `invalid`, the valid records outside the lateness window. */
   outOfWindow: number;
@@ -145,6 +157,20 @@ export interface RawToProcessedStats {
   peakIds: number;
   /** Bytes of the id table at its largest (20 bytes per slot, at most 70 % full). */
   peakIdTableBytes: number;
+  /**
+   * Objects under the raw folder that were not read, in key order, with why: outside the
+   * `YYYY/MM/DD/HH/` folders (their arrival hour, and so their lateness window, is unknown), in
+   * a folder whose name is not in that layout, below an hour folder, or with an extension other
+   * than NDJSON's. Each is also a `failure` event with code `SENSOR_RAW_OBJECT_UNREAD`. Move the
+   * object into its hour folder and run again to read it.
+   */
+  unreadObjects: { key: string; reason: string }[];
+  /**
+   * Objects not read because a segment of their path starts with `_` or `.` — Hadoop's, Spark's
+   * and Athena's rule for files that are not data (`_SUCCESS`, `_temporary/`, `.part-0.crc`) —
+   * in key order; a hidden folder is listed once, as its prefix ending in `/`.
+   */
+  ignoredObjects: string[];
 }
 
 /** The options of {@link processedToCurated}. */
@@ -157,7 +183,11 @@ export interface ProcessedToCuratedOptions {
   source?: string;
   /** The curated table. Default `sensor_hourly`. */
   table?: string;
-  /** Units and declared ranges (for `anomalies`) of every type present. Default `defaultSensorTypes()`. */
+  /**
+   * Units and declared ranges (for `anomalies`) of the types present. Default
+   * `defaultSensorTypes()`. A type present that it does not hold is still aggregated, with the
+   * records' unit and no anomalies, and counted in `unknownTypes`.
+   */
   types?: SensorTypeRegistry | Iterable<SensorType>;
   /** Only these UTC days (`YYYY-MM-DD`). Default: every day of the processed table. */
   dates?: readonly string[];
@@ -176,6 +206,11 @@ export interface ProcessedToCuratedStats {
   anomalies: number;
   /** Curated partitions written, e.g. `dt=2026-11-23/`. */
   partitions: string[];
+  /**
+   * The types present that `types` does not hold, by name, with how many of their records were
+   * aggregated: their rows have the records' unit and 0 anomalies (there is no range to check).
+   */
+  unknownTypes: { type: string; records: number }[];
 }
 
 interface RawFile {
@@ -403,49 +438,99 @@ class IdTable {
 // ---------------------------------------------------------------------------------------------
 // Reading the raw zone
 
-function layoutError(key: string, expected: string): SensorTransformError {
-  return new SensorTransformError(`${key} is not in the raw layout (${expected})`, {
-    code: 'SENSOR_TRANSFORM_LAYOUT',
-    context: { key },
-  });
-}
-
+/** Names that Hadoop, Spark, Hive and Athena take as not data: `_SUCCESS`, `_temporary/`, `.x.crc`. */
 function hidden(segment: string): boolean {
   return segment.startsWith('_') || segment.startsWith('.');
 }
 
-/** The raw zone's day folders, listed lazily and cached for the days a run still needs. */
+/** Extensions of the objects read (each may end in `.gz`); a name without one is read too. */
+const DATA_EXTENSIONS = new Set(['ndjson', 'jsonl', 'json']);
+/** What an extension looks like: after the last dot, letters and digits, so `my.stream-1-2026-…` has none. */
+const EXTENSION = /^[a-z][a-z0-9]{0,9}$/i;
+/**
+ * Listing again after `<folder>/<SKIP>` jumps past a folder: only keys of it whose name starts
+ * with U+10FFFF (the last code point) sort after, and the scan goes on past each of those.
+ */
+const SKIP = '\u{10ffff}';
+
+/** Why an object of an hour folder is not read, or undefined when it is NDJSON by its name. */
+function notData(name: string): string | undefined {
+  const base = name.endsWith('.gz') ? name.slice(0, -3) : name;
+  const extension = base.slice(base.lastIndexOf('.') + 1);
+  if (!base.includes('.') || !EXTENSION.test(extension) || DATA_EXTENSIONS.has(extension.toLowerCase())) {
+    return undefined;
+  }
+  return `not NDJSON: extension ".${extension}" (read are .ndjson, .jsonl and .json, each optionally .gz, and names without an extension)`;
+}
+
+/**
+ * What a run found under the raw folder and did not read: objects outside the layout (with why,
+ * each also a `failure` event) and hidden names (by rule, listed only).
+ */
+class RawReport {
+  readonly unread = new Map<string, string>();
+  readonly ignored = new Set<string>();
+
+  constructor(private readonly onEvent: EventListener | undefined) {}
+
+  unreadObject(key: string, reason: string): void {
+    if (this.unread.has(key)) return;
+    this.unread.set(key, reason);
+    emitSafely(this.onEvent, {
+      type: 'failure',
+      source: RAW_SOURCE,
+      count: 1,
+      code: UNREAD,
+      error: new SensorTransformError(`${key} was not read: ${reason}`, {
+        code: UNREAD,
+        context: { key, reason },
+      }),
+      time: Date.now(),
+    });
+  }
+
+  /**
+   * When the path of `key` after `prefix` has a hidden segment, ignores the object, or the
+   * hidden folder as a whole, and returns true.
+   */
+  ignoreIfHidden(prefix: string, key: string): boolean {
+    const segments = key.slice(prefix.length).split('/');
+    const at = segments.findIndex(hidden);
+    if (at === -1) return false;
+    this.ignored.add(at === segments.length - 1 ? key : `${prefix}${segments.slice(0, at + 1).join('/')}/`);
+    return true;
+  }
+}
+
+/**
+ * The raw zone's folders, listed lazily and cached for the days a run still needs. Every object
+ * under the folders a run looks at is either a file to read or reported: the source, year and
+ * month folders are listed with the objects directly in them (one listing per subfolder, which
+ * it jumps over), a day folder is listed whole, and a folder whose name is not in the layout is
+ * listed to report each object in it.
+ */
 class RawIndex {
+  readonly #levels = new Map<string, Promise<string[]>>();
   readonly #files = new Map<string, Promise<RawFile[]>>();
 
   constructor(
     private readonly storage: Storage,
     private readonly prefix: string,
+    private readonly report: RawReport,
   ) {}
 
   /** Every `YYYY-MM-DD` with a folder, by walking the year/month/day folders (not every object). */
   async days(): Promise<string[]> {
     const days: string[] = [];
-    const walk = async (prefix: string, depth: number, parts: string[]) => {
-      for await (const child of this.storage.listPrefixes(prefix)) {
-        const segment = child.slice(prefix.length, -1);
-        if (hidden(segment)) continue;
-        if (!/^\d+$/.test(segment) || segment.length !== (depth === 0 ? 4 : 2)) {
-          throw layoutError(child, `${this.prefix}YYYY/MM/DD/HH/<object>`);
-        }
-        if (depth < 2) await walk(child, depth + 1, [...parts, segment]);
-        else {
-          const day = `${parts[0]}-${parts[1]}-${segment}`;
-          if (!isCalendarDay(day)) throw layoutError(child, 'a calendar day');
-          days.push(day);
-        }
+    for (const year of await this.#years()) {
+      for (const month of await this.#months(year)) {
+        for (const day of await this.#days(year, month)) days.push(`${year}-${month}-${day}`);
       }
-    };
-    await walk(this.prefix, 0, []);
+    }
     return days.sort();
   }
 
-  /** The objects of one day folder, in key order. */
+  /** The objects to read of one day folder, in key order. */
   filesOf(day: string): Promise<RawFile[]> {
     let files = this.#files.get(day);
     if (!files) {
@@ -460,16 +545,101 @@ class RawIndex {
     for (const cached of this.#files.keys()) if (cached < day) this.#files.delete(cached);
   }
 
+  #years(): Promise<string[]> {
+    return this.#level(this.prefix, (name) => (/^\d{4}$/.test(name) ? undefined : 'is not a year (YYYY)'));
+  }
+
+  #months(year: string): Promise<string[]> {
+    return this.#level(`${this.prefix}${year}/`, (name) =>
+      /^(0[1-9]|1[0-2])$/.test(name) ? undefined : 'is not a month (01-12)',
+    );
+  }
+
+  #days(year: string, month: string): Promise<string[]> {
+    return this.#level(`${this.prefix}${year}/${month}/`, (name) =>
+      /^\d{2}$/.test(name) && isCalendarDay(`${year}-${month}-${name}`)
+        ? undefined
+        : `is not a day of ${year}-${month} (01-31)`,
+    );
+  }
+
+  /** The subfolders of `prefix` in the layout; everything else in it is reported, once. */
+  #level(prefix: string, problemOf: (name: string) => string | undefined): Promise<string[]> {
+    let level = this.#levels.get(prefix);
+    if (!level) {
+      level = this.#scan(prefix, problemOf);
+      this.#levels.set(prefix, level);
+    }
+    return level;
+  }
+
+  /** Why an object directly in the source, a year, a month or a day folder is not read. */
+  get #outside(): string {
+    return `not in an hour folder ${this.prefix}YYYY/MM/DD/HH/: its arrival hour is unknown`;
+  }
+
+  async #scan(prefix: string, problemOf: (name: string) => string | undefined): Promise<string[]> {
+    const valid: string[] = [];
+    let startAfter: string | undefined;
+    let last: string | undefined;
+    for (;;) {
+      let folder: string | undefined;
+      for await (const object of this.storage.list(prefix, { startAfter })) {
+        const rest = object.key.slice(prefix.length);
+        const slash = rest.indexOf('/');
+        if (slash === -1) {
+          if (!this.report.ignoreIfHidden(prefix, object.key))
+            this.report.unreadObject(object.key, this.#outside);
+          continue;
+        }
+        folder = rest.slice(0, slash);
+        startAfter = `${prefix}${folder}/${SKIP}`;
+        // A key beyond SKIP (its name starts with U+10FFFF) in the folder just seen: go on after it.
+        if (folder === last) startAfter = object.key;
+        break;
+      }
+      if (folder === undefined) break;
+      if (folder === last) continue;
+      last = folder;
+      const child = `${prefix}${folder}/`;
+      if (hidden(folder)) {
+        this.report.ignored.add(child);
+        continue;
+      }
+      const problem = problemOf(folder);
+      if (problem === undefined) valid.push(folder);
+      else await this.#reportFolder(child, `folder "${folder}" ${problem}`);
+    }
+    return valid;
+  }
+
+  /** Reports every object under a folder that is not in the layout. */
+  async #reportFolder(prefix: string, reason: string): Promise<void> {
+    for await (const object of this.storage.list(prefix)) {
+      if (!this.report.ignoreIfHidden(prefix, object.key)) this.report.unreadObject(object.key, reason);
+    }
+  }
+
   async #list(day: string): Promise<RawFile[]> {
-    const prefix = `${this.prefix}${day.replaceAll('-', '/')}/`;
+    const [year, month, dd] = day.split('-') as [string, string, string];
+    if (!(await this.#years()).includes(year)) return [];
+    if (!(await this.#months(year)).includes(month)) return [];
+    if (!(await this.#days(year, month)).includes(dd)) return [];
+    const prefix = `${this.prefix}${year}/${month}/${dd}/`;
     const first = hourOfDay(day);
     const files: RawFile[] = [];
     for await (const object of this.storage.list(prefix)) {
+      if (this.report.ignoreIfHidden(prefix, object.key)) continue;
       const segments = object.key.slice(prefix.length).split('/');
-      if (segments.some(hidden)) continue;
       const hour = segments[0] as string;
-      if (segments.length !== 2 || !/^\d{2}$/.test(hour) || Number(hour) > 23) {
-        throw layoutError(object.key, `${prefix}HH/<object>`);
+      let reason: string | undefined;
+      if (segments.length === 1) reason = this.#outside;
+      else if (!/^\d{2}$/.test(hour) || Number(hour) > 23) reason = `folder "${hour}" is not an hour (00-23)`;
+      else if (segments.length > 2) reason = `in a folder below the hour folder ${prefix}${hour}/`;
+      else reason = notData(segments[1] as string);
+      if (reason !== undefined) {
+        this.report.unreadObject(object.key, reason);
+        continue;
       }
       files.push({
         key: object.key,
@@ -492,34 +662,21 @@ function readFailed(key: string, err: unknown): unknown {
   });
 }
 
-/** The lines of an object (gunzipped when its key ends in `.gz`), without their `\n` or `\r\n`. */
-async function* readLines(storage: Storage, key: string): AsyncGenerator<string> {
-  let rest = '';
-  const text = new TextDecoder('utf-8');
+/**
+ * The lines of an object (gunzipped when its key ends in `.gz`) through core's one NDJSON line
+ * reader: every line in order, and a line that is not UTF-8 as an `NdjsonDecodeError` in its place.
+ */
+async function* readLines(storage: Storage, key: string): AsyncGenerator<string | NdjsonDecodeError> {
   try {
     const body = await storage.get(key);
     const source: AsyncIterable<Uint8Array> = key.endsWith('.gz')
       ? // A failure reaches the loop below through the gunzip stream, which pipeline destroys with it.
         pipeline(body, createGunzip(), () => {})
       : body;
-    for await (const chunk of source) {
-      const chunkText = rest + text.decode(chunk, { stream: true });
-      let start = 0;
-      let newline = chunkText.indexOf('\n');
-      while (newline !== -1) {
-        yield chunkText.charCodeAt(newline - 1) === 13
-          ? chunkText.slice(start, newline - 1)
-          : chunkText.slice(start, newline);
-        start = newline + 1;
-        newline = chunkText.indexOf('\n', start);
-      }
-      rest = chunkText.slice(start);
-    }
-    rest += text.decode();
+    yield* ndjsonLines(source);
   } catch (err) {
     throw readFailed(key, err);
   }
-  if (rest !== '') yield rest.endsWith('\r') ? rest.slice(0, -1) : rest;
 }
 
 function parseLine(line: string): ParsedLine {
@@ -581,8 +738,25 @@ function writeIdOf(kind: string, parts: readonly string[]): string {
  * (`<source>/YYYY/MM/DD/HH/*.ndjson[.gz]`, folders by UTC arrival time, every sensor type in the
  * same objects), validates each line against `sensorRecordSchema`, deduplicates by `id`, and
  * writes Parquet to `<table>/dt=YYYY-MM-DD/hour=HH/` of event time with `overwrite_partitions`.
- * Lines that are not valid records go to the NDJSON errors table with the reason and the line
- * itself ({@link sensorErrorSchema}); nothing is dropped.
+ * Lines that are not valid records — not UTF-8 (decoded strictly, line by line), not JSON, not
+ * a valid record — go to the NDJSON errors table with the reason and the line itself
+ * ({@link sensorErrorSchema}); nothing is dropped.
+ *
+ * Which raw objects are read: those in an hour folder `<source>/YYYY/MM/DD/HH/` (a calendar day,
+ * hours 00–23) whose name ends in `.ndjson`, `.jsonl` or `.json`, each optionally `.gz`, or has
+ * no extension (Firehose's own names have none unless one is configured). Every other object
+ * under `<source>/` in the folders a run looks at is not read and is reported in
+ * `unreadObjects` with why, and by a `failure` event (`SENSOR_RAW_OBJECT_UNREAD`, one per
+ * object); the run goes on. An object outside the hour folders is not read, even with a data
+ * extension, because its arrival hour is unknown, and that hour decides which records are late
+ * (`maxLatenessHours`): guessing it would place records by a rule nobody chose. Firehose never
+ * writes there, so such an object was put there by hand or by another tool: move it into its
+ * hour folder and run again. Objects and folders whose name starts with `_` or `.` (`_SUCCESS`,
+ * `_temporary/`, `.part-0.crc`) are not data by Hadoop's, Spark's and Athena's rule: they are
+ * listed in `ignoredObjects`, without an event. The folders a run looks at: all of them without
+ * `dates`; with `dates`, `<source>/` itself and the year, month and day folders of those days'
+ * windows. Listing costs one request per year, month and day folder (each is jumped over) plus
+ * the day folders' objects.
  *
  * One UTC day of event time at a time: a day reads the raw folders from the hour before it to
  * `maxLatenessHours` after it, so records that arrive late (event 10:59, folder 11) land in their
@@ -638,7 +812,8 @@ export async function rawToProcessed(options: RawToProcessedOptions): Promise<Ra
     onEvent: checkListener(input.onEvent),
   });
 
-  const index = new RawIndex(raw, `${source}/`);
+  const report = new RawReport(settings.onEvent);
+  const index = new RawIndex(raw, `${source}/`, report);
   let dates = settings.dates;
   if (dates === undefined) {
     // Every day a raw folder can give records to: its own, the days its late records belong to,
@@ -664,6 +839,8 @@ export async function rawToProcessed(options: RawToProcessedOptions): Promise<Ra
     errorPartitions: [],
     peakIds: 0,
     peakIdTableBytes: 0,
+    unreadObjects: [],
+    ignoredObjects: [],
   };
   const filesRead = new Set<string>();
   for (const day of dates) {
@@ -673,6 +850,10 @@ export async function rawToProcessed(options: RawToProcessedOptions): Promise<Ra
   stats.files = filesRead.size;
   stats.partitions.sort();
   stats.errorPartitions.sort();
+  stats.unreadObjects = [...report.unread]
+    .map(([key, reason]) => ({ key, reason }))
+    .sort((a, b) => compareKeys(a.key, b.key));
+  stats.ignoredObjects = [...report.ignored].sort(compareKeys);
   return stats;
 }
 
@@ -732,6 +913,20 @@ async function processDay(
       let kept = 0;
       for await (const line of readLines(raw, file.key)) {
         lineNumber++;
+        if (typeof line !== 'string') {
+          if (!ownsErrors) continue;
+          read++;
+          invalid++;
+          yield {
+            dt: day,
+            key: file.key,
+            line: lineNumber,
+            code: 'INVALID_UTF8',
+            reason: line.reason,
+            raw: line.raw,
+          };
+          continue;
+        }
         if (line.trim() === '') continue;
         const parsed = parseLine(line);
         if (!parsed.ok) {
@@ -815,7 +1010,7 @@ async function processDay(
     for (const file of files) {
       if (!withRecords.has(file.key)) continue;
       for await (const line of readLines(raw, file.key)) {
-        if (line.trim() === '') continue;
+        if (typeof line !== 'string' || line.trim() === '') continue;
         const parsed = parseLine(line);
         if (!parsed.ok) continue;
         const eventHour = Math.floor(parsed.record.timestamp.getTime() / HOUR_MS);
@@ -887,15 +1082,23 @@ function sum(values: Float64Array): number {
   return total + compensation;
 }
 
-function hourlyRow(day: string, hour: number, type: SensorType, values: number[]): CuratedHourlyRow {
-  const sorted = Float64Array.from(values).sort();
+/** The values of one type in one hour; `unit` is the records' own, kept for a type the registry lacks. */
+interface HourOfType {
+  values: number[];
+  type: SensorType | undefined;
+  unit: string;
+}
+
+function hourlyRow(day: string, hour: number, name: string, of: HourOfType): CuratedHourlyRow {
+  const sorted = Float64Array.from(of.values).sort();
   let anomalies = 0;
-  for (const value of sorted) if (value < type.range.min || value > type.range.max) anomalies++;
+  const range = of.type?.range;
+  if (range) for (const value of sorted) if (value < range.min || value > range.max) anomalies++;
   return {
     dt: day,
     hour,
-    type: type.name,
-    unit: type.unit,
+    type: name,
+    unit: of.type?.unit ?? of.unit,
     count: BigInt(sorted.length),
     min: sorted[0] as number,
     max: sorted[sorted.length - 1] as number,
@@ -912,8 +1115,14 @@ function hourlyRow(day: string, hour: number, type: SensorType, values: number[]
  * `overwrite_partitions`, rows in (hour, type) order. `p95` is exact: one hour's values of one
  * type are sorted (an hour of a type is small: memory holds one hour of values, 8 bytes each),
  * then interpolated linearly between the closest ranks — numpy's default, Spark's `percentile`,
- * DuckDB's `quantile_cont` — so the Spark job gives the same numbers. Every type present must be
- * in `types` (an `UnknownSensorTypeError` otherwise): its unit and range come from there.
+ * DuckDB's `quantile_cont` — so the Spark job gives the same numbers. A type's unit and range
+ * come from `types`. A type present that `types` does not hold never fails the run: it is
+ * aggregated like the others, with the unit of its records (the smallest, if an hour's records
+ * disagree) and `anomalies` 0, since it declares no range to be outside of, and it is counted in
+ * `unknownTypes`. Users add their own sensor types: a new type's readings reach the processed
+ * table whatever registry the raw step had, and its hourly statistics are what a user expects to
+ * find next to the others; register it (`types: defaultSensorTypes().register(vibration)`) and run
+ * again to get its unit and anomalies from its definition.
  * Running it again on the same processed files writes the same files under the same keys.
  *
  * @example
@@ -964,30 +1173,45 @@ export async function processedToCurated(
   const dates = [...byDay.keys()].filter((d) => !wanted || wanted.has(d)).sort();
   const typeParts = types.list().flatMap((t) => [t.name, t.unit, String(t.range.min), String(t.range.max)]);
 
-  const stats: ProcessedToCuratedStats = { dates, records: 0, rows: 0, anomalies: 0, partitions: [] };
+  const stats: ProcessedToCuratedStats = {
+    dates,
+    records: 0,
+    rows: 0,
+    anomalies: 0,
+    partitions: [],
+    unknownTypes: [],
+  };
+  /** Records of each type the registry does not hold. */
+  const unknown = new Map<string, number>();
   for (const day of dates) {
     const entry = byDay.get(day) as { hours: Set<string>; files: string[] };
     let records = 0;
     let anomalies = 0;
     async function* rowsOfDay(): AsyncGenerator<CuratedHourlyRow> {
       for (const hour of [...entry.hours].sort()) {
-        const values = new Map<string, number[]>();
+        const byType = new Map<string, HourOfType>();
         for await (const record of readDataset({
           storage: processed,
           table: source,
           schema: sensorRecordSchema,
           partitions: { dt: day, hour },
         })) {
-          let list = values.get(record.type);
-          if (!list) {
-            list = [];
-            values.set(record.type, list);
+          let of = byType.get(record.type);
+          if (!of) {
+            const type = types.has(record.type) ? types.get(record.type) : undefined;
+            of = { values: [], type, unit: record.unit };
+            byType.set(record.type, of);
           }
-          list.push(record.value);
+          // Without a registered unit, the smallest of the records' (they normally agree), whatever their order.
+          if (of.type === undefined) {
+            if (record.unit < of.unit) of.unit = record.unit;
+            unknown.set(record.type, (unknown.get(record.type) ?? 0) + 1);
+          }
+          of.values.push(record.value);
           records++;
         }
-        for (const name of [...values.keys()].sort()) {
-          const row = hourlyRow(day, Number(hour), types.get(name), values.get(name) as number[]);
+        for (const name of [...byType.keys()].sort()) {
+          const row = hourlyRow(day, Number(hour), name, byType.get(name) as HourOfType);
           anomalies += Number(row.anomalies);
           yield row;
         }
@@ -1017,5 +1241,8 @@ export async function processedToCurated(
     stats.rows += result?.rows ?? 0;
     stats.partitions.push(...(result?.partitions ?? []));
   }
+  stats.unknownTypes = [...unknown]
+    .map(([type, records]) => ({ type, records }))
+    .sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
   return stats;
 }

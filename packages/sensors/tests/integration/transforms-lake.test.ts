@@ -194,3 +194,136 @@ describe('sensor transforms on a local lake', () => {
     });
   });
 });
+
+describe('sensor transforms on a local lake, with input that is not all good', () => {
+  const READ_CHUNK = 64 * 1024;
+  let bad: string;
+  let badDuck: DuckDBConnection;
+  let badInstance: DuckDBInstance;
+  let raw: LocalStorage;
+  let stats: RawToProcessedStats;
+  let curated: ProcessedToCuratedStats;
+  let badLineOffset: number;
+  let badLineNumber: number;
+  const HOUR_KEY = 'sensors/2026/11/23/10/sensors-2026-11-23-10-00-00-big.ndjson';
+  const GOOD = 2_000;
+
+  const select = async (sql: string) =>
+    (await badDuck.runAndReadAll(sql)).getRowObjectsJson() as Record<string, unknown>[];
+  const recordLine = (id: string, type = 'temperature', unit = '°C') =>
+    JSON.stringify({
+      id,
+      sensorId: id.split(':')[0],
+      type,
+      value: 21.5,
+      unit,
+      timestamp: '2026-11-23T10:15:00.000Z',
+    });
+
+  beforeAll(async () => {
+    bad = await mkdtemp(join(tmpdir(), 'tributary-transforms-bad-'));
+    raw = new LocalStorage({ root: join(bad, 'raw') });
+    const processed = new LocalStorage({ root: join(bad, 'processed') });
+    const curatedZone = new LocalStorage({ root: join(bad, 'curated') });
+    // Valid lines whose "°" (2 bytes) straddles the first 64 KiB read: its first byte is the chunk's last.
+    const lines: Buffer[] = [];
+    let size = 0;
+    for (let i = 0; size < READ_CHUNK - 200; i++) {
+      const line = Buffer.from(`${recordLine(`t-1:${i}`)}\n`);
+      lines.push(line);
+      size += line.length;
+    }
+    const probe = Buffer.from(`${recordLine('t-2:')}\n`);
+    const pad = READ_CHUNK - 1 - size - probe.indexOf('°');
+    lines.push(Buffer.from(`${recordLine(`t-2:${'0'.repeat(pad)}`)}\n`));
+    // A Latin-1 producer's "é" (0xE9 alone), then a type the default registry does not hold.
+    const latin1 = Buffer.from(`${recordLine('café-1:0')}\n`);
+    badLineOffset = latin1.indexOf('é');
+    badLineNumber = lines.length + 1;
+    lines.push(
+      Buffer.concat([
+        latin1.subarray(0, badLineOffset),
+        Uint8Array.of(0xe9),
+        latin1.subarray(badLineOffset + 2),
+      ]),
+    );
+    lines.push(Buffer.from(`${recordLine('v-1:0', 'vibration', 'mm/s')}\n`));
+    for (let i = lines.length; i < GOOD + 2; i++) lines.push(Buffer.from(`${recordLine(`t-3:${i}`)}\n`));
+    await raw.put(HOUR_KEY, Buffer.concat(lines));
+    for (const key of ['sensors/x.ndjson', 'sensors/2026/11/x.ndjson', 'sensors/2026/11/23/10/_SUCCESS']) {
+      await raw.put(key, `${recordLine('s-1:0')}\n`);
+    }
+
+    stats = await rawToProcessed({ raw, processed });
+    curated = await processedToCurated({ processed, curated: curatedZone });
+    badInstance = await DuckDBInstance.create(':memory:');
+    badDuck = await badInstance.connect();
+    await badDuck.run("SET TimeZone = 'UTC'");
+  }, 60_000);
+
+  afterAll(async () => {
+    badDuck?.closeSync();
+    badInstance?.closeSync();
+    if (bad) await rm(bad, { recursive: true, force: true });
+  });
+
+  it('reads a character cut by a 64 KiB read whole, and sends only the line that is not UTF-8 to sensors_errors', async () => {
+    const first = await (await raw.get(HOUR_KEY))[Symbol.asyncIterator]().next();
+    const cut = (first.value as Buffer).subarray(-1)[0];
+    const glob = join(bad, 'processed', 'sensors', 'dt=*', 'hour=*', '*.parquet');
+    const [counts] = await select(
+      `SELECT count(*)::INTEGER AS n, count(*) FILTER (WHERE unit NOT IN ('°C', 'mm/s') OR contains(id, '\uFFFD') OR contains(sensorId, '\uFFFD'))::INTEGER AS mangled,
+              count(*) FILTER (WHERE id LIKE 't-2:%')::INTEGER AS straddling
+       FROM read_parquet('${glob}', hive_partitioning = true)`,
+    );
+    const errors = await select(
+      `SELECT key, line::INTEGER AS line, code, reason, contains(raw, '\uFFFD') AS marked FROM read_json_auto('${join(bad, 'processed', 'sensors_errors', 'dt=*', '*.ndjson')}')`,
+    );
+
+    expect(cut).toBe(0xc2); // the first byte of "°" ends the first read
+    expect(stats).toMatchObject({ files: 1, read: GOOD + 2, valid: GOOD + 1, invalid: 1, written: GOOD + 1 });
+    expect(counts).toEqual({ n: GOOD + 1, mangled: 0, straddling: 1 });
+    expect(errors).toEqual([
+      {
+        key: HOUR_KEY,
+        line: badLineNumber,
+        code: 'INVALID_UTF8',
+        reason: `invalid UTF-8 at byte offset ${badLineOffset}`,
+        marked: true,
+      },
+    ]);
+  });
+
+  it('reports the objects outside the hour folders, lists the hidden ones, and reads none of them', async () => {
+    const glob = join(bad, 'processed', 'sensors', 'dt=*', 'hour=*', '*.parquet');
+    const [strays] = await select(
+      `SELECT count(*)::INTEGER AS n FROM read_parquet('${glob}', hive_partitioning = true) WHERE id = 's-1:0'`,
+    );
+
+    expect(stats.unreadObjects).toEqual([
+      {
+        key: 'sensors/2026/11/x.ndjson',
+        reason: 'not in an hour folder sensors/YYYY/MM/DD/HH/: its arrival hour is unknown',
+      },
+      {
+        key: 'sensors/x.ndjson',
+        reason: 'not in an hour folder sensors/YYYY/MM/DD/HH/: its arrival hour is unknown',
+      },
+    ]);
+    expect(stats.ignoredObjects).toEqual(['sensors/2026/11/23/10/_SUCCESS']);
+    expect(strays).toEqual({ n: 0 });
+  });
+
+  it('aggregates a sensor type the registry does not hold, with its unit and no anomalies, without failing', async () => {
+    const rows = await select(
+      `SELECT type, unit, count::INTEGER AS count, anomalies::INTEGER AS anomalies
+       FROM read_parquet('${join(bad, 'curated', 'sensor_hourly', 'dt=*', '*.parquet')}', hive_partitioning = true) ORDER BY type`,
+    );
+
+    expect(curated.unknownTypes).toEqual([{ type: 'vibration', records: 1 }]);
+    expect(rows).toEqual([
+      { type: 'temperature', unit: '°C', count: GOOD, anomalies: 0 },
+      { type: 'vibration', unit: 'mm/s', count: 1, anomalies: 0 },
+    ]);
+  });
+});

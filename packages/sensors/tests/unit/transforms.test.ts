@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import type { TributaryEvent } from '@tributary/core';
 import {
@@ -13,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { type CuratedHourlyRow, curatedHourlySchema } from '../../src/curated-schema.js';
 import { defaultSensorTypes } from '../../src/models.js';
 import { type SensorRecord, sensorRecordSchema } from '../../src/record.js';
-import { defineSensorType, UnknownSensorTypeError } from '../../src/sensor-type.js';
+import { defineSensorType } from '../../src/sensor-type.js';
 import {
   processedToCurated,
   rawToProcessed,
@@ -21,6 +22,20 @@ import {
   SensorTransformError,
   sensorErrorSchema,
 } from '../../src/transforms.js';
+
+/** A MemoryStorage whose reads come in chunks of `size` bytes, as a network or file stream cuts them. */
+class ChunkedStorage extends MemoryStorage {
+  constructor(private readonly size: number) {
+    super();
+  }
+
+  override async get(key: string): Promise<Readable> {
+    const bytes = await this.getBytes(key);
+    const chunks: Uint8Array[] = [];
+    for (let at = 0; at < bytes.length; at += this.size) chunks.push(bytes.slice(at, at + this.size));
+    return Readable.from(chunks);
+  }
+}
 
 function reading(id: string, timestamp: string, value: number, type = 'temperature', unit = '°C') {
   return { id, sensorId: id.split(':')[0], type, value, unit, timestamp };
@@ -280,17 +295,150 @@ describe('rawToProcessed', () => {
       expect(total('records.out')).toBe(10);
     });
 
-    it('rejects an object outside the Firehose layout', async () => {
+    it('reads no object outside the hour folders, and reports each with why, in its stats and events', async () => {
+      const raw = await rawZone();
+      const stray = `${line(reading('s-1:0', '2026-11-23T10:00:00.000Z', 1))}\n`;
+      const strays = [
+        'sensors/x.ndjson',
+        'sensors/2026/x.ndjson',
+        'sensors/2026/11/x.ndjson',
+        'sensors/2026/11/23/x.ndjson',
+        'sensors/2026/11/23/late/x.ndjson',
+        'sensors/2026/11/23/10/deeper/x.ndjson',
+        'sensors/2026/11/23/10/part-0.crc',
+        'sensors/2026/13/01/10/x.ndjson',
+        'sensors/year=2026/x.ndjson',
+      ];
+      for (const key of strays) await raw.put(key, stray);
+      const processed = new MemoryStorage();
+      const events: TributaryEvent[] = [];
+
+      const stats = await rawToProcessed({ raw, processed, onEvent: (e) => events.push(e) });
+
+      // The same as without the strays: none of them is read.
+      expect(stats).toMatchObject({ files: 4, read: 16, valid: 14, invalid: 2, written: 10 });
+      expect((await processedRows(processed)).map((r) => r.id)).not.toContain('s-1:0');
+      expect(stats.unreadObjects.map((o) => o.key)).toEqual([...strays].sort());
+      const reasons = new Map(stats.unreadObjects.map((o) => [o.key, o.reason]));
+      expect(reasons.get('sensors/x.ndjson')).toBe(
+        'not in an hour folder sensors/YYYY/MM/DD/HH/: its arrival hour is unknown',
+      );
+      expect(reasons.get('sensors/2026/11/x.ndjson')).toBe(reasons.get('sensors/x.ndjson'));
+      expect(reasons.get('sensors/2026/11/23/late/x.ndjson')).toBe('folder "late" is not an hour (00-23)');
+      expect(reasons.get('sensors/2026/13/01/10/x.ndjson')).toBe('folder "13" is not a month (01-12)');
+      expect(reasons.get('sensors/year=2026/x.ndjson')).toBe('folder "year=2026" is not a year (YYYY)');
+      expect(reasons.get('sensors/2026/11/23/10/deeper/x.ndjson')).toBe(
+        'in a folder below the hour folder sensors/2026/11/23/10/',
+      );
+      expect(reasons.get('sensors/2026/11/23/10/part-0.crc')).toContain('not NDJSON: extension ".crc"');
+      const unread = events.filter(
+        (e): e is Extract<TributaryEvent, { type: 'failure' }> =>
+          e.type === 'failure' && e.code === 'SENSOR_RAW_OBJECT_UNREAD',
+      );
+      expect(unread.map((e) => e.count)).toEqual(strays.map(() => 1));
+      expect(unread.map((e) => (e.error as SensorTransformError).context.key).sort()).toEqual(
+        [...strays].sort(),
+      );
+      expect(unread[0]?.error).toBeInstanceOf(SensorTransformError);
+    });
+
+    it("reads Firehose's own names without an extension, and .jsonl, .json and .gz objects", async () => {
       const raw = new MemoryStorage();
-      await raw.put('sensors/2026/11/23/late/x.ndjson', '{}\n');
+      const names = [
+        'my.stream-1-2026-11-23-10-00-00-0a1b2c3d-aaaa-bbbb-cccc-ddddeeeeffff',
+        'my.stream-1-2026-11-23-10-01-00-0a1b2c3d-aaaa-bbbb-cccc-ddddeeeeffff.gz',
+        'part-2.jsonl',
+        'part-3.JSON.gz',
+      ];
+      for (const [i, name] of names.entries()) {
+        const text = `${line(reading(`t-${i}:0`, '2026-11-23T10:00:00.000Z', i))}\n`;
+        await raw.put(`sensors/2026/11/23/10/${name}`, name.endsWith('.gz') ? gzipSync(text) : text);
+      }
 
-      const run = rawToProcessed({ raw, processed: new MemoryStorage() });
+      const stats = await rawToProcessed({ raw, processed: new MemoryStorage() });
 
-      await expect(run).rejects.toBeInstanceOf(SensorTransformError);
-      await expect(run).rejects.toMatchObject({
-        code: 'SENSOR_TRANSFORM_LAYOUT',
-        context: { key: 'sensors/2026/11/23/late/x.ndjson' },
+      expect(stats).toMatchObject({
+        files: 4,
+        written: 4,
+        invalid: 0,
+        unreadObjects: [],
+        ignoredObjects: [],
       });
+    });
+
+    it('reports the objects beside the folders of the days asked for', async () => {
+      const raw = await rawZone();
+      await raw.put('sensors/x.ndjson', '{}\n');
+      await raw.put('sensors/2026/11/x.ndjson', '{}\n');
+      await raw.put('sensors/2026/12/x.ndjson', '{}\n');
+
+      const stats = await rawToProcessed({ raw, processed: new MemoryStorage(), dates: ['2026-11-24'] });
+
+      // December's folder is not looked at for a day of November.
+      expect(stats.unreadObjects.map((o) => o.key)).toEqual(['sensors/2026/11/x.ndjson', 'sensors/x.ndjson']);
+      expect(stats).toMatchObject({ read: 1, written: 1 });
+    });
+
+    it('ignores, by name, objects and folders whose name starts with "_" or ".", and lists them', async () => {
+      const raw = await rawZone();
+      await raw.put('sensors/2026/11/23/10/_SUCCESS', '');
+      await raw.put('sensors/2026/11/23/10/.part-0.ndjson.crc', Uint8Array.of(1, 2, 3, 4));
+      await raw.put('sensors/_temporary/0/task/x.ndjson', '{}\n');
+      await raw.put('sensors/2026/11/_temporary/a.ndjson', '{}\n');
+      await raw.put('sensors/2026/11/23/11/_tmp/a.ndjson', '{}\n');
+      const events: TributaryEvent[] = [];
+
+      const stats = await rawToProcessed({
+        raw,
+        processed: new MemoryStorage(),
+        onEvent: (e) => events.push(e),
+      });
+
+      expect(stats.ignoredObjects).toEqual([
+        'sensors/2026/11/23/10/.part-0.ndjson.crc',
+        'sensors/2026/11/23/10/_SUCCESS',
+        'sensors/2026/11/23/11/_tmp/',
+        'sensors/2026/11/_temporary/',
+        'sensors/_temporary/',
+      ]);
+      expect(stats.unreadObjects).toEqual([]);
+      expect(stats).toMatchObject({ files: 4, read: 16, invalid: 2, written: 10 });
+      expect(events.filter((e) => e.type === 'failure').map((e) => 'code' in e && e.code)).toEqual([
+        'SENSOR_RECORD_INVALID',
+      ]);
+    });
+
+    it('sends a line that is not UTF-8 to the errors table with the byte offset, and reads the rest of the object', async () => {
+      for (const gzip of [false, true]) {
+        // Every line has a "°" (2 bytes); reads of 7 bytes cut many of them in two.
+        const raw = new ChunkedStorage(7);
+        const good = (id: string) => Buffer.from(`${line(reading(id, '2026-11-23T10:00:00.000Z', 20))}\n`);
+        // The id "café-1:0" from a Latin-1 producer: "é" as the single byte 0xE9.
+        const utf8 = Buffer.from(`${line(reading('café-1:0', '2026-11-23T10:00:00.000Z', 20))}\n`);
+        const at = utf8.indexOf('é');
+        const badLine = Buffer.concat([utf8.subarray(0, at), Uint8Array.of(0xe9), utf8.subarray(at + 2)]);
+        const body = Buffer.concat([good('t-1:0'), badLine, good('t-1:1')]);
+        const key = `sensors/2026/11/23/10/latin1.ndjson${gzip ? '.gz' : ''}`;
+        await raw.put(key, gzip ? gzipSync(body) : body);
+        const processed = new MemoryStorage();
+
+        const stats = await rawToProcessed({ raw, processed });
+
+        expect(stats).toMatchObject({ read: 3, valid: 2, invalid: 1, written: 2 });
+        const rows = await processedRows(processed);
+        expect(rows.map((r) => [r.id, r.unit])).toEqual([
+          ['t-1:0', '°C'],
+          ['t-1:1', '°C'],
+        ]);
+        const [error] = await errorRows(processed);
+        expect(error).toMatchObject({
+          key,
+          line: 2,
+          code: 'INVALID_UTF8',
+          reason: `invalid UTF-8 at byte offset ${at}`,
+        });
+        expect(error?.raw).toContain('caf\uFFFD-1:0');
+      }
     });
 
     it('rejects wrong options with the option named', async () => {
@@ -375,6 +523,7 @@ describe('processedToCurated', () => {
         rows: 4,
         anomalies: 5,
         partitions: ['dt=2026-11-23/', 'dt=2026-11-24/'],
+        unknownTypes: [],
       });
       const rows = await curatedRows(curated);
       // Temperature: sorted −50 10 20 30 40 50 60 70 90 100; sum 420; h = 9 × 0.95 = 8.55 → 90 + 0.55 × 10.
@@ -445,7 +594,7 @@ describe('processedToCurated', () => {
       expect(await curatedRows(curated)).toHaveLength(4);
     });
 
-    it('takes units and ranges from the registry given, and rejects a type it does not hold', async () => {
+    it('takes units and ranges from the registry given', async () => {
       const processed = new MemoryStorage();
       await writeDataset([reading('v-1:0', '2026-11-23T10:00:00Z', 12, 'vibration', 'mm/s')], {
         storage: processed,
@@ -459,16 +608,76 @@ describe('processedToCurated', () => {
         range: { min: 0, max: 10 },
         model: () => 1,
       });
-
-      await expect(processedToCurated({ processed, curated: new MemoryStorage() })).rejects.toBeInstanceOf(
-        UnknownSensorTypeError,
-      );
       const curated = new MemoryStorage();
-      await processedToCurated({ processed, curated, types: defaultSensorTypes().register(vibration) });
+
+      const stats = await processedToCurated({
+        processed,
+        curated,
+        types: defaultSensorTypes().register(vibration),
+      });
 
       expect(await curatedRows(curated)).toEqual([
         expect.objectContaining({ type: 'vibration', unit: 'mm/s', count: 1n, anomalies: 1n }),
       ]);
+      expect(stats.unknownTypes).toEqual([]);
+    });
+
+    it("aggregates a type the registry does not hold, with its records' unit and no anomalies, and counts it", async () => {
+      const processed = await processedZone();
+      await writeDataset(
+        [
+          reading('v-1:0', '2026-11-23T10:00:00Z', 12, 'vibration', 'mm/s'),
+          reading('v-1:1', '2026-11-23T10:00:01Z', 2, 'vibration', 'mm/s'),
+          reading('w-1:0', '2026-11-24T00:00:00Z', 7, 'wind', 'm/s'),
+        ],
+        {
+          storage: processed,
+          table: 'sensors',
+          schema: sensorRecordSchema,
+          partitionBy: byHour('timestamp'),
+        },
+      );
+      const curated = new MemoryStorage();
+
+      const stats = await processedToCurated({ processed, curated });
+
+      expect(stats).toMatchObject({ records: 20, rows: 6, anomalies: 5 });
+      expect(stats.unknownTypes).toEqual([
+        { type: 'vibration', records: 2 },
+        { type: 'wind', records: 1 },
+      ]);
+      const rows = await curatedRows(curated);
+      expect(rows.filter((r) => r.type === 'vibration' || r.type === 'wind')).toEqual([
+        {
+          dt: '2026-11-23',
+          hour: 10,
+          type: 'vibration',
+          unit: 'mm/s',
+          count: 2n,
+          min: 2,
+          max: 12,
+          mean: 7,
+          p95: 11.5,
+          anomalies: 0n,
+        },
+        {
+          dt: '2026-11-24',
+          hour: 0,
+          type: 'wind',
+          unit: 'm/s',
+          count: 1n,
+          min: 7,
+          max: 7,
+          mean: 7,
+          p95: 7,
+          anomalies: 0n,
+        },
+      ]);
+      // The known types are aggregated as before.
+      expect(rows.find((r) => r.type === 'temperature' && r.hour === 10)).toMatchObject({
+        count: 10n,
+        anomalies: 3n,
+      });
     });
 
     it('does nothing for a processed table that does not exist yet', async () => {
@@ -476,7 +685,14 @@ describe('processedToCurated', () => {
 
       const stats = await processedToCurated({ processed: new MemoryStorage(), curated });
 
-      expect(stats).toEqual({ dates: [], records: 0, rows: 0, anomalies: 0, partitions: [] });
+      expect(stats).toEqual({
+        dates: [],
+        records: 0,
+        rows: 0,
+        anomalies: 0,
+        partitions: [],
+        unknownTypes: [],
+      });
       expect(await readManifest(curated, 'sensor_hourly')).toBeUndefined();
     });
   });
