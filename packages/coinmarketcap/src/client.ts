@@ -373,11 +373,16 @@ export class CoinMarketCapClient {
 
   /**
    * Every listing, page by page (`start` = 1, 1 + pageSize, ...), until a short page, `limit`, or
-   * `status.total_count` when the API reports it.
+   * `status.total_count` when the API reports it. Pages are fetched as they are asked for: give
+   * the generator to `PostgresStore.loadSnapshot` to store them all in one transaction, so a
+   * failure on any page leaves nothing of the snapshot behind.
    *
    * @example
    * ```ts
-   * for await (const page of cmc.listingsAll({ pageSize: 1000, convert: 'USD' })) await store.load(page.data);
+   * const result = await store.loadSnapshot(cmc.listingsAll({ pageSize: 1000, convert: 'USD' }), {
+   *   source: 'listings/latest',
+   * });
+   * console.log(`${result.tables.cryptocurrency.inserted} new coins in load ${result.loadId}`);
    * ```
    */
   async *listingsAll(

@@ -55,6 +55,8 @@ export type {
   PgClientLike,
   PgPoolLike,
   PostgresStoreOptions,
+  SnapshotLoadOptions,
+  SnapshotPage,
   TableLoadCounts,
 } from './postgres-store.js';
 export { PostgresStore, PostgresStoreError } from './postgres-store.js';
