@@ -17,7 +17,8 @@ type AnySchema = Schema<any>;
  * @example
  * ```ts
  * const bad: NdjsonDecodeError[] = [];
- * for await (const r of decodeNdjson(body, { onInvalid: (e) => bad.push(e) })) use(r);
+ * const body = [Buffer.from('{"a":1}\n{"s":"caf'), Uint8Array.of(0xe9), Buffer.from('"}\n')];
+ * for await (const record of decodeNdjson(body, { onInvalid: (e) => bad.push(e) })) console.log(record);
  * for (const e of bad) console.log(e.line, e.code, e.reason); // 2 NDJSON_INVALID_UTF8 invalid UTF-8 at byte offset 9
  * ```
  */
@@ -377,11 +378,13 @@ class LineSplitter {
  *
  * @example
  * ```ts
+ * import { createReadStream } from 'node:fs';
+ *
  * let n = 0;
- * for await (const line of ndjsonLines(body)) {
+ * for await (const line of ndjsonLines(createReadStream('part-0.ndjson'))) {
  *   n++;
- *   if (typeof line !== 'string') errors.push({ line: n, reason: line.reason }); // not UTF-8
- *   else if (line !== '') handle(JSON.parse(line));
+ *   if (typeof line !== 'string') console.error(`line ${n}: ${line.reason}`); // not UTF-8
+ *   else if (line !== '') console.log(JSON.parse(line));
  * }
  * ```
  */
@@ -411,6 +414,8 @@ export async function* ndjsonLines(
  *
  * @example
  * ```ts
+ * import { createReadStream } from 'node:fs';
+ *
  * for await (const reading of decodeNdjson(createReadStream('part.ndjson'), { schema: readingSchema })) {
  *   console.log(reading.at.toISOString());
  * }
@@ -439,6 +444,10 @@ export async function* decodeNdjson<S extends AnySchema | undefined = undefined>
  *
  * @example
  * ```ts
+ * import { createWriteStream } from 'node:fs';
+ * import { Readable } from 'node:stream';
+ * import { pipeline } from 'node:stream/promises';
+ *
  * await pipeline(Readable.from(encodeNdjson(readings)), createWriteStream('part.ndjson'));
  * ```
  */
@@ -454,6 +463,8 @@ export async function* encodeNdjson(
  *
  * @example
  * ```ts
+ * declare const sink: WritableStream<string>;
+ *
  * await ReadableStream.from(readings).pipeThrough(new NdjsonEncoderStream()).pipeTo(sink);
  * ```
  */
@@ -470,7 +481,8 @@ export class NdjsonEncoderStream extends TransformStream<unknown, string> {
  *
  * @example
  * ```ts
- * const records = response.body.pipeThrough(new NdjsonDecoderStream({ schema: readingSchema }));
+ * const response = await fetch('https://example.com/readings.ndjson');
+ * const records = response.body?.pipeThrough(new NdjsonDecoderStream({ schema: readingSchema }));
  * ```
  */
 export class NdjsonDecoderStream<S extends AnySchema | undefined = undefined> extends TransformStream<
@@ -505,6 +517,11 @@ export class NdjsonDecoderStream<S extends AnySchema | undefined = undefined> ex
  *
  * @example
  * ```ts
+ * import { createWriteStream } from 'node:fs';
+ * import { Readable } from 'node:stream';
+ * import { pipeline } from 'node:stream/promises';
+ * import { createGzip } from 'node:zlib';
+ *
  * await pipeline(Readable.from(readings), createNdjsonEncoder(), createGzip(), createWriteStream('part.ndjson.gz'));
  * ```
  */
@@ -526,7 +543,11 @@ export function createNdjsonEncoder(options: { schema?: AnySchema } = {}): Trans
  *
  * @example
  * ```ts
- * for await (const r of createReadStream('part.ndjson').pipe(createNdjsonDecoder({ schema }))) use(r);
+ * import { createReadStream } from 'node:fs';
+ *
+ * for await (const reading of createReadStream('part.ndjson').pipe(createNdjsonDecoder({ schema: readingSchema }))) {
+ *   console.log(reading);
+ * }
  * ```
  */
 export function createNdjsonDecoder<S extends AnySchema | undefined = undefined>(

@@ -49,13 +49,8 @@ export function utf8ByteLength(text: string): number {
  * sequence, or -1 when all of `bytes` is well-formed UTF-8 (what `TextDecoder` with
  * `fatal: true` accepts). Overlong forms, encoded UTF-16 surrogates (U+D800–U+DFFF), code points
  * above U+10FFFF and a sequence cut short (by another byte or by the end) are ill-formed; the
- * offset is where the ill-formed sequence starts.
- *
- * @example
- * ```ts
- * utf8InvalidOffset(new TextEncoder().encode('°C')); // -1
- * utf8InvalidOffset(Uint8Array.of(0x63, 0x61, 0x66, 0xe9)); // 3: "caf" then a Latin-1 "é"
- * ```
+ * offset is where the ill-formed sequence starts: in `caf` followed by a Latin-1 `é` (0xE9), 3.
+ * Internal to core (the NDJSON line reader's error says where a line stops being UTF-8).
  */
 export function utf8InvalidOffset(bytes: Uint8Array): number {
   const length = bytes.length;

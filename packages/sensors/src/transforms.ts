@@ -81,6 +81,8 @@ export class SensorTransformError extends TributaryError {
  *
  * @example
  * ```ts
+ * import { byField, readDataset } from '@tributary/lake';
+ *
  * for await (const row of readDataset({ storage: lake.processed, table: 'sensors_errors', schema: sensorErrorSchema, partitionBy: [byField('dt')] })) {
  *   console.log(row.key, row.line, row.code, row.reason);
  * }
@@ -775,9 +777,9 @@ function writeIdOf(kind: string, parts: readonly string[]): string {
  *
  * @example
  * ```ts
- * const lake = localLake(); // the zones' folders from TRIBUTARY_* settings
  * const stats = await rawToProcessed({ raw: lake.raw, processed: lake.processed });
  * console.log(`${stats.written} records, ${stats.duplicates} duplicates, ${stats.invalid} to sensors_errors`);
+ * for (const { key, reason } of stats.unreadObjects) console.warn(`not read: ${key}: ${reason}`);
  * ```
  */
 export async function rawToProcessed(options: RawToProcessedOptions): Promise<RawToProcessedStats> {
@@ -1127,8 +1129,9 @@ function hourlyRow(day: string, hour: number, name: string, of: HourOfType): Cur
  *
  * @example
  * ```ts
+ * const vibration = defineSensorType({ name: 'vibration', unit: 'mm/s', range: { min: 0, max: 10 }, model: () => 1 });
  * const stats = await processedToCurated({ processed: lake.processed, curated: lake.curated, types: defaultSensorTypes().register(vibration) });
- * console.log(`${stats.rows} hourly rows, ${stats.anomalies} anomalies`);
+ * console.log(`${stats.rows} hourly rows, ${stats.anomalies} anomalies, types not registered: ${stats.unknownTypes.length}`);
  * ```
  */
 export async function processedToCurated(
