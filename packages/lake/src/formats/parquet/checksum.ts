@@ -95,15 +95,24 @@ export function verifyingFile(
       });
     }
   });
+  // In file order, so a range finds its chunks by binary search (files can hold thousands).
+  chunks.sort((a, b) => a.start - b.start);
   return {
     byteLength: file.byteLength,
     async slice(start: number, end = file.byteLength) {
       const buffer = await file.slice(start, end);
-      for (const chunk of chunks) {
-        if (chunk.start >= start && chunk.end <= end) {
-          const bytes = new Uint8Array(buffer, chunk.start - start, chunk.end - chunk.start);
-          verifyChunk(bytes, chunk, location.key, location.url);
-        }
+      let low = 0;
+      let high = chunks.length;
+      while (low < high) {
+        const middle = (low + high) >>> 1;
+        if ((chunks[middle] as ChunkRange).start < start) low = middle + 1;
+        else high = middle;
+      }
+      for (let i = low; i < chunks.length && (chunks[i] as ChunkRange).start < end; i++) {
+        const chunk = chunks[i] as ChunkRange;
+        if (chunk.end > end) continue;
+        const bytes = new Uint8Array(buffer, chunk.start - start, chunk.end - chunk.start);
+        verifyChunk(bytes, chunk, location.key, location.url);
       }
       return buffer;
     },
