@@ -62,15 +62,17 @@ describe('PostgresStore', () => {
         const sent = await initSql(schema);
         if (sent === 'refused') continue;
         written++;
-        const statements = (await parse(sent.join(';\n'))).stmts.map((s: { stmt: object }) => s.stmt);
-        const creates = statements.filter((s: Record<string, unknown>) => 'CreateStmt' in s);
+        const statements = ((await parse(sent.join(';\n'))).stmts ?? []).map(
+          (s) => s.stmt as unknown as Record<string, unknown>,
+        );
+        const creates = statements.filter((s) => 'CreateStmt' in s);
         const context = JSON.stringify(schema);
         for (const s of statements) {
           expect(['CreateSchemaStmt', 'CreateStmt', 'CommentStmt'], context).toContain(Object.keys(s)[0]);
         }
         expect(
           statements
-            .filter((s: Record<string, unknown>) => 'CreateSchemaStmt' in s)
+            .filter((s) => 'CreateSchemaStmt' in s)
             .map(
               // biome-ignore lint/suspicious/noExplicitAny: libpg-query's JSON AST
               (s: any) => s.CreateSchemaStmt.schemaname,
