@@ -81,6 +81,16 @@ function invalidOption(message: string, variable: string): DmsExportError {
 }
 
 /**
+ * A dollar-quoted string holding `body` exactly: its tag is one that does not occur in the body,
+ * so a schema name with `$$` in it cannot end the function body early.
+ */
+function dollarQuote(body: string): string {
+  let tag = '$capture$';
+  for (let n = 1; body.includes(tag); n++) tag = `$capture${n}$`;
+  return `${tag}\n${body}${tag}`;
+}
+
+/**
  * Install the change capture that CDC exports read: a `<schema>._changes` log and row triggers on
  * every table. This is the stand-in for DMS's logical replication, which needs `wal_level=logical`
  * (not set on the embedded server and a parameter-group change on RDS); triggers work on both.
@@ -99,18 +109,7 @@ export async function installChangeCapture(pool: PgPoolLike, schema: string = CR
   const s = quoteIdentifier(schema);
   const changes = qualifiedName({ schema, name: CHANGES_TABLE });
   const fn = qualifiedName({ schema, name: CAPTURE_FUNCTION });
-  let sql = `CREATE TABLE IF NOT EXISTS ${changes} (
-  seq bigserial PRIMARY KEY,
-  table_name text NOT NULL,
-  op char(1) NOT NULL,
-  pk jsonb NOT NULL,
-  "row" jsonb NOT NULL,
-  commit_ts timestamptz NOT NULL DEFAULT now(),
-  txid bigint NOT NULL DEFAULT txid_current()
-);
-CREATE INDEX IF NOT EXISTS _changes_table_txid ON ${changes} (table_name, txid);
-CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
+  const body = `DECLARE
   old_pk jsonb := '{}'::jsonb;
   new_pk jsonb := '{}'::jsonb;
   k text;
@@ -130,7 +129,19 @@ BEGIN
     INSERT INTO ${changes} (table_name, op, pk, "row") VALUES (TG_TABLE_NAME, 'U', new_pk, to_jsonb(NEW));
   END IF;
   RETURN NULL;
-END $$;
+END;
+`;
+  let sql = `CREATE TABLE IF NOT EXISTS ${changes} (
+  seq bigserial PRIMARY KEY,
+  table_name text NOT NULL,
+  op char(1) NOT NULL,
+  pk jsonb NOT NULL,
+  "row" jsonb NOT NULL,
+  commit_ts timestamptz NOT NULL DEFAULT now(),
+  txid bigint NOT NULL DEFAULT txid_current()
+);
+CREATE INDEX IF NOT EXISTS _changes_table_txid ON ${changes} (table_name, txid);
+CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuote(body)};
 `;
   for (const [name, tableSchema] of Object.entries(CRYPTO_TABLES)) {
     const table = qualifiedName({ schema, name });

@@ -58,6 +58,25 @@ async function keysUnder(storage: MemoryStorage, prefix: string): Promise<string
   return keys;
 }
 
+describe('installChangeCapture', () => {
+  it('keeps a schema name holding $$ inside the function body, where it cannot end the body early', async () => {
+    const schema = 'x$$; DROP TABLE public.capture_victim; --';
+    await pool.query('CREATE TABLE IF NOT EXISTS public.capture_victim (id int)');
+    const store = new PostgresStore({ pool, schema });
+    await store.init();
+
+    await installChangeCapture(pool, schema);
+    await store.load(normalizeListings(fixtures.listings(0, ['USD'])), { source: 'fixtures' });
+    const victim = await pool.query("SELECT to_regclass('public.capture_victim') AS t");
+    const changes = await pool.query(
+      `SELECT count(*)::int AS n FROM "${schema.replace(/"/g, '""')}"._changes`,
+    );
+
+    expect(victim.rows[0].t).toBe('capture_victim');
+    expect(changes.rows[0].n).toBeGreaterThan(0);
+  });
+});
+
 describe('exportTables', () => {
   describe('full then cdc', () => {
     it('writes LOAD and CDC files whose replay reproduces every table exactly', async () => {
