@@ -69,7 +69,7 @@ export interface RedshiftTableOptions {
   distStyle?: 'AUTO' | 'EVEN' | 'ALL' | 'KEY';
   distKey?: string;
   sortKey?: readonly string[];
-  sortStyle?: 'COMPOUND' | 'INTERLEAVED';
+  sortStyle?: 'AUTO' | 'COMPOUND' | 'INTERLEAVED';
 }
 
 /**
@@ -371,9 +371,16 @@ export class RedshiftLoader implements Loader {
       emitSafely(options.onEvent, event);
     };
     const schema = source.schema as unknown as Schema<Fields>;
-    const tableOptions = { ...this.options.tableOptions, ...options.tableOptions };
-    // Fails early (typed) on a distKey or sortKey that is not a column.
-    const ddl = toRedshiftDdl(schema, { table: target, ...(tableOptions as object) });
+    const merged: RedshiftTableOptions = { ...this.options.tableOptions, ...options.tableOptions };
+    // Only the four table options: a plain-JS object's `table` or `ifNotExists` must not reach
+    // the DDL. Fails early (typed) on a style Redshift lacks or a key that is not a column.
+    const ddl = toRedshiftDdl(schema, {
+      table: target,
+      distStyle: merged.distStyle,
+      distKey: merged.distKey,
+      sortKey: merged.sortKey,
+      sortStyle: merged.sortStyle,
+    });
 
     let plan: Plan | undefined;
     try {

@@ -421,13 +421,16 @@ const redshiftCases = sample(
   ),
   300,
   3,
-).map(({ options, ...c }) => ({
-  ...c,
-  distStyle: options.distStyle as string | undefined,
-  distKey: options.distKey as string | undefined,
-  sortKey: options.sortKey as string[] | undefined,
-  sortStyle: options.sortStyle as string | undefined,
-}));
+).map(({ options, ...c }) => {
+  const o = options as Record<string, unknown>;
+  return {
+    ...c,
+    distStyle: o.distStyle as string | undefined,
+    distKey: o.distKey as string | undefined,
+    sortKey: o.sortKey as string[] | undefined,
+    sortStyle: o.sortStyle as string | undefined,
+  };
+});
 
 const TYPES = [
   'string',
@@ -547,7 +550,7 @@ describe('toRedshiftDdl and toAthenaDdl under hostile names and options (sqlglot
       if (schema === 'refused') return 'refused';
       const options = { table: { schema: c.schema, name: c.name } } as RedshiftDdlOptions;
       for (const key of ['ifNotExists', 'distStyle', 'distKey', 'sortKey', 'sortStyle'] as const) {
-        if (c[key] !== undefined) (options as Record<string, unknown>)[key] = c[key];
+        if (c[key] !== undefined) (options as unknown as Record<string, unknown>)[key] = c[key];
       }
       return attempt(() => toRedshiftDdl(schema, options));
     });

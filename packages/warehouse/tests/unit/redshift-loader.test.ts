@@ -8,6 +8,7 @@ import {
   isSerializationConflict,
   RedshiftLoader,
   type RedshiftLoaderOptions,
+  type RedshiftTableOptions,
 } from '../../src/redshift-loader.js';
 import type { PgClient, PgPool, PgResult } from '../../src/types.js';
 
@@ -277,6 +278,33 @@ describe('RedshiftLoader', () => {
       ['no pool', { iamRole: ROLE }],
     ])('rejects %s', (_name, options) => {
       expect(() => new RedshiftLoader(options as RedshiftLoaderOptions)).toThrow(WarehouseOptionsError);
+    });
+
+    it('takes only the four table options from a plain-JS tableOptions, never a table name or ifNotExists', async () => {
+      const source = await partitionedSource();
+      const pool = new RecordingPool(source.storage);
+      const hostile = {
+        table: { name: 'victim' },
+        ifNotExists: false,
+        distStyle: 'ALL',
+      } as RedshiftTableOptions;
+
+      await loader(pool).load('readings', source, { mode: 'append', tableOptions: hostile });
+      const creates = pool.calls.map((c) => c.text).filter((t) => t.startsWith('CREATE TABLE'));
+
+      expect(creates.some((t) => t.includes('"readings"') && t.includes('DISTSTYLE ALL'))).toBe(true);
+      expect(creates.some((t) => t.includes('victim'))).toBe(false);
+    });
+
+    it('rejects a distStyle Redshift does not have before sending anything', async () => {
+      const source = await partitionedSource();
+      const pool = new RecordingPool(source.storage);
+      const hostile = { distStyle: 'EVEN; DROP TABLE victim; --' } as unknown as RedshiftTableOptions;
+
+      await expect(
+        loader(pool).load('readings', source, { mode: 'append', tableOptions: hostile }),
+      ).rejects.toMatchObject({ code: 'DDL_OPTION_INVALID' });
+      expect(pool.calls).toEqual([]);
     });
 
     it('rejects a source that is not on S3', async () => {
