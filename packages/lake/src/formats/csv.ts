@@ -91,7 +91,8 @@ interface CsvCell {
 export async function* parseCsv(
   chunks: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
 ): AsyncGenerator<{ cells: CsvCell[]; line: number }> {
-  const decoder = new TextDecoder();
+  // Strict: invalid UTF-8 fails the read instead of landing as U+FFFD in the values.
+  const decoder = new TextDecoder('utf-8', { fatal: true });
   let cells: CsvCell[] = [];
   let field = '';
   let quoted = false;
@@ -107,7 +108,16 @@ export async function* parseCsv(
     afterQuote = false;
   };
   for await (const chunk of chunks) {
-    const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    let text: string;
+    try {
+      text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    } catch (err) {
+      throw new TributaryError(`CSV: invalid UTF-8 after line ${line}`, {
+        code: 'CSV_INVALID_UTF8',
+        context: { line },
+        cause: err,
+      });
+    }
     const rows: { cells: CsvCell[]; line: number }[] = [];
     for (let i = 0; i < text.length; i++) {
       const ch = text[i] as string;
@@ -149,6 +159,16 @@ export async function* parseCsv(
       }
     }
     yield* rows;
+  }
+  try {
+    // A character cut short at the end of the input is invalid too.
+    decoder.decode();
+  } catch (err) {
+    throw new TributaryError(`CSV: invalid UTF-8 at the end of the input (line ${line})`, {
+      code: 'CSV_INVALID_UTF8',
+      context: { line },
+      cause: err,
+    });
   }
   if (inQuotes)
     throw new TributaryError(`CSV: unterminated quoted field starting on line ${rowLine}`, {
@@ -193,7 +213,11 @@ function fromText(cell: CsvCell, def: FieldDef): unknown {
  *
  * @example
  * ```ts
- * const writer = csvFormat.createWriter(createWriteStream('LOAD00000001.csv'), cryptocurrencySchema);
+ * import { createWriteStream } from 'node:fs';
+ *
+ * const writer = csvFormat.createWriter(createWriteStream('LOAD00000001.csv'), readingSchema);
+ * for await (const reading of readings) await writer.write(reading);
+ * const { rows, bytes } = await writer.close();
  * ```
  */
 export const csvFormat: FileFormat = {

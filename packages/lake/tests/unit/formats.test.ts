@@ -143,6 +143,18 @@ describe('csvFormat', () => {
     it('fails on an unterminated quote', async () => {
       await expect(collect(parseCsv(['a,"open\n']))).rejects.toMatchObject({ code: 'CSV_INVALID' });
     });
+
+    it('fails on invalid UTF-8 instead of reading U+FFFD, and decodes a character split across chunks', async () => {
+      const degree = Buffer.from('a,°\n');
+
+      const split = await collect(parseCsv([degree.subarray(0, 3), degree.subarray(3)]));
+      const invalid = collect(parseCsv([Buffer.from('a,b\n'), Buffer.from([0x63, 0xff, 0x0a])]));
+      const truncated = collect(parseCsv([degree.subarray(0, 3)]));
+
+      expect(split.map((r) => r.cells.map((c) => c.text))).toEqual([['a', '°']]);
+      await expect(invalid).rejects.toMatchObject({ code: 'CSV_INVALID_UTF8', context: { line: 2 } });
+      await expect(truncated).rejects.toMatchObject({ code: 'CSV_INVALID_UTF8' });
+    });
   });
 });
 
