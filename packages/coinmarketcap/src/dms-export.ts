@@ -552,10 +552,16 @@ function validateOptions(options: ExportTablesOptions) {
   });
 }
 
+// Where DMS puts CDC files with `DatePartitionEnabled`: `<table>/YYYY/MM/DD/<file>`.
+const DMS_DATE_FOLDER = /^\d{4}\/\d{2}\/\d{2}\/[^/]+$/;
+
 /**
- * Replay a table's export: read its LOAD files, then its CDC files in name order, and apply each
- * change by primary key. Returns the rows by primary key (the key's values joined as JSON); the
- * result equals the table at the time of the last export.
+ * Replay a table's export: read its LOAD files, then its CDC files in name order (in the table
+ * folder or, as DMS writes them with `DatePartitionEnabled`, in `YYYY/MM/DD/` folders), and apply
+ * each change by primary key. Returns the rows by primary key (the key's values joined as JSON);
+ * the result equals the table at the time of the last export. Every object under the table
+ * folder is read, except `_`/`.` names: any other object (another extension, another folder)
+ * fails the replay with `CMC_EXPORT_UNREAD` rather than being skipped.
  *
  * @example
  * ```ts
@@ -576,9 +582,23 @@ export async function replayExport(
   const changes: string[] = [];
   for await (const object of storage.list(folder)) {
     const name = object.key.slice(folder.length);
-    if (!name.endsWith(ext) || name.includes('/')) continue;
-    (name.startsWith('LOAD') ? loads : changes).push(object.key);
+    const segments = name.split('/');
+    const base = segments[segments.length - 1] as string;
+    // `_` and `.` names are bookkeeping (`_SUCCESS`, `.crc`), as Hadoop, Spark and Athena read them.
+    if (segments.some((s) => s.startsWith('_') || s.startsWith('.'))) continue;
+    const unread = (reason: string) =>
+      new DmsExportError(`${object.key} cannot be replayed: ${reason}`, {
+        code: 'CMC_EXPORT_UNREAD',
+        context: { key: object.key },
+      });
+    if (!name.endsWith(ext)) throw unread(`it is not a ${ext} file of this export's format`);
+    if (segments.length === 1) (base.startsWith('LOAD') ? loads : changes).push(object.key);
+    else if (DMS_DATE_FOLDER.test(name) && !base.startsWith('LOAD')) changes.push(object.key);
+    else throw unread('it is neither in the table folder nor a CDC file in a DMS date folder (YYYY/MM/DD/)');
   }
+  // CDC file names are their timestamps, whether in the table folder or in DMS date folders.
+  const byName = (a: string, b: string) =>
+    a.slice(a.lastIndexOf('/') + 1).localeCompare(b.slice(b.lastIndexOf('/') + 1)) || a.localeCompare(b);
   const keyOf = (row: Record<string, unknown>) =>
     JSON.stringify(
       schema.primaryKey.map((k) =>
@@ -590,7 +610,7 @@ export async function replayExport(
     for await (const row of format.read(storage, key, schema)) out.set(keyOf(row), row);
   }
   const changesSchema = cdcSchema(table);
-  for (const key of changes.sort()) {
+  for (const key of changes.sort(byName)) {
     for await (const change of format.read(storage, key, changesSchema)) {
       const { Op, commit_ts: _ts, ...row } = change as Record<string, unknown>;
       if (Op === 'D') out.delete(keyOf(row));

@@ -131,6 +131,43 @@ describe('exportTables', () => {
       ]);
     }, 30_000);
 
+    it('replays CDC files in DMS date folders, and refuses objects it cannot read instead of skipping them', async () => {
+      const schema = 'dms_dated';
+      const store = new PostgresStore({ pool, schema });
+      await store.init();
+      await installChangeCapture(pool, schema);
+      await store.load(normalizeListings(fixtures.listings(0, ['USD'])), { source: 'fixtures' });
+      const storage = new MemoryStorage();
+      await exportTables({ pool, storage, schema, mode: 'full' });
+      await store.load(normalizeListings(fixtures.listings(1, ['USD'])), { source: 'fixtures' });
+      const cdc = await exportTables({
+        pool,
+        storage,
+        schema,
+        mode: 'cdc',
+        now: () => new Date('2026-11-23T10:11:12.345Z'),
+      });
+      // Where DMS puts CDC files with DatePartitionEnabled.
+      for (const key of cdc.flatMap((r) => r.keys)) {
+        const dated = key.replace(/\/([^/]+)$/, '/2026/11/23/$1');
+        await storage.put(dated, await storage.getBytes(key));
+        await storage.delete([key]);
+      }
+      await storage.put(`coinmarketcap/${schema}/quote/_SUCCESS`, '');
+
+      const dated = await replayed(storage, schema, 'quote');
+      await storage.put(`coinmarketcap/${schema}/quote/20261124-000000000.csv.gz`, 'gzipped');
+      const unread = await replayExport(storage, 'quote', { schema }).catch((err: unknown) => err);
+
+      expect(dated).toEqual(await tableRows(schema, 'quote'));
+      expect(dated.length).toBeGreaterThan(120);
+      expect(unread).toBeInstanceOf(DmsExportError);
+      expect(unread).toMatchObject({
+        code: 'CMC_EXPORT_UNREAD',
+        context: { key: `coinmarketcap/${schema}/quote/20261124-000000000.csv.gz` },
+      });
+    }, 30_000);
+
     it('exports nothing twice: a second cdc run without changes writes no files', async () => {
       const schema = 'dms_idle';
       const store = new PostgresStore({ pool, schema });
