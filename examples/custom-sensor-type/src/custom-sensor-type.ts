@@ -159,7 +159,8 @@ export async function runCustomSensorType(options: CustomSensorTypeOptions): Pro
     maxLatenessHours: Math.ceil((Date.now() - start.getTime()) / 3_600_000) + 1,
     onEvent: hub.emit,
   });
-  // The registry with vibration: the default one would refuse its rows as an unknown type.
+  // The registry with vibration: with the default one its rows would still be aggregated, but as an
+  // unknown type, without the unit and range its definition declares.
   await processedToCurated({ processed: lake.processed, curated: lake.curated, types, onEvent: hub.emit });
 
   const byType = new Map<string, SensorTypeSummary & { sum: number }>();
