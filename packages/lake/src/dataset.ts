@@ -18,6 +18,7 @@ import {
   datasetError,
   discardStaged,
   type Manifest,
+  type RecoveryResult,
   readManifest,
   recoverDataset,
   STAGING,
@@ -92,6 +93,11 @@ export interface WriteDatasetResult {
   invalidCount: number;
   /** Files removed from the table by an overwrite. */
   removed: string[];
+  /**
+   * What the recovery run before the write found: an interrupted commit rolled forward, and
+   * abandoned staging objects and temporary uploads removed (see `recoverDataset`).
+   */
+  recovery: Omit<RecoveryResult, 'manifest'>;
 }
 
 /** A stable UUID-shaped name from the write id and the file's place, so re-runs reuse names. */
@@ -235,7 +241,9 @@ export async function writeDataset<F extends Fields>(
 
   for (const spec of partitionBy) checkPartitionName(spec.name);
 
-  const previous = (await recoverDataset(storage, options.table, { keepWriteId: writeId })).manifest;
+  const { manifest: previous, ...recovery } = await recoverDataset(storage, options.table, {
+    keepWriteId: writeId,
+  });
   // Files being written, by partition; a file stays here until its upload has completed, so a
   // failure anywhere can stop every upload still in flight.
   const open = new Map<string, StagedFile & { partition: string }>();
@@ -383,6 +391,7 @@ export async function writeDataset<F extends Fields>(
     invalid: invalid === 'return' ? invalidRecords : [],
     invalidCount,
     removed,
+    recovery,
   };
 }
 
@@ -568,7 +577,7 @@ export interface CompactOptions<F extends Fields> {
 export async function compact<F extends Fields>(options: CompactOptions<F>): Promise<WriteDatasetResult> {
   const { storage, schema, partition } = options;
   const writeId = options.writeId ?? randomUUID();
-  const { manifest } = await recoverDataset(storage, options.table, { keepWriteId: writeId });
+  const { manifest, ...recovery } = await recoverDataset(storage, options.table, { keepWriteId: writeId });
   if (!manifest) throw datasetError(`${options.table} has no manifest to compact`, { table: options.table });
   const inputs = manifest.files.filter((f) => f.partition === partition);
   if (inputs.length <= 1) {
@@ -581,6 +590,7 @@ export async function compact<F extends Fields>(options: CompactOptions<F>): Pro
       invalid: [],
       invalidCount: 0,
       removed: [],
+      recovery,
     };
   }
   const prefix = tablePrefix(options.table);
@@ -652,5 +662,6 @@ export async function compact<F extends Fields>(options: CompactOptions<F>): Pro
     invalid: [],
     invalidCount: 0,
     removed: [...removedKeys],
+    recovery,
   };
 }

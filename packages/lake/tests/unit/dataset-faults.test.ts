@@ -293,6 +293,21 @@ describe('recoverDataset', () => {
     expect(await keys(storage, 't/_staging/')).toEqual([]);
   });
 
+  it('is run by the next write, whose result says what it did', async () => {
+    const storage = new MemoryStorage();
+    const options = { storage, table: 't', schema: reading, format: 'ndjson' as const };
+    await writeDataset(readings(2, 'old'), options);
+    const copy = vi.spyOn(storage, 'copy').mockRejectedValueOnce(new Error('killed during promotion'));
+    await writeDataset(readings(2, 'new'), options).catch(() => {});
+    copy.mockRestore();
+
+    const next = await writeDataset(readings(1, 'next'), options);
+
+    expect(next.recovery).toEqual({ rolledForward: true, removedStaging: [], removedTemporary: [] });
+    expect(next.version).toBe(3);
+    expect(await collect(readDataset({ storage, table: 't', schema: reading }))).toHaveLength(5);
+  });
+
   it('removes staging folders and temporary files older than the grace period, and says what it removed', async () => {
     const storage = localStorage();
     const options = { storage, table: 't', schema: reading, format: 'ndjson' as const };
