@@ -11,7 +11,11 @@ const amount = () => field.decimal(38, 18);
  *
  * @example
  * ```ts
- * for await (const row of readDataset({ storage: lake.curated, table: 'coin_daily', schema: coinDailySchema })) console.log(row.close);
+ * import { readDataset } from '@tributary/lake';
+ *
+ * for await (const row of readDataset({ storage: lake.curated, table: COIN_DAILY_TABLE, schema: coinDailySchema })) {
+ *   console.log(row.date, row.cryptocurrency_id, row.close);
+ * }
  * ```
  */
 export const coinDailySchema = defineSchema(
@@ -39,7 +43,11 @@ export const coinDailySchema = defineSchema(
  *
  * @example
  * ```ts
- * for await (const row of readDataset({ storage: lake.curated, table: 'market_daily', schema: marketDailySchema })) console.log(row.total_market_cap);
+ * import { readDataset } from '@tributary/lake';
+ *
+ * for await (const row of readDataset({ storage: lake.curated, table: MARKET_DAILY_TABLE, schema: marketDailySchema })) {
+ *   console.log(row.date, row.total_market_cap);
+ * }
  * ```
  */
 export const marketDailySchema = defineSchema(

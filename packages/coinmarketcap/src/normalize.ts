@@ -30,8 +30,12 @@ export interface NormalizeOptions {
  *
  * @example
  * ```ts
- * try { normalizeListings(data); } catch (err) {
+ * const { data } = await cmc.listingsLatest({ limit: 100 });
+ * try {
+ *   normalizeListings(data);
+ * } catch (err) {
  *   if (err instanceof CoinMarketCapNormalizeError) console.error(err.context.path);
+ *   else throw err;
  * }
  * ```
  */

@@ -19,7 +19,8 @@ const amount = () => field.decimal(38, 18);
  *
  * @example
  * ```ts
- * const row: CryptocurrencyRow = cryptocurrencySchema.parse(candidate);
+ * declare const line: string; // one NDJSON line
+ * const row: CryptocurrencyRow = cryptocurrencySchema.parse(JSON.parse(line)); // a ValidationError names every bad field
  * ```
  */
 export const cryptocurrencySchema = defineSchema(
@@ -87,7 +88,8 @@ export const cryptocurrencyTagSchema = defineSchema(
  *
  * @example
  * ```ts
- * const row: QuoteRow = quoteSchema.parse(candidate);
+ * declare const line: string; // one NDJSON line
+ * const row: QuoteRow = quoteSchema.parse(JSON.parse(line)); // a ValidationError names every bad field
  * ```
  */
 export const quoteSchema = defineSchema(

@@ -59,8 +59,11 @@ export interface CryptoProcessedToCuratedResult {
  *
  * @example
  * ```ts
- * try { await cryptoRawToProcessed({ raw, processed }); } catch (err) {
+ * try {
+ *   await cryptoRawToProcessed({ raw: lake.raw, processed: lake.processed });
+ * } catch (err) {
  *   if (err instanceof CryptoTransformError) console.error(err.code, err.cause);
+ *   else throw err;
  * }
  * ```
  */
@@ -73,7 +76,11 @@ export class CryptoTransformError extends TributaryError {
  *
  * @example
  * ```ts
- * readDataset({ storage: lake.processed, table: PROCESSED_CRYPTOCURRENCY_TABLE, schema: cryptocurrencySchema });
+ * import { readDataset } from '@tributary/lake';
+ *
+ * for await (const coin of readDataset({ storage: lake.processed, table: PROCESSED_CRYPTOCURRENCY_TABLE, schema: cryptocurrencySchema })) {
+ *   console.log(coin.id, coin.symbol, coin.cmc_rank);
+ * }
  * ```
  */
 export const PROCESSED_CRYPTOCURRENCY_TABLE = 'coinmarketcap/cryptocurrency';
@@ -82,7 +89,10 @@ export const PROCESSED_CRYPTOCURRENCY_TABLE = 'coinmarketcap/cryptocurrency';
  *
  * @example
  * ```ts
- * readDataset({ storage: lake.processed, table: PROCESSED_QUOTE_TABLE, schema: quoteSchema, partitions: { dt: '2026-01-01' } });
+ * import { readDataset } from '@tributary/lake';
+ *
+ * const quotes = readDataset({ storage: lake.processed, table: PROCESSED_QUOTE_TABLE, schema: quoteSchema, partitions: { dt: '2026-01-01' } });
+ * for await (const quote of quotes) console.log(quote.cryptocurrency_id, quote.last_updated, quote.price);
  * ```
  */
 export const PROCESSED_QUOTE_TABLE = 'coinmarketcap/quote';
@@ -91,7 +101,11 @@ export const PROCESSED_QUOTE_TABLE = 'coinmarketcap/quote';
  *
  * @example
  * ```ts
- * readDataset({ storage: lake.curated, table: COIN_DAILY_TABLE, schema: coinDailySchema });
+ * import { readDataset } from '@tributary/lake';
+ *
+ * for await (const day of readDataset({ storage: lake.curated, table: COIN_DAILY_TABLE, schema: coinDailySchema })) {
+ *   console.log(day.date, day.cryptocurrency_id, day.close);
+ * }
  * ```
  */
 export const COIN_DAILY_TABLE = 'coin_daily';
@@ -100,7 +114,11 @@ export const COIN_DAILY_TABLE = 'coin_daily';
  *
  * @example
  * ```ts
- * readDataset({ storage: lake.curated, table: MARKET_DAILY_TABLE, schema: marketDailySchema });
+ * import { readDataset } from '@tributary/lake';
+ *
+ * for await (const day of readDataset({ storage: lake.curated, table: MARKET_DAILY_TABLE, schema: marketDailySchema })) {
+ *   console.log(day.date, day.convert, day.total_market_cap);
+ * }
  * ```
  */
 export const MARKET_DAILY_TABLE = 'market_daily';
@@ -113,7 +131,11 @@ const SCALE = 18;
  *
  * @example
  * ```ts
- * readDataset({ storage: lake.curated, table: COIN_DAILY_TABLE, schema: coinDailySchema, partitionBy: CRYPTO_CURATED_PARTITIONS });
+ * import { readDataset } from '@tributary/lake';
+ *
+ * // A table the Spark job wrote has no manifest to say how it is partitioned.
+ * const days = readDataset({ storage: lake.curated, table: COIN_DAILY_TABLE, schema: coinDailySchema, partitionBy: CRYPTO_CURATED_PARTITIONS });
+ * for await (const day of days) console.log(day.date, day.convert, day.close);
  * ```
  */
 export const CRYPTO_CURATED_PARTITIONS: readonly PartitionSpec[] = Object.freeze([

@@ -87,14 +87,16 @@ const noop = (): void => {};
  *
  * @example
  * ```ts
- * const batcher = new Batcher<string>({
+ * declare function putRecords(entries: { partitionKey: string; data: string }[]): Promise<void>; // your sink
+ * const batcher = new Batcher<Reading>({
  *   maxCount: 500,
  *   maxBytes: 5 * 1024 * 1024,
  *   maxAgeMs: 1000,
- *   overheadBytes: (line) => utf8ByteLength(partitionKeyOf(line)),
- *   flush: (lines) => putRecords(lines),
+ *   sizeOf: (reading) => utf8ByteLength(encodeNdjsonLine(reading)),
+ *   overheadBytes: (reading) => utf8ByteLength(reading.id), // the partition key counts towards the limit
+ *   flush: (batch) => putRecords(batch.map((reading) => ({ partitionKey: reading.id, data: encodeNdjsonLine(reading) }))),
  * });
- * for (const reading of readings) await batcher.add(JSON.stringify(reading));
+ * for await (const reading of readings) await batcher.add(reading);
  * await batcher.close(); // throws PartialBatchFailureError if any batch was lost
  * ```
  */

@@ -28,10 +28,11 @@ export interface TributaryErrorOptions {
  *
  * @example
  * ```ts
+ * declare const batcher: Batcher<string>;
  * try {
- *   await producer.close();
+ *   await batcher.close();
  * } catch (err) {
- *   if (TributaryError.isInstance(err) && err.retryable) scheduleAgain();
+ *   if (TributaryError.isInstance(err) && err.retryable) console.warn(`${err.code}: worth another try later`);
  *   else throw err;
  * }
  * ```
@@ -84,8 +85,11 @@ export interface ValidationIssue {
  *
  * @example
  * ```ts
- * try { schema.parse(input); } catch (err) {
- *   if (err instanceof ValidationError) console.log(err.issues.map((i) => i.path));
+ * try {
+ *   readingSchema.parse({ id: 'a-1', at: 'yesterday', value: 'warm' });
+ * } catch (err) {
+ *   if (err instanceof ValidationError) console.log(err.issues.map((i) => i.path)); // ['at', 'value']
+ *   else throw err;
  * }
  * ```
  */
@@ -137,8 +141,13 @@ export interface FailedItem<T> {
  *
  * @example
  * ```ts
- * catch (err) {
+ * declare const batcher: Batcher<string>;
+ * declare function deadLetter(items: unknown[]): Promise<void>; // e.g. write them to an errors table
+ * try {
+ *   await batcher.close();
+ * } catch (err) {
  *   if (err instanceof PartialBatchFailureError) await deadLetter(err.failed.map((f) => f.item));
+ *   else throw err;
  * }
  * ```
  */
@@ -169,8 +178,11 @@ export class PartialBatchFailureError<T = unknown> extends TributaryError {
  *
  * @example
  * ```ts
- * catch (err) {
- *   if (err instanceof RetryExhaustedError) log(`gave up after ${err.attempts} attempts`, err.cause);
+ * try {
+ *   await withRetry(() => fetch('https://api.example.com/health'), { maxAttempts: 3 });
+ * } catch (err) {
+ *   if (err instanceof RetryExhaustedError) console.error(`gave up after ${err.attempts} attempts`, err.cause);
+ *   else throw err;
  * }
  * ```
  */
@@ -199,7 +211,13 @@ export class RetryExhaustedError extends TributaryError {
  *
  * @example
  * ```ts
- * catch (err) { if (err instanceof ItemTooLargeError) console.log(err.size, err.limit); }
+ * const batcher = new Batcher<string>({ maxCount: 500, maxBytes: 1024, flush: async () => {} });
+ * try {
+ *   await batcher.add('x'.repeat(2000));
+ * } catch (err) {
+ *   if (err instanceof ItemTooLargeError) console.log(err.size, err.limit); // 2000 1024
+ *   else throw err;
+ * }
  * ```
  */
 export class ItemTooLargeError extends TributaryError {

@@ -62,7 +62,10 @@ export type TributaryEventOf<K extends TributaryEventType> = Extract<TributaryEv
  *
  * @example
  * ```ts
- * const onEvent: EventListener = (event) => metrics.increment(event.type);
+ * const counts = new Map<TributaryEventType, number>();
+ * const onEvent: EventListener = (event) => {
+ *   counts.set(event.type, (counts.get(event.type) ?? 0) + 1);
+ * };
  * ```
  */
 export type EventListener = (event: TributaryEvent) => void;
@@ -96,10 +99,13 @@ interface Subscription {
  *
  * @example
  * ```ts
+ * import { createDelivery } from '@tributary/lake';
+ *
  * const hub = new EventHub();
  * const stop = hub.on('flush', (e) => console.log(`wrote ${e.count} records to ${e.target}`));
- * const delivery = createDelivery({ zone: lake.raw, prefix: "sensors/", onEvent: hub.emit });
- * // later
+ * const delivery = createDelivery({ storage: lake.raw, prefix: 'sensors/', streamName: 'sensors', onEvent: hub.emit });
+ * await delivery.write({ id: 'a-1', value: 21.5 });
+ * await delivery.close();
  * stop();
  * ```
  */
@@ -216,9 +222,10 @@ function amount(value: number | undefined): number {
  *
  * @example
  * ```ts
+ * const hub = new EventHub();
  * const counters = new EventCounters();
  * hub.on(counters.listener);
- * // ...
+ * // ... run stages with `onEvent: hub.emit` ...
  * const { recordsOut, failures } = counters.stats('kinesis-producer');
  * console.log(`${recordsOut} sent, ${failures} failed, ${counters.rate('kinesis-producer').toFixed(0)}/s`);
  * ```
@@ -312,7 +319,9 @@ export class EventCounters {
  *
  * @example
  * ```ts
- * emitSafely(this.options.onEvent, { type: 'batch', source: 'kinesis-producer', count: 500, bytes, time: Date.now() });
+ * function reportBatch(onEvent: EventListener | undefined, count: number, bytes: number): void {
+ *   emitSafely(onEvent, { type: 'batch', source: 'kinesis-producer', count, bytes, time: Date.now() });
+ * }
  * ```
  */
 export function emitSafely(listener: EventListener | undefined, event: TributaryEvent): void {

@@ -449,11 +449,24 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
  *
  * @example
  * ```ts
- * const result = await withRetry((attempt) => kinesis.send(new PutRecordsCommand(input)), {
- *   maxAttempts: 8,
- *   signal: AbortSignal.timeout(30_000),
- *   onRetry: ({ attempt, delayMs, classification }) => log.warn({ attempt, delayMs, kind: classification.kind }),
- * });
+ * const response = await withRetry(
+ *   async () => {
+ *     const res = await fetch('https://api.example.com/v1/prices');
+ *     if (!res.ok) {
+ *       throw new TributaryError(`prices: HTTP ${res.status}`, {
+ *         code: 'HTTP_ERROR',
+ *         retryable: res.status === 429 || res.status >= 500,
+ *         context: { statusCode: res.status, retryAfterMs: retryAfterMs(res.headers.get('retry-after')) },
+ *       });
+ *     }
+ *     return res;
+ *   },
+ *   {
+ *     maxAttempts: 8,
+ *     signal: AbortSignal.timeout(30_000),
+ *     onRetry: ({ attempt, delayMs, classification }) => console.warn({ attempt, delayMs, kind: classification.kind }),
+ *   },
+ * );
  * ```
  */
 export async function withRetry<T>(

@@ -142,6 +142,8 @@ function sparkType(def: FieldDef): SparkType {
  *
  * @example
  * ```ts
+ * import { writeFile } from 'node:fs/promises';
+ *
  * await writeFile('spark/schemas/sensor_reading.json', JSON.stringify(toSparkSchema(readingSchema), null, 2));
  * ```
  */

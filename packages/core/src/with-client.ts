@@ -40,9 +40,11 @@ function asError(value: unknown): Error {
  *
  * @example
  * ```ts
- * const count = await withClient(pool, async (client) => {
- *   const { rows } = await client.query('SELECT count(*)::int AS n FROM quote');
- *   return rows[0].n as number;
+ * import type pg from 'pg';
+ *
+ * const count = await withClient(pool, async (client: pg.PoolClient) => {
+ *   const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM quote');
+ *   return rows[0]?.n ?? 0;
  * });
  * ```
  */

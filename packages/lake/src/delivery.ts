@@ -35,7 +35,9 @@ export type DeliveryData = Uint8Array | string | object;
  *
  * @example
  * ```ts
- * await delivery.write({ data: kinesisRecord.Data, arrivalTime: kinesisRecord.ApproximateArrivalTimestamp });
+ * declare const record: { Data: Uint8Array; ApproximateArrivalTimestamp?: Date }; // a Kinesis GetRecords record
+ * const delivery = createDelivery({ storage: lake.raw, prefix: 'sensors/', streamName: 'sensors' });
+ * await delivery.write({ data: record.Data, arrivalTime: record.ApproximateArrivalTimestamp });
  * ```
  */
 export interface DeliveryRecord {
@@ -146,8 +148,13 @@ export interface Delivery {
  *
  * @example
  * ```ts
- * try { await delivery.close(); } catch (err) {
+ * const delivery = createDelivery({ storage: lake.raw, prefix: 'sensors/', streamName: 'sensors' });
+ * await delivery.write({ id: 'a-1', value: 21.5 });
+ * try {
+ *   await delivery.close();
+ * } catch (err) {
  *   if (err instanceof DeliveryError) console.error(`${err.recordCount} records not yet delivered`, err.cause);
+ *   else throw err;
  * }
  * ```
  */
@@ -200,9 +207,9 @@ function innermost(cause: unknown): unknown {
  *   prefix: 'sensors/',
  *   streamName: 'sensors',
  *   compression: 'gzip',
- *   schema: sensorSchema,
+ *   schema: readingSchema,
  * });
- * const stats = await delivery.consume(kinesisSource.records());
+ * const stats = await delivery.consume(readings);
  * console.log(`${stats.recordsDelivered} delivered, ${stats.recordsFailed} to errors/sensors/`);
  * ```
  */

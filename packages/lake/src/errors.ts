@@ -6,7 +6,12 @@ import { type ErrorContext, TributaryError } from '@tributary/core';
  *
  * @example
  * ```ts
- * catch (err) { if (err instanceof InvalidKeyError) console.log(err.context.key); }
+ * try {
+ *   await storage.put('../outside.json', '{}');
+ * } catch (err) {
+ *   if (err instanceof InvalidKeyError) console.log(err.context.key); // '../outside.json'
+ *   else throw err;
+ * }
  * ```
  */
 export class InvalidKeyError extends TributaryError {
@@ -43,7 +48,12 @@ export class ObjectNotFoundError extends TributaryError {
  *
  * @example
  * ```ts
- * catch (err) { if (err instanceof StorageError && err.retryable) retryLater(); }
+ * try {
+ *   await storage.put('sensors/part-0.ndjson', '{"id":"a-1"}\n');
+ * } catch (err) {
+ *   if (err instanceof StorageError && err.retryable) console.warn('storage unavailable, try again later', err.cause);
+ *   else throw err;
+ * }
  * ```
  */
 export class StorageError extends TributaryError {
@@ -64,7 +74,17 @@ export class StorageError extends TributaryError {
  *
  * @example
  * ```ts
- * catch (err) { if (err instanceof PartitionError) console.log(err.context.partition, err.reason); }
+ * try {
+ *   await writeDataset(readings, {
+ *     storage: lake.processed,
+ *     table: 'sensors',
+ *     schema: readingSchema,
+ *     partitionBy: [byField('id', 'sensor-id')],
+ *   });
+ * } catch (err) {
+ *   if (err instanceof PartitionError) console.log(err.context.partition, err.reason); // 'sensor-id', 'a partition column name must be ...'
+ *   else throw err;
+ * }
  * ```
  */
 export class PartitionError extends TributaryError {

@@ -13,7 +13,7 @@ export const ZONES: readonly ZoneName[] = ['raw', 'processed', 'curated'];
  * @example
  * ```ts
  * const lake = localLake(loadConfig());
- * await writeDataset(rows, { storage: lake.processed, table: 'sensors', schema });
+ * await writeDataset(readings, { storage: lake.processed, table: 'sensors', schema: readingSchema });
  * ```
  */
 export interface Lake {

@@ -17,6 +17,9 @@ export function parseS3Url(url: string): { bucket: string; prefix: string } {
  *
  * @example
  * ```ts
+ * import { S3Client } from '@aws-sdk/client-s3';
+ * import { s3Lake } from '@tributary/lake/s3';
+ *
  * const config = loadConfig();
  * const client = new S3Client({ region: config.region, endpoint: config.endpoints.s3, forcePathStyle: config.s3ForcePathStyle });
  * const lake = s3Lake(client, config);

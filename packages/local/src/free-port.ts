@@ -7,6 +7,8 @@ import { createServer } from 'node:net';
  *
  * @example
  * ```ts
+ * import { spawn } from 'node:child_process';
+ *
  * const port = await freePort();
  * spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)]);
  * ```

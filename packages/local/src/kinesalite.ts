@@ -130,6 +130,8 @@ process.on('SIGTERM', () => {
  *
  * @example
  * ```ts
+ * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ *
  * const kinesis = await startKinesalite({ streams: [{ name: 'sensors', shards: 2 }] });
  * const client = new KinesisClient(kinesis.createClientConfig());
  * // ...

@@ -51,6 +51,8 @@ class PortTakenError extends Error {}
  *
  * @example
  * ```ts
+ * import { S3Client } from '@aws-sdk/client-s3';
+ *
  * const moto = await startMotoServer();
  * const s3 = new S3Client({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials, forcePathStyle: true });
  * // ...

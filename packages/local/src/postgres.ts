@@ -78,6 +78,8 @@ function removeOnExit(folder: string): void {
  *
  * @example
  * ```ts
+ * import pg from 'pg';
+ *
  * const server = await startPostgres({ databases: ['tributary'] });
  * const pool = new pg.Pool({ connectionString: server.url });
  * // ...

@@ -62,6 +62,8 @@ process.on('SIGTERM', () => {
  *
  * @example
  * ```ts
+ * import { S3Client } from '@aws-sdk/client-s3';
+ *
  * const s3 = await startS3rver({ buckets: ['raw'] });
  * const client = new S3Client({ endpoint: s3.endpoint, region: s3.region, credentials: s3.credentials, forcePathStyle: true });
  * // ...

@@ -22,6 +22,8 @@ export interface Checkpoint {
  *
  * @example
  * ```ts
+ * // Any key-value client; this is the shape of node-redis' `get` and `set`.
+ * declare const redis: { get(key: string): Promise<string | null>; set(key: string, value: string): Promise<unknown> };
  * const store: CheckpointStore = {
  *   load: async (stream) => JSON.parse((await redis.get(`cp:${stream}`)) ?? '{}'),
  *   save: async (stream, checkpoints) => void (await redis.set(`cp:${stream}`, JSON.stringify(checkpoints))),
@@ -41,8 +43,19 @@ export interface CheckpointStore {
  *
  * @example
  * ```ts
- * try { await source.checkpoint(); } catch (err) {
+ * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ *
+ * const source = new KinesisSource({
+ *   client: new KinesisClient({}),
+ *   streamName: 'sensors',
+ *   checkpoints: new LakeCheckpointStore({ storage: lake.raw }),
+ * });
+ * // ... read and commit records ...
+ * try {
+ *   await source.checkpoint();
+ * } catch (err) {
  *   if (err instanceof CheckpointError && err.retryable) await source.checkpoint();
+ *   else throw err;
  * }
  * ```
  */
@@ -131,8 +144,10 @@ function checkStream(stream: unknown): string {
  *
  * @example
  * ```ts
+ * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ *
  * const checkpoints = new MemoryCheckpointStore();
- * const source = new KinesisSource({ client, streamName: 'sensors', checkpoints });
+ * const source = new KinesisSource({ client: new KinesisClient({}), streamName: 'sensors', checkpoints });
  * ```
  */
 export class MemoryCheckpointStore implements CheckpointStore {
@@ -172,8 +187,13 @@ interface CheckpointFile {
  *
  * @example
  * ```ts
- * const lake = localLake('.tributary/lake');
- * const source = new KinesisSource({ client, streamName: 'sensors', checkpoints: new LakeCheckpointStore({ storage: lake.raw }) });
+ * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ *
+ * import { localLake } from '@tributary/lake';
+ *
+ * const lake = localLake(); // TRIBUTARY_LAKE_DIR, default .tributary/lake
+ * const checkpoints = new LakeCheckpointStore({ storage: lake.raw });
+ * const source = new KinesisSource({ client: new KinesisClient({}), streamName: 'sensors', checkpoints });
  * ```
  */
 export class LakeCheckpointStore implements CheckpointStore {

@@ -17,6 +17,8 @@ import { defineSchema, field, type Infer } from '@tributary/core';
  *
  * @example
  * ```ts
+ * import { byField, readDataset } from '@tributary/lake';
+ *
  * for await (const row of readDataset({ storage: lake.curated, table: 'sensor_hourly', schema: curatedHourlySchema, partitionBy: [byField('dt')] })) {
  *   console.log(row.dt, row.hour, row.type, row.p95);
  * }

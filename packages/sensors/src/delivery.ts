@@ -47,8 +47,14 @@ export interface DeliverToLakeOptions {
  *
  * @example
  * ```ts
- * try { await deliverToLake({ source, storage: lake.raw, bufferBytes: 0 }); } catch (err) {
+ * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ *
+ * const source = new KinesisSource({ client: new KinesisClient({}), streamName: 'sensors' });
+ * try {
+ *   await deliverToLake({ source, storage: lake.raw, bufferBytes: 0 });
+ * } catch (err) {
  *   if (err instanceof DeliverToLakeError) console.log(err.context.option); // 'bufferBytes'
+ *   else throw err;
  * }
  * ```
  */
@@ -94,7 +100,13 @@ const noop = (): void => {};
  *
  * @example
  * ```ts
- * const lake = localLake('.tributary/lake');
+ * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ *
+ * import { localLake } from '@tributary/lake';
+ *
+ * const lake = localLake(); // TRIBUTARY_LAKE_DIR, default .tributary/lake
+ * const shutdown = new AbortController();
+ * process.once('SIGTERM', () => shutdown.abort());
  * const source = new KinesisSource({
  *   client: new KinesisClient({}),
  *   streamName: 'sensors',

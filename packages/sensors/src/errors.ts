@@ -5,8 +5,13 @@ import { type ErrorContext, TributaryError } from '@tributary/core';
  *
  * @example
  * ```ts
- * try { new KinesisProducer({ client, streamName: '' }); } catch (err) {
+ * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ *
+ * try {
+ *   new KinesisProducer({ client: new KinesisClient({}), streamName: '' });
+ * } catch (err) {
  *   if (err instanceof ProducerOptionsError) console.log(err.context.option); // 'streamName'
+ *   else throw err;
  * }
  * ```
  */
@@ -23,6 +28,10 @@ export class ProducerOptionsError extends TributaryError {
  *
  * @example
  * ```ts
+ * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ *
+ * const producer = new KinesisProducer({ client: new KinesisClient({}), streamName: 'sensors' });
+ * const reading = sensorRecordSchema.parse({ id: 't-1:0', sensorId: 't-1', type: 'temperature', value: 21.5, unit: '°C', timestamp: Date.now() });
  * await producer.close();
  * await producer.put(reading); // rejects with ProducerClosedError (code PRODUCER_CLOSED)
  * ```
@@ -41,7 +50,20 @@ export class ProducerClosedError extends TributaryError {
  *
  * @example
  * ```ts
- * catch (err) { if (err instanceof InvalidPartitionKeyError) console.log(err.message); }
+ * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ *
+ * const producer = new KinesisProducer({
+ *   client: new KinesisClient({}),
+ *   streamName: 'sensors',
+ *   partitionKey: (record) => record.sensorId.padEnd(300, '-'), // longer than Kinesis allows
+ * });
+ * const reading = sensorRecordSchema.parse({ id: 't-1:0', sensorId: 't-1', type: 'temperature', value: 21.5, unit: '°C', timestamp: Date.now() });
+ * try {
+ *   await producer.put(reading);
+ * } catch (err) {
+ *   if (err instanceof InvalidPartitionKeyError) console.log(err.message);
+ *   else throw err;
+ * }
  * ```
  */
 export class InvalidPartitionKeyError extends TributaryError {
@@ -59,8 +81,17 @@ export class InvalidPartitionKeyError extends TributaryError {
  *
  * @example
  * ```ts
- * catch (err) {
- *   if (err instanceof PartialBatchFailureError && err.failed[0]?.code === 'SHARD_DISCOVERY_FAILED') grantListShards();
+ * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ *
+ * const producer = new KinesisProducer({ client: new KinesisClient({}), streamName: 'sensors', aggregate: true });
+ * const reading = sensorRecordSchema.parse({ id: 't-1:0', sensorId: 't-1', type: 'temperature', value: 21.5, unit: '°C', timestamp: Date.now() });
+ * await producer.put(reading);
+ * try {
+ *   await producer.close();
+ * } catch (err) {
+ *   if (err instanceof PartialBatchFailureError && err.failed[0]?.code === 'SHARD_DISCOVERY_FAILED') {
+ *     console.error('allow kinesis:ListShards, or pass shardCount');
+ *   } else throw err;
  * }
  * ```
  */
@@ -84,8 +115,13 @@ export class ShardDiscoveryError extends TributaryError {
  *
  * @example
  * ```ts
- * try { deaggregate(record.Data); } catch (err) {
+ * declare const record: { Data: Uint8Array; PartitionKey: string }; // a Kinesis GetRecords record
+ * declare function quarantine(record: { Data: Uint8Array }): Promise<void>; // e.g. put it aside in the lake
+ * try {
+ *   deaggregate(record.Data, record.PartitionKey);
+ * } catch (err) {
  *   if (err instanceof AggregationFormatError) await quarantine(record);
+ *   else throw err;
  * }
  * ```
  */

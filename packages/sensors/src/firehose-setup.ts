@@ -36,8 +36,16 @@ export interface DeliveryStreamInputOptions {
  *
  * @example
  * ```ts
- * try { createDeliveryStreamInput({ ...options, bucketArn: 'my-bucket' }); } catch (err) {
+ * try {
+ *   createDeliveryStreamInput({
+ *     deliveryStreamName: 'sensors-to-raw',
+ *     kinesisStreamArn: 'arn:aws:kinesis:eu-west-1:123456789012:stream/sensors',
+ *     roleArn: 'arn:aws:iam::123456789012:role/firehose-sensors',
+ *     bucketArn: 'my-bucket', // not an ARN
+ *   });
+ * } catch (err) {
  *   if (err instanceof FirehoseSetupError) console.log(err.context.option); // 'bucketArn'
+ *   else throw err;
  * }
  * ```
  */

@@ -573,6 +573,9 @@ function sleep(clock: FleetClock, ms: number, signal: AbortSignal | undefined): 
  *
  * @example
  * ```ts
+ * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ *
+ * const producer = new KinesisProducer({ client: new KinesisClient({}), streamName: 'sensors' });
  * const fleet = new Fleet({
  *   types: defaultSensorTypes(),
  *   sensorsPerType: 5,
@@ -584,6 +587,7 @@ function sleep(clock: FleetClock, ms: number, signal: AbortSignal | undefined): 
  *   anomalies: { spikeRate: 0.001, stuckRate: 0.0005, dropoutRate: 0.001 },
  * });
  * for await (const record of fleet) await producer.put(record);
+ * await producer.close();
  * const { emitted, spikes, stuck, dropped } = fleet.stats;
  * console.log(`${emitted} records (${spikes} spikes, ${stuck} stuck), ${dropped} dropped`);
  * ```

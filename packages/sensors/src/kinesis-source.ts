@@ -103,8 +103,14 @@ export interface KinesisSourceStats {
  *
  * @example
  * ```ts
- * try { for await (const record of source) handle(record); } catch (err) {
+ * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ *
+ * const source = new KinesisSource({ client: new KinesisClient({}), streamName: 'sensors' });
+ * try {
+ *   for await (const record of source) console.log(record.shardId, record.sequenceNumber);
+ * } catch (err) {
  *   if (err instanceof KinesisSourceError) console.error(err.code, err.context.shardId, err.cause);
+ *   else throw err;
  * }
  * ```
  */
@@ -240,6 +246,9 @@ function errorName(error: unknown): string | undefined {
  *
  * @example
  * ```ts
+ * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ *
+ * declare function handle(reading: unknown): Promise<void>; // your processing
  * const source = new KinesisSource({
  *   client: new KinesisClient({}),
  *   streamName: 'sensors',

@@ -254,6 +254,7 @@ export const builtInSensorTypes: readonly SensorType[] = Object.freeze([
  *
  * @example
  * ```ts
+ * const vibration = defineSensorType({ name: 'vibration', unit: 'mm/s', range: { min: 0, max: 45 }, model: ({ prng }) => prng.uniform(0.5, 6) });
  * const types = defaultSensorTypes().register(vibration);
  * types.list().map((t) => t.name); // ['temperature', 'power_factor', 'hydraulic_pressure', 'vibration']
  * ```

@@ -123,6 +123,8 @@ const NAME = /^[a-z0-9_]{1,255}$/;
  *
  * @example
  * ```ts
+ * import { athenaLiteral } from '@tributary/warehouse/athena';
+ *
  * athenaLiteral("x'; DROP TABLE t; --"); // "'x''; DROP TABLE t; --'"
  * athenaLiteral(new Date('2026-11-23T10:00:00Z')); // "TIMESTAMP '2026-11-23 10:00:00.000'"
  * ```

@@ -6,8 +6,12 @@ import { type ErrorContext, TributaryError } from '@tributary/core';
  *
  * @example
  * ```ts
- * try { await engine.query('SELECT nope FROM sensors').collect(); } catch (err) {
+ * declare const engine: QueryEngine; // a DuckDbEngine or an AthenaEngine
+ * try {
+ *   await engine.query('SELECT nope FROM sensors').collect();
+ * } catch (err) {
  *   if (err instanceof QueryFailedError) console.error(err.reason);
+ *   else throw err;
  * }
  * ```
  */
@@ -86,8 +90,12 @@ export interface LoadErrorDetail {
  *
  * @example
  * ```ts
- * try { await loader.load(target, source, { mode: 'append' }); } catch (err) {
- *   if (err instanceof LoadError) for (const d of err.details) console.error(d.file, d.line, d.column, d.reason);
+ * const loader = new RedshiftLoader({ pool, iamRole: 'arn:aws:iam::123456789012:role/RedshiftCopy' });
+ * try {
+ *   await loader.load('sensors', { storage: lake.processed, table: 'sensors', schema: readingSchema }, { mode: 'append' });
+ * } catch (err) {
+ *   if (!(err instanceof LoadError)) throw err;
+ *   for (const d of err.details) console.error(d.file, d.line, d.column, d.reason);
  * }
  * ```
  */

@@ -58,6 +58,7 @@ export interface QueryOptions {
  *
  * @example
  * ```ts
+ * declare const engine: QueryEngine; // a DuckDbEngine or an AthenaEngine
  * const result = engine.query('SELECT type, avg(value) AS mean FROM sensors WHERE dt = ? GROUP BY type', {
  *   params: ['2026-11-23'],
  * });
@@ -179,6 +180,9 @@ export interface LoadResult {
  *
  * @example
  * ```ts
+ * import type { Lake } from '@tributary/lake';
+ * import { curatedHourlySchema } from '@tributary/sensors';
+ *
  * async function publish(loader: Loader, lake: Lake) {
  *   return loader.load({ schema: 'analytics', name: 'sensor_hourly' },
  *     { storage: lake.curated, table: 'sensor_hourly', schema: curatedHourlySchema },

@@ -11,7 +11,12 @@ import type { ColumnChange } from './table.js';
  *
  * @example
  * ```ts
- * catch (err) { if (err instanceof CatalogError && err.code === 'CATALOG_EMPTY_TABLE') console.log('nothing to crawl yet'); }
+ * try {
+ *   await crawl(lake.raw, 'sensors');
+ * } catch (err) {
+ *   if (err instanceof CatalogError && err.code === 'CATALOG_EMPTY_TABLE') console.log('nothing to crawl yet');
+ *   else throw err;
+ * }
  * ```
  */
 export class CatalogError extends TributaryError {
@@ -33,8 +38,12 @@ export class CatalogError extends TributaryError {
  *
  * @example
  * ```ts
- * catch (err) {
- *   if (err instanceof SchemaChangeError) for (const c of err.changes) console.log(`${c.column}: ${c.from} -> ${c.to}`);
+ * const catalog = new LocalCatalog({ storage: lake.raw, database: 'tributary' });
+ * try {
+ *   await catalog.putTable(await crawl(lake.raw, 'sensors'));
+ * } catch (err) {
+ *   if (!(err instanceof SchemaChangeError)) throw err;
+ *   for (const c of err.changes) console.log(`${c.column}: ${c.from} -> ${c.to}`);
  * }
  * ```
  */

@@ -110,7 +110,10 @@ export function mergePartitions(
  *
  * @example
  * ```ts
- * const { table, added } = evolveTable(await catalog.getTable('sensors'), await crawl(lake.raw, 'sensors'));
+ * // Catalogs apply it in putTable: a fresh crawl adds and widens columns, it never drops any.
+ * const catalog = new LocalCatalog({ storage: lake.raw, database: 'tributary' });
+ * const { action, added, widened } = await catalog.putTable(await crawl(lake.raw, 'sensors'));
+ * console.log(action, added, widened.map((c) => `${c.column}: ${c.from} -> ${c.to}`));
  * ```
  */
 export function evolveTable(existing: TableDefinition, next: TableDefinition): SchemaEvolution {
