@@ -170,7 +170,8 @@ CREATE TRIGGER ${trigger} AFTER INSERT OR UPDATE OR DELETE ON ${table} FOR EACH 
  *
  * @example
  * ```ts
- * const watermarks = storageWatermarks(rawStorage, 'coinmarketcap/_watermarks/');
+ * const watermarks = storageWatermarks(lake.raw, 'coinmarketcap/_watermarks/');
+ * console.log(await watermarks.read(CRYPTO_SCHEMA));
  * ```
  */
 export function storageWatermarks(storage: Storage, folder: string): WatermarkStore {
@@ -195,7 +196,12 @@ export function storageWatermarks(storage: Storage, folder: string): WatermarkSt
  *
  * @example
  * ```ts
- * for await (const change of csvFormat.read(storage, key, cdcSchema('quote'))) console.log(change.Op);
+ * import { csvFormat } from '@tributary/lake';
+ *
+ * for await (const { key } of lake.raw.list(`coinmarketcap/${CRYPTO_SCHEMA}/quote/`)) {
+ *   if (key.includes('/LOAD')) continue; // full-load files have no Op column
+ *   for await (const change of csvFormat.read(lake.raw, key, cdcSchema('quote'))) console.log(change.Op);
+ * }
  * ```
  */
 export function cdcSchema(table: CryptoTableName): Schema<Fields> {

@@ -27,8 +27,11 @@ export interface CoinMarketCapApiErrorOptions {
  *
  * @example
  * ```ts
- * try { await cmc.listingsLatest({ limit: 100 }); } catch (err) {
- *   if (err instanceof CoinMarketCapApiError && err.errorCode === 1009) stopUntilTomorrow();
+ * try {
+ *   await cmc.listingsLatest({ limit: 100 });
+ * } catch (err) {
+ *   if (err instanceof CoinMarketCapApiError && err.errorCode === 1009) console.error('daily credit limit reached: try again tomorrow');
+ *   else throw err;
  * }
  * ```
  */
@@ -105,8 +108,11 @@ export function bodyExcerpt(body: string): string {
  *
  * @example
  * ```ts
- * catch (err) {
- *   if (err instanceof CoinMarketCapResponseError) log.warn(err.problem, err.httpStatus, err.excerpt);
+ * try {
+ *   await cmc.listingsLatest({ limit: 100 });
+ * } catch (err) {
+ *   if (err instanceof CoinMarketCapResponseError) console.warn(err.problem, err.httpStatus, err.excerpt);
+ *   else throw err;
  * }
  * ```
  */
@@ -150,8 +156,11 @@ export type CreditPeriod = 'daily' | 'monthly';
  *
  * @example
  * ```ts
- * catch (err) {
+ * try {
+ *   await cmc.listingsLatest({ limit: 5000 });
+ * } catch (err) {
  *   if (err instanceof CreditBudgetExceededError) console.log(`${err.period}: ${err.used}/${err.budget}`);
+ *   else throw err;
  * }
  * ```
  */

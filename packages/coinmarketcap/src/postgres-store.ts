@@ -99,8 +99,12 @@ export interface LoadResult {
  *
  * @example
  * ```ts
- * try { await store.load(rows, { source: 'listings/latest' }); } catch (err) {
+ * const { data } = await cmc.listingsLatest({ limit: 100 });
+ * try {
+ *   await store.load(normalizeListings(data), { source: 'listings/latest' });
+ * } catch (err) {
  *   if (err instanceof PostgresStoreError) console.error(err.context.table, err.cause);
+ *   else throw err;
  * }
  * ```
  */
@@ -154,7 +158,9 @@ class SourceFailure {
  *
  * @example
  * ```ts
- * const store = new PostgresStore({ pool: new pg.Pool({ connectionString }) });
+ * import pg from 'pg';
+ *
+ * const store = new PostgresStore({ pool: new pg.Pool({ connectionString: process.env.DATABASE_URL }) });
  * await store.init();
  * const { data, status } = await cmc.listingsLatest({ limit: 100 });
  * const result = await store.load(normalizeListings(data), { source: 'listings/latest', creditsUsed: status.credit_count });

@@ -13,7 +13,7 @@ const REDACTED = '[redacted]';
  * ```ts
  * const key = new Secret(process.env.CMC_API_KEY ?? '');
  * console.log(`using ${key}`); // using [redacted]
- * headers.set('X-CMC_PRO_API_KEY', key.reveal());
+ * await fetch('https://pro-api.coinmarketcap.com/v1/key/info', { headers: { 'X-CMC_PRO_API_KEY': key.reveal() } });
  * ```
  */
 export class Secret {
@@ -62,11 +62,12 @@ export type WarehouseEngine = 'postgres' | 'redshift';
  * @example
  * ```ts
  * const config: TributaryConfig = loadConfig();
- * const s3 = new S3Client({
+ * // What `new S3Client(...)` of @aws-sdk/client-s3 needs to reach the lake in either mode:
+ * const s3ClientConfig = {
  *   region: config.region,
  *   endpoint: config.endpoints.s3,
  *   forcePathStyle: config.s3ForcePathStyle,
- * });
+ * };
  * ```
  */
 export interface TributaryConfig {

@@ -57,7 +57,7 @@ export function quoteIdentifier(name: string): string {
  * @example
  * ```ts
  * const quote = quoteIdentifierFor('duckdb');
- * columns.map(quote).join(', ');
+ * readingSchema.columns.map((column) => quote(column.name)).join(', '); // '"id", "at", "value"'
  * ```
  */
 export function quoteIdentifierFor(dialect: SqlDialect): (name: string) => string {
@@ -284,7 +284,7 @@ function columnLines<F extends Fields>(schema: Schema<F>, dialect: 'postgres' | 
  *
  * @example
  * ```ts
- * await pool.query(toPostgresDdl(quoteSchema, { table: { schema: 'crypto', name: 'quote' } }));
+ * await pool.query(toPostgresDdl(readingSchema, { table: { schema: 'analytics', name: 'reading' } }));
  * ```
  */
 export function toPostgresDdl<F extends Fields>(schema: Schema<F>, options: PostgresDdlOptions): string {
@@ -334,10 +334,10 @@ export interface RedshiftDdlOptions<F extends Fields = Fields> {
  *
  * @example
  * ```ts
- * toRedshiftDdl(hourlySchema, {
- *   table: { schema: 'curated', name: 'sensor_hourly' },
- *   distKey: 'type',
- *   sortKey: ['hour'],
+ * toRedshiftDdl(readingSchema, {
+ *   table: { schema: 'analytics', name: 'reading' },
+ *   distKey: 'id',
+ *   sortKey: ['at'],
  * });
  * ```
  */

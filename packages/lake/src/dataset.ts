@@ -194,8 +194,8 @@ function partitionIssue(err: PartitionError, record: Record<string, unknown>): V
  * const result = await writeDataset(readings, {
  *   storage: lake.processed,
  *   table: 'sensors',
- *   schema: sensorReadingSchema,
- *   partitionBy: byHour('timestamp'),
+ *   schema: readingSchema,
+ *   partitionBy: byHour('at'),
  *   format: 'parquet',
  *   mode: 'overwrite_partitions',
  * });
@@ -504,7 +504,7 @@ function partitionsNamingFields(
  *
  * @example
  * ```ts
- * for await (const r of readDataset({ storage: lake.processed, table: 'sensors', schema, partitions: { dt: '2026-11-23' } })) {
+ * for await (const r of readDataset({ storage: lake.processed, table: 'sensors', schema: readingSchema, partitions: { dt: '2026-11-23' } })) {
  *   console.log(r.id);
  * }
  * ```
@@ -571,7 +571,7 @@ export interface CompactOptions<F extends Fields> {
  *
  * @example
  * ```ts
- * await compact({ storage: lake.processed, table: 'sensors', schema, partition: 'dt=2026-11-23/hour=10/' });
+ * await compact({ storage: lake.processed, table: 'sensors', schema: readingSchema, partition: 'dt=2026-11-23/hour=10/' });
  * ```
  */
 export async function compact<F extends Fields>(options: CompactOptions<F>): Promise<WriteDatasetResult> {

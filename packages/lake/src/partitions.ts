@@ -137,7 +137,9 @@ export function partitionValuesOf(
  *
  * @example
  * ```ts
- * await writeDataset(rows, { ..., partitionBy: [byField('type')] });
+ * const schema = defineSchema({ id: field.string(), type: field.string(), value: field.double() });
+ * const rows = [{ id: 'a-1', type: 'temperature', value: 21.5 }];
+ * await writeDataset(rows, { storage: lake.processed, table: 'readings', schema, partitionBy: [byField('type')] }); // readings/type=temperature/
  * ```
  */
 export function byField(field: string, name = field): PartitionSpec {
@@ -159,7 +161,7 @@ function utcTimeOf(record: Record<string, unknown>, field: string): Date {
  *
  * @example
  * ```ts
- * partitionBy: byDay('timestamp')
+ * await writeDataset(readings, { storage: lake.processed, table: 'sensors', schema: readingSchema, partitionBy: byDay('at') });
  * ```
  */
 export function byDay(field: string, name = 'dt'): PartitionSpec[] {
@@ -172,7 +174,7 @@ export function byDay(field: string, name = 'dt'): PartitionSpec[] {
  *
  * @example
  * ```ts
- * partitionBy: byHour('timestamp')
+ * await writeDataset(readings, { storage: lake.processed, table: 'sensors', schema: readingSchema, partitionBy: byHour('at') });
  * ```
  */
 export function byHour(field: string): PartitionSpec[] {

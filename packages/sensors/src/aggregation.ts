@@ -183,8 +183,14 @@ export class AggregateBuilder {
  *
  * @example
  * ```ts
- * const data = aggregate([{ partitionKey: 't-1', data: line1 }, { partitionKey: 't-2', data: line2 }]);
- * await kinesis.send(new PutRecordCommand({ StreamName: 'sensors', PartitionKey: 't-1', Data: data }));
+ * import { KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
+ *
+ * const utf8 = new TextEncoder();
+ * const data = aggregate([
+ *   { partitionKey: 't-1', data: utf8.encode('{"id":"t-1:0","value":21.5}\n') },
+ *   { partitionKey: 't-2', data: utf8.encode('{"id":"t-2:0","value":19.5}\n') },
+ * ]);
+ * await new KinesisClient({}).send(new PutRecordCommand({ StreamName: 'sensors', PartitionKey: 't-1', Data: data }));
  * ```
  */
 export function aggregate(records: Iterable<UserRecord>): Uint8Array {
@@ -251,7 +257,7 @@ function text(bytes: Uint8Array, what: string): string {
  *
  * @example
  * ```ts
- * isAggregated(aggregate([{ partitionKey: 'a', data: line }])); // true
+ * isAggregated(aggregate([{ partitionKey: 'a', data: new TextEncoder().encode('{"id":"a"}\n') }])); // true
  * ```
  */
 export function isAggregated(data: Uint8Array): boolean {
@@ -270,8 +276,13 @@ export function isAggregated(data: Uint8Array): boolean {
  *
  * @example
  * ```ts
+ * import { GetRecordsCommand, KinesisClient } from '@aws-sdk/client-kinesis';
+ *
+ * declare const shardIterator: string; // from GetShardIterator
+ * const got = await new KinesisClient({}).send(new GetRecordsCommand({ ShardIterator: shardIterator }));
  * for (const record of got.Records ?? []) {
- *   for (const user of deaggregate(record.Data!, record.PartitionKey)) handle(user.partitionKey, user.data);
+ *   if (record.Data === undefined) continue;
+ *   for (const user of deaggregate(record.Data, record.PartitionKey)) console.log(user.partitionKey, user.data.byteLength);
  * }
  * ```
  */

@@ -12,6 +12,7 @@ import {
  *
  * @example
  * ```ts
+ * const vibration = defineSensorType({ name: 'vibration', unit: 'mm/s', range: { min: 0, max: 45 }, model: ({ prng }) => prng.uniform(0.5, 6) });
  * const types = defaultSensorTypes().register(vibration);
  * types.get('vibration').unit; // 'mm/s'
  * const fleet = new Fleet({ types, sensorsPerType: 3, ratePerSecond: 10, seed: 7 });

@@ -28,7 +28,12 @@ export class SensorTypeError extends TributaryError {
  *
  * @example
  * ```ts
- * catch (err) { if (err instanceof DuplicateSensorTypeError) console.log(err.context.sensorType); }
+ * try {
+ *   defaultSensorTypes().register(temperatureSensorType);
+ * } catch (err) {
+ *   if (err instanceof DuplicateSensorTypeError) console.log(err.context.sensorType); // 'temperature'
+ *   else throw err;
+ * }
  * ```
  */
 export class DuplicateSensorTypeError extends SensorTypeError {
@@ -47,7 +52,12 @@ export class DuplicateSensorTypeError extends SensorTypeError {
  *
  * @example
  * ```ts
- * catch (err) { if (err instanceof UnknownSensorTypeError) console.log(err.known); } // ['temperature', ...]
+ * try {
+ *   defaultSensorTypes().get('temprature');
+ * } catch (err) {
+ *   if (err instanceof UnknownSensorTypeError) console.log(err.known); // ['temperature', ...]
+ *   else throw err;
+ * }
  * ```
  */
 export class UnknownSensorTypeError extends SensorTypeError {

@@ -98,6 +98,9 @@ const DATA_FILE = /\.(parquet|ndjson|json|jsonl)(\.gz)?$/;
  *
  * @example
  * ```ts
+ * import { crawl } from '@tributary/lake';
+ * import { DuckDbEngine } from '@tributary/warehouse/duckdb';
+ *
  * const engine = await DuckDbEngine.create({ database: 'tributary' });
  * await engine.registerTable(await crawl(lake.processed, 'sensors'));
  * const { rows } = await engine

@@ -41,7 +41,10 @@ import type { LakeSource, Loader, LoadOptions, LoadResult, PgClient, PgPool } fr
  *
  * @example
  * ```ts
- * const options: PostgresLoaderOptions = { pool: new pg.Pool({ connectionString }), onEvent: hub.emit };
+ * import pg from 'pg';
+ *
+ * const hub = new EventHub();
+ * const options: PostgresLoaderOptions = { pool: new pg.Pool({ connectionString: process.env.DATABASE_URL }), onEvent: hub.emit };
  * ```
  */
 export interface PostgresLoaderOptions {
@@ -78,11 +81,8 @@ function arrayElement(def: FieldDef, value: unknown): string {
  * One value in COPY text format for its column's PostgreSQL type: `\N` for NULL, decimals and
  * bigints as their exact text, timestamps as ISO-8601 UTC, lists as array literals, and the
  * characters COPY treats specially (backslash, tab, newline, carriage return) escaped.
- *
- * @example
- * ```ts
- * encodeCopyValue({ name: 'tags', def: field.list(field.string()).def }, ['a"b', 'c']); // {"a\\\\"b","c"}
- * ```
+ * For a `field.list(field.string())` column, `['a"b', 'c']` becomes `{"a\\"b","c"}`: the array
+ * literal `{"a\"b","c"}` with its backslash escaped for COPY. (Not exported, so no `@example`.)
  */
 export function encodeCopyValue(column: Column, value: unknown): string {
   if (value === null || value === undefined) return '\\N';
@@ -106,11 +106,8 @@ export function encodeCopyValue(column: Column, value: unknown): string {
 
 /**
  * One record as a line of COPY text format (tab-separated, newline-terminated).
- *
- * @example
- * ```ts
- * encodeCopyLine(schema.columns, { id: 1n, name: 'a\tb' }); // '1\ta\\tb\n'
- * ```
+ * For columns `id` (int64) and `name` (string), `{ id: 1n, name: 'a\tb' }` becomes the JavaScript
+ * string `'1\ta\\tb\n'`. (Not exported, so no `@example`.)
  */
 export function encodeCopyLine(columns: readonly Column[], record: Record<string, unknown>): string {
   let line = '';
@@ -176,9 +173,12 @@ async function* copyChunks(
  *
  * @example
  * ```ts
- * const loader = new PostgresLoader({ pool: new pg.Pool({ connectionString }) });
+ * import { curatedHourlySchema } from '@tributary/sensors';
+ * import pg from 'pg';
+ *
+ * const loader = new PostgresLoader({ pool: new pg.Pool({ connectionString: process.env.DATABASE_URL }) });
  * const result = await loader.load({ schema: 'analytics', name: 'sensor_hourly' },
- *   { storage: lake.curated, table: 'sensor_hourly', schema: hourlySchema, partitions: { dt: '2026-11-23' } },
+ *   { storage: lake.curated, table: 'sensor_hourly', schema: curatedHourlySchema, partitions: { dt: '2026-11-23' } },
  *   { mode: 'merge' });
  * console.log(result.inserted, result.updated);
  * ```

@@ -48,7 +48,11 @@ import type { LakeSource, Loader, LoadOptions, LoadResult, PgClient, PgPool } fr
  *
  * @example
  * ```ts
- * const credentials: RedshiftCredentials = { accessKeyId, secretAccessKey, sessionToken };
+ * const credentials: RedshiftCredentials = {
+ *   accessKeyId: process.env.COPY_ACCESS_KEY_ID ?? '',
+ *   secretAccessKey: process.env.COPY_SECRET_ACCESS_KEY ?? '',
+ * };
+ * const loader = new RedshiftLoader({ pool, credentials });
  * ```
  */
 export interface RedshiftCredentials {
@@ -110,7 +114,11 @@ export interface RedshiftLoaderOptions {
  *
  * @example
  * ```ts
- * await loader.load(target, source, { mode: 'replace', tableOptions: { distStyle: 'ALL' } });
+ * const loader = new RedshiftLoader({ pool, iamRole: 'arn:aws:iam::123456789012:role/RedshiftCopy' });
+ * await loader.load('sensors', { storage: lake.processed, table: 'sensors', schema: readingSchema }, {
+ *   mode: 'replace',
+ *   tableOptions: { distStyle: 'ALL' },
+ * });
  * ```
  */
 export interface RedshiftLoadOptions extends LoadOptions {
@@ -231,9 +239,11 @@ export const SYS_LOAD_ERROR_DETAIL_SQL = `SELECT TRIM(file_name) AS file_name, l
  *
  * @example
  * ```ts
+ * import { curatedHourlySchema } from '@tributary/sensors';
+ *
  * const loader = new RedshiftLoader({ pool, iamRole: 'arn:aws:iam::123456789012:role/RedshiftCopy' });
  * const result = await loader.load({ schema: 'analytics', name: 'sensor_hourly' },
- *   { storage: lake.curated, table: 'sensor_hourly', schema: hourlySchema, partitions: { dt: '2026-11-23' } },
+ *   { storage: lake.curated, table: 'sensor_hourly', schema: curatedHourlySchema, partitions: { dt: '2026-11-23' } },
  *   { mode: 'merge', tableOptions: { distKey: 'type', sortKey: ['dt', 'hour'] } });
  * console.log(result.inserted, result.updated);
  * ```

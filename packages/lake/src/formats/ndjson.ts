@@ -60,7 +60,11 @@ class NdjsonWriter<R> implements RecordWriter<R> {
  *
  * @example
  * ```ts
+ * import { createWriteStream } from 'node:fs';
+ *
  * const writer = ndjsonFormat.createWriter(createWriteStream('part.ndjson.gz'), readingSchema, { gzip: true });
+ * for await (const reading of readings) await writer.write(reading);
+ * await writer.close();
  * ```
  */
 export const ndjsonFormat: FileFormat = {
