@@ -21,7 +21,9 @@ export type { ParquetColumnInfo } from './parquet/schema.js';
  *
  * @example
  * ```ts
- * parquetFormat.createWriter(sink, schema, { rowGroupBytes: DEFAULT_ROW_GROUP_BYTES / 2 });
+ * import { createWriteStream } from 'node:fs';
+ *
+ * const writer = parquetFormat.createWriter(createWriteStream('part-0.parquet'), readingSchema, { rowGroupBytes: DEFAULT_ROW_GROUP_BYTES / 2 });
  * ```
  */
 export const DEFAULT_ROW_GROUP_BYTES = 32 * 1024 * 1024;
@@ -62,9 +64,12 @@ function writerConfig(options: WriterOptions): { rowGroupBytes: number; compress
  *
  * @example
  * ```ts
- * const writer = parquetFormat.createWriter(createWriteStream('part-0.parquet'), readingSchema);
- * for (const reading of readings) await writer.write(reading);
+ * import { createWriteStream } from 'node:fs';
+ *
+ * const writer = parquetFormat.createWriter(createWriteStream('data/part-0.parquet'), readingSchema);
+ * for await (const reading of readings) await writer.write(reading);
  * const { rows, bytes } = await writer.close();
+ * const storage = new LocalStorage({ root: 'data' });
  * for await (const record of parquetFormat.read(storage, 'part-0.parquet', readingSchema)) console.log(record);
  * ```
  */

@@ -26,7 +26,12 @@ export type ParquetErrorCode =
  *
  * @example
  * ```ts
- * catch (err) { if (err instanceof ParquetError && err.code === 'PARQUET_SCHEMA_MISMATCH') console.log(err.context.column); }
+ * try {
+ *   for await (const record of parquetFormat.read(storage, 'sensors/dt=2026-11-23/part-0.parquet', readingSchema)) console.log(record);
+ * } catch (err) {
+ *   if (err instanceof ParquetError && err.code === 'PARQUET_SCHEMA_MISMATCH') console.log(err.context.column);
+ *   else throw err;
+ * }
  * ```
  */
 export class ParquetError extends TributaryError {
