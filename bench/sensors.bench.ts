@@ -325,7 +325,10 @@ function injectEntryFailures(client: KinesisSdk.KinesisClient, rate: number): In
       const answer = failing.map(
         (failed): KinesisSdk.PutRecordsResultEntry =>
           failed
-            ? { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded (injected)' }
+            ? {
+                ErrorCode: 'ProvisionedThroughputExceededException',
+                ErrorMessage: 'Rate exceeded (injected)',
+              }
             : (stored.shift() as KinesisSdk.PutRecordsResultEntry),
       );
       const output: KinesisSdk.PutRecordsCommandOutput = {

@@ -44,16 +44,22 @@ export interface ProducerCommonOptions<T> {
   maxAgeMs?: number;
   /** Records accepted but not yet delivered or failed; `put` waits while there are this many. Default 10,000. */
   maxBufferedRecords?: number;
-  /** Requests in flight at once. Default 4. */
+  /** Requests in flight at once (a record waiting to be sent again holds none). Default 4. */
   maxConcurrentRequests?: number;
   /**
    * A record not delivered this long after `put` accepted it fails with code
    * `RECORD_TTL_EXPIRED` (the KPL's `RecordTtl`). Default 30,000 ms.
    */
   recordTtlMs?: number;
-  /** Cap of the first wait before a record is sent again (full jitter, doubling). Default 100 ms. */
+  /**
+   * Cap of the wait before a failed record is sent again (full jitter) when its shard (or, when
+   * the shard is unknown, its request) accepted nothing; the cap doubles with each such failure
+   * in a row. A record refused while its shard accepted others in the same call waits at most
+   * this, whatever the error: that shard is taking records (the KPL re-sends such records at
+   * once). Default 100 ms.
+   */
   baseDelayMs?: number;
-  /** The same, when the service said it was throttling. Default 500 ms. */
+  /** The same, when the service said it was throttling and the shard accepted nothing. Default 500 ms. */
   throttledBaseDelayMs?: number;
   /** Cap of any one wait. Default 5,000 ms. */
   maxDelayMs?: number;
@@ -75,6 +81,14 @@ export interface Envelope<T> {
   /** When its time to live ends: set once it is accepted (the wait for room does not count). */
   deadline: number;
   settled: boolean;
+  /** The batch it was cut in, told when it settles. */
+  watch: BatchWatch | undefined;
+}
+
+/** The records of one cut batch not yet settled; the batch's flush call ends when none is left. */
+interface BatchWatch {
+  open: number;
+  done: () => void;
 }
 
 /** One entry of a request: one user record, or several packed into one (KPL aggregation). */
@@ -88,6 +102,11 @@ export interface WireEntry<T> {
   readonly deadline: number;
   /** Times it was sent. */
   attempts: number;
+  /**
+   * Failed attempts in a row in which its shard (or, when the shard is unknown, its request)
+   * accepted nothing: the exponent of its backoff.
+   */
+  stalls: number;
   /** Not to be sent again before this time (backoff). */
   notBefore: number;
   lastCode: string | undefined;
@@ -227,15 +246,37 @@ function classifyCode(code: string): { retryable: boolean; throttled: boolean } 
   return { retryable: classification.retryable, throttled: classification.kind === 'throttling' };
 }
 
+/** A failed entry to send again, and what its failure says. */
+interface Retry<T> {
+  entry: WireEntry<T>;
+  code: string;
+  throttled: boolean;
+  /** Whether its shard (or request) accepted other entries in the same call. */
+  progress: boolean;
+}
+
 /**
  * Everything the Kinesis and Firehose producers share: accepting records with backpressure,
  * batching (core's `Batcher`), sending requests with at most N in flight, resending only the
  * entries that failed with backoff, the record TTL, events, counts and failure reports.
+ *
+ * Sending works like the KPL's: the entries of every cut batch join one send queue, and each free
+ * request slot takes the next request from it — first the failed entries whose backoff is over,
+ * then new entries in the order they were put. A failed entry goes back into that queue with its
+ * own attempt count, backoff and deadline, and out again with newer records in a later request; a
+ * slot is free as soon as its call returns, so retries never hold one. A batch's flush (the
+ * `Batcher`'s) ends when all its records are settled, which is what `flush()` and `close()` wait for.
  */
 export abstract class BaseProducer<T> {
   protected readonly common: Readonly<ResolvedCommon<T>>;
   protected readonly limits: Readonly<ProducerLimits>;
   private readonly batcher: Batcher<Envelope<T>>;
+  // The send queue: entries never sent, in put order, and failed entries waiting for their backoff.
+  private fresh: WireEntry<T>[] = [];
+  private again: WireEntry<T>[] = [];
+  private requests = 0;
+  // When the pending wake-up (a sleep on the clock) ends; one at a time, the earliest needed.
+  private wakeAt = Number.POSITIVE_INFINITY;
   private buffered = 0;
   private readonly waiters: (() => void)[] = [];
   private readonly accepting = new Set<Promise<void>>();
@@ -253,7 +294,10 @@ export abstract class BaseProducer<T> {
       maxCount: limits.batchMaxCount,
       maxBytes: limits.batchMaxBytes,
       maxAgeMs: common.maxAgeMs,
-      maxInFlight: common.maxConcurrentRequests,
+      // Requests in flight are counted by the send queue; a batch's flush lasts until its records
+      // settle, which must never keep the next batch from being cut. Each open batch holds a
+      // buffered record, so this bound is never reached.
+      maxInFlight: common.maxBufferedRecords,
       sizeOf,
       flush: (batch) => this.deliverBatch(batch),
     });
@@ -363,6 +407,7 @@ export abstract class BaseProducer<T> {
       size: envelope.size,
       deadline: envelope.deadline,
       attempts: 0,
+      stalls: 0,
       notBefore: Number.NEGATIVE_INFINITY,
       lastCode: undefined,
     };
@@ -392,6 +437,7 @@ export abstract class BaseProducer<T> {
       size,
       deadline: Number.POSITIVE_INFINITY,
       settled: false,
+      watch: undefined,
     };
   }
 
@@ -437,93 +483,141 @@ export abstract class BaseProducer<T> {
       this.fail(batch, codeOf(error, 'PRODUCER_FAILED'), messageOf(error), error);
       return;
     }
-    try {
-      await this.deliver(entries);
-    } catch (error) {
-      // Only a bug gets here; still, no record may go unaccounted for.
-      this.fail(
-        batch.filter((envelope) => !envelope.settled),
-        codeOf(error, 'PRODUCER_FAILED'),
-        messageOf(error),
-        error,
-      );
+    const settled = new Promise<void>((done) => {
+      const watch: BatchWatch = { open: 0, done };
+      for (const envelope of batch) {
+        if (envelope.settled) continue;
+        envelope.watch = watch;
+        watch.open++;
+      }
+      if (watch.open === 0) done();
+    });
+    // Only a bug could leave a record out of every entry; still, none may go unaccounted for.
+    let users = 0;
+    for (const entry of entries) users += entry.users.length;
+    if (users !== batch.length) {
+      const covered = new Set(entries.flatMap((entry) => entry.users));
+      const missing = batch.filter((envelope) => !covered.has(envelope));
+      this.fail(missing, 'PRODUCER_FAILED', 'The record was in no request entry');
     }
+    for (const entry of entries) this.fresh.push(entry);
+    this.pump();
+    await settled;
   }
 
-  private async deliver(entries: WireEntry<T>[]): Promise<void> {
-    const { clock } = this.common;
-    let queue = entries;
-    while (queue.length > 0) {
+  /** Starts requests while slots are free and entries can go; when idle, sleeps until one can. */
+  private pump(): void {
+    const { clock, maxConcurrentRequests } = this.common;
+    while (this.requests < maxConcurrentRequests && this.fresh.length + this.again.length > 0) {
       const now = clock.now();
-      queue = this.expire(queue, now);
-      if (queue.length === 0) return;
-      const { chunk, rest, waitMs, rateLimited } = this.take(queue, now);
-      queue = rest;
-      if (chunk.length === 0) {
-        let untilDeadline = Number.POSITIVE_INFINITY;
-        for (const entry of queue) untilDeadline = Math.min(untilDeadline, entry.deadline - now);
-        // Waiting for a few tokens more makes requests of many records rather than of one.
-        const wait = rateLimited ? Math.max(waitMs, MIN_RATE_WAIT_MS) : waitMs;
-        await clock.sleep(Math.max(1, Math.ceil(Math.min(wait, untilDeadline))));
+      const { chunk, waitMs, rateLimited, untilDeadline } = this.take(now);
+      if (chunk.length > 0) {
+        this.requests++;
+        void this.sendChunk(chunk).finally(() => {
+          this.requests--;
+          this.pump();
+        });
         continue;
       }
-      queue.unshift(...(await this.sendChunk(chunk)));
+      // A request in flight pumps again when it returns; a timer is needed only when none is.
+      if (this.requests > 0 || this.fresh.length + this.again.length === 0) return;
+      // Waiting for a few tokens more makes requests of many records rather than of one.
+      const wait = rateLimited ? Math.max(waitMs, MIN_RATE_WAIT_MS) : waitMs;
+      this.wake(now, Math.min(wait, untilDeadline));
+      return;
     }
   }
 
-  private expire(queue: WireEntry<T>[], now: number): WireEntry<T>[] {
-    const alive: WireEntry<T>[] = [];
-    for (const entry of queue) {
-      if (now < entry.deadline) {
-        alive.push(entry);
-        continue;
-      }
-      const last = entry.lastCode ?? 'none, it waited for the rate limit';
-      this.fail(
-        entry.users,
-        'RECORD_TTL_EXPIRED',
-        `Not delivered within recordTtlMs (${this.common.recordTtlMs} ms) after ${entry.attempts} attempt(s); last error: ${last}`,
-      );
-    }
-    return alive;
+  private wake(now: number, waitMs: number): void {
+    const delay = Number.isFinite(waitMs) ? Math.max(1, Math.ceil(waitMs)) : 1;
+    const at = now + delay;
+    if (at >= this.wakeAt) return;
+    this.wakeAt = at;
+    const woken = () => {
+      if (this.wakeAt === at) this.wakeAt = Number.POSITIVE_INFINITY;
+      this.pump();
+    };
+    this.common.clock.sleep(delay).then(woken, woken);
   }
 
-  private take(
-    queue: WireEntry<T>[],
-    now: number,
-  ): { chunk: WireEntry<T>[]; rest: WireEntry<T>[]; waitMs: number; rateLimited: boolean } {
+  /**
+   * Takes the next request from the send queue: failed entries whose backoff is over first (they
+   * are older), then new ones, within the request's limits and the rate limit; fails the entries
+   * whose TTL ran out. When nothing can go, says how long until something can.
+   */
+  private take(now: number): {
+    chunk: WireEntry<T>[];
+    waitMs: number;
+    rateLimited: boolean;
+    untilDeadline: number;
+  } {
     const { maxRequestCount, maxRequestBytes } = this.limits;
     const chunk: WireEntry<T>[] = [];
-    const rest: WireEntry<T>[] = [];
     let bytes = 0;
     let waitMs = Number.POSITIVE_INFINITY;
     let rateLimited = false;
-    for (const entry of queue) {
-      if (chunk.length >= maxRequestCount || bytes + entry.size > maxRequestBytes) {
-        rest.push(entry);
-        continue;
+    let untilDeadline = Number.POSITIVE_INFINITY;
+    const from = (queue: WireEntry<T>[]): WireEntry<T>[] => {
+      const kept: WireEntry<T>[] = [];
+      let index = 0;
+      for (; index < queue.length && chunk.length < maxRequestCount; index++) {
+        const entry = queue[index] as WireEntry<T>;
+        if (now >= entry.deadline) {
+          this.expire(entry);
+          continue;
+        }
+        kept.push(entry);
+        untilDeadline = Math.min(untilDeadline, entry.deadline - now);
+        if (bytes + entry.size > maxRequestBytes) continue;
+        if (entry.notBefore > now) {
+          waitMs = Math.min(waitMs, entry.notBefore - now);
+          continue;
+        }
+        const wait = this.rateWait(entry, now);
+        if (wait > 0) {
+          waitMs = Math.min(waitMs, wait);
+          rateLimited = true;
+          continue;
+        }
+        kept.pop();
+        this.rateTake(entry, now);
+        chunk.push(entry);
+        bytes += entry.size;
       }
-      if (entry.notBefore > now) {
-        waitMs = Math.min(waitMs, entry.notBefore - now);
-        rest.push(entry);
-        continue;
+      // What was not looked at (the request is full) stays behind what was kept, in order.
+      if (kept.length === index) return queue;
+      if (kept.length === 0) {
+        queue.splice(0, index);
+        return queue;
       }
-      const wait = this.rateWait(entry, now);
-      if (wait > 0) {
-        waitMs = Math.min(waitMs, wait);
-        rateLimited = true;
-        rest.push(entry);
-        continue;
-      }
-      this.rateTake(entry, now);
-      chunk.push(entry);
-      bytes += entry.size;
-    }
-    return { chunk, rest, waitMs, rateLimited };
+      return index === queue.length ? kept : kept.concat(queue.slice(index));
+    };
+    this.again = from(this.again);
+    this.fresh = from(this.fresh);
+    return { chunk, waitMs, rateLimited, untilDeadline };
   }
 
-  /** Sends one request; returns the entries to send again. */
-  private async sendChunk(chunk: WireEntry<T>[]): Promise<WireEntry<T>[]> {
+  private expire(entry: WireEntry<T>): void {
+    const last = entry.lastCode ?? 'none, it waited for the rate limit';
+    this.fail(
+      entry.users,
+      'RECORD_TTL_EXPIRED',
+      `Not delivered within recordTtlMs (${this.common.recordTtlMs} ms) after ${entry.attempts} attempt(s); last error: ${last}`,
+    );
+  }
+
+  /** Sends one request and settles or re-queues each of its entries. */
+  private async sendChunk(chunk: WireEntry<T>[]): Promise<void> {
+    try {
+      await this.sendOnce(chunk);
+    } catch (error) {
+      // Only a bug gets here; still, no record may go unaccounted for.
+      for (const entry of chunk)
+        this.fail(entry.users, codeOf(error, 'PRODUCER_FAILED'), messageOf(error), error);
+    }
+  }
+
+  private async sendOnce(chunk: WireEntry<T>[]): Promise<void> {
     const { clock, onEvent } = this.common;
     const { source } = this.limits;
     for (const entry of chunk) {
@@ -542,13 +636,15 @@ export abstract class BaseProducer<T> {
       const code = codeOf(error, 'REQUEST_FAILED');
       if (!classification.retryable) {
         for (const entry of chunk) this.fail(entry.users, code, messageOf(error), error);
-        return [];
+        return;
       }
-      return this.scheduleRetry(
-        chunk.map((entry) => ({ entry, code, throttled: classification.kind === 'throttling' })),
+      const throttled = classification.kind === 'throttling';
+      this.requeue(
+        chunk.map((entry) => ({ entry, code, throttled, progress: false })),
         classification.retryAfterMs ?? 0,
         error,
       );
+      return;
     }
     emitSafely(onEvent, {
       type: 'batch',
@@ -558,7 +654,7 @@ export abstract class BaseProducer<T> {
       durationMs: clock.now() - started,
       time: Date.now(),
     });
-    const retry: { entry: WireEntry<T>; code: string; throttled: boolean }[] = [];
+    const failed: Omit<Retry<T>, 'progress'>[] = [];
     const delivered: WireEntry<T>[] = [];
     chunk.forEach((entry, index) => {
       const outcome: EntryOutcome = outcomes[index] ?? {
@@ -574,7 +670,7 @@ export abstract class BaseProducer<T> {
       }
       const classified = classifyCode(outcome.code);
       if (outcome.retryable ?? classified.retryable) {
-        retry.push({ entry, code: outcome.code, throttled: classified.throttled });
+        failed.push({ entry, code: outcome.code, throttled: classified.throttled });
       } else {
         this.fail(entry.users, outcome.code, outcome.message);
       }
@@ -582,11 +678,10 @@ export abstract class BaseProducer<T> {
     if (delivered.length > 0) {
       let count = 0;
       for (const entry of delivered) {
-        for (const envelope of entry.users) envelope.settled = true;
+        this.settle(entry.users);
         count += entry.users.length;
       }
       this.totals.sent += count;
-      this.release(count);
       emitSafely(onEvent, {
         type: 'records.out',
         source,
@@ -595,33 +690,48 @@ export abstract class BaseProducer<T> {
         time: Date.now(),
       });
     }
-    return this.scheduleRetry(retry, 0, undefined);
+    if (failed.length === 0) return;
+    // A shard that took some of the call's entries is taking records: what it refused goes back
+    // soon. Only failures where it took none make the backoff longer.
+    const acceptedShards = new Set(delivered.map((entry) => entry.shard));
+    const progress = (entry: WireEntry<T>) =>
+      entry.shard < 0 ? delivered.length > 0 : acceptedShards.has(entry.shard);
+    this.requeue(
+      failed.map((retry) => ({ ...retry, progress: progress(retry.entry) })),
+      0,
+      undefined,
+    );
   }
 
-  private scheduleRetry(
-    retry: { entry: WireEntry<T>; code: string; throttled: boolean }[],
-    retryAfterMs: number,
-    error: unknown,
-  ): WireEntry<T>[] {
-    if (retry.length === 0) return [];
+  /**
+   * Puts failed entries back into the send queue. An entry refused while its shard accepted
+   * others waits up to `baseDelayMs`; one whose shard accepted nothing backs off from
+   * `throttledBaseDelayMs` when the service said it was throttling, else from `baseDelayMs`,
+   * doubling with each such failure in a row; at least the server's Retry-After (full jitter).
+   * The entries of one response wait the longest of their backoffs, so that they go back
+   * together (with newer records) rather than one by one.
+   */
+  private requeue(retries: Retry<T>[], retryAfterMs: number, error: unknown): void {
     const { baseDelayMs, throttledBaseDelayMs, maxDelayMs, random, clock, onEvent } = this.common;
-    // One wait for everything that failed in the same response, so that it goes back together in
-    // one request; throttling anywhere in it sets the longer base.
-    const throttled = retry.some((r) => r.throttled);
-    const attempt = Math.max(...retry.map((r) => r.entry.attempts));
-    const backoff = computeBackoff(
-      attempt,
-      throttled ? throttledBaseDelayMs : baseDelayMs,
-      maxDelayMs,
-      random,
-    );
-    const delay = Math.max(backoff, Math.min(retryAfterMs, maxDelayMs));
-    const notBefore = clock.now() + delay;
+    const draw = random();
+    let delay = Math.min(retryAfterMs, maxDelayMs);
+    let attempt = 0;
     let count = 0;
-    for (const { entry, code } of retry) {
+    for (const { entry, throttled, progress } of retries) {
+      entry.stalls = progress ? 0 : entry.stalls + 1;
+      const base = throttled && !progress ? throttledBaseDelayMs : baseDelayMs;
+      delay = Math.max(
+        delay,
+        computeBackoff(Math.max(1, entry.stalls), base, maxDelayMs, () => draw),
+      );
+      attempt = Math.max(attempt, entry.attempts);
+      count += entry.users.length;
+    }
+    const notBefore = clock.now() + delay;
+    for (const { entry, code } of retries) {
       entry.notBefore = notBefore;
       entry.lastCode = code;
-      count += entry.users.length;
+      this.again.push(entry);
     }
     emitSafely(onEvent, {
       type: 'retry',
@@ -629,11 +739,22 @@ export abstract class BaseProducer<T> {
       attempt,
       delayMs: delay,
       count,
-      reason: retry.find((r) => r.throttled)?.code ?? retry[0]?.code,
+      reason: retries.find((r) => r.throttled)?.code ?? retries[0]?.code,
       error,
       time: Date.now(),
     });
-    return retry.map(({ entry }) => entry);
+    this.pump();
+  }
+
+  /** Marks records delivered or failed: frees their room and tells their batch. */
+  private settle(envelopes: readonly Envelope<T>[]): void {
+    for (const envelope of envelopes) {
+      envelope.settled = true;
+      const watch = envelope.watch;
+      envelope.watch = undefined;
+      if (watch !== undefined && --watch.open === 0) watch.done();
+    }
+    this.release(envelopes.length);
   }
 
   private fail(
@@ -644,15 +765,12 @@ export abstract class BaseProducer<T> {
   ): void {
     const open = envelopes.filter((envelope) => !envelope.settled);
     if (open.length === 0) return;
-    for (const envelope of open) {
-      envelope.settled = true;
-      this.unreported.push({ item: envelope.record, code, message });
-    }
+    for (const envelope of open) this.unreported.push({ item: envelope.record, code, message });
+    this.settle(open);
     if (error !== undefined && this.errors.length < MAX_KEPT_ERRORS && !this.errors.includes(error)) {
       this.errors.push(error);
     }
     this.totals.failed += open.length;
-    this.release(open.length);
     emitSafely(this.common.onEvent, {
       type: 'failure',
       source: this.limits.source,

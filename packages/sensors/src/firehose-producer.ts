@@ -49,8 +49,10 @@ function defaultEncode(record: unknown): string {
  * records and 4 MiB, each record at most 1,000 KiB (a larger one is refused with an
  * `ItemTooLargeError`) and ending with `\n`, so that the delivered objects are NDJSON. When
  * `FailedPutCount > 0`, only the entries whose `RequestResponses[i].ErrorCode` is set are sent
- * again, with full-jitter backoff; whole requests that failed for a retryable reason are sent
- * again too. A record not delivered within `recordTtlMs` fails with `RECORD_TTL_EXPIRED`.
+ * again, and whole requests that failed for a retryable reason too: each goes back into the send
+ * queue and, after a full-jitter backoff, out with newer records in a later request, holding no
+ * request slot while it waits. A record not delivered within `recordTtlMs` fails with
+ * `RECORD_TTL_EXPIRED`.
  *
  * `close()` resolves with `{ sent, retried, failed }`, or rejects with a
  * `PartialBatchFailureError` holding every record that failed and its error code.

@@ -87,15 +87,20 @@ function defaultEncode(record: unknown): string {
  * Sends records to a Kinesis data stream with `PutRecords`: batches of at most 500 records and
  * 5 MiB (partition keys counted), sent after at most `maxAgeMs`; a record over 1 MiB is refused
  * with an `ItemTooLargeError`. On a partial failure only the failed entries are sent again
- * (matched by position), with full-jitter backoff — longer on
- * `ProvisionedThroughputExceededException` — and so are whole requests that failed for a
- * retryable reason (network, 5xx, throttling). Per-shard token buckets keep it under the
- * stream's write limits; a record not delivered within `recordTtlMs` fails with
- * `RECORD_TTL_EXPIRED`; `put` waits while `maxBufferedRecords` are in flight.
+ * (matched by position), and so are whole requests that failed for a retryable reason (network,
+ * 5xx, throttling). As in the KPL, a failed entry goes back into the send queue with its own
+ * attempt count and deadline and, after a full-jitter backoff (longer on
+ * `ProvisionedThroughputExceededException`, growing while its shard accepts nothing), out again
+ * with newer records in a later request; a request slot is free as soon as its call returns, so
+ * retries never keep new records waiting. Per-shard token buckets keep it under the stream's
+ * write limits; a record not delivered within `recordTtlMs` fails with `RECORD_TTL_EXPIRED`;
+ * `put` waits while `maxBufferedRecords` are in flight.
  *
  * Each Kinesis record holds one record as a line of NDJSON (compact JSON, then `\n`), so that
  * records concatenated by Firehose or a consumer stay one per line. The partition key is the
- * record's `sensorId`. Order is kept per request, not across retries.
+ * record's `sensorId`. Order is kept within a request (records sent again first, then new ones
+ * in put order), not across requests: up to `maxConcurrentRequests` run at once, and a record
+ * sent again lands after newer ones of its key, as with the KPL.
  *
  * `close()` resolves with `{ sent, retried, failed }`, or rejects with a
  * `PartialBatchFailureError` holding every record that failed and its error code.

@@ -133,6 +133,68 @@ function injectFaults(client: KinesisClient, seed: number): Faults {
   return faults;
 }
 
+interface EntryFailures {
+  entries: number;
+  failed: number;
+  /** Calls that carried both an entry sent before and one never sent before. */
+  mixedCalls: number;
+}
+
+/**
+ * Fails a share `rate` of the PutRecords entries, chosen by a hash of the entry's data and of how
+ * many times that data was sent before, so the same records fail the same number of times in every
+ * run. A failed entry is held back from kinesalite and answered with
+ * ProvisionedThroughputExceededException at its position, as Kinesis does.
+ */
+function failEntries(client: KinesisClient, rate: number): EntryFailures {
+  const stats: EntryFailures = { entries: 0, failed: 0, mixedCalls: 0 };
+  const seen = new Map<string, number>();
+  const hash = (text: string) => {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+    return (h >>> 0) / 2 ** 32;
+  };
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName !== 'PutRecordsCommand') return next(args);
+      const input = args.input as PutRecordsCommandInput;
+      const entries = input.Records ?? [];
+      let again = 0;
+      const failing = entries.map((entry) => {
+        const text = Buffer.from(entry.Data ?? new Uint8Array()).toString('utf8');
+        const sent = seen.get(text) ?? 0;
+        seen.set(text, sent + 1);
+        if (sent > 0) again++;
+        return hash(`${sent}:${text}`) < rate;
+      });
+      if (again > 0 && again < entries.length) stats.mixedCalls++;
+      const kept = entries.filter((_, i) => !failing[i]);
+      stats.entries += entries.length;
+      stats.failed += entries.length - kept.length;
+      const stored: PutRecordsResultEntry[] = [];
+      if (kept.length > 0) {
+        const result = await next({ ...args, input: { ...input, Records: kept } });
+        stored.push(...((result.output as PutRecordsCommandOutput).Records ?? []));
+      }
+      const output: PutRecordsCommandOutput = {
+        $metadata: { httpStatusCode: 200 },
+        FailedRecordCount: entries.length - kept.length,
+        Records: failing.map((failed) =>
+          failed
+            ? {
+                ErrorCode: 'ProvisionedThroughputExceededException',
+                ErrorMessage: 'Rate exceeded (injected)',
+              }
+            : (stored.shift() as PutRecordsResultEntry),
+        ),
+      };
+      return { output, response: {} };
+    },
+    { step: 'initialize', name: 'tributaryEntryFailures' },
+  );
+  return stats;
+}
+
 describe('KinesisProducer against kinesalite', () => {
   let kinesis: KinesaliteServer;
   beforeAll(async () => {
@@ -141,6 +203,7 @@ describe('KinesisProducer against kinesalite', () => {
         { name: 'sensors', shards: SHARDS },
         { name: 'faults', shards: 2 },
         { name: 'aggregated', shards: 2 },
+        { name: 'entry-failures', shards: SHARDS },
       ],
     });
   });
@@ -202,6 +265,28 @@ describe('KinesisProducer against kinesalite', () => {
     expect(stored).toHaveLength(10_000);
     expect(new Set(ids).size).toBe(10_000);
     expect([...new Set(ids)].sort()).toEqual(records.map((r) => r.id).sort());
+  });
+
+  it('sends entries failed 30 % of the time again with newer records, and every record arrives', async () => {
+    const client = new KinesisClient(kinesis.createClientConfig());
+    const failures = failEntries(client, 0.3);
+    // Default settings: the per-shard rate limit, 4 requests in flight, the default backoff.
+    const producer = new KinesisProducer({ client, streamName: 'entry-failures' });
+    const records = Array.from({ length: 5_000 }, (_, i) => reading(i));
+
+    await producer.putMany(records);
+    const result = await producer.close();
+    const stored = await readStream(client, 'entry-failures');
+    client.destroy();
+
+    const ids = stored.map((record) => JSON.parse(Buffer.from(record.data).toString('utf8')).id as string);
+    expect(failures.failed / failures.entries).toBeGreaterThan(0.25);
+    expect(failures.failed / failures.entries).toBeLessThan(0.35);
+    expect(failures.mixedCalls).toBeGreaterThan(0);
+    expect(result).toEqual({ sent: 5_000, retried: failures.failed, failed: 0 });
+    expect(new Set(ids)).toEqual(new Set(records.map((r) => r.id)));
+    // Nothing the producer was told failed was stored, so each record is there once.
+    expect(stored).toHaveLength(5_000);
   });
 
   it('aggregates records in the KPL format that deaggregate reads back from the stream', async () => {

@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-firehose';
 import { encodeNdjsonLine, ItemTooLargeError, PartialBatchFailureError } from '@tributary/core';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ProducerClock } from '../../src/base-producer.js';
 import { ProducerOptionsError } from '../../src/errors.js';
 import { FirehoseProducer, type FirehoseProducerOptions } from '../../src/firehose-producer.js';
@@ -24,6 +24,25 @@ function fakeClock(): ProducerClock & { sleeps: number[] } {
     sleep: async (ms) => {
       sleeps.push(ms);
       time += ms;
+    },
+  };
+}
+
+/** A clock that moves only when the test says so: a sleep waits until `advance` passes its end. */
+function manualClock(): ProducerClock & { advance(ms: number): void } {
+  let time = 0;
+  let timers: { at: number; wake: () => void }[] = [];
+  return {
+    now: () => time,
+    sleep: (ms) =>
+      new Promise<void>((wake) => {
+        timers.push({ at: time + ms, wake });
+      }),
+    advance: (ms) => {
+      time += ms;
+      const due = timers.filter((timer) => timer.at <= time);
+      timers = timers.filter((timer) => timer.at > time);
+      for (const timer of due) timer.wake();
     },
   };
 }
@@ -186,6 +205,50 @@ describe('FirehoseProducer', () => {
         encodeNdjsonLine(records[2]),
       ]);
       expect(result).toEqual({ sent: 4, retried: 2, failed: 0 });
+    });
+
+    it('sends new records while a failed entry waits, and the failed entry with later ones', async () => {
+      let releaseSecond: () => void = () => {};
+      const secondCall = new Promise<void>((resolve) => {
+        releaseSecond = resolve;
+      });
+      let calls = 0;
+      firehose.on(PutRecordBatchCommand).callsFake(async (input: PutRecordBatchCommandInput) => {
+        calls++;
+        if (calls === 2) await secondCall;
+        const responses = (input.Records ?? []).map((_, i) =>
+          calls === 1 && i === 0
+            ? { ErrorCode: 'ServiceUnavailableException', ErrorMessage: 'Slow down.' }
+            : { RecordId: `${calls}-${i}` },
+        );
+        return { FailedPutCount: calls === 1 ? 1 : 0, RequestResponses: responses };
+      });
+      const clock = manualClock();
+      // One request at a time; the failed entry waits 0.5 × 100 ms.
+      const p = producer({ clock, maxConcurrentRequests: 1, random: () => 0.5 });
+      const records = Array.from({ length: 6 }, (_, i) => reading(i));
+      const lines = (input: PutRecordBatchCommandInput | undefined) =>
+        input?.Records?.map((r) => text(r.Data));
+
+      await p.putMany(records.slice(0, 2));
+      const flushes = [p.flush()];
+      await vi.waitFor(() => expect(inputs()).toHaveLength(1), { timeout: 2_000 });
+      await p.putMany(records.slice(2, 4));
+      flushes.push(p.flush());
+      await vi.waitFor(() => expect(inputs()).toHaveLength(2), { timeout: 2_000 });
+      const timeOfSecond = clock.now();
+      clock.advance(50);
+      await p.putMany(records.slice(4));
+      flushes.push(p.flush());
+      releaseSecond();
+      await Promise.all(flushes);
+      const result = await p.close();
+
+      const encoded = records.map((r) => encodeNdjsonLine(r));
+      expect(timeOfSecond).toBe(0);
+      expect(lines(inputs()[1])).toEqual(encoded.slice(2, 4));
+      expect(lines(inputs()[2])).toEqual([encoded[0], ...encoded.slice(4)]);
+      expect(result).toEqual({ sent: 6, retried: 1, failed: 0 });
     });
 
     it('rejects close() with the records whose error cannot be retried', async () => {

@@ -15,7 +15,7 @@ import {
   ValidationError,
 } from '@tributary/core';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ProducerClock } from '../../src/base-producer.js';
 import { InvalidPartitionKeyError, ProducerClosedError, ProducerOptionsError } from '../../src/errors.js';
 import { KinesisProducer, type KinesisProducerOptions } from '../../src/kinesis-producer.js';
@@ -44,6 +44,38 @@ function fakeClock(): FakeClock {
       time += ms;
     },
   };
+}
+
+interface ManualClock extends ProducerClock {
+  /** Moves time forward and wakes the sleeps that are due. */
+  advance(ms: number): void;
+}
+
+/** A clock that moves only when the test says so: a sleep waits until `advance` passes its end. */
+function manualClock(): ManualClock {
+  let time = 0;
+  let timers: { at: number; wake: () => void }[] = [];
+  return {
+    now: () => time,
+    sleep: (ms) =>
+      new Promise<void>((wake) => {
+        timers.push({ at: time + ms, wake });
+      }),
+    advance: (ms) => {
+      time += ms;
+      const due = timers.filter((timer) => timer.at <= time);
+      timers = timers.filter((timer) => timer.at > time);
+      for (const timer of due) timer.wake();
+    },
+  };
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve: () => void = () => {};
+  const promise = new Promise<void>((done) => {
+    resolve = done;
+  });
+  return { promise, resolve };
 }
 
 function reading(i: number, sensorId = `sensor-${i % 5}`): SensorRecord {
@@ -281,6 +313,88 @@ describe('KinesisProducer', () => {
       ]);
       expect(third).toBeUndefined();
       expect(result).toEqual({ sent: 5, retried: 2, failed: 0 });
+    });
+
+    it('does not hold a request slot while failed entries wait for their backoff', async () => {
+      // Every call fails its first entry once: with 4 slots, the old way kept all 4 waiting on
+      // those entries, and the 5th batch of new records waited for them.
+      const failedOnce = new Set<string>();
+      kinesis.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => {
+        const first = text(input.Records?.[0]?.Data);
+        const fail = !failedOnce.has(first);
+        failedOnce.add(first);
+        return {
+          FailedRecordCount: fail ? 1 : 0,
+          Records: (input.Records ?? []).map((_, i) =>
+            fail && i === 0
+              ? { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded' }
+              : { SequenceNumber: String(i), ShardId: 'shardId-000000000000' },
+          ),
+        };
+      });
+      const clock = manualClock();
+      const p = producer({ clock, throttledBaseDelayMs: 10_000 });
+      const records = Array.from({ length: 2_500 }, (_, i) => reading(i));
+
+      const putting = p.putMany(records);
+      await vi.waitFor(() => expect(putInputs()).toHaveLength(5), { timeout: 2_000 });
+      const beforeBackoff = putInputs().map((input) => input.Records?.length);
+      const timeOfFifth = clock.now();
+      clock.advance(10_000);
+      await putting;
+      const result = await p.close();
+
+      expect(beforeBackoff).toEqual([500, 500, 500, 500, 500]);
+      expect(timeOfFifth).toBe(0);
+      expect(
+        putInputs()
+          .slice(5)
+          .flatMap((input) => input.Records ?? []),
+      ).toHaveLength(5);
+      expect(result).toEqual({ sent: 2_500, retried: 5, failed: 0 });
+    });
+
+    it('sends a failed entry again in a later call, together with new records', async () => {
+      const secondCall = deferred();
+      let calls = 0;
+      kinesis.on(PutRecordsCommand).callsFake(async (input: PutRecordsCommandInput) => {
+        calls++;
+        if (calls === 2) await secondCall.promise;
+        return {
+          FailedRecordCount: calls === 1 ? 1 : 0,
+          Records: (input.Records ?? []).map((_, i) =>
+            calls === 1 && i === 1
+              ? { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded' }
+              : { SequenceNumber: String(i), ShardId: 'shardId-000000000000' },
+          ),
+        };
+      });
+      const clock = manualClock();
+      // One request at a time; the failed entry waits 0.5 × 400 ms.
+      const p = producer({ clock, maxConcurrentRequests: 1, throttledBaseDelayMs: 400 });
+      const records = Array.from({ length: 8 }, (_, i) => reading(i));
+      const lines = (input: PutRecordsCommandInput | undefined) => input?.Records?.map((r) => text(r.Data));
+
+      await p.putMany(records.slice(0, 3));
+      const flushes = [p.flush()];
+      await vi.waitFor(() => expect(putInputs()).toHaveLength(1), { timeout: 2_000 });
+      await p.putMany(records.slice(3, 6));
+      flushes.push(p.flush());
+      await vi.waitFor(() => expect(putInputs()).toHaveLength(2), { timeout: 2_000 });
+      const timeOfSecond = clock.now();
+      clock.advance(200);
+      await p.putMany(records.slice(6));
+      flushes.push(p.flush());
+      secondCall.resolve();
+      await Promise.all(flushes);
+      const result = await p.close();
+
+      const encoded = records.map((r) => encodeNdjsonLine(r));
+      expect(timeOfSecond).toBe(0);
+      expect(lines(putInputs()[1])).toEqual(encoded.slice(3, 6));
+      expect(lines(putInputs()[2])).toEqual([encoded[1], ...encoded.slice(6)]);
+      expect(putInputs()).toHaveLength(3);
+      expect(result).toEqual({ sent: 8, retried: 1, failed: 0 });
     });
 
     it('backs off longer on throttling than on internal failures (full jitter)', async () => {
