@@ -557,8 +557,12 @@ export abstract class BaseProducer<T> {
     let waitMs = Number.POSITIVE_INFINITY;
     let rateLimited = false;
     let untilDeadline = Number.POSITIVE_INFINITY;
-    const from = (queue: WireEntry<T>[]): WireEntry<T>[] => {
-      const kept: WireEntry<T>[] = [];
+    // Shards the rate limit holds back in this pass: their later entries wait without asking,
+    // so that a small entry never jumps ahead of a larger one of the same shard.
+    const held = new Set<number>();
+    // Takes what can go from `queue` and compacts the rest in place, in order.
+    const from = (queue: WireEntry<T>[]): void => {
+      let kept = 0;
       let index = 0;
       for (; index < queue.length && chunk.length < maxRequestCount; index++) {
         const entry = queue[index] as WireEntry<T>;
@@ -566,34 +570,38 @@ export abstract class BaseProducer<T> {
           this.expire(entry);
           continue;
         }
-        kept.push(entry);
+        let go = bytes + entry.size <= maxRequestBytes && entry.notBefore <= now;
+        if (go && entry.shard >= 0 && held.has(entry.shard)) go = false;
+        else if (go) {
+          const wait = this.rateWait(entry, now);
+          if (wait > 0) {
+            go = false;
+            rateLimited = true;
+            waitMs = Math.min(waitMs, wait);
+            if (entry.shard >= 0) held.add(entry.shard);
+          }
+        }
+        if (go) {
+          this.rateTake(entry, now);
+          chunk.push(entry);
+          bytes += entry.size;
+          continue;
+        }
+        queue[kept++] = entry;
         untilDeadline = Math.min(untilDeadline, entry.deadline - now);
-        if (bytes + entry.size > maxRequestBytes) continue;
-        if (entry.notBefore > now) {
-          waitMs = Math.min(waitMs, entry.notBefore - now);
-          continue;
-        }
-        const wait = this.rateWait(entry, now);
-        if (wait > 0) {
-          waitMs = Math.min(waitMs, wait);
-          rateLimited = true;
-          continue;
-        }
-        kept.pop();
-        this.rateTake(entry, now);
-        chunk.push(entry);
-        bytes += entry.size;
+        if (entry.notBefore > now) waitMs = Math.min(waitMs, entry.notBefore - now);
       }
-      // What was not looked at (the request is full) stays behind what was kept, in order.
-      if (kept.length === index) return queue;
-      if (kept.length === 0) {
+      if (kept === index) return;
+      if (kept === 0) {
         queue.splice(0, index);
-        return queue;
+        return;
       }
-      return index === queue.length ? kept : kept.concat(queue.slice(index));
+      // What was not looked at (the request filled up) moves up behind what was kept.
+      for (let next = index; next < queue.length; next++) queue[kept++] = queue[next] as WireEntry<T>;
+      queue.length = kept;
     };
-    this.again = from(this.again);
-    this.fresh = from(this.fresh);
+    from(this.again);
+    from(this.fresh);
     return { chunk, waitMs, rateLimited, untilDeadline };
   }
 
