@@ -107,7 +107,10 @@ function defaultEncode(record: unknown): string {
  *
  * @example
  * ```ts
+ * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ *
  * const producer = new KinesisProducer({ client: new KinesisClient({}), streamName: 'sensors' });
+ * const fleet = new Fleet({ types: builtInSensorTypes, sensorsPerType: 5, ratePerSecond: 1.5, seed: 42 });
  * for await (const reading of fleet) await producer.put(reading);
  * const { sent, retried } = await producer.close(); // throws PartialBatchFailureError if any record failed
  * ```
