@@ -86,7 +86,8 @@ def describe(value: object) -> str:
     return "object"
 
 
-def _days_in_month(year: int, month: int) -> int:
+def days_in_month(year: int, month: int) -> int:
+    """Days of a month of the proleptic Gregorian calendar (any year, year 0 too, as JavaScript's Date)."""
     if month == 2:
         leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
         return 29 if leap else 28
@@ -111,7 +112,7 @@ def parse_iso_timestamp(text: str) -> int | None:
     y, mo, d, h, mi, s, frac, zone = m.groups()
     year, month, day = int(y), int(mo), int(d)
     hour, minute, second = int(h or 0), int(mi or 0), int(s or 0)
-    if month < 1 or month > 12 or day < 1 or day > _days_in_month(year, month):
+    if month < 1 or month > 12 or day < 1 or day > days_in_month(year, month):
         return None
     if hour > 23 or minute > 59 or second > 59:
         return None
@@ -127,6 +128,23 @@ def parse_iso_timestamp(text: str) -> int | None:
         offset = sign * (oh * 60 + om)
     days = _days_from_civil(year, month, day)
     return ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis - offset * 60_000
+
+
+def invalid_utf8(data: bytes, first_line: bool = False) -> dict | None:
+    """core's strict decoding of one raw line's bytes (``ndjsonLines``): None when they are UTF-8,
+    otherwise the ``INVALID_UTF8`` error, its reason giving where (0-based, in the line's bytes) the
+    first ill-formed sequence starts, and ``raw`` the line with each ill-formed sequence as U+FFFD
+    (Python's ``replace`` and the WHATWG decoder replace the same sequences). A byte order mark
+    that starts an object is not part of its first line, as in core."""
+    try:
+        data.decode("utf-8")
+        return None
+    except UnicodeDecodeError as err:
+        offset = err.start
+    text = data.decode("utf-8", "replace")
+    if first_line and text.startswith("\ufeff"):
+        text = text[1:]
+    return {"ok": False, "code": "INVALID_UTF8", "reason": f"invalid UTF-8 at byte offset {offset}", "raw": text}
 
 
 def _reject_constant(name: str) -> None:

@@ -4,8 +4,11 @@ Per UTC day, hour and sensor type of the processed ``sensors`` table: ``count``,
 ``mean`` (sum / count), ``p95`` (exact: Spark's ``percentile``, linear interpolation between the
 closest ranks, as the TypeScript transform, numpy and DuckDB's ``quantile_cont``) and
 ``anomalies`` (values outside the type's declared range). Units and ranges come from
-``spark/schemas/sensor_types.json`` (emitted from ``defaultSensorTypes()``) or ``--types``; a type
-present in the data but not there fails the job, as ``UnknownSensorTypeError`` does in TypeScript.
+``spark/schemas/sensor_types.json`` (emitted from ``defaultSensorTypes()``) or ``--types``. A type
+present in the data but not there never fails the job, as in TypeScript: it is aggregated with
+the unit of its records (the smallest, in JavaScript's string order, if an hour's records
+disagree) and 0 anomalies (it declares no range), and counted in the JSON line the job prints
+(``{"job": …, "rows": …, "unknownTypes": [{"type", "records"}]}``, as ``stats.unknownTypes``).
 Written to ``<curated>/<table>/dt=YYYY-MM-DD/`` with dynamic partition overwrite.
 
     spark-submit --py-files tributary_common.py,sensor_validation.py sensors_processed_to_curated.py \\
@@ -24,10 +27,6 @@ from pyspark.sql import functions as F
 import tributary_common as common
 
 
-class UnknownSensorTypeError(ValueError):
-    """The processed table holds a type that the registry does not know."""
-
-
 def types_frame(spark: SparkSession, types: list[dict]) -> DataFrame:
     """The registry as a DataFrame: ``type``, ``unit``, ``range_min``, ``range_max``."""
     rows = [(t["name"], t["unit"], float(t["min"]), float(t["max"])) for t in types]
@@ -35,37 +34,40 @@ def types_frame(spark: SparkSession, types: list[dict]) -> DataFrame:
 
 
 def transform(processed: DataFrame, types: DataFrame) -> DataFrame:
-    """Processed records (``type``, ``value``, ``dt``, ``hour``) -> one row per (dt, hour, type).
+    """Processed records (``type``, ``unit``, ``value``, ``dt``, ``hour``) -> one row per (dt, hour, type).
 
-    ``dt`` is a date and ``hour`` an int in the output, as ``curatedHourlySchema`` has them. A
-    type the registry does not know gets a row with a null ``unit``: see :func:`check_types`.
+    ``dt`` is a date and ``hour`` an int in the output, as ``curatedHourlySchema`` has them. The
+    unit comes from the registry, as in TypeScript; a type the registry does not know gets its
+    records' unit and 0 anomalies (see :func:`unknown_types`).
     """
-    # The unit comes from the registry, as in TypeScript, not from the records.
-    records = processed.select("type", "value", "dt", "hour")
-    joined = records.join(F.broadcast(types), "type", "left")
+    records = processed.select("type", "unit", "value", "dt", "hour")
+    registry = types.withColumnRenamed("unit", "_type_unit")
+    joined = records.join(F.broadcast(registry), "type", "left")
     outside = (F.col("value") < F.col("range_min")) | (F.col("value") > F.col("range_max"))
+    # The smallest unit as JavaScript compares strings (by UTF-16 code units), only for a type
+    # without a registered unit.
+    record_unit = F.min_by("unit", F.when(F.col("_type_unit").isNull(), F.encode("unit", "UTF-16BE")))
     return joined.groupBy(
         F.col("dt").cast("date").alias("dt"), F.col("hour").cast("int").alias("hour"), "type"
     ).agg(
-        F.first("unit").alias("unit"),
+        F.coalesce(F.first("_type_unit"), record_unit).alias("unit"),
         F.count("*").alias("count"),
         F.min("value").alias("min"),
         F.max("value").alias("max"),
         (F.sum("value") / F.count("*")).alias("mean"),
         F.percentile("value", 0.95).alias("p95"),
-        F.sum(outside.cast("long")).alias("anomalies"),
+        # No range, no anomaly: the sum over an unknown type's null comparisons is null.
+        F.coalesce(F.sum(outside.cast("long")), F.lit(0).cast("long")).alias("anomalies"),
     )
 
 
-def check_types(rows: DataFrame, types: DataFrame) -> None:
-    """Fail on types the registry does not know (rows of :func:`transform`, or records with a
-    ``type``): their unit and range would be made up otherwise."""
-    unknown = [r.type for r in rows.select("type").distinct().join(types, "type", "left_anti").collect()]
-    if unknown:
-        known = sorted(r.type for r in types.select("type").collect())
-        raise UnknownSensorTypeError(
-            f"Unknown sensor type(s) {', '.join(sorted(unknown))}; registered: {', '.join(known)}"
-        )
+def unknown_types(rows: DataFrame, types: DataFrame) -> list[dict]:
+    """The types of the rows of :func:`transform` that the registry does not hold, with how many
+    records each had: ``[{"type", "records"}]`` in JavaScript's string order, as
+    ``processedToCurated``'s ``stats.unknownTypes``."""
+    unknown = rows.join(types, "type", "left_anti").groupBy("type").agg(F.sum("count").alias("records"))
+    found = [{"type": r.type, "records": int(r.records)} for r in unknown.collect()]
+    return sorted(found, key=lambda t: t["type"].encode("utf-16-be", "surrogatepass"))
 
 
 def read_processed(spark: SparkSession, processed: str, table: str, schemas: str | None, dates: list[str] | None):
@@ -102,11 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     types = types_frame(spark, registry)
     processed = read_processed(spark, args.processed, args.source, args.schemas, args.dates)
     curated_schema = common.load_schema("sensor_hourly", args.schemas, spark)
-    # Checked on the aggregates (a few rows per hour), so the processed table is read once.
+    # Counted on the aggregates (a few rows per hour), so the processed table is read once.
     rows = transform(processed, types).persist()
-    check_types(rows, types)
+    summary = {"job": "sensors_processed_to_curated", "rows": rows.count(), "unknownTypes": unknown_types(rows, types)}
     rows = rows.select(*[rows[f.name].cast(f.dataType) for f in curated_schema.fields])
     common.write_partitions(rows, common.table_path(args.curated, args.table), ["dt"], "parquet", ["hour", "type"])
+    print(json.dumps(summary, ensure_ascii=False), flush=True)
     print(f"sensors_processed_to_curated: wrote {args.curated.rstrip('/')}/{args.table}")
     return 0
 

@@ -1,10 +1,18 @@
 """Sensors, raw -> processed: the Spark twin of ``rawToProcessed`` (``@tributary/sensors``).
 
-Reads the Firehose layout ``<raw>/<source>/YYYY/MM/DD/HH/*.ndjson[.gz]`` (folders by UTC arrival
-hour), validates each line against the sensor record schema, deduplicates by ``id`` and writes
-Parquet to ``<processed>/<table>/dt=YYYY-MM-DD/hour=HH/`` of event time. Lines that are not valid
-records go to ``<processed>/<errors_table>/dt=…/`` (NDJSON) with a code and the reason:
+Reads the Firehose layout ``<raw>/<source>/YYYY/MM/DD/HH/<object>`` (folders by UTC arrival
+hour; objects named ``*.ndjson``, ``*.jsonl`` or ``*.json``, each optionally ``.gz``, or without an
+extension), validates each line against the sensor record schema, deduplicates by ``id`` and
+writes Parquet to ``<processed>/<table>/dt=YYYY-MM-DD/hour=HH/`` of event time. Every other object
+under ``<raw>/<source>/`` is not read and is reported, as ``rawToProcessed`` reports it in
+``unreadObjects`` (:func:`survey_raw`): the job prints one JSON line with them
+(``{"job": …, "files": …, "unreadObjects": [{"key", "reason"}], "ignoredObjects": […]}``) and logs
+each on stderr with the code ``SENSOR_RAW_OBJECT_UNREAD``; names starting with ``_`` or ``.`` are
+ignored (listed in ``ignoredObjects``). Lines that are not valid records go to
+``<processed>/<errors_table>/dt=…/`` (NDJSON) with a code and the reason:
 
+- ``INVALID_UTF8``: the line's bytes are not UTF-8 (``invalid UTF-8 at byte offset N``, 0-based in
+  the line; ``raw`` shows each ill-formed sequence as U+FFFD); the object's other lines are read;
 - ``INVALID_JSON``: not JSON, or not a JSON object;
 - ``INVALID_RECORD``: an object that fails the schema (each field's issue, as core words it);
 - ``OUT_OF_WINDOW``: a valid record whose event hour is more than ``lateness_hours`` before its
@@ -22,12 +30,16 @@ partition overwrite, so a run again replaces exactly the partitions it writes.
 from __future__ import annotations
 
 import argparse
+import gzip
+import json
 import re
 import sys
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Iterable
+from urllib.parse import unquote, urlsplit
 
 from pyspark import StorageLevel
-from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -40,9 +52,10 @@ DEFAULT_LATENESS_HOURS = 6
 MAX_LATENESS_HOURS = 24 * 30
 
 # What JavaScript's trim() removes: a line of only these is blank and skipped.
-BLANK = "^[\\s\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]*$"
+# (Java's `$` would also match before a final U+0085 or U+2028, which trim() keeps: `\z`.)
+BLANK = "^[\\s\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]*\\z"
 # An ISO-8601 UTC time as JavaScript's toISOString writes it (any fraction length).
-FAST_ISO = "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?Z$"
+FAST_ISO = "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?Z\\z"
 STRING_LIMITS = {"id": 256, "sensorId": 128, "type": 64, "unit": 32}
 RECORD_FIELDS = ["id", "sensorId", "type", "value", "unit", "timestamp"]
 
@@ -57,55 +70,255 @@ _SLOW_SCHEMA = T.StructType(
         T.StructField("value", T.DoubleType()),
         T.StructField("unit", T.StringType()),
         T.StructField("ts_ms", T.LongType()),
+        # For an INVALID_UTF8 line: the line with U+FFFD for each ill-formed sequence.
+        T.StructField("raw", T.StringType()),
     ]
 )
 
 
 @F.udf(returnType=_SLOW_SCHEMA)
-def _validate_slow(line):
-    result = sensor_validation.validate_line(line)
-    return {name: result.get(name) for name in _SLOW_SCHEMA.fieldNames()}
+def _validate_slow(text, data, line):
+    if data is not None:
+        # Only lines whose bytes are not UTF-8 come with their bytes (read_raw_lines).
+        bad = sensor_validation.invalid_utf8(bytes(data), line == 1)
+        if bad is not None:
+            return {name: bad.get(name) for name in _SLOW_SCHEMA.fieldNames()}
+        # Unreachable while Spark's is_valid_utf8 and Python's strict decoder agree (they do on
+        # every sequence of up to four bytes): validate the text they decode to.
+        text = bytes(data).decode("utf-8")
+        text = text[1:] if line == 1 and text.startswith("\ufeff") else text
+    result = sensor_validation.validate_line(text)
+    return {**{name: result.get(name) for name in _SLOW_SCHEMA.fieldNames()}, "raw": text}
 
 
-def key_pattern(source: str) -> str:
-    """The raw key of a data object, ``<source>/YYYY/MM/DD/HH/<name>``, as a Java regex over its path."""
-    return f"(?:^|/)({re.escape(source)}/(\\d{{4}})/(\\d{{2}})/(\\d{{2}})/(\\d{{2}})/[^/]+)$"
+# ---------------------------------------------------------------------------------------------
+# Which raw objects are read: rawToProcessed's rules (@tributary/sensors)
+
+UNREAD_CODE = "SENSOR_RAW_OBJECT_UNREAD"
+DATA_EXTENSIONS = frozenset({"ndjson", "jsonl", "json"})
+# What an extension looks like (after the last dot: ASCII letters and digits), so that Firehose's
+# own names such as `my.stream-1-2026-…` have none and are read.
+_EXTENSION = re.compile(r"[a-z][a-z0-9]{0,9}", re.ASCII | re.IGNORECASE)
+_YEAR = re.compile(r"[0-9]{4}")
+_MONTH = re.compile(r"0[1-9]|1[0-2]")
+_TWO_DIGITS = re.compile(r"[0-9]{2}")
 
 
-def read_raw_lines(spark: SparkSession, raw: str, source: str = "sensors") -> DataFrame:
-    """Every line of the raw objects: ``key`` (relative to the zone), ``line`` (1-based), ``text``.
+@dataclass(frozen=True)
+class RawSurvey:
+    """What is under ``<source>/``: the objects read, the others with why, and the hidden names.
 
-    Objects are read whole (``.gz`` decompressed), so line numbers are those of the object, as the
-    TypeScript transform counts them. Objects and folders whose names start with ``_`` or ``.``
-    are skipped, as the lake does. An object anywhere else than ``<source>/YYYY/MM/DD/HH/`` fails
-    the job, as it fails ``rawToProcessed`` (``SENSOR_TRANSFORM_LAYOUT``).
-    """
-    # One recursive listing of the source folder (Spark skips `_` and `.` files and folders on
-    # the way, as the lake does); a glob over YYYY/MM/DD/HH/* would list each object again.
-    try:
-        listing = (
-            spark.read.option("recursiveFileLookup", "true")
-            .text(common.table_path(raw, source), wholetext=True)
-        )
-    except AnalysisException as err:
-        if "PATH_NOT_FOUND" in str(err) or "does not exist" in str(err):
-            return spark.createDataFrame([], "key string, line int, text string")
-        raise
-    # The layout is checked on the listing alone: no object is read for it.
-    layout = re.compile(key_pattern(source))
-    for path in listing.inputFiles():
-        if not layout.search(path):
-            raise ValueError(f"{path} is not in the raw layout ({source}/YYYY/MM/DD/HH/<object>)")
-    files = listing.select(
-        F.regexp_extract(F.col("_metadata.file_path"), key_pattern(source), 1).alias("key"),
-        F.col("value").alias("content"),
+    ``read`` and ``unread`` (``(key, reason)``) are in key order (UTF-8 byte order), as
+    ``rawToProcessed``'s ``unreadObjects``; ``ignored`` is its ``ignoredObjects``: objects, and
+    hidden folders once as their prefix ending in ``/``, whose path has a segment starting with
+    ``_`` or ``.`` (Hadoop's, Spark's and Athena's rule for what is not data)."""
+
+    read: list[str] = field(default_factory=list)
+    unread: list[tuple[str, str]] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        """The job's JSON summary of the listing, with rawToProcessed's field names."""
+        return {
+            "files": len(self.read),
+            "unreadObjects": [{"key": key, "reason": reason} for key, reason in self.unread],
+            "ignoredObjects": list(self.ignored),
+        }
+
+
+def _hidden(segment: str) -> bool:
+    return segment.startswith(("_", "."))
+
+
+def _not_data(name: str) -> str | None:
+    """Why an object of an hour folder is not read, or None when it is NDJSON by its name."""
+    base = name[:-3] if name.endswith(".gz") else name
+    extension = base[base.rfind(".") + 1 :]
+    if "." not in base or not _EXTENSION.fullmatch(extension) or extension.lower() in DATA_EXTENSIONS:
+        return None
+    return (
+        f'not NDJSON: extension ".{extension}" '
+        "(read are .ndjson, .jsonl and .json, each optionally .gz, and names without an extension)"
     )
-    lines = files.select("key", F.posexplode(F.split("content", "\n", -1)).alias("pos", "text"))
+
+
+def _is_day(year: str, month: str, day: str) -> bool:
+    return bool(_TWO_DIGITS.fullmatch(day)) and 1 <= int(day) <= sensor_validation.days_in_month(int(year), int(month))
+
+
+def _unread_reason(prefix: str, segments: list[str]) -> str | None:
+    """Why the object at ``<prefix><segments joined by />`` is not read, or None when it is."""
+    outside = f"not in an hour folder {prefix}YYYY/MM/DD/HH/: its arrival hour is unknown"
+    # (the level a segment is at, the check of a folder's name there)
+    levels = [
+        (lambda s: bool(_YEAR.fullmatch(s)), lambda s: f'folder "{s}" is not a year (YYYY)'),
+        (lambda s: bool(_MONTH.fullmatch(s)), lambda s: f'folder "{s}" is not a month (01-12)'),
+        (
+            lambda s: _is_day(segments[0], segments[1], s),
+            lambda s: f'folder "{s}" is not a day of {segments[0]}-{segments[1]} (01-31)',
+        ),
+        (lambda s: bool(_TWO_DIGITS.fullmatch(s)) and int(s) <= 23, lambda s: f'folder "{s}" is not an hour (00-23)'),
+    ]
+    for depth, (valid, problem) in enumerate(levels):
+        if len(segments) == depth + 1:
+            return outside
+        if not valid(segments[depth]):
+            return problem(segments[depth])
+    if len(segments) > 5:
+        return f"in a folder below the hour folder {prefix}{'/'.join(segments[:4])}/"
+    return _not_data(segments[4])
+
+
+def survey_raw(keys: Iterable[str], source: str = "sensors") -> RawSurvey:
+    """Sort the keys of the objects under ``<source>/`` (relative to the raw zone) into read,
+    unread with the reason, and ignored, by ``rawToProcessed``'s rules and in its words.
+
+    Read: objects of an hour folder ``<source>/YYYY/MM/DD/HH/`` (a calendar day, hours 00-23)
+    named ``*.ndjson``, ``*.jsonl`` or ``*.json``, each optionally ``.gz``, or without an extension.
+    Unread: every other object, among them those outside the hour folders (their arrival hour,
+    which decides which records are late, is unknown). Ignored: a path with a segment starting with
+    ``_`` or ``.``. Pure: no Spark, no storage.
+    """
+    prefix = f"{source}/"
+    read: list[str] = []
+    unread: dict[str, str] = {}
+    ignored: set[str] = set()
+    for key in keys:
+        if not key.startswith(prefix):
+            raise ValueError(f"{key!r} is not under {prefix}")
+        segments = key[len(prefix) :].split("/")
+        hidden = next((i for i, segment in enumerate(segments) if _hidden(segment)), None)
+        if hidden is not None:
+            ignored.add(key if hidden == len(segments) - 1 else f"{prefix}{'/'.join(segments[: hidden + 1])}/")
+            continue
+        reason = _unread_reason(prefix, segments)
+        if reason is None:
+            read.append(key)
+        else:
+            unread[key] = reason
+    return RawSurvey(sorted(set(read)), sorted(unread.items()), sorted(ignored))
+
+
+def _hadoop(spark: SparkSession, path: str):
+    """The Hadoop file system of ``path`` and the path, with the session's Hadoop settings."""
+    jvm = spark.sparkContext._jvm
+    conf = spark._jsparkSession.sessionState().newHadoopConf()
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hadoop_path.getFileSystem(conf)
+    if fs.getUri().getScheme() == "file":
+        # The local file system hides `.x.crc` files from listings: the raw one shows every file.
+        fs = jvm.org.apache.hadoop.fs.FileSystem.getLocal(conf).getRawFileSystem()
+    return fs, hadoop_path
+
+
+def _zone_path(spark: SparkSession, raw: str) -> str:
+    """The raw zone's path on its file system (``/…/raw``, ``/raw`` of ``s3://bucket/raw``), decoded."""
+    fs, zone = _hadoop(spark, raw)
+    return fs.makeQualified(zone).toUri().getPath().rstrip("/")
+
+
+def list_raw_keys(spark: SparkSession, raw: str, source: str = "sensors") -> list[str]:
+    """The keys (relative to the raw zone) of every object under ``<raw>/<source>/``, hidden ones
+    too: one recursive listing (on S3, one paginated listing of the prefix)."""
+    fs, folder = _hadoop(spark, common.table_path(raw, source))
+    if not fs.exists(folder):
+        return []
+    zone = _zone_path(spark, raw)
+    keys: list[str] = []
+    files = fs.listFiles(folder, True)
+    while files.hasNext():
+        keys.append(files.next().getPath().toUri().getPath()[len(zone) + 1 :])
+    return keys
+
+
+# One object's lines: Spark's `split` decodes (leniently) before it splits, so the objects that
+# are not UTF-8 as a whole are split as ISO-8859-1 text instead (one character per byte), each of
+# their lines is turned back into its bytes and checked on its own.
+_LATIN1 = "ISO-8859-1"
+_BOM = "\ufeff"
+_LINES_SCHEMA = "key string, line int, text string, bytes binary"
+
+
+def read_raw_lines(
+    spark: SparkSession, raw: str, source: str = "sensors", survey: RawSurvey | None = None
+) -> DataFrame:
+    """Every line of the objects :func:`survey_raw` reads: ``key`` (relative to the zone), ``line``
+    (1-based), ``text`` (without its ``\\n`` or ``\\r\\n``, nor the byte order mark that starts an
+    object), and ``bytes``: null, except for a line whose bytes are not UTF-8, whose ``text`` is
+    then null and ``bytes`` its bytes (:func:`parse_lines` makes it an ``INVALID_UTF8`` error).
+
+    Objects are read whole (``.gz`` decompressed), so line numbers are those of the object, as
+    the TypeScript transform counts them. ``survey`` (default: a listing now) says which objects.
+    """
+    if survey is None:
+        survey = survey_raw(list_raw_keys(spark, raw, source), source)
+    if not survey.read:
+        return spark.createDataFrame([], _LINES_SCHEMA)
+    wanted = set(survey.read)
+    # Spark's own listing of the source folder (one, recursive), narrowed to the objects to read
+    # by a filter on each file's path that Spark applies to the listing: no other object is
+    # opened (a `.parquet.gz` that is not gzip would fail the read).
+    zone = _zone_path(spark, raw)
+    listing = spark.read.option("recursiveFileLookup", "true").text(common.table_path(raw, source), wholetext=True)
+    # `_metadata.file_path` is the path as a URI (`%20` for a space, `%25` for `%`, `+` as it is).
+    path = F.url_decode(F.replace(F.col("_metadata.file_path"), F.lit("+"), F.lit("%2B")))
+    path = F.regexp_replace(path, "^[A-Za-z][A-Za-z0-9+.-]*:(//[^/]*)?", "")
+    key = F.when(path.startswith(f"{zone}/"), F.substring(path, len(zone) + 2, 1 << 30))
+    files = listing.select(key.alias("key"), F.col("value").alias("content")).filter(F.col("key").isin(*survey.read))
+    # Spark's listing leaves out names ending in `._COPYING_` (Hadoop's copies in progress), which
+    # the TypeScript transform reads: those few are read here.
+    listed = {_key_of_uri(uri, zone) for uri in listing.inputFiles()}
+    missing = sorted(wanted - listed)
+    if missing:
+        files = files.unionByName(_read_objects(spark, raw, missing))
+
+    # One select per step: Spark then computes each expression once per line.
+    files = files.select("key", "content", F.is_valid_utf8("content").alias("_valid"))
+    parts = F.when(F.col("_valid"), F.split("content", "\n", -1)).otherwise(
+        F.split(F.decode(F.col("content").cast("binary"), _LATIN1), "\n", -1)
+    )
+    lines = files.select("key", "_valid", F.posexplode(parts).alias("pos", "part"))
+    # Without the `\r` of a `\r\n` (never part of an ill-formed sequence, so no offset moves).
+    lines = lines.select("key", "_valid", "pos", F.regexp_replace("part", "\\r\\z", "").alias("part"))
+    lines = lines.select("key", "_valid", "pos", "part", F.when(~F.col("_valid"), F.encode("part", _LATIN1)).alias("_b"))
+    lines = lines.select(
+        "key", "_valid", "pos", "part", "_b", (F.col("_valid") | F.is_valid_utf8(F.col("_b").cast("string"))).alias("_ok")
+    )
+    lines = lines.select(
+        "key",
+        "pos",
+        F.when(F.col("_valid"), F.col("part")).when(F.col("_ok"), F.col("_b").cast("string")).alias("text"),
+        F.when(~F.col("_ok"), F.col("_b")).alias("bytes"),
+    )
+    text = F.col("text")
+    first = (F.col("pos") == 0) & text.startswith(_BOM)
     return lines.select(
         "key",
         (F.col("pos") + 1).cast("int").alias("line"),
-        F.regexp_replace("text", "\r$", "").alias("text"),
+        F.when(first, F.substring(text, 2, 1 << 30)).otherwise(text).alias("text"),
+        "bytes",
     )
+
+
+def _key_of_uri(uri: str, zone: str) -> str:
+    """The key of a file Spark listed (``file:///…/raw/sensors/…`` -> ``sensors/…``)."""
+    return unquote(urlsplit(uri).path)[len(zone) + 1 :]
+
+
+def _read_objects(spark: SparkSession, raw: str, keys: list[str]) -> DataFrame:
+    """Objects read by the driver (only those Spark's listing leaves out): ``key``, ``content``."""
+    jvm = spark.sparkContext._jvm
+    fs, _ = _hadoop(spark, raw)
+    rows = []
+    for key in keys:
+        stream = fs.open(jvm.org.apache.hadoop.fs.Path(common.table_path(raw, key)))
+        try:
+            data = bytes(jvm.org.apache.commons.io.IOUtils.toByteArray(stream))
+        finally:
+            stream.close()
+        rows.append((key, bytearray(gzip.decompress(data) if key.endswith(".gz") else data)))
+    contents = spark.createDataFrame(rows, "key string, content binary")
+    return contents.select("key", F.col("content").cast("string").alias("content"))
 
 
 def _fast_line() -> str:
@@ -120,7 +333,7 @@ def _fast_line() -> str:
     values = {"id": string, "sensorId": string, "type": string, "value": number, "unit": string}
     values["timestamp"] = f"(?:{iso}|{number})"
     members = f"{ws},{ws}".join(f'"{name}"{ws}:{ws}{values[name]}' for name in RECORD_FIELDS)
-    return f"^{ws}\\{{{ws}{members}{ws}\\}}{ws}$"
+    return f"^{ws}\\{{{ws}{members}{ws}\\}}{ws}\\z"
 
 
 FAST_LINE = _fast_line()
@@ -130,12 +343,16 @@ _FAST_SCHEMA = "id string, sensorId string, type string, value string, unit stri
 def parse_lines(lines: DataFrame, source: str = "sensors", persist: bool = False) -> DataFrame:
     """Validate non-blank lines: each gets ``ok`` and, when ok, the record's fields and ``ts_ms``
     (event time in UTC milliseconds); otherwise ``code`` and ``reason``. Also ``folder_hour``
-    (hours since the epoch of the key's ``HH`` folder).
+    (hours since the epoch of the key's ``HH`` folder). A line with ``bytes`` (not UTF-8, see
+    :func:`read_raw_lines`) is an ``INVALID_UTF8`` error whose ``text`` is the line with U+FFFD.
 
     ``persist`` keeps the parsed lines (memory, then disk) for the two branches, SQL and Python,
     that read them: without it each branch reads and parses the raw zone again."""
-    df = lines.filter(~F.col("text").rlike(BLANK))
-    # The key is `<source>/YYYY/MM/DD/HH/<name>` (read_raw_lines checked it): the folder's hour
+    if "bytes" not in lines.columns:
+        lines = lines.withColumn("bytes", F.lit(None).cast("binary"))
+    # A line that is not UTF-8 is never blank: it is an error, as in TypeScript.
+    df = lines.filter(F.col("bytes").isNotNull() | ~F.col("text").rlike(BLANK))
+    # The key is `<source>/YYYY/MM/DD/HH/<name>` (survey_raw read no other): the folder's hour
     # is at a fixed place, no regex needed per line.
     folder = F.substring("key", len(source) + 2, 13)
     df = df.withColumn(
@@ -175,16 +392,16 @@ def parse_lines(lines: DataFrame, source: str = "sensors", persist: bool = False
         F.col("_j.unit").alias("unit"),
         ts_ms.cast("long").alias("ts_ms"),
     )
-    # The few other lines go to Python in a partition or two: a Python worker per task of the
-    # whole input would cost more than the validation itself.
+    # The few other lines (and those that are not UTF-8) go to Python in a partition or two: a
+    # Python worker per task of the whole input would cost more than the validation itself.
     slow = (
         df.filter(~F.col("_fast"))
         .repartition(2)
-        .withColumn("_r", _validate_slow("text"))
+        .withColumn("_r", _validate_slow("text", "bytes", "line"))
         .select(
             "key",
             "line",
-            "text",
+            F.coalesce("text", "_r.raw").alias("text"),
             "folder_hour",
             "_r.ok",
             "_r.code",
@@ -333,12 +550,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def report_survey(survey: RawSurvey) -> None:
+    """Never a silent skip: each object not read on stderr (as rawToProcessed's failure events),
+    and one JSON line on stdout with them all (as its ``unreadObjects`` and ``ignoredObjects``)."""
+    for key, reason in survey.unread:
+        print(f"sensors_raw_to_processed: {UNREAD_CODE}: {key} was not read: {reason}", file=sys.stderr)
+    print(json.dumps({"job": "sensors_raw_to_processed", **survey.summary()}, ensure_ascii=False), flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     spark = common.session("tributary-sensors-raw-to-processed", args.master)
     record_schema = common.load_schema("sensors", args.schemas, spark)
     errors_schema = common.load_schema("sensors_errors", args.schemas, spark)
-    lines = read_raw_lines(spark, args.raw, args.source)
+    survey = survey_raw(list_raw_keys(spark, args.raw, args.source), args.source)
+    report_survey(survey)
+    lines = read_raw_lines(spark, args.raw, args.source, survey)
     # Parsed once and kept: both outputs come from it, and the raw zone is read once.
     classified = classify(lines, args.max_lateness_hours, args.dates, args.source, persist=True)
     processed, errors = split(classified, args.max_lateness_hours)

@@ -20,7 +20,11 @@ export interface SensorRawZoneOptions {
   start?: Date;
   /** Event time the records span. Default 8 hours. */
   spanMs?: number;
-  /** Add duplicates, late, early and out-of-window arrivals, conflicting copies and bad lines. */
+  /**
+   * Add duplicates, late, early and out-of-window arrivals, conflicting copies and bad lines, a
+   * line that is not UTF-8, a record of a type no registry holds, and objects that are not read
+   * (outside the hour folders, not NDJSON) or ignored (`_SUCCESS`).
+   */
   edgeCases?: boolean;
   /** Records per object at most; an object also closes 60 s (arrival time) after its first record. Default 2,000. */
   recordsPerObject?: number;
@@ -157,5 +161,29 @@ export async function writeSensorRawZone(options: SensorRawZoneOptions): Promise
   objects++;
   bytes += Buffer.byteLength(body);
   lines += BAD_LINES.length;
+
+  // A producer that writes Latin-1 ("é" as the single byte 0xE9) and a sensor type of its own.
+  const at = new Date(start.getTime() + HOUR_MS + 10 * 60_000).toISOString();
+  const reading = (id: string, type = 'temperature', unit = '°C') =>
+    `{"id":"${id}","sensorId":"${id.split(':')[0]}","type":"${type}","value":4.5,"unit":"${unit}","timestamp":"${at}"}`;
+  const folder = key.slice(0, key.lastIndexOf('/') + 1);
+  const mixed = Buffer.concat([
+    Buffer.from(`${reading('latin1-1:0')}\n`),
+    Buffer.from(`${reading('caf\u00e9-1:0')}\n`, 'latin1'),
+    Buffer.from(
+      `${reading('vibration-1:0', 'vibration', 'mm/s')}\n${reading('vibration-1:1', 'vibration', 'mm/s')}\n`,
+    ),
+  ]);
+  await storage.put(`${folder}latin1-producer-0000.ndjson`, mixed);
+  // Not read, and reported: outside the hour folders, and not NDJSON. Ignored: `_SUCCESS`.
+  await storage.put(
+    `${folder.split('/').slice(0, 3).join('/')}/misplaced.ndjson`,
+    `${reading('misplaced-1:0')}\n`,
+  );
+  await storage.put(`${folder}part-0.crc`, Uint8Array.of(0, 1, 2, 3));
+  await storage.put(`${folder}_SUCCESS`, '');
+  objects++;
+  bytes += mixed.length;
+  lines += 4;
   return { records: options.records, lines, objects, bytes };
 }

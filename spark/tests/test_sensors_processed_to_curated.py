@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from chispa import assert_approx_df_equality
@@ -16,7 +17,9 @@ TYPES = [
 
 
 def processed(spark, rows):
-    return spark.createDataFrame(rows, "type string, value double, dt string, hour string")
+    """Records of registered types: their unit comes from the registry, whatever the records say."""
+    rows = [(type_, "?", value, day, hour) for type_, value, day, hour in rows]
+    return spark.createDataFrame(rows, "type string, unit string, value double, dt string, hour string")
 
 
 def test_aggregates_per_day_hour_and_type(spark):
@@ -41,10 +44,50 @@ def test_values_on_the_range_bounds_are_not_anomalies(spark):
     assert row.anomalies == 1
 
 
-def test_unknown_types_fail_the_job(spark):
-    rows = [("vibration", 1.0, "2026-11-23", "00")]
-    with pytest.raises(job.UnknownSensorTypeError, match="vibration"):
-        job.check_types(processed(spark, rows), job.types_frame(spark, TYPES))
+def processed_with_units(spark, rows):
+    return spark.createDataFrame(rows, "type string, unit string, value double, dt string, hour string")
+
+
+def test_a_type_the_registry_lacks_is_aggregated_with_its_records_unit_and_no_anomalies(spark):
+    rows = [
+        ("vibration", "mm/s", 12.0, "2026-11-23", "10"),
+        ("vibration", "mm/s", 2.0, "2026-11-23", "10"),
+        ("wind", "m/s", 7.0, "2026-11-24", "00"),
+        ("wind", "km/h", 9.0, "2026-11-24", "00"),  # units that disagree: the smallest, as TypeScript
+        ("temperature", "K", 90.0, "2026-11-23", "10"),  # a registered type: the registry's unit
+    ]
+    got = job.transform(processed_with_units(spark, rows), job.types_frame(spark, TYPES)).orderBy("dt", "hour", "type")
+    assert [(str(r.dt), r.hour, r.type, r.unit, r["count"], r.min, r.max, r.anomalies) for r in got.collect()] == [
+        ("2026-11-23", 10, "temperature", "\u00b0C", 1, 90.0, 90.0, 1),
+        ("2026-11-23", 10, "vibration", "mm/s", 2, 2.0, 12.0, 0),
+        ("2026-11-24", 0, "wind", "km/h", 2, 7.0, 9.0, 0),
+    ]
+    assert job.unknown_types(got, job.types_frame(spark, TYPES)) == [
+        {"type": "vibration", "records": 2},
+        {"type": "wind", "records": 2},
+    ]
+
+
+def test_main_aggregates_unknown_types_and_reports_them(spark, tmp_path, capsys):
+    zone = f"file://{tmp_path}"
+    rows = [
+        ("v-1:0", "v-1", "vibration", 12.0, "mm/s", dt.datetime(2026, 11, 23, 10, 0), "2026-11-23", "10"),
+        ("t-1:0", "t-1", "temperature", 20.0, "\u00b0C", dt.datetime(2026, 11, 23, 10, 0), "2026-11-23", "10"),
+    ]
+    records = spark.createDataFrame(
+        rows, "id string, sensorId string, type string, value double, unit string, timestamp timestamp, dt string, hour string"
+    )
+    records.write.partitionBy("dt", "hour").parquet(f"{zone}/processed/sensors")
+
+    assert job.main(["--processed", f"{zone}/processed", "--curated", f"{zone}/curated"]) == 0
+
+    curated = spark.read.parquet(f"{zone}/curated/sensor_hourly")
+    assert sorted((r.type, r.unit, r["count"], r.anomalies) for r in curated.collect()) == [
+        ("temperature", "\u00b0C", 1, 0),
+        ("vibration", "mm/s", 1, 0),
+    ]
+    summaries = [json.loads(l) for l in capsys.readouterr().out.splitlines() if l.startswith("{")]
+    assert summaries == [{"job": "sensors_processed_to_curated", "rows": 2, "unknownTypes": [{"type": "vibration", "records": 1}]}]
 
 
 def test_main_reads_the_processed_layout_and_writes_dt_partitions(spark, tmp_path):

@@ -159,7 +159,7 @@ class TestReadAndWrite:
         self.write_raw(raw, FOLDER, "a\n\nb\r\nc")
         self.write_raw(raw, "sensors/2026/11/23/11/s.ndjson.gz", "d\ne\n", gz=True)
         self.write_raw(raw, "sensors/2026/11/23/11/_tmp/skip.ndjson", "x\n")
-        got = sorted(tuple(r) for r in job.read_raw_lines(spark, f"file://{raw}").collect())
+        got = sorted(tuple(r) for r in job.read_raw_lines(spark, f"file://{raw}").select("key", "line", "text").collect())
         assert got == [
             (FOLDER, 1, "a"),
             (FOLDER, 2, ""),
@@ -185,11 +185,170 @@ class TestReadAndWrite:
         errors = [json.loads(line) for f in (processed / "sensors_errors" / "dt=2026-11-23").glob("*.json") for line in f.read_text().splitlines()]
         assert [(e["key"], e["line"], e["code"], e["raw"]) for e in errors] == [(FOLDER, 3, "INVALID_JSON", "oops")]
 
-    def test_objects_outside_the_layout_are_refused(self, spark, tmp_path):
+
+
+OUTSIDE = "not in an hour folder sensors/YYYY/MM/DD/HH/: its arrival hour is unknown"
+
+
+class TestRawObjects:
+    """Which raw objects are read, and every other one reported: rawToProcessed's rules."""
+
+    def write(self, root, key, body: bytes):
+        path = os.path.join(root, key)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as handle:
+            handle.write(body)
+
+    def test_survey_reads_hour_folders_and_reports_every_other_object_with_why(self):
+        keys = [
+            "sensors/2026/11/23/10/my.stream-1-2026-11-23-10-00-00-0a1b2c3d",
+            "sensors/2026/11/23/10/a.ndjson",
+            "sensors/2026/11/23/10/b.jsonl",
+            "sensors/2026/11/23/10/c.JSON.gz",
+            "sensors/2026/11/23/10/d.gz",
+            "sensors/2026/11/23/10/e.ndjson._COPYING_",
+            "sensors/x.ndjson",
+            "sensors/2026/x.ndjson",
+            "sensors/2026/11/x.ndjson",
+            "sensors/2026/11/23/x.ndjson",
+            "sensors/2026/11/23/late/x.ndjson",
+            "sensors/2026/11/23/24/x.ndjson",
+            "sensors/2026/11/23/10/deeper/x.ndjson",
+            "sensors/2026/11/23/10/part-0.crc",
+            "sensors/2026/11/23/10/part-0.parquet",
+            "sensors/2026/11/23/10/x.ndjson.GZ",
+            "sensors/2026/13/01/10/x.ndjson",
+            "sensors/2026/11/31/10/x.ndjson",
+            "sensors/year=2026/x.ndjson",
+            "sensors/\uff12\uff10\uff12\uff16/11/23/10/x.ndjson",  # fullwidth digits are not a year
+            "sensors/2026/11/23/10/_SUCCESS",
+            "sensors/2026/11/23/10/.part-0.ndjson.crc",
+            "sensors/_temporary/0/task/x.ndjson",
+            "sensors/_temporary/1/x.ndjson",
+            "sensors/2026/11/_temporary/a.ndjson",
+            "sensors/2026/11/23/11/_tmp/a.ndjson",
+            "sensors/year=2026/_x/a.ndjson",
+        ]
+
+        survey = job.survey_raw(keys)
+
+        assert survey.read == sorted(keys[:6])
+        reasons = dict(survey.unread)
+        assert [key for key, _ in survey.unread] == sorted(reasons)
+        assert reasons == {
+            "sensors/x.ndjson": OUTSIDE,
+            "sensors/2026/x.ndjson": OUTSIDE,
+            "sensors/2026/11/x.ndjson": OUTSIDE,
+            "sensors/2026/11/23/x.ndjson": OUTSIDE,
+            "sensors/2026/11/23/late/x.ndjson": 'folder "late" is not an hour (00-23)',
+            "sensors/2026/11/23/24/x.ndjson": 'folder "24" is not an hour (00-23)',
+            "sensors/2026/11/23/10/deeper/x.ndjson": "in a folder below the hour folder sensors/2026/11/23/10/",
+            "sensors/2026/11/23/10/part-0.crc": 'not NDJSON: extension ".crc" (read are .ndjson, .jsonl and .json, each optionally .gz, and names without an extension)',
+            "sensors/2026/11/23/10/part-0.parquet": 'not NDJSON: extension ".parquet" (read are .ndjson, .jsonl and .json, each optionally .gz, and names without an extension)',
+            "sensors/2026/11/23/10/x.ndjson.GZ": 'not NDJSON: extension ".GZ" (read are .ndjson, .jsonl and .json, each optionally .gz, and names without an extension)',
+            "sensors/2026/13/01/10/x.ndjson": 'folder "13" is not a month (01-12)',
+            "sensors/2026/11/31/10/x.ndjson": 'folder "31" is not a day of 2026-11 (01-31)',
+            "sensors/year=2026/x.ndjson": 'folder "year=2026" is not a year (YYYY)',
+            "sensors/\uff12\uff10\uff12\uff16/11/23/10/x.ndjson": 'folder "\uff12\uff10\uff12\uff16" is not a year (YYYY)',
+        }
+        assert survey.ignored == [
+            "sensors/2026/11/23/10/.part-0.ndjson.crc",
+            "sensors/2026/11/23/10/_SUCCESS",
+            "sensors/2026/11/23/11/_tmp/",
+            "sensors/2026/11/_temporary/",
+            "sensors/_temporary/",
+            "sensors/year=2026/_x/",
+        ]
+
+    def test_main_reads_what_the_survey_reads_and_reports_the_rest(self, spark, tmp_path, capsys):
+        raw, processed = tmp_path / "raw", tmp_path / "processed"
+        hour = "sensors/2026/11/23/10/"
+        self.write(raw, hour + "a.ndjson", (record("a:1") + "\n").encode())
+        self.write(raw, hour + "b c%+\u00e9[1].jsonl", (record("a:2") + "\n").encode())
+        self.write(raw, hour + "c.ndjson._COPYING_", (record("a:3") + "\n").encode())
+        self.write(raw, hour + "d.json.gz", gzip.compress((record("a:4") + "\n").encode()))
+        # Not read: misplaced records, and objects that are not NDJSON (a wrong .gz would fail a read).
+        self.write(raw, "sensors/x.ndjson", (record("x:1") + "\n").encode())
+        self.write(raw, "sensors/2026/11/x.ndjson", (record("x:2") + "\n").encode())
+        self.write(raw, hour + "deeper/x.ndjson", (record("x:3") + "\n").encode())
+        self.write(raw, hour + "part-0.parquet.gz", b"PAR1 not gzip")
+        self.write(raw, hour + "_SUCCESS", b"")
+        self.write(raw, hour + "_x=1", (record("x:4") + "\n").encode())
+        self.write(raw, hour + ".a.ndjson.crc", b"\x00\x01")
+
+        assert job.main(["--raw", f"file://{raw}", "--processed", f"file://{processed}"]) == 0
+
+        table = spark.read.parquet(str(processed / "sensors"))
+        assert sorted(r.id for r in table.collect()) == ["a:1", "a:2", "a:3", "a:4"]
+        summaries = [json.loads(l) for l in capsys.readouterr().out.splitlines() if l.startswith("{")]
+        assert len(summaries) == 1
+        assert summaries[0]["files"] == 4
+        assert summaries[0]["unreadObjects"] == [
+            {"key": hour + "deeper/x.ndjson", "reason": "in a folder below the hour folder sensors/2026/11/23/10/"},
+            {"key": hour + "part-0.parquet.gz", "reason": 'not NDJSON: extension ".parquet" (read are .ndjson, .jsonl and .json, each optionally .gz, and names without an extension)'},
+            {"key": "sensors/2026/11/x.ndjson", "reason": OUTSIDE},
+            {"key": "sensors/x.ndjson", "reason": OUTSIDE},
+        ]
+        assert summaries[0]["ignoredObjects"] == [hour + ".a.ndjson.crc", hour + "_SUCCESS", hour + "_x=1"]
+
+    def test_keys_of_the_lines_are_the_objects_keys(self, spark, tmp_path):
         raw = tmp_path / "raw"
-        self.write_raw(raw, "sensors/2026/11/23/xx/s.ndjson", "a\n")
-        with pytest.raises(ValueError, match="not in the raw layout"):
-            job.read_raw_lines(spark, f"file://{raw}")
+        key = "sensors/2026/11/23/10/b c%+\u00e9[1].jsonl"
+        self.write(raw, key, b"x\n")
+        lines = job.read_raw_lines(spark, f"file://{raw}")
+        assert [tuple(r) for r in lines.collect()] == [(key, 1, "x", None), (key, 2, "", None)]
+
+
+class TestInvalidUtf8:
+    """A line that is not UTF-8 is an INVALID_UTF8 error with the byte offset; the rest is read."""
+
+    def write(self, root, key, body: bytes, gz=False):
+        path = os.path.join(root, key)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as handle:
+            handle.write(gzip.compress(body) if gz else body)
+
+    @pytest.mark.parametrize("gz", [False, True])
+    def test_a_line_not_utf8_is_an_error_and_the_rest_of_the_object_is_read(self, spark, tmp_path, gz):
+        raw = tmp_path / "raw"
+        key = FOLDER + (".gz" if gz else "")
+        utf8 = record("caf\u00e9-1:0").encode()
+        at = utf8.index("\u00e9".encode())
+        latin1 = utf8[:at] + b"\xe9" + utf8[at + 2 :]  # a Latin-1 producer's "é"
+        body = b"\r\n".join([record("t-1:0").encode(), latin1, record("t-1:1").encode()]) + b"\r\n"
+        self.write(raw, key, body, gz)
+
+        processed, errors = job.transform(job.read_raw_lines(spark, f"file://{raw}"))
+
+        assert sorted((r.id, r.unit) for r in processed.collect()) == [("t-1:0", "\u00b0C"), ("t-1:1", "\u00b0C")]
+        assert [tuple(r) for r in errors.collect()] == [
+            ("2026-11-23", key, 2, "INVALID_UTF8", f"invalid UTF-8 at byte offset {at}", latin1.decode("utf-8", "replace"))
+        ]
+        assert "caf\ufffd-1:0" in errors.first().raw
+
+    def test_each_ill_formed_sequence_is_found_as_core_finds_it(self, spark, tmp_path):
+        raw = tmp_path / "raw"
+        lines = [
+            b"\xef\xbb\xbf" + record("bom:0").encode(),  # a byte order mark on the first line is dropped
+            record("ok:\ufffd").encode(),  # U+FFFD written as UTF-8 is data, not an error
+            b"ab\xed\xa0\x80",  # an encoded UTF-16 surrogate
+            b"\xc0\x80",  # an overlong NUL
+            b"abc\xf4\x90\x80\x80",  # above U+10FFFF
+            b"\xe2\x82",  # cut short by the end of the line
+            b"\xef\xbb\xbfx\xff",  # a byte order mark past the first line is kept
+        ]
+        self.write(raw, FOLDER, b"\n".join(lines))
+
+        processed, errors = job.transform(job.read_raw_lines(spark, f"file://{raw}"))
+
+        assert sorted(r.id for r in processed.collect()) == ["bom:0", "ok:\ufffd"]
+        assert sorted((r.line, r.code, r.reason, r.raw) for r in errors.collect()) == [
+            (3, "INVALID_UTF8", "invalid UTF-8 at byte offset 2", "ab\ufffd\ufffd\ufffd"),
+            (4, "INVALID_UTF8", "invalid UTF-8 at byte offset 0", "\ufffd\ufffd"),
+            (5, "INVALID_UTF8", "invalid UTF-8 at byte offset 3", "abc\ufffd\ufffd\ufffd\ufffd"),
+            (6, "INVALID_UTF8", "invalid UTF-8 at byte offset 0", "\ufffd"),
+            (7, "INVALID_UTF8", "invalid UTF-8 at byte offset 4", "\ufeffx\ufffd"),
+        ]
 
 
 class TestPythonValidation:

@@ -43,15 +43,18 @@ const python = join(root, 'spark', '.venv', 'bin', 'python');
 const LATENESS = 6;
 const SETUP_TIMEOUT = 600_000;
 
-function runJob(job: string, args: string[]): Promise<void> {
+/** Runs a Spark job; resolves with what it printed (its JSON summary line among it). */
+function runJob(job: string, args: string[]): Promise<string> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(python, [join(root, 'spark', 'jobs', `${job}.py`), '--master', 'local[2]', ...args], {
       cwd: root,
       env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
     });
     let output = '';
+    let stdout = '';
     child.stdout.on('data', (c: Buffer) => {
       output += c.toString();
+      stdout += c.toString();
     });
     child.stderr.on('data', (c: Buffer) => {
       output += c.toString();
@@ -59,7 +62,7 @@ function runJob(job: string, args: string[]): Promise<void> {
     child.on('error', reject);
     child.on('close', (code) =>
       code === 0
-        ? resolvePromise()
+        ? resolvePromise(stdout)
         : reject(new Error(`${job} exited with ${code}:\n${output.slice(-8000)}`)),
     );
   });
@@ -81,6 +84,13 @@ async function rows<F extends Fields>(
 /** The partition folders of a table (`dt=…/hour=…/`), sorted. */
 async function partitions(storage: Storage, table: string): Promise<string[]> {
   return [...new Set((await listDatasetFiles(storage, table)).map((f) => f.partition))].sort();
+}
+
+/** The JSON line a Spark job prints about its run (what it did not read, the unknown types). */
+function summaryOf(stdout: string, job: string): Record<string, unknown> {
+  const line = stdout.split('\n').find((l) => l.startsWith(`{"job": "${job}"`));
+  if (line === undefined) throw new Error(`${job} printed no summary:\n${stdout}`);
+  return JSON.parse(line) as Record<string, unknown>;
 }
 
 const keyOf = (row: Record<string, unknown>, keys: readonly string[]) =>
@@ -146,12 +156,15 @@ describe('Spark jobs and TypeScript transforms', () => {
       curated: new LocalStorage({ root: join(work, 'sensors', 'spark', 'curated') }),
     };
     let stats: Awaited<ReturnType<typeof rawToProcessed>>;
+    let curatedStats: Awaited<ReturnType<typeof processedToCurated>>;
+    let sparkRaw: Record<string, unknown>;
+    let sparkCurated: Record<string, unknown>;
 
     beforeAll(async () => {
       await writeSensorRawZone({ root: raw.root, records: 12_000, edgeCases: true, recordsPerObject: 700 });
       stats = await rawToProcessed({ raw, processed: ts.processed, maxLatenessHours: LATENESS });
-      await processedToCurated({ processed: ts.processed, curated: ts.curated });
-      await runJob('sensors_raw_to_processed', [
+      curatedStats = await processedToCurated({ processed: ts.processed, curated: ts.curated });
+      const rawOut = await runJob('sensors_raw_to_processed', [
         '--raw',
         `file://${raw.root}`,
         '--processed',
@@ -159,12 +172,14 @@ describe('Spark jobs and TypeScript transforms', () => {
         '--max-lateness-hours',
         String(LATENESS),
       ]);
-      await runJob('sensors_processed_to_curated', [
+      const curatedOut = await runJob('sensors_processed_to_curated', [
         '--processed',
         `file://${spark.processed.root}`,
         '--curated',
         `file://${spark.curated.root}`,
       ]);
+      sparkRaw = summaryOf(rawOut, 'sensors_raw_to_processed');
+      sparkCurated = summaryOf(curatedOut, 'sensors_processed_to_curated');
     }, SETUP_TIMEOUT);
 
     it('the raw zone exercises every rule: duplicates, errors of each code, several days', () => {
@@ -172,6 +187,17 @@ describe('Spark jobs and TypeScript transforms', () => {
       expect(stats.outOfWindow).toBeGreaterThan(10);
       expect(stats.invalid).toBeGreaterThan(stats.outOfWindow);
       expect(stats.dates.length).toBeGreaterThan(1);
+      expect(stats.unreadObjects.length).toBe(2);
+      expect(stats.ignoredObjects.length).toBe(1);
+    });
+
+    it('the same objects read, and the same ones reported unread with the same reasons', () => {
+      expect(sparkRaw).toEqual({
+        job: 'sensors_raw_to_processed',
+        files: stats.files,
+        unreadObjects: stats.unreadObjects,
+        ignoredObjects: stats.ignoredObjects,
+      });
     });
 
     it('processed: the same records in the same dt/hour partitions', async () => {
@@ -197,7 +223,7 @@ describe('Spark jobs and TypeScript transforms', () => {
       const keys = ['key', 'line'];
       expect(differences(comparable(sparkRows), comparable(tsRows), keys)).toEqual([]);
       expect(new Set(tsRows.map((r) => r.code))).toEqual(
-        new Set(['INVALID_JSON', 'INVALID_RECORD', 'OUT_OF_WINDOW']),
+        new Set(['INVALID_UTF8', 'INVALID_JSON', 'INVALID_RECORD', 'OUT_OF_WINDOW']),
       );
     });
 
@@ -210,6 +236,15 @@ describe('Spark jobs and TypeScript transforms', () => {
       expect(differences(sparkRows, tsRows, ['dt', 'hour', 'type'], ['min', 'max', 'mean', 'p95'])).toEqual(
         [],
       );
+    });
+
+    it('curated: a type the registry lacks is aggregated by both, and counted the same', () => {
+      expect(curatedStats.unknownTypes).toEqual([{ type: 'vibration', records: 2 }]);
+      expect(sparkCurated).toEqual({
+        job: 'sensors_processed_to_curated',
+        rows: curatedStats.rows,
+        unknownTypes: curatedStats.unknownTypes,
+      });
     });
   });
 
