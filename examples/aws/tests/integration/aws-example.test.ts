@@ -58,6 +58,9 @@ const S3_ACTIONS: Record<string, string[]> = {
   PutObject: ['s3:PutObject'],
   CopyObject: ['s3:GetObject', 's3:PutObject'],
   DeleteObjects: ['s3:DeleteObject', 's3:DeleteObjectVersion'],
+  // recoverDataset's sweep of abandoned multipart uploads
+  ListMultipartUploads: ['s3:ListBucketMultipartUploads'],
+  AbortMultipartUpload: ['s3:AbortMultipartUpload'],
 };
 const SDK_SERVICES = new Set(['s3', 'kinesis', 'firehose', 'glue', 'athena']);
 // The Kinesis waiters poll DescribeStream; lib-storage's Upload sends the multipart calls
