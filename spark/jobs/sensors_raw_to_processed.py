@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -225,6 +226,12 @@ def list_raw_keys(spark: SparkSession, raw: str, source: str = "sensors") -> lis
         return []
     zone = _zone_path(spark, raw)
     keys: list[str] = []
+    if fs.getUri().getScheme() == "file":
+        # Hadoop's local listing runs a process per file for its permissions: walk the folder here.
+        top = fs.makeQualified(folder).toUri().getPath()
+        for parent, _, names in os.walk(top):
+            keys.extend(os.path.join(parent, name)[len(zone) + 1 :] for name in names)
+        return keys
     files = fs.listFiles(folder, True)
     while files.hasNext():
         keys.append(files.next().getPath().toUri().getPath()[len(zone) + 1 :])
@@ -264,7 +271,7 @@ def read_raw_lines(
     path = F.url_decode(F.replace(F.col("_metadata.file_path"), F.lit("+"), F.lit("%2B")))
     path = F.regexp_replace(path, "^[A-Za-z][A-Za-z0-9+.-]*:(//[^/]*)?", "")
     key = F.when(path.startswith(f"{zone}/"), F.substring(path, len(zone) + 2, 1 << 30))
-    files = listing.select(key.alias("key"), F.col("value").alias("content")).filter(F.col("key").isin(*survey.read))
+    files = listing.select(key.alias("key"), F.col("value").alias("content")).filter(_key_in(survey.read))
     # Spark's listing leaves out names ending in `._COPYING_` (Hadoop's copies in progress), which
     # the TypeScript transform reads: those few are read here.
     listed = {_key_of_uri(uri, zone) for uri in listing.inputFiles()}
@@ -298,6 +305,13 @@ def read_raw_lines(
         F.when(first, F.substring(text, 2, 1 << 30)).otherwise(text).alias("text"),
         "bytes",
     )
+
+
+def _key_in(keys: list[str]) -> Column:
+    """``key IN (…)`` as one SQL expression: one call to the JVM, where ``Column.isin`` makes
+    one per key (seconds for tens of thousands of objects)."""
+    quoted = ("'" + k.replace("\\", "\\\\").replace("'", "\\'") + "'" for k in keys)
+    return F.expr(f"key IN ({', '.join(quoted)})")
 
 
 def _key_of_uri(uri: str, zone: str) -> str:

@@ -264,7 +264,7 @@ class TestRawObjects:
         raw, processed = tmp_path / "raw", tmp_path / "processed"
         hour = "sensors/2026/11/23/10/"
         self.write(raw, hour + "a.ndjson", (record("a:1") + "\n").encode())
-        self.write(raw, hour + "b c%+\u00e9[1].jsonl", (record("a:2") + "\n").encode())
+        self.write(raw, hour + "b c%+\u00e9[1]'\\.jsonl", (record("a:2") + "\n").encode())
         self.write(raw, hour + "c.ndjson._COPYING_", (record("a:3") + "\n").encode())
         self.write(raw, hour + "d.json.gz", gzip.compress((record("a:4") + "\n").encode()))
         # Not read: misplaced records, and objects that are not NDJSON (a wrong .gz would fail a read).
@@ -293,7 +293,7 @@ class TestRawObjects:
 
     def test_keys_of_the_lines_are_the_objects_keys(self, spark, tmp_path):
         raw = tmp_path / "raw"
-        key = "sensors/2026/11/23/10/b c%+\u00e9[1].jsonl"
+        key = "sensors/2026/11/23/10/b c%+\u00e9[1]'\\.jsonl"
         self.write(raw, key, b"x\n")
         lines = job.read_raw_lines(spark, f"file://{raw}")
         assert [tuple(r) for r in lines.collect()] == [(key, 1, "x", None), (key, 2, "", None)]
