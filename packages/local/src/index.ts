@@ -12,3 +12,5 @@ export type { PostgresServer, StartPostgresOptions } from './postgres.js';
 export { startPostgres } from './postgres.js';
 export type { S3rverServer, StartS3rverOptions } from './s3rver.js';
 export { startS3rver } from './s3rver.js';
+export type { TerminatingPool } from './terminating-pool.js';
+export { terminatingPool } from './terminating-pool.js';

@@ -1,5 +1,5 @@
 import { csvFormat, MemoryStorage, type Storage } from '@tributary/lake';
-import { type PostgresServer, startPostgres } from '@tributary/local';
+import { type PostgresServer, startPostgres, terminatingPool } from '@tributary/local';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateFixtures } from '../../fixtures/generate.js';
@@ -13,7 +13,6 @@ import {
 import { normalizeListings } from '../../src/normalize.js';
 import { PostgresStore } from '../../src/postgres-store.js';
 import { CRYPTO_TABLES, type CryptoTableName } from '../../src/schemas.js';
-import { terminatingPool } from './support/terminate-backend.js';
 
 let server: PostgresServer;
 let pool: pg.Pool;

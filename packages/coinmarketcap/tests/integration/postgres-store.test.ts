@@ -1,4 +1,4 @@
-import { type PostgresServer, startPostgres } from '@tributary/local';
+import { type PostgresServer, startPostgres, terminatingPool } from '@tributary/local';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateFixtures } from '../../fixtures/generate.js';
@@ -14,7 +14,6 @@ import {
   type SnapshotPage,
 } from '../../src/postgres-store.js';
 import { CRYPTO_SCHEMA } from '../../src/schemas.js';
-import { terminatingPool } from './support/terminate-backend.js';
 
 let server: PostgresServer;
 let pool: pg.Pool;

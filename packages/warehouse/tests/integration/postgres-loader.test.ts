@@ -3,13 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineSchema, type EventListener, field, type TributaryEvent } from '@tributary/core';
 import { byField, LocalStorage, MemoryStorage, writeDataset } from '@tributary/lake';
-import { type PostgresServer, startPostgres } from '@tributary/local';
+import { type PostgresServer, startPostgres, terminatingPool } from '@tributary/local';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoadError, WarehouseOptionsError } from '../../src/errors.js';
 import { PostgresLoader } from '../../src/postgres-loader.js';
 import type { PgClient, PgPool } from '../../src/types.js';
-import { terminatingPool } from './support/terminate-backend.js';
 
 const ROWS = 21_000;
 const DAYS = ['2026-11-21', '2026-11-22', '2026-11-23'];

@@ -3,13 +3,12 @@
 // (support/redshift-on-pg.ts).
 import { defineSchema, field } from '@tributary/core';
 import { byField, writeDataset } from '@tributary/lake';
-import { type PostgresServer, startPostgres } from '@tributary/local';
+import { type PostgresServer, startPostgres, terminatingPool } from '@tributary/local';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoadError } from '../../src/errors.js';
 import { RedshiftLoader, type RedshiftLoaderOptions } from '../../src/redshift-loader.js';
 import { installRedshiftEmulation, redshiftOnPg, S3LikeStorage } from './support/redshift-on-pg.js';
-import { terminatingPool } from './support/terminate-backend.js';
 
 const ROLE = 'arn:aws:iam::123456789012:role/RedshiftCopy';
 

@@ -19,6 +19,15 @@ export interface TerminatingPool {
  * connection) just before the first statement that `when` matches is sent, once. The statement
  * is sent only after the server has closed the connection, so the client sees the death while
  * it is idle between statements: the case where pg emits 'error' on the client.
+ *
+ * @example
+ * ```ts
+ * const server = await startPostgres();
+ * const dying = terminatingPool(server.url, (text) => text.startsWith('INSERT'));
+ * await dying.pool.query('CREATE TABLE t (id int)');
+ * await dying.end();
+ * await server.stop();
+ * ```
  */
 export function terminatingPool(url: string, when: (text: string) => boolean): TerminatingPool {
   const pool = new pg.Pool({ connectionString: url, max: 2 });
