@@ -1,21 +1,17 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
-  checkedLanguages,
-  type DocExample,
-  type EntryExports,
-  entryExports,
-  exampleModule,
-  extractExamples,
-  type GeneratedExample,
-  packageSourceFiles,
-  parseTscOutput,
-  syntaxErrors,
-} from './doc-examples.js';
+  type Failure,
+  generate,
+  mainEntry,
+  preludeEntry,
+  relative,
+  repoRoot,
+  type SnippetLayout,
+  typeCheck,
+} from './check-snippets.js';
+import { checkedLanguages, type DocExample, extractExamples, packageSourceFiles } from './doc-examples.js';
 
 // Every TypeScript example in the packages' TSDoc comments must type-check, so that a user can
 // paste it. How to write one:
@@ -39,130 +35,24 @@ import {
 // them all. A failure names the source line of the example: `<file>:<line> TSnnnn: message`.
 // Errors tsc reports in the packages' own sources are left to `pnpm lint`.
 
-const execFileAsync = promisify(execFile);
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const generatedFolder = '.doc-examples';
-const configDir = path.join(repoRoot, 'tests', 'docs', generatedFolder);
-const preludeFile = path.join(repoRoot, 'tests', 'docs', 'example-prelude.d.ts');
 
-const relative = (file: string): string => path.relative(repoRoot, file).split(path.sep).join('/');
-
-/** Import specifier of `target` from a module in `fromDir`, with the `.js` extension NodeNext wants. */
-function relativeSpecifier(fromDir: string, target: string): string {
-  const specifier = path
-    .relative(fromDir, target)
-    .split(path.sep)
-    .join('/')
-    .replace(/\.d\.ts$|\.ts$/, '.js');
-  return specifier.startsWith('.') ? specifier : `./${specifier}`;
-}
-
-/** The auto-imported names of each package: its main entry, then core's, then the prelude's. */
-function entriesFor(packageDir: string, moduleDir: string): EntryExports[] {
-  const index = (name: string) =>
-    entryExports(`@tributary/${name}`, path.join(repoRoot, 'packages', name, 'src', 'index.ts'));
-  const packages = packageDir === 'core' ? [index('core')] : [index(packageDir), index('core')];
-  return [...packages, entryExports(relativeSpecifier(moduleDir, preludeFile), preludeFile)];
-}
-
-/** A problem found, with the `<file>:<line>` of the example's first line when it is in one. */
-interface Failure {
-  readonly example: string | undefined;
-  readonly text: string;
-}
-
-const exampleKey = ({ file, line }: DocExample): string => `${file}:${line}`;
-
-/** Where a line of a generated module comes from: `<file>:<line>` of the example in its source. */
-function sourceLine({ example, headerLines }: GeneratedExample, moduleLine: number): string {
-  return `${example.file}:${example.line + Math.max(0, moduleLine - headerLines - 1)}`;
-}
-
-/**
- * Writes the example modules and the tsconfig. Returns the modules tsc checks, by absolute path,
- * and the syntax errors of the others.
- */
-function generate(examples: readonly DocExample[]): {
-  generated: Map<string, GeneratedExample>;
-  syntaxFailures: Failure[];
-} {
-  const generated = new Map<string, GeneratedExample>();
-  const syntaxFailures: Failure[] = [];
-  const entries = new Map<string, EntryExports[]>();
-  for (const example of examples) {
-    const moduleDir = path.join(repoRoot, 'packages', example.packageDir, generatedFolder);
-    if (!entries.has(example.packageDir)) {
-      fs.rmSync(moduleDir, { recursive: true, force: true });
-      fs.mkdirSync(moduleDir, { recursive: true });
-      entries.set(example.packageDir, entriesFor(example.packageDir, moduleDir));
-    }
-    const name = `${example.file
+/** TSDoc examples: one folder per package; its main entry, core's and the prelude's names auto-imported. */
+const layout: SnippetLayout = {
+  configDir: path.join(repoRoot, 'tests', 'docs', generatedFolder),
+  moduleDir: (example) => path.join(repoRoot, 'packages', example.packageDir, generatedFolder),
+  moduleName: (example) =>
+    `${example.file
       .replace(/^packages\/[^/]+\/src\//, '')
       .replace(/\.ts$/, '')
-      .replaceAll('/', '__')}-L${example.line}.ts`;
-    const modulePath = path.join(moduleDir, name);
-    const { text, headerLines } = exampleModule(example, entries.get(example.packageDir) ?? []);
-    fs.writeFileSync(modulePath, text);
-    const module = { example, modulePath, headerLines };
-    const errors = syntaxErrors(modulePath, text);
-    for (const [line, message] of errors) {
-      syntaxFailures.push({ example: exampleKey(example), text: `${sourceLine(module, line)} ${message}` });
-    }
-    if (errors.length === 0) generated.set(modulePath, module);
-  }
-  fs.rmSync(configDir, { recursive: true, force: true });
-  fs.mkdirSync(configDir, { recursive: true });
-  const tsconfig = {
-    extends: relativeSpecifier(configDir, path.join(repoRoot, 'tsconfig.base.json')).replace(
-      /\.js$/,
-      '.json',
-    ),
-    compilerOptions: {
-      strict: true,
-      noEmit: true,
-      noUnusedLocals: false,
-      noUnusedParameters: false,
-      // A lone `partitionBy: byHour('at')` parses as a labelled statement: report it.
-      allowUnusedLabels: false,
-      declaration: false,
-      declarationMap: false,
-      sourceMap: false,
-    },
-    files: [...generated.keys()].map((file) => path.relative(configDir, file).split(path.sep).join('/')),
-  };
-  fs.writeFileSync(path.join(configDir, 'tsconfig.json'), `${JSON.stringify(tsconfig, null, 2)}\n`);
-  return { generated, syntaxFailures };
-}
-
-/** Runs tsc once; its diagnostics as `<file>:<line> message`, for examples and for the prelude. */
-async function typeCheck(generated: Map<string, GeneratedExample>): Promise<Failure[]> {
-  const tsc = path.join(repoRoot, 'node_modules', '.bin', 'tsc');
-  let output = '';
-  try {
-    await execFileAsync(tsc, ['-p', path.join(configDir, 'tsconfig.json'), '--pretty', 'false'], {
-      cwd: repoRoot,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-  } catch (error) {
-    const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
-    output = `${stdout}\n${stderr}`;
-    if (output.trim() === '') throw error;
-  }
-  const failures: Failure[] = [];
-  for (const diagnostic of parseTscOutput(output)) {
-    const file = path.resolve(repoRoot, diagnostic.file);
-    const message = diagnostic.message.replace(/^error /, '');
-    const example = generated.get(file);
-    if (example) {
-      const text = `${sourceLine(example, diagnostic.line)} ${message}`;
-      failures.push({ example: exampleKey(example.example), text });
-    } else if (diagnostic.file === '' || file === preludeFile || file.startsWith(configDir)) {
-      const text = `${diagnostic.file ? relative(file) : 'tsc'}:${diagnostic.line} ${message}`;
-      failures.push({ example: undefined, text });
-    }
-  }
-  return failures;
-}
+      .replaceAll('/', '__')}-L${example.line}.ts`,
+  entries: (example, moduleDir) => [
+    ...(example.packageDir === 'core'
+      ? [mainEntry('core')]
+      : [mainEntry(example.packageDir), mainEntry('core')]),
+    preludeEntry(moduleDir),
+  ],
+};
 
 // A known-bad example, checked in the same tsc run: it proves that a type error is found and
 // reported at its source line (line 4 of this text is the bad line).
@@ -195,8 +85,8 @@ describe('TSDoc examples', () => {
     expect(canary).toHaveLength(1);
 
     // Act
-    const { generated, syntaxFailures } = generate([...checked, ...canary]);
-    const failures = [...syntaxFailures, ...(await typeCheck(generated))];
+    const { generated, syntaxFailures } = generate(layout, [...checked, ...canary]);
+    const failures = [...syntaxFailures, ...(await typeCheck(layout, generated))];
 
     // Assert
     expect(checked.length).toBeGreaterThan(100);
