@@ -30,6 +30,14 @@ export default defineConfig({
         find: /^@tributary\/warehouse\/(athena|duckdb)$/,
         replacement: here('./packages/warehouse/src/$1.ts'),
       },
+      {
+        find: /^@tributary\/sensors\/(kinesis|firehose)$/,
+        replacement: here('./packages/sensors/src/$1.ts'),
+      },
+      {
+        find: /^@tributary\/coinmarketcap\/(testing)$/,
+        replacement: here('./packages/coinmarketcap/src/$1.ts'),
+      },
       { find: /^@tributary\/([a-z-]+)$/, replacement: here('./packages/$1/src/index.ts') },
     ],
   },

@@ -379,7 +379,10 @@ async function produce(
   sdk: Sdk,
   kinesis: Kinesalite,
 ): Promise<ProduceResult> {
-  const { generateRecords, KinesisProducer, sensorRecordSchema } = await import('@tributary/sensors');
+  const [{ generateRecords, sensorRecordSchema }, { KinesisProducer }] = await Promise.all([
+    import('@tributary/sensors'),
+    import('@tributary/sensors/kinesis'),
+  ]);
   const { encodeNdjsonLine } = await import('@tributary/core');
   const client = new sdk.KinesisClient(kinesis.createClientConfig());
   const sent = countPuts(client, sdk);
@@ -643,9 +646,14 @@ async function endToEnd(
   kinesis: Kinesalite,
 ): Promise<EndToEndResult> {
   const [
-    { generateRecords, KinesisProducer, KinesisSource, deliverToLake, LakeCheckpointStore },
+    { generateRecords, LakeCheckpointStore },
+    { KinesisProducer, KinesisSource, deliverToLake },
     { LocalStorage },
-  ] = await Promise.all([import('@tributary/sensors'), import('@tributary/lake')]);
+  ] = await Promise.all([
+    import('@tributary/sensors'),
+    import('@tributary/sensors/kinesis'),
+    import('@tributary/lake'),
+  ]);
   const producerClient = new sdk.KinesisClient(kinesis.createClientConfig());
   const sourceClient = new sdk.KinesisClient(kinesis.createClientConfig());
   const sent = countPuts(producerClient, sdk);

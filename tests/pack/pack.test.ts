@@ -282,6 +282,19 @@ const subpaths: { name: PackageName; subpath: string; peers: string[]; exports: 
   { name: 'lake', subpath: 'glue', peers: ['@aws-sdk/client-glue'], exports: ['GlueCatalog'] },
   { name: 'warehouse', subpath: 'athena', peers: ['@aws-sdk/client-athena'], exports: ['AthenaEngine'] },
   { name: 'warehouse', subpath: 'duckdb', peers: ['@duckdb/node-api'], exports: ['DuckDbEngine'] },
+  {
+    name: 'sensors',
+    subpath: 'kinesis',
+    peers: ['@aws-sdk/client-kinesis'],
+    exports: ['KinesisProducer', 'KinesisSource', 'deliverToLake'],
+  },
+  {
+    name: 'sensors',
+    subpath: 'firehose',
+    peers: ['@aws-sdk/client-firehose'],
+    exports: ['FirehoseProducer', 'createDeliveryStreamInput'],
+  },
+  { name: 'coinmarketcap', subpath: 'testing', peers: [], exports: ['startFixtureServer'] },
 ];
 
 describe.each(subpaths.map((s) => ({ ...s, label: `@tributary/${s.name}/${s.subpath}` })))(
@@ -310,28 +323,74 @@ describe.each(subpaths.map((s) => ({ ...s, label: `@tributary/${s.name}/${s.subp
   },
 );
 
+/**
+ * The packages a built file imports (`from`, `import(...)`, `require(...)`), following relative
+ * imports into shared chunks; in declarations, `./x.js` is `./x.d.ts` and `./x.cjs` is `./x.d.cts`.
+ */
+function reachedSpecifiers(dist: string, entry: string): { files: Set<string>; specifiers: Set<string> } {
+  const files = new Set<string>();
+  const specifiers = new Set<string>();
+  const visit = (file: string) => {
+    if (files.has(file)) return;
+    files.add(file);
+    const source = fs.readFileSync(path.join(dist, file), 'utf8');
+    // Declarations keep the TSDoc, whose examples may import an AWS client: only code counts.
+    const text = file.includes('.d.') ? source.replace(/\/\*[\s\S]*?\*\//g, '') : source;
+    for (const m of text.matchAll(/(?:from|import|require)\s*\(?\s*['"]([^'"]+)['"]/g)) {
+      const specifier = m[1] as string;
+      if (!specifier.startsWith('./')) {
+        specifiers.add(specifier);
+        continue;
+      }
+      const target = path.posix.normalize(specifier);
+      visit(file.includes('.d.') ? target.replace(/\.js$/, '.d.ts').replace(/\.cjs$/, '.d.cts') : target);
+    }
+  };
+  visit(entry);
+  return { files, specifiers };
+}
+
 describe.each([
   { name: 'warehouse' as const, peers: ['@aws-sdk/client-athena', '@duckdb/node-api'] },
   { name: 'lake' as const, peers: ['@aws-sdk/client-s3', '@aws-sdk/lib-storage', '@aws-sdk/client-glue'] },
+  { name: 'sensors' as const, peers: ['@aws-sdk/client-kinesis', '@aws-sdk/client-firehose'] },
 ])('@tributary/$name main entry', ({ name, peers }) => {
   it('imports none of its optional peers, directly or through a shared chunk', async () => {
     await getPacked(name);
     const dist = path.join(scratchDir, 'node_modules', '@tributary', name, 'dist');
-    const seen = new Set<string>();
-    const specifiers = new Set<string>();
-    const visit = (file: string) => {
-      if (seen.has(file)) return;
-      seen.add(file);
-      const text = fs.readFileSync(path.join(dist, file), 'utf8');
-      for (const m of text.matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)) {
-        const specifier = m[1] as string;
-        if (specifier.startsWith('./')) visit(path.posix.normalize(specifier));
-        else specifiers.add(specifier);
-      }
-    };
-    visit('index.js');
+    const { files, specifiers } = reachedSpecifiers(dist, 'index.js');
 
-    expect(seen.size).toBeGreaterThan(1);
+    expect(files.size).toBeGreaterThan(1);
     expect([...specifiers].filter((s) => peers.includes(s))).toEqual([]);
+  });
+
+  it('names none of its optional peers in its CommonJS build or its declarations', async () => {
+    await getPacked(name);
+    const dist = path.join(scratchDir, 'node_modules', '@tributary', name, 'dist');
+
+    for (const entry of ['index.cjs', 'index.d.ts', 'index.d.cts']) {
+      const { specifiers } = reachedSpecifiers(dist, entry);
+      expect({ entry, peers: [...specifiers].filter((s) => peers.includes(s)) }).toEqual({
+        entry,
+        peers: [],
+      });
+    }
+  });
+});
+
+// A subpath needs its own peer and no other: a Kinesis-only user installs no Firehose client.
+describe.each([
+  { subpath: 'kinesis', peer: '@aws-sdk/client-kinesis', other: '@aws-sdk/client-firehose' },
+  { subpath: 'firehose', peer: '@aws-sdk/client-firehose', other: '@aws-sdk/client-kinesis' },
+])('@tributary/sensors/$subpath', ({ subpath, peer, other }) => {
+  it('names its own AWS client and not the other, in every build and its declarations', async () => {
+    await getPacked('sensors');
+    const dist = path.join(scratchDir, 'node_modules', '@tributary', 'sensors', 'dist');
+
+    for (const ext of ['js', 'cjs', 'd.ts', 'd.cts']) {
+      const { specifiers } = reachedSpecifiers(dist, `${subpath}.${ext}`);
+      const reached = [peer, other].filter((s) => specifiers.has(s));
+      expect({ ext, reached }).toEqual({ ext, reached: [peer] });
+    }
   });
 });

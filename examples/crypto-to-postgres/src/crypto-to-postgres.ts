@@ -10,8 +10,8 @@ import {
   normalizeListings,
   PostgresStore,
   PROCESSED_CRYPTOCURRENCY_TABLE,
-  startFixtureServer,
 } from '@tributary/coinmarketcap';
+import { startFixtureServer } from '@tributary/coinmarketcap/testing';
 import { loadConfig } from '@tributary/core';
 import { type Lake, localLake, readDataset } from '@tributary/lake';
 import { startPostgres } from '@tributary/local';

@@ -5,15 +5,13 @@ import { startKinesalite } from '@tributary/local';
 import {
   curatedHourlySchema,
   defaultSensorTypes,
-  deliverToLake,
   Fleet,
-  KinesisProducer,
-  KinesisSource,
   LakeCheckpointStore,
   processedToCurated,
   rawToProcessed,
   type SensorTypeRegistry,
 } from '@tributary/sensors';
+import { deliverToLake, KinesisProducer, KinesisSource } from '@tributary/sensors/kinesis';
 import { vibrationSensorType } from './vibration.js';
 
 const DAY_MS = 86_400_000;

@@ -10,7 +10,8 @@ import {
 import { EventHub, loadConfig, type TributaryEvent } from '@tributary/core';
 import { type Lake, localLake, type Storage } from '@tributary/lake';
 import { startKinesalite } from '@tributary/local';
-import { generateRecords, KinesisProducer } from '@tributary/sensors';
+import { generateRecords } from '@tributary/sensors';
+import { KinesisProducer } from '@tributary/sensors/kinesis';
 import { LambdaConsumerError } from './errors.js';
 import { createHandler, type InvocationStats } from './handler.js';
 import type { KinesisStreamEvent, KinesisStreamRecord } from './kinesis-event.js';

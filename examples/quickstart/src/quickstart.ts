@@ -8,7 +8,6 @@ import {
   cryptoProcessedToCurated,
   cryptoRawToProcessed,
   exportTables,
-  type FixtureServer,
   installChangeCapture,
   MARKET_DAILY_TABLE,
   marketDailySchema,
@@ -16,21 +15,19 @@ import {
   PostgresStore,
   PROCESSED_CRYPTOCURRENCY_TABLE,
   PROCESSED_QUOTE_TABLE,
-  startFixtureServer,
 } from '@tributary/coinmarketcap';
+import { type FixtureServer, startFixtureServer } from '@tributary/coinmarketcap/testing';
 import { EventHub, type EventListener, emitSafely, loadConfig } from '@tributary/core';
 import { crawl, type TableDefinition } from '@tributary/lake';
 import {
   builtInSensorTypes,
   curatedHourlySchema,
-  deliverToLake,
   generateRecords,
-  KinesisProducer,
-  KinesisSource,
   LakeCheckpointStore,
   processedToCurated,
   rawToProcessed,
 } from '@tributary/sensors';
+import { deliverToLake, KinesisProducer, KinesisSource } from '@tributary/sensors/kinesis';
 import type { LoadResult, Row } from '@tributary/warehouse';
 import type { PipelineEnvironment } from './environment.js';
 import { invalidOption, QuickstartError } from './errors.js';

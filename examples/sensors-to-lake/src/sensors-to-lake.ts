@@ -4,14 +4,12 @@ import { type Lake, localLake, readDataset } from '@tributary/lake';
 import { startKinesalite } from '@tributary/local';
 import {
   curatedHourlySchema,
-  deliverToLake,
   generateRecords,
-  KinesisProducer,
-  KinesisSource,
   LakeCheckpointStore,
   processedToCurated,
   rawToProcessed,
 } from '@tributary/sensors';
+import { deliverToLake, KinesisProducer, KinesisSource } from '@tributary/sensors/kinesis';
 
 export interface SensorsToLakeOptions {
   /** Where the lake's zones go (`<out>/raw`, `<out>/processed`, `<out>/curated`). */

@@ -105,6 +105,8 @@ function csv(query: URLSearchParams, name: string): string[] | undefined {
  *
  * @example
  * ```ts
+ * import { startFixtureServer } from '@tributary/coinmarketcap/testing';
+ *
  * const server = await startFixtureServer({ failures: [{ status: 429, retryAfter: 1, errorCode: 1008 }] });
  * const cmc = new CoinMarketCapClient({ baseUrl: server.baseUrl, apiKey: 'fixture' });
  * await cmc.listingsLatest({ limit: 10 });

@@ -45,8 +45,6 @@ export type {
   CreditPeriod,
 } from './errors.js';
 export { CoinMarketCapApiError, CoinMarketCapResponseError, CreditBudgetExceededError } from './errors.js';
-export type { FixtureFault, FixtureServer, FixtureServerOptions, RecordedRequest } from './fixture-server.js';
-export { startFixtureServer } from './fixture-server.js';
 export type { NormalizedListings, NormalizeOptions } from './normalize.js';
 export { CoinMarketCapNormalizeError, normalizeListings, normalizeQuotes } from './normalize.js';
 export type {
@@ -60,8 +58,6 @@ export type {
   TableLoadCounts,
 } from './postgres-store.js';
 export { PostgresStore, PostgresStoreError } from './postgres-store.js';
-export type { Clock, TokenBucketOptions } from './rate-limit.js';
-export { systemClock, TokenBucket } from './rate-limit.js';
 export type {
   CryptocurrencyRow,
   CryptocurrencyTagRow,

@@ -23,13 +23,8 @@ export interface TokenBucketOptions {
 
 /**
  * A token bucket: `callsPerMinute` tokens at most, refilled continuously at that rate. Starts
- * full, so a short burst goes out at once and a long run settles at the plan's rate.
- *
- * @example
- * ```ts
- * const bucket = new TokenBucket({ callsPerMinute: 30 });
- * await bucket.take(); // waits only when 30 calls went out within the last minute
- * ```
+ * full, so a short burst goes out at once and a long run settles at the plan's rate. Internal: the
+ * client's rate limit (`plan.callsPerMinute`).
  */
 export class TokenBucket {
   readonly #capacity: number;

@@ -95,4 +95,4 @@ export {
   unescapePartitionValue,
 } from './partitions.js';
 export type { Body, GetOptions, ListOptions, ObjectInfo, PutOptions, Storage } from './storage.js';
-export { assertValidKey, bodyToBytes, compareKeys } from './storage.js';
+export { assertValidKey, compareKeys } from './storage.js';

@@ -44,6 +44,7 @@ export interface CheckpointStore {
  * @example
  * ```ts
  * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ * import { KinesisSource } from '@tributary/sensors/kinesis';
  *
  * const source = new KinesisSource({
  *   client: new KinesisClient({}),
@@ -145,6 +146,7 @@ function checkStream(stream: unknown): string {
  * @example
  * ```ts
  * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ * import { KinesisSource } from '@tributary/sensors/kinesis';
  *
  * const checkpoints = new MemoryCheckpointStore();
  * const source = new KinesisSource({ client: new KinesisClient({}), streamName: 'sensors', checkpoints });
@@ -188,6 +190,7 @@ interface CheckpointFile {
  * @example
  * ```ts
  * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ * import { KinesisSource } from '@tributary/sensors/kinesis';
  *
  * import { localLake } from '@tributary/lake';
  *

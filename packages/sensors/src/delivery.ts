@@ -48,6 +48,7 @@ export interface DeliverToLakeOptions {
  * @example
  * ```ts
  * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ * import { deliverToLake, DeliverToLakeError, KinesisSource } from '@tributary/sensors/kinesis';
  *
  * const source = new KinesisSource({ client: new KinesisClient({}), streamName: 'sensors' });
  * try {
@@ -101,6 +102,7 @@ const noop = (): void => {};
  * @example
  * ```ts
  * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ * import { deliverToLake, KinesisSource } from '@tributary/sensors/kinesis';
  *
  * import { localLake } from '@tributary/lake';
  *

@@ -6,6 +6,7 @@ import { type ErrorContext, TributaryError } from '@tributary/core';
  * @example
  * ```ts
  * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ * import { KinesisProducer } from '@tributary/sensors/kinesis';
  *
  * try {
  *   new KinesisProducer({ client: new KinesisClient({}), streamName: '' });
@@ -29,6 +30,7 @@ export class ProducerOptionsError extends TributaryError {
  * @example
  * ```ts
  * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ * import { KinesisProducer } from '@tributary/sensors/kinesis';
  *
  * const producer = new KinesisProducer({ client: new KinesisClient({}), streamName: 'sensors' });
  * const reading = sensorRecordSchema.parse({ id: 't-1:0', sensorId: 't-1', type: 'temperature', value: 21.5, unit: '°C', timestamp: Date.now() });
@@ -51,6 +53,7 @@ export class ProducerClosedError extends TributaryError {
  * @example
  * ```ts
  * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ * import { KinesisProducer } from '@tributary/sensors/kinesis';
  *
  * const producer = new KinesisProducer({
  *   client: new KinesisClient({}),
@@ -82,6 +85,7 @@ export class InvalidPartitionKeyError extends TributaryError {
  * @example
  * ```ts
  * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ * import { KinesisProducer } from '@tributary/sensors/kinesis';
  *
  * const producer = new KinesisProducer({ client: new KinesisClient({}), streamName: 'sensors', aggregate: true });
  * const reading = sensorRecordSchema.parse({ id: 't-1:0', sensorId: 't-1', type: 'temperature', value: 21.5, unit: '°C', timestamp: Date.now() });

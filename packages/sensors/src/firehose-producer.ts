@@ -60,6 +60,7 @@ function defaultEncode(record: unknown): string {
  * @example
  * ```ts
  * import { FirehoseClient } from '@aws-sdk/client-firehose';
+ * import { FirehoseProducer } from '@tributary/sensors/firehose';
  *
  * const producer = new FirehoseProducer({ client: new FirehoseClient({}), deliveryStreamName: 'sensors-raw' });
  * await producer.putMany(new Fleet({ types: builtInSensorTypes, sensorsPerType: 5, ratePerSecond: 1.5, seed: 42, records: 1000, simulated: true }));

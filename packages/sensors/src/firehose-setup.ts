@@ -36,6 +36,8 @@ export interface DeliveryStreamInputOptions {
  *
  * @example
  * ```ts
+ * import { createDeliveryStreamInput, FirehoseSetupError } from '@tributary/sensors/firehose';
+ *
  * try {
  *   createDeliveryStreamInput({
  *     deliveryStreamName: 'sensors-to-raw',
@@ -127,6 +129,7 @@ function hasTimestamp(prefix: string): boolean {
  * @example
  * ```ts
  * import { CreateDeliveryStreamCommand, FirehoseClient } from '@aws-sdk/client-firehose';
+ * import { createDeliveryStreamInput } from '@tributary/sensors/firehose';
  * const input = createDeliveryStreamInput({
  *   deliveryStreamName: 'sensors-to-raw',
  *   kinesisStreamArn: 'arn:aws:kinesis:eu-west-1:123456789012:stream/sensors',

@@ -574,6 +574,7 @@ function sleep(clock: FleetClock, ms: number, signal: AbortSignal | undefined): 
  * @example
  * ```ts
  * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ * import { KinesisProducer } from '@tributary/sensors/kinesis';
  *
  * const producer = new KinesisProducer({ client: new KinesisClient({}), streamName: 'sensors' });
  * const fleet = new Fleet({

@@ -1,3 +1,6 @@
+// The main entry loads no AWS SDK: the Kinesis parts are on `@tributary/sensors/kinesis`, the
+// Firehose parts on `@tributary/sensors/firehose`.
+
 export type { DeaggregatedRecord, UserRecord } from './aggregation.js';
 export { aggregate, deaggregate, isAggregated } from './aggregation.js';
 export type { AnomalyKind, AnomalyLength, AnomalyOptions } from './anomalies.js';
@@ -6,8 +9,6 @@ export type { Checkpoint, CheckpointStore, LakeCheckpointStoreOptions } from './
 export { CheckpointError, LakeCheckpointStore, MemoryCheckpointStore } from './checkpoints.js';
 export type { CuratedHourlyRow } from './curated-schema.js';
 export { curatedHourlySchema } from './curated-schema.js';
-export type { DeliverToLakeOptions } from './delivery.js';
-export { DeliverToLakeError, deliverToLake } from './delivery.js';
 export {
   AggregationFormatError,
   InvalidPartitionKeyError,
@@ -15,22 +16,8 @@ export {
   ProducerOptionsError,
   ShardDiscoveryError,
 } from './errors.js';
-export type { FirehoseProducerOptions } from './firehose-producer.js';
-export { FirehoseProducer } from './firehose-producer.js';
-export type { DeliveryStreamInputOptions, FirehoseLogging } from './firehose-setup.js';
-export { createDeliveryStreamInput, FirehoseSetupError } from './firehose-setup.js';
 export type { FleetClock, FleetOptions, FleetSensor, FleetStats, GenerateRecordsOptions } from './fleet.js';
 export { Fleet, FleetError, generateRecords } from './fleet.js';
-export type { KinesisProducerOptions, KinesisRateLimit } from './kinesis-producer.js';
-export { KinesisProducer } from './kinesis-producer.js';
-export type {
-  KinesisSourceClock,
-  KinesisSourceOptions,
-  KinesisSourceRecord,
-  KinesisSourceStats,
-  StartingPosition,
-} from './kinesis-source.js';
-export { KinesisSource, KinesisSourceError } from './kinesis-source.js';
 export type { HydraulicPressureModelState, PowerFactorModelState, TemperatureModelState } from './models.js';
 export {
   builtInSensorTypes,

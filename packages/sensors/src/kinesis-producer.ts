@@ -108,6 +108,7 @@ function defaultEncode(record: unknown): string {
  * @example
  * ```ts
  * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ * import { KinesisProducer } from '@tributary/sensors/kinesis';
  *
  * const producer = new KinesisProducer({ client: new KinesisClient({}), streamName: 'sensors' });
  * const fleet = new Fleet({ types: builtInSensorTypes, sensorsPerType: 5, ratePerSecond: 1.5, seed: 42 });

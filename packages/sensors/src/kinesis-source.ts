@@ -104,6 +104,7 @@ export interface KinesisSourceStats {
  * @example
  * ```ts
  * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ * import { KinesisSource, KinesisSourceError } from '@tributary/sensors/kinesis';
  *
  * const source = new KinesisSource({ client: new KinesisClient({}), streamName: 'sensors' });
  * try {
@@ -247,6 +248,7 @@ function errorName(error: unknown): string | undefined {
  * @example
  * ```ts
  * import { KinesisClient } from '@aws-sdk/client-kinesis';
+ * import { KinesisSource } from '@tributary/sensors/kinesis';
  *
  * declare function handle(reading: unknown): Promise<void>; // your processing
  * const source = new KinesisSource({

@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import * as main from '../../src/index.js';
+import * as testing from '../../src/testing.js';
+
+// Test utilities and internal helpers are not part of the main entry: the fixture server is on
+// `@tributary/coinmarketcap/testing`, the rate limiter's clock and token bucket stay internal.
+
+describe('coinmarketcap entry points', () => {
+  describe('@tributary/coinmarketcap', () => {
+    it('exports the client and no test utility or internal helper', () => {
+      const names = Object.keys(main);
+
+      expect(names).toContain('CoinMarketCapClient');
+      expect(
+        names.filter((name) => ['startFixtureServer', 'TokenBucket', 'systemClock'].includes(name)),
+      ).toEqual([]);
+    });
+  });
+
+  describe('@tributary/coinmarketcap/testing', () => {
+    it('exports the fixture server', () => {
+      expect(Object.keys(testing)).toEqual(['startFixtureServer']);
+    });
+  });
+});
