@@ -11,4 +11,8 @@ export default defineConfig({
   target: 'node20',
   // Shared chunks, so that every entry uses the same classes (instanceof works across them).
   splitting: true,
+  // With splitting, tsup turns esbuild's ESM chunks into CommonJS: left to sucrase, the .cjs maps
+  // name the build machine's absolute path of the generated file, with no content; rollup (which
+  // `treeshake` switches on) keeps relative sources with their content, as in the ESM maps.
+  treeshake: true,
 });
