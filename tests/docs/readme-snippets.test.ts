@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
   type Failure,
@@ -11,7 +13,9 @@ import {
   type SnippetLayout,
   typeCheck,
 } from './check-snippets.js';
-import { checkedLanguages, type DocExample } from './doc-examples.js';
+import { checkedLanguages, type DocExample, exampleModule } from './doc-examples.js';
+
+const execFileAsync = promisify(execFile);
 
 // Every TypeScript block in the root README, the package READMEs and the examples' READMEs must
 // type-check against the packages, so that what a reader copies compiles. How to write one:
@@ -23,6 +27,8 @@ import { checkedLanguages, type DocExample } from './doc-examples.js';
 //   `@tributary/warehouse/duckdb`), an AWS client or `pg` is imported explicitly, as a user must.
 // - The free names of tests/docs/example-prelude.d.ts (`lake`, `pool`, `readings`, ...) may be
 //   used as context; anything else is declared (`declare const fleet: Fleet;`) or built.
+//
+// - A block fenced as ```ts run is meant to run as it is (no prelude names): the test runs it.
 //
 // Each block becomes a module under <folder of the README>/.readme-snippets/ (the root README's
 // under examples/quickstart, which depends on every package), type-checked in one tsc run.
@@ -42,15 +48,18 @@ function readmes(): string[] {
   return found;
 }
 
+/** Blocks fenced as ```ts run: meant to run as they are, so the test runs them too. */
+const runnable = new Set<DocExample>();
+
 /** The fenced code blocks of a Markdown text (indented fences too, as in list items). */
 function markdownBlocks(file: string, text: string): DocExample[] {
   const blocks: DocExample[] = [];
   const folder = path.posix.dirname(file);
-  let open: { indent: string; language: string; start: number; body: string[] } | undefined;
+  let open: { indent: string; language: string; run: boolean; start: number; body: string[] } | undefined;
   text.split('\n').forEach((line, index) => {
     if (open) {
       if (/^\s*```\s*$/.test(line)) {
-        blocks.push({
+        const block: DocExample = {
           file,
           line: open.start + 2,
           language: open.language,
@@ -60,14 +69,18 @@ function markdownBlocks(file: string, text: string): DocExample[] {
             .join('\n')
             .replace(/(from\s+|import\s*\(\s*)'(\.\.?\/)/g, "$1'../$2"),
           packageDir: folder,
-        });
+        };
+        blocks.push(block);
+        if (open.run) runnable.add(block);
         open = undefined;
       } else open.body.push(line);
       return;
     }
-    const fence = /^(\s*)```\s*([\w-]*)\s*$/.exec(line);
-    if (fence)
-      open = { indent: fence[1] ?? '', language: (fence[2] ?? '').toLowerCase(), start: index, body: [] };
+    const fence = /^(\s*)```\s*([\w-]*)(\s+run)?\s*$/.exec(line);
+    if (fence) {
+      const [, indent = '', language = '', run] = fence;
+      open = { indent, language: language.toLowerCase(), run: run !== undefined, start: index, body: [] };
+    }
   });
   return blocks;
 }
@@ -120,5 +133,44 @@ describe('README snippets', () => {
       ],
       `README blocks that do not type-check (of ${checked.length}); see ${relative(layout.configDir)}`,
     ).toEqual([]);
+  }, 120_000);
+
+  it('every block fenced as ts run runs to completion', async () => {
+    // Arrange: each runnable block with its package imports, without the prelude (it has no values).
+    for (const file of readmes()) markdownBlocks(file, fs.readFileSync(path.join(repoRoot, file), 'utf8'));
+    const blocks = [...runnable].filter((block) => !block.file.endsWith('CANARY.md'));
+    const modules = blocks.map((block) => {
+      const dir = layout.moduleDir(block);
+      fs.mkdirSync(dir, { recursive: true });
+      const modulePath = path.join(dir, layout.moduleName(block).replace(/\.ts$/, '.run.ts'));
+      const entries = layout.entries(block, dir).filter((entry) => entry.specifier.startsWith('@tributary/'));
+      fs.writeFileSync(modulePath, exampleModule(block, entries).text);
+      return { block, modulePath };
+    });
+
+    // Act
+    const results = await Promise.all(
+      modules.map(async ({ block, modulePath }) => {
+        try {
+          await execFileAsync(process.execPath, ['--import', 'tsx', modulePath], {
+            cwd: path.dirname(modulePath),
+            timeout: 60_000,
+          });
+          return undefined;
+        } catch (error) {
+          const { stderr = '', message } = error as { stderr?: string; message: string };
+          return `${block.file}:${block.line} ${(
+            stderr
+              .trim()
+              .split('\n')
+              .find((l) => /Error/.test(l)) ?? message
+          ).slice(0, 300)}`;
+        }
+      }),
+    );
+
+    // Assert
+    expect(blocks.length).toBeGreaterThan(1);
+    expect(results.filter((r) => r !== undefined)).toEqual([]);
   }, 120_000);
 });
