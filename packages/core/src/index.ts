@@ -77,7 +77,7 @@ export {
   toPostgresDdl,
   toRedshiftDdl,
 } from './schema-sql.js';
-export { utf8ByteLength } from './utf8.js';
+export { isWellFormedText, utf8ByteLength } from './utf8.js';
 export {
   type CheckedOutClient,
   type ClientErrorListener,

@@ -1,15 +1,12 @@
 import { describeValue, type ErrorContext, TributaryError } from './errors.js';
 import type { FieldDef, Fields, Schema } from './schema.js';
-import { utf8ByteLength } from './utf8.js';
+import { isWellFormedText, utf8ByteLength } from './utf8.js';
 
 /**
  * The most UTF-8 bytes an identifier may hold in each dialect. PostgreSQL cuts longer names to
  * 63 bytes without an error (two long names become one), so they are refused instead.
  */
 const IDENTIFIER_MAX_BYTES = { postgres: 63, redshift: 127, duckdb: Number.POSITIVE_INFINITY } as const;
-
-// A lone surrogate has no UTF-8 form: the driver would send U+FFFD, another name or value.
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function identifierError(message: string, name: unknown): TributaryError {
   const shown = typeof name === 'string' ? describeValue(name.replace(/\0/g, '\\0')) : describeValue(name);
@@ -26,7 +23,7 @@ function quoteIn(name: string, dialect: SqlDialect): string {
   if (typeof name !== 'string') throw identifierError('must be a string', name);
   if (name.length === 0) throw identifierError('must not be empty', name);
   if (name.includes('\0')) throw identifierError('must hold no NUL character', name);
-  if (LONE_SURROGATE.test(name)) throw identifierError('holds a lone UTF-16 surrogate', name);
+  if (!isWellFormedText(name)) throw identifierError('holds a lone UTF-16 surrogate', name);
   const max = IDENTIFIER_MAX_BYTES[dialect];
   if (name.length > max / 3 && utf8ByteLength(name) > max) {
     throw identifierError(`is longer than the ${max} UTF-8 bytes ${dialect} keeps`, name);
@@ -75,7 +72,7 @@ export function quoteLiteral(text: string): string {
     new TributaryError(`SQL literals must ${why}`, { code: 'SQL_LITERAL_INVALID' });
   if (typeof text !== 'string') throw refuse(`be strings (got ${describeValue(text)})`);
   if (text.includes('\0')) throw refuse('hold no NUL character');
-  if (LONE_SURROGATE.test(text)) throw refuse('hold no lone UTF-16 surrogate');
+  if (!isWellFormedText(text)) throw refuse('hold no lone UTF-16 surrogate');
   return `'${text.replace(/'/g, "''")}'`;
 }
 

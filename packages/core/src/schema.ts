@@ -1,6 +1,6 @@
 import { normalizeDecimal } from './decimal.js';
 import { describeValue, TributaryError, ValidationError, type ValidationIssue } from './errors.js';
-import { utf8ByteLength } from './utf8.js';
+import { isWellFormedText, utf8ByteLength } from './utf8.js';
 
 /** The primitive kinds a field can have. */
 export type PrimitiveKind =
@@ -247,13 +247,6 @@ function formatUtcDate(time: number): string {
   return new Date(time).toISOString().slice(0, 10);
 }
 
-// String.prototype.isWellFormed (V8 11.3, every Node this package supports) is ES2024, past the lib
-// this project compiles against.
-const wellFormed = (String.prototype as unknown as { isWellFormed: (this: string) => boolean }).isWellFormed;
-function isWellFormed(text: string): boolean {
-  return wellFormed.call(text);
-}
-
 function compilePrimitive(def: FieldDef): Check {
   switch (def.kind) {
     case 'string': {
@@ -261,7 +254,7 @@ function compilePrimitive(def: FieldDef): Check {
       return (v, path, issues) => {
         if (typeof v !== 'string') return issue(issues, path, 'type', 'string', v);
         // A lone surrogate has no UTF-8 form: every writer would store U+FFFD instead of it.
-        if (!isWellFormed(v)) {
+        if (!isWellFormedText(v)) {
           return issue(
             issues,
             path,

@@ -44,6 +44,24 @@ export function utf8ByteLength(text: string): number {
   return bytes;
 }
 
+// String.prototype.isWellFormed (V8 11.3, every Node this project supports) is ES2024, past the lib
+// the project compiles against.
+const wellFormed = (String.prototype as unknown as { isWellFormed: (this: string) => boolean }).isWellFormed;
+
+/**
+ * Whether `text` holds no lone UTF-16 surrogate, so it has a UTF-8 form and is stored unchanged
+ * (every encoder writes U+FFFD for a lone surrogate).
+ *
+ * @example
+ * ```ts
+ * isWellFormedText('🌊'); // true
+ * isWellFormedText('\uD83C'); // false
+ * ```
+ */
+export function isWellFormedText(text: string): boolean {
+  return wellFormed.call(text);
+}
+
 /**
  * The offset of the first byte of `bytes` that does not start or continue a well-formed UTF-8
  * sequence, or -1 when all of `bytes` is well-formed UTF-8 (what `TextDecoder` with

@@ -1,4 +1,4 @@
-import { TributaryError, utf8ByteLength } from '@tributary/core';
+import { isWellFormedText, TributaryError, utf8ByteLength } from '@tributary/core';
 import { PartitionError } from './errors.js';
 
 /** How one partition column gets its value: from a record's field, or computed. */
@@ -50,9 +50,6 @@ const PARTITION_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_SEGMENT_BYTES = 255;
 // Names already checked: a partition path is built for every record written.
 const checkedNames = new Set<string>();
-// String.prototype.isWellFormed (V8 11.3, every supported Node) is past this project's ES2023 lib.
-const isWellFormed = (String.prototype as unknown as { isWellFormed: (this: string) => boolean })
-  .isWellFormed;
 
 /**
  * Refuse a partition column name that could not be read back from a path (empty, `a/b`, `k=x`,
@@ -74,7 +71,7 @@ function valueProblem(value: string): string | undefined {
     return 'an empty value cannot be told from null in a folder name (Hive and Spark read it as null)';
   if (value === HIVE_DEFAULT_PARTITION)
     return `the value ${HIVE_DEFAULT_PARTITION} is how a partition folder says null`;
-  if (!isWellFormed.call(value)) return 'the value holds a lone UTF-16 surrogate, which has no UTF-8 form';
+  if (!isWellFormedText(value)) return 'the value holds a lone UTF-16 surrogate, which has no UTF-8 form';
   return undefined;
 }
 

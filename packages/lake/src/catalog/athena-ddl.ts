@@ -1,3 +1,4 @@
+import { isWellFormedText } from '@tributary/core';
 import { escapePartitionValue } from '../partitions.js';
 import { CatalogError } from './errors.js';
 import {
@@ -82,8 +83,6 @@ function invalid(message: string, context: Record<string, unknown> = {}): Catalo
   return new CatalogError(message, { code: 'CATALOG_INVALID', context });
 }
 
-// A lone surrogate has no UTF-8 form: the SDK would send U+FFFD, another name or text.
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 // Glue keeps names on one line (its "single-line string"): no control characters.
 function hasControl(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
@@ -100,7 +99,7 @@ function nameProblem(name: unknown): string | undefined {
   if (typeof name !== 'string') return 'is not a string';
   if (name.length === 0) return 'is empty';
   if (hasControl(name)) return 'holds a control character (NUL, newline, ...)';
-  if (LONE_SURROGATE.test(name)) return 'holds a lone UTF-16 surrogate';
+  if (!isWellFormedText(name)) return 'holds a lone UTF-16 surrogate';
   if (Buffer.byteLength(name, 'utf8') > NAME_MAX_BYTES) return `is longer than ${NAME_MAX_BYTES} UTF-8 bytes`;
   return undefined;
 }
@@ -125,7 +124,7 @@ export function hiveIdentifier(name: string): string {
 export function hiveString(text: string): string {
   if (typeof text !== 'string') throw invalid(`A Hive literal must be a string (got ${typeof text})`);
   if (text.includes('\0')) throw invalid('A Hive literal cannot hold NUL');
-  if (LONE_SURROGATE.test(text)) throw invalid('A Hive literal cannot hold a lone UTF-16 surrogate');
+  if (!isWellFormedText(text)) throw invalid('A Hive literal cannot hold a lone UTF-16 surrogate');
   return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n').replace(/\r/g, '\\r')}'`;
 }
 
