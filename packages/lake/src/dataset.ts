@@ -1,8 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { PassThrough } from 'node:stream';
 import {
   defineSchema,
-  describeValue,
   type EventListener,
   emitSafely,
   encodeNdjsonLine,
@@ -25,9 +23,9 @@ import {
   tablePrefix,
   type WriteMode,
 } from './dataset-commit.js';
-import { PartitionError } from './errors.js';
+import { abandonStaged, finishStaged, type StagedFile, stageFile, writeFiles } from './file-writer.js';
 import { formatFor, formatOfKey } from './formats/registry.js';
-import type { FileFormat, FileStats, FormatName, RecordWriter, WriterOptions } from './formats/types.js';
+import type { FileFormat, FormatName, RecordWriter, WriterOptions } from './formats/types.js';
 import {
   checkPartitionName,
   type PartitionSpec,
@@ -35,7 +33,7 @@ import {
   partitionPath,
   partitionValuesOf,
 } from './partitions.js';
-import { compareKeys, type ObjectInfo, type Storage } from './storage.js';
+import { compareKeys, type Storage } from './storage.js';
 
 export type {
   DatasetFile,
@@ -106,53 +104,6 @@ function fileId(writeId: string, partition: string, index: number): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
-/** A data file being written to its staging key: the format's writer feeding the storage's upload. */
-interface StagedFile {
-  stagingKey: string;
-  finalKey: string;
-  writer: RecordWriter<Record<string, unknown>>;
-  sink: PassThrough;
-  upload: Promise<ObjectInfo>;
-}
-
-function stageFile(
-  storage: Storage,
-  format: FileFormat,
-  schema: Schema<Fields>,
-  formatOptions: WriterOptions | undefined,
-  stagingKey: string,
-  finalKey: string,
-): StagedFile {
-  const sink = new PassThrough();
-  // Its failures reach the caller through the upload and the writer, never as an 'error' event
-  // nobody listens to (destroying it is how a failed write stops its upload).
-  sink.on('error', () => {});
-  const writer = format.createWriter(sink, schema, formatOptions) as RecordWriter<Record<string, unknown>>;
-  const upload = storage.put(stagingKey, sink);
-  // Surface an upload failure through the writer's next write instead of an unhandled rejection.
-  upload.catch((err) => sink.destroy(err instanceof Error ? err : new Error(String(err))));
-  return { stagingKey, finalKey, writer, sink, upload };
-}
-
-/** Finish a staged file: its trailer written and its upload complete, or the first failure of either. */
-async function finishStaged(file: StagedFile): Promise<FileStats> {
-  const [stats] = await Promise.all([file.writer.close(), file.upload]);
-  return stats;
-}
-
-/**
- * Stop every upload of a failed write and wait until each has settled: ending the sinks with
- * the error makes each upload fail promptly (an upload whose stream is never ended never ends).
- */
-async function abandonStaged(files: Iterable<StagedFile>, reason: unknown): Promise<void> {
-  const error = reason instanceof Error ? reason : new Error(String(reason));
-  const uploads = [...files].map((file) => {
-    file.sink.destroy(error);
-    return file.upload;
-  });
-  await Promise.allSettled(uploads);
-}
-
 /** The error a failed write rejects with, once its staged files are gone. */
 async function failWrite(
   storage: Storage,
@@ -168,17 +119,6 @@ async function failWrite(
   throw TributaryError.isInstance(err)
     ? err
     : datasetError(`Writing ${table} failed: ${(err as Error)?.message ?? String(err)}`, { table }, err);
-}
-
-function partitionIssue(err: PartitionError, record: Record<string, unknown>): ValidationIssue {
-  const name = String(err.context.partition);
-  return {
-    path: name,
-    code: 'partition',
-    expected: 'a value that reads back unchanged from a partition folder name',
-    actual: describeValue(record[name] ?? null),
-    message: err.reason,
-  };
 }
 
 /**
@@ -244,15 +184,10 @@ export async function writeDataset<F extends Fields>(
   const { manifest: previous, ...recovery } = await recoverDataset(storage, options.table, {
     keepWriteId: writeId,
   });
-  // Files being written, by partition; a file stays here until its upload has completed, so a
-  // failure anywhere can stop every upload still in flight.
-  const open = new Map<string, StagedFile & { partition: string }>();
   // Only what the commit needs: holding the closed writers would keep their buffers alive.
   const closed: (DatasetFile & { stagingKey: string })[] = [];
-  const fileCounts = new Map<string, number>();
   const invalidRecords: InvalidRecord[] = [];
   let invalidCount = 0;
-  let rows = 0;
   const errorLines: string[] = [];
   const refuse = (input: unknown, issues: ValidationIssue[]) => {
     invalidCount++;
@@ -261,85 +196,55 @@ export async function writeDataset<F extends Fields>(
     } else invalidRecords.push({ record: input, issues });
   };
 
-  const closeFile = async (file: StagedFile & { partition: string }) => {
-    const stats = await finishStaged(file);
-    open.delete(file.partition);
-    closed.push({
-      key: file.finalKey,
-      partition: file.partition,
-      rows: stats.rows,
-      bytes: stats.bytes,
-      stagingKey: file.stagingKey,
-    });
-    emitSafely(onEvent, {
-      type: 'flush',
-      source,
-      count: stats.rows,
-      bytes: stats.bytes,
-      reason: 'file',
-      target: file.finalKey,
-      time: Date.now(),
-    });
-  };
-
-  const openFile = (partition: string) => {
-    const index = fileCounts.get(partition) ?? 0;
-    fileCounts.set(partition, index + 1);
-    const name = `part-${String(index).padStart(5, '0')}-${fileId(writeId, partition, index)}${extension}`;
-    const file = {
-      ...stageFile(
-        storage,
-        format,
-        fileSchema,
-        formatOptions,
-        `${prefix}${STAGING}/${writeId}/${partition}${name}`,
-        `${prefix}${partition}${name}`,
-      ),
-      partition,
-    };
-    open.set(partition, file);
-    return file;
-  };
-
+  let rows: number;
   try {
-    for await (const input of records) {
-      const result = schema.validate(input);
-      if (!result.ok) {
-        refuse(input, result.issues);
-        continue;
-      }
-      const record = result.value as Record<string, unknown>;
-      let partition: string;
-      try {
-        partition = partitionPath(partitionValuesOf(partitionBy, record));
-      } catch (err) {
-        // A value that would not read back unchanged refuses its record, not the write.
-        if (!(err instanceof PartitionError)) throw err;
-        refuse(input, [partitionIssue(err, record)]);
-        continue;
-      }
-      let file = open.get(partition);
-      if (!file) {
-        if (open.size >= maxOpenFiles) {
-          // Close the file that has been open longest: memory stays bounded by maxOpenFiles writers.
-          await closeFile(open.values().next().value as StagedFile & { partition: string });
-        }
-        file = openFile(partition);
-      }
-      if (fieldPartitions.size > 0) {
-        const slim: Record<string, unknown> = {};
-        for (const key in record) if (!fieldPartitions.has(key)) slim[key] = record[key];
-        await file.writer.write(slim);
-      } else {
-        await file.writer.write(record);
-      }
-      rows++;
-      if (file.writer.rows >= maxRowsPerFile || file.writer.estimatedBytes >= targetFileBytes)
-        await closeFile(file);
-    }
-    for (const file of [...open.values()]) await closeFile(file);
+    rows = await writeFiles(records, {
+      schema,
+      partitionOf: (record) => partitionPath(partitionValuesOf(partitionBy, record)),
+      open: (partition, index) => {
+        const name = `part-${String(index).padStart(5, '0')}-${fileId(writeId, partition, index)}${extension}`;
+        return stageFile(
+          storage,
+          (sink) =>
+            format.createWriter(sink, fileSchema, formatOptions) as RecordWriter<Record<string, unknown>>,
+          `${prefix}${STAGING}/${writeId}/${partition}${name}`,
+          `${prefix}${partition}${name}`,
+        );
+      },
+      ...(fieldPartitions.size > 0
+        ? {
+            project: (record: Record<string, unknown>) => {
+              const slim: Record<string, unknown> = {};
+              for (const key in record) if (!fieldPartitions.has(key)) slim[key] = record[key];
+              return slim;
+            },
+          }
+        : {}),
+      maxRowsPerFile,
+      targetFileBytes,
+      maxOpenFiles,
+      refuse,
+      closed: (file, partition, stats) => {
+        closed.push({
+          key: file.finalKey,
+          partition,
+          rows: stats.rows,
+          bytes: stats.bytes,
+          stagingKey: file.stagingKey,
+        });
+        emitSafely(onEvent, {
+          type: 'flush',
+          source,
+          count: stats.rows,
+          bytes: stats.bytes,
+          reason: 'file',
+          target: file.finalKey,
+          time: Date.now(),
+        });
+      },
+    });
   } catch (err) {
-    return failWrite(storage, prefix, writeId, options.table, open.values(), err);
+    return failWrite(storage, prefix, writeId, options.table, [], err);
   }
 
   if (errorLines.length > 0) {
@@ -624,9 +529,10 @@ export async function compact<F extends Fields>(options: CompactOptions<F>): Pro
           index++;
           current = stageFile(
             storage,
-            format,
-            fileSchema,
-            options.formatOptions,
+            (sink) =>
+              format.createWriter(sink, fileSchema, options.formatOptions) as RecordWriter<
+                Record<string, unknown>
+              >,
             `${prefix}${STAGING}/${writeId}/${partition}${name}`,
             `${prefix}${partition}${name}`,
           );

@@ -3,6 +3,7 @@ import type { Dirent, Stats } from 'node:fs';
 import { createWriteStream } from 'node:fs';
 import {
   copyFile,
+  link,
   lstat,
   mkdir,
   open,
@@ -96,6 +97,31 @@ export class LocalStorage implements Storage {
       await rm(temp, { force: true }).catch(() => {});
       if (signal?.aborted) throw signal.reason;
       throw this.#wrap(err, 'put', key);
+    }
+  }
+
+  async putIfAbsent(key: string, body: Uint8Array | string): Promise<ObjectInfo | undefined> {
+    const target = this.#pathOf(key);
+    const temp = join(this.#tempDir, `${randomUUID()}.tmp`);
+    try {
+      await mkdir(this.#tempDir, { recursive: true });
+      await writeFile(temp, body);
+      // link() fails if the name exists, and makes the whole file appear at once.
+      for (let attempt = 1; ; attempt++) {
+        await mkdir(resolve(target, '..'), { recursive: true });
+        try {
+          await link(temp, target);
+          break;
+        } catch (err) {
+          if (errorCode(err) === 'EEXIST') return undefined;
+          if (errorCode(err) !== 'ENOENT' || attempt >= 5) throw err;
+        }
+      }
+      return toInfo(key, await stat(target));
+    } catch (err) {
+      throw this.#wrap(err, 'put', key);
+    } finally {
+      await rm(temp, { force: true }).catch(() => {});
     }
   }
 

@@ -96,6 +96,12 @@ export class MemoryStorage implements Storage {
     yield* [...seen].sort(compareKeys);
   }
 
+  async putIfAbsent(key: string, body: Uint8Array | string): Promise<ObjectInfo | undefined> {
+    assertValidKey(key);
+    if (this.#objects.has(key)) return undefined;
+    return this.put(key, body);
+  }
+
   async copy(from: string, to: string): Promise<ObjectInfo> {
     return this.put(to, await this.getBytes(from));
   }

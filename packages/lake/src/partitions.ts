@@ -9,6 +9,12 @@ export interface PartitionSpec {
   value: (record: Record<string, unknown>) => string | number | bigint | boolean | null | undefined;
   /** A field of the schema whose value this is; the field is then left out of the files (as Hive, Spark and Athena expect). */
   field?: string;
+  /**
+   * The Iceberg partition transform this spec stands for: `identity`, or the `day` or `hour` of a
+   * timestamp field (set by `byField`, `byDay`, `byHour`). A spec without one cannot partition an
+   * Iceberg table; `byHour`'s two hive specs (`dt`, `hour`) are one Iceberg field, `hour(source)`.
+   */
+  transform?: { kind: 'identity' | 'day' | 'hour'; source: string };
 }
 
 export const HIVE_DEFAULT_PARTITION = '__HIVE_DEFAULT_PARTITION__';
@@ -140,7 +146,12 @@ export function partitionValuesOf(
  * ```
  */
 export function byField(field: string, name = field): PartitionSpec {
-  return { name, field, value: (record) => record[field] as string | number | null };
+  return {
+    name,
+    field,
+    value: (record) => record[field] as string | number | null,
+    transform: { kind: 'identity', source: field },
+  };
 }
 
 function utcTimeOf(record: Record<string, unknown>, field: string): Date {
@@ -162,7 +173,13 @@ function utcTimeOf(record: Record<string, unknown>, field: string): Date {
  * ```
  */
 export function byDay(field: string, name = 'dt'): PartitionSpec[] {
-  return [{ name, value: (record) => utcTimeOf(record, field).toISOString().slice(0, 10) }];
+  return [
+    {
+      name,
+      value: (record) => utcTimeOf(record, field).toISOString().slice(0, 10),
+      transform: { kind: 'day', source: field },
+    },
+  ];
 }
 
 /**
@@ -175,8 +192,9 @@ export function byDay(field: string, name = 'dt'): PartitionSpec[] {
  * ```
  */
 export function byHour(field: string): PartitionSpec[] {
+  const transform = { kind: 'hour', source: field } as const;
   return [
-    ...byDay(field),
-    { name: 'hour', value: (record) => utcTimeOf(record, field).toISOString().slice(11, 13) },
+    { ...(byDay(field)[0] as PartitionSpec), transform },
+    { name: 'hour', value: (record) => utcTimeOf(record, field).toISOString().slice(11, 13), transform },
   ];
 }

@@ -219,6 +219,26 @@ export class S3Storage implements Storage {
     }
   }
 
+  async putIfAbsent(key: string, body: Uint8Array | string): Promise<ObjectInfo | undefined> {
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    try {
+      const out = await this.#client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.#keyOf(key),
+          Body: bytes,
+          ContentLength: bytes.byteLength,
+          IfNoneMatch: '*',
+        }),
+      );
+      return { key, size: bytes.byteLength, etag: unquote(out.ETag) };
+    } catch (err) {
+      // 412: the key exists; 409: a concurrent conditional write to it is in progress.
+      if (statusOf(err) === 412 || statusOf(err) === 409) return undefined;
+      throw this.#wrap(err, 'put', key);
+    }
+  }
+
   async copy(from: string, to: string): Promise<ObjectInfo> {
     const source = this.#keyOf(from);
     const Key = this.#keyOf(to);

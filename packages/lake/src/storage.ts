@@ -74,6 +74,13 @@ export interface Storage {
    */
   copy?(from: string, to: string): Promise<ObjectInfo>;
   /**
+   * Create an object only if no object has that key, atomically: of two callers racing on one key,
+   * exactly one gets its `ObjectInfo`, the other `undefined` (S3's conditional `If-None-Match: *`
+   * write, a hard link locally). What table commits are built on (Iceberg's next metadata
+   * version). Optional: a storage without it cannot host tables that commit this way.
+   */
+  putIfAbsent?(key: string, body: Uint8Array | string): Promise<ObjectInfo | undefined>;
+  /**
    * Remove uploads that a killed process left unfinished (a local temporary file, an S3
    * multipart upload) started before `olderThan`, under `prefix` where the storage can tell;
    * returns what it removed. Optional: `recoverDataset` calls it when present.

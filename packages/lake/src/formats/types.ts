@@ -12,6 +12,30 @@ export interface FileStats {
   rows: number;
   /** Bytes written to the sink (the file's size). */
   bytes: number;
+  /** Parquet: each column's statistics over the whole file, in the schema's column order. */
+  columns?: ColumnStats[];
+}
+
+/**
+ * What a file's writer saw of one column: what table formats put in their metadata so engines
+ * can prune (Iceberg's value and null counts, bounds and column sizes).
+ */
+export interface ColumnStats {
+  /** The schema field. */
+  name: string;
+  /** Values stored, nulls included (for a list: its elements, plus one per null or empty list). */
+  valueCount: number;
+  /** Nulls (for a list: null or empty lists). */
+  nullCount: number;
+  /**
+   * The smallest and largest non-null value in stored form: numbers for int32 and doubles, days
+   * for dates, bigint for int64, timestamps (in the file's unit) and unscaled decimals, strings,
+   * booleans. Absent when the column holds no value.
+   */
+  min?: number | bigint | string | boolean;
+  max?: number | bigint | string | boolean;
+  /** Bytes of the column's chunks as stored (compressed, with page headers). */
+  storedBytes: number;
 }
 
 /**

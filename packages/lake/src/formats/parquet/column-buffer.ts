@@ -273,8 +273,10 @@ export class LeafBuffer {
       }
       case 'int64':
       case 'timestamp': {
-        const n = toInt64(value);
+        let n = toInt64(value);
         if (n === undefined) this.#invalid(value, spec.kind === 'timestamp' ? 'a valid Date' : 'an int64');
+        // Dates hold milliseconds, well inside int64 as microseconds (core caps them at ±8.64e15 ms).
+        if (spec.kind === 'timestamp' && spec.timestampUnit === 'MICROS') n *= 1000n;
         const g = s.values as Growable<BigInt64Array>;
         g.reserve(1);
         g.data[g.length++] = n;

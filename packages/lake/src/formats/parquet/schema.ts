@@ -26,14 +26,34 @@ export interface LeafSpec {
   /** Decimal scale (0 for other kinds). */
   readonly scale: number;
   readonly precision: number;
+  /** Timestamps only: the stored unit (the value is a JavaScript Date, in milliseconds). */
+  readonly timestampUnit: TimestampUnit;
 }
 
-function toElement(node: ParquetNode): SchemaElement {
+/** How a Parquet file stores timestamps: the lake's hive tables use milliseconds, Iceberg microseconds. */
+export type TimestampUnit = 'MILLIS' | 'MICROS';
+
+/** Options of {@link planSchema} for the table formats that need more than plain Parquet. */
+export interface SchemaPlanOptions {
+  /**
+   * Parquet `field_id`s by column name (Iceberg's column ids): the column's own id and, for a
+   * list, the element's id.
+   */
+  readonly fieldIds?: ReadonlyMap<string, { readonly id: number; readonly elementId?: number }>;
+  /** Default `MILLIS`. */
+  readonly timestampUnit?: TimestampUnit;
+}
+
+function toElement(node: ParquetNode, unit: TimestampUnit, fieldId?: number): SchemaElement {
   const element: SchemaElement = { name: node.name, repetition_type: node.repetition };
   if (node.physicalType) element.type = node.physicalType;
   if (node.typeLength !== undefined) element.type_length = node.typeLength;
   if (node.convertedType) element.converted_type = node.convertedType;
-  if (node.logicalType) {
+  if (fieldId !== undefined) element.field_id = fieldId;
+  if (node.logicalType?.type === 'TIMESTAMP' && unit === 'MICROS') {
+    element.logical_type = { type: 'TIMESTAMP', unit: 'MICROS', isAdjustedToUTC: true };
+    element.converted_type = 'TIMESTAMP_MICROS';
+  } else if (node.logicalType) {
     element.logical_type = { ...node.logicalType };
     if (node.logicalType.type === 'DECIMAL') {
       element.precision = node.logicalType.precision;
@@ -44,11 +64,34 @@ function toElement(node: ParquetNode): SchemaElement {
   return element;
 }
 
-function flatten(nodes: readonly ParquetNode[], out: SchemaElement[]): void {
+/**
+ * Depth first, groups before their children (a top-level field, or a list's group, its repeated
+ * `list` group and its element); the ids go on each top-level field and a list's element. Returns
+ * each field's leaf element by field name.
+ */
+function flatten(
+  nodes: readonly ParquetNode[],
+  out: SchemaElement[],
+  options: SchemaPlanOptions,
+): Map<string, SchemaElement> {
+  const unit = options.timestampUnit ?? 'MILLIS';
+  const leaves = new Map<string, SchemaElement>();
   for (const node of nodes) {
-    out.push(toElement(node));
-    if (node.children) flatten(node.children, out);
+    const ids = options.fieldIds?.get(node.name);
+    const top = toElement(node, unit, ids?.id);
+    out.push(top);
+    leaves.set(node.name, top);
+    const repeated = node.children?.[0];
+    if (repeated) {
+      out.push(toElement(repeated, unit));
+      for (const leaf of repeated.children ?? []) {
+        const element = toElement(leaf, unit, ids?.elementId);
+        out.push(element);
+        leaves.set(node.name, element);
+      }
+    }
   }
+  return leaves;
 }
 
 /**
@@ -57,10 +100,12 @@ function flatten(nodes: readonly ParquetNode[], out: SchemaElement[]): void {
  */
 export function planSchema<F extends Fields>(
   schema: Schema<F>,
+  options: SchemaPlanOptions = {},
 ): { elements: SchemaElement[]; leaves: LeafSpec[] } {
   const nodes = toParquetSchema(schema);
   const elements: SchemaElement[] = [{ name: 'schema', num_children: nodes.length }];
-  flatten(nodes, elements);
+  const leafElements = flatten(nodes, elements, options);
+  const unit = options.timestampUnit ?? 'MILLIS';
   const leaves = schema.columns.map((column, i): LeafSpec => {
     const node = nodes[i] as ParquetNode;
     const def: FieldDef = column.def;
@@ -71,7 +116,7 @@ export function planSchema<F extends Fields>(
       return {
         name: column.name,
         path: [node.name, 'list', leaf.name],
-        element: toElement(leaf),
+        element: leafElements.get(node.name) as SchemaElement,
         kind: elementDef.kind as PrimitiveKind,
         isList: true,
         nullable,
@@ -80,12 +125,13 @@ export function planSchema<F extends Fields>(
         maxRepetitionLevel: 1,
         scale: elementDef.scale ?? 0,
         precision: elementDef.precision ?? 0,
+        timestampUnit: unit,
       };
     }
     return {
       name: column.name,
       path: [node.name],
-      element: toElement(node),
+      element: leafElements.get(node.name) as SchemaElement,
       kind: def.kind as PrimitiveKind,
       isList: false,
       nullable,
@@ -93,6 +139,7 @@ export function planSchema<F extends Fields>(
       maxRepetitionLevel: 0,
       scale: def.scale ?? 0,
       precision: def.precision ?? 0,
+      timestampUnit: unit,
     };
   });
   return { elements, leaves };

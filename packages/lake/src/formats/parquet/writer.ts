@@ -4,11 +4,11 @@ import type { FileMetaData, RowGroup, SchemaElement } from 'hyparquet';
 import { ByteWriter } from 'hyparquet-writer/src/bytewriter.js';
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
 import { endSink, writeTo } from '../sink.js';
-import type { FileStats, RecordWriter } from '../types.js';
-import { LeafBuffer } from './column-buffer.js';
+import type { ColumnStats, FileStats, RecordWriter } from '../types.js';
+import { compareUtf8, LeafBuffer } from './column-buffer.js';
 import { type Codec, writeColumnChunk } from './column-chunk.js';
 import { ParquetError, wrapParquetError } from './errors.js';
-import { type LeafSpec, planSchema } from './schema.js';
+import { type LeafSpec, planSchema, type SchemaPlanOptions } from './schema.js';
 
 const MAGIC = 0x31524150; // "PAR1"
 /** Hand bytes to the sink once this many are pending, so the encoder's buffer stays small. */
@@ -32,6 +32,23 @@ function statisticsBytes(leaf: LeafBuffer): number {
 export interface ParquetWriterConfig {
   readonly rowGroupBytes: number;
   readonly compression: Codec;
+  /** Field ids and the timestamp unit, for table formats that need them (Iceberg). */
+  readonly schemaPlan?: SchemaPlanOptions;
+}
+
+/** Fold one row group's column into the file's statistics of that column. */
+function addColumnStats(stats: ColumnStats, leaf: LeafBuffer, storedBytes: number): void {
+  stats.valueCount += leaf.slots;
+  stats.nullCount += leaf.nullCount;
+  stats.storedBytes += storedBytes;
+  const { min, max } = leaf;
+  if (min === undefined || max === undefined) return;
+  const less =
+    typeof min === 'string'
+      ? (a: unknown, b: unknown) => compareUtf8(a as string, b as string) < 0
+      : (a: unknown, b: unknown) => (a as number) < (b as number);
+  if (stats.min === undefined || less(min, stats.min)) stats.min = min;
+  if (stats.max === undefined || less(stats.max, max)) stats.max = max;
 }
 
 /** A row group's buffers, detached from the writer so that records keep arriving while it is encoded. */
@@ -52,6 +69,7 @@ export class ParquetRecordWriter<R> implements RecordWriter<R> {
   readonly #specs: LeafSpec[];
   readonly #out = new ByteWriter(SINK_CHUNK_BYTES);
   readonly #rowGroups: RowGroup[] = [];
+  readonly #columnStats: ColumnStats[];
   #leaves: LeafBuffer[];
   #groupRows = 0;
   #written = 0;
@@ -68,9 +86,15 @@ export class ParquetRecordWriter<R> implements RecordWriter<R> {
   constructor(sink: Writable, schema: Schema<Fields>, config: ParquetWriterConfig) {
     this.#sink = sink;
     this.#config = config;
-    const { elements, leaves } = planSchema(schema);
+    const { elements, leaves } = planSchema(schema, config.schemaPlan);
     this.#elements = elements;
     this.#specs = leaves;
+    this.#columnStats = leaves.map((leaf) => ({
+      name: leaf.name,
+      valueCount: 0,
+      nullCount: 0,
+      storedBytes: 0,
+    }));
     this.#leaves = this.#specs.map((spec) => new LeafBuffer(spec, 1024));
     this.#out.appendUint32(MAGIC);
     for (const element of elements) this.#footerBytes += 16 + element.name.length;
@@ -149,11 +173,13 @@ export class ParquetRecordWriter<R> implements RecordWriter<R> {
     let totalBytes = 0n;
     let raw = 0;
     try {
-      for (const leaf of group.leaves) {
+      for (const [i, leaf] of group.leaves.entries()) {
         const chunkWriter = writeColumnChunk(out, leaf, this.#config.compression);
         for (let step = chunkWriter.next(); ; step = chunkWriter.next()) {
           if (step.done) {
             columns.push(step.value.chunk);
+            const stored = Number(step.value.chunk.meta_data?.total_compressed_size ?? 0n);
+            addColumnStats(this.#columnStats[i] as ColumnStats, leaf, stored);
             this.#footerBytes += CHUNK_FOOTER_BYTES + statisticsBytes(leaf);
             totalBytes += step.value.chunk.meta_data?.total_uncompressed_size ?? 0n;
             raw += step.value.uncompressedBytes;
@@ -206,6 +232,6 @@ export class ParquetRecordWriter<R> implements RecordWriter<R> {
       this.#error ??= wrapParquetError(err, 'PARQUET_WRITE_FAILED', 'writing the Parquet footer failed');
       throw this.#error;
     }
-    return { rows: this.rows, bytes: this.#written };
+    return { rows: this.rows, bytes: this.#written, columns: this.#columnStats };
   }
 }

@@ -1,0 +1,144 @@
+import { PassThrough } from 'node:stream';
+import { describeValue, type Fields, type Schema, type ValidationIssue } from '@tributary/core';
+import { PartitionError } from './errors.js';
+import type { FileStats, RecordWriter } from './formats/types.js';
+import type { ObjectInfo, Storage } from './storage.js';
+
+/** A data file being written: a format's writer feeding the storage's upload of `key`. */
+export interface StagedFile {
+  /** Where the bytes go now (a staging key for hive tables, the final key for Iceberg's). */
+  stagingKey: string;
+  /** Where the file lives once committed. */
+  finalKey: string;
+  writer: RecordWriter<Record<string, unknown>>;
+  sink: PassThrough;
+  upload: Promise<ObjectInfo>;
+}
+
+/** Start writing a file: `createWriter` gets the sink whose bytes `storage` uploads to `stagingKey`. */
+export function stageFile(
+  storage: Storage,
+  createWriter: (sink: PassThrough) => RecordWriter<Record<string, unknown>>,
+  stagingKey: string,
+  finalKey: string,
+): StagedFile {
+  const sink = new PassThrough();
+  // Its failures reach the caller through the upload and the writer, never as an 'error' event
+  // nobody listens to (destroying it is how a failed write stops its upload).
+  sink.on('error', () => {});
+  const writer = createWriter(sink);
+  const upload = storage.put(stagingKey, sink);
+  // Surface an upload failure through the writer's next write instead of an unhandled rejection.
+  upload.catch((err) => sink.destroy(err instanceof Error ? err : new Error(String(err))));
+  return { stagingKey, finalKey, writer, sink, upload };
+}
+
+/** Finish a staged file: its trailer written and its upload complete, or the first failure of either. */
+export async function finishStaged(file: StagedFile): Promise<FileStats> {
+  const [stats] = await Promise.all([file.writer.close(), file.upload]);
+  return stats;
+}
+
+/**
+ * Stop every upload of a failed write and wait until each has settled: ending the sinks with
+ * the error makes each upload fail promptly (an upload whose stream is never ended never ends).
+ */
+export async function abandonStaged(files: Iterable<StagedFile>, reason: unknown): Promise<void> {
+  const error = reason instanceof Error ? reason : new Error(String(reason));
+  const uploads = [...files].map((file) => {
+    file.sink.destroy(error);
+    return file.upload;
+  });
+  await Promise.allSettled(uploads);
+}
+
+function partitionIssue(err: PartitionError, record: Record<string, unknown>): ValidationIssue {
+  const name = String(err.context.partition);
+  return {
+    path: name,
+    code: 'partition',
+    expected: 'a value that reads back unchanged from a partition folder name',
+    actual: describeValue(record[name] ?? null),
+    message: err.reason,
+  };
+}
+
+/** How {@link writeFiles} validates, partitions and rolls a table's records into files. */
+export interface FilesPlan {
+  /** The records' schema: each input is validated against it. */
+  schema: Schema<Fields>;
+  /** The partition folder of a valid record (`''` unpartitioned); a `PartitionError` refuses the record. */
+  partitionOf(record: Record<string, unknown>): string;
+  /** Start the `index`th file of a partition. */
+  open(partition: string, index: number): StagedFile;
+  /** What of a record goes into the file (hive tables leave field partitions out). */
+  project?(record: Record<string, unknown>): Record<string, unknown>;
+  maxRowsPerFile: number;
+  targetFileBytes: number;
+  maxOpenFiles: number;
+  /** An input that fails the schema or its partitioning. */
+  refuse(input: unknown, issues: ValidationIssue[]): void;
+  /** A file is complete (written and uploaded). */
+  closed(file: StagedFile, partition: string, stats: FileStats): void;
+}
+
+/**
+ * Validate records, split them by partition and write them into files rolled by rows or bytes,
+ * at most `maxOpenFiles` open at once (the longest-open one is closed to make room): the one loop
+ * behind hive and Iceberg writes. Returns the rows written. On a failure every upload still in
+ * flight is stopped before the error is rethrown; removing what was written is the caller's part.
+ */
+export async function writeFiles(
+  records: AsyncIterable<unknown> | Iterable<unknown>,
+  plan: FilesPlan,
+): Promise<number> {
+  const open = new Map<string, StagedFile>();
+  const counts = new Map<string, number>();
+  let rows = 0;
+  const close = async (partition: string, file: StagedFile) => {
+    const stats = await finishStaged(file);
+    open.delete(partition);
+    plan.closed(file, partition, stats);
+  };
+  try {
+    for await (const input of records) {
+      const result = plan.schema.validate(input);
+      if (!result.ok) {
+        plan.refuse(input, result.issues);
+        continue;
+      }
+      const record = result.value as Record<string, unknown>;
+      let partition: string;
+      try {
+        partition = plan.partitionOf(record);
+      } catch (err) {
+        // A value that would not read back unchanged refuses its record, not the write.
+        if (!(err instanceof PartitionError)) throw err;
+        plan.refuse(input, [partitionIssue(err, record)]);
+        continue;
+      }
+      let file = open.get(partition);
+      if (!file) {
+        if (open.size >= plan.maxOpenFiles) {
+          // Close the file that has been open longest: memory stays bounded by maxOpenFiles writers.
+          const [oldest, oldestFile] = open.entries().next().value as [string, StagedFile];
+          await close(oldest, oldestFile);
+        }
+        const index = counts.get(partition) ?? 0;
+        counts.set(partition, index + 1);
+        file = plan.open(partition, index);
+        open.set(partition, file);
+      }
+      await file.writer.write(plan.project ? plan.project(record) : record);
+      rows++;
+      if (file.writer.rows >= plan.maxRowsPerFile || file.writer.estimatedBytes >= plan.targetFileBytes) {
+        await close(partition, file);
+      }
+    }
+    for (const [partition, file] of [...open]) await close(partition, file);
+  } catch (err) {
+    await abandonStaged(open.values(), err);
+    throw err;
+  }
+  return rows;
+}
