@@ -26,6 +26,8 @@ import {
 import { abandonStaged, finishStaged, type StagedFile, stageFile, writeFiles } from './file-writer.js';
 import { formatFor, formatOfKey } from './formats/registry.js';
 import type { FileFormat, FormatName, RecordWriter, WriterOptions } from './formats/types.js';
+import type { IcebergCatalog } from './iceberg/catalog.js';
+import { compactIceberg, type IcebergCommit, readIceberg, writeIceberg } from './iceberg/table.js';
 import {
   checkPartitionName,
   type PartitionSpec,
@@ -79,7 +81,17 @@ export interface WriteDatasetOptions<F extends Fields> {
    */
   writeId?: string;
   onEvent?: EventListener;
+  /**
+   * `hive` (default): folders of files committed by the lake's manifest. `iceberg`: an Apache
+   * Iceberg (v2) table that Athena, Spark, Glue, DuckDB and pyiceberg read as one snapshot.
+   */
+  tableFormat?: LakeTableFormat;
+  /** Iceberg: where the table is registered (default: its storage, Hadoop layout). */
+  catalog?: IcebergCatalog;
 }
+
+/** How a table's files and commits are laid out. */
+export type LakeTableFormat = 'hive' | 'iceberg';
 
 export interface WriteDatasetResult {
   writeId: string;
@@ -96,6 +108,32 @@ export interface WriteDatasetResult {
    * abandoned staging objects and temporary uploads removed (see `recoverDataset`).
    */
   recovery: Omit<RecoveryResult, 'manifest'>;
+  /** Iceberg: the snapshot this write committed (a 63-bit id as decimal text). */
+  snapshotId?: string;
+}
+
+const NO_RECOVERY: Omit<RecoveryResult, 'manifest'> = Object.freeze({
+  rolledForward: false,
+  removedStaging: [],
+  removedTemporary: [],
+}) as Omit<RecoveryResult, 'manifest'>;
+
+function fromIceberg(
+  result: IcebergCommit,
+  extra: Partial<WriteDatasetResult> & { writeId: string },
+): WriteDatasetResult {
+  return {
+    version: result.version,
+    files: result.added,
+    partitions: [...new Set(result.added.map((f) => f.partition))].sort(),
+    rows: result.added.reduce((n, f) => n + f.rows, 0),
+    invalid: [],
+    invalidCount: 0,
+    removed: result.removed,
+    recovery: { ...NO_RECOVERY, removedStaging: [], removedTemporary: [] },
+    snapshotId: result.snapshotId,
+    ...extra,
+  };
 }
 
 /** A stable UUID-shaped name from the write id and the file's place, so re-runs reuse names. */
@@ -159,6 +197,26 @@ export async function writeDataset<F extends Fields>(
     writeId = randomUUID(),
     onEvent,
   } = options;
+  if (options.tableFormat === 'iceberg') {
+    if (options.format !== undefined && options.format !== 'parquet') {
+      throw new TributaryError(`Iceberg tables hold Parquet files, not ${options.format}`, {
+        code: 'DATASET_INVALID',
+      });
+    }
+    const result = await writeIceberg(records, options);
+    return fromIceberg(result, {
+      writeId: result.writeId,
+      rows: result.rows,
+      partitions: result.partitions,
+      invalid: result.invalid,
+      invalidCount: result.invalidCount,
+    });
+  }
+  if (options.tableFormat !== undefined && options.tableFormat !== 'hive') {
+    throw new TributaryError(`Unknown table format ${JSON.stringify(options.tableFormat)}: hive or iceberg`, {
+      code: 'DATASET_INVALID',
+    });
+  }
   const prefix = tablePrefix(options.table);
   const format: FileFormat = formatFor(options.format ?? 'parquet');
   if (!['append', 'overwrite', 'overwrite_partitions'].includes(mode)) {
@@ -327,6 +385,27 @@ export interface ReadDatasetOptions<F extends Fields> {
    */
   partitionBy?: readonly PartitionSpec[];
   signal?: AbortSignal;
+  /**
+   * Default: `iceberg` when the table has Iceberg metadata and no lake manifest, else `hive`.
+   * For Iceberg, `partitions` match partition fields by their text (`{ timestamp_hour: '2026-11-23-10' }`).
+   */
+  tableFormat?: LakeTableFormat;
+  /** Iceberg: where the table is registered (default: its storage). */
+  catalog?: IcebergCatalog;
+  /** Iceberg: read this snapshot (time travel). */
+  snapshotId?: bigint | string | number;
+  /** Iceberg: read the snapshot that was current at this time. */
+  asOf?: Date | number;
+}
+
+/** Whether a table folder holds Iceberg metadata (and no lake manifest). */
+async function isIcebergTable(storage: Storage, table: string): Promise<boolean> {
+  const prefix = tablePrefix(table);
+  if (await storage.head(`${prefix}metadata/version-hint.text`)) return true;
+  for await (const object of storage.list(`${prefix}metadata/`)) {
+    if (object.key.endsWith('.metadata.json')) return true;
+  }
+  return false;
 }
 
 /**
@@ -418,6 +497,16 @@ export async function* readDataset<F extends Fields>(
   options: ReadDatasetOptions<F>,
 ): AsyncGenerator<Schema<F>['$record']> {
   const { storage, schema, partitions } = options;
+  if (
+    options.tableFormat === 'iceberg' ||
+    (options.tableFormat === undefined && options.catalog !== undefined) ||
+    (options.tableFormat === undefined &&
+      !(await readManifest(storage, options.table)) &&
+      (await isIcebergTable(storage, options.table)))
+  ) {
+    yield* readIceberg(options);
+    return;
+  }
   const { manifest, files, readKey } = await readableSnapshot(storage, options.table);
   const fieldPartitions: { name: string; field?: string }[] = options.partitionBy
     ? options.partitionBy.filter((p) => p.field)
@@ -468,6 +557,9 @@ export interface CompactOptions<F extends Fields> {
   targetFileBytes?: number;
   maxRowsPerFile?: number;
   writeId?: string;
+  /** `iceberg`: rewrite the partition as one `replace` snapshot (`partition` is its data folder). */
+  tableFormat?: LakeTableFormat;
+  catalog?: IcebergCatalog;
 }
 
 /**
@@ -482,6 +574,10 @@ export interface CompactOptions<F extends Fields> {
 export async function compact<F extends Fields>(options: CompactOptions<F>): Promise<WriteDatasetResult> {
   const { storage, schema, partition } = options;
   const writeId = options.writeId ?? randomUUID();
+  if (options.tableFormat === 'iceberg') {
+    const result = await compactIceberg({ ...options, writeId });
+    return fromIceberg(result, { writeId, partitions: [partition] });
+  }
   const { manifest, ...recovery } = await recoverDataset(storage, options.table, { keepWriteId: writeId });
   if (!manifest) throw datasetError(`${options.table} has no manifest to compact`, { table: options.table });
   const inputs = manifest.files.filter((f) => f.partition === partition);

@@ -30,6 +30,7 @@ export type {
   CompactOptions,
   DatasetFile,
   InvalidRecord,
+  LakeTableFormat,
   Manifest,
   ReadDatasetOptions,
   RecoverDatasetOptions,
@@ -70,6 +71,7 @@ export {
 } from './formats/parquet.js';
 export { formatFor, formatOfKey } from './formats/registry.js';
 export type {
+  ColumnStats,
   FileFormat,
   FileStats,
   FormatName,
@@ -77,6 +79,40 @@ export type {
   RecordWriter,
   WriterOptions,
 } from './formats/types.js';
+export type { IcebergCatalog, LoadedTable } from './iceberg/catalog.js';
+export { StorageCatalog } from './iceberg/catalog.js';
+export type { IcebergErrorCode } from './iceberg/errors.js';
+export { IcebergError } from './iceberg/errors.js';
+export type {
+  ExpireSnapshotsOptions,
+  ExpireSnapshotsResult,
+  RemoveOrphanFilesOptions,
+} from './iceberg/maintenance.js';
+export {
+  DEFAULT_ORPHAN_GRACE_MS,
+  DEFAULT_SNAPSHOT_MAX_AGE_MS,
+  expireSnapshots,
+  removeOrphanFiles,
+} from './iceberg/maintenance.js';
+export type { Snapshot, TableMetadata } from './iceberg/metadata.js';
+export type {
+  IcebergField,
+  IcebergPartitionField,
+  IcebergPartitionSpec,
+  IcebergSchema,
+  IcebergType,
+} from './iceberg/schema.js';
+export { schemaFromIceberg } from './iceberg/schema.js';
+export type {
+  IcebergCommit,
+  IcebergCompactOptions,
+  IcebergReadOptions,
+  IcebergScan,
+  IcebergWriteMode,
+  IcebergWriteOptions,
+  IcebergWriteResult,
+} from './iceberg/table.js';
+export { compactIceberg, readIceberg, scanIceberg, writeIceberg } from './iceberg/table.js';
 export type { Lake, ZoneName } from './lake.js';
 export { createLake, localLake, ZONES } from './lake.js';
 export type { LocalStorageOptions } from './local-storage.js';

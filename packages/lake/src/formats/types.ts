@@ -65,6 +65,11 @@ export interface WriterOptions {
 export interface ReadOptions {
   /** Only these columns (Parquet reads only their column chunks). */
   columns?: string[];
+  /**
+   * Parquet: match the schema's columns to the file's by field id (Iceberg's column ids, by
+   * field name) when the file carries ids; by name otherwise.
+   */
+  fieldIds?: ReadonlyMap<string, number>;
   signal?: AbortSignal;
 }
 

@@ -237,7 +237,23 @@ export async function* readParquet<F extends Fields>(
   const context = { key, url: storage.url };
   const { file, metadata } = await openParquet(storage, key, signal);
   const tree = parquetSchema(metadata);
-  const fileColumns = new Map(tree.children.map((node) => [node.element.name, node]));
+  // Iceberg tables name columns by id: a renamed column keeps its id, a dropped and re-added one
+  // gets a new id. Files without ids (the lake's hive tables, other writers) match by name.
+  const { fieldIds } = options;
+  const byId = new Map<number, SchemaTree>();
+  for (const node of tree.children) {
+    if (node.element.field_id !== undefined) byId.set(node.element.field_id, node);
+  }
+  const fileColumns = new Map<string, SchemaTree>();
+  for (const node of tree.children) {
+    if (!fieldIds || byId.size === 0) fileColumns.set(node.element.name, node);
+  }
+  if (fieldIds && byId.size > 0) {
+    for (const [name, id] of fieldIds) {
+      const node = byId.get(id);
+      if (node) fileColumns.set(name, node);
+    }
+  }
   const defs = new Map(schema.columns.map((c) => [c.name, c.def]));
   const names = options.columns ?? schema.columns.map((c) => c.name);
   for (const name of names) {
@@ -251,8 +267,10 @@ export async function* readParquet<F extends Fields>(
   const converters = names.map((name) =>
     columnConverter(name, defs.get(name) as FieldDef, fileColumns.get(name), key),
   );
-  const present = names.filter((name) => fileColumns.has(name));
-  const positions = names.map((name) => present.indexOf(name));
+  const presentNames = names.filter((name) => fileColumns.has(name));
+  // hyparquet selects columns by their names in the file.
+  const present = presentNames.map((name) => (fileColumns.get(name) as SchemaTree).element.name);
+  const positions = names.map((name) => presentNames.indexOf(name));
   // Pages that carry a CRC-32 are checked as their bytes arrive: a flipped bit fails the read.
   const verified = verifyingFile(file, metadata, present, context);
 

@@ -1,0 +1,155 @@
+import { ObjectNotFoundError } from '../errors.js';
+import type { Storage } from '../storage.js';
+import { IcebergError } from './errors.js';
+import { stringifyJson } from './json.js';
+import { parseTableMetadata, type TableMetadata, withMetadataLog } from './metadata.js';
+
+/** A table's metadata as a catalog holds it, with what a commit on top of it needs. */
+export interface LoadedTable {
+  metadata: TableMetadata;
+  /** The metadata file's absolute location (`file:///…/v3.metadata.json`, `s3://…`). */
+  metadataLocation: string;
+  /** The metadata file's key in the catalog's storage. */
+  metadataKey: string;
+  /** What the catalog checks a commit against (a version number, Glue's `VersionId`). */
+  version: string;
+}
+
+/**
+ * Where Iceberg tables are registered, and how a commit is made atomic. Every table's files live
+ * in `storage` under the table's name (`<table>/data/…`, `<table>/metadata/…`).
+ */
+export interface IcebergCatalog {
+  readonly storage: Storage;
+  /** A name for messages: `storage`, `glue`. */
+  readonly kind: string;
+  /** The table's current metadata, or `undefined` when there is no such table. */
+  load(table: string): Promise<LoadedTable | undefined>;
+  /**
+   * Make `next` the table's metadata if `base` is still its current one (`undefined`: create the
+   * table). Rejects with a retryable `ICEBERG_COMMIT_CONFLICT` when another commit came first.
+   */
+  commit(table: string, base: LoadedTable | undefined, next: TableMetadata): Promise<LoadedTable>;
+}
+
+/** `<storage url>/<key>`: a file's location as the metadata records it. */
+export function locationOf(storage: Storage, key: string): string {
+  return `${storage.url}/${key}`;
+}
+
+/**
+ * The storage key of a location the metadata names: a file of this storage (`file:///root/k`,
+ * `file:/root/k`, `/root/k`, `s3://bucket/prefix/k`, `s3a://…`), or `ICEBERG_FILE_OUTSIDE_STORAGE`.
+ */
+export function keyOf(storage: Storage, location: string): string {
+  const normalize = (url: string) =>
+    url
+      .replace(/^s3[an]:\/\//, 's3://')
+      .replace(/^file:\/\/\//, '/')
+      .replace(/^file:\//, '/');
+  const root = `${normalize(storage.url)}/`;
+  const path = normalize(location);
+  if (!path.startsWith(root)) {
+    throw new IcebergError(`${location} is outside the table's storage ${storage.url}`, {
+      code: 'ICEBERG_FILE_OUTSIDE_STORAGE',
+      context: { location, url: storage.url },
+    });
+  }
+  // Not decoded: `%` escapes of partition values are part of the names (as Java writes them).
+  return path.slice(root.length);
+}
+
+const VERSION_FILE = /^v(\d+)\.metadata\.json$/;
+
+function versionKey(table: string, version: number): string {
+  return `${table}/metadata/v${version}.metadata.json`;
+}
+
+/**
+ * The catalog of a folder of tables, in the layout of Iceberg's Hadoop catalog, which Spark's
+ * `HadoopCatalog`/`HadoopTables` and pyiceberg's `StaticTable` read: `<table>/metadata/vN.metadata.json`
+ * and `<table>/metadata/version-hint.text`. A commit creates version N+1 only if no one else has
+ * (the storage's `putIfAbsent`: a hard link locally, a conditional write on S3), so of two
+ * writers exactly one wins; the version hint is then updated, and readers look past a stale hint.
+ *
+ * @example
+ * ```ts
+ * const catalog = new StorageCatalog(lake.processed);
+ * const table = await catalog.load('sensors');
+ * console.log(table?.metadata['current-snapshot-id']);
+ * ```
+ */
+export class StorageCatalog implements IcebergCatalog {
+  readonly storage: Storage;
+  readonly kind = 'storage';
+
+  constructor(storage: Storage) {
+    if (!storage.putIfAbsent) {
+      throw new IcebergError(
+        `${storage.url} cannot create an object only if it is absent, which Iceberg commits need: use LocalStorage, S3Storage or a Glue catalog`,
+        { code: 'ICEBERG_OPTIONS_INVALID', context: { url: storage.url } },
+      );
+    }
+    this.storage = storage;
+  }
+
+  /** The current version number (0: no table), from the hint and what exists past it. */
+  async #currentVersion(table: string): Promise<number> {
+    let version = 0;
+    try {
+      const hint = Buffer.from(await this.storage.getBytes(`${table}/metadata/version-hint.text`))
+        .toString('utf8')
+        .trim();
+      if (/^\d+$/.test(hint)) version = Number(hint);
+    } catch (err) {
+      if (!(err instanceof ObjectNotFoundError)) throw err;
+    }
+    if (version === 0) {
+      // No hint: the highest version file there is.
+      for await (const object of this.storage.list(`${table}/metadata/v`)) {
+        const m = VERSION_FILE.exec(object.key.slice(`${table}/metadata/`.length));
+        if (m) version = Math.max(version, Number(m[1]));
+      }
+    }
+    // A commit that stopped before updating the hint: its version file is the table's state.
+    while (version > 0 && (await this.storage.head(versionKey(table, version + 1)))) version++;
+    return version;
+  }
+
+  async load(table: string): Promise<LoadedTable | undefined> {
+    const version = await this.#currentVersion(table);
+    if (version === 0) return undefined;
+    const key = versionKey(table, version);
+    const text = Buffer.from(await this.storage.getBytes(key)).toString('utf8');
+    return {
+      metadata: parseTableMetadata(text, key),
+      metadataLocation: locationOf(this.storage, key),
+      metadataKey: key,
+      version: String(version),
+    };
+  }
+
+  async commit(table: string, base: LoadedTable | undefined, next: TableMetadata): Promise<LoadedTable> {
+    const version = (base ? Number(base.version) : 0) + 1;
+    const key = versionKey(table, version);
+    const metadata = withMetadataLog(next, base?.metadataLocation, base?.metadata['last-updated-ms']);
+    const created = await (this.storage.putIfAbsent as NonNullable<Storage['putIfAbsent']>)(
+      key,
+      stringifyJson(metadata),
+    );
+    if (!created) {
+      throw new IcebergError(`${table}: another writer committed version ${version} first`, {
+        code: 'ICEBERG_COMMIT_CONFLICT',
+        context: { table, version },
+      });
+    }
+    // Only a hint: a reader that finds it stale looks for later versions.
+    await this.storage.put(`${table}/metadata/version-hint.text`, String(version)).catch(() => {});
+    return {
+      metadata,
+      metadataLocation: locationOf(this.storage, key),
+      metadataKey: key,
+      version: String(version),
+    };
+  }
+}
