@@ -374,6 +374,7 @@ async function writeManifest(
     partitionSpecId: spec['spec-id'],
     content: 0,
     sequenceNumber,
+    // biome-ignore lint/complexity/useMathMinMax: bigints, which Math.min cannot take
     minSequenceNumber: sequences.reduce((m, s) => (s < m ? s : m), sequenceNumber),
     addedSnapshotId: snapshotId,
     addedFilesCount: c.addedFiles,
