@@ -27,7 +27,13 @@ import { abandonStaged, finishStaged, type StagedFile, stageFile, writeFiles } f
 import { formatFor, formatOfKey } from './formats/registry.js';
 import type { FileFormat, FormatName, RecordWriter, WriterOptions } from './formats/types.js';
 import type { IcebergCatalog } from './iceberg/catalog.js';
-import { compactIceberg, type IcebergCommit, readIceberg, writeIceberg } from './iceberg/table.js';
+import {
+  compactIceberg,
+  type IcebergCommit,
+  readIceberg,
+  scanIceberg,
+  writeIceberg,
+} from './iceberg/table.js';
 import {
   checkPartitionName,
   type PartitionSpec,
@@ -430,6 +436,17 @@ async function snapshotOf(
 ): Promise<{ manifest: Manifest | undefined; files: DatasetFile[] }> {
   const { manifest } = await committedManifest(storage, table);
   if (manifest) return { manifest, files: manifest.files };
+  if (storage.putIfAbsent && (await isIcebergTable(storage, table))) {
+    // An Iceberg table's files are its current snapshot's, never whatever a listing finds.
+    const scan = await scanIceberg({ storage, table });
+    const files = scan.files.map((f) => ({
+      key: f.key,
+      partition: f.key.slice(tablePrefix(table).length + 'data/'.length, f.key.lastIndexOf('/') + 1),
+      rows: f.rows,
+      bytes: f.bytes,
+    }));
+    return { manifest, files };
+  }
   return { manifest, files: await listTableFiles(storage, table) };
 }
 
