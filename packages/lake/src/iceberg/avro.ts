@@ -99,7 +99,6 @@ function invalid(message: string, cause?: unknown): IcebergError {
 /**
  * An Avro object-container file holding `records`, encoded with the schema, in one call.
  *
- * @example
  * ```ts
  * const bytes = writeAvroContainer({ schema: { type: 'record', name: 'r', fields: [{ name: 'id', type: 'long', 'field-id': 1 }] }, records: [{ id: 1n }] });
  * ```
@@ -188,7 +187,6 @@ function decompress(codec: string, data: Buffer): Buffer {
 /**
  * The schema, header metadata and records of an Avro object-container file.
  *
- * @example
  * ```ts
  * const { metadata, records } = readAvroContainer(bytes);
  * ```

@@ -78,7 +78,6 @@ export function bytesToUnscaled(bytes: Uint8Array): bigint {
 /**
  * Iceberg's single-value serialization of a value of an Iceberg primitive type (spec, appendix D).
  *
- * @example
  * ```ts
  * toBound('int', 1); // Uint8Array [1, 0, 0, 0]
  * toBound('decimal(9,2)', '-1.28'); // Uint8Array [0x80]
@@ -90,7 +89,6 @@ export function toBound(type: BoundType | string, value: BoundValue): Uint8Array
  * `truncate(16)` does ({@link truncateLowerBound}, {@link truncateUpperBound}); `undefined` when a
  * string has no upper bound of 16 code points.
  *
- * @example
  * ```ts
  * toBound('string', 'temperature-sensor-0042', 'upper'); // UTF-8 of 'temperature-sent'
  * ```
@@ -166,7 +164,6 @@ function serialize(type: string, value: BoundValue): Uint8Array {
 /**
  * The value a single-value serialization holds (the inverse of {@link toBound}).
  *
- * @example
  * ```ts
  * fromBound('long', Uint8Array.of(1, 0, 0, 0, 0, 0, 0, 0)); // 1n
  * fromBound('decimal(9,2)', Uint8Array.of(0x80)); // '-1.28'
@@ -218,7 +215,6 @@ export const DEFAULT_TRUNCATE_LENGTH = 16;
  * A string lower bound under `truncate(length)`: its first `length` code points (a prefix is never
  * greater than the string).
  *
- * @example
  * ```ts
  * truncateLowerBound('temperature-sensor-0042'); // 'temperature-sens'
  * ```
@@ -234,7 +230,6 @@ export function truncateLowerBound(value: string, length = DEFAULT_TRUNCATE_LENG
  * incremented (dropping trailing code points that cannot be, and skipping the surrogate range), or
  * `undefined` when no such prefix exists (then the file gets no upper bound for that column).
  *
- * @example
  * ```ts
  * truncateUpperBound('temperature-sensor-0042'); // 'temperature-sent'
  * ```

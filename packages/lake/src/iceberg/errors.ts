@@ -27,7 +27,7 @@ export type IcebergErrorCode =
  * @example
  * ```ts
  * try {
- *   await writeDataset(rows, { storage: lake.processed, table: 'sensors', schema: readingSchema, tableFormat: 'iceberg' });
+ *   await writeDataset(readings, { storage: lake.processed, table: 'sensors', schema: readingSchema, tableFormat: 'iceberg' });
  * } catch (err) {
  *   if (err instanceof IcebergError && err.code === 'ICEBERG_COMMIT_CONFLICT') console.log('another writer won; try again');
  *   else throw err;

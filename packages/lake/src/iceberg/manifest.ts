@@ -332,7 +332,6 @@ function partitionValueOut(field: ManifestPartitionField, value: PartitionValue 
  * double; `bigint` (or a safe integer) for long and timestamps; `string`; `boolean`; a decimal as
  * text (`'-12.34'`) or as its unscaled big-endian bytes; `Uint8Array` for binary.
  *
- * @example
  * ```ts
  * const bytes = encodeManifest({ schemaJson, schemaId: 0, spec: { specId: 0, fields: [] }, entries });
  * ```
@@ -493,7 +492,6 @@ function dataFileIn(
  * matched by name, unknown ones ignored. Throws `ICEBERG_UNSUPPORTED` for delete files and
  * non-Parquet data files, `ICEBERG_METADATA_INVALID` for a file that is not a manifest.
  *
- * @example
  * ```ts
  * const { entries, metadata } = decodeManifest(bytes);
  * metadata['partition-spec-id']; // '0'
@@ -542,7 +540,6 @@ export interface EncodeManifestListOptions {
 /**
  * An Iceberg v2 manifest list (the Avro file a snapshot's `manifest-list` names).
  *
- * @example
  * ```ts
  * const bytes = encodeManifestList({ snapshotId, parentSnapshotId: null, sequenceNumber: 1n, manifests });
  * ```
@@ -588,7 +585,6 @@ export function encodeManifestList(options: EncodeManifestListOptions): Uint8Arr
  * The manifests a manifest list names, v1 to v3, written by any engine (fields matched by name; a
  * v1 list's missing sequence numbers are 0 and its missing counts 0).
  *
- * @example
  * ```ts
  * for (const manifest of decodeManifestList(bytes)) console.log(manifest.manifestPath);
  * ```
