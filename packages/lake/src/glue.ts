@@ -3,3 +3,5 @@
 
 export type { GlueCatalogOptions } from './catalog/glue-catalog.js';
 export { fromGlueTable, GlueCatalog, toGlueTableInput } from './catalog/glue-catalog.js';
+export type { GlueIcebergCatalogOptions } from './iceberg/glue-catalog.js';
+export { GlueIcebergCatalog, icebergGlueColumns } from './iceberg/glue-catalog.js';
