@@ -27,7 +27,9 @@ export interface IcebergCatalog {
   load(table: string): Promise<LoadedTable | undefined>;
   /**
    * Make `next` the table's metadata if `base` is still its current one (`undefined`: create the
-   * table). Rejects with a retryable `ICEBERG_COMMIT_CONFLICT` when another commit came first.
+   * table). Rejects with a retryable `ICEBERG_COMMIT_CONFLICT` when another commit came first,
+   * and with an error whose `context.commitState` is `'unknown'` when it cannot tell whether the
+   * commit was made (the writer then keeps its files).
    */
   commit(table: string, base: LoadedTable | undefined, next: TableMetadata): Promise<LoadedTable>;
 }

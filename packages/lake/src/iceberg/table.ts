@@ -536,6 +536,15 @@ async function attempt(
 }
 
 /**
+ * A catalog that cannot tell whether its commit was made (`context.commitState: 'unknown'`, e.g.
+ * Glue's answer lost and the table unreadable): the files may be the table's now, so they stay;
+ * `removeOrphanFiles` removes them later if the commit was not made.
+ */
+function mayHaveCommitted(err: unknown): boolean {
+  return (err as { context?: { commitState?: unknown } } | undefined)?.context?.commitState === 'unknown';
+}
+
+/**
  * Commit a change, retrying on a lost race: the change is applied again on top of the winner's
  * snapshot (appends and overwrites always apply; a compaction whose inputs another commit removed
  * fails with `ICEBERG_COMMIT_CONFLICT`). What a failed attempt wrote is deleted.
@@ -554,7 +563,7 @@ async function commitChange(
     try {
       return await attempt(catalog, table, current, create, plan, change, written);
     } catch (err) {
-      await catalog.storage.delete(written).catch(() => {});
+      if (!mayHaveCommitted(err)) await catalog.storage.delete(written).catch(() => {});
       const conflict = err instanceof IcebergError && err.code === 'ICEBERG_COMMIT_CONFLICT';
       if (!conflict || tries >= COMMIT_RETRIES || err.context.reapply === false) throw err;
       await new Promise((r) => setTimeout(r, 20 + Math.random() * 80 * (tries + 1)));
@@ -743,7 +752,7 @@ export async function writeIceberg<F extends Fields>(
   try {
     committed = await commitChange(catalog, table, base, create, replan(schema, schemaPlan), change);
   } catch (err) {
-    await cleanup();
+    if (!mayHaveCommitted(err)) await cleanup();
     throw err;
   }
   emitSafely(onEvent, { type: 'records.out', source, count: rows, time: Date.now() });
@@ -973,7 +982,7 @@ export async function compactIceberg<F extends Fields>(
       metadataLocation: committed.loaded.metadataLocation,
     };
   } catch (err) {
-    await storage.delete(opened).catch(() => {});
+    if (!mayHaveCommitted(err)) await storage.delete(opened).catch(() => {});
     throw err;
   }
 }

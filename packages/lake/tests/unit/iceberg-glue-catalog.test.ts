@@ -5,15 +5,18 @@ import {
   type Table,
   UpdateTableCommand,
 } from '@aws-sdk/client-glue';
+import { defineSchema, field } from '@tributary/core';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CatalogError } from '../../src/catalog/errors.js';
+import { readDataset, writeDataset } from '../../src/dataset.js';
 import { IcebergError } from '../../src/iceberg/errors.js';
 import { GlueIcebergCatalog, icebergGlueColumns } from '../../src/iceberg/glue-catalog.js';
 import { stringifyJson } from '../../src/iceberg/json.js';
 import { newTableMetadata, type TableMetadata } from '../../src/iceberg/metadata.js';
 import type { IcebergSchema } from '../../src/iceberg/schema.js';
 import { MemoryStorage } from '../../src/memory-storage.js';
+import { byHour } from '../../src/partitions.js';
 
 const glue = mockClient(GlueClient);
 afterEach(() => glue.reset());
@@ -539,6 +542,53 @@ describe('GlueIcebergCatalog', () => {
         ['dropped', 'string', 'false'],
       ]);
       expect(columns[0]?.Comment).toBe('the id');
+    });
+  });
+
+  describe('with writeDataset', () => {
+    it('leaves the files of a commit whose outcome is unknown, so a commit Glue took reads whole', async () => {
+      // A stateful Glue: the second commit's UpdateTable lands but its response is lost, and the
+      // catalog's read-back fails too; later reads work.
+      const storage = new MemoryStorage('s3');
+      let table: Table | undefined;
+      let failReads = 0;
+      glue.on(GetTableCommand).callsFake(async () => {
+        if (failReads > 0) {
+          failReads--;
+          throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+        }
+        if (!table) throw awsError('EntityNotFoundException', 400);
+        return { Table: table };
+      });
+      glue.on(CreateTableCommand).callsFake(async (input) => {
+        table = { ...input.TableInput, VersionId: '1' };
+        return {};
+      });
+      glue.on(UpdateTableCommand).callsFake(async (input) => {
+        table = { ...input.TableInput, VersionId: String(Number(table?.VersionId) + 1) };
+        failReads = 1;
+        throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+      });
+      const schema = defineSchema({ id: field.string(), timestamp: field.timestamp() });
+      const rows = (prefix: string) =>
+        [0, 1, 2].map((i) => ({ id: `${prefix}${i}`, timestamp: new Date(Date.UTC(2026, 10, 23, 10 + i)) }));
+      const catalog = catalogOn(storage);
+      const options = {
+        storage,
+        table: 'sensors',
+        schema,
+        partitionBy: byHour('timestamp'),
+        tableFormat: 'iceberg' as const,
+        catalog,
+      };
+      await writeDataset(rows('a'), options);
+
+      const err = await rejection(writeDataset(rows('b'), options));
+      const read: string[] = [];
+      for await (const r of readDataset(options)) read.push(r.id);
+
+      expect((err as CatalogError).context).toMatchObject({ commitState: 'unknown' });
+      expect(read.sort()).toEqual(['a0', 'a1', 'a2', 'b0', 'b1', 'b2']);
     });
   });
 });
