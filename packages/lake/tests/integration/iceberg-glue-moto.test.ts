@@ -113,7 +113,15 @@ def describe(table, snapshot_ids):
 
 answers = []
 for q in questions:
-    if q["kind"] == "glue":
+    if q["kind"] == "append":
+        import pyarrow as pa
+        from datetime import datetime
+        from decimal import Decimal
+        table = catalog.load_table(f"{q['database']}.{q['name']}")
+        records = [{**r, "price": Decimal(r["price"]), "timestamp": datetime.fromisoformat(r["timestamp"].replace("Z", "+00:00"))} for r in q["rows"]]
+        table.append(pa.Table.from_pylist(records, schema=table.schema().as_arrow()))
+        answers.append({"metadata_location": table.metadata_location})
+    elif q["kind"] == "glue":
         t = glue.get_table(DatabaseName=q["database"], Name=q["name"])["Table"]
         parts = glue.get_partitions(DatabaseName=q["database"], TableName=q["name"])["Partitions"]
         answers.append({
@@ -149,6 +157,7 @@ type GlueAnswer = {
 };
 type Question =
   | { kind: 'glue'; database: string; name: string; at?: string[] }
+  | { kind: 'append'; database: string; name: string; rows: unknown[] }
   | { kind: 'static'; location: string; at?: string[] };
 
 async function ask(questions: Question[]): Promise<unknown[]> {
@@ -431,5 +440,42 @@ describe('GlueIcebergCatalog on moto_server', () => {
 
     expect(stale).toBeInstanceOf(IcebergError);
     expect((stale as IcebergError).code).toBe('ICEBERG_COMMIT_CONFLICT');
+  });
+
+  it("takes turns with pyiceberg's Glue catalog: pyiceberg appends on the lake's table, the lake appends on pyiceberg's commit", async () => {
+    const mixed = 'coinmarketcap/mixed';
+    const ours1 = quotes('m', [10, 11], 4);
+    const theirs = quotes('p', [11], 3);
+    const ours2 = quotes('n', [12], 2);
+    await writeDataset(ours1, { ...options(), table: mixed, schema: quoteV1, catalog: catalogOf() });
+
+    const [appended] = (await ask([
+      {
+        kind: 'append',
+        database: DATABASE,
+        name: 'coinmarketcap_mixed',
+        rows: theirs.map((q) => ({ ...q, timestamp: q.timestamp.toISOString() })),
+      },
+    ])) as [{ metadata_location: string }];
+    const afterTheirs = await catalogOf().load(mixed);
+    await writeDataset(ours2, { ...options(), table: mixed, schema: quoteV1, catalog: catalogOf() });
+    const afterOurs = await catalogOf().load(mixed);
+    const [glueSeen] = (await ask([{ kind: 'glue', database: DATABASE, name: 'coinmarketcap_mixed' }])) as [
+      GlueAnswer,
+    ];
+    const read: Quote[] = [];
+    for await (const r of readDataset({ ...options(), table: mixed, schema: quoteV1, catalog: catalogOf() }))
+      read.push(r as Quote);
+
+    expect(afterTheirs?.metadataLocation).toBe(appended.metadata_location);
+    expect(afterOurs?.metadataLocation).toMatch(/\/metadata\/00002-[0-9a-f-]{36}\.metadata\.json$/);
+    expect(glueSeen.parameters.previous_metadata_location).toBe(appended.metadata_location);
+    expect(fromPython(glueSeen.pyiceberg.rows)).toEqual(sortedRows([...ours1, ...theirs, ...ours2]));
+    expect(sortedRows(read)).toEqual(sortedRows([...ours1, ...theirs, ...ours2]));
+    expect(glueSeen.pyiceberg.snapshots.map(([, operation]) => operation)).toEqual([
+      'append',
+      'append',
+      'append',
+    ]);
   });
 });
