@@ -1,28 +1,44 @@
 // `pnpm bench lake`: the same generated sensor rows written as a Parquet dataset partitioned by
-// dt/hour, by the lake's writer and by DuckDB and the candidate writers, each in its own process.
-// DuckDB then reads every output back and checks it against the generated rows.
+// hour, by the lake's writer (hive dt/hour folders, and an Iceberg table), by DuckDB, by pyiceberg
+// and by the candidate writers, each in its own process. DuckDB then reads every output back (an
+// Iceberg table through its current snapshot's files) and checks it against the generated rows;
+// pyiceberg reads both Iceberg tables back too.
 
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { int, maxRssMiB, parseCount, stopwatch } from './common.js';
 import { type Expected, expectedOf, type SensorRow, sensorRows } from './sensor-rows.js';
 
-export const description = 'Parquet dataset writers (dt/hour partitions): tributary vs DuckDB vs candidates';
+export const description =
+  'Parquet dataset writers (hour partitions): tributary hive and Iceberg vs DuckDB, pyiceberg and candidates';
 
 const CANDIDATES = {
-  tributary: 'tributary writeDataset',
-  'tributary-capped': 'tributary writeDataset, heap ≤ 128 MiB',
+  tributary: 'tributary writeDataset, hive',
+  'tributary-capped': 'tributary writeDataset, hive, heap ≤ 128 MiB',
+  'tributary-iceberg': 'tributary writeDataset, Iceberg',
+  pyiceberg: 'pyiceberg append (pyarrow)',
   duckdb: 'DuckDB appender + COPY',
   'hyparquet-writer': 'hyparquet-writer ParquetWriter (V2)',
   'parquetjs-lite': 'parquetjs-lite (V1)',
 } as const;
 type Candidate = keyof typeof CANDIDATES;
 const CANDIDATE_IDS = Object.keys(CANDIDATES) as Candidate[];
+/** Outputs that are Iceberg tables: read through their current snapshot, not a folder glob. */
+const ICEBERG: readonly Candidate[] = ['tributary-iceberg', 'pyiceberg'];
 const CAPPED_HEAP_MIB = 128;
+/** The Iceberg write may cost at most this much more than the hive write (issue 14). */
+const ICEBERG_OVER_HIVE = 0.1;
+/** Generated rows looked up by id in every output, every field compared. */
+const SAMPLES = 1000;
+const PYTHON = 'spark/.venv/bin/python';
+const PYICEBERG_SCRIPT = 'bench/pyiceberg-lake.py';
 
 const DEFAULT_ROWS = [1_000_000, 3_000_000];
 const QUICK_ROWS = [100_000, 300_000];
@@ -90,9 +106,10 @@ const round2 = (n: number) => Math.round(n * 100) / 100;
 const sqlString = (text: string) => `'${text.replaceAll("'", "''")}'`;
 const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms));
 
-/** Where a candidate's Parquet files end up (the tributary table sits in a zone folder). */
+/** Where a candidate's table folder is (tributary's sits in a zone folder, pyiceberg's in its namespace's). */
 function dataDir(candidate: Candidate, dir: string): string {
-  return candidate === 'tributary' || candidate === 'tributary-capped' ? join(dir, 'sensors') : dir;
+  if (candidate === 'pyiceberg') return join(dir, 'bench', 'sensors');
+  return candidate.startsWith('tributary') ? join(dir, 'sensors') : dir;
 }
 
 export function plan(args: string[], context: { workdir: string }) {
@@ -118,17 +135,13 @@ export function plan(args: string[], context: { workdir: string }) {
     }
     steps.push({
       label: `${int(rows)} rows · verify with DuckDB`,
-      input: {
-        kind: 'verify',
-        rows,
-        outputs: outputs.map((o) => ({ ...o, dir: dataDir(o.candidate, o.dir) })),
-      },
+      input: { kind: 'verify', rows, outputs },
       // Verified and measured: the files have served their purpose, free the disk.
       removeAfter: outputs.map((o) => o.dir),
     });
   }
   return {
-    title: `lake: ${options.rows.map(int).join(' and ')} sensor rows → Parquet dataset by dt/hour (Node ${process.version}, ${cpus().length} CPUs)`,
+    title: `lake: ${options.rows.map(int).join(' and ')} sensor rows → Parquet dataset by hour (Node ${process.version}, ${cpus().length} CPUs)`,
     steps,
     options,
   };
@@ -140,6 +153,12 @@ export function plan(args: string[], context: { workdir: string }) {
 interface WriteOutcome {
   /** Wall time of the write, generation included (rows are generated as they are written). */
   seconds: number;
+  /** CPU seconds (user + system, every thread) of the writing process over the same span. */
+  cpuSeconds: number;
+  /** Of `seconds`, generating the rows, when the writer measured it apart (pyiceberg). */
+  generateSeconds?: number;
+  /** Peak RSS of a writer that ran in a process of its own (pyiceberg's Python). */
+  maxRssMiB?: number;
   details?: Record<string, number | string>;
 }
 
@@ -154,6 +173,8 @@ interface WriteResult {
   candidate: Candidate;
   rows: number;
   seconds: number;
+  cpuSeconds: number;
+  generateSeconds?: number;
   maxRssMiB: number;
   files: number;
   bytes: number;
@@ -165,11 +186,17 @@ interface VerifyCheck {
   timestampType: string;
   compression: string;
   rowGroups: number;
+  /** Iceberg outputs: the current snapshot's data files (all of the table's Parquet files). */
+  snapshotFiles?: number;
+  /** Iceberg outputs: what pyiceberg read back. */
+  pyiceberg?: PyicebergRead;
 }
 interface VerifyResult {
   kind: 'verify';
   rows: number;
   expected: Expected;
+  /** Generated rows looked up by id in each output. */
+  samples: number;
   checks: VerifyCheck[];
 }
 type StepResult = GenerateResult | WriteResult | VerifyResult;
@@ -194,10 +221,12 @@ export async function runStep(input: StepInput): Promise<StepResult> {
     candidate: input.candidate,
     rows: input.rows,
     seconds: outcome.seconds,
+    cpuSeconds: outcome.cpuSeconds,
+    ...(outcome.generateSeconds !== undefined ? { generateSeconds: outcome.generateSeconds } : {}),
     files,
     bytes,
     details: outcome.details ?? {},
-    maxRssMiB: maxRssMiB(),
+    maxRssMiB: outcome.maxRssMiB ?? maxRssMiB(),
   };
 }
 
@@ -213,8 +242,10 @@ function parquetFiles(dir: string): { files: number; bytes: number } {
 }
 
 const WRITERS: Record<Candidate, (rows: number, dir: string) => Promise<WriteOutcome>> = {
-  tributary: writeTributary,
-  'tributary-capped': writeTributary,
+  tributary: (rows, dir) => writeTributary(rows, dir, 'hive'),
+  'tributary-capped': (rows, dir) => writeTributary(rows, dir, 'hive'),
+  'tributary-iceberg': (rows, dir) => writeTributary(rows, dir, 'iceberg'),
+  pyiceberg: writePyiceberg,
   duckdb: writeDuckdb,
   'hyparquet-writer': writeHyparquet,
   'parquetjs-lite': writeParquetjsLite,
@@ -223,7 +254,11 @@ const WRITERS: Record<Candidate, (rows: number, dir: string) => Promise<WriteOut
 // Imports happen before the clock starts (each writer loads only its own library, so a process's
 // RSS is that writer's alone).
 
-async function writeTributary(rows: number, dir: string): Promise<WriteOutcome> {
+async function writeTributary(
+  rows: number,
+  dir: string,
+  tableFormat: 'hive' | 'iceberg',
+): Promise<WriteOutcome> {
   // The public entry points, resolved to the packages' sources by tsx (tsconfig paths).
   const [{ writeDataset, byHour, LocalStorage }, { defineSchema, field }] = await Promise.all([
     import('@tributary/lake'),
@@ -244,12 +279,15 @@ async function writeTributary(rows: number, dir: string): Promise<WriteOutcome> 
     schema,
     partitionBy: byHour('timestamp'),
     format: 'parquet',
-    // The last file's flush event marks where the commit (manifest, then promotion) begins.
+    tableFormat,
+    // The last file's flush event marks where the commit begins (hive: manifest, then promotion;
+    // Iceberg: manifest, manifest list, next metadata version).
     onEvent: (event) => {
       if (event.type === 'flush') lastFileClosed = elapsed();
     },
   });
   const seconds = elapsed();
+  const cpuSeconds = elapsed.cpu();
   if (result.rows !== rows || result.invalidCount !== 0) {
     throw new Error(
       `writeDataset wrote ${result.rows} rows (${result.invalidCount} invalid), expected ${rows}`,
@@ -257,7 +295,58 @@ async function writeTributary(rows: number, dir: string): Promise<WriteOutcome> 
   }
   return {
     seconds,
+    cpuSeconds,
     details: { partitions: result.partitions.length, commitSeconds: round2(seconds - lastFileClosed) },
+  };
+}
+
+const run = promisify(execFile);
+
+/** Runs the pyiceberg script (spark/.venv) and returns the one JSON line it prints. */
+async function pyiceberg<T>(args: string[]): Promise<T> {
+  const { stdout } = await run(PYTHON, [PYICEBERG_SCRIPT, ...args], {
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+  });
+  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as T;
+}
+
+interface PyicebergWrite {
+  rows: number;
+  importSeconds: number;
+  generateSeconds: number;
+  createSeconds: number;
+  appendSeconds: number;
+  wallSeconds: number;
+  cpuSeconds: number;
+  maxRssMiB: number;
+  addedRecords: number;
+  versions: string;
+}
+
+/**
+ * pyiceberg in a Python process of its own, which measures itself: the same rows generated as an
+ * Arrow table (bench/pyiceberg-lake.py computes bench/sensor-rows.ts's generator column-wise), a
+ * SqlCatalog (sqlite in the output folder), `create_table` with `hour(timestamp)`, `append`.
+ */
+async function writePyiceberg(rows: number, dir: string): Promise<WriteOutcome> {
+  const r = await pyiceberg<PyicebergWrite>(['write', '--rows', String(rows), '--dir', dir]);
+  if (r.rows !== rows || r.addedRecords !== rows) {
+    throw new Error(`pyiceberg appended ${r.addedRecords} of ${r.rows} rows, expected ${rows}`);
+  }
+  return {
+    seconds: r.wallSeconds,
+    cpuSeconds: r.cpuSeconds,
+    generateSeconds: r.generateSeconds,
+    maxRssMiB: r.maxRssMiB,
+    details: {
+      importSeconds: round2(r.importSeconds),
+      generateSeconds: round2(r.generateSeconds),
+      createSeconds: round2(r.createSeconds),
+      appendSeconds: round2(r.appendSeconds),
+      versions: r.versions,
+    },
   };
 }
 
@@ -291,10 +380,12 @@ async function writeDuckdb(rows: number, dir: string): Promise<WriteOutcome> {
      TO ${sqlString(dir)} (FORMAT parquet, PARTITION_BY (dt, hour), COMPRESSION snappy, OVERWRITE_OR_IGNORE)`,
   );
   const seconds = elapsed();
+  const cpuSeconds = elapsed.cpu();
   connection.closeSync();
   instance.closeSync();
   return {
     seconds,
+    cpuSeconds,
     details: {
       appendSeconds: round2(appendSeconds),
       copySeconds: round2(seconds - appendSeconds),
@@ -453,7 +544,7 @@ async function writeHyparquet(rows: number, dir: string): Promise<WriteOutcome> 
     if (file.id.length >= ROW_GROUP_ROWS || file.bytes >= ROW_GROUP_BYTES) await writeGroup(file);
   }
   await files.closeAll();
-  return { seconds: elapsed(), details: { rowGroups } };
+  return { seconds: elapsed(), cpuSeconds: elapsed.cpu(), details: { rowGroups } };
 }
 
 async function writeParquetjsLite(rows: number, dir: string): Promise<WriteOutcome> {
@@ -478,37 +569,160 @@ async function writeParquetjsLite(rows: number, dir: string): Promise<WriteOutco
     await writer.appendRow(row as unknown as Record<string, unknown>);
   }
   await files.closeAll();
-  return { seconds: elapsed() };
+  return { seconds: elapsed(), cpuSeconds: elapsed.cpu() };
+}
+
+interface PyicebergRead {
+  snapshotId: string;
+  /** [field id, name, type, required] of each column. */
+  schema: [number, string, string, boolean][];
+  /** [name, transform, source id] of each partition field. */
+  spec: [string, string, number][];
+  /** The current snapshot's data files (`plan_files`), with their hour partition as text. */
+  files: { path: string; hour: string | null; rows: number }[];
+  rows: number;
+  distinctIds: number;
+  minMs: number;
+  maxMs: number;
+  valueSum: number;
+}
+
+/** The Iceberg schema and partition spec both Iceberg writers must produce. */
+const ICEBERG_SCHEMA = JSON.stringify([
+  [1, 'id', 'string', true],
+  [2, 'sensorId', 'string', true],
+  [3, 'type', 'string', true],
+  [4, 'value', 'double', true],
+  [5, 'timestamp', 'timestamptz', true],
+]);
+const ICEBERG_SPEC = JSON.stringify([['timestamp_hour', 'hour', 5]]);
+
+/** Every `count / SAMPLES`-th generated row, and the last. */
+function samplesOf(count: number): SensorRow[] {
+  const stride = Math.max(1, Math.floor(count / SAMPLES));
+  const samples: SensorRow[] = [];
+  let i = 0;
+  let last: SensorRow | undefined;
+  for (const row of sensorRows(count)) {
+    if (i++ % stride === 0 && samples.length < SAMPLES) samples.push(row);
+    last = row;
+  }
+  if (last && samples.at(-1) !== last) samples.push(last);
+  return samples;
+}
+
+function parquetPaths(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.parquet'))
+    .map((e) => join(e.parentPath, e.name));
+}
+
+/**
+ * An Iceberg output's current snapshot: its data files with their hour partitions (tributary's
+ * by `scanIceberg`, pyiceberg's by pyiceberg's `plan_files`), and what pyiceberg reads back from
+ * it (tributary's table opened from its `vN.metadata.json` with `StaticTable`).
+ */
+async function icebergSnapshot(
+  candidate: Candidate,
+  dir: string,
+  problems: string[],
+): Promise<{ files: { path: string; hour: string }[]; read: PyicebergRead }> {
+  if (candidate === 'pyiceberg') {
+    const read = await pyiceberg<PyicebergRead>(['read', '--catalog-dir', dir]);
+    return { files: read.files.map((f) => ({ path: fileURLToPath(f.path), hour: String(f.hour) })), read };
+  }
+  const { LocalStorage, scanIceberg } = await import('@tributary/lake');
+  const scan = await scanIceberg({ storage: new LocalStorage({ root: dir }), table: 'sensors' });
+  const files = scan.files.map((f) => ({ path: join(dir, f.key), hour: String(f.partition.timestamp_hour) }));
+  const metadata = join(dataDir(candidate, dir), 'metadata');
+  const version = readFileSync(join(metadata, 'version-hint.text'), 'utf8').trim();
+  const read = await pyiceberg<PyicebergRead>([
+    'read',
+    '--metadata',
+    pathToFileURL(join(metadata, `v${version}.metadata.json`)).href,
+  ]);
+  const ours = new Set(files.map((f) => f.path));
+  const theirs = new Set(read.files.map((f) => fileURLToPath(f.path)));
+  if (ours.size !== theirs.size || [...ours].some((p) => !theirs.has(p))) {
+    problems.push(
+      `scanIceberg lists ${ours.size} data files, pyiceberg's plan_files ${theirs.size}, not the same files`,
+    );
+  }
+  if (read.snapshotId !== String(scan.snapshot?.['snapshot-id'])) {
+    problems.push(
+      `pyiceberg's current snapshot is ${read.snapshotId}, scanIceberg's ${scan.snapshot?.['snapshot-id']}`,
+    );
+  }
+  return { files, read };
 }
 
 async function verify(rows: number, outputs: { candidate: Candidate; dir: string }[]): Promise<VerifyResult> {
   const expected = expectedOf(rows);
+  const samples = samplesOf(rows);
   const { DuckDBInstance } = await import('@duckdb/node-api');
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
   await connection.run("SET TimeZone = 'UTC'");
+  // Numbers as text cast to DOUBLE: parsed to the same double as JavaScript's (a bare 15.123 would be a DECIMAL).
+  await connection.run(
+    `CREATE TEMP TABLE samples AS SELECT * FROM (VALUES ${samples
+      .map(
+        (s) =>
+          `(${sqlString(s.id)}, ${sqlString(s.sensorId)}, ${sqlString(s.type)}, CAST(${sqlString(String(s.value))} AS DOUBLE), ${s.timestamp.getTime()})`,
+      )
+      .join(', ')}) AS t(id, "sensorId", type, value, ts_ms)`,
+  );
   const checks: VerifyCheck[] = [];
   for (const { candidate, dir } of outputs) {
-    const glob = sqlString(`${dir}/**/*.parquet`);
-    const source = `read_parquet(${glob}, hive_partitioning = true)`;
     const problems: string[] = [];
     let timestampType = '?';
     let compression = '?';
     let rowGroups = 0;
+    let snapshotFiles: number | undefined;
+    let read: PyicebergRead | undefined;
+    const expect = (what: string, value: number, want: number) => {
+      if (value !== want) problems.push(`${what}: ${int(value)}, expected ${int(want)}`);
+    };
     try {
+      // Hive layouts: every Parquet file under the folder, partitions from the dt=/hour= path.
+      // Iceberg: the current snapshot's files, each row's partition from its file's manifest entry.
+      let files: string;
+      let source: string;
+      let partition: string;
+      let misplaced: string;
+      if (ICEBERG.includes(candidate)) {
+        const snapshot = await icebergSnapshot(candidate, dir, problems);
+        read = snapshot.read;
+        snapshotFiles = snapshot.files.length;
+        const listed = new Set(snapshot.files.map((f) => f.path));
+        const stray = parquetPaths(dataDir(candidate, dir)).filter((p) => !listed.has(p));
+        if (stray.length > 0)
+          problems.push(`${stray.length} Parquet files in the table folder are not in its snapshot`);
+        await connection.run(
+          `CREATE OR REPLACE TEMP TABLE snapshot_files AS SELECT * FROM (VALUES ${snapshot.files
+            .map((f) => `(${sqlString(f.path)}, ${sqlString(f.hour)})`)
+            .join(', ')}) AS t(path, part)`,
+        );
+        files = `[${snapshot.files.map((f) => sqlString(f.path)).join(', ')}]`;
+        source = `(SELECT p.*, f.part FROM read_parquet(${files}, filename = true) p JOIN snapshot_files f ON p.filename = f.path)`;
+        partition = 'part';
+        misplaced = `strftime("timestamp", '%Y-%m-%d-%H') <> part`;
+      } else {
+        files = sqlString(`${dataDir(candidate, dir)}/**/*.parquet`);
+        source = `read_parquet(${files}, hive_partitioning = true)`;
+        partition = '(dt, hour)';
+        misplaced = `strftime("timestamp", '%Y-%m-%d') <> CAST(dt AS VARCHAR)
+                     OR CAST(strftime("timestamp", '%H') AS INTEGER) <> CAST(hour AS INTEGER)`;
+      }
       const [actual] = (
         await connection.runAndReadAll(`
           SELECT count(*) AS rows, count(DISTINCT id) AS ids,
                  epoch_ms(min("timestamp")) AS min_ms, epoch_ms(max("timestamp")) AS max_ms,
-                 sum(value) AS value_sum, count(DISTINCT (dt, hour)) AS partitions,
-                 count(*) FILTER (WHERE strftime("timestamp", '%Y-%m-%d') <> CAST(dt AS VARCHAR)
-                                     OR CAST(strftime("timestamp", '%H') AS INTEGER) <> CAST(hour AS INTEGER)) AS misplaced
+                 sum(value) AS value_sum, count(DISTINCT ${partition}) AS partitions,
+                 count(*) FILTER (WHERE ${misplaced}) AS misplaced
           FROM ${source}`)
       ).getRowObjectsJS();
       const got = (key: string) => Number(actual?.[key]);
-      const expect = (what: string, value: number, want: number) => {
-        if (value !== want) problems.push(`${what}: ${int(value)}, expected ${int(want)}`);
-      };
       expect('count(*)', got('rows'), expected.rows);
       expect('count(DISTINCT id)', got('ids'), expected.distinctIds);
       if (got('min_ms') !== expected.minMs || got('max_ms') !== expected.maxMs) {
@@ -516,34 +730,71 @@ async function verify(rows: number, outputs: { candidate: Candidate; dir: string
           `timestamps ${iso(got('min_ms'))}..${iso(got('max_ms'))}, expected ${iso(expected.minMs)}..${iso(expected.maxMs)}`,
         );
       }
-      expect('dt/hour partitions', got('partitions'), expected.partitions);
-      expect('rows whose dt/hour path does not match their timestamp', got('misplaced'), 0);
+      expect('hour partitions', got('partitions'), expected.partitions);
+      expect('rows whose partition does not match their timestamp', got('misplaced'), 0);
       if (!(Math.abs(got('value_sum') - expected.valueSum) <= 1e-9 * Math.abs(expected.valueSum))) {
         problems.push(`sum(value) ${got('value_sum')}, expected ${expected.valueSum}`);
       }
+      const [found] = (
+        await connection.runAndReadAll(`
+          SELECT count(*) AS n FROM samples s JOIN ${source} o
+            ON o.id = s.id AND o."sensorId" = s."sensorId" AND o.type = s.type AND o.value = s.value
+           AND epoch_ms(o."timestamp") = s.ts_ms`)
+      ).getRowObjectsJS();
+      expect(`sampled rows found with every field equal`, Number(found?.n), samples.length);
       const [described] = (
         await connection.runAndReadAll(`DESCRIBE SELECT "timestamp" FROM ${source}`)
       ).getRowObjectsJS();
       timestampType = String(described?.column_type);
-      if (candidate.startsWith('tributary') && timestampType !== 'TIMESTAMP WITH TIME ZONE') {
+      if (
+        (candidate.startsWith('tributary') || ICEBERG.includes(candidate)) &&
+        timestampType !== 'TIMESTAMP WITH TIME ZONE'
+      ) {
         problems.push(`timestamp column reads as ${timestampType}, expected TIMESTAMP WITH TIME ZONE (UTC)`);
       }
       const [meta] = (
         await connection.runAndReadAll(`
           SELECT string_agg(DISTINCT compression, ',') AS compression,
                  count(DISTINCT (file_name, row_group_id)) AS row_groups
-          FROM parquet_metadata(${glob})`)
+          FROM parquet_metadata(${files})`)
       ).getRowObjectsJS();
       compression = String(meta?.compression);
       rowGroups = Number(meta?.row_groups);
+      if (read) {
+        expect('pyiceberg: rows read', read.rows, expected.rows);
+        expect('pyiceberg: distinct ids', read.distinctIds, expected.distinctIds);
+        expect(
+          'pyiceberg: record counts of the planned files',
+          read.files.reduce((n, f) => n + f.rows, 0),
+          expected.rows,
+        );
+        if (read.minMs !== expected.minMs || read.maxMs !== expected.maxMs) {
+          problems.push(`pyiceberg: timestamps ${iso(read.minMs)}..${iso(read.maxMs)}`);
+        }
+        if (!(Math.abs(read.valueSum - expected.valueSum) <= 1e-9 * Math.abs(expected.valueSum))) {
+          problems.push(`pyiceberg: sum(value) ${read.valueSum}, expected ${expected.valueSum}`);
+        }
+        if (JSON.stringify(read.schema) !== ICEBERG_SCHEMA)
+          problems.push(`pyiceberg: schema ${JSON.stringify(read.schema)}`);
+        if (JSON.stringify(read.spec) !== ICEBERG_SPEC)
+          problems.push(`pyiceberg: partition spec ${JSON.stringify(read.spec)}`);
+      }
     } catch (err) {
-      problems.push(`DuckDB could not read it: ${(err as Error).message}`);
+      problems.push(`could not be read: ${(err as Error).message}`);
     }
-    checks.push({ candidate, problems, timestampType, compression, rowGroups });
+    checks.push({
+      candidate,
+      problems,
+      timestampType,
+      compression,
+      rowGroups,
+      ...(snapshotFiles !== undefined ? { snapshotFiles } : {}),
+      ...(read ? { pyiceberg: read } : {}),
+    });
   }
   connection.closeSync();
   instance.closeSync();
-  return { kind: 'verify', rows, expected, checks };
+  return { kind: 'verify', rows, expected, samples: samples.length, checks };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -561,6 +812,7 @@ const COLUMNS = [
   { key: 'rows', title: 'rows' },
   { key: 'candidate', title: 'writer', align: 'left' },
   { key: 'seconds', title: 'time s' },
+  { key: 'cpu', title: 'CPU s' },
   { key: 'rate', title: 'rows/s' },
   { key: 'netRate', title: 'rows/s excl. gen' },
   { key: 'ratio', title: '× DuckDB' },
@@ -595,8 +847,13 @@ export function summarize(
     (n) => `${n} ${versionOf(context.repoRoot, n)}`,
   );
   notes.push(
-    `versions: ${versions.join(', ')}. tributary: every record validated against the schema, files staged, a manifest committed, then the files promoted (LocalStorage copies them into place).`,
+    `versions: ${versions.join(', ')}. tributary: every record validated against the schema; hive: files staged, a manifest committed, then the files promoted (LocalStorage copies them into place); Iceberg: files written in place, then manifest, manifest list and the next metadata version (created exclusively).`,
   );
+  const pyicebergRun = outcomes.find(
+    (o) => o.result?.kind === 'write' && o.result.candidate === 'pyiceberg',
+  )?.result as WriteResult | undefined;
+  if (pyicebergRun) notes.push(`pyiceberg side: ${pyicebergRun.details.versions} (spark/.venv).`);
+  const comparisons: string[] = [];
 
   for (const rows of options.rows) {
     const group = outcomes.filter((o) => o.step.input.rows === rows);
@@ -609,8 +866,13 @@ export function summarize(
       )?.result as Extract<StepResult, { kind: K }> | undefined;
     const generated = find('generate');
     const duck = find('write', 'duckdb');
-    const net = (r: WriteResult) =>
-      generated && r.seconds > generated.seconds ? r.rows / (r.seconds - generated.seconds) : Number.NaN;
+    // Seconds without generating the rows: pyiceberg measured its own generation, the Node writers
+    // generate as they write, so the baseline step's time is subtracted.
+    const writeSeconds = (r: WriteResult) => {
+      const generation = r.generateSeconds ?? generated?.seconds;
+      return generation !== undefined && r.seconds > generation ? r.seconds - generation : Number.NaN;
+    };
+    const net = (r: WriteResult) => r.rows / writeSeconds(r);
     const fmtRatio = (value: number, base: number | undefined) =>
       base === undefined || !Number.isFinite(value) || !Number.isFinite(base)
         ? '—'
@@ -638,6 +900,7 @@ export function summarize(
         if (r.candidate === 'tributary') ours.set(rows, r);
         if (r.candidate === 'tributary-capped') capped.set(rows, r);
         Object.assign(row, {
+          cpu: r.cpuSeconds.toFixed(2),
           netRate: Number.isFinite(net(r)) ? int(net(r)) : '—',
           ratio: fmtRatio(rows / r.seconds, duck && rows / duck.seconds),
           netRatio: fmtRatio(net(r), duck && net(duck)),
@@ -651,8 +914,42 @@ export function summarize(
     const tributary = find('write', 'tributary');
     if (tributary) {
       notes.push(
-        `${int(rows)} rows: tributary's commit (manifest, then promotion) took ${tributary.details.commitSeconds} s of its ${tributary.seconds.toFixed(2)} s.`,
+        `${int(rows)} rows: tributary hive's commit (manifest, then promotion) took ${tributary.details.commitSeconds} s of its ${tributary.seconds.toFixed(2)} s.`,
       );
+    }
+    const iceberg = find('write', 'tributary-iceberg');
+    if (iceberg) {
+      notes.push(
+        `${int(rows)} rows: tributary Iceberg's commit (manifest, manifest list, metadata version) took ${iceberg.details.commitSeconds} s of its ${iceberg.seconds.toFixed(2)} s.`,
+      );
+    }
+    const py = find('write', 'pyiceberg');
+    if (py) {
+      const d = py.details;
+      notes.push(
+        `${int(rows)} rows: pyiceberg (Python, its own clock): ${d.generateSeconds} s generating the rows as an Arrow table, ${d.createSeconds} s SqlCatalog + create_table, ${d.appendSeconds} s append; imports (${d.importSeconds} s) not timed, as in the Node steps. Peak RSS is the Python process's.`,
+      );
+    }
+    const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+    if (iceberg && tributary) {
+      const wall = iceberg.seconds / tributary.seconds;
+      const write = writeSeconds(iceberg) / writeSeconds(tributary);
+      const met = wall <= 1 + ICEBERG_OVER_HIVE && write <= 1 + ICEBERG_OVER_HIVE;
+      comparisons.push(
+        `target · ${int(rows)} rows, tributary Iceberg vs hive (at most +${ICEBERG_OVER_HIVE * 100} %): wall ${iceberg.seconds.toFixed(2)} vs ${tributary.seconds.toFixed(2)} s (${ratio(iceberg.seconds, tributary.seconds)}), write excl. generation ${writeSeconds(iceberg).toFixed(2)} vs ${writeSeconds(tributary).toFixed(2)} s (${Number.isFinite(write) ? `${write.toFixed(2)}×` : '—'}), CPU ${iceberg.cpuSeconds.toFixed(2)} vs ${tributary.cpuSeconds.toFixed(2)} s, peak RSS ${iceberg.maxRssMiB.toFixed(0)} vs ${tributary.maxRssMiB.toFixed(0)} MiB: ${met ? 'met' : 'MISSED'}`,
+      );
+      if (!met)
+        targetMisses.push(
+          `tributary Iceberg write ${ratio(iceberg.seconds, tributary.seconds)} of hive's wall time at ${int(rows)} rows`,
+        );
+    }
+    if (iceberg && py) {
+      const appendSeconds = Number(py.details.appendSeconds);
+      const met = iceberg.seconds < py.seconds && writeSeconds(iceberg) < appendSeconds;
+      comparisons.push(
+        `target · ${int(rows)} rows, tributary Iceberg vs pyiceberg (faster): wall ${iceberg.seconds.toFixed(2)} vs ${py.seconds.toFixed(2)} s (${ratio(iceberg.seconds, py.seconds)}), write excl. generation ${writeSeconds(iceberg).toFixed(2)} vs pyiceberg's append ${appendSeconds.toFixed(2)} s (${ratio(writeSeconds(iceberg), appendSeconds)}), CPU ${iceberg.cpuSeconds.toFixed(2)} vs ${py.cpuSeconds.toFixed(2)} s, peak RSS ${iceberg.maxRssMiB.toFixed(0)} vs ${py.maxRssMiB.toFixed(0)} MiB: ${met ? 'met' : 'MISSED'}`,
+      );
+      if (!met) targetMisses.push(`tributary Iceberg not faster than pyiceberg at ${int(rows)} rows`);
     }
     if (duck) {
       const d = duck.details;
@@ -667,14 +964,19 @@ export function summarize(
     }
     const e = verified.expected;
     notes.push(
-      `${int(rows)} rows: DuckDB read back each output (read_parquet(…/**/*.parquet, hive_partitioning = true)) and compared it with the generated rows: ` +
-        `${int(e.rows)} rows, ${int(e.distinctIds)} distinct ids, ${iso(e.minMs)} … ${iso(e.maxMs)}, ${e.partitions} dt/hour partitions, sum(value), every row under its own dt/hour.`,
+      `${int(rows)} rows: DuckDB read back each output (hive layouts: read_parquet(…/**/*.parquet, hive_partitioning = true); Iceberg tables: the current snapshot's data files, each with its partition) and compared it with the generated rows: ` +
+        `${int(e.rows)} rows, ${int(e.distinctIds)} distinct ids, ${iso(e.minMs)} … ${iso(e.maxMs)}, ${e.partitions} hour partitions, sum(value), every row in its own hour's partition, ${int(verified.samples)} sampled rows found by id with every field equal. ` +
+        "pyiceberg read both Iceberg tables back (tributary's from its vN.metadata.json with StaticTable) and its plan_files listed the same files as scanIceberg.",
     );
     for (const check of verified.checks) {
       const name = CANDIDATES[check.candidate];
       const status = check.problems.length === 0 ? 'verified' : `MISMATCH (${check.problems.join('; ')})`;
+      const snapshot =
+        check.snapshotFiles === undefined
+          ? ''
+          : `; current snapshot ${check.pyiceberg?.snapshotId}: ${int(check.snapshotFiles)} data files, pyiceberg read ${int(check.pyiceberg?.rows ?? 0)} rows`;
       notes.push(
-        `${int(rows)} rows · ${name}: ${status}; timestamp reads as ${check.timestampType}; ${check.compression}; ${int(check.rowGroups)} row groups.`,
+        `${int(rows)} rows · ${name}: ${status}; timestamp reads as ${check.timestampType}; ${check.compression}; ${int(check.rowGroups)} row groups${snapshot}.`,
       );
       if (check.problems.length > 0)
         failures.push(`${int(rows)} rows · ${name}: ${check.problems.join('; ')}`);
@@ -707,6 +1009,7 @@ export function summarize(
         `tributary peak RSS grew ${(growth * 100).toFixed(1)}% from ${int(smallest.rows)} to ${int(largest.rows)} rows`,
       );
   }
+  notes.push(...comparisons);
   if (options.strict) failures.push(...targetMisses.map((m) => `target missed: ${m}`));
   return { columns: COLUMNS, rows: rowsTable, notes, failures };
 }
