@@ -143,8 +143,8 @@ interface Case {
   partitionOf: (row: Row) => string;
   compactPartition: string;
   spec: { name: string; transform: string; source: string; fieldId: number }[];
-  /** A filter on the partition source and the partition whose files alone can match it. */
-  partitionFilter?: { filter: string; partition: [string, string] };
+  /** Filters on the partition source, the partition whose files alone can match each, and its matching rows. */
+  partitionFilters: { filter: string; partition: [string, string]; rows: number }[];
 }
 
 const CASES: Case[] = [
@@ -155,10 +155,24 @@ const CASES: Case[] = [
     partitionOf: (row) => String(Math.floor((row.timestamp as Date).getTime() / 3_600_000)),
     compactPartition: 'timestamp_hour=2026-11-23-10/',
     spec: [{ name: 'timestamp_hour', transform: 'hour', source: 'timestamp', fieldId: 1000 }],
-    partitionFilter: {
-      filter: "timestamp >= '2026-11-23T11:00:00+00:00' AND timestamp < '2026-11-23T12:00:00+00:00'",
-      partition: ['timestamp_hour', '2026-11-23-11'],
-    },
+    partitionFilters: [
+      {
+        filter: "timestamp >= '2026-11-23T11:00:00+00:00' AND timestamp < '2026-11-23T12:00:00+00:00'",
+        partition: ['timestamp_hour', '2026-11-23-11'],
+        rows: 11,
+      },
+      // Hour -1 and hour 2562047: the transform of times before 1970 and far in the future.
+      {
+        filter: "timestamp < '1970-01-01T00:00:00+00:00'",
+        partition: ['timestamp_hour', '1969-12-31-23'],
+        rows: 1,
+      },
+      {
+        filter: "timestamp >= '9999-12-31T23:00:00+00:00'",
+        partition: ['timestamp_hour', '9999-12-31-23'],
+        rows: 1,
+      },
+    ],
   },
   {
     name: "partitioned byField('type')",
@@ -167,12 +181,13 @@ const CASES: Case[] = [
     partitionOf: (row) => String(row.type),
     compactPartition: 'type=power_factor/',
     spec: [{ name: 'type', transform: 'identity', source: 'type', fieldId: 1000 }],
-    partitionFilter: { filter: "type = 'temperature'", partition: ['type', 'temperature'] },
+    partitionFilters: [{ filter: "type = 'temperature'", partition: ['type', 'temperature'], rows: 11 }],
   },
   {
     name: 'unpartitioned',
     table: 'flat',
     partitionBy: [],
+    partitionFilters: [],
     partitionOf: () => '',
     compactPartition: '',
     spec: [],
@@ -474,9 +489,7 @@ async function runSteps(c: Case, phase: 'commits' | 'maintenance'): Promise<void
 
 function readRequest(c: Case, step: StepName, metadata: string) {
   const filters =
-    step === 'append 2'
-      ? ["id >= 's2'", "note < 'Ö'", ...(c.partitionFilter ? [c.partitionFilter.filter] : [])]
-      : [];
+    step === 'append 2' ? ["id >= 's2'", "note < 'Ö'", ...c.partitionFilters.map((f) => f.filter)] : [];
   return { op: 'read', metadata, filters };
 }
 
@@ -606,18 +619,17 @@ describe.each(CASES)('pyiceberg reads the lake’s Iceberg table ($name)', (c) =
   });
 
   // Only the partitioned tables have a partition source to filter on.
-  const { partitionFilter } = c;
-  if (partitionFilter) {
-    it('pyiceberg prunes by a filter on the partition source', () => {
+  for (const { filter, partition, rows } of c.partitionFilters) {
+    it(`pyiceberg prunes by a filter on the partition source: ${filter}`, () => {
       const { rec, py } = stepOf(c, 'append 2');
-      const [name, value] = partitionFilter.partition;
+      const [name, value] = partition;
       const inPartition = rec.files.filter((f) => f.partition[name] === value).map((f) => url(f.key));
 
-      const plan = py.plans.find((p) => p.filter === partitionFilter.filter);
+      const plan = py.plans.find((p) => p.filter === filter);
       expect(inPartition.length).toBeGreaterThan(0);
       expect(plan?.files).toEqual(inPartition.sort());
       expect(plan?.files.length).toBeLessThan(py.files.length);
-      expect(plan?.rows).toBe(11);
+      expect(plan?.rows).toBe(rows);
     });
   }
 
