@@ -8,6 +8,7 @@ import os
 
 import pytest
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 
 import sensor_validation
 import sensors_raw_to_processed as job
@@ -349,6 +350,31 @@ class TestInvalidUtf8:
             (6, "INVALID_UTF8", "invalid UTF-8 at byte offset 0", "\ufffd"),
             (7, "INVALID_UTF8", "invalid UTF-8 at byte offset 4", "\ufeffx\ufffd"),
         ]
+
+
+    def test_the_utf8_check_agrees_with_pythons_strict_decoder(self, spark):
+        # Every 1- and 2-byte sequence, 3- and 4-byte ones around each lead byte's limits, between
+        # ASCII letters: the check Spark runs on every object must not differ from Python's (and
+        # core's) notion of UTF-8 on any of them, whichever Spark version runs it.
+        tails = (0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0)
+        cases = [bytes([a]) for a in range(256)] + [bytes([a, b]) for a in range(0x80, 0x100) for b in range(256)]
+        cases += [bytes([a, b, c]) for a in range(0xE0, 0x100) for b in tails for c in tails]
+        cases += [bytes([a, b, c, d]) for a in range(0xF0, 0x100) for b in tails for c in tails for d in (0x41, 0x80, 0xBF)]
+        framed = [b"a" + case + b"z" for case in cases]
+
+        df = spark.createDataFrame([(i, bytearray(data)) for i, data in enumerate(framed)], "i int, data binary")
+        got = {r.i: r.ok for r in df.select("i", job._is_utf8(F.col("data")).alias("ok")).collect()}
+
+        def strict(data: bytes) -> bool:
+            try:
+                data.decode("utf-8")
+                return True
+            except UnicodeDecodeError:
+                return False
+
+        disagree = [data for i, data in enumerate(framed) if got[i] != strict(data)]
+        assert disagree == []
+        assert sum(got.values()) == sum(strict(data) for data in framed) > 2000
 
 
 class TestPythonValidation:

@@ -1,21 +1,6 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const python = join(root, 'spark', '.venv', 'bin', 'python');
-
-/** Spark 4 runs on Java 17 or newer; say so plainly instead of a py4j stack trace. */
-function javaProblem(): string | undefined {
-  const result = spawnSync('java', ['-version'], { encoding: 'utf8' });
-  if (result.error || result.status !== 0) {
-    return 'Java is missing: the PySpark tests need Java 17 or newer on PATH (e.g. apt-get install openjdk-17-jre-headless), or JAVA_HOME set';
-  }
-  const major = /version "(\d+)/.exec(`${result.stderr}${result.stdout}`)?.[1];
-  if (major !== undefined && Number(major) < 17) return `Java ${major} found: Spark 4 needs Java 17 or newer`;
-  return undefined;
-}
+import { javaProblem, python, root } from './spark-env.js';
 
 function run(command: string, args: string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((resolvePromise, reject) => {
