@@ -98,8 +98,17 @@ export class MemoryStorage implements Storage {
 
   async putIfAbsent(key: string, body: Uint8Array | string): Promise<ObjectInfo | undefined> {
     assertValidKey(key);
+    // Checked and stored in one synchronous step: of two callers, exactly one finds the key free.
     if (this.#objects.has(key)) return undefined;
-    return this.put(key, body);
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    const info: ObjectInfo = {
+      key,
+      size: bytes.byteLength,
+      lastModified: new Date(),
+      etag: createHash('md5').update(bytes).digest('hex'),
+    };
+    this.#objects.set(key, { bytes, info });
+    return { ...info };
   }
 
   async copy(from: string, to: string): Promise<ObjectInfo> {

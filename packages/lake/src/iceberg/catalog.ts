@@ -62,6 +62,8 @@ export function keyOf(storage: Storage, location: string): string {
 }
 
 const VERSION_FILE = /^v(\d+)\.metadata\.json$/;
+/** How Glue, REST and SQL catalogs name metadata files: `00003-<uuid>.metadata.json`. */
+const OTHER_VERSION_FILE = /^(\d+)-[0-9a-fA-F-]+\.metadata\.json$/;
 
 function versionKey(table: string, version: number): string {
   return `${table}/metadata/v${version}.metadata.json`;
@@ -95,8 +97,12 @@ export class StorageCatalog implements IcebergCatalog {
     this.storage = storage;
   }
 
-  /** The current version number (0: no table), from the hint and what exists past it. */
-  async #currentVersion(table: string): Promise<number> {
+  /**
+   * The current version and its metadata file: from the hint and the versions past it, else the
+   * highest `vN.metadata.json`, else (a table another catalog wrote here, e.g. pyiceberg's SQL
+   * catalog) the highest `<N>-<uuid>.metadata.json`. Version 0: no table.
+   */
+  async #current(table: string): Promise<{ version: number; key: string } | undefined> {
     let version = 0;
     try {
       const hint = Buffer.from(await this.storage.getBytes(`${table}/metadata/version-hint.text`))
@@ -106,22 +112,26 @@ export class StorageCatalog implements IcebergCatalog {
     } catch (err) {
       if (!(err instanceof ObjectNotFoundError)) throw err;
     }
+    let other: { version: number; key: string } | undefined;
     if (version === 0) {
-      // No hint: the highest version file there is.
-      for await (const object of this.storage.list(`${table}/metadata/v`)) {
-        const m = VERSION_FILE.exec(object.key.slice(`${table}/metadata/`.length));
+      for await (const object of this.storage.list(`${table}/metadata/`)) {
+        const name = object.key.slice(`${table}/metadata/`.length);
+        const m = VERSION_FILE.exec(name);
         if (m) version = Math.max(version, Number(m[1]));
+        const n = OTHER_VERSION_FILE.exec(name);
+        if (n && Number(n[1]) >= (other?.version ?? -1)) other = { version: Number(n[1]), key: object.key };
       }
     }
     // A commit that stopped before updating the hint: its version file is the table's state.
     while (version > 0 && (await this.storage.head(versionKey(table, version + 1)))) version++;
-    return version;
+    if (version === 0) return other;
+    return { version, key: versionKey(table, version) };
   }
 
   async load(table: string): Promise<LoadedTable | undefined> {
-    const version = await this.#currentVersion(table);
-    if (version === 0) return undefined;
-    const key = versionKey(table, version);
+    const current = await this.#current(table);
+    if (!current) return undefined;
+    const { version, key } = current;
     const text = Buffer.from(await this.storage.getBytes(key)).toString('utf8');
     return {
       metadata: parseTableMetadata(text, key),

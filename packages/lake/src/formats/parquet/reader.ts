@@ -1,3 +1,4 @@
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import {
   type FieldDef,
   type Fields,
@@ -6,9 +7,12 @@ import {
   type Schema,
   unscaledToDecimal,
 } from '@tributary/core';
+import { decompress as zstdDecompress } from 'fzstd';
 import {
   type AsyncBuffer,
+  type Compressors,
   type FileMetaData,
+  type ParquetParsers,
   parquetMetadataAsync,
   parquetRead,
   parquetSchema,
@@ -104,6 +108,29 @@ function bytesToBigInt(bytes: Uint8Array): bigint {
 }
 
 const utf8 = new TextDecoder();
+
+/** Epoch milliseconds, floored (before 1970 too: a BigInt division truncates towards zero). */
+function floorDiv(value: bigint, divisor: bigint): number {
+  const q = value / divisor;
+  return Number(value % divisor < 0n ? q - 1n : q);
+}
+
+const PARSERS: ParquetParsers = {
+  dateFromDays: formatDays,
+  jsonFromBytes: (bytes) => utf8.decode(bytes),
+  timestampFromMicroseconds: (micros) => new Date(floorDiv(BigInt(micros), 1000n)),
+  timestampFromNanoseconds: (nanos) => new Date(floorDiv(BigInt(nanos), 1_000_000n)),
+} as ParquetParsers;
+
+/**
+ * Codecs hyparquet lacks (it reads snappy and uncompressed): zstd, the default of Spark's and
+ * pyiceberg's Iceberg writers (fzstd, pure JS), and gzip and brotli through Node's zlib.
+ */
+const DECOMPRESSORS: Compressors = {
+  ZSTD: (input) => zstdDecompress(input),
+  GZIP: (input) => new Uint8Array(gunzipSync(input)),
+  BROTLI: (input) => new Uint8Array(brotliDecompressSync(input)),
+};
 
 function formatDays(days: number): string {
   return new Date(days * 86_400_000).toISOString().slice(0, 10);
@@ -297,7 +324,8 @@ export async function* readParquet<F extends Fields>(
           rowStart,
           rowEnd,
           rowFormat: 'array',
-          parsers: { dateFromDays: formatDays, jsonFromBytes: (bytes) => utf8.decode(bytes) },
+          parsers: PARSERS,
+          compressors: DECOMPRESSORS,
           onComplete: (result) => {
             rows = result;
           },
