@@ -79,7 +79,7 @@ export interface WriteDatasetOptions<F extends Fields> {
    * write them as NDJSON (record, issues) under `<errorTable>/`. They are never dropped.
    */
   invalid?: 'return' | 'error-table';
-  /** Where invalid records go with `invalid: 'error-table'`. Default `_errors/<table>`. */
+  /** Where invalid records go with `invalid: 'error-table'`. Default `errors/<table>`. */
   errorTable?: string;
   /**
    * Names this write. File names derive from it, so running the same write again after a crash
