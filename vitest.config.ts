@@ -46,8 +46,8 @@ export default defineConfig({
     // process-wide state such as environment variables stay isolated per test file.
     pool: 'forks',
     // Creates spark/.venv (pyarrow, moto) once, before any test that reads Parquet with pyarrow
-    // or talks to moto_server.
-    globalSetup: ['./tests/setup/python-env.ts'],
+    // or talks to moto_server; fetches the Iceberg Spark runtime jar for the Spark tests.
+    globalSetup: ['./tests/setup/python-env.ts', './tests/setup/iceberg-runtime.ts'],
     reporters: reportFile ? ['default', 'json'] : ['default'],
     ...(reportFile ? { outputFile: { json: reportFile } } : {}),
     projects: [
