@@ -29,7 +29,8 @@ import {
 // version, the version hint, the clean-up after a lost race). After each kill pyiceberg, reading
 // the table as a Hadoop catalog does, must see exactly the previous snapshot or the new one;
 // tributary must see the same; removeOrphanFiles must leave only what the metadata reaches; and
-// the next write must land on top.
+// the next write must land on top. Four more points run the killed write again with its writeId,
+// which must then land exactly once.
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const PYTHON = resolve(here, '../../../../spark/.venv/bin/python');
@@ -46,6 +47,8 @@ interface KillPoint {
   /** Which call of the phase: 1-based, or `last`. */
   pick: number | 'last';
   when: When;
+  /** The next write runs the killed write again, with its `writeId` (as after a job restart). */
+  rerun?: boolean;
 }
 
 const point = (scenario: ScenarioName, phase: Phase, pick: number | 'last', when: When): KillPoint => ({
@@ -80,6 +83,16 @@ const KILL_POINTS: KillPoint[] = [
   point('race', 'metadata', 'last', 'before'),
   point('race', 'metadata', 'last', 'after'),
 ];
+
+// Run again with the same writeId, a write killed before or after its commit must land once:
+// `writeId` promises that "running the same write again after a crash" commits cleanly.
+const RERUN_POINTS: KillPoint[] = [
+  { ...point('append', 'list', 1, 'after'), rerun: true },
+  { ...point('append', 'metadata', 1, 'after'), rerun: true },
+  { ...point('append', 'hint', 1, 'after'), rerun: true },
+  { ...point('overwrite_partitions', 'metadata', 1, 'after'), rerun: true },
+];
+const ALL_POINTS = [...KILL_POINTS, ...RERUN_POINTS];
 
 interface Call {
   n: number;
@@ -130,10 +143,10 @@ function runWriter(
   scenario: ScenarioName,
   k: number,
   when: When,
+  writeId?: string,
 ): Promise<ChildRun> {
-  const child = spawn(process.execPath, ['--import', 'tsx', WRITER, root, table, scenario, String(k), when], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const args = [WRITER, root, table, scenario, String(k), when, ...(writeId ? [writeId] : [])];
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk) => {
@@ -241,7 +254,8 @@ interface Case {
   before?: string[];
   removed?: string[];
   after?: string[];
-  nextWrite: string[];
+  /** The ids after the next write. */
+  wanted: string[];
   /** After the next write: what pyiceberg and tributary read, and the table's files. */
   final?: PyTable;
   finalTributary?: string[];
@@ -274,6 +288,9 @@ async function readIds(table: string): Promise<string[]> {
   return idsOf(await collect(readDataset({ storage, table, schema: readingSchema, tableFormat: 'iceberg' })));
 }
 
+const nextRows = (index: number) => readings(`next${index}-`, 300, [2, 3, 5]);
+const writeIdOf = (table: string) => `job-${table}`;
+
 /** After the kill: tributary reads, removeOrphanFiles, the next write, tributary reads again. */
 async function recover(c: Case, index: number): Promise<void> {
   const scan = await scanIceberg({ storage, table: c.table });
@@ -289,14 +306,16 @@ async function recover(c: Case, index: number): Promise<void> {
   });
   c.removed = removed.map((key) => join(root, key)).sort();
   c.after = filesUnder(c.folder);
-  await writeDataset(readings(`next${index}-`, 300, [2, 3, 5]), {
+  const { scenario, rerun } = c.point;
+  await writeDataset(rerun ? scenarios[scenario].rows() : nextRows(index), {
     storage,
     table: c.table,
     schema: readingSchema,
     partitionBy: byHour('timestamp'),
     tableFormat: 'iceberg',
-    mode: 'append',
+    mode: rerun ? scenarios[scenario].mode : 'append',
     maxRowsPerFile: 100,
+    ...(rerun ? { writeId: writeIdOf(c.table) } : {}),
   });
   c.finalTributary = await readIds(c.table);
   c.finalFiles = filesUnder(c.folder);
@@ -315,7 +334,7 @@ beforeAll(async () => {
     traces.set(name, (traceRuns[i] as ChildRun).calls);
   });
 
-  const planned = KILL_POINTS.map((p, i) => {
+  const planned = ALL_POINTS.map((p, i) => {
     const calls = (traces.get(p.scenario) ?? []).filter((c) => phaseOf(c) === p.phase);
     const call = p.pick === 'last' ? calls.at(-1) : calls[p.pick - 1];
     if (!call) throw new Error(`${p.scenario} has no ${p.phase} call #${p.pick}`);
@@ -326,7 +345,17 @@ beforeAll(async () => {
 
   // Act: kill each writer at its point, then let pyiceberg look at every table at once.
   const runs = await pool(
-    planned.map((p) => () => runWriter(root, p.table, p.point.scenario, p.k, p.point.when)),
+    planned.map(
+      (p) => () =>
+        runWriter(
+          root,
+          p.table,
+          p.point.scenario,
+          p.k,
+          p.point.when,
+          p.point.rerun ? writeIdOf(p.table) : undefined,
+        ),
+    ),
     2,
   );
   const folders = planned.map((p) => join(root, p.table));
@@ -335,6 +364,9 @@ beforeAll(async () => {
   for (const [i, p] of planned.entries()) {
     const child = runs[i] as ChildRun;
     const previousRows = [...baseRows(), ...(child.competitor ? competitorRows() : [])];
+    const committed = [...child.results.values()].includes('created');
+    const previous = idsOf(previousRows);
+    const next = idsOf(afterWrite(p.point.scenario, previousRows));
     const c: Case = {
       point: p.point,
       table: p.table,
@@ -342,11 +374,11 @@ beforeAll(async () => {
       k: p.k,
       baseSnapshot: baseSnapshots.get(p.table) as string,
       child,
-      committed: [...child.results.values()].includes('created'),
-      previous: idsOf(previousRows),
-      next: idsOf(afterWrite(p.point.scenario, previousRows)),
+      committed,
+      previous,
+      next,
       killed: seenByPyiceberg.get(join(root, p.table)),
-      nextWrite: idsOf(readings(`next${i}-`, 300, [2, 3, 5])),
+      wanted: p.point.rerun ? next : [...(committed ? next : previous), ...idsOf(nextRows(i))],
     };
     cases.push(c);
     // A case that breaks is reported by its own test, not by hiding the others.
@@ -374,57 +406,61 @@ function opened(table: PyTable | undefined): PyTable {
   return table as PyTable;
 }
 
+/** The assertions of one kill point, in the order of what happened after the kill. */
+function checkCase(c: Case): void {
+  const expected = c.committed ? c.next : c.previous;
+
+  // The child died where it was meant to.
+  expect(c.child.signal, c.child.stderr).toBe('SIGKILL');
+  expect(c.child.killed?.n).toBe(c.k);
+  expect(c.child.killed?.when).toBe(c.point.when);
+  // Only a kill after the metadata version was created may show the new snapshot.
+  const pastCommit =
+    c.point.phase === 'hint' ||
+    (c.point.phase === 'metadata' && c.point.when === 'after' && c.child.results.get(c.k) === 'created');
+  expect(c.committed).toBe(pastCommit);
+
+  // pyiceberg, reading as a Hadoop catalog does, sees exactly one of the two snapshots.
+  const killed = opened(c.killed);
+  expect(compareIds(killed.ids, expected)).toEqual(exactly(expected));
+  if (!c.committed && !c.child.competitor) expect(killed.snapshotId).toBe(c.baseSnapshot);
+  if (c.error) throw c.error;
+  // tributary sees the same snapshot and the same rows.
+  const tributary = c.tributary as NonNullable<Case['tributary']>;
+  expect(tributary.snapshotId).toBe(killed.snapshotId);
+  expect(compareIds(tributary.ids, expected)).toEqual(exactly(expected));
+
+  // removeOrphanFiles removed exactly the files the metadata does not reach.
+  const reachable = new Set(killed.reachable);
+  const before = c.before as string[];
+  expect(c.removed).toEqual(before.filter((f) => !reachable.has(f)));
+  expect(c.after).toEqual(before.filter((f) => reachable.has(f)));
+
+  // The next write commits on top, and both readers see it, with a whole history.
+  const final = opened(c.final);
+  expect(compareIds(final.ids, c.wanted)).toEqual(exactly(c.wanted));
+  expect(compareIds(c.finalTributary ?? [], c.wanted)).toEqual(exactly(c.wanted));
+  const finalReachable = new Set(final.reachable);
+  expect((c.finalFiles ?? []).filter((f) => !finalReachable.has(f))).toEqual([]);
+  for (const [j, s] of final.history.entries()) {
+    expect(s.distinctIds).toBe(s.rows);
+    if (j > 0) {
+      expect(s.parentId).toBe(final.history[j - 1]?.snapshotId);
+      expect(s.sequenceNumber).toBeGreaterThan(final.history[j - 1]?.sequenceNumber as number);
+    }
+  }
+}
+
 describe('writeDataset (iceberg)', () => {
   describe('a writer SIGKILLed inside its write or commit', () => {
     it.each(KILL_POINTS.map((p, i) => [label(p), i] as const))(
       '%s: readers see one whole snapshot, orphans go, the next write lands',
-      (_name, i) => {
-        const c = cases[i] as Case;
-        const expected = c.committed ? c.next : c.previous;
+      (_name, i) => checkCase(cases[i] as Case),
+    );
 
-        // The child died where it was meant to.
-        expect(c.child.signal, c.child.stderr).toBe('SIGKILL');
-        expect(c.child.killed?.n).toBe(c.k);
-        expect(c.child.killed?.when.startsWith(c.point.when)).toBe(true);
-        // Only a kill after the metadata version was created may show the new snapshot.
-        const pastCommit =
-          c.point.phase === 'hint' ||
-          (c.point.phase === 'metadata' &&
-            c.point.when === 'after' &&
-            c.child.results.get(c.k) === 'created');
-        expect(c.committed).toBe(pastCommit);
-
-        // pyiceberg, reading as a Hadoop catalog does, sees exactly one of the two snapshots.
-        const killed = opened(c.killed);
-        expect(compareIds(killed.ids, expected)).toEqual(exactly(expected));
-        if (!c.committed && !c.child.competitor) expect(killed.snapshotId).toBe(c.baseSnapshot);
-        if (c.error) throw c.error;
-        // tributary sees the same snapshot and the same rows.
-        const tributary = c.tributary as NonNullable<Case['tributary']>;
-        expect(tributary.snapshotId).toBe(killed.snapshotId);
-        expect(compareIds(tributary.ids, expected)).toEqual(exactly(expected));
-
-        // removeOrphanFiles removed exactly the files the metadata does not reach.
-        const reachable = new Set(killed.reachable);
-        const before = c.before as string[];
-        expect(c.removed).toEqual(before.filter((f) => !reachable.has(f)));
-        expect(c.after).toEqual(before.filter((f) => reachable.has(f)));
-
-        // The next write commits on top, and both readers see it, with a whole history.
-        const final = opened(c.final);
-        const wanted = [...expected, ...c.nextWrite];
-        expect(compareIds(final.ids, wanted)).toEqual(exactly(wanted));
-        expect(compareIds(c.finalTributary ?? [], wanted)).toEqual(exactly(wanted));
-        const finalReachable = new Set(final.reachable);
-        expect((c.finalFiles ?? []).filter((f) => !finalReachable.has(f))).toEqual([]);
-        for (const [j, s] of final.history.entries()) {
-          expect(s.distinctIds).toBe(s.rows);
-          if (j > 0) {
-            expect(s.parentId).toBe(final.history[j - 1]?.snapshotId);
-            expect(s.sequenceNumber).toBeGreaterThan(final.history[j - 1]?.sequenceNumber as number);
-          }
-        }
-      },
+    it.each(RERUN_POINTS.map((p, i) => [label(p), KILL_POINTS.length + i] as const))(
+      '%s, then run again with its writeId: the write lands once',
+      (_name, i) => checkCase(cases[i] as Case),
     );
 
     it('left orphans exactly where a killed write had finished a file and not committed', () => {

@@ -203,7 +203,15 @@ function startChild(table: string, args: string[]): ChildWriter & { ready: Promi
 async function raceChildren(table: string, a: string[], b: string[]): Promise<[string[], string[]]> {
   const first = startChild(table, a);
   const second = startChild(table, b);
-  await Promise.all([first.ready, second.ready]);
+  // A child that exits before its commit fails the setup at once instead of never being ready.
+  const exited = (c: ChildWriter) =>
+    c.done.then((lines) => {
+      throw new Error(`racing writer ended before its commit: ${lines.join(' | ')}`);
+    });
+  await Promise.all([
+    Promise.race([first.ready, exited(first)]),
+    Promise.race([second.ready, exited(second)]),
+  ]);
   first.go();
   second.go();
   return Promise.all([first.done, second.done]);
@@ -224,73 +232,78 @@ function pyTable(table: string): PyTable {
 // Each race's results, filled in beforeAll.
 const results: Record<string, unknown> = {};
 
+/**
+ * Start two writers in one process on a new base table, wait until both are at their commit,
+ * then let them commit together, or one after the other in `turns` order (the second then loses
+ * the version the first took).
+ */
+async function raceInProcess(
+  table: string,
+  writers: ((gate: GatedStorage) => Promise<WriteDatasetResult>)[],
+  turns?: [number, number],
+): Promise<void> {
+  await writeBase(table);
+  const gates = writers.map(() => new GatedStorage());
+  const runs = writers.map((start, i) => start(gates[i] as GatedStorage));
+  // A writer that fails before its commit fails the setup at once instead of never arriving.
+  await Promise.all(gates.map((g, i) => Promise.race([g.arrived, runs[i]])));
+  if (turns) {
+    for (const i of turns) {
+      (gates[i] as GatedStorage).open();
+      await Promise.allSettled([runs[i]]);
+    }
+  } else {
+    for (const g of gates) g.open();
+  }
+  results[table] = { settled: await Promise.allSettled(runs), attempts: gates.map((g) => g.attempts) };
+  tables.push(table);
+}
+
 beforeAll(async () => {
   const A = readings('a', 300, [1, 2]);
   const B = readings('b2-', 300, [2, 3]);
 
   // Two appends in one process.
-  {
-    const table = 'appends-in-process';
-    await writeBase(table);
-    const [ga, gb] = [new GatedStorage(), new GatedStorage()];
-    const writes = [write(ga, table, A, 'append'), write(gb, table, B, 'append')];
-    await Promise.all([ga.arrived, gb.arrived]);
-    ga.open();
-    gb.open();
-    results[table] = { settled: await Promise.allSettled(writes), attempts: [ga.attempts, gb.attempts] };
-    tables.push(table);
-  }
+  await raceInProcess('appends-in-process', [
+    (g) => write(g, 'appends-in-process', A, 'append'),
+    (g) => write(g, 'appends-in-process', B, 'append'),
+  ]);
 
   // An append to hours 1-2 and an overwrite of hour 0, in both orders of commit.
   const O = readings('o', 200, [0]);
-  for (const order of ['append-first', 'overwrite-first'] as const) {
-    const table = `append-vs-overwrite-${order}`;
-    await writeBase(table);
-    const [ga, go] = [new GatedStorage(), new GatedStorage()];
-    const append = write(ga, table, A, 'append');
-    const overwrite = write(go, table, O, 'overwrite_partitions');
-    await Promise.all([ga.arrived, go.arrived]);
-    const [first, second] = order === 'append-first' ? [ga, go] : [go, ga];
-    first.open();
-    await (order === 'append-first' ? append : overwrite);
-    second.open();
-    results[table] = {
-      settled: await Promise.allSettled([append, overwrite]),
-      attempts: [ga.attempts, go.attempts],
-    };
-    tables.push(table);
-  }
+  await raceInProcess(
+    'append-vs-overwrite-append-first',
+    [
+      (g) => write(g, 'append-vs-overwrite-append-first', A, 'append'),
+      (g) => write(g, 'append-vs-overwrite-append-first', O, 'overwrite_partitions'),
+    ],
+    [0, 1],
+  );
+  await raceInProcess(
+    'append-vs-overwrite-overwrite-first',
+    [
+      (g) => write(g, 'append-vs-overwrite-overwrite-first', A, 'append'),
+      (g) => write(g, 'append-vs-overwrite-overwrite-first', O, 'overwrite_partitions'),
+    ],
+    [1, 0],
+  );
 
   // An append and an overwrite of the same hour, released together.
-  {
-    const table = 'append-vs-overwrite-same-hour';
-    await writeBase(table);
-    const [ga, go] = [new GatedStorage(), new GatedStorage()];
-    const writes = [
-      write(ga, table, readings('a', 100, [0]), 'append'),
-      write(go, table, O, 'overwrite_partitions'),
-    ];
-    await Promise.all([ga.arrived, go.arrived]);
-    ga.open();
-    go.open();
-    results[table] = { settled: await Promise.allSettled(writes), attempts: [ga.attempts, go.attempts] };
-    tables.push(table);
-  }
+  await raceInProcess('append-vs-overwrite-same-hour', [
+    (g) => write(g, 'append-vs-overwrite-same-hour', readings('a', 100, [0]), 'append'),
+    (g) => write(g, 'append-vs-overwrite-same-hour', O, 'overwrite_partitions'),
+  ]);
 
   // Two compactions of hour 0 in one process.
-  {
-    const table = 'compactions-in-process';
-    await writeBase(table);
-    const [g1, g2] = [new GatedStorage(), new GatedStorage()];
-    const runs = [g1, g2].map((g) =>
-      compact({ storage: g, table, schema: readingSchema, partition: HOUR_0, tableFormat: 'iceberg' }),
-    );
-    await Promise.all([g1.arrived, g2.arrived]);
-    g1.open();
-    g2.open();
-    results[table] = { settled: await Promise.allSettled(runs), attempts: [g1.attempts, g2.attempts] };
-    tables.push(table);
-  }
+  const compactHour0 = (g: GatedStorage) =>
+    compact({
+      storage: g,
+      table: 'compactions-in-process',
+      schema: readingSchema,
+      partition: HOUR_0,
+      tableFormat: 'iceberg',
+    });
+  await raceInProcess('compactions-in-process', [compactHour0, compactHour0]);
 
   // Two child processes: appends, then compactions.
   {
