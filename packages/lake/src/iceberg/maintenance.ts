@@ -167,6 +167,9 @@ export async function removeOrphanFiles(options: RemoveOrphanFilesOptions): Prom
   for (const folder of ['data/', 'metadata/']) {
     for await (const object of storage.list(`${table}/${folder}`)) {
       if (used.has(object.key)) continue;
+      // Hadoop's local file system writes a `.<name>.crc` checksum beside each file it writes.
+      const crc = /^(.*\/)\.([^/]+)\.crc$/.exec(object.key);
+      if (crc && used.has(`${crc[1]}${crc[2]}`)) continue;
       // Older metadata versions of the Hadoop layout are the table's history.
       const v = /^metadata\/v(\d+)\.metadata\.json$/.exec(object.key.slice(table.length + 1))?.[1];
       if (v !== undefined && version !== undefined && Number(v) <= Number(version)) continue;

@@ -239,8 +239,10 @@ function coreField(f: IcebergField): FieldDef | undefined {
   const presence = f.required ? 'required' : 'nullable';
   if (typeof f.type === 'object' && f.type.type === 'list') {
     const list = f.type as IcebergList;
+    // Spark declares list elements optional by default; core lists hold no nulls, so a null
+    // element that does occur fails the read (PARQUET_SCHEMA_MISMATCH), naming the column.
     const element = typeof list.element === 'string' ? primitiveDef(list.element) : undefined;
-    if (!element || !list['element-required']) return undefined;
+    if (!element) return undefined;
     return { kind: 'list', presence, element };
   }
   const def = typeof f.type === 'string' ? primitiveDef(f.type) : undefined;

@@ -98,10 +98,24 @@ export interface IcebergCommit {
 
 export interface IcebergWriteResult extends IcebergCommit {
   writeId: string;
+  /**
+   * The table already had a snapshot of this `writeId` (a run after a crash that came after the
+   * commit): nothing was read or written, and `snapshotId` and `rows` are that snapshot's.
+   */
+  alreadyCommitted?: boolean;
   rows: number;
   partitions: string[];
   invalid: Refused[];
   invalidCount: number;
+}
+
+/** The snapshot summary property naming the write that made the snapshot (its `writeId`). */
+export const WRITE_ID_PROPERTY = 'tributary.write-id';
+
+/** The snapshot a write with this id committed, if the table has it. */
+function committedBy(metadata: TableMetadata | undefined, writeId: string | undefined): Snapshot | undefined {
+  if (!metadata || writeId === undefined) return undefined;
+  return metadata.snapshots.find((s) => s.summary[WRITE_ID_PROPERTY] === writeId);
 }
 
 /** Attempts of a commit that lost a race, as Iceberg's `commit.retry.num-retries` (4). */
@@ -275,6 +289,8 @@ interface Change {
   extraSummary?: Record<string, string>;
   /** The partition spec the added files were written with. */
   spec?: IcebergPartitionSpec;
+  /** The write's id, recorded in the summary: a second run of a committed write commits nothing. */
+  writeId?: string;
 }
 
 function fieldSummaries(
@@ -422,6 +438,12 @@ async function attempt(
     });
   }
   const parent = snapshotFor(metadata);
+  if (committedBy(metadata, change.writeId)) {
+    throw new IcebergError(`${table}: write ${change.writeId} was committed by another run of it`, {
+      code: 'ICEBERG_COMMIT_CONFLICT',
+      context: { table, writeId: change.writeId, reapply: false },
+    });
+  }
   const snapshotId = newSnapshotId();
   const sequenceNumber = metadata['last-sequence-number'] + 1n;
   const manifests: ManifestFile[] = [];
@@ -509,6 +531,7 @@ async function attempt(
     summary: {
       operation: change.operation,
       ...change.extraSummary,
+      ...(change.writeId === undefined ? {} : { [WRITE_ID_PROPERTY]: change.writeId }),
       'added-data-files': String(change.added.length),
       'deleted-data-files': String(removed.length),
       'added-records': String(addedRecords),
@@ -635,6 +658,25 @@ export async function writeIceberg<F extends Fields>(
   const catalog = catalogFor(options);
   const base = await catalog.load(table);
   const baseMetadata = base?.metadata;
+  const done = committedBy(baseMetadata, options.writeId);
+  if (done && base) {
+    // Run again after a crash that came after its commit: the write is in the table already.
+    return {
+      writeId,
+      snapshotId: String(done['snapshot-id']),
+      version: Number(base.version),
+      metadataLocation: base.metadataLocation,
+      added: [],
+      removed: [],
+      rows: Number(done.summary['added-records'] ?? 0),
+      partitions: [],
+      invalid: [],
+      invalidCount: 0,
+      alreadyCommitted: true,
+    };
+  }
+  // A part unique to this run: a run after a crash never rewrites a file in place.
+  const runId = randomUUID().slice(0, 8);
   const schemaPlan = planIcebergSchema(
     schema,
     baseMetadata && {
@@ -689,7 +731,7 @@ export async function writeIceberg<F extends Fields>(
         return path;
       },
       open: (partition, index): StagedFile => {
-        const key = `${table}/data/${partition}${String(index).padStart(5, '0')}-${fileId(writeId, partition, index)}.parquet`;
+        const key = `${table}/data/${partition}${String(index).padStart(5, '0')}-${fileId(writeId, partition, index)}-${runId}.parquet`;
         opened.push(key);
         return stageFile(storage, (sink) => new ParquetRecordWriter(sink, schema, config), key, key);
       },
@@ -738,13 +780,14 @@ export async function writeIceberg<F extends Fields>(
   const touched = new Set(addedInfo.map((f) => f.partition));
   const change: Change =
     mode === 'append'
-      ? { operation: 'append', added, spec }
+      ? { operation: 'append', added, spec, writeId }
       : mode === 'overwrite'
-        ? { operation: 'overwrite', added, spec, removes: () => true }
+        ? { operation: 'overwrite', added, spec, writeId, removes: () => true }
         : {
             operation: 'overwrite',
             added,
             spec,
+            writeId,
             removes: (_file, path) => touched.has(path),
             extraSummary: { 'replace-partitions': 'true' },
           };
@@ -906,6 +949,7 @@ export async function compactIceberg<F extends Fields>(
     };
   }
   const writeId = options.writeId ?? randomUUID();
+  const runId = randomUUID().slice(0, 8);
   const schemaPlan = planIcebergSchema(schema, {
     schema: tableSchema,
     lastColumnId: base.metadata['last-column-id'],
@@ -947,7 +991,7 @@ export async function compactIceberg<F extends Fields>(
       schema,
       partitionOf: (record) => partitionOf(record).path,
       open: (path, index) => {
-        const key = `${table}/data/${path}${String(index).padStart(5, '0')}-${fileId(writeId, path, index)}.parquet`;
+        const key = `${table}/data/${path}${String(index).padStart(5, '0')}-${fileId(writeId, path, index)}-${runId}.parquet`;
         opened.push(key);
         return stageFile(storage, (sink) => new ParquetRecordWriter(sink, schema, config), key, key);
       },

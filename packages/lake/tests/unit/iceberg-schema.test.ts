@@ -280,9 +280,9 @@ describe('schemaFromIceberg', () => {
         { id: 2, name: 'blob', required: false, type: 'binary' },
         {
           id: 3,
-          name: 'maybe',
+          name: 'nested',
           required: false,
-          type: { type: 'list', 'element-id': 4, element: 'string', 'element-required': false },
+          type: { type: 'list', 'element-id': 4, element: { type: 'struct', fields: [] }, 'element-required': true },
         },
       ],
     };
@@ -290,8 +290,29 @@ describe('schemaFromIceberg', () => {
     expect(() => schemaFromIceberg(iceberg, 'events')).toThrow(
       expect.objectContaining({
         code: 'ICEBERG_UNSUPPORTED',
-        message: expect.stringMatching(/blob \(binary\).*maybe \(list<string>\)/),
+        message: expect.stringMatching(/blob \(binary\).*nested \(list<struct>\)/),
       }),
     );
+  });
+
+  it('reads a list whose elements Spark declares optional as a list (a null element fails the read)', () => {
+    const iceberg: IcebergSchema = {
+      type: 'struct',
+      'schema-id': 0,
+      fields: [
+        {
+          id: 1,
+          name: 'tags',
+          required: false,
+          type: { type: 'list', 'element-id': 2, element: 'string', 'element-required': false },
+        },
+      ],
+    };
+
+    expect(schemaFromIceberg(iceberg).fields.tags?.def).toMatchObject({
+      kind: 'list',
+      presence: 'nullable',
+      element: { kind: 'string' },
+    });
   });
 });
