@@ -282,7 +282,12 @@ describe('schemaFromIceberg', () => {
           id: 3,
           name: 'nested',
           required: false,
-          type: { type: 'list', 'element-id': 4, element: { type: 'struct', fields: [] }, 'element-required': true },
+          type: {
+            type: 'list',
+            'element-id': 4,
+            element: { type: 'struct', fields: [] },
+            'element-required': true,
+          },
         },
       ],
     };
