@@ -23,7 +23,15 @@ import {
   tablePrefix,
   type WriteMode,
 } from './dataset-commit.js';
-import { abandonStaged, finishStaged, type StagedFile, stageFile, writeFiles } from './file-writer.js';
+import {
+  abandonStaged,
+  checkFileLimits,
+  emitFileFlushed,
+  finishStaged,
+  type StagedFile,
+  stageFile,
+  writeFiles,
+} from './file-writer.js';
 import { formatFor, formatOfKey } from './formats/registry.js';
 import type { FileFormat, FormatName, RecordWriter, WriterOptions } from './formats/types.js';
 import type { IcebergCatalog } from './iceberg/catalog.js';
@@ -228,15 +236,7 @@ export async function writeDataset<F extends Fields>(
   if (!['append', 'overwrite', 'overwrite_partitions'].includes(mode)) {
     throw new TributaryError(`Unknown write mode ${JSON.stringify(mode)}`, { code: 'DATASET_INVALID' });
   }
-  if (
-    !(maxRowsPerFile >= 1) ||
-    !(targetFileBytes >= 1) ||
-    !(Number.isInteger(maxOpenFiles) && maxOpenFiles >= 1)
-  ) {
-    throw new TributaryError('maxRowsPerFile, targetFileBytes and maxOpenFiles must be positive', {
-      code: 'DATASET_INVALID',
-    });
-  }
+  checkFileLimits({ maxRowsPerFile, targetFileBytes, maxOpenFiles });
   const fieldPartitions = new Set(partitionBy.flatMap((p) => (p.field ? [p.field] : [])));
   // Files hold the schema's columns minus the partition fields, which live in the paths.
   const fileSchema = fieldPartitions.size === 0 ? schema : withoutFields(schema, fieldPartitions);
@@ -296,15 +296,7 @@ export async function writeDataset<F extends Fields>(
           bytes: stats.bytes,
           stagingKey: file.stagingKey,
         });
-        emitSafely(onEvent, {
-          type: 'flush',
-          source,
-          count: stats.rows,
-          bytes: stats.bytes,
-          reason: 'file',
-          target: file.finalKey,
-          time: Date.now(),
-        });
+        emitFileFlushed(onEvent, source, file.finalKey, stats);
       },
     });
   } catch (err) {

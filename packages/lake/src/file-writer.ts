@@ -1,5 +1,13 @@
 import { PassThrough } from 'node:stream';
-import { describeValue, type Fields, type Schema, type ValidationIssue } from '@tributary/core';
+import {
+  describeValue,
+  type EventListener,
+  emitSafely,
+  type Fields,
+  type Schema,
+  TributaryError,
+  type ValidationIssue,
+} from '@tributary/core';
 import { PartitionError } from './errors.js';
 import type { FileStats, RecordWriter } from './formats/types.js';
 import type { ObjectInfo, Storage } from './storage.js';
@@ -141,4 +149,38 @@ export async function writeFiles(
     throw err;
   }
   return rows;
+}
+
+/** The `flush` event of a file a table write completed. */
+export function emitFileFlushed(
+  onEvent: EventListener | undefined,
+  source: string,
+  key: string,
+  stats: FileStats,
+): void {
+  emitSafely(onEvent, {
+    type: 'flush',
+    source,
+    count: stats.rows,
+    bytes: stats.bytes,
+    reason: 'file',
+    target: key,
+    time: Date.now(),
+  });
+}
+
+/** Check a write's file limits: each positive, `maxOpenFiles` whole (`code` names the caller's error). */
+export function checkFileLimits(
+  limits: { maxRowsPerFile: number; targetFileBytes: number; maxOpenFiles: number },
+  error: (message: string) => TributaryError = (message) =>
+    new TributaryError(message, { code: 'DATASET_INVALID' }),
+): void {
+  const { maxRowsPerFile, targetFileBytes, maxOpenFiles } = limits;
+  if (
+    !(maxRowsPerFile >= 1) ||
+    !(targetFileBytes >= 1) ||
+    !(Number.isInteger(maxOpenFiles) && maxOpenFiles >= 1)
+  ) {
+    throw error('maxRowsPerFile, targetFileBytes and maxOpenFiles must be positive');
+  }
 }

@@ -43,6 +43,10 @@ export class MemoryStorage implements Storage {
     // The whole body is read before it becomes visible: a failed stream stores nothing.
     const bytes = await bodyToBytes(body);
     options.signal?.throwIfAborted();
+    return this.#store(key, bytes);
+  }
+
+  #store(key: string, bytes: Uint8Array): ObjectInfo {
     const info: ObjectInfo = {
       key,
       size: bytes.byteLength,
@@ -100,15 +104,7 @@ export class MemoryStorage implements Storage {
     assertValidKey(key);
     // Checked and stored in one synchronous step: of two callers, exactly one finds the key free.
     if (this.#objects.has(key)) return undefined;
-    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-    const info: ObjectInfo = {
-      key,
-      size: bytes.byteLength,
-      lastModified: new Date(),
-      etag: createHash('md5').update(bytes).digest('hex'),
-    };
-    this.#objects.set(key, { bytes, info });
-    return { ...info };
+    return this.#store(key, typeof body === 'string' ? Buffer.from(body) : body);
   }
 
   async copy(from: string, to: string): Promise<ObjectInfo> {

@@ -9,7 +9,7 @@ import {
   type ValidationIssue,
 } from '@tributary/core';
 import { datasetError, tablePrefix } from '../dataset-commit.js';
-import { type StagedFile, stageFile, writeFiles } from '../file-writer.js';
+import { checkFileLimits, emitFileFlushed, type StagedFile, stageFile, writeFiles } from '../file-writer.js';
 import { readParquet } from '../formats/parquet/reader.js';
 import { ParquetRecordWriter } from '../formats/parquet/writer.js';
 import { DEFAULT_ROW_GROUP_BYTES } from '../formats/parquet.js';
@@ -416,16 +416,30 @@ function summaryTotals(previous: Snapshot | undefined): Record<string, bigint> {
   };
 }
 
+/** The table schema a commit writes, worked out on the metadata it commits on top of. */
+type PlanSchema = (metadata: TableMetadata) => {
+  schema: IcebergSchema;
+  changed: boolean;
+  lastColumnId: number;
+};
+
+/** What a commit made: the catalog's new state, the snapshot, the data files it removed. */
+interface Committed {
+  loaded: LoadedTable;
+  snapshot: Snapshot;
+  removed: string[];
+}
+
 /** One attempt at a commit on top of `base`: the manifests, the manifest list, the metadata. */
 async function attempt(
   catalog: IcebergCatalog,
   table: string,
   base: LoadedTable | undefined,
   create: () => TableMetadata,
-  plan: (metadata: TableMetadata) => { schema: IcebergSchema; changed: boolean; lastColumnId: number },
+  plan: PlanSchema,
   change: Change,
   written: string[],
-): Promise<{ loaded: LoadedTable; snapshot: Snapshot; removed: string[] }> {
+): Promise<Committed> {
   const { storage } = catalog;
   const metadata = base?.metadata ?? create();
   const schemaPlan = plan(metadata);
@@ -577,9 +591,9 @@ async function commitChange(
   table: string,
   base: LoadedTable | undefined,
   create: () => TableMetadata,
-  plan: (metadata: TableMetadata) => { schema: IcebergSchema; changed: boolean; lastColumnId: number },
+  plan: PlanSchema,
   change: Change,
-): Promise<{ loaded: LoadedTable; snapshot: Snapshot; removed: string[] }> {
+): Promise<Committed> {
   let current = base;
   for (let tries = 0; ; tries++) {
     const written: string[] = [];
@@ -646,15 +660,10 @@ export async function writeIceberg<F extends Fields>(
   if (!['append', 'overwrite', 'overwrite_partitions'].includes(mode)) {
     throw new IcebergError(`Unknown write mode ${JSON.stringify(mode)}`, { code: 'ICEBERG_OPTIONS_INVALID' });
   }
-  if (
-    !(maxRowsPerFile >= 1) ||
-    !(targetFileBytes >= 1) ||
-    !(Number.isInteger(maxOpenFiles) && maxOpenFiles >= 1)
-  ) {
-    throw new IcebergError('maxRowsPerFile, targetFileBytes and maxOpenFiles must be positive', {
-      code: 'ICEBERG_OPTIONS_INVALID',
-    });
-  }
+  checkFileLimits(
+    { maxRowsPerFile, targetFileBytes, maxOpenFiles },
+    (message) => new IcebergError(message, { code: 'ICEBERG_OPTIONS_INVALID' }),
+  );
   const catalog = catalogFor(options);
   const base = await catalog.load(table);
   const baseMetadata = base?.metadata;
@@ -748,15 +757,7 @@ export async function writeIceberg<F extends Fields>(
         const byName = Object.fromEntries(spec.fields.map((f, i) => [f.name, values[i] ?? null]));
         added.push(dataFileOf(storage, file.finalKey, stats, schemaPlan.schema, byName));
         addedInfo.push({ key: file.finalKey, partition, rows: stats.rows, bytes: stats.bytes });
-        emitSafely(onEvent, {
-          type: 'flush',
-          source,
-          count: stats.rows,
-          bytes: stats.bytes,
-          reason: 'file',
-          target: file.finalKey,
-          time: Date.now(),
-        });
+        emitFileFlushed(onEvent, source, file.finalKey, stats);
       },
     });
     if (errorLines.length > 0) {
