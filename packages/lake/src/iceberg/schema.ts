@@ -84,7 +84,11 @@ function icebergType(def: FieldDef, nextId: () => number, existing?: IcebergType
     type: 'list',
     'element-id': elementId,
     element: primitiveType(def.element as FieldDef),
-    'element-required': true,
+    // A table's optional elements (Spark's default) stay optional: required values fit them.
+    'element-required':
+      typeof existing === 'object' && existing.type === 'list'
+        ? (existing as IcebergList)['element-required']
+        : true,
   };
 }
 
@@ -162,7 +166,8 @@ export function planIcebergSchema(
           column.name,
         );
       }
-      if (typeText(old.type) !== typeText(type)) changed = true;
+      // Java spells `decimal(38, 18)`, the lake `decimal(38,18)`: the same type, no new schema.
+      if (typeText(old.type).replace(/\s/g, '') !== typeText(type).replace(/\s/g, '')) changed = true;
       byName.set(column.name, { ...old, type });
     } else {
       if (current && required) {
