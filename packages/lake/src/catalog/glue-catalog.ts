@@ -32,9 +32,11 @@ import {
   columnFromHiveType,
   type GetTableOptions,
   type PutTableResult,
+  partitionLabel,
   type TableDefinition,
   type TableFormat,
   type TablePartition,
+  withCatalogNames,
 } from './table.js';
 
 /** Options of {@link GlueCatalog}. */
@@ -49,6 +51,17 @@ export interface GlueCatalogOptions {
 }
 
 const BATCH = 100;
+// The table parameter that turns Athena's partition projection on.
+const PROJECTION = 'projection.enabled';
+// Partitions a failure message names before it says "and N more".
+const NAMED = 10;
+
+/** What the catalog needs of a table (as Glue returns it, or as it was just sent) to add partitions to it. */
+type TableShape = Pick<Table, 'Parameters' | 'PartitionKeys' | 'StorageDescriptor'>;
+
+function projects(table: TableShape): boolean {
+  return table.Parameters?.[PROJECTION]?.trim().toLowerCase() === 'true';
+}
 // Table parameters the catalog writes; any other parameter of an existing table is kept on update.
 const MANAGED = [
   'EXTERNAL',
@@ -124,10 +137,12 @@ function storageDescriptor(definition: TableDefinition): StorageDescriptor {
  * format's SerDe and input/output formats, the definition's columns and partition keys, its S3
  * location, and the parameters Glue's crawler sets (`classification`, `objectCount`, `sizeKey`,
  * `recordCount`, `compressionType`). Parameters of `keep` that the catalog does not manage
- * (e.g. partition projection set by hand) are kept.
+ * (e.g. partition projection set by hand) are kept. Column and partition key names are
+ * lowercased (`withCatalogNames`), as Glue's crawler writes them.
  */
-export function toGlueTableInput(definition: TableDefinition, keep: Record<string, string> = {}): TableInput {
-  requireS3(definition.location, `table ${definition.name}`);
+export function toGlueTableInput(input: TableDefinition, keep: Record<string, string> = {}): TableInput {
+  requireS3(input.location, `table ${input.name}`);
+  const definition = withCatalogNames(input);
   const kept = Object.fromEntries(Object.entries(keep).filter(([k]) => !MANAGED.includes(k)));
   return {
     Name: definition.name,
@@ -183,12 +198,15 @@ export function fromGlueTable(table: Table, database: string): TableDefinition {
 
 /**
  * The AWS Glue Data Catalog as the lake's catalog, for `aws` mode: the same operations as
- * `LocalCatalog`. `putTable` creates a table or, when it exists, applies the same evolution
- * rules (UpdateTable for added columns and widened types; `SchemaChangeError` for an
- * incompatible change, before anything is sent). `addPartitions` registers partitions with
- * BatchCreatePartition, 100 per call; partitions that exist already are fine, other failed
- * entries end in a `PartialBatchFailureError` holding them. SDK errors are rethrown as
- * `CatalogError` with the SDK's error as `cause`. Table locations must be `s3://` URLs.
+ * `LocalCatalog`, under the same contract. `putTable` creates a table or, when it exists, applies
+ * the same evolution rules (UpdateTable for added columns and widened types; `SchemaChangeError`
+ * for an incompatible change, before anything is sent), then registers the definition's
+ * partitions; `addPartitions` registers partitions alone. Both use BatchCreatePartition, 100 per
+ * call; partitions that exist already are fine, other failed entries end in a
+ * `PartialBatchFailureError` naming them; a table whose parameters enable partition projection
+ * gets none. Column and partition key names are stored lowercased, as Glue's crawler stores them.
+ * SDK errors are rethrown as `CatalogError` with the SDK's error as `cause`. Table locations must
+ * be `s3://` URLs.
  *
  * @example
  * ```ts
@@ -198,8 +216,8 @@ export function fromGlueTable(table: Table, database: string): TableDefinition {
  * const catalog = new GlueCatalog({ client: new GlueClient({}), database: 'tributary' });
  * await catalog.ensureDatabase();
  * const table = await crawl(lake.raw, 'sensors', { location: 's3://tributary-raw/sensors/' });
- * await catalog.putTable(table);
- * await catalog.addPartitions(table);
+ * const { partitions } = await catalog.putTable(table); // the table, then its partitions
+ * console.log(`${partitions.added} partitions registered, ${partitions.existing} already there`);
  * ```
  */
 export class GlueCatalog implements Catalog {
@@ -348,27 +366,60 @@ export class GlueCatalog implements Catalog {
   }
 
   /**
-   * Create the table, or update it when it exists: added columns and widened types go in one
-   * UpdateTable (parameters the catalog does not manage are kept); an incompatible change throws
-   * `SchemaChangeError` and sends nothing. Partitions are not registered here: call
-   * `addPartitions`. The returned table lists no partitions.
+   * Create the table, or update it when it exists (added columns and widened types go in one
+   * UpdateTable; parameters the catalog does not manage are kept), then register the
+   * definition's partitions as `addPartitions` does. Names are stored lowercased. Everything that
+   * can be refused is checked before anything is sent: names that collide once lowercased and
+   * partitions that do not match the keys or lie outside S3 throw `CatalogError`
+   * (`CATALOG_INVALID`), an incompatible change throws `SchemaChangeError`. Partitions Glue
+   * refuses throw a `PartialBatchFailureError` naming them (the table itself is then in place;
+   * running `putTable` again registers the rest). A table whose parameters enable partition
+   * projection gets no partitions registered (`partitions.projected`). The returned table lists
+   * the definition's partitions; `listPartitions` lists all the table has.
    */
   async putTable(definition: TableDefinition): Promise<PutTableResult> {
     const ids = this.#ids(definition);
-    const incoming: TableDefinition = { ...definition, name: ids.table, database: ids.database };
+    const incoming: TableDefinition = {
+      ...withCatalogNames(definition),
+      name: ids.table,
+      database: ids.database,
+    };
+    const partitions = checkPartitions(incoming.partitions, incoming.partitionKeys.length, ids.table);
+    const put = await this.#putTableOnly(ids, incoming);
+    const registered = await this.#register(ids, put.stored, partitions);
+    return {
+      action: put.action,
+      added: put.added,
+      widened: put.widened,
+      table: { ...put.table, partitions },
+      partitions: registered,
+    };
+  }
+
+  async #putTableOnly(
+    ids: { database: string; table: string },
+    incoming: TableDefinition,
+  ): Promise<Omit<PutTableResult, 'partitions'> & { stored: TableShape }> {
     let raw = await this.#rawTable(ids.database, ids.table);
     if (!raw) {
+      const input = toGlueTableInput(incoming);
       try {
         await this.#call('CreateTable', ids, () =>
           this.#client.send(
             new CreateTableCommand({
               CatalogId: this.#catalogId,
               DatabaseName: ids.database,
-              TableInput: toGlueTableInput(incoming),
+              TableInput: input,
             }),
           ),
         );
-        return { action: 'created', added: [], widened: [], table: { ...incoming, partitions: [] } };
+        return {
+          action: 'created',
+          added: [],
+          widened: [],
+          table: { ...incoming, partitions: [] },
+          stored: input,
+        };
       } catch (err) {
         // Someone created it meanwhile: update it instead.
         if (causeName(err) !== 'AlreadyExistsException') throw err;
@@ -384,7 +435,14 @@ export class GlueCatalog implements Catalog {
     const same =
       JSON.stringify(before.StorageDescriptor) === JSON.stringify(after.StorageDescriptor) &&
       JSON.stringify(before.Parameters) === JSON.stringify(after.Parameters);
-    if (same) return { action: 'unchanged', added: [], widened: [], table: { ...existing, partitions: [] } };
+    if (same)
+      return {
+        action: 'unchanged',
+        added: [],
+        widened: [],
+        table: { ...existing, partitions: [] },
+        stored: raw,
+      };
     if (raw.Description !== undefined) after.Description = raw.Description;
     if (raw.Owner !== undefined) after.Owner = raw.Owner;
     if (raw.Retention !== undefined) after.Retention = raw.Retention;
@@ -393,7 +451,13 @@ export class GlueCatalog implements Catalog {
         new UpdateTableCommand({ CatalogId: this.#catalogId, DatabaseName: ids.database, TableInput: after }),
       ),
     );
-    return { action: 'updated', added: evolution.added, widened: evolution.widened, table };
+    return {
+      action: 'updated',
+      added: evolution.added,
+      widened: evolution.widened,
+      table: withCatalogNames(table),
+      stored: after,
+    };
   }
 
   /**
@@ -401,7 +465,9 @@ export class GlueCatalog implements Catalog {
    * BatchCreatePartition call, each with the table's current storage descriptor and its own
    * location. Partitions Glue already has are counted as `existing`; any other failed entry is
    * collected and, after every batch was sent, thrown in a `PartialBatchFailureError` whose
-   * `failed` items are the partitions.
+   * `failed` items are the partitions and whose message names them. A table whose parameters
+   * enable partition projection gets none (`projected: true`): Athena ignores registered
+   * partitions of such a table.
    */
   async addPartitions(
     definition: Pick<TableDefinition, 'name' | 'database' | 'partitions'>,
@@ -414,13 +480,17 @@ export class GlueCatalog implements Catalog {
         context: ids,
       });
     }
-    const keys = raw.PartitionKeys?.length ?? 0;
-    const partitions = mergePartitions([], definition.partitions);
-    for (const partition of partitions) {
-      assertPartition(partition, keys, ids.table);
-      requireS3(partition.location, `a partition of ${ids.table}`);
-    }
-    const base: StorageDescriptor = { ...(raw.StorageDescriptor ?? {}) };
+    const partitions = checkPartitions(definition.partitions, raw.PartitionKeys?.length ?? 0, ids.table);
+    return this.#register(ids, raw, partitions);
+  }
+
+  async #register(
+    ids: { database: string; table: string },
+    table: TableShape,
+    partitions: readonly TablePartition[],
+  ): Promise<AddPartitionsResult> {
+    if (projects(table)) return { added: 0, existing: 0, projected: true };
+    const base: StorageDescriptor = { ...(table.StorageDescriptor ?? {}) };
     const source = `glue-catalog:${ids.database}.${ids.table}`;
     const failed: FailedItem<TablePartition>[] = [];
     let added = 0;
@@ -475,12 +545,30 @@ export class GlueCatalog implements Catalog {
         code: 'PARTIAL_BATCH_FAILURE',
         time: Date.now(),
       });
+      const keys = (table.PartitionKeys ?? []).map((k) => ({ name: k.Name ?? '', type: k.Type ?? 'string' }));
+      const named = failed
+        .slice(0, NAMED)
+        .map((f) => `${partitionLabel(keys, f.item.values)} (${f.code}${f.message ? `: ${f.message}` : ''})`);
+      const more = failed.length > NAMED ? ` and ${failed.length - NAMED} more` : '';
       throw new PartialBatchFailureError(failed, {
         succeededCount: added + existing,
-        message: `${failed.length} of ${partitions.length} partition(s) of ${ids.database}.${ids.table} could not be created (${[...new Set(failed.map((f) => f.code))].join(', ')})`,
+        message: `${failed.length} of ${partitions.length} partition(s) of ${ids.database}.${ids.table} could not be registered in Glue: ${named.join(', ')}${more}`,
         context: { table: ids.table, database: ids.database },
       });
     }
-    return { added, existing };
+    return { added, existing, projected: false };
   }
+}
+
+/** The partitions to register, without duplicates, once each is known to fit the table and to lie in S3. */
+function checkPartitions(
+  partitions: readonly TablePartition[],
+  keys: number,
+  table: string,
+): TablePartition[] {
+  for (const partition of partitions) {
+    assertPartition(partition, keys, table);
+    requireS3(partition.location, `a partition of ${table}`);
+  }
+  return mergePartitions([], partitions);
 }

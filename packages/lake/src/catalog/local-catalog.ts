@@ -9,6 +9,7 @@ import {
   type PutTableResult,
   type TableDefinition,
   type TablePartition,
+  withCatalogNames,
 } from './table.js';
 
 /** Options of {@link LocalCatalog}. */
@@ -39,7 +40,8 @@ interface StoredDatabase {
  * A table catalog kept as JSON in the lake itself, for `local` mode: the same operations as
  * `GlueCatalog` (database, create-or-update a table with the same schema-evolution rules, add
  * partitions), one object per table at `<prefix><database>/<table>.json` and one per database at
- * `<prefix><database>.json`. Unlike Glue, `putTable` also keeps the definition's partitions.
+ * `<prefix><database>.json`. Like `GlueCatalog`, `putTable` keeps the definition's partitions and
+ * stores names lowercased; a table never projects its partitions here.
  * Updates are read-modify-write: run one writer at a time per table.
  *
  * @example
@@ -151,16 +153,19 @@ export class LocalCatalog implements Catalog {
 
   /**
    * Create a table, or update it: added columns are appended, widened types (`int` → `bigint` →
-   * `double`) replace the old ones, partitions are merged; an incompatible change throws
-   * `SchemaChangeError` and leaves the stored table as it was.
+   * `double`) replace the old ones, partitions are merged (those already there count as
+   * `existing`); an incompatible change throws `SchemaChangeError` and leaves the stored table as
+   * it was. Column and partition key names are stored lowercased, as `GlueCatalog` stores them
+   * (see `withCatalogNames`); the data files keep theirs.
    */
   async putTable(definition: TableDefinition): Promise<PutTableResult> {
     const database = catalogName(definition.database ?? this.database, 'database');
     const name = catalogName(definition.name, 'table');
+    const incoming: TableDefinition = { ...withCatalogNames(definition), name, database };
+    for (const partition of incoming.partitions)
+      assertPartition(partition, incoming.partitionKeys.length, name);
     await this.#requireDatabase(database);
-    for (const partition of definition.partitions)
-      assertPartition(partition, definition.partitionKeys.length, name);
-    const incoming: TableDefinition = { ...definition, name, database };
+    const given = mergePartitions([], incoming.partitions).length;
     const existing = await this.getTable(name, { database });
     if (!existing) {
       const table = { ...incoming, partitions: mergePartitions([], incoming.partitions) };
@@ -169,20 +174,34 @@ export class LocalCatalog implements Catalog {
         version: 1,
         table,
       } satisfies StoredTable);
-      return { action: 'created', added: [], widened: [], table };
+      return {
+        action: 'created',
+        added: [],
+        widened: [],
+        table,
+        partitions: { added: given, existing: 0, projected: false },
+      };
     }
     const evolution = evolveTable(existing, incoming);
+    const added = evolution.table.partitions.length - existing.partitions.length;
+    const partitions = { added, existing: given - added, projected: false };
     // The crawl time alone is no change worth a write.
     const withoutTime = (t: TableDefinition) => JSON.stringify({ ...t, updatedAt: '' });
     if (withoutTime(evolution.table) === withoutTime(existing)) {
-      return { action: 'unchanged', added: [], widened: [], table: existing };
+      return { action: 'unchanged', added: [], widened: [], table: existing, partitions };
     }
     await this.#write(this.#tableKey(database, name), {
       format: 'tributary-catalog-table',
       version: 1,
       table: evolution.table,
     } satisfies StoredTable);
-    return { action: 'updated', added: evolution.added, widened: evolution.widened, table: evolution.table };
+    return {
+      action: 'updated',
+      added: evolution.added,
+      widened: evolution.widened,
+      table: evolution.table,
+      partitions,
+    };
   }
 
   /** A table's partitions (none when there is no such table). */
@@ -238,7 +257,7 @@ export class LocalCatalog implements Catalog {
         table,
       } satisfies StoredTable);
     }
-    return { added, existing: given - added };
+    return { added, existing: given - added, projected: false };
   }
 }
 

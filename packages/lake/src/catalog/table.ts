@@ -96,15 +96,23 @@ export interface PutTableResult {
   added: string[];
   /** Columns of an existing table whose type widened. */
   widened: ColumnChange[];
-  /** The definition now in the catalog. */
+  /** The definition now in the catalog, with the catalog's (lowercase) names. */
   table: TableDefinition;
+  /** What became of the definition's partitions: registered, already there, or covered by the table's projection. */
+  partitions: AddPartitionsResult;
 }
 
-/** What `addPartitions` did. */
+/** What `addPartitions` (or `putTable`) did with a definition's partitions. */
 export interface AddPartitionsResult {
   added: number;
   /** Partitions the catalog already had (not an error). */
   existing: number;
+  /**
+   * `true` when the table projects its partitions (Glue parameter `projection.enabled=true`, set
+   * by Athena DDL or by hand): Athena computes them from the projection and ignores registered
+   * ones, so none were registered and `added` and `existing` are 0. Always `false` locally.
+   */
+  projected: boolean;
 }
 
 /** Options of `getTable`. */
@@ -123,8 +131,8 @@ export interface GetTableOptions {
  * ```ts
  * async function register(catalog: Catalog, table: TableDefinition) {
  *   await catalog.ensureDatabase();
- *   await catalog.putTable(table);
- *   await catalog.addPartitions(table);
+ *   const { partitions } = await catalog.putTable(table); // the table and its partitions
+ *   console.log(partitions.added, partitions.existing, partitions.projected);
  * }
  * ```
  */
@@ -134,7 +142,15 @@ export interface Catalog {
   /** Create the catalog's database unless it exists. */
   ensureDatabase(): Promise<'created' | 'existed'>;
   getTable(name: string, options?: GetTableOptions): Promise<TableDefinition | undefined>;
-  /** Create the table or evolve it (added columns, widened types); an incompatible change throws `SchemaChangeError`. */
+  /**
+   * Create the table or evolve it (added columns, widened types), then register the definition's
+   * partitions (those already there count as `existing`), unless the table projects them. Column
+   * and partition key names are stored lowercased. An incompatible change throws
+   * `SchemaChangeError`; names that collide once lowercased and partitions that do not match the
+   * keys throw `CatalogError` (`CATALOG_INVALID`) before anything is written; partitions the
+   * catalog refuses throw `PartialBatchFailureError` naming them. Partitions are never dropped
+   * silently.
+   */
   putTable(definition: TableDefinition): Promise<PutTableResult>;
   addPartitions(
     definition: Pick<TableDefinition, 'name' | 'database' | 'partitions'>,
@@ -362,4 +378,42 @@ export function catalogName(name: string, what: 'database' | 'table'): string {
     );
   }
   return lower;
+}
+
+/**
+ * A definition with the names a catalog stores: column and partition key names lowercased, as
+ * Glue, its crawler, Hive and Athena keep them (`sensorId` → `sensorid`; Athena and DuckDB
+ * resolve unquoted names case-insensitively, so `SELECT sensorId` still reads the column). Struct
+ * field names inside a type are left as they are. Names that become equal once lowercased (two
+ * columns, or a column and a partition key) throw `CatalogError` (`CATALOG_INVALID`): no engine
+ * could tell them apart.
+ */
+export function withCatalogNames<T extends Pick<TableDefinition, 'name' | 'columns' | 'partitionKeys'>>(
+  definition: T,
+): T {
+  const seen = new Map<string, string>();
+  const claim = (name: string): string => {
+    const lower = typeof name === 'string' ? name.toLowerCase() : '';
+    const other = seen.get(lower);
+    if (lower === '' || other !== undefined) {
+      throw new CatalogError(
+        other === undefined
+          ? `A column of ${definition.name} has no name`
+          : `Columns ${JSON.stringify(other)} and ${JSON.stringify(name)} of ${definition.name} differ only by case; catalogs store names lowercased (${lower}), so rename one`,
+        { code: 'CATALOG_INVALID', context: { table: definition.name } },
+      );
+    }
+    seen.set(lower, name);
+    return lower;
+  };
+  return {
+    ...definition,
+    columns: definition.columns.map((c) => ({ ...c, name: claim(c.name) })),
+    partitionKeys: definition.partitionKeys.map((k) => ({ ...k, name: claim(k.name) })),
+  };
+}
+
+/** A partition as Hive names its folder, for messages: `dt=2026-11-23/hour=10`. */
+export function partitionLabel(keys: readonly PartitionKey[], values: readonly string[]): string {
+  return values.map((v, i) => `${keys[i]?.name ?? `partition_${i}`}=${v}`).join('/');
 }

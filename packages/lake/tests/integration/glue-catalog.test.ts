@@ -81,6 +81,11 @@ describe('GlueCatalog (moto_server)', () => {
       SerdeInfo: { SerializationLibrary: 'org.openx.data.jsonserde.JsonSerDe' },
     });
     expect(await catalog.listTables()).toEqual(['sensors']);
+    expect(result.partitions).toEqual({ added: 2, existing: 0, projected: false });
+    expect(await catalog.listPartitions('sensors')).toEqual([
+      { values: ['2026', '11', '23', '10'], location: 's3://tributary-raw/sensors/2026/11/23/10/' },
+      { values: ['2026', '11', '23', '11'], location: 's3://tributary-raw/sensors/2026/11/23/11/' },
+    ]);
   });
 
   it('updates the table with an added column, and leaves it as is when nothing changed', async () => {
@@ -134,19 +139,20 @@ describe('GlueCatalog (moto_server)', () => {
       partitions: [...partitions, ...hours(152).slice(150)],
     });
 
-    expect(first).toEqual({ added: 150, existing: 0 });
+    expect(first).toEqual({ added: 150, existing: 0, projected: false });
     expect(batches).toBe(4);
-    expect(second).toEqual({ added: 2, existing: 150 });
+    expect(second).toEqual({ added: 2, existing: 150, projected: false });
     const listed =
       (await client.send(new GetPartitionsCommand({ DatabaseName: 'raw', TableName: 'sensors' })))
         .Partitions ?? [];
-    expect(listed).toHaveLength(152);
+    // 152 hours of November 1-7, and the 2 of the crawl (November 23) that putTable registered.
+    expect(listed).toHaveLength(154);
     const table = await catalog.getTable('sensors', { partitions: true });
     expect(table?.partitions[0]).toEqual({
       values: ['2026', '11', '01', '00'],
       location: 's3://tributary-raw/sensors/2026/11/01/00/',
     });
-    expect(table?.partitions).toHaveLength(152);
+    expect(table?.partitions).toHaveLength(154);
   });
 
   it('deletes the table', async () => {

@@ -54,6 +54,7 @@ describe('GlueCatalog', () => {
     it('creates an external JSON table with the OpenX SerDe, the crawler parameters and the S3 location', async () => {
       glue.on(GetTableCommand).rejects(notFound());
       glue.on(CreateTableCommand).resolves({});
+      glue.on(BatchCreatePartitionCommand).resolves({});
       const catalog = new GlueCatalog({ client: new GlueClient({ region: 'us-east-1' }), database: 'raw' });
 
       const result = await catalog.putTable(raw());
@@ -98,7 +99,7 @@ describe('GlueCatalog', () => {
         .resolves({ Table: { ...existing, Name: 'sensors', DatabaseName: 'raw' } as never });
       glue.on(UpdateTableCommand).resolves({});
       const catalog = new GlueCatalog({ client: new GlueClient({ region: 'us-east-1' }), database: 'raw' });
-      const next = raw();
+      const next = raw({ partitions: [] });
       next.columns.push({ name: 'unit', type: 'string', kind: 'string', nullable: false });
 
       const result = await catalog.putTable(next);
@@ -117,6 +118,143 @@ describe('GlueCatalog', () => {
 
       await expect(catalog.putTable(next)).rejects.toBeInstanceOf(SchemaChangeError);
       expect(glue.commandCalls(UpdateTableCommand)).toHaveLength(0);
+    });
+
+    it("registers the definition's partitions in batches of 100 after creating the table", async () => {
+      glue.on(GetTableCommand).rejects(notFound());
+      glue.on(CreateTableCommand).resolves({});
+      glue
+        .on(BatchCreatePartitionCommand)
+        .resolvesOnce({
+          Errors: [
+            {
+              PartitionValues: ['2026', '11', '01', '00'],
+              ErrorDetail: { ErrorCode: 'AlreadyExistsException', ErrorMessage: 'exists' },
+            },
+          ],
+        })
+        .resolves({});
+      const catalog = new GlueCatalog({ client: new GlueClient({ region: 'us-east-1' }), database: 'raw' });
+
+      const result = await catalog.putTable(raw());
+
+      const calls = glue.commandCalls(BatchCreatePartitionCommand);
+      expect(calls.map((c) => c.args[0].input.PartitionInputList?.length)).toEqual([100, 100, 50]);
+      expect(calls[0]?.args[0].input).toMatchObject({ DatabaseName: 'raw', TableName: 'sensors' });
+      expect(calls[0]?.args[0].input.PartitionInputList?.[1]).toMatchObject({
+        Values: ['2026', '11', '01', '01'],
+        StorageDescriptor: {
+          Location: 's3://raw-bucket/sensors/2026/11/01/01/',
+          SerdeInfo: { SerializationLibrary: 'org.openx.data.jsonserde.JsonSerDe' },
+        },
+      });
+      expect(result.partitions).toEqual({ added: 249, existing: 1, projected: false });
+      expect(result.table.partitions).toHaveLength(250);
+    });
+
+    it('registers the partitions of an existing table too, with its updated storage descriptor', async () => {
+      glue.on(GetTableCommand).resolves({ Table: { ...toGlueTableInput(raw()), Name: 'sensors' } as never });
+      glue.on(UpdateTableCommand).resolves({});
+      glue.on(BatchCreatePartitionCommand).resolves({});
+      const catalog = new GlueCatalog({ client: new GlueClient({ region: 'us-east-1' }), database: 'raw' });
+      const next = raw({ partitions: raw().partitions.slice(0, 2) });
+      next.columns.push({ name: 'unit', type: 'string', kind: 'string', nullable: false });
+
+      const result = await catalog.putTable(next);
+
+      const sent = glue.commandCalls(BatchCreatePartitionCommand)[0]?.args[0].input.PartitionInputList;
+      expect(sent?.map((p) => p.StorageDescriptor?.Columns?.map((c) => c.Name))).toEqual([
+        ['id', 'value', 'unit'],
+        ['id', 'value', 'unit'],
+      ]);
+      expect(result).toMatchObject({ action: 'updated', partitions: { added: 2, existing: 0 } });
+    });
+
+    it('registers no partition in a table that projects them, and says so', async () => {
+      const projected = toGlueTableInput(raw(), { 'projection.enabled': 'true' });
+      glue.on(GetTableCommand).resolves({ Table: { ...projected, Name: 'sensors' } as never });
+      const catalog = new GlueCatalog({ client: new GlueClient({ region: 'us-east-1' }), database: 'raw' });
+
+      const put = await catalog.putTable(raw());
+      const added = await catalog.addPartitions(raw());
+
+      expect(glue.commandCalls(BatchCreatePartitionCommand)).toHaveLength(0);
+      expect(put.partitions).toEqual({ added: 0, existing: 0, projected: true });
+      expect(added).toEqual({ added: 0, existing: 0, projected: true });
+    });
+
+    it('throws a PartialBatchFailureError naming the partitions Glue refused, never a success', async () => {
+      glue.on(GetTableCommand).rejects(notFound());
+      glue.on(CreateTableCommand).resolves({});
+      glue.on(BatchCreatePartitionCommand).resolves({
+        Errors: [
+          {
+            PartitionValues: ['2026', '11', '01', '03'],
+            ErrorDetail: { ErrorCode: 'ResourceNumberLimitExceededException', ErrorMessage: 'limit' },
+          },
+        ],
+      });
+      const catalog = new GlueCatalog({ client: new GlueClient({ region: 'us-east-1' }), database: 'raw' });
+
+      const error = await catalog.putTable(raw({ partitions: raw().partitions.slice(0, 5) })).catch((e) => e);
+
+      expect(error).toBeInstanceOf(PartialBatchFailureError);
+      expect(error.failed.map((f: { item: { values: string[] } }) => f.item.values)).toEqual([
+        ['2026', '11', '01', '03'],
+      ]);
+      expect(error.message).toContain('year=2026/month=11/day=01/hour=03');
+      expect(error.context).toMatchObject({ database: 'raw', table: 'sensors' });
+    });
+
+    it('refuses partitions that do not match the keys before creating anything', async () => {
+      glue.on(GetTableCommand).rejects(notFound());
+      glue.on(CreateTableCommand).resolves({});
+      const catalog = new GlueCatalog({ client: new GlueClient({ region: 'us-east-1' }), database: 'raw' });
+
+      const error = await catalog
+        .putTable(raw({ partitions: [{ values: ['2026'], location: 's3://raw-bucket/sensors/2026/' }] }))
+        .catch((e) => e);
+
+      expect(error).toMatchObject({ name: 'CatalogError', code: 'CATALOG_INVALID' });
+      expect(glue.commandCalls(CreateTableCommand)).toHaveLength(0);
+    });
+
+    it('stores column and partition key names lowercased, as Glue and its crawler do', async () => {
+      glue.on(GetTableCommand).rejects(notFound());
+      glue.on(CreateTableCommand).resolves({});
+      const catalog = new GlueCatalog({ client: new GlueClient({ region: 'us-east-1' }), database: 'raw' });
+      const camel = raw({
+        columns: [
+          { name: 'sensorId', type: 'string', kind: 'string', nullable: false },
+          { name: 'Value', type: 'double', kind: 'double', nullable: false },
+        ],
+        partitionKeys: [{ name: 'DT', type: 'string' }],
+        partitions: [],
+      });
+
+      const result = await catalog.putTable(camel);
+
+      const input = glue.commandCalls(CreateTableCommand)[0]?.args[0].input.TableInput;
+      expect(input?.StorageDescriptor?.Columns?.map((c) => c.Name)).toEqual(['sensorid', 'value']);
+      expect(input?.PartitionKeys?.map((k) => k.Name)).toEqual(['dt']);
+      expect(result.table.columns.map((c) => c.name)).toEqual(['sensorid', 'value']);
+    });
+
+    it('refuses two names that differ only by case', async () => {
+      glue.on(GetTableCommand).rejects(notFound());
+      const catalog = new GlueCatalog({ client: new GlueClient({ region: 'us-east-1' }), database: 'raw' });
+      const clash = raw({
+        columns: [
+          { name: 'sensorId', type: 'string', kind: 'string', nullable: false },
+          { name: 'sensorid', type: 'string', kind: 'string', nullable: false },
+        ],
+      });
+
+      const error = await catalog.putTable(clash).catch((e) => e);
+
+      expect(error).toMatchObject({ code: 'CATALOG_INVALID' });
+      expect(error.message).toContain('sensorId');
+      expect(glue.commandCalls(CreateTableCommand)).toHaveLength(0);
     });
 
     it('refuses a location that is not on S3', async () => {

@@ -135,6 +135,27 @@ describe('LocalCatalog', () => {
       ]);
     });
 
+    it('stores column names lowercased, as GlueCatalog does, and refuses names equal but for case', async () => {
+      const { catalog } = await catalogWithDatabase();
+      const camel = sensors();
+      camel.columns.push({ name: 'sensorId', type: 'string', kind: 'string', nullable: false });
+
+      const result = await catalog.putTable(camel);
+      const clash = await catalog
+        .putTable(
+          sensors({
+            name: 'other',
+            columns: [...camel.columns, { name: 'ID', type: 'string', kind: 'string', nullable: true }],
+          }),
+        )
+        .catch((e) => e);
+
+      expect(result.table.columns.map((c) => c.name)).toEqual(['id', 'count', 'value', 'sensorid']);
+      expect((await catalog.getTable('sensors'))?.columns.at(-1)?.name).toBe('sensorid');
+      expect(clash).toMatchObject({ code: 'CATALOG_INVALID' });
+      expect(await catalog.getTable('other')).toBeUndefined();
+    });
+
     it('needs the database to exist', async () => {
       const catalog = new LocalCatalog({ storage: new MemoryStorage() });
 
@@ -166,7 +187,7 @@ describe('LocalCatalog', () => {
         ],
       });
 
-      expect(result).toEqual({ added: 1, existing: 1 });
+      expect(result).toEqual({ added: 1, existing: 1, projected: false });
       expect((await catalog.listPartitions('sensors')).map((p) => p.values[0])).toEqual([
         '2026-11-23',
         '2026-11-25',
