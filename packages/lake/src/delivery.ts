@@ -14,6 +14,9 @@ import {
   type ValidationIssue,
   withRetry,
 } from '@tributary/core';
+import { FirehosePrefixError } from './errors.js';
+import { evaluateFirehosePrefix, type FirehosePrefix, resolveFirehosePrefixes } from './firehose-prefix.js';
+import { compileJavaTimePattern, formatJavaTime } from './java-time-pattern.js';
 import { assertValidKey, type Storage } from './storage.js';
 
 const gzip = promisify(gzipCallback);
@@ -56,11 +59,13 @@ export interface DeliveryOptions {
   /** Where objects go: the zone's storage, usually `lake.raw`. */
   storage: Storage;
   /**
-   * The key prefix, with Firehose's expressions: `!{timestamp:<pattern>}` is the arrival time of
-   * the oldest record of the object, in UTC, formatted by a pattern of `yyyy`, `yy`, `MM`, `dd`,
-   * `HH`, `mm`, `ss`, `'quoted text'` and other non-letters (e.g. `dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/`).
-   * A prefix without a timestamp expression must be empty or end with `/`, and gets Firehose's
-   * default `yyyy/MM/dd/HH/` appended: `sensors/` → `sensors/2026/11/23/10/`.
+   * The key prefix, in Firehose's grammar (see `parseFirehosePrefix`): `!{timestamp:<Java
+   * DateTimeFormatter pattern>}` is the arrival time of the oldest record of the object in UTC
+   * (e.g. `dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/`), `!{firehose:random-string}` 11
+   * random characters. Dynamic partitioning's `!{partitionKeyFrom...}` expressions are refused:
+   * this delivery does not partition by record. A prefix without a timestamp expression must be
+   * empty or end with `/`, and gets Firehose's default `yyyy/MM/dd/HH/` appended: `sensors/` →
+   * `sensors/2026/11/23/10/`.
    */
   prefix: string;
   /** The first part of object names: `<streamName>-<yyyy-MM-dd-HH-mm-ss>-<uuid>.ndjson`. */
@@ -73,7 +78,7 @@ export interface DeliveryOptions {
   compression?: 'none' | 'gzip';
   /**
    * The prefix of records that failed processing, with the same expressions as `prefix` plus
-   * `!{firehose:error-output-type}` (`invalid-json` or `validation-failed`). When that expression
+   * `!{firehose:error-output-type}` (`invalid-json` or `validation-failed`) (`resolveFirehosePrefixes`). When that expression
    * is missing, `<type>/` is appended; when no timestamp expression is present, `yyyy/MM/dd/HH/`
    * is. Default `errors/<the prefix up to its first expression>`, e.g. `errors/sensors/`.
    */
@@ -219,8 +224,8 @@ export function createDelivery(options: DeliveryOptions): Delivery {
 
 interface ResolvedOptions {
   readonly storage: Storage;
-  readonly prefix: Template;
-  readonly errorPrefix: Template;
+  readonly prefix: FirehosePrefix;
+  readonly errorPrefix: FirehosePrefix;
   readonly streamName: string;
   readonly bufferIntervalMs: number;
   readonly bufferBytes: number;
@@ -264,8 +269,6 @@ interface Batch {
 
 const MAX_TIMER_MS = 2_147_483_647;
 const DEFAULT_BYTES = 5 * 1024 * 1024;
-const DEFAULT_TIME = '!{timestamp:yyyy/MM/dd/HH}/';
-const ERROR_TYPE_EXPRESSION = '!{firehose:error-output-type}';
 const ERROR_CODES: Record<DeliveryErrorType, string> = {
   'invalid-json': 'INVALID_JSON',
   'validation-failed': 'VALIDATION_FAILED',
@@ -496,15 +499,15 @@ class BufferedDelivery implements Delivery {
   }
 
   #object(
-    template: Template,
+    template: FirehosePrefix,
     errorType: DeliveryErrorType | undefined,
     lines: string[],
     oldest: number,
     startedAt: number,
   ): PendingObject {
     const { streamName, gzip: zipped, randomUUID } = this.#o;
-    const name = `${streamName}-${formatTime(startedAt, NAME_TIME)}-${randomUUID()}.ndjson${zipped ? '.gz' : ''}`;
-    const key = `${evaluate(template, oldest, errorType ?? 'invalid-json')}${name}`;
+    const name = `${streamName}-${formatJavaTime(NAME_TIME, startedAt)}-${randomUUID()}.ndjson${zipped ? '.gz' : ''}`;
+    const key = `${evaluate(template, oldest, errorType ?? 'invalid-json', randomUUID)}${name}`;
     return { key, errorType, count: lines.length, lines, body: undefined, delivered: false };
   }
 
@@ -812,127 +815,22 @@ function compactJson(text: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Prefix templates: Firehose's `!{timestamp:<pattern>}` and `!{firehose:error-output-type}`.
+// Prefixes: Firehose's grammar lives in firehose-prefix.ts.
 
-type TimeToken = 'yyyy' | 'yy' | 'MM' | 'dd' | 'HH' | 'mm' | 'ss';
-type Part = { literal: string } | { time: (TimeToken | { literal: string })[] } | { errorType: true };
-type Template = readonly Part[];
+const NAME_TIME = compileJavaTimePattern('yyyy-MM-dd-HH-mm-ss');
 
-const TIME_TOKENS: ReadonlySet<string> = new Set(['yyyy', 'uuuu', 'yy', 'MM', 'dd', 'HH', 'mm', 'ss']);
-const NAME_TIME = parsePattern('yyyy-MM-dd-HH-mm-ss', 'name');
-
-function parseTemplate(option: string, text: string, allowErrorType: boolean): Part[] {
-  const parts: Part[] = [];
-  let rest = text;
-  for (;;) {
-    const open = rest.indexOf('!{');
-    if (open === -1) break;
-    if (open > 0) parts.push({ literal: rest.slice(0, open) });
-    const close = rest.indexOf('}', open);
-    if (close === -1) throw invalidOption(option, text, 'expressions of the form !{namespace:value}');
-    const expression = rest.slice(open + 2, close);
-    const colon = expression.indexOf(':');
-    const namespace = colon === -1 ? expression : expression.slice(0, colon);
-    const value = colon === -1 ? '' : expression.slice(colon + 1);
-    if (namespace === 'timestamp') {
-      parts.push({ time: parsePattern(value, option) });
-    } else if (namespace === 'firehose' && value === 'error-output-type' && allowErrorType) {
-      parts.push({ errorType: true });
-    } else {
-      throw invalidOption(
-        option,
-        text,
-        allowErrorType
-          ? 'only !{timestamp:...} and !{firehose:error-output-type} expressions'
-          : 'only !{timestamp:...} expressions',
-      );
-    }
-    rest = rest.slice(close + 1);
-  }
-  if (rest !== '') parts.push({ literal: rest });
-  return parts;
-}
-
-function parsePattern(pattern: string, option: string): (TimeToken | { literal: string })[] {
-  const out: (TimeToken | { literal: string })[] = [];
-  let i = 0;
-  while (i < pattern.length) {
-    const ch = pattern.charAt(i);
-    if (ch === "'") {
-      const end = pattern.indexOf("'", i + 1);
-      if (end === -1) throw invalidOption(option, pattern, 'a timestamp pattern with closed quotes');
-      out.push({ literal: end === i + 1 ? "'" : pattern.slice(i + 1, end) });
-      i = end + 1;
-    } else if (/[A-Za-z]/.test(ch)) {
-      let j = i;
-      while (pattern.charAt(j) === ch) j++;
-      const token = pattern.slice(i, j);
-      if (!TIME_TOKENS.has(token)) {
-        throw invalidOption(
-          option,
-          pattern,
-          `a timestamp pattern of yyyy, yy, MM, dd, HH, mm, ss and 'quoted text' (${JSON.stringify(token)} is not one${token.startsWith('Y') ? '; YYYY is the week-based year, use yyyy' : ''})`,
-        );
-      }
-      out.push((token === 'uuuu' ? 'yyyy' : token) as TimeToken);
-      i = j;
-    } else {
-      out.push({ literal: ch });
-      i++;
-    }
-  }
-  if (out.length === 0) throw invalidOption(option, pattern, 'a non-empty timestamp pattern');
-  return out;
-}
-
-function formatTime(ms: number, pattern: readonly (TimeToken | { literal: string })[]): string {
-  const d = new Date(ms);
-  const two = (n: number) => String(n).padStart(2, '0');
-  let out = '';
-  for (const token of pattern) {
-    if (typeof token !== 'string') {
-      out += token.literal;
-      continue;
-    }
-    switch (token) {
-      case 'yyyy':
-        out += String(d.getUTCFullYear()).padStart(4, '0');
-        break;
-      case 'yy':
-        out += two(d.getUTCFullYear() % 100);
-        break;
-      case 'MM':
-        out += two(d.getUTCMonth() + 1);
-        break;
-      case 'dd':
-        out += two(d.getUTCDate());
-        break;
-      case 'HH':
-        out += two(d.getUTCHours());
-        break;
-      case 'mm':
-        out += two(d.getUTCMinutes());
-        break;
-      case 'ss':
-        out += two(d.getUTCSeconds());
-        break;
-    }
-  }
-  return out;
-}
-
-function evaluate(template: Template, time: number, errorType: DeliveryErrorType): string {
-  let out = '';
-  for (const part of template) {
-    if ('literal' in part) out += part.literal;
-    else if ('time' in part) out += formatTime(time, part.time);
-    else out += errorType;
-  }
-  return out;
-}
-
-function hasTime(parts: readonly Part[]): boolean {
-  return parts.some((part) => 'time' in part);
+function evaluate(
+  prefix: FirehosePrefix,
+  time: number,
+  errorType: DeliveryErrorType,
+  randomUUID: () => string,
+): string {
+  // Firehose's random-string is 11 characters, e.g. 046b6c7f-0b: the head of a uuid.
+  return evaluateFirehosePrefix(prefix, {
+    time,
+    errorOutputType: errorType,
+    randomString: () => randomUUID().slice(0, 11),
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -968,38 +866,20 @@ function resolveOptions(options: DeliveryOptions): Readonly<ResolvedOptions> {
   }
   if (typeof options.prefix !== 'string') throw invalidOption('prefix', options.prefix, 'a string');
 
-  const prefixParts = parseTemplate('prefix', options.prefix, false);
-  if (!hasTime(prefixParts)) {
-    if (options.prefix !== '' && !options.prefix.endsWith('/')) {
-      throw invalidOption(
-        'prefix',
-        options.prefix,
-        'empty or ending with "/" when it has no !{timestamp:...} (yyyy/MM/dd/HH/ is appended)',
-      );
-    }
-    prefixParts.push(...parseTemplate('prefix', DEFAULT_TIME, false));
+  const errorPrefixOption = options.errorPrefix;
+  if (errorPrefixOption !== undefined && typeof errorPrefixOption !== 'string') {
+    throw invalidOption('errorPrefix', errorPrefixOption, 'a string');
   }
-
-  let errorText = options.errorPrefix;
-  if (errorText === undefined) {
-    const firstExpression = options.prefix.indexOf('!{');
-    const head = firstExpression === -1 ? options.prefix : options.prefix.slice(0, firstExpression);
-    errorText = `errors/${head.slice(0, head.lastIndexOf('/') + 1)}`;
-  } else if (typeof errorText !== 'string') {
-    throw invalidOption('errorPrefix', errorText, 'a string');
-  }
-  if (!errorText.includes(ERROR_TYPE_EXPRESSION)) {
-    if (errorText !== '' && !errorText.endsWith('/')) {
-      throw invalidOption('errorPrefix', errorText, `ending with "/" or holding ${ERROR_TYPE_EXPRESSION}`);
-    }
-    errorText += `${ERROR_TYPE_EXPRESSION}/`;
-  }
-  const errorParts = parseTemplate('errorPrefix', errorText, true);
-  if (!hasTime(errorParts)) {
-    if (!errorText.endsWith('/')) {
-      throw invalidOption('errorPrefix', errorText, 'ending with "/" when it has no !{timestamp:...}');
-    }
-    errorParts.push(...parseTemplate('errorPrefix', DEFAULT_TIME, false));
+  let prefixes: ReturnType<typeof resolveFirehosePrefixes>;
+  try {
+    prefixes = resolveFirehosePrefixes({ prefix: options.prefix, errorPrefix: errorPrefixOption });
+  } catch (error) {
+    if (!(error instanceof FirehosePrefixError)) throw error;
+    throw new TributaryError(`Delivery option ${error.context.option}: ${error.message}`, {
+      code: 'DELIVERY_INVALID',
+      context: { option: error.context.option },
+      cause: error,
+    });
   }
 
   const compression = options.compression ?? 'none';
@@ -1031,8 +911,8 @@ function resolveOptions(options: DeliveryOptions): Readonly<ResolvedOptions> {
 
   const resolved: ResolvedOptions = {
     storage,
-    prefix: Object.freeze(prefixParts),
-    errorPrefix: Object.freeze(errorParts),
+    prefix: prefixes.prefix,
+    errorPrefix: prefixes.errorPrefix,
     streamName,
     bufferIntervalMs: integerOption('bufferIntervalMs', options.bufferIntervalMs, 60_000, 0, MAX_TIMER_MS),
     bufferBytes: integerOption('bufferBytes', options.bufferBytes, DEFAULT_BYTES, 1, Number.MAX_SAFE_INTEGER),
@@ -1047,9 +927,9 @@ function resolveOptions(options: DeliveryOptions): Readonly<ResolvedOptions> {
   };
 
   // Every key has the same shape, so one sample tells whether the storage will accept them all.
-  const sampleName = `${streamName}-${formatTime(0, NAME_TIME)}-00000000-0000-0000-0000-000000000000.ndjson`;
+  const sampleName = `${streamName}-${formatJavaTime(NAME_TIME, 0)}-00000000-0000-0000-0000-000000000000.ndjson`;
   try {
-    assertValidKey(`${evaluate(resolved.prefix, 0, 'invalid-json')}${sampleName}`);
+    assertValidKey(`${evaluate(resolved.prefix, 0, 'invalid-json', resolved.randomUUID)}${sampleName}`);
   } catch (error) {
     throw new TributaryError(`Delivery option prefix gives invalid keys: ${(error as Error).message}`, {
       code: 'DELIVERY_INVALID',
@@ -1058,7 +938,9 @@ function resolveOptions(options: DeliveryOptions): Readonly<ResolvedOptions> {
     });
   }
   try {
-    assertValidKey(`${evaluate(resolved.errorPrefix, 0, 'validation-failed')}${sampleName}`);
+    assertValidKey(
+      `${evaluate(resolved.errorPrefix, 0, 'validation-failed', resolved.randomUUID)}${sampleName}`,
+    );
   } catch (error) {
     throw new TributaryError(`Delivery option errorPrefix gives invalid keys: ${(error as Error).message}`, {
       code: 'DELIVERY_INVALID',

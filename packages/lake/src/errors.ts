@@ -100,3 +100,26 @@ export class PartitionError extends TributaryError {
     this.reason = reason;
   }
 }
+
+/**
+ * A Firehose S3 prefix breaks Firehose's grammar (`FIREHOSE_PREFIX_INVALID`): `context.option`
+ * is `prefix` or `errorPrefix`, `context.prefix` the text. The lake's delivery and
+ * `createDeliveryStreamInput` both check prefixes with it and carry it as their error's `cause`.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   parseFirehosePrefix('sensors/!{timestamp:YYYY}/');
+ * } catch (err) {
+ *   if (err instanceof FirehosePrefixError) console.log(err.message); // '... Y is not supported: the week-based year ...'
+ *   else throw err;
+ * }
+ * ```
+ */
+export class FirehosePrefixError extends TributaryError {
+  override name = 'FirehosePrefixError';
+
+  constructor(message: string, context: { option: 'prefix' | 'errorPrefix'; prefix: string | undefined }) {
+    super(message, { code: 'FIREHOSE_PREFIX_INVALID', context });
+  }
+}

@@ -58,7 +58,30 @@ export type {
   DeliveryStats,
 } from './delivery.js';
 export { createDelivery, DeliveryError } from './delivery.js';
-export { InvalidKeyError, ObjectNotFoundError, PartitionError, StorageError } from './errors.js';
+export {
+  FirehosePrefixError,
+  InvalidKeyError,
+  ObjectNotFoundError,
+  PartitionError,
+  StorageError,
+} from './errors.js';
+export type {
+  FirehosePartitionKeys,
+  FirehosePrefix,
+  FirehosePrefixField,
+  FirehosePrefixPart,
+  FirehosePrefixValues,
+  ParseFirehosePrefixOptions,
+  ResolveFirehosePrefixesOptions,
+} from './firehose-prefix.js';
+export {
+  DEFAULT_FIREHOSE_TIME_PREFIX,
+  evaluateFirehosePrefix,
+  hasFirehoseTimestamp,
+  MAX_FIREHOSE_PREFIX_LENGTH,
+  parseFirehosePrefix,
+  resolveFirehosePrefixes,
+} from './firehose-prefix.js';
 export { csvFormat } from './formats/csv.js';
 export { ndjsonFormat } from './formats/ndjson.js';
 export type { ParquetColumnInfo, ParquetErrorCode } from './formats/parquet.js';

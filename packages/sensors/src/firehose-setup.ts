@@ -1,5 +1,6 @@
 import type { CreateDeliveryStreamCommandInput } from '@aws-sdk/client-firehose';
 import { describeValue, TributaryError } from '@tributary/core';
+import { FirehosePrefixError, resolveFirehosePrefixes } from '@tributary/lake';
 
 /** CloudWatch logging of a Firehose stream's delivery errors. */
 export interface FirehoseLogging {
@@ -16,9 +17,16 @@ export interface DeliveryStreamInputOptions {
   roleArn: string;
   /** The raw zone's bucket: `arn:aws:s3:::<bucket>`. */
   bucketArn: string;
-  /** Default `sensors/`. Without a `!{timestamp:...}` expression, `!{timestamp:yyyy/MM/dd/HH}/` is appended. */
+  /**
+   * Default `sensors/`. Firehose's grammar, checked by the lake's `parseFirehosePrefix` (the one
+   * the local delivery uses); without a `!{timestamp:...}` expression, `!{timestamp:yyyy/MM/dd/HH}/`
+   * is appended. `!{partitionKeyFrom...}` is refused: this stream has no dynamic partitioning.
+   */
   prefix?: string;
-  /** Default `errors/sensors/`; `!{firehose:error-output-type}/` and the hour folder are appended when missing. */
+  /**
+   * Default `errors/<the prefix up to its first expression>` (`errors/sensors/`);
+   * `!{firehose:error-output-type}/` and the hour folders are appended when missing.
+   */
   errorPrefix?: string;
   /** Buffering interval, 0 to 900 s. Default 60. */
   bufferIntervalSeconds?: number;
@@ -54,8 +62,8 @@ export interface DeliveryStreamInputOptions {
 export class FirehoseSetupError extends TributaryError {
   override name = 'FirehoseSetupError';
 
-  constructor(message: string, option: string) {
-    super(message, { code: 'FIREHOSE_SETUP_INVALID', context: { option } });
+  constructor(message: string, option: string, cause?: unknown) {
+    super(message, { code: 'FIREHOSE_SETUP_INVALID', context: { option }, cause });
   }
 }
 
@@ -69,10 +77,6 @@ const ROLE_ARN = new RegExp(`^arn:${PARTITION}:iam::\\d{12}:role/[\\w+=,.@/-]{1,
 const BUCKET_ARN = new RegExp(`^arn:${PARTITION}:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`);
 const DELIVERY_STREAM_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const LOG_NAME = /^[^:*]{1,512}$/;
-const EXPRESSION = /!\{([^}]*)\}/g;
-const HOUR_FOLDERS = '!{timestamp:yyyy/MM/dd/HH}/';
-const ERROR_TYPE = '!{firehose:error-output-type}';
-const MAX_PREFIX = 1024;
 
 function invalid(option: string, value: unknown, expected: string): FirehoseSetupError {
   return new FirehoseSetupError(
@@ -86,32 +90,24 @@ function matching(option: string, value: unknown, pattern: RegExp, expected: str
   return value;
 }
 
-/** The `namespace:value` of every `!{...}` expression of a prefix. */
-function expressionsOf(prefix: string): string[] {
-  return [...prefix.matchAll(EXPRESSION)].map((match) => match[1] as string);
-}
-
-function checkPrefix(option: string, prefix: unknown, allowErrorType: boolean): string {
-  if (typeof prefix !== 'string' || prefix.length > MAX_PREFIX || prefix.startsWith('/')) {
-    throw invalid(option, prefix, `a relative key prefix of at most ${MAX_PREFIX} characters`);
+/** Both prefixes by the lake's Firehose grammar, its errors as this function's. */
+function prefixesOf(prefix: unknown, errorPrefix: unknown): { prefix: string; errorPrefix: string } {
+  if (typeof prefix !== 'string') throw invalid('prefix', prefix, 'a string');
+  if (errorPrefix !== undefined && typeof errorPrefix !== 'string') {
+    throw invalid('errorPrefix', errorPrefix, 'a string');
   }
-  for (const expression of expressionsOf(prefix)) {
-    if (expression.startsWith('timestamp:') && expression.length > 'timestamp:'.length) continue;
-    if (expression === 'firehose:error-output-type' && allowErrorType) continue;
-    if (expression === 'firehose:random-string') continue;
-    throw invalid(
+  try {
+    const resolved = resolveFirehosePrefixes({ prefix, errorPrefix });
+    return { prefix: resolved.prefix.text, errorPrefix: resolved.errorPrefix.text };
+  } catch (error) {
+    if (!(error instanceof FirehosePrefixError)) throw error;
+    const option = error.context.option as string;
+    throw new FirehoseSetupError(
+      `createDeliveryStreamInput option ${option}: ${error.message}`,
       option,
-      prefix,
-      allowErrorType
-        ? 'a prefix whose expressions are !{timestamp:...}, !{firehose:random-string} or !{firehose:error-output-type}'
-        : 'a prefix whose expressions are !{timestamp:...} or !{firehose:random-string} (error-output-type belongs to errorPrefix)',
+      error,
     );
   }
-  return prefix;
-}
-
-function hasTimestamp(prefix: string): boolean {
-  return expressionsOf(prefix).some((expression) => expression.startsWith('timestamp:'));
 }
 
 /**
@@ -169,29 +165,7 @@ export function createDeliveryStreamInput(
     'an S3 bucket ARN (arn:aws:s3:::<bucket>)',
   );
 
-  let prefix = checkPrefix('prefix', options.prefix ?? 'sensors/', false);
-  if (!hasTimestamp(prefix)) {
-    if (prefix !== '' && !prefix.endsWith('/')) {
-      throw invalid('prefix', prefix, 'empty or ending with "/" when it has no !{timestamp:...}');
-    }
-    prefix += HOUR_FOLDERS;
-  }
-  let errorPrefix = checkPrefix('errorPrefix', options.errorPrefix ?? 'errors/sensors/', true);
-  if (!errorPrefix.includes(ERROR_TYPE)) {
-    if (errorPrefix !== '' && !errorPrefix.endsWith('/')) {
-      throw invalid('errorPrefix', errorPrefix, `ending with "/" or holding ${ERROR_TYPE}`);
-    }
-    errorPrefix += `${ERROR_TYPE}/`;
-  }
-  if (!hasTimestamp(errorPrefix)) {
-    if (!errorPrefix.endsWith('/')) {
-      throw invalid('errorPrefix', errorPrefix, 'ending with "/" when it has no !{timestamp:...}');
-    }
-    errorPrefix += HOUR_FOLDERS;
-  }
-  if (prefix.length > MAX_PREFIX || errorPrefix.length > MAX_PREFIX) {
-    throw invalid('prefix', prefix, `at most ${MAX_PREFIX} characters with its hour folders`);
-  }
+  const { prefix, errorPrefix } = prefixesOf(options.prefix ?? 'sensors/', options.errorPrefix);
 
   const interval = options.bufferIntervalSeconds ?? 60;
   if (!Number.isSafeInteger(interval) || interval < 0 || interval > 900) {
