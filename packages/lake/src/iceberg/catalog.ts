@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { ObjectNotFoundError } from '../errors.js';
 import type { Storage } from '../storage.js';
 import { IcebergError } from './errors.js';
@@ -36,7 +37,16 @@ export interface IcebergCatalog {
 
 /** `<storage url>/<key>`: a file's location as the metadata records it. */
 export function locationOf(storage: Storage, key: string): string {
-  return `${storage.url}/${key}`;
+  return `${rootOf(storage)}/${key}`;
+}
+
+/**
+ * The storage's root as Iceberg locations spell it. A local folder is `file://` and its path as
+ * it is, not percent-encoded: Java (Hadoop paths) and pyiceberg take a location's characters
+ * literally, so `with%20space` would name another folder than `with space`.
+ */
+function rootOf(storage: Storage): string {
+  return storage.url.startsWith('file:') ? `file://${fileURLToPath(storage.url)}` : storage.url;
 }
 
 /**
@@ -49,7 +59,7 @@ export function keyOf(storage: Storage, location: string): string {
       .replace(/^s3[an]:\/\//, 's3://')
       .replace(/^file:\/\/\//, '/')
       .replace(/^file:\//, '/');
-  const root = `${normalize(storage.url)}/`;
+  const root = `${normalize(rootOf(storage))}/`;
   const path = normalize(location);
   if (!path.startsWith(root)) {
     throw new IcebergError(`${location} is outside the table's storage ${storage.url}`, {
