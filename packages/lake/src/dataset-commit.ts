@@ -3,9 +3,13 @@ import { ObjectNotFoundError } from './errors.js';
 import { formatOfKey } from './formats/registry.js';
 import type { ObjectInfo, Storage } from './storage.js';
 
-// How a hive-layout table commits: files are staged under `<table>/_staging/<writeId>/`, the
-// manifest `<table>/_manifests/vN.json` is the commit point, then staged files are promoted to
-// their final keys and replaced files deleted, and `vN.promoted` records that promotion ended.
+// How a hive-layout table commits: files are staged under `_tributary/<table>/_staging/<writeId>/`,
+// the manifest `_tributary/<table>/_manifests/vN.json` is the commit point, then staged files are
+// promoted to their final keys and replaced files deleted, and `vN.promoted` records that
+// promotion ended. The table's own prefix holds only data files, so readers that list it
+// (awswrangler, polars, pyarrow, Spark, Athena) never meet a manifest or a staged file. Tables
+// committed before this layout kept both under `<table>/`: they are read from there, and their
+// next commit moves the table's metadata out.
 // Every entry point that reads a table goes through `committedManifest`, which rolls an
 // interrupted promotion forward first: after any tributary read or write, folder-listing readers
 // (pyarrow, Spark, DuckDB globs, Athena) see exactly the committed snapshot again.
@@ -23,7 +27,7 @@ export interface DatasetFile {
   bytes: number;
 }
 
-/** A snapshot of a table: the files a reader may see. Stored as `<table>/_manifests/v<version>.json`. */
+/** A snapshot of a table: the files a reader may see. Stored as `_tributary/<table>/_manifests/v<version>.json`. */
 export interface Manifest {
   format: 'tributary-manifest';
   version: number;
@@ -42,7 +46,19 @@ export interface Manifest {
 
 export const MANIFESTS = '_manifests';
 export const STAGING = '_staging';
+/** The zone folder that holds hive tables' manifests and staged files, beside the tables. */
+export const META_ROOT = '_tributary';
 const PROMOTED = '.promoted';
+
+/** Where the table with prefix `sensors/` keeps its metadata: `_tributary/sensors/`. */
+export function metaPrefix(prefix: string): string {
+  return `${META_ROOT}/${prefix}`;
+}
+
+/** The staging folder of one write (and the one tables of the earlier layout used). */
+export function stagingPrefix(prefix: string, writeId: string, legacy = false): string {
+  return `${legacy ? prefix : metaPrefix(prefix)}${STAGING}/${writeId}/`;
+}
 /** Staging folders and temporary uploads younger than this are left alone by recovery. */
 export const DEFAULT_RECOVERY_GRACE_MS = 24 * 60 * 60 * 1000;
 
@@ -70,8 +86,8 @@ export function tablePrefix(table: string): string {
   return `${clean}/`;
 }
 
-function manifestKey(prefix: string, version: number): string {
-  return `${prefix}${MANIFESTS}/v${String(version).padStart(10, '0')}`;
+function manifestKey(prefix: string, version: number, legacy = false): string {
+  return `${legacy ? prefix : metaPrefix(prefix)}${MANIFESTS}/v${String(version).padStart(10, '0')}`;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
@@ -115,10 +131,15 @@ export function parseManifest(bytes: Uint8Array, key: string, prefix: string): M
       throw invalid(`files[${i}] is not a data file of the table`);
     if (!formatOfKey(f.key)) throw invalid(`files[${i}] (${f.key}) has an extension no lake format reads`);
   }
-  const stagingPrefix = `${prefix}${STAGING}/${writeId}/`;
+  const staging = [stagingPrefix(prefix, writeId), stagingPrefix(prefix, writeId, true)];
   if (!Array.isArray(staged)) throw invalid('staged is not a list');
   for (const [i, s] of staged.entries()) {
-    if (!isObject(s) || typeof s.from !== 'string' || !s.from.startsWith(stagingPrefix) || !inTable(s.to))
+    if (
+      !isObject(s) ||
+      typeof s.from !== 'string' ||
+      !staging.some((p) => (s.from as string).startsWith(p)) ||
+      !inTable(s.to)
+    )
       throw invalid(`staged[${i}] does not move a file of this write's staging folder into the table`);
   }
   if (!Array.isArray(removed) || !removed.every(inTable))
@@ -138,12 +159,26 @@ interface LatestManifest {
   manifest: Manifest;
   key: string;
   promoted: boolean;
+  /** Found where tables of the earlier layout kept it (`<table>/_manifests/`). */
+  legacy: boolean;
 }
 
 async function latestManifest(storage: Storage, prefix: string): Promise<LatestManifest | undefined> {
+  for (const legacy of [false, true]) {
+    const found = await latestIn(storage, prefix, legacy);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+async function latestIn(
+  storage: Storage,
+  prefix: string,
+  legacy: boolean,
+): Promise<LatestManifest | undefined> {
   let latest: ObjectInfo | undefined;
   const promoted = new Set<string>();
-  for await (const object of storage.list(`${prefix}${MANIFESTS}/v`)) {
+  for await (const object of storage.list(`${legacy ? prefix : metaPrefix(prefix)}${MANIFESTS}/v`)) {
     if (object.key.endsWith('.json')) latest = object;
     else if (object.key.endsWith(PROMOTED)) promoted.add(object.key.slice(0, -PROMOTED.length));
   }
@@ -153,7 +188,7 @@ async function latestManifest(storage: Storage, prefix: string): Promise<LatestM
   });
   const manifest = parseManifest(bytes, latest.key, prefix);
   const base = latest.key.slice(0, -'.json'.length);
-  if (base !== manifestKey(prefix, manifest.version)) {
+  if (base !== manifestKey(prefix, manifest.version, legacy)) {
     throw datasetError(
       `Manifest ${latest.key} is invalid: it says it is version ${manifest.version}`,
       { key: latest.key },
@@ -161,7 +196,7 @@ async function latestManifest(storage: Storage, prefix: string): Promise<LatestM
       'DATASET_MANIFEST_INVALID',
     );
   }
-  return { manifest, key: latest.key, promoted: promoted.has(base) };
+  return { manifest, key: latest.key, promoted: promoted.has(base), legacy };
 }
 
 /**
@@ -193,7 +228,7 @@ export async function committedManifest(
   if (!latest) return { manifest: undefined, rolledForward: false };
   if (latest.promoted) return { manifest: latest.manifest, rolledForward: false };
   try {
-    await promote(storage, prefix, latest.manifest);
+    await promote(storage, prefix, latest.manifest, latest.legacy);
   } catch (err) {
     throw datasetError(
       `Version ${latest.manifest.version} of ${table} is committed but its files could not be put in place: ${(err as Error).message}`,
@@ -206,7 +241,12 @@ export async function committedManifest(
 }
 
 /** Put a committed manifest's files in place and delete what it replaced. Idempotent, and safe to run twice at once. */
-export async function promote(storage: Storage, prefix: string, manifest: Manifest): Promise<void> {
+export async function promote(
+  storage: Storage,
+  prefix: string,
+  manifest: Manifest,
+  legacy = false,
+): Promise<void> {
   for (const { from, to } of manifest.staged) {
     if (await storage.head(to)) continue;
     try {
@@ -229,26 +269,49 @@ export async function promote(storage: Storage, prefix: string, manifest: Manife
   }
   const leftovers = [...manifest.removed, ...manifest.staged.map((s) => s.from)];
   // Also whatever an earlier, crashed attempt of the same write staged and this one did not.
-  for await (const object of storage.list(`${prefix}${STAGING}/${manifest.writeId}/`))
-    leftovers.push(object.key);
+  for (const old of [false, true]) {
+    for await (const object of storage.list(stagingPrefix(prefix, manifest.writeId, old)))
+      leftovers.push(object.key);
+  }
   if (leftovers.length > 0) await storage.delete(new Set(leftovers));
-  await storage.put(`${manifestKey(prefix, manifest.version)}${PROMOTED}`, '', { contentType: 'text/plain' });
+  await storage.put(`${manifestKey(prefix, manifest.version, legacy)}${PROMOTED}`, '', {
+    contentType: 'text/plain',
+  });
+  if (!legacy) await removeLegacyMetadata(storage, prefix);
+}
+
+/**
+ * Once a table has a manifest beside it, the manifests of the earlier layout (inside the table,
+ * where they broke folder readers) are history: removed.
+ */
+async function removeLegacyMetadata(storage: Storage, prefix: string): Promise<void> {
+  const keys: string[] = [];
+  for await (const object of storage.list(`${prefix}${MANIFESTS}/`)) keys.push(object.key);
+  if (keys.length > 0) await storage.delete(keys);
 }
 
 /** Commit a new version: the manifest's put is the commit point; promotion follows. */
 export async function commit(storage: Storage, prefix: string, manifest: Manifest): Promise<void> {
   const key = `${manifestKey(prefix, manifest.version)}.json`;
-  if (await storage.head(key)) {
+  const conflict = async () => {
     await discardStaged(storage, prefix, manifest.writeId).catch(() => {});
-    throw new TributaryError(`Another write committed version ${manifest.version} of ${prefix} first`, {
+    return new TributaryError(`Another write committed version ${manifest.version} of ${prefix} first`, {
       code: 'DATASET_CONFLICT',
       retryable: true,
       context: { key },
     });
-  }
+  };
+  if (await storage.head(key)) throw await conflict();
+  const body = `${JSON.stringify(manifest, null, 1)}\n`;
   try {
-    await storage.put(key, `${JSON.stringify(manifest, null, 1)}\n`, { contentType: 'application/json' });
+    // Exclusive where the storage can: of two writers committing the same version, one wins.
+    if (storage.putIfAbsent) {
+      if (!(await storage.putIfAbsent(key, body))) throw await conflict();
+    } else {
+      await storage.put(key, body, { contentType: 'application/json' });
+    }
   } catch (err) {
+    if (TributaryError.isInstance(err) && err.code === 'DATASET_CONFLICT') throw err;
     // Not committed (unless the put took effect and only its answer was lost): nothing stays staged.
     if ((await storage.head(key).catch(() => true)) === undefined) {
       await discardStaged(storage, prefix, manifest.writeId).catch(() => {});
@@ -261,7 +324,9 @@ export async function commit(storage: Storage, prefix: string, manifest: Manifes
 /** Delete every staged object of one write (a failed write leaves nothing staged). */
 export async function discardStaged(storage: Storage, prefix: string, writeId: string): Promise<void> {
   const keys: string[] = [];
-  for await (const object of storage.list(`${prefix}${STAGING}/${writeId}/`)) keys.push(object.key);
+  for (const legacy of [false, true]) {
+    for await (const object of storage.list(stagingPrefix(prefix, writeId, legacy))) keys.push(object.key);
+  }
   if (keys.length > 0) await storage.delete(keys);
 }
 
@@ -283,7 +348,7 @@ export interface RecoveryResult {
   manifest: Manifest | undefined;
   /** True when an interrupted commit was rolled forward. */
   rolledForward: boolean;
-  /** Objects deleted from abandoned staging folders (`<table>/_staging/<writeId>/...`). */
+  /** Objects deleted from abandoned staging folders (`_tributary/<table>/_staging/<writeId>/...`). */
   removedStaging: string[];
   /** Abandoned temporary uploads the storage removed (local `.tmp` files, S3 multipart uploads). */
   removedTemporary: string[];
@@ -317,13 +382,15 @@ export async function recoverDataset(
 
   // Group the staging area by write; a folder is abandoned when its newest object is older than the cutoff.
   const folders = new Map<string, { keys: string[]; newest: number }>();
-  for await (const object of storage.list(`${prefix}${STAGING}/`)) {
-    const writeId = object.key.slice(prefix.length + STAGING.length + 1).split('/')[0] as string;
-    const folder = folders.get(writeId) ?? { keys: [], newest: Number.NEGATIVE_INFINITY };
-    folder.keys.push(object.key);
-    // An object without a time is treated as just written: never swept by age alone.
-    folder.newest = Math.max(folder.newest, object.lastModified?.getTime() ?? Number.POSITIVE_INFINITY);
-    folders.set(writeId, folder);
+  for (const root of [`${metaPrefix(prefix)}${STAGING}/`, `${prefix}${STAGING}/`]) {
+    for await (const object of storage.list(root)) {
+      const writeId = object.key.slice(root.length).split('/')[0] as string;
+      const folder = folders.get(writeId) ?? { keys: [], newest: Number.NEGATIVE_INFINITY };
+      folder.keys.push(object.key);
+      // An object without a time is treated as just written: never swept by age alone.
+      folder.newest = Math.max(folder.newest, object.lastModified?.getTime() ?? Number.POSITIVE_INFINITY);
+      folders.set(writeId, folder);
+    }
   }
   const removedStaging: string[] = [];
   for (const [writeId, folder] of folders) {
@@ -331,8 +398,13 @@ export async function recoverDataset(
     removedStaging.push(...folder.keys);
   }
   if (removedStaging.length > 0) await storage.delete(removedStaging);
-  const removedTemporary = storage.removeAbandonedUploads
-    ? await storage.removeAbandonedUploads({ olderThan: new Date(cutoff), prefix })
-    : [];
+  const removedTemporary: string[] = [];
+  if (storage.removeAbandonedUploads) {
+    for (const under of [metaPrefix(prefix), prefix]) {
+      removedTemporary.push(
+        ...(await storage.removeAbandonedUploads({ olderThan: new Date(cutoff), prefix: under })),
+      );
+    }
+  }
   return { manifest, rolledForward, removedStaging, removedTemporary };
 }

@@ -19,7 +19,7 @@ import {
   type RecoveryResult,
   readManifest,
   recoverDataset,
-  STAGING,
+  stagingPrefix,
   tablePrefix,
   type WriteMode,
 } from './dataset-commit.js';
@@ -176,7 +176,7 @@ async function failWrite(
 /**
  * Write records as a table of the lake: validated against the schema, split into hive
  * partitions, rolled into files by rows or bytes, and committed atomically by a manifest.
- * Until the commit, files sit under `<table>/_staging/`, which Hive, Spark, Athena and the
+ * Until the commit, files sit under `_tributary/<table>/_staging/`, which Hive, Spark, Athena and the
  * lake's readers ignore; a crash before the commit leaves the table as it was, and running the
  * same write (same `writeId`) again commits cleanly. `overwrite` and `overwrite_partitions`
  * switch snapshots in the same single step, so a failed overwrite leaves the old data in place.
@@ -271,7 +271,7 @@ export async function writeDataset<F extends Fields>(
           storage,
           (sink) =>
             format.createWriter(sink, fileSchema, formatOptions) as RecordWriter<Record<string, unknown>>,
-          `${prefix}${STAGING}/${writeId}/${partition}${name}`,
+          `${stagingPrefix(prefix, writeId)}${partition}${name}`,
           `${prefix}${partition}${name}`,
         );
       },
@@ -638,7 +638,7 @@ export async function compact<F extends Fields>(options: CompactOptions<F>): Pro
               format.createWriter(sink, fileSchema, options.formatOptions) as RecordWriter<
                 Record<string, unknown>
               >,
-            `${prefix}${STAGING}/${writeId}/${partition}${name}`,
+            `${stagingPrefix(prefix, writeId)}${partition}${name}`,
             `${prefix}${partition}${name}`,
           );
         }

@@ -67,7 +67,7 @@ describe('writeDataset', () => {
 
       // Files were written (staged), but the table still shows only the first commit.
       expect(written).toBeGreaterThanOrEqual(3000);
-      expect((await keys(storage, 'sensors/_staging/crashed-write/')).length).toBeGreaterThan(0);
+      expect((await keys(storage, '_tributary/sensors/_staging/crashed-write/')).length).toBeGreaterThan(0);
       expect((await readManifest(storage, 'sensors'))?.version).toBe(1);
       expect(await keys(storage, 'sensors/dt=')).toEqual(committedBefore);
       expect(await collect(readDataset({ storage, table: 'sensors', schema: crashSchema }))).toHaveLength(
@@ -84,7 +84,7 @@ describe('writeDataset', () => {
       expect(rerun.version).toBe(2);
       expect(rows).toHaveLength(5100);
       expect(new Set(rows.map((r) => r.id)).size).toBe(5100);
-      expect(await keys(storage, 'sensors/_staging/')).toEqual([]);
+      expect(await keys(storage, '_tributary/sensors/_staging/')).toEqual([]);
       // every file in the partitions is one the manifest names: no orphans from the crash
       const manifest = await readManifest(storage, 'sensors');
       expect(await keys(storage, 'sensors/dt=')).toEqual(manifest?.files.map((f) => f.key).sort());
@@ -140,7 +140,7 @@ describe('writeDataset', () => {
         expect(table.partitions?.length).toBe(4);
         expect(after).toEqual({ rows: 8_000, ids: 8_000 });
         expect(rows).toHaveLength(8_000);
-        expect(await keys(storage, 'sensors/_staging/')).toEqual([]);
+        expect(await keys(storage, '_tributary/sensors/_staging/')).toEqual([]);
         expect((await keys(storage, 'sensors/dt=')).sort()).toEqual(manifest?.files.map((f) => f.key).sort());
       } finally {
         rmSync(crashRoot, { recursive: true, force: true });

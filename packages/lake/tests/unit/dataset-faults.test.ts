@@ -102,7 +102,7 @@ describe('writeDataset', () => {
         expect(failure).toBeInstanceOf(TributaryError);
         expect((failure as TributaryError).message).toContain('the source broke');
         expect(((failure as TributaryError).cause as Error).message).toBe('the source broke');
-        expect(await keys(storage, 't/_staging/')).toEqual([]);
+        expect(await keys(storage, '_tributary/t/_staging/')).toEqual([]);
         expect(
           (await collect(readDataset({ storage, table: 't', schema: reading }))).map((r) => r.id).sort(),
         ).toEqual(['old0', 'old1']);
@@ -161,7 +161,7 @@ describe('writeDataset', () => {
 
     expect(failure).toBeInstanceOf(TributaryError);
     expect(await listDatasetFiles(storage, 't')).toEqual(before);
-    expect(await keys(storage, 't/_staging/')).toEqual([]);
+    expect(await keys(storage, '_tributary/t/_staging/')).toEqual([]);
   });
 
   describe('partition values', () => {
@@ -237,7 +237,7 @@ describe('writeDataset', () => {
 describe('manifests', () => {
   async function table(storage: MemoryStorage) {
     await writeDataset(readings(4), { storage, table: 't', schema: reading, format: 'ndjson' });
-    const [key] = await keys(storage, 't/_manifests/v0000000001.json');
+    const [key] = await keys(storage, '_tributary/t/_manifests/v0000000001.json');
     return key as string;
   }
 
@@ -290,7 +290,7 @@ describe('recoverDataset', () => {
     expect(
       (await collect(readDataset({ storage, table: 't', schema: reading }))).map((r) => r.id).sort(),
     ).toEqual(['new0', 'new1', 'new2', 'new3']);
-    expect(await keys(storage, 't/_staging/')).toEqual([]);
+    expect(await keys(storage, '_tributary/t/_staging/')).toEqual([]);
   });
 
   it('is run by the next write, whose result says what it did', async () => {
@@ -312,8 +312,8 @@ describe('recoverDataset', () => {
     const storage = localStorage();
     const options = { storage, table: 't', schema: reading, format: 'ndjson' as const };
     await writeDataset(readings(2), options);
-    const abandoned = join(storage.root, 't', '_staging', 'crashed-write');
-    const recent = join(storage.root, 't', '_staging', 'running-write');
+    const abandoned = join(storage.root, '_tributary', 't', '_staging', 'crashed-write');
+    const recent = join(storage.root, '_tributary', 't', '_staging', 'running-write');
     const temp = join(storage.root, '.tributary-tmp');
     await mkdir(abandoned, { recursive: true });
     await mkdir(recent, { recursive: true });
@@ -333,9 +333,11 @@ describe('recoverDataset', () => {
 
     expect(result.rolledForward).toBe(false);
     expect(result.manifest?.version).toBe(1);
-    expect(result.removedStaging).toEqual(['t/_staging/crashed-write/part-00000.ndjson']);
+    expect(result.removedStaging).toEqual(['_tributary/t/_staging/crashed-write/part-00000.ndjson']);
     expect(result.removedTemporary).toEqual(['.tributary-tmp/dead.tmp']);
-    expect(await keys(storage, 't/_staging/')).toEqual(['t/_staging/running-write/part-00000.ndjson']);
+    expect(await keys(storage, '_tributary/t/_staging/')).toEqual([
+      '_tributary/t/_staging/running-write/part-00000.ndjson',
+    ]);
   });
 
   it('refuses a negative grace period', async () => {

@@ -43,6 +43,12 @@ class FailingStorage extends MemoryStorage {
     }
     return super.put(key, body, options);
   }
+  override async putIfAbsent(key: string, body: Uint8Array | string) {
+    if (this.failOn?.test(key)) {
+      throw new TributaryError(`injected failure for ${key}`, { code: 'INJECTED' });
+    }
+    return super.putIfAbsent(key, body);
+  }
 }
 
 const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
@@ -80,7 +86,8 @@ describe.each(['ndjson', 'csv', 'parquet'] as const)('writeDataset (%s)', (forma
       expect(afterOverwrite.map((r) => r.id)).toEqual(['o0']);
       expect((await readManifest(storage, 'sensors'))?.version).toBe(4);
       // replaced files are gone from storage, and nothing is left in staging
-      expect((await keys(storage, 'sensors/')).filter((k) => !k.includes('_manifests'))).toEqual(
+      // The table's prefix holds its data files and nothing else: folder readers see only data.
+      expect(await keys(storage, 'sensors/')).toEqual(
         (await readManifest(storage, 'sensors'))?.files.map((f) => f.key),
       );
     });
@@ -169,7 +176,7 @@ describe('writeDataset', () => {
       expect(visible.map((r) => r.id).sort()).toEqual(['r0', 'r1', 'r2']);
       expect(rerun.version).toBe(2);
       expect(after).toHaveLength(8);
-      expect(await keys(storage, 'sensors/_staging/')).toEqual([]);
+      expect(await keys(storage, '_tributary/sensors/_staging/')).toEqual([]);
     });
 
     it('reads a commit whose promotion was interrupted, and the next write finishes it', async () => {
@@ -184,7 +191,7 @@ describe('writeDataset', () => {
       expect(failure).toMatchObject({ code: 'INJECTED' });
       expect(visible).toHaveLength(4);
       expect(await collect(readDataset({ storage, table: 'sensors', schema: reading }))).toHaveLength(5);
-      expect(await keys(storage, 'sensors/_staging/')).toEqual([]);
+      expect(await keys(storage, '_tributary/sensors/_staging/')).toEqual([]);
     });
 
     it('refuses to commit over a version another writer committed', async () => {
@@ -326,6 +333,39 @@ describe('field-partitioned tables', () => {
   });
 });
 
+describe('tables of the earlier layout (manifests inside the table)', () => {
+  it('are read from there, and their next commit moves the metadata beside the table', async () => {
+    const storage = new MemoryStorage();
+    const base = {
+      storage,
+      table: 'old',
+      schema: reading,
+      partitionBy: byHour('timestamp'),
+      format: 'parquet',
+    } as const;
+    await writeDataset(readings(3, 10, 'a'), base);
+    // What an earlier version left: the same manifest, under old/_manifests/.
+    for await (const o of storage.list('_tributary/old/_manifests/')) {
+      await storage.put(o.key.replace('_tributary/old/', 'old/'), await storage.getBytes(o.key));
+      await storage.delete([o.key]);
+    }
+    const before = await collect(readDataset({ storage, table: 'old', schema: reading }));
+
+    const second = await writeDataset(readings(2, 10, 'b'), base);
+    const after = await collect(readDataset({ storage, table: 'old', schema: reading }));
+
+    expect(before.map((r) => r.id).sort()).toEqual(['a0', 'a1', 'a2']);
+    expect(second.version).toBe(2);
+    expect(after.map((r) => r.id).sort()).toEqual(['a0', 'a1', 'a2', 'b0', 'b1']);
+    expect(await keys(storage, 'old/_manifests/')).toEqual([]);
+    expect((await keys(storage, 'old/')).every((k) => k.endsWith('.parquet'))).toBe(true);
+    expect(await keys(storage, '_tributary/old/_manifests/')).toEqual([
+      '_tributary/old/_manifests/v0000000002.json',
+      '_tributary/old/_manifests/v0000000002.promoted',
+    ]);
+  });
+});
+
 describe('readDataset of a table written by another tool', () => {
   it('puts hive keys that name schema fields back into the records, as Spark writes them', async () => {
     const storage = new MemoryStorage();
@@ -338,7 +378,7 @@ describe('readDataset of a table written by another tool', () => {
     });
     // What Spark leaves: the data files under type=…/ and no manifest.
     const manifests: string[] = [];
-    for await (const o of storage.list('spark/_')) manifests.push(o.key);
+    for await (const o of storage.list('_tributary/spark/')) manifests.push(o.key);
     await storage.delete(manifests);
     expect(await readManifest(storage, 'spark')).toBeUndefined();
 
@@ -376,6 +416,6 @@ describe('commit on a storage without copy', () => {
     });
 
     expect(await collect(readDataset({ storage, table: 'plain', schema: reading }))).toHaveLength(4);
-    expect(await keys(inner, 'plain/_staging/')).toEqual([]);
+    expect(await keys(inner, '_tributary/plain/_staging/')).toEqual([]);
   });
 });
