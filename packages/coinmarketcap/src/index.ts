@@ -35,9 +35,11 @@ export {
   DmsExportError,
   exportTables,
   installChangeCapture,
-  replayExport,
   storageWatermarks,
 } from './dms-export.js';
+export type { DmsDatePartitionDelimiter, DmsDatePartitionSequence, DmsFileLayout } from './dms-layout.js';
+export type { ReplayExportOptions } from './dms-replay.js';
+export { replayExport } from './dms-replay.js';
 export type {
   CoinMarketCapApiErrorOptions,
   CoinMarketCapResponseErrorOptions,

@@ -15,7 +15,8 @@ import {
   type MarketDailyRow,
   marketDailySchema,
 } from './curated-schemas.js';
-import { replayExport } from './dms-export.js';
+import { type DmsFileLayout, resolveDmsLayout } from './dms-layout.js';
+import { replayExport } from './dms-replay.js';
 import { CRYPTO_SCHEMA, cryptocurrencySchema, type QuoteRow, quoteSchema } from './schemas.js';
 
 /** Options of {@link cryptoRawToProcessed}. */
@@ -28,8 +29,14 @@ export interface CryptoRawToProcessedOptions {
   schema?: string;
   /** The export's prefix in the raw zone. Default `coinmarketcap/`. */
   prefix?: string;
-  /** The export's file format. Default `csv`. */
+  /** The file format of `exportTables`' files. Default `csv`. Ignored when `dms` is given. */
   format?: 'csv' | 'parquet';
+  /**
+   * The raw zone was written by a real AWS DMS task: its S3 target endpoint's settings (the same
+   * object given to `createDmsS3TargetEndpointInput`). Without it, the files are read as
+   * `exportTables` writes them.
+   */
+  dms?: DmsFileLayout;
 }
 
 /** What {@link cryptoRawToProcessed} wrote. */
@@ -167,8 +174,8 @@ function compareText(a: string, b: string): number {
 }
 
 /**
- * Build the processed zone from the DMS-style export in the raw zone: replay each table's LOAD then
- * CDC files by primary key, and write `coinmarketcap/cryptocurrency/` (the latest state, one
+ * Build the processed zone from the export in the raw zone (`exportTables`' files, or a real AWS
+ * DMS task's with `dms`): replay each table's LOAD then CDC files by primary key, and write `coinmarketcap/cryptocurrency/` (the latest state, one
  * Parquet dataset, `overwrite`) and `coinmarketcap/quote/dt=YYYY-MM-DD/` (the quote history by
  * the UTC day of `last_updated`, `overwrite_partitions`). Rows are written in primary-key order,
  * so running it again gives the same rows. The replay holds one table in memory at a time.
@@ -189,14 +196,31 @@ export async function cryptoRawToProcessed(
   if (!isStorage(options.processed)) {
     throw invalid('cryptoRawToProcessed options.processed must be a lake Storage', 'processed');
   }
+  if (options.dms !== undefined) {
+    try {
+      resolveDmsLayout(options.dms, 'cryptoRawToProcessed');
+    } catch (error) {
+      throw new CryptoTransformError(`cryptoRawToProcessed options.dms: ${(error as Error).message}`, {
+        code: 'CMC_TRANSFORM_OPTIONS_INVALID',
+        cause: error,
+        context: { variable: 'dms' },
+      });
+    }
+  }
   const o = Object.freeze({
     raw: options.raw,
     processed: options.processed,
     schema: options.schema ?? CRYPTO_SCHEMA,
     prefix: options.prefix ?? 'coinmarketcap/',
     format: options.format ?? 'csv',
+    dms: options.dms,
   });
-  const replay = { schema: o.schema, prefix: o.prefix, format: o.format } as const;
+  const replay = {
+    schema: o.schema,
+    prefix: o.prefix,
+    format: o.format,
+    ...(o.dms === undefined ? {} : { dms: o.dms }),
+  } as const;
 
   const coins = await step('replaying cryptocurrency', () => replayExport(o.raw, 'cryptocurrency', replay));
   const coinRows = [...coins.values()].sort((a, b) => (a.id as number) - (b.id as number));

@@ -3,13 +3,8 @@ import { type PostgresServer, startPostgres, terminatingPool } from '@tributary/
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateFixtures } from '../../fixtures/generate.js';
-import {
-  cdcSchema,
-  DmsExportError,
-  exportTables,
-  installChangeCapture,
-  replayExport,
-} from '../../src/dms-export.js';
+import { cdcSchema, DmsExportError, exportTables, installChangeCapture } from '../../src/dms-export.js';
+import { replayExport } from '../../src/dms-replay.js';
 import { normalizeListings } from '../../src/normalize.js';
 import { PostgresStore } from '../../src/postgres-store.js';
 import { CRYPTO_TABLES, type CryptoTableName } from '../../src/schemas.js';
