@@ -35,7 +35,7 @@ export default defineConfig({
         replacement: here('./packages/sensors/src/$1.ts'),
       },
       {
-        find: /^@tributary\/coinmarketcap\/(testing)$/,
+        find: /^@tributary\/coinmarketcap\/(testing|dms)$/,
         replacement: here('./packages/coinmarketcap/src/$1.ts'),
       },
       { find: /^@tributary\/([a-z-]+)$/, replacement: here('./packages/$1/src/index.ts') },

@@ -1,8 +1,10 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  // `testing` (`@tributary/coinmarketcap/testing`) holds the fixture server, kept out of the main entry.
-  entry: ['src/index.ts', 'src/testing.ts'],
+  // `testing` (`@tributary/coinmarketcap/testing`) holds the fixture server and `dms`
+  // (`@tributary/coinmarketcap/dms`) the DMS setup, which needs the DMS client's types: both kept
+  // out of the main entry.
+  entry: ['src/index.ts', 'src/testing.ts', 'src/dms.ts'],
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import * as dms from '../../src/dms.js';
 import * as main from '../../src/index.js';
 import * as testing from '../../src/testing.js';
 
@@ -12,8 +13,23 @@ describe('coinmarketcap entry points', () => {
 
       expect(names).toContain('CoinMarketCapClient');
       expect(
-        names.filter((name) => ['startFixtureServer', 'TokenBucket', 'systemClock'].includes(name)),
+        names.filter((name) =>
+          ['startFixtureServer', 'TokenBucket', 'systemClock', 'createDmsS3TargetEndpointInput'].includes(
+            name,
+          ),
+        ),
       ).toEqual([]);
+    });
+  });
+
+  describe('@tributary/coinmarketcap/dms', () => {
+    it('exports the DMS setup builders, which are typed by the optional DMS client', () => {
+      expect(Object.keys(dms).sort()).toEqual([
+        'DmsSetupError',
+        'createDmsReplicationTaskInput',
+        'createDmsS3TargetEndpointInput',
+        'dmsTableMappings',
+      ]);
     });
   });
 
