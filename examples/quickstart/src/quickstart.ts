@@ -18,7 +18,7 @@ import {
 } from '@tributary/coinmarketcap';
 import { type FixtureServer, startFixtureServer } from '@tributary/coinmarketcap/testing';
 import { EventHub, type EventListener, emitSafely, loadConfig } from '@tributary/core';
-import { crawl, type TableDefinition } from '@tributary/lake';
+import { crawl, type PutTableResult, type TableDefinition } from '@tributary/lake';
 import {
   builtInSensorTypes,
   curatedHourlySchema,
@@ -29,6 +29,7 @@ import {
 } from '@tributary/sensors';
 import { deliverToLake, KinesisProducer, KinesisSource } from '@tributary/sensors/kinesis';
 import type { LoadResult, Row } from '@tributary/warehouse';
+import { CatalogSync, type LakeTable, type Registration } from './catalog-sync.js';
 import type { PipelineEnvironment } from './environment.js';
 import { invalidOption, QuickstartError } from './errors.js';
 import { writeReport as writeReportFile } from './report.js';
@@ -343,15 +344,18 @@ async function runPipelines(
   const log = options.log ?? (() => {});
   const day = isoDay(start);
 
-  const crypto = await runCrypto(env, settings, stages, hub, log, signal);
+  // Every table's partitions reach the catalog as they are written: after each commit of a
+  // transform, and after each flush of the delivery into a new hour folder.
+  const catalog = new CatalogSync(env.catalog, signal);
+  const crypto = await runCrypto(env, settings, stages, hub, log, catalog, signal);
   signal?.throwIfAborted();
-  const sensors = await runSensors(env, settings, start, stages, hub, log, signal);
+  const sensors = await runSensors(env, settings, start, stages, hub, log, catalog, signal);
   signal?.throwIfAborted();
 
   const tables = await stages.run(
     'queries',
     'lake → catalog',
-    () => catalogTables(env, signal),
+    () => catalogTables(env, catalog, log, signal),
     (t) => ({ records: t.reduce((n, d) => n + (d.rows ?? 0), 0), bytes: t.reduce((n, d) => n + d.bytes, 0) }),
   );
   const queries = await stages.run(
@@ -403,6 +407,7 @@ async function runCrypto(
   stages: StageTracker,
   hub: EventHub,
   log: (line: string) => void,
+  catalog: CatalogSync,
   signal: AbortSignal | undefined,
 ): Promise<QuickstartResult['crypto']> {
   const config = loadConfig({ ...settings.env, TRIBUTARY_MODE: 'local', TRIBUTARY_LAKE_DIR: settings.out });
@@ -468,23 +473,32 @@ async function runCrypto(
   const processed = await stages.run(
     'crypto',
     'raw → processed',
-    async () => {
-      if (settings.engine === 'spark') {
-        await runSparkJob({
-          job: 'crypto_raw_to_processed',
-          args: ['--raw', lake.raw.url, '--processed', lake.processed.url],
-          signal,
-          onLine: log,
-        });
-        const [coins, quotes] = await Promise.all([
-          crawl(lake.processed, PROCESSED_CRYPTOCURRENCY_TABLE, { signal }),
-          crawl(lake.processed, PROCESSED_QUOTE_TABLE, { signal }),
-        ]);
-        return { cryptocurrencies: coins.rows ?? 0, quotes: quotes.rows ?? 0 };
-      }
-      const r = await cryptoRawToProcessed({ raw: lake.raw, processed: lake.processed });
-      return { cryptocurrencies: r.cryptocurrencies, quotes: r.quotes };
-    },
+    () =>
+      committed(
+        catalog,
+        log,
+        [
+          { storage: lake.processed, folder: PROCESSED_CRYPTOCURRENCY_TABLE, name: 'cryptocurrency' },
+          { storage: lake.processed, folder: PROCESSED_QUOTE_TABLE, name: 'quote' },
+        ],
+        async () => {
+          if (settings.engine === 'spark') {
+            await runSparkJob({
+              job: 'crypto_raw_to_processed',
+              args: ['--raw', lake.raw.url, '--processed', lake.processed.url],
+              signal,
+              onLine: log,
+            });
+            const [coins, quotes] = await Promise.all([
+              crawl(lake.processed, PROCESSED_CRYPTOCURRENCY_TABLE, { signal }),
+              crawl(lake.processed, PROCESSED_QUOTE_TABLE, { signal }),
+            ]);
+            return { cryptocurrencies: coins.rows ?? 0, quotes: quotes.rows ?? 0 };
+          }
+          const r = await cryptoRawToProcessed({ raw: lake.raw, processed: lake.processed });
+          return { cryptocurrencies: r.cryptocurrencies, quotes: r.quotes };
+        },
+      ),
     (r) => ({ records: r.cryptocurrencies + r.quotes }),
   );
   emitSafely(hub.emit, {
@@ -498,23 +512,32 @@ async function runCrypto(
   const curated = await stages.run(
     'crypto',
     'processed → curated',
-    async () => {
-      if (settings.engine === 'spark') {
-        await runSparkJob({
-          job: 'crypto_processed_to_curated',
-          args: ['--processed', lake.processed.url, '--curated', lake.curated.url],
-          signal,
-          onLine: log,
-        });
-        const coinDaily = await crawl(lake.curated, COIN_DAILY_TABLE, { signal });
-        return {
-          coinDays: coinDaily.rows ?? 0,
-          days: [...new Set(coinDaily.partitions.map((p) => p.values[0] ?? ''))],
-        };
-      }
-      const r = await cryptoProcessedToCurated({ processed: lake.processed, curated: lake.curated });
-      return { coinDays: r.coinDays, days: [...r.days] };
-    },
+    () =>
+      committed(
+        catalog,
+        log,
+        [
+          { storage: lake.curated, folder: COIN_DAILY_TABLE, name: 'coin_daily' },
+          { storage: lake.curated, folder: MARKET_DAILY_TABLE, name: 'market_daily' },
+        ],
+        async () => {
+          if (settings.engine === 'spark') {
+            await runSparkJob({
+              job: 'crypto_processed_to_curated',
+              args: ['--processed', lake.processed.url, '--curated', lake.curated.url],
+              signal,
+              onLine: log,
+            });
+            const coinDaily = await crawl(lake.curated, COIN_DAILY_TABLE, { signal });
+            return {
+              coinDays: coinDaily.rows ?? 0,
+              days: [...new Set(coinDaily.partitions.map((p) => p.values[0] ?? ''))],
+            };
+          }
+          const r = await cryptoProcessedToCurated({ processed: lake.processed, curated: lake.curated });
+          return { coinDays: r.coinDays, days: [...r.days] };
+        },
+      ),
     (r) => ({ records: r.coinDays }),
   );
 
@@ -585,6 +608,7 @@ async function runSensors(
   stages: StageTracker,
   hub: EventHub,
   log: (line: string) => void,
+  catalog: CatalogSync,
   signal: AbortSignal | undefined,
 ): Promise<QuickstartResult['sensors']> {
   const { lake } = env;
@@ -619,13 +643,20 @@ async function runSensors(
       // Produce and deliver at the same time, as the two sides of a stream do. The delivery gets
       // no abort signal: on Ctrl-C the producer stops and the delivery drains and flushes what
       // reached the stream.
+      // Each flush into a new hour folder registers that partition in the catalog.
+      const rawTable = catalog.follow({ storage: lake.raw, folder: 'sensors', name: 'raw_sensors' }, (r) =>
+        logRegistration(log, 'raw_sensors', r),
+      );
       const delivering = deliverToLake({
         source,
         storage: lake.raw,
         streamName,
         bufferIntervalMs: 60_000,
         bufferBytes: 1024 * 1024,
-        onEvent: hub.emit,
+        onEvent: (event) => {
+          hub.emit(event);
+          rawTable.listener(event);
+        },
       });
       // A delivery failure must stop the producer rather than wait for it.
       let deliveryFailed: unknown;
@@ -651,6 +682,7 @@ async function runSensors(
       }
       const sent = await producer.close();
       const delivered = await delivering;
+      await rawTable.settle();
       if (produceError !== undefined) throw produceError;
       if (signal?.aborted) {
         throw new QuickstartError(
@@ -677,10 +709,10 @@ async function runSensors(
     'sensors',
     'raw → catalog',
     async () => {
-      await env.catalog.ensureDatabase();
-      const table = await crawl(lake.raw, 'sensors', { name: 'raw_sensors', signal });
-      await env.catalog.putTable(table);
-      return table;
+      const [raw] = await registerTables(catalog, log, [
+        { storage: lake.raw, folder: 'sensors', name: 'raw_sensors' },
+      ]);
+      return raw?.definition as TableDefinition;
     },
     (t) => ({ records: t.files, bytes: t.bytes }),
   );
@@ -690,35 +722,36 @@ async function runSensors(
   const processed = await stages.run(
     'sensors',
     'raw → processed (Parquet)',
-    async () => {
-      if (settings.engine === 'spark') {
-        await runSparkJob({
-          job: 'sensors_raw_to_processed',
-          args: [
-            '--raw',
-            lake.raw.url,
-            '--processed',
-            lake.processed.url,
-            '--max-lateness-hours',
-            String(lateness),
-            '--dates',
-            ...days,
-          ],
-          signal,
-          onLine: log,
+    () =>
+      committed(catalog, log, [{ storage: lake.processed, folder: 'sensors', name: 'sensors' }], async () => {
+        if (settings.engine === 'spark') {
+          await runSparkJob({
+            job: 'sensors_raw_to_processed',
+            args: [
+              '--raw',
+              lake.raw.url,
+              '--processed',
+              lake.processed.url,
+              '--max-lateness-hours',
+              String(lateness),
+              '--dates',
+              ...days,
+            ],
+            signal,
+            onLine: log,
+          });
+          const table = await crawl(lake.processed, 'sensors', { signal });
+          return { written: table.rows ?? 0, duplicates: Number.NaN, invalid: Number.NaN };
+        }
+        const r = await rawToProcessed({
+          raw: lake.raw,
+          processed: lake.processed,
+          dates: days,
+          maxLatenessHours: lateness,
+          onEvent: hub.emit,
         });
-        const table = await crawl(lake.processed, 'sensors', { signal });
-        return { written: table.rows ?? 0, duplicates: Number.NaN, invalid: Number.NaN };
-      }
-      const r = await rawToProcessed({
-        raw: lake.raw,
-        processed: lake.processed,
-        dates: days,
-        maxLatenessHours: lateness,
-        onEvent: hub.emit,
-      });
-      return { written: r.written, duplicates: r.duplicates, invalid: r.invalid };
-    },
+        return { written: r.written, duplicates: r.duplicates, invalid: r.invalid };
+      }),
     (r) => ({ records: r.written }),
   );
 
@@ -726,24 +759,30 @@ async function runSensors(
   const curatedRows = await stages.run(
     'sensors',
     'processed → curated (hourly)',
-    async () => {
-      if (settings.engine === 'spark') {
-        await runSparkJob({
-          job: 'sensors_processed_to_curated',
-          args: ['--processed', lake.processed.url, '--curated', lake.curated.url, '--dates', ...days],
-          signal,
-          onLine: log,
-        });
-        return (await crawl(lake.curated, 'sensor_hourly', { signal })).rows ?? 0;
-      }
-      const r = await processedToCurated({
-        processed: lake.processed,
-        curated: lake.curated,
-        dates: days,
-        onEvent: hub.emit,
-      });
-      return r.rows;
-    },
+    () =>
+      committed(
+        catalog,
+        log,
+        [{ storage: lake.curated, folder: 'sensor_hourly', name: 'sensor_hourly' }],
+        async () => {
+          if (settings.engine === 'spark') {
+            await runSparkJob({
+              job: 'sensors_processed_to_curated',
+              args: ['--processed', lake.processed.url, '--curated', lake.curated.url, '--dates', ...days],
+              signal,
+              onLine: log,
+            });
+            return (await crawl(lake.curated, 'sensor_hourly', { signal })).rows ?? 0;
+          }
+          const r = await processedToCurated({
+            processed: lake.processed,
+            curated: lake.curated,
+            dates: days,
+            onEvent: hub.emit,
+          });
+          return r.rows;
+        },
+      ),
     (rows) => ({ records: rows }),
   );
 
@@ -792,21 +831,66 @@ interface Cataloged extends TableDefinition {
   folder: string;
 }
 
-/** Crawl every table into the catalog and make it queryable on the engine. */
+/**
+ * Crawl every table into the catalog once more (its partitions are there already, registered as
+ * they were written: this finds them existing) and make it queryable on the engine.
+ */
 async function catalogTables(
   env: PipelineEnvironment,
+  catalog: CatalogSync,
+  log: (line: string) => void,
   signal: AbortSignal | undefined,
 ): Promise<Cataloged[]> {
-  await env.catalog.ensureDatabase();
   const tables: Cataloged[] = [];
   for (const [zone, folder, name] of LAKE_TABLES) {
     signal?.throwIfAborted();
-    const definition = await crawl(env.lake.zone(zone), folder, { name, signal });
-    await env.catalog.putTable(definition);
+    const [registered] = await registerTables(catalog, log, [{ storage: env.lake.zone(zone), folder, name }]);
+    const definition = registered?.definition as TableDefinition;
     await env.engine.registerTable(definition);
     tables.push({ ...definition, zone, folder });
   }
   return tables;
+}
+
+/**
+ * Put tables with their partitions in the catalog. Every table of the pipelines is partitioned
+ * (hive `k=v` folders, or the delivery's `YYYY/MM/DD/HH`) and gets its partitions registered as
+ * they are written; a table whose Glue parameters enable partition projection gets none (the
+ * catalog reports it projected). See examples/aws/README.md.
+ */
+async function registerTables(
+  catalog: CatalogSync,
+  log: (line: string) => void,
+  tables: readonly LakeTable[],
+): Promise<Registration[]> {
+  const done: Registration[] = [];
+  for (const table of tables) {
+    const registration = await catalog.register(table);
+    logRegistration(log, table.name, registration.result);
+    done.push(registration);
+  }
+  return done;
+}
+
+/** Run a stage's work, then register the tables it committed, with their new partitions. */
+async function committed<T>(
+  catalog: CatalogSync,
+  log: (line: string) => void,
+  tables: readonly LakeTable[],
+  work: () => Promise<T>,
+): Promise<T> {
+  const result = await work();
+  await registerTables(catalog, log, tables);
+  return result;
+}
+
+function logRegistration(log: (line: string) => void, name: string, result: PutTableResult): void {
+  const { added, existing, projected } = result.partitions;
+  log(
+    projected
+      ? `catalog: ${name} (${result.action}), partitions projected`
+      : `catalog: ${name} (${result.action}), ${added} partition(s) registered, ${existing} already there`,
+  );
 }
 
 async function rows(
@@ -842,9 +926,9 @@ async function runQueries(
   );
   const dips = await rows(
     env,
-    `SELECT sensorId AS sensor_id, count(*) AS dips, min(value) AS lowest, min("timestamp") AS first
+    `SELECT sensorid AS sensor_id, count(*) AS dips, min(value) AS lowest, min("timestamp") AS first
        FROM sensors WHERE type = ? AND value < 0.8 AND CAST(dt AS varchar) = ?
-      GROUP BY sensorId ORDER BY dips DESC, sensor_id LIMIT 10`,
+      GROUP BY sensorid ORDER BY dips DESC, sensor_id LIMIT 10`,
     ['power_factor', day],
     signal,
   );
@@ -961,14 +1045,14 @@ async function reportData(
   for (const type of builtInSensorTypes) {
     const [first] = await rows(
       env,
-      `SELECT min(sensorId) AS sensor_id FROM sensors WHERE type = ? AND CAST(dt AS varchar) = ?`,
+      `SELECT min(sensorid) AS sensor_id FROM sensors WHERE type = ? AND CAST(dt AS varchar) = ?`,
       [type.name, day],
       signal,
     );
     if (first?.sensor_id === null || first?.sensor_id === undefined) continue;
     const readings = await rows(
       env,
-      `SELECT "timestamp" AS t, value FROM sensors WHERE sensorId = ? AND CAST(dt AS varchar) = ? ORDER BY "timestamp", id`,
+      `SELECT "timestamp" AS t, value FROM sensors WHERE sensorid = ? AND CAST(dt AS varchar) = ? ORDER BY "timestamp", id`,
       [String(first.sensor_id), day],
       signal,
     );
