@@ -57,13 +57,17 @@ export class CatalogSync {
     this.#signal = signal;
   }
 
-  /** Crawl the table and put it, with its partitions, in the catalog. */
-  async register(table: LakeTable): Promise<Registration> {
+  /** Crawl the table and put it, with its partitions, in the catalog. The crawl stops on the abort signal. */
+  register(table: LakeTable): Promise<Registration> {
+    return this.#register(table, this.#signal);
+  }
+
+  async #register(table: LakeTable, signal: AbortSignal | undefined): Promise<Registration> {
     this.#database ??= this.#catalog.ensureDatabase();
     await this.#database;
     const definition = await crawl(table.storage, table.folder, {
       name: table.name,
-      ...(this.#signal ? { signal: this.#signal } : {}),
+      ...(signal ? { signal } : {}),
     });
     return { definition, result: await this.#catalog.putTable(definition) };
   }
@@ -71,7 +75,8 @@ export class CatalogSync {
   /**
    * A listener for a writer's `flush` events: a flush into a folder of `table` not seen before
    * registers the table again (one registration at a time; flushes that arrive meanwhile are
-   * covered by the next). `settle()` waits for them and rethrows a failure.
+   * covered by the next). `settle()` waits for them and rethrows a failure. They ignore the abort
+   * signal, as a delivery drains on abort: what was flushed gets registered.
    */
   follow(table: LakeTable, onRegistered?: (result: PutTableResult) => void): CatalogFollower {
     const prefix = `${table.folder}/`;
@@ -86,7 +91,7 @@ export class CatalogSync {
         queued = false;
         if (failure) return;
         try {
-          const { result } = await this.register(table);
+          const { result } = await this.#register(table, undefined);
           onRegistered?.(result);
         } catch (error) {
           failure = { error };
