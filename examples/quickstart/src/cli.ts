@@ -105,6 +105,11 @@ function printSummary(result: QuickstartResult): void {
   console.log(
     `${fmt(sensors.produced)} records produced → ${fmt(sensors.delivered)} delivered into ${sensors.rawObjects} raw objects → ${fmt(sensors.processed.written)} processed (${fmt(sensors.processed.duplicates)} duplicates removed, ${fmt(sensors.processed.invalid)} to sensors_errors) → ${fmt(sensors.curatedRows)} hourly rows`,
   );
+  if (sensors.missing > 0) {
+    console.log(
+      `LOST: ${fmt(sensors.missing)} of ${fmt(sensors.produced)} records the stream acknowledged never reached the raw zone (${fmt(sensors.delivered)} delivered, ${fmt(sensors.errored)} to the error prefix)`,
+    );
+  }
 
   console.log('\n== query: hourly mean temperature (°C) ==');
   console.table(
@@ -158,7 +163,16 @@ function printSummary(result: QuickstartResult): void {
   console.log('== where everything is ==');
   for (const [what, where] of Object.entries(result.where)) console.log(`  ${what}: ${where}`);
   if ('skipped' in result.report) console.log(`  report: skipped, ${result.report.skipped}`);
-  console.log(`\ndone in ${result.seconds.toFixed(1)} s (${result.mode} mode, ${result.engine} engine)`);
+  const how = `${result.seconds.toFixed(1)} s (${result.mode} mode, ${result.engine} engine)`;
+  if (sensors.missing > 0) {
+    // Not a success: the counts downstream are short by what the stream lost.
+    console.log(
+      `\nINCOMPLETE after ${how}: ${fmt(sensors.missing)} produced records are missing from the lake`,
+    );
+    process.exitCode = 3;
+  } else {
+    console.log(`\ndone in ${how}`);
+  }
 }
 
 async function run(controller: AbortController): Promise<void> {

@@ -126,8 +126,18 @@ export interface QuickstartResult {
     warehouse: LoadResult[] | undefined;
   };
   sensors: {
+    /** Records the stream acknowledged (PutRecords without a failed entry). */
     produced: number;
+    /** Records read back from the stream and written to the raw zone's data objects. */
     delivered: number;
+    /** Records read back but written under the raw zone's error prefix (not JSON, or failing the schema). */
+    errored: number;
+    /**
+     * Acknowledged records that never reached the raw zone (`produced - delivered - errored`,
+     * at least 0). Not 0 means a record was lost between the stream and the lake: the summary
+     * says so and the CLI exits with 3 instead of reporting success.
+     */
+    missing: number;
     rawObjects: number;
     processed: { written: number; duplicates: number; invalid: number };
     curatedRows: number;
@@ -694,9 +704,17 @@ async function runSensors(
           },
         );
       }
+      const missing = Math.max(0, sent.sent - delivered.recordsDelivered - delivered.recordsFailed);
+      if (missing > 0) {
+        log(
+          `sensors: ${missing.toLocaleString('en-US')} of ${sent.sent.toLocaleString('en-US')} records the stream acknowledged never reached the raw zone`,
+        );
+      }
       return {
         produced: sent.sent,
         delivered: delivered.recordsDelivered,
+        errored: delivered.recordsFailed,
+        missing,
         rawObjects: delivered.objects,
         bytes: delivered.bytes,
       };
@@ -804,6 +822,8 @@ async function runSensors(
   return {
     produced: streamed.produced,
     delivered: streamed.delivered,
+    errored: streamed.errored,
+    missing: streamed.missing,
     rawObjects: streamed.rawObjects,
     processed,
     curatedRows,

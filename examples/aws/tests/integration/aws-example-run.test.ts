@@ -3,26 +3,35 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type MotoServer, type PostgresServer, startMotoServer, startPostgres } from '@tributary/local';
+import {
+  type KinesaliteServer,
+  type MotoServer,
+  type PostgresServer,
+  startKinesalite,
+  startMotoServer,
+  startPostgres,
+} from '@tributary/local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-// The example as a user runs it (`pnpm run cleanup -- …` in examples/aws), pointed at an
-// AWS-compatible endpoint: moto_server for S3, Kinesis, Glue and Athena, the embedded PostgreSQL
-// for the source and the warehouse.
+// The example as a user runs it (`pnpm run cleanup -- …` in examples/aws), pointed at
+// AWS-compatible endpoints: moto_server for S3, Glue and Athena, kinesalite for Kinesis (moto's
+// Kinesis acknowledges records it does not keep under concurrent PutRecords), the embedded
+// PostgreSQL for the source and the warehouse. Every produced record must arrive.
 
 const exampleDir = fileURLToPath(new URL('../..', import.meta.url));
 let moto: MotoServer;
+let kinesalite: KinesaliteServer;
 let postgres: PostgresServer;
 let out: string;
 
 beforeAll(async () => {
-  [moto, postgres] = await Promise.all([startMotoServer(), startPostgres()]);
+  [moto, kinesalite, postgres] = await Promise.all([startMotoServer(), startKinesalite(), startPostgres()]);
   out = mkdtempSync(join(tmpdir(), 'tributary-example-aws-'));
 }, 60_000);
 
 afterAll(async () => {
   if (out) rmSync(out, { recursive: true, force: true });
-  await Promise.all([moto?.stop(), postgres?.stop()]);
+  await Promise.all([moto?.stop(), kinesalite?.stop(), postgres?.stop()]);
 });
 
 describe('examples/aws', () => {
@@ -33,6 +42,7 @@ describe('examples/aws', () => {
       TRIBUTARY_MODE: 'aws',
       AWS_REGION: moto.region,
       AWS_ENDPOINT_URL: moto.endpoint,
+      AWS_ENDPOINT_URL_KINESIS: kinesalite.endpoint,
       AWS_ACCESS_KEY_ID: moto.credentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: moto.credentials.secretAccessKey,
       TRIBUTARY_BUCKET_PREFIX: 'example-aws',
@@ -65,6 +75,9 @@ describe('examples/aws', () => {
 
     expect(code, output.slice(-3000)).toBe(0);
     expect(output).toMatch(/done in [\d.]+ s \(aws mode, ts engine\)/);
+    expect(output).toContain('2,000 records produced → 2,000 delivered into ');
+    expect(output).toMatch(/→ 2,000 processed \(0 duplicates removed, 0 to sensors_errors\)/);
+    expect(output).not.toMatch(/LOST|INCOMPLETE/);
     expect(output).toContain('raw zone: s3://example-aws-raw');
     const cleanup = /cleanup: (\{.*\})/.exec(output);
     expect(cleanup).not.toBeNull();
