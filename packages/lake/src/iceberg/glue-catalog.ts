@@ -85,7 +85,10 @@ function hiveType(type: IcebergType): string {
  *
  * @example
  * ```ts
- * const columns = icebergGlueColumns(loaded.metadata);
+ * import { icebergGlueColumns } from '@tributary/lake/glue';
+ *
+ * const loaded = await new StorageCatalog(lake.processed).load('sensors');
+ * const columns = loaded ? icebergGlueColumns(loaded.metadata) : [];
  * // [{ Name: 'timestamp', Type: 'timestamp', Parameters: { 'iceberg.field.id': '3', ... } }, ...]
  * ```
  */
@@ -154,8 +157,8 @@ function metadataVersion(location: string): number {
  *
  * const storage = lake.curated; // an S3Storage
  * const catalog = new GlueIcebergCatalog({ client: new GlueClient({}), database: 'curated', storage });
- * await writeDataset(rows, { storage, table: 'coinmarketcap/quote', schema: quoteSchema, tableFormat: 'iceberg', catalog });
- * // Glue table curated.coinmarketcap_quote, table_type ICEBERG
+ * await writeDataset(readings, { storage, table: 'sensors', schema: readingSchema, tableFormat: 'iceberg', catalog });
+ * // Glue table curated.sensors, table_type ICEBERG
  * ```
  */
 export class GlueIcebergCatalog implements IcebergCatalog {
