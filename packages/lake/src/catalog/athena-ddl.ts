@@ -251,8 +251,11 @@ function defaultProjection(key: string, values: readonly string[], table: string
     if (values.every((v) => v.length === 2)) projection.digits = 2;
     return projection;
   }
+  // Not an integer range: that would end at the last year seen, and the next year's data would
+  // be outside every query. Athena takes `NOW` only in a date projection's range; `yyyy` is a
+  // java.time pattern and YEARS a ChronoUnit, as the date type documents.
   if (lower === 'year' && nonEmpty && values.every((v) => /^\d{4}$/.test(v))) {
-    return { type: 'integer', range: `${bounds(values)[0]},${bounds(values)[1]}` };
+    return { type: 'date', format: 'yyyy', range: `${bounds(values)[0]},NOW`, interval: 1, unit: 'YEARS' };
   }
   if (lower === 'dt' || lower === 'date' || lower === 'year') {
     throw new CatalogError(
@@ -341,8 +344,9 @@ function isHiveLayout(definition: TableDefinition): boolean {
  * catalog. Defaults per key: values `YYYY-MM-DD` (or a key `dt`) → a `date` projection from the
  * first value to `NOW`; one key of `YYYY/MM/DD/HH` paths → `date` in hours; `month`, `day`,
  * `hour` → `integer` over their calendar range (2 digits when the values are zero-padded);
- * `year` → `integer` from the first to the last year seen (widen it with `projection.keys` for
- * years to come); any other key → `injected` (queries must give its value). For layouts that are
+ * `year` → a `date` projection (`yyyy`, one year apart) from the first year seen to `NOW`, so
+ * the years to come are queried without a change to the table; any other key → `injected`
+ * (queries must give its value). For layouts that are
  * not hive `k=v` (Firehose's `YYYY/MM/DD/HH`), `storage.location.template` maps the keys to
  * folders.
  *

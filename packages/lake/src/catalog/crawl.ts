@@ -402,8 +402,9 @@ function defaultName(prefix: string): string {
  *
  * - Parquet: every file's footer; a column with different types in different files is a conflict.
  * - NDJSON (plain or `.gz`): the first `sampleRecords` records of up to `sampleFiles` files. JSON
- *   numbers are `bigint` or, once any is fractional, `double`; strings are `timestamp` when every
- *   value is an ISO-8601 date-time, `date` when every one is `YYYY-MM-DD`, else `string`; arrays
+ *   numbers are `bigint` or, once any is fractional, `double`; strings are `date` when every value
+ *   is `YYYY-MM-DD`, else `string` (ISO-8601 date-times too: Athena's JSON SerDes do not read
+ *   them as timestamps, see `InferredType`); arrays
  *   `array<T>`; objects `struct<...>` (as Glue's crawler makes them); a column that only held
  *   null is a nullable `string`. Values of different JSON types (a string here, a number there)
  *   are a conflict naming the files, never a guess.

@@ -1,4 +1,3 @@
-import { parseIsoTimestamp } from '@tributary/core';
 import {
   type ColumnConflict,
   type ColumnElement,
@@ -16,16 +15,21 @@ export type InferredType =
   | { t: 'boolean' }
   | { t: 'bigint' }
   | { t: 'double' }
-  /** Strings; `timestamp` / `date` stay true while every value seen parses as one. */
-  | { t: 'string'; timestamp: boolean; date: boolean }
+  /**
+   * Strings; `date` stays true while every value seen is a `YYYY-MM-DD` date. ISO-8601
+   * date-times stay strings: a `timestamp` column over `2026-11-23T10:00:00.000Z` is not read
+   * by Athena's JSON SerDes by default (the OpenX SerDe's own parser takes `yyyy-MM-dd
+   * HH:mm:ss[.f]`, epoch numbers and `…T…Z` without a fraction; the Hive JSON SerDe
+   * `Timestamp.valueOf` text unless `timestamp.formats` is set, which Athena documents for it
+   * only), while every JSON SerDe reads any JSON string as `string`. Queries convert it
+   * (`from_iso8601_timestamp` in Athena).
+   */
+  | { t: 'string'; date: boolean }
   | { t: 'array'; element: InferredType }
   | { t: 'struct'; fields: Map<string, InferredType> }
   | { t: 'conflict'; types: string[] };
 
 const NULL: InferredType = { t: 'null' };
-// A date and a time (minutes at least), optional seconds and fraction, optional zone.
-const TIMESTAMP_TEXT =
-  /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
 const DATE_TEXT = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 function isDate(text: string): boolean {
@@ -45,11 +49,7 @@ export function typeOfJson(value: unknown): InferredType {
     case 'number':
       return Number.isInteger(value) ? { t: 'bigint' } : { t: 'double' };
     case 'string':
-      return {
-        t: 'string',
-        timestamp: TIMESTAMP_TEXT.test(value) && parseIsoTimestamp(value) !== undefined,
-        date: isDate(value),
-      };
+      return { t: 'string', date: isDate(value) };
     case 'object': {
       if (Array.isArray(value)) {
         let element: InferredType = NULL;
@@ -68,7 +68,7 @@ export function typeOfJson(value: unknown): InferredType {
 const INTEGER_TEXT = /^[+-]?\d{1,18}$/;
 const NUMBER_TEXT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
-/** The type of one CSV cell: numbers and booleans when they parse, text otherwise; no timestamps (OpenCSVSerde reads them only as epoch numbers). */
+/** The type of one CSV cell: numbers and booleans when they parse, text otherwise; no dates or timestamps (OpenCSVSerde reads them only as epoch numbers). */
 export function typeOfCsvCell(text: string, quoted: boolean): InferredType {
   if (text === '' && !quoted) return NULL;
   if (!quoted || text !== '') {
@@ -76,7 +76,7 @@ export function typeOfCsvCell(text: string, quoted: boolean): InferredType {
     if (NUMBER_TEXT.test(text)) return { t: 'double' };
     if (text === 'true' || text === 'false') return { t: 'boolean' };
   }
-  return { t: 'string', timestamp: false, date: false };
+  return { t: 'string', date: false };
 }
 
 /** The Hive type text of an inferred type (`null` → `string`, Glue's choice for a column with no values). */
@@ -89,7 +89,7 @@ export function hiveTypeOfInferred(type: InferredType): string {
     case 'double':
       return type.t;
     case 'string':
-      return type.timestamp ? 'timestamp' : type.date ? 'date' : 'string';
+      return type.date ? 'date' : 'string';
     case 'array':
       return `array<${hiveTypeOfInferred(type.element)}>`;
     case 'struct':
@@ -116,7 +116,7 @@ export function mergeInferred(a: InferredType, b: InferredType): InferredType {
   if (a.t === 'conflict' || b.t === 'conflict')
     return { t: 'conflict', types: union(describe(a), describe(b)) };
   if (a.t === 'string' && b.t === 'string') {
-    return { t: 'string', timestamp: a.timestamp && b.timestamp, date: a.date && b.date };
+    return { t: 'string', date: a.date && b.date };
   }
   if ((a.t === 'bigint' || a.t === 'double') && (b.t === 'bigint' || b.t === 'double')) {
     return a.t === 'double' || b.t === 'double' ? { t: 'double' } : { t: 'bigint' };
@@ -134,7 +134,7 @@ export function mergeInferred(a: InferredType, b: InferredType): InferredType {
 /** For CSV: any disagreement between cells means the column is text. */
 export function mergeCsv(a: InferredType, b: InferredType): InferredType {
   const merged = mergeInferred(a, b);
-  return merged.t === 'conflict' ? { t: 'string', timestamp: false, date: false } : merged;
+  return merged.t === 'conflict' ? { t: 'string', date: false } : merged;
 }
 
 /** Every conflict inside a type, with its path below the column (`''`, `.a`, `[]`). */
@@ -186,7 +186,7 @@ function kindOf(type: InferredType): ColumnElement {
     case 'double':
       return { kind: 'double' };
     case 'string':
-      return { kind: type.timestamp ? 'timestamp' : type.date ? 'date' : 'string' };
+      return { kind: type.date ? 'date' : 'string' };
     case 'array':
       return { kind: 'list' };
     case 'struct':

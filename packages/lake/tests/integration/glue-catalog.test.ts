@@ -63,7 +63,7 @@ describe('GlueCatalog (moto_server)', () => {
     expect(table?.columns.map((c) => [c.name, c.type])).toEqual([
       ['id', 'string'],
       ['value', 'double'],
-      ['timestamp', 'timestamp'],
+      ['timestamp', 'string'],
     ]);
     expect(table?.partitionKeys.map((k) => k.name)).toEqual(['year', 'month', 'day', 'hour']);
     expect(table).toMatchObject({

@@ -47,7 +47,7 @@ const raw: TableDefinition = {
     { name: 'id', type: 'string', kind: 'string', nullable: false },
     { name: 'sensorId', type: 'string', kind: 'string', nullable: false },
     { name: 'value', type: 'double', kind: 'double', nullable: false },
-    { name: 'timestamp', type: 'timestamp', kind: 'timestamp', nullable: false },
+    { name: 'timestamp', type: 'string', kind: 'string', nullable: false },
     { name: 'meta', type: 'struct<fw:string,rev:bigint>', kind: 'struct', nullable: true },
   ],
   partitionKeys: ['year', 'month', 'day', 'hour'].map((name) => ({ name, type: 'string' })),
@@ -76,6 +76,26 @@ describe('toAthenaDdl', () => {
 
   it('projects Firehose folders with integer keys and a storage location template', () => {
     expect(toAthenaDdl(raw, { projection: true })).toBe(golden('athena-firehose-json-projection.sql'));
+  });
+
+  it('projects the year key from the first year seen to NOW, so later years are queried', () => {
+    const onlyThisYear: TableDefinition = {
+      ...raw,
+      partitions: [
+        { values: ['2026', '11', '23', '10'], location: 's3://tributary-raw/sensors/2026/11/23/10/' },
+      ],
+    };
+
+    const ddl = toAthenaDdl(onlyThisYear, { projection: true });
+
+    // Athena takes NOW only in a date projection's range; `yyyy` is a java.time pattern.
+    expect(ddl).toContain(`  'projection.year.type'='date',
+  'projection.year.format'='yyyy',
+  'projection.year.range'='2026,NOW',
+  'projection.year.interval'='1',
+  'projection.year.interval.unit'='YEARS',
+`);
+    expect(ddl).not.toMatch(/'projection\.year\.range'='\d{4},\d{4}'/);
   });
 
   it('projects one joined datehour key as Athena documents for Firehose', () => {

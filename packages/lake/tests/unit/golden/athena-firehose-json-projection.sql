@@ -2,7 +2,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `raw`.`sensors` (
   `id` string,
   `sensorId` string,
   `value` double,
-  `timestamp` timestamp,
+  `timestamp` string,
   `meta` struct<fw:string,rev:bigint>
 )
 PARTITIONED BY (
@@ -19,8 +19,11 @@ TBLPROPERTIES (
   'classification'='json',
   'compressionType'='gzip',
   'projection.enabled'='true',
-  'projection.year.type'='integer',
-  'projection.year.range'='2025,2026',
+  'projection.year.type'='date',
+  'projection.year.format'='yyyy',
+  'projection.year.range'='2025,NOW',
+  'projection.year.interval'='1',
+  'projection.year.interval.unit'='YEARS',
   'projection.month.type'='integer',
   'projection.month.range'='1,12',
   'projection.month.digits'='2',

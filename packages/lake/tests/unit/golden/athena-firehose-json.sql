@@ -2,7 +2,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `raw`.`sensors` (
   `id` string,
   `sensorId` string,
   `value` double,
-  `timestamp` timestamp,
+  `timestamp` string,
   `meta` struct<fw:string,rev:bigint>
 )
 PARTITIONED BY (
