@@ -47,7 +47,11 @@ export default defineConfig({
     pool: 'forks',
     // Creates spark/.venv (pyarrow, moto) once, before any test that reads Parquet with pyarrow
     // or talks to moto_server; fetches the Iceberg Spark runtime jar for the Spark tests.
-    globalSetup: ['./tests/setup/python-env.ts', './tests/setup/iceberg-runtime.ts'],
+    globalSetup: [
+      './tests/setup/python-env.ts',
+      './tests/setup/iceberg-runtime.ts',
+      './tests/setup/hive-json-serde.ts',
+    ],
     reporters: reportFile ? ['default', 'json'] : ['default'],
     ...(reportFile ? { outputFile: { json: reportFile } } : {}),
     projects: [
