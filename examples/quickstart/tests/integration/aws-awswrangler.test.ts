@@ -1,0 +1,252 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import {
+  type KinesaliteServer,
+  type MotoServer,
+  type PostgresServer,
+  startKinesalite,
+  startMotoServer,
+  startPostgres,
+} from '@tributary/local';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type QuickstartResult, runQuickstart } from '../../src/quickstart.js';
+import type { TableFigure } from '../../src/report-data.js';
+
+// What AWS SDK for pandas (awswrangler) sees after `pnpm demo --mode aws` on moto_server (S3,
+// Glue, Athena) with kinesalite behind the Kinesis endpoint (moto's Kinesis drops records under
+// concurrent PutRecords, and the counts here are exact). awswrangler is called with its default
+// arguments, as its users call it: the catalog's tables and partitions, and every Parquet table
+// read through the catalog. The run keeps its resources (no --cleanup) so they can be read.
+
+const PYTHON = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../spark/.venv/bin/python');
+const DATABASE = 'wrangler_demo';
+
+// One run of Python for the whole file. Per Glue table: what wr.catalog says of it, its
+// partitions, and the partition folders that hold data in S3 (names starting with `_` or `.` are
+// no data, Hive's rule). Parquet tables are read with wr.s3.read_parquet_table; the raw NDJSON
+// table is read partition by partition, from the locations Glue lists, with wr.s3.read_json.
+const READ = `
+import json, sys
+import boto3, pandas as pd, awswrangler as wr
+endpoint, region, database = sys.argv[1:4]
+wr.config.s3_endpoint_url = endpoint
+wr.config.glue_endpoint_url = endpoint
+session = boto3.Session(aws_access_key_id='testing', aws_secret_access_key='testing', region_name=region)
+db = dict(database=database, boto3_session=session)
+
+def folders(location, depth):
+    out = set()
+    for path in wr.s3.list_objects(location, boto3_session=session):
+        parts = path[len(location):].split('/')
+        if any(p.startswith(('_', '.')) for p in parts) or len(parts) != depth + 1:
+            continue
+        out.add(location + '/'.join(parts[:-1]) + '/')
+    return sorted(out)
+
+out = {}
+for name in wr.catalog.tables(limit=None, **db)['Table']:
+    described = wr.catalog.table(table=name, **db)
+    location = wr.catalog.get_table_location(table=name, **db).rstrip('/') + '/'
+    keys = list(described[described['Partition']]['Column Name'])
+    partitions = wr.catalog.get_partitions(table=name, **db)
+    t = out[name] = {
+        'location': location,
+        'classification': wr.catalog.get_table_parameters(table=name, **db).get('classification'),
+        'columns': list(described['Column Name']),
+        'keys': keys,
+        'partitions': sorted([l.rstrip('/') + '/', v] for l, v in partitions.items()),
+        'folders': folders(location, len(keys)) if keys else [],
+    }
+    try:
+        if t['classification'] == 'parquet':
+            df = wr.s3.read_parquet_table(table=name, **db)
+            if keys:
+                t['rowPartitions'] = sorted({'/'.join(r) for r in df[keys].astype(str).itertuples(index=False)})
+        else:
+            # Not Parquet: read what Glue's partitions point at, object by object.
+            paths = [p for l, _ in t['partitions'] for p in wr.s3.list_objects(l, boto3_session=session)]
+            t['objects'] = len(paths)
+            df = pd.concat([wr.s3.read_json(path=p, lines=True, boto3_session=session) for p in paths], ignore_index=True)
+        t['rows'] = len(df)
+        t['readColumns'] = list(df.columns)
+        if 'id' in df.columns: t['distinctIds'] = int(df['id'].nunique())
+        if 'count' in df.columns: t['sumCount'] = int(df['count'].sum())
+    except Exception as e:
+        t['error'] = '%s: %s' % (type(e).__name__, (str(e).splitlines() or [''])[0])
+print(json.dumps(out))
+`;
+
+interface WranglerTable {
+  location: string;
+  classification: string | null;
+  /** Glue's columns, then its partition keys (as `wr.catalog.table` lists them). */
+  columns: string[];
+  keys: string[];
+  partitions: [string, string[]][];
+  folders: string[];
+  rows?: number;
+  readColumns?: string[];
+  distinctIds?: number;
+  sumCount?: number;
+  /** Parquet: the distinct partition values of the rows read, `/`-joined. */
+  rowPartitions?: string[];
+  /** Not Parquet: how many objects Glue's partitions hold. */
+  objects?: number;
+  error?: string;
+}
+
+let moto: MotoServer;
+let kinesalite: KinesaliteServer;
+let postgres: PostgresServer;
+let out: string;
+let result: QuickstartResult;
+let wrangler: Record<string, WranglerTable>;
+
+beforeAll(async () => {
+  [moto, kinesalite, postgres] = await Promise.all([startMotoServer(), startKinesalite(), startPostgres()]);
+  process.env.AWS_ACCESS_KEY_ID = moto.credentials.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = moto.credentials.secretAccessKey;
+  out = mkdtempSync(join(tmpdir(), 'tributary-demo-wrangler-'));
+  result = await runQuickstart({
+    out,
+    mode: 'aws',
+    records: 3_000,
+    sensorsPerType: 2,
+    snapshots: 2,
+    report: false,
+    log: () => {},
+    env: {
+      TRIBUTARY_MODE: 'aws',
+      AWS_REGION: moto.region,
+      AWS_ENDPOINT_URL: moto.endpoint,
+      AWS_ENDPOINT_URL_KINESIS: kinesalite.endpoint,
+      TRIBUTARY_BUCKET_PREFIX: 'wrangler',
+      TRIBUTARY_STREAM: 'wrangler-sensors',
+      TRIBUTARY_GLUE_DATABASE: DATABASE,
+      TRIBUTARY_WAREHOUSE: 'postgres',
+      DATABASE_URL: postgres.url,
+    },
+  });
+  // Asynchronously: moto_server logs every request to a pipe this process must keep reading.
+  const { stdout } = await promisify(execFile)(PYTHON, ['-c', READ, moto.endpoint, moto.region, DATABASE], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: 240_000,
+  });
+  wrangler = JSON.parse(stdout) as Record<string, WranglerTable>;
+}, 480_000);
+
+afterAll(async () => {
+  if (out) rmSync(out, { recursive: true, force: true });
+  await Promise.all([moto?.stop(), kinesalite?.stop(), postgres?.stop()]);
+});
+
+/** The summary's figure for the table at a Glue location (`s3://wrangler-<zone>/<folder>/`). */
+function figureAt(location: string): TableFigure | undefined {
+  const match = /^s3:\/\/wrangler-(raw|processed|curated)\/(.+)\/$/.exec(location);
+  return result.tables.find((t) => t.zone === match?.[1] && t.table === match?.[2]);
+}
+
+const parquetTables = () => Object.entries(wrangler).filter(([, t]) => t.classification === 'parquet');
+
+describe('pnpm demo --mode aws read by awswrangler with default arguments (moto_server)', () => {
+  describe('wr.catalog', () => {
+    it('lists every table the demo wrote, each at the folder of a table in the summary', () => {
+      expect(Object.keys(wrangler).sort()).toEqual([
+        'coin_daily',
+        'cryptocurrency',
+        'market_daily',
+        'quote',
+        'raw_sensors',
+        'sensor_hourly',
+        'sensors',
+      ]);
+      for (const [name, table] of Object.entries(wrangler)) {
+        expect(figureAt(table.location), `${name} at ${table.location}`).toBeDefined();
+      }
+    });
+
+    it('lists every partition: exactly the partition folders that hold data in S3', () => {
+      const partitioned = Object.entries(wrangler).filter(([, t]) => t.keys.length > 0);
+      expect(partitioned.map(([name]) => name).sort()).toEqual([
+        'coin_daily',
+        'market_daily',
+        'quote',
+        'raw_sensors',
+        'sensor_hourly',
+        'sensors',
+      ]);
+      for (const [name, table] of partitioned) {
+        expect(table.folders.length, name).toBeGreaterThan(0);
+        expect(
+          table.partitions.map(([location]) => location),
+          name,
+        ).toEqual(table.folders);
+        for (const [, values] of table.partitions) expect(values, name).toHaveLength(table.keys.length);
+      }
+    });
+  });
+
+  describe('wr.s3.read_parquet_table(table, database)', () => {
+    it('reads every Parquet table, with the summary’s row count', () => {
+      const tables = parquetTables();
+      expect(tables.map(([name]) => name).sort()).toEqual([
+        'coin_daily',
+        'cryptocurrency',
+        'market_daily',
+        'quote',
+        'sensor_hourly',
+        'sensors',
+      ]);
+      for (const [name, table] of tables) {
+        expect(table.error, name).toBeUndefined();
+        expect(table.rows, name).toBe(figureAt(table.location)?.rows);
+        expect(table.rows, name).toBeGreaterThan(0);
+      }
+    });
+
+    it('returns the rows the pipelines counted, once each', () => {
+      const { sensors, cryptocurrency, quote, sensor_hourly: hourly } = wrangler;
+      expect(result.sensors.produced).toBe(3_000);
+      expect(sensors?.rows).toBe(result.sensors.processed.written);
+      expect(sensors?.distinctIds).toBe(3_000);
+      expect(hourly?.rows).toBe(result.sensors.curatedRows);
+      expect(hourly?.sumCount).toBe(3_000);
+      expect(cryptocurrency?.rows).toBe(result.crypto.processed.cryptocurrencies);
+      expect(cryptocurrency?.distinctIds).toBe(result.crypto.processed.cryptocurrencies);
+      expect(quote?.rows).toBe(result.crypto.processed.quotes);
+    });
+
+    it('returns Glue’s columns (the files keep the schema’s case: sensorId) and its partitions’ values', () => {
+      for (const [name, table] of parquetTables()) {
+        expect(
+          table.readColumns?.map((c) => c.toLowerCase()),
+          name,
+        ).toEqual(table.columns);
+        if (table.keys.length === 0) continue;
+        expect(table.rowPartitions, name).toEqual(
+          table.partitions.map(([, values]) => values.join('/')).sort(),
+        );
+      }
+      expect(wrangler.sensors?.readColumns).toContain('sensorId');
+    });
+  });
+
+  describe('the raw table (NDJSON, not Parquet)', () => {
+    it('holds every delivered record in the objects of its Glue partitions (wr.s3.read_json)', () => {
+      const raw = wrangler.raw_sensors;
+      expect(raw?.classification).toBe('json');
+      expect(raw?.error).toBeUndefined();
+      expect(raw?.objects).toBe(result.sensors.rawObjects);
+      expect(raw?.rows).toBe(result.sensors.delivered);
+      expect(raw?.rows).toBe(result.sensors.produced);
+      expect(raw?.distinctIds).toBe(3_000);
+      const dataColumns = raw?.columns.filter((c) => !raw.keys.includes(c));
+      expect(raw?.readColumns?.map((c) => c.toLowerCase())).toEqual(dataColumns);
+    });
+  });
+});
