@@ -1,15 +1,23 @@
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { TributaryEvent } from '@tributary/core';
-import { type MotoServer, type PostgresServer, startMotoServer, startPostgres } from '@tributary/local';
+import {
+  type KinesaliteServer,
+  type MotoServer,
+  type PostgresServer,
+  startKinesalite,
+  startMotoServer,
+  startPostgres,
+} from '@tributary/local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type QuickstartResult, runQuickstart } from '../../src/quickstart.js';
 
-// What a Glue client sees after `pnpm demo --mode aws` (moto_server for S3, Kinesis, Glue and
-// Athena): boto3 lists each table's partitions and each table's folders in S3, and the two must
+// What a Glue client sees after `pnpm demo --mode aws` (moto_server for S3, Glue and Athena;
+// kinesalite behind the Kinesis endpoint, since moto's Kinesis drops records under concurrent puts): boto3 lists each table's partitions and each table's folders in S3, and the two must
 // agree. The run keeps its resources (no --cleanup) so that they can be inspected.
 
 const PYTHON = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../spark/.venv/bin/python');
@@ -58,6 +66,7 @@ interface GlueView {
 
 let moto: MotoServer;
 let postgres: PostgresServer;
+let kinesalite: KinesaliteServer;
 let out: string;
 let result: QuickstartResult;
 let glue: Record<string, GlueView>;
@@ -65,7 +74,7 @@ const flushes: string[] = [];
 const logs: string[] = [];
 
 beforeAll(async () => {
-  [moto, postgres] = await Promise.all([startMotoServer(), startPostgres()]);
+  [moto, kinesalite, postgres] = await Promise.all([startMotoServer(), startKinesalite(), startPostgres()]);
   process.env.AWS_ACCESS_KEY_ID = moto.credentials.accessKeyId;
   process.env.AWS_SECRET_ACCESS_KEY = moto.credentials.secretAccessKey;
   out = mkdtempSync(join(tmpdir(), 'tributary-demo-glue-'));
@@ -83,6 +92,7 @@ beforeAll(async () => {
       TRIBUTARY_MODE: 'aws',
       AWS_REGION: moto.region,
       AWS_ENDPOINT_URL: moto.endpoint,
+      AWS_ENDPOINT_URL_KINESIS: kinesalite.endpoint,
       TRIBUTARY_BUCKET_PREFIX: 'glue-parts',
       TRIBUTARY_STREAM: 'glue-parts-sensors',
       TRIBUTARY_GLUE_DATABASE: 'glue_parts',
@@ -93,16 +103,22 @@ beforeAll(async () => {
       if (event.type === 'flush' && event.target) flushes.push(event.target);
     },
   });
-  const json = execFileSync(PYTHON, ['-c', INSPECT, moto.endpoint, moto.region, 'glue_parts'], {
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  glue = JSON.parse(json) as Record<string, GlueView>;
+  // Asynchronously: moto logs each request to a pipe this process reads, and a synchronous child
+  // would stop that reading and freeze moto once the pipe fills.
+  const { stdout } = await promisify(execFile)(
+    PYTHON,
+    ['-c', INSPECT, moto.endpoint, moto.region, 'glue_parts'],
+    {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
+  glue = JSON.parse(stdout) as Record<string, GlueView>;
 }, 300_000);
 
 afterAll(async () => {
   if (out) rmSync(out, { recursive: true, force: true });
-  await Promise.all([moto?.stop(), postgres?.stop()]);
+  await Promise.all([moto?.stop(), kinesalite?.stop(), postgres?.stop()]);
 });
 
 describe('pnpm demo --mode aws: Glue partitions (boto3 on moto_server)', () => {
