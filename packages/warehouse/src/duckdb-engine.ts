@@ -13,7 +13,18 @@ import {
   timestampTZValue,
 } from '@duckdb/node-api';
 import { describeValue, quoteIdentifierFor, quoteLiteral } from '@tributary/core';
-import { type HiveTypeNode, parseHiveType, type TableDefinition, type TablePartition } from '@tributary/lake';
+import {
+  type HiveTypeNode,
+  parseHiveType,
+  scanIceberg,
+  type TableDefinition,
+  type TablePartition,
+} from '@tributary/lake';
+import {
+  type IcebergRegistration,
+  icebergSelectSql,
+  type RegisterIcebergTableOptions,
+} from './duckdb-iceberg.js';
 import { QueryCancelledError, QueryFailedError, WarehouseOptionsError } from './errors.js';
 import { createQueryResult, type QueryControl } from './query-result.js';
 import type {
@@ -210,6 +221,64 @@ export class DuckDbEngine implements QueryEngine {
     } catch (error) {
       throw wrapDuckDbError(error, `registering table ${definition.name}`, { table: definition.name });
     }
+  }
+
+  /**
+   * Make an Iceberg table of the lake queryable as a view over one snapshot: the current one, or
+   * the one `snapshotId` names or `asOf` finds (time travel). The view reads exactly that
+   * snapshot's data files, with columns matched by Parquet field id and typed from the Iceberg
+   * schema, so a query never sees a commit made after registration (register again to see it),
+   * nor a file a later overwrite removed. A table without a snapshot is a view with its columns
+   * and no rows. DuckDB's iceberg extension is not used (DuckDB downloads it at run time).
+   *
+   * @example
+   * ```ts
+   * import { localLake } from '@tributary/lake';
+   *
+   * const lake = localLake();
+   * const engine = await DuckDbEngine.create();
+   * const { snapshotId } = await engine.registerIcebergTable({ storage: lake.processed, table: 'sensors' });
+   * // Yesterday's table, side by side with today's:
+   * await engine.registerIcebergTable({ storage: lake.processed, table: 'sensors', name: 'sensors_before', asOf: Date.now() - 86_400_000 });
+   * const { rows } = await engine.query('SELECT count(*) AS n FROM sensors').collect();
+   * console.log(snapshotId, rows[0]?.n);
+   * await engine.close();
+   * ```
+   */
+  async registerIcebergTable(options: RegisterIcebergTableOptions): Promise<IcebergRegistration> {
+    this.#assertOpen();
+    if (typeof options !== 'object' || options === null || typeof options.table !== 'string') {
+      throw new WarehouseOptionsError('registerIcebergTable needs { storage, table }');
+    }
+    const name = options.name ?? options.table.replace(/\/+$/, '').split('/').pop() ?? '';
+    const database = options.database ?? this.database;
+    const view = `${duckDbIdentifier(database)}.${duckDbIdentifier(name)}`;
+    // The lake's Iceberg errors (no table, no such snapshot) are typed already: they pass as they are.
+    const scan = await scanIceberg({
+      storage: options.storage,
+      table: options.table,
+      ...(options.catalog ? { catalog: options.catalog } : {}),
+      ...(options.snapshotId !== undefined ? { snapshotId: options.snapshotId } : {}),
+      ...(options.asOf !== undefined ? { asOf: options.asOf } : {}),
+    });
+    const body = icebergSelectSql(scan, options.storage, options.table);
+    const statements = [
+      ...(database === 'main' ? [] : [`CREATE SCHEMA IF NOT EXISTS ${duckDbIdentifier(database)}`]),
+      `CREATE ${(options.replace ?? true) ? 'OR REPLACE ' : ''}VIEW ${view} AS\n${body}`,
+    ];
+    try {
+      await this.#withConnection(async (connection) => {
+        for (const statement of statements) await connection.run(statement);
+      });
+    } catch (error) {
+      throw wrapDuckDbError(error, `registering Iceberg table ${options.table}`, { table: options.table });
+    }
+    return {
+      view,
+      snapshotId: scan.snapshot === undefined ? undefined : String(scan.snapshot['snapshot-id']),
+      files: scan.files.length,
+      rows: scan.files.reduce((sum, f) => sum + f.rows, 0),
+    };
   }
 
   /** `await using engine = await DuckDbEngine.create()` closes it at the end of the block. */

@@ -2,3 +2,5 @@
 // behind this subpath so that `@tributary/warehouse` itself never loads it.
 export type { DuckDbEngineOptions } from './duckdb-engine.js';
 export { DuckDbEngine, duckDbType, duckDbViewSql } from './duckdb-engine.js';
+export type { IcebergRegistration, RegisterIcebergTableOptions } from './duckdb-iceberg.js';
+export { duckDbIcebergType } from './duckdb-iceberg.js';
