@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defineSchema, field } from '@tributary/core';
+import { defineSchema, type Fields, field, type Schema } from '@tributary/core';
 import { byHour, IcebergError, LocalStorage, readDataset, writeDataset } from '@tributary/lake';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DuckDbEngine } from '../../src/duckdb-engine.js';
@@ -49,7 +49,7 @@ let table: string;
 async function write(
   records: unknown[],
   mode: 'append' | 'overwrite' | 'overwrite_partitions',
-  schema: typeof quoteV1 | typeof quoteV2 = quoteV1,
+  schema: Schema<Fields> = quoteV1,
 ) {
   return writeDataset(records, {
     storage,
@@ -61,7 +61,7 @@ async function write(
   });
 }
 
-async function lakeRows(schema: typeof quoteV1 | typeof quoteV2 = quoteV1, snapshotId?: string) {
+async function lakeRows(schema: Schema<Fields> = quoteV1, snapshotId?: string) {
   const rows: Record<string, unknown>[] = [];
   for await (const r of readDataset({
     storage,
