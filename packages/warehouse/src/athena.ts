@@ -10,3 +10,5 @@ export type {
   AthenaSender,
 } from './athena-engine.js';
 export { AthenaEngine, athenaLiteral } from './athena-engine.js';
+export type { IcebergAthenaDdlOptions } from './athena-iceberg.js';
+export { icebergAthenaDdl } from './athena-iceberg.js';
