@@ -10,8 +10,15 @@ import {
   type Schema,
   type TableName,
 } from '@tributary/core';
-import type { DatasetFile, Storage } from '@tributary/lake';
-import { formatOfKey, listDatasetFiles, parsePartitions } from '@tributary/lake';
+import type { DatasetFile, LakeTableFormat, Storage } from '@tributary/lake';
+import {
+  formatOfKey,
+  IcebergError,
+  listDatasetFiles,
+  parsePartitions,
+  readManifest,
+  scanIceberg,
+} from '@tributary/lake';
 import { LoadError, WarehouseOptionsError } from './errors.js';
 import type { LakeSource, LoadOptions } from './types.js';
 
@@ -133,11 +140,178 @@ export function partitionMatcher(
   return (values) => Object.entries(partitions).every(([k, v]) => values[k] === v);
 }
 
+/** What a load reads: the source's data files and, for an Iceberg table, the snapshot they make up. */
+export interface ResolvedSource {
+  format: LakeTableFormat;
+  /** The data files, filtered by `partitions`. */
+  files: DatasetFile[];
+  /** Iceberg: the snapshot the files are of (decimal text); none for a table without snapshots. */
+  snapshotId?: string;
+  /** Iceberg: the columns of the snapshot's schema, in the order its Parquet files hold them. */
+  fileColumns?: string[];
+}
+
+/**
+ * Resolve a source once, so that every step of a load reads the same files: an Iceberg table's
+ * snapshot (the current one or `source.snapshotId`) is pinned here and read by id afterwards,
+ * however many commits land meanwhile. The format is decided as `readDataset` decides it.
+ */
+export async function resolveSource(source: LakeSource): Promise<ResolvedSource> {
+  const { storage, table } = source;
+  const explicit = source.tableFormat;
+  if (explicit !== undefined && explicit !== 'hive' && explicit !== 'iceberg') {
+    throw new WarehouseOptionsError(
+      `source.tableFormat must be 'hive' or 'iceberg' (got ${JSON.stringify(explicit)})`,
+      { table },
+    );
+  }
+  const iceberg =
+    explicit === 'iceberg' ||
+    (explicit === undefined &&
+      (source.catalog !== undefined || (await readManifest(storage, table)) === undefined));
+  if (iceberg) {
+    try {
+      const scan = await scanIceberg({
+        storage,
+        table,
+        ...(source.catalog === undefined ? {} : { catalog: source.catalog }),
+        ...(source.snapshotId === undefined ? {} : { snapshotId: source.snapshotId }),
+        ...(source.partitions === undefined ? {} : { partitions: source.partitions }),
+      });
+      const data = `${table.replace(/\/+$/, '')}/data/`;
+      return {
+        format: 'iceberg',
+        files: scan.files.map((f) => ({
+          key: f.key,
+          partition: f.key.startsWith(data) ? f.key.slice(data.length, f.key.lastIndexOf('/') + 1) : '',
+          rows: f.rows,
+          bytes: f.bytes,
+        })),
+        ...(scan.snapshot === undefined ? {} : { snapshotId: String(scan.snapshot['snapshot-id']) }),
+        fileColumns: scan.schema.fields.map((f) => f.name),
+      };
+    } catch (error) {
+      // Not an Iceberg table: a hive table another tool wrote, unless Iceberg was asked for.
+      if (
+        explicit !== undefined ||
+        source.catalog !== undefined ||
+        !(error instanceof IcebergError && error.code === 'ICEBERG_TABLE_NOT_FOUND')
+      ) {
+        throw error;
+      }
+    }
+  }
+  if (source.snapshotId !== undefined) {
+    throw new WarehouseOptionsError(`source.snapshotId needs an Iceberg table; ${table} is a hive table`, {
+      table,
+    });
+  }
+  const matches = partitionMatcher(source.partitions);
+  const files = await listDatasetFiles(storage, table);
+  return {
+    format: 'hive',
+    files: files.filter((f) => formatOfKey(f.key) !== undefined && matches(parsePartitions(f.key))),
+  };
+}
+
 /** The committed data files of the source that the load reads (the same ones `readDataset` reads). */
 export async function sourceFiles(source: LakeSource): Promise<DatasetFile[]> {
-  const matches = partitionMatcher(source.partitions);
-  const files = await listDatasetFiles(source.storage, source.table);
-  return files.filter((f) => formatOfKey(f.key) !== undefined && matches(parsePartitions(f.key)));
+  return (await resolveSource(source)).files;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshot bookkeeping: which Iceberg snapshot of which source each target holds
+// ---------------------------------------------------------------------------------------------
+
+/** The bookkeeping table, one per schema of targets: a row per (target, source). */
+export const LOADS_TABLE = 'tributary_loads';
+
+function loadsTable(target: TableName): string {
+  return qualifiedName(
+    target.schema === undefined ? { name: LOADS_TABLE } : { schema: target.schema, name: LOADS_TABLE },
+  );
+}
+
+/**
+ * The source as the bookkeeping names it: its URL, table and partition filter. `undefined` (no
+ * bookkeeping: every load runs) for a hive source, an Iceberg table without snapshots, or a
+ * predicate filter, which cannot be compared between loads.
+ */
+export function bookkeepingSource(source: LakeSource, resolved: ResolvedSource): string | undefined {
+  if (resolved.format !== 'iceberg' || resolved.snapshotId === undefined) return undefined;
+  if (typeof source.partitions === 'function') return undefined;
+  const base = `${source.storage.url.replace(/\/+$/, '')}/${source.table.replace(/\/+$/, '')}`;
+  if (source.partitions === undefined) return base;
+  const sorted = Object.entries(source.partitions).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `${base}?partitions=${JSON.stringify(Object.fromEntries(sorted))}`;
+}
+
+/**
+ * Create the bookkeeping table if needed, then lock it until the commit: loads into targets of
+ * one schema that consult it run one after another, so two loads of one snapshot never both see
+ * it unloaded. `LOCK TABLE` takes the same text in PostgreSQL and Redshift.
+ */
+export function lockLoadsSql(target: TableName): string[] {
+  const table = loadsTable(target);
+  return [
+    `CREATE TABLE IF NOT EXISTS ${table} (target_table VARCHAR(1024) NOT NULL, source VARCHAR(4096) NOT NULL, snapshot_id VARCHAR(20) NOT NULL, load_mode VARCHAR(8) NOT NULL, loaded_rows BIGINT NOT NULL, loaded_at TIMESTAMP NOT NULL)`,
+    `LOCK TABLE ${table}`,
+  ];
+}
+
+/** The snapshot of `source` the target holds (`snapshot_id`), if any. */
+export function loadedSnapshotSql(target: TableName, source: string): Statement {
+  return {
+    text: `SELECT snapshot_id FROM ${loadsTable(target)} WHERE target_table = $1 AND source = $2`,
+    values: [qualifiedName(target), source],
+  };
+}
+
+/** Record, in the load's transaction, that the target now holds `snapshotId` of `source`. */
+export function recordSnapshotSql(
+  target: TableName,
+  source: string,
+  snapshotId: string,
+  mode: string,
+  rows: number,
+): Statement[] {
+  const table = loadsTable(target);
+  const label = qualifiedName(target);
+  return [
+    {
+      text: `DELETE FROM ${table} WHERE target_table = $1 AND source = $2`,
+      values: [label, source],
+    },
+    {
+      text: `INSERT INTO ${table} (target_table, source, snapshot_id, load_mode, loaded_rows, loaded_at) VALUES ($1, $2, $3, $4, $5, CAST($6 AS TIMESTAMP))`,
+      values: [
+        label,
+        source,
+        snapshotId,
+        mode,
+        rows,
+        new Date().toISOString().replace('T', ' ').replace('Z', ''),
+      ],
+    },
+  ];
+}
+
+/**
+ * A typed error when the snapshot's files hold columns the source schema lacks: a positional
+ * Parquet COPY needs every file column in its target.
+ */
+export function checkFileColumns(
+  label: string,
+  schema: Schema<Fields>,
+  fileColumns: readonly string[],
+): LoadError | undefined {
+  const known = new Set(schema.columns.map((c) => c.name));
+  const unknown = fileColumns.filter((c) => !known.has(c));
+  if (unknown.length === 0) return undefined;
+  return new LoadError(
+    `the Iceberg snapshot's files hold columns the source schema lacks (${unknown.map((u) => JSON.stringify(u)).join(', ')}): add them to the schema`,
+    { table: label, code: 'SOURCE_COLUMNS_UNKNOWN', context: { unknown } },
+  );
 }
 
 /** Columns of an existing table (in their order), or `undefined` when there is no such table. */

@@ -18,6 +18,7 @@ import { readDataset } from '@tributary/lake';
 import { from as copyFrom } from 'pg-copy-streams';
 import { LoadError, WarehouseOptionsError } from './errors.js';
 import {
+  bookkeepingSource,
   checkLoadArguments,
   checkTargetColumns,
   countSql,
@@ -25,10 +26,13 @@ import {
   duplicateKeysError,
   duplicateKeysSql,
   insertMissingSql,
+  loadedSnapshotSql,
+  lockLoadsSql,
   nullKeysError,
   nullKeysSql,
+  recordSnapshotSql,
+  resolveSource,
   STAGE_TABLE,
-  sourceFiles,
   targetColumnsSql,
   targetMissing,
   toTableName,
@@ -225,7 +229,9 @@ export class PostgresLoader implements Loader {
 
     try {
       options.signal?.throwIfAborted();
-      const files = await sourceFiles(source as unknown as LakeSource);
+      const resolved = await resolveSource(source as unknown as LakeSource);
+      const { files, snapshotId } = resolved;
+      const booked = bookkeepingSource(source as unknown as LakeSource, resolved);
       const counts = await withClient(this.options.pool, async (client: PgClient) => {
         try {
           await client.query('BEGIN');
@@ -241,6 +247,18 @@ export class PostgresLoader implements Loader {
             const missing = checkTargetColumns(label, schema, existing);
             if (missing) throw missing;
           }
+          if (booked !== undefined) {
+            for (const statement of lockLoadsSql(target)) await client.query(statement);
+            const loaded = created ? undefined : loadedSnapshotSql(target, booked);
+            if (
+              loaded &&
+              (await client.query(loaded.text, loaded.values)).rows[0]?.snapshot_id === snapshotId
+            ) {
+              // The target holds this snapshot already: loading it again would change nothing.
+              await client.query('COMMIT');
+              return { inserted: 0, updated: 0, deleted: 0, created, skipped: true };
+            }
+          }
 
           let deleted = 0;
           let inserted = 0;
@@ -251,10 +269,16 @@ export class PostgresLoader implements Loader {
                 `COPY ${into} (${names.map((n) => quoteIdentifier(n)).join(', ')}) FROM STDIN`,
               ) as never,
             ) as unknown as Writable & { rowCount?: number };
+            // An Iceberg source is read at the snapshot resolved above, whatever was committed since.
             const records = readDataset({
               storage: source.storage,
               table: source.table,
               schema,
+              tableFormat: resolved.format,
+              ...(resolved.format === 'iceberg' && source.catalog !== undefined
+                ? { catalog: source.catalog }
+                : {}),
+              ...(snapshotId === undefined ? {} : { snapshotId }),
               ...(source.partitions === undefined ? {} : { partitions: source.partitions }),
               ...(source.partitionBy === undefined ? {} : { partitionBy: source.partitionBy }),
               ...(options.signal === undefined ? {} : { signal: options.signal }),
@@ -282,8 +306,13 @@ export class PostgresLoader implements Loader {
             updated = (await client.query(updateFromStageSql(label, names, keys))).rowCount ?? 0;
             inserted = (await client.query(insertMissingSql(label, names, keys))).rowCount ?? 0;
           }
+          if (booked !== undefined && snapshotId !== undefined) {
+            for (const s of recordSnapshotSql(target, booked, snapshotId, options.mode, count.rows)) {
+              await client.query(s.text, s.values);
+            }
+          }
           await client.query('COMMIT');
-          return { inserted, updated, deleted, created };
+          return { inserted, updated, deleted, created, skipped: false };
         } catch (error) {
           try {
             await client.query('ROLLBACK');
@@ -300,9 +329,10 @@ export class PostgresLoader implements Loader {
         mode: options.mode,
         rows: count.rows,
         ...counts,
-        files: files.length,
-        bytes: files.reduce((n, f) => n + f.bytes, 0),
+        files: counts.skipped ? 0 : files.length,
+        bytes: counts.skipped ? 0 : files.reduce((n, f) => n + f.bytes, 0),
         elapsedMs: performance.now() - startedAt,
+        ...(snapshotId === undefined ? {} : { snapshotId }),
       });
     } catch (error) {
       const wrapped =

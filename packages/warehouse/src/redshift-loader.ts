@@ -18,6 +18,8 @@ import {
 import { type DatasetFile, parsePartitions, readManifest } from '@tributary/lake';
 import { LoadError, type LoadErrorDetail, WarehouseOptionsError } from './errors.js';
 import {
+  bookkeepingSource,
+  checkFileColumns,
   checkLoadArguments,
   checkTargetColumns,
   countSql,
@@ -31,12 +33,15 @@ import {
   FILES_TABLE,
   insertFromStageSql,
   insertPartitionSql,
+  loadedSnapshotSql,
+  lockLoadsSql,
   matchCountsSql,
   mergeSql,
   nullKeysError,
   nullKeysSql,
+  recordSnapshotSql,
+  resolveSource,
   STAGE_TABLE,
-  sourceFiles,
   targetColumnsSql,
   targetMissing,
   toTableName,
@@ -167,6 +172,9 @@ interface Plan {
   fileColumns: string[];
   partitionColumns: Column[];
   groups: PartitionGroup[];
+  /** Iceberg: the snapshot loaded, and the source as the bookkeeping names it (none: no bookkeeping). */
+  snapshotId: string | undefined;
+  booked: string | undefined;
   emit: (event: TributaryEvent) => void;
 }
 
@@ -176,6 +184,7 @@ interface Counts {
   updated: number;
   deleted: number;
   created: boolean;
+  skipped: boolean;
 }
 
 /**
@@ -431,10 +440,12 @@ export class RedshiftLoader implements Loader {
         inserted: counts.inserted,
         updated: counts.updated,
         deleted: counts.deleted,
-        files: plan.files.length,
-        bytes: plan.files.reduce((n, f) => n + f.bytes, 0),
+        files: counts.skipped ? 0 : plan.files.length,
+        bytes: counts.skipped ? 0 : plan.files.reduce((n, f) => n + f.bytes, 0),
         elapsedMs: performance.now() - startedAt,
         created: counts.created,
+        skipped: counts.skipped,
+        ...(plan.snapshotId === undefined ? {} : { snapshotId: plan.snapshotId }),
       });
     } catch (error) {
       let wrapped: LoadError;
@@ -482,7 +493,8 @@ export class RedshiftLoader implements Loader {
     options: RedshiftLoadOptions,
     emit: (event: TributaryEvent) => void,
   ): Promise<Plan> {
-    const files = await sourceFiles(source);
+    const resolved = await resolveSource(source);
+    const { files } = resolved;
     const kinds = new Set<FileKind>();
     for (const file of files) {
       const kind = kindOf(file.key);
@@ -504,20 +516,29 @@ export class RedshiftLoader implements Loader {
         { table: label, code: 'SOURCE_FORMATS_MIXED', context: { formats: [...kinds] } },
       );
     }
-    const manifest = await readManifest(source.storage, source.table);
     const byField = new Map(schema.columns.map((c) => [c.name, c]));
+    if (resolved.fileColumns !== undefined) {
+      const unknown = checkFileColumns(label, schema, resolved.fileColumns);
+      if (unknown) throw unknown;
+    }
+    const manifest =
+      resolved.format === 'hive' ? await readManifest(source.storage, source.table) : undefined;
     // Without a manifest (a table Spark or Hive wrote), a hive key that names a schema field is
-    // a field partition, as readDataset reads it.
+    // a field partition, as readDataset reads it. An Iceberg table's files hold every column
+    // (identity partitions included), in its schema's order.
     const fieldPartitions = (
-      source.partitionBy
-        ? source.partitionBy.flatMap((p) => (p.field ? [{ name: p.name, field: p.field }] : []))
-        : manifest
-          ? (manifest.fieldPartitions ?? [])
-          : Object.keys(parsePartitions(files[0]?.key ?? '')).map((name) => ({ name, field: name }))
+      resolved.format === 'iceberg'
+        ? []
+        : source.partitionBy
+          ? source.partitionBy.flatMap((p) => (p.field ? [{ name: p.name, field: p.field }] : []))
+          : manifest
+            ? (manifest.fieldPartitions ?? [])
+            : Object.keys(parsePartitions(files[0]?.key ?? '')).map((name) => ({ name, field: name }))
     ).filter((p) => byField.has(p.field));
     const partitionColumns = fieldPartitions.map((p) => byField.get(p.field) as Column);
     const partitionFields = new Set(partitionColumns.map((c) => c.name));
-    const fileColumns = schema.columns.map((c) => c.name).filter((n) => !partitionFields.has(n));
+    const fileColumns =
+      resolved.fileColumns ?? schema.columns.map((c) => c.name).filter((n) => !partitionFields.has(n));
 
     const base = source.storage.url.replace(/\/+$/, '');
     const loadId = randomUUID();
@@ -563,6 +584,8 @@ export class RedshiftLoader implements Loader {
       fileColumns,
       partitionColumns,
       groups: [...groups.values()].map(({ values, copies }) => ({ values, copies })),
+      snapshotId: resolved.snapshotId,
+      booked: bookkeepingSource(source, resolved),
       emit,
     };
   }
@@ -642,6 +665,15 @@ export class RedshiftLoader implements Loader {
             const missing = checkTargetColumns(label, schema, existing);
             if (missing) throw missing;
           }
+          if (plan.booked !== undefined) {
+            for (const statement of lockLoadsSql(target)) await run(statement);
+            const loaded = created ? undefined : loadedSnapshotSql(target, plan.booked);
+            if (loaded && (await run(loaded.text, loaded.values)).rows[0]?.snapshot_id === plan.snapshotId) {
+              // The target holds this snapshot already: loading it again would change nothing.
+              await run('COMMIT');
+              return { rows: 0, inserted: 0, updated: 0, deleted: 0, created, skipped: true };
+            }
+          }
 
           const stage = quoteIdentifier(STAGE_TABLE);
           await run(createStageSql('redshift', label));
@@ -710,10 +742,15 @@ export class RedshiftLoader implements Loader {
               await run(insertFromStageSql(label, columns));
             }
           }
+          if (plan.booked !== undefined && plan.snapshotId !== undefined) {
+            for (const s of recordSnapshotSql(target, plan.booked, plan.snapshotId, options.mode, rows)) {
+              await run(s.text, s.values);
+            }
+          }
           // Redshift keeps temporary tables until the session ends, and pooled sessions live long.
           await run(dropTableSql(stage));
           await run('COMMIT');
-          return { rows, inserted, updated, deleted, created };
+          return { rows, inserted, updated, deleted, created, skipped: false };
         } catch (error) {
           try {
             await run('ROLLBACK');

@@ -1,5 +1,11 @@
 import type { EventListener, Fields, Schema, TableName } from '@tributary/core';
-import type { PartitionSpec, Storage, TableDefinition } from '@tributary/lake';
+import type {
+  IcebergCatalog,
+  LakeTableFormat,
+  PartitionSpec,
+  Storage,
+  TableDefinition,
+} from '@tributary/lake';
 
 // ---------------------------------------------------------------------------------------------
 // Query engines
@@ -139,6 +145,17 @@ export interface LakeSource<F extends Fields = Fields> {
    * names a field. Needed only when another engine wrote a table whose keys differ from its fields.
    */
   partitionBy?: readonly PartitionSpec[];
+  /**
+   * `iceberg` or `hive`. Default: Iceberg when `catalog` is given, or when the table has Iceberg
+   * metadata and no lake manifest (as `readDataset` decides). An Iceberg source loads one snapshot
+   * (the current one, or `snapshotId`); `partitions` then match its partition fields
+   * (`{ at_hour: '2026-11-23-10' }`).
+   */
+  tableFormat?: LakeTableFormat;
+  /** The Iceberg catalog the table is in. Default: the storage's own (Hadoop layout). */
+  catalog?: IcebergCatalog;
+  /** Iceberg: load this snapshot instead of the current one. */
+  snapshotId?: bigint | string | number;
 }
 
 /** Options of `Loader.load`. */
@@ -171,6 +188,10 @@ export interface LoadResult {
   elapsedMs: number;
   /** Whether the target table was created by this load. */
   created: boolean;
+  /** Iceberg: the snapshot loaded (decimal text). */
+  snapshotId?: string;
+  /** Iceberg: the target already held this snapshot of the source, so nothing was changed. */
+  skipped?: boolean;
 }
 
 /**

@@ -244,7 +244,8 @@ describe('PostgresLoader', () => {
       const storage = new MemoryStorage();
       await writeDataset(rows, { storage, table: 'daily', schema: daily, partitionBy, format: 'parquet' });
       const manifests: string[] = [];
-      for await (const o of storage.list('daily/_')) manifests.push(o.key);
+      // The lake keeps a table's manifests beside it, under _tributary/<table>/.
+      for await (const o of storage.list('_tributary/daily/')) manifests.push(o.key);
       await storage.delete(manifests);
       return storage;
     }

@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { defineSchema, field, type TributaryEvent } from '@tributary/core';
-import { byField, MemoryStorage, writeDataset } from '@tributary/lake';
+import { byField, byHour, MemoryStorage, scanIceberg, writeDataset } from '@tributary/lake';
 import type pg from 'pg';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { LoadError, WarehouseOptionsError } from '../../src/errors.js';
@@ -155,7 +155,9 @@ describe('RedshiftLoader', () => {
 
       const spark = await partitionedSource();
       const manifests: string[] = [];
-      for await (const o of spark.storage.list('readings/_')) manifests.push(o.key);
+      // The lake keeps a table's manifests beside it, under _tributary/<table>/.
+      for await (const o of spark.storage.list('_tributary/readings/')) manifests.push(o.key);
+      expect(manifests.length).toBeGreaterThan(0);
       await spark.storage.delete(manifests);
       const pool = new RecordingPool(spark.storage);
       const result = await loader(pool).load('readings', spark, { mode: 'append' });
@@ -559,6 +561,147 @@ describe('RedshiftLoader', () => {
         false,
       );
       expect(isSerializationConflict(new Error('row 1023 is bad'))).toBe(false);
+    });
+  });
+
+  describe('an Iceberg table (hour(at), written by writeDataset)', () => {
+    const icebergSchema = defineSchema(
+      { id: field.string(), at: field.timestamp(), value: field.decimal(12, 3) },
+      { primaryKey: ['id'] },
+    );
+    const hours = (count: number, version: number) =>
+      Array.from({ length: count }, (_, i) => ({
+        id: `r${i}`,
+        at: new Date(Date.UTC(2026, 10, 23, 8 + (i % 3), i)),
+        value: `${i}.${version}00`,
+      }));
+    async function icebergSource() {
+      const storage = new S3LikeStorage();
+      const write = (records: ReturnType<typeof hours>, mode: 'append' | 'overwrite_partitions') =>
+        writeDataset(records, {
+          storage,
+          table: 'readings',
+          schema: icebergSchema,
+          partitionBy: byHour('at'),
+          tableFormat: 'iceberg',
+          mode,
+        });
+      const first = await write(hours(30, 0), 'append');
+      return { storage, write, first, source: { storage, table: 'readings', schema: icebergSchema } };
+    }
+    type Entry = { url: string; mandatory: boolean; meta: { content_length: number } };
+    const entriesOf = (pool: RecordingPool) =>
+      pool.manifests.flatMap((m) => (JSON.parse(m) as { entries: Entry[] }).entries);
+    const expectedEntries = async (storage: MemoryStorage) =>
+      (await scanIceberg({ storage, table: 'readings' })).files.map((f) => ({
+        url: `s3://lake-bucket/processed/${f.key}`,
+        mandatory: true,
+        meta: { content_length: f.bytes },
+      }));
+    const byUrl = (a: Entry, b: Entry) => (a.url < b.url ? -1 : 1);
+
+    it("COPYs from one manifest listing exactly the current snapshot's data files", async () => {
+      const { storage, source, first } = await icebergSource();
+      const pool = new RecordingPool(storage);
+
+      const result = await loader(pool).load('readings', source, { mode: 'append' });
+
+      const expected = await expectedEntries(storage);
+      expect(expected).toHaveLength(3);
+      expect(pool.manifests).toHaveLength(1);
+      expect(entriesOf(pool).sort(byUrl)).toEqual(expected.sort(byUrl));
+      for (const entry of entriesOf(pool)) {
+        const key = entry.url.slice('s3://lake-bucket/processed/'.length);
+        expect(entry.meta.content_length).toBe((await storage.head(key))?.size);
+      }
+      expect(result).toMatchObject({ files: 3, snapshotId: first.snapshotId, skipped: false });
+      // A target whose columns are the files' columns in order: one COPY straight into the stage.
+      const copies = pool.calls.filter((c) => c.text.startsWith('COPY'));
+      expect(copies.map((c) => c.text.slice(0, 'COPY "tributary_stage" '.length))).toEqual([
+        'COPY "tributary_stage" ',
+      ]);
+      expect(copies[0]?.text).toContain(' MANIFEST FORMAT AS PARQUET');
+    });
+
+    it("COPYs into a table shaped like the snapshot's files when the target orders columns otherwise", async () => {
+      const { storage, source } = await icebergSource();
+      const pool = new RecordingPool(storage);
+      pool.targetColumns = ['value', 'id', 'at'];
+
+      await loader(pool).load('readings', source, { mode: 'replace' });
+
+      const texts = pool.calls.map((c) => c.text);
+      expect(texts).toContain(
+        'CREATE TEMP TABLE "tributary_stage_files" AS SELECT "id", "at", "value" FROM "readings" WHERE 1 = 0',
+      );
+      expect(texts.filter((t) => t.startsWith('COPY "tributary_stage_files" FROM'))).toHaveLength(1);
+      expect(texts).toContain(
+        'INSERT INTO "tributary_stage" ("id", "at", "value") SELECT "id", "at", "value" FROM "tributary_stage_files"',
+      );
+    });
+
+    it('after overwrite_partitions, the manifest lists no removed file', async () => {
+      const { storage, source, write } = await icebergSource();
+      const overwrite = await write(
+        hours(30, 1).filter((r) => r.at.getUTCHours() === 9),
+        'overwrite_partitions',
+      );
+      expect(overwrite.removed).toHaveLength(1);
+      const pool = new RecordingPool(storage);
+
+      await loader(pool).load('readings', source, { mode: 'replace' });
+
+      const urls = entriesOf(pool).map((e) => e.url);
+      expect(urls.sort()).toEqual((await expectedEntries(storage)).map((e) => e.url).sort());
+      expect(urls).not.toContain(`s3://lake-bucket/processed/${overwrite.removed[0]}`);
+    });
+
+    it('records the snapshot in the transaction, and skips a snapshot the target already holds', async () => {
+      const { storage, source, first } = await icebergSource();
+      const pool = new RecordingPool(storage);
+      pool.targetColumns = ['id', 'at', 'value'];
+      await loader(pool).load({ schema: 'analytics', name: 'readings' }, source, { mode: 'append' });
+      const insert = pool.calls.find((c) => c.text.startsWith('INSERT INTO "analytics"."tributary_loads"'));
+      expect(insert?.values?.slice(0, 5)).toEqual([
+        '"analytics"."readings"',
+        's3://lake-bucket/processed/readings',
+        first.snapshotId,
+        'append',
+        3,
+      ]);
+      const texts = pool.calls.map((c) => c.text);
+      expect(texts.indexOf('LOCK TABLE "analytics"."tributary_loads"')).toBeGreaterThan(
+        texts.indexOf('BEGIN'),
+      );
+      expect(texts.indexOf(insert?.text ?? '')).toBeLessThan(texts.lastIndexOf('COMMIT'));
+
+      const again = new RecordingPool(storage, (text) =>
+        text.startsWith('SELECT snapshot_id FROM')
+          ? { rows: [{ snapshot_id: first.snapshotId }], rowCount: 1 }
+          : undefined,
+      );
+      again.targetColumns = ['id', 'at', 'value'];
+      const result = await loader(again).load({ schema: 'analytics', name: 'readings' }, source, {
+        mode: 'append',
+      });
+
+      expect(result).toMatchObject({ skipped: true, rows: 0, inserted: 0, files: 0 });
+      expect(again.calls.filter((c) => /^(COPY|INSERT|DELETE|MERGE)/.test(c.text))).toEqual([]);
+      expect(again.calls.at(-1)?.text).toBe('COMMIT');
+    });
+
+    it('refuses an Iceberg snapshot whose files hold a column the source schema lacks', async () => {
+      const { storage } = await icebergSource();
+      const narrow = defineSchema({ id: field.string(), at: field.timestamp() });
+      const pool = new RecordingPool(storage);
+
+      const error = await loader(pool)
+        .load('readings', { storage, table: 'readings', schema: narrow }, { mode: 'append' })
+        .catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(LoadError);
+      expect(error).toMatchObject({ code: 'SOURCE_COLUMNS_UNKNOWN', context: { unknown: ['value'] } });
+      expect(pool.calls).toEqual([]);
     });
   });
 });
