@@ -233,9 +233,8 @@ export class DuckDbEngine implements QueryEngine {
    *
    * @example
    * ```ts
-   * import { localLake } from '@tributary/lake';
+   * import { DuckDbEngine } from '@tributary/warehouse/duckdb';
    *
-   * const lake = localLake();
    * const engine = await DuckDbEngine.create();
    * const { snapshotId } = await engine.registerIcebergTable({ storage: lake.processed, table: 'sensors' });
    * // Yesterday's table, side by side with today's:
