@@ -468,9 +468,11 @@ async function attempt(
 
   for (const manifest of await snapshotManifests(storage, parent)) {
     if (!change.removes && !change.requires) {
-      if (manifest.addedFilesCount + manifest.existingFilesCount > 0 || manifest.content !== 0) {
-        manifests.push(manifest);
-      }
+      // A manifest whose files are all deleted is history; one whose counts are unknown (0 in a
+      // v1 list that left them out) is kept.
+      const onlyDeleted =
+        manifest.addedFilesCount + manifest.existingFilesCount === 0 && manifest.deletedFilesCount > 0;
+      if (!onlyDeleted || manifest.content !== 0) manifests.push(manifest);
       continue;
     }
     refuseDeletes(manifest);
