@@ -428,7 +428,7 @@ async function snapshotOf(
 ): Promise<{ manifest: Manifest | undefined; files: DatasetFile[] }> {
   const { manifest } = await committedManifest(storage, table);
   if (manifest) return { manifest, files: manifest.files };
-  if (storage.putIfAbsent && (await isIcebergTable(storage, table))) {
+  if (await isIcebergTable(storage, table)) {
     // An Iceberg table's files are its current snapshot's, never whatever a listing finds.
     const scan = await scanIceberg({ storage, table });
     const files = scan.files.map((f) => ({

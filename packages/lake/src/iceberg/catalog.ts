@@ -98,12 +98,6 @@ export class StorageCatalog implements IcebergCatalog {
   readonly kind = 'storage';
 
   constructor(storage: Storage) {
-    if (!storage.putIfAbsent) {
-      throw new IcebergError(
-        `${storage.url} cannot create an object only if it is absent, which Iceberg commits need: use LocalStorage, S3Storage or a Glue catalog`,
-        { code: 'ICEBERG_OPTIONS_INVALID', context: { url: storage.url } },
-      );
-    }
     this.storage = storage;
   }
 
@@ -154,6 +148,13 @@ export class StorageCatalog implements IcebergCatalog {
   async commit(table: string, base: LoadedTable | undefined, next: TableMetadata): Promise<LoadedTable> {
     const version = (base ? Number(base.version) : 0) + 1;
     const key = versionKey(table, version);
+    if (!this.storage.putIfAbsent) {
+      // Reading needs nothing more than gets; a commit needs an exclusive create.
+      throw new IcebergError(
+        `${this.storage.url} cannot create an object only if it is absent, which Iceberg commits need: use LocalStorage, S3Storage or a Glue catalog`,
+        { code: 'ICEBERG_OPTIONS_INVALID', context: { url: this.storage.url } },
+      );
+    }
     const metadata = withMetadataLog(next, base?.metadataLocation, base?.metadata['last-updated-ms']);
     const created = await (this.storage.putIfAbsent as NonNullable<Storage['putIfAbsent']>)(
       key,

@@ -447,6 +447,39 @@ describe('Iceberg tables (writeDataset tableFormat iceberg)', () => {
   });
 });
 
+describe('a storage without putIfAbsent (read-only access, a custom store)', () => {
+  /** The storage's other methods, without the exclusive create. */
+  function withoutPutIfAbsent(inner: MemoryStorage): Storage {
+    return {
+      url: inner.url,
+      put: (k, b, o) => inner.put(k, b, o),
+      get: (k, o) => inner.get(k, o),
+      getBytes: (k, o) => inner.getBytes(k, o),
+      head: (k) => inner.head(k),
+      list: (p, o) => inner.list(p, o),
+      listPrefixes: (p, o) => inner.listPrefixes(p, o),
+      delete: (k) => inner.delete(k),
+    };
+  }
+
+  it('reads an Iceberg table, and refuses a commit with ICEBERG_OPTIONS_INVALID, leaving no data file', async () => {
+    const inner = new MemoryStorage();
+    await writeDataset(readings(4), iceberg(inner));
+    const plain = withoutPutIfAbsent(inner);
+
+    const read = ids(await collect(readDataset({ storage: plain, table: 'sensors', schema: reading })));
+    const failure = await writeDataset(readings(2, 'x'), iceberg(plain)).catch((e: unknown) => e);
+
+    expect(read).toEqual(ids(readings(4)));
+    expect(failure).toBeInstanceOf(IcebergError);
+    expect(failure).toMatchObject({ code: 'ICEBERG_OPTIONS_INVALID' });
+    expect(await readIds(inner, 'sensors')).toEqual(ids(readings(4)));
+    expect((await keys(inner, 'sensors/data/')).length).toBe(
+      (await scanIceberg({ storage: inner, table: 'sensors' })).files.length,
+    );
+  });
+});
+
 describe('Iceberg maintenance', () => {
   async function filesOf(dir: string, sub: string): Promise<string[]> {
     const entries = await readdir(join(dir, sub), { recursive: true, withFileTypes: true });
