@@ -457,7 +457,7 @@ describe('a storage without putIfAbsent (read-only access, a custom store)', () 
       getBytes: (k, o) => inner.getBytes(k, o),
       head: (k) => inner.head(k),
       list: (p, o) => inner.list(p, o),
-      listPrefixes: (p, o) => inner.listPrefixes(p, o),
+      listPrefixes: (p) => inner.listPrefixes(p),
       delete: (k) => inner.delete(k),
     };
   }
