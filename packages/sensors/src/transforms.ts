@@ -17,10 +17,15 @@ import {
   byField,
   byHour,
   compareKeys,
+  type IcebergCatalog,
+  IcebergError,
+  type IcebergScan,
+  type LakeTableFormat,
   listDatasetFiles,
   parsePartitions,
   readDataset,
   type Storage,
+  scanIceberg,
   type WriteDatasetResult,
   writeDataset,
 } from '@tributary/lake';
@@ -127,6 +132,15 @@ export interface RawToProcessedOptions {
    * the raw folders from the hour before it to this many hours after it. Default 6.
    */
   maxLatenessHours?: number;
+  /**
+   * The table format of the processed and errors tables: `hive` (the default, as the lake's) or
+   * `iceberg`. An Iceberg processed table is partitioned by `hour(timestamp)` (partition field
+   * `timestamp_hour`, hidden: no `dt`/`hour` columns), and each day is one `overwrite_partitions`
+   * snapshot; its errors table is Parquet (Iceberg has no NDJSON data files), partitioned by `dt`.
+   */
+  tableFormat?: LakeTableFormat;
+  /** The Iceberg catalog of the processed tables. Default: the processed zone's own (`StorageCatalog`); a `GlueIcebergCatalog` in AWS. */
+  catalog?: IcebergCatalog;
   onEvent?: EventListener;
 }
 
@@ -151,7 +165,7 @@ export interface RawToProcessedStats {
   duplicates: number;
   /** Records written to the processed table. */
   written: number;
-  /** Processed partitions written, e.g. `dt=2026-11-23/hour=10/`. */
+  /** Processed partitions written, e.g. `dt=2026-11-23/hour=10/` (`timestamp_hour=2026-11-23-10/` for Iceberg). */
   partitions: string[];
   /** Errors-table partitions written, e.g. `dt=2026-11-23/`. */
   errorPartitions: string[];
@@ -193,6 +207,14 @@ export interface ProcessedToCuratedOptions {
   types?: SensorTypeRegistry | Iterable<SensorType>;
   /** Only these UTC days (`YYYY-MM-DD`). Default: every day of the processed table. */
   dates?: readonly string[];
+  /**
+   * The table format of both tables: `hive` (the default, as the lake's) or `iceberg`. An Iceberg
+   * processed table is read at one snapshot (the current one when the run starts), whatever is
+   * committed during the run; the curated table is then an Iceberg table partitioned by `dt`.
+   */
+  tableFormat?: LakeTableFormat;
+  /** The Iceberg catalog of both tables. Default: each zone's own (`StorageCatalog`); a `GlueIcebergCatalog` in AWS. */
+  catalog?: IcebergCatalog;
   onEvent?: EventListener;
 }
 
@@ -208,6 +230,8 @@ export interface ProcessedToCuratedStats {
   anomalies: number;
   /** Curated partitions written, e.g. `dt=2026-11-23/`. */
   partitions: string[];
+  /** The processed table's snapshot read, as decimal text (Iceberg only). */
+  snapshotId?: string;
   /**
    * The types present that `types` does not hold, by name, with how many of their records were
    * aggregated: their rows have the records' unit and 0 anomalies (there is no range to check).
@@ -277,6 +301,39 @@ function checkDates(value: unknown): string[] | undefined {
     }
   }
   return [...new Set(value as string[])].sort();
+}
+
+function checkTableFormat(value: unknown): LakeTableFormat {
+  if (value === undefined) return 'hive';
+  if (value !== 'hive' && value !== 'iceberg')
+    throw invalidOption('tableFormat', value, "'hive' or 'iceberg'");
+  return value;
+}
+
+function checkCatalog(value: unknown, tableFormat: LakeTableFormat): IcebergCatalog | undefined {
+  if (value === undefined) return undefined;
+  const catalog = value as Partial<IcebergCatalog> | null;
+  if (
+    typeof catalog !== 'object' ||
+    catalog === null ||
+    typeof catalog.load !== 'function' ||
+    typeof catalog.commit !== 'function'
+  ) {
+    throw invalidOption('catalog', value, 'an Iceberg catalog (StorageCatalog, GlueIcebergCatalog)');
+  }
+  if (tableFormat !== 'iceberg')
+    throw invalidOption('catalog', value, "absent unless tableFormat is 'iceberg'");
+  return value as IcebergCatalog;
+}
+
+/** The lake options that choose a table format (and catalog) for a read or a write. */
+function formatOptions(settings: {
+  readonly tableFormat: LakeTableFormat;
+  readonly catalog: IcebergCatalog | undefined;
+}): { tableFormat: LakeTableFormat; catalog?: IcebergCatalog } {
+  return settings.catalog
+    ? { tableFormat: settings.tableFormat, catalog: settings.catalog }
+    : { tableFormat: settings.tableFormat };
 }
 
 function checkListener(value: unknown): EventListener | undefined {
@@ -803,6 +860,7 @@ export async function rawToProcessed(options: RawToProcessedOptions): Promise<Ra
       `a whole number of hours from 0 to ${MAX_LATENESS_HOURS}`,
     );
   }
+  const tableFormat = checkTableFormat(input.tableFormat);
   const settings = Object.freeze({
     raw,
     processed,
@@ -810,6 +868,8 @@ export async function rawToProcessed(options: RawToProcessedOptions): Promise<Ra
     table,
     errorsTable,
     lateness,
+    tableFormat,
+    catalog: checkCatalog(input.catalog, tableFormat),
     dates: checkDates(input.dates),
     onEvent: checkListener(input.onEvent),
   });
@@ -866,6 +926,8 @@ interface RawSettings {
   readonly table: string;
   readonly errorsTable: string;
   readonly lateness: number;
+  readonly tableFormat: LakeTableFormat;
+  readonly catalog: IcebergCatalog | undefined;
   readonly onEvent: EventListener | undefined;
 }
 
@@ -981,8 +1043,10 @@ async function processDay(
       table: settings.errorsTable,
       schema: sensorErrorSchema,
       partitionBy: [byField('dt')],
-      format: 'ndjson',
+      // Iceberg data files are Parquet, Avro or ORC: an Iceberg errors table is Parquet.
+      format: settings.tableFormat === 'iceberg' ? 'parquet' : 'ndjson',
       mode: 'overwrite_partitions',
+      ...formatOptions(settings),
       writeId: writeIdOf('errors', [
         settings.source,
         settings.errorsTable,
@@ -1038,6 +1102,7 @@ async function processDay(
       partitionBy: byHour('timestamp'),
       format: 'parquet',
       mode: 'overwrite_partitions',
+      ...formatOptions(settings),
       writeId: writeIdOf('processed', [settings.source, settings.table, day, String(lateness), ...inputId]),
       onEvent,
     }),
@@ -1110,6 +1175,81 @@ function hourlyRow(day: string, hour: number, name: string, of: HourOfType): Cur
   };
 }
 
+/** The partition field of an Iceberg processed table: `hour(timestamp)`, values `YYYY-MM-DD-HH`. */
+const ICEBERG_HOUR_FIELD = 'timestamp_hour';
+
+interface ProcessedFile {
+  key: string;
+  dt: string;
+  hour: string;
+  rows: number;
+  bytes: number;
+}
+
+function layoutError(key: string, table: string, expected: string): SensorTransformError {
+  return new SensorTransformError(`${key} is not under ${expected}`, {
+    code: 'SENSOR_TRANSFORM_LAYOUT',
+    context: { key, table },
+  });
+}
+
+/**
+ * The processed table's files with their UTC day and hour: a hive table's committed files
+ * (`dt=…/hour=…/`), or an Iceberg table's at its current snapshot (`timestamp_hour`), with that
+ * snapshot's id so every later read sees the same one.
+ */
+async function processedFilesOf(settings: {
+  readonly processed: Storage;
+  readonly source: string;
+  readonly tableFormat: LakeTableFormat;
+  readonly catalog: IcebergCatalog | undefined;
+}): Promise<{ files: ProcessedFile[]; snapshotId?: string }> {
+  const { processed, source } = settings;
+  if (settings.tableFormat === 'hive') {
+    return {
+      files: (await listDatasetFiles(processed, source)).map((file) => {
+        const { dt, hour } = parsePartitions(file.key);
+        if (
+          typeof dt !== 'string' ||
+          !isCalendarDay(dt) ||
+          typeof hour !== 'string' ||
+          !/^\d{2}$/.test(hour)
+        ) {
+          throw layoutError(file.key, source, 'dt=YYYY-MM-DD/hour=HH/');
+        }
+        return { key: file.key, dt, hour, rows: file.rows, bytes: file.bytes };
+      }),
+    };
+  }
+  let scan: IcebergScan;
+  try {
+    scan = await scanIceberg({
+      storage: processed,
+      table: source,
+      ...(settings.catalog ? { catalog: settings.catalog } : {}),
+    });
+  } catch (error) {
+    // No table yet is no day to aggregate, as for a hive table without files.
+    if (error instanceof IcebergError && error.code === 'ICEBERG_TABLE_NOT_FOUND') return { files: [] };
+    throw error;
+  }
+  const files = scan.files.map((file) => {
+    const value = file.partition[ICEBERG_HOUR_FIELD];
+    const match = typeof value === 'string' ? /^(\d{4}-\d{2}-\d{2})-(\d{2})$/.exec(value) : null;
+    if (!match || !isCalendarDay(match[1] as string)) {
+      throw layoutError(file.key, source, `an Iceberg partition ${ICEBERG_HOUR_FIELD} (hour(timestamp))`);
+    }
+    return {
+      key: file.key,
+      dt: match[1] as string,
+      hour: match[2] as string,
+      rows: file.rows,
+      bytes: file.bytes,
+    };
+  });
+  return scan.snapshot ? { files, snapshotId: String(scan.snapshot['snapshot-id']) } : { files };
+}
+
 /**
  * The processed → curated transform: per UTC day, hour and sensor type of the processed table,
  * `count`, `min`, `max`, `mean`, `p95` and `anomalies` (values outside the type's declared
@@ -1144,26 +1284,24 @@ export async function processedToCurated(
   else if (typeof typesInput === 'object' && typesInput !== null && Symbol.iterator in typesInput) {
     types = new SensorTypeRegistry(typesInput as Iterable<SensorType>);
   } else throw invalidOption('types', typesInput, 'a SensorTypeRegistry or a list of sensor types');
+  const tableFormat = checkTableFormat(input.tableFormat);
   const settings = Object.freeze({
     processed: checkStorage('processed', input.processed),
     curated: checkStorage('curated', input.curated),
     source: checkPath('source', input.source, 'sensors'),
     table: checkPath('table', input.table, 'sensor_hourly'),
     dates: checkDates(input.dates),
+    tableFormat,
+    catalog: checkCatalog(input.catalog, tableFormat),
     onEvent: checkListener(input.onEvent),
   });
   const { processed, curated, source, onEvent } = settings;
 
-  // The committed files of the processed table, by day and hour.
+  // The committed files of the processed table, by day and hour; an Iceberg table's at one snapshot.
   const byDay = new Map<string, { hours: Set<string>; files: string[] }>();
-  for (const file of await listDatasetFiles(processed, source)) {
-    const { dt, hour } = parsePartitions(file.key);
-    if (typeof dt !== 'string' || !isCalendarDay(dt) || typeof hour !== 'string' || !/^\d{2}$/.test(hour)) {
-      throw new SensorTransformError(`${file.key} is not under dt=YYYY-MM-DD/hour=HH/`, {
-        code: 'SENSOR_TRANSFORM_LAYOUT',
-        context: { key: file.key, table: source },
-      });
-    }
+  const processedFiles = await processedFilesOf(settings);
+  for (const file of processedFiles.files) {
+    const { dt, hour } = file;
     let entry = byDay.get(dt);
     if (!entry) {
       entry = { hours: new Set(), files: [] };
@@ -1172,6 +1310,7 @@ export async function processedToCurated(
     entry.hours.add(hour);
     entry.files.push(file.key, String(file.rows), String(file.bytes));
   }
+  const snapshotId = processedFiles.snapshotId;
   const wanted = settings.dates ? new Set(settings.dates) : undefined;
   const dates = [...byDay.keys()].filter((d) => !wanted || wanted.has(d)).sort();
   const typeParts = types.list().flatMap((t) => [t.name, t.unit, String(t.range.min), String(t.range.max)]);
@@ -1193,11 +1332,15 @@ export async function processedToCurated(
     async function* rowsOfDay(): AsyncGenerator<CuratedHourlyRow> {
       for (const hour of [...entry.hours].sort()) {
         const byType = new Map<string, HourOfType>();
+        const partitions: Record<string, string> =
+          snapshotId === undefined ? { dt: day, hour } : { [ICEBERG_HOUR_FIELD]: `${day}-${hour}` };
         for await (const record of readDataset({
           storage: processed,
           table: source,
           schema: sensorRecordSchema,
-          partitions: { dt: day, hour },
+          partitions,
+          ...formatOptions(settings),
+          ...(snapshotId === undefined ? {} : { snapshotId }),
         })) {
           let of = byType.get(record.type);
           if (!of) {
@@ -1228,6 +1371,7 @@ export async function processedToCurated(
         partitionBy: [byField('dt')],
         format: 'parquet',
         mode: 'overwrite_partitions',
+        ...formatOptions(settings),
         writeId: writeIdOf('curated', [source, settings.table, day, ...typeParts, ...entry.files]),
         onEvent,
       }),
@@ -1244,6 +1388,7 @@ export async function processedToCurated(
     stats.rows += result?.rows ?? 0;
     stats.partitions.push(...(result?.partitions ?? []));
   }
+  if (snapshotId !== undefined) stats.snapshotId = snapshotId;
   stats.unknownTypes = [...unknown]
     .map(([type, records]) => ({ type, records }))
     .sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
