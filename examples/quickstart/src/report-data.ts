@@ -59,6 +59,22 @@ export interface TableFigure {
   rows: number;
   files: number;
   bytes: number;
+  /** `iceberg` for an Iceberg table; absent (hive) otherwise. */
+  format?: 'hive' | 'iceberg';
+  /** An Iceberg table's current snapshot id (decimal text). */
+  snapshotId?: string;
+  /** How many snapshots an Iceberg table's metadata holds. */
+  snapshots?: number;
+}
+
+/**
+ * The Iceberg tables' snapshot counts after one run of the demo in the same `--out` folder:
+ * a run again adds snapshots and leaves the same rows.
+ */
+export interface SnapshotHistoryRun {
+  /** ISO-8601 time the run ended. */
+  at: string;
+  tables: { zone: string; table: string; snapshots: number; snapshotId: string }[];
 }
 
 export interface ReportData {
@@ -87,5 +103,7 @@ export interface ReportData {
   pipeline: {
     stages: StageFigure[];
     tables: TableFigure[];
+    /** Every run's snapshot counts, oldest first (the current run last); absent or empty without Iceberg tables. */
+    snapshotHistory?: SnapshotHistoryRun[];
   };
 }
