@@ -213,8 +213,10 @@ export interface ProcessedToCuratedOptions {
    * committed during the run; the curated table is then an Iceberg table partitioned by `dt`.
    */
   tableFormat?: LakeTableFormat;
-  /** The Iceberg catalog of both tables. Default: each zone's own (`StorageCatalog`); a `GlueIcebergCatalog` in AWS. */
+  /** The Iceberg catalog of the curated table. Default: the curated zone's own (`StorageCatalog`); a `GlueIcebergCatalog` in AWS. */
   catalog?: IcebergCatalog;
+  /** The Iceberg catalog of the processed table read. Default: the processed zone's own (`StorageCatalog`). */
+  sourceCatalog?: IcebergCatalog;
   onEvent?: EventListener;
 }
 
@@ -310,7 +312,11 @@ function checkTableFormat(value: unknown): LakeTableFormat {
   return value;
 }
 
-function checkCatalog(value: unknown, tableFormat: LakeTableFormat): IcebergCatalog | undefined {
+function checkCatalog(
+  option: string,
+  value: unknown,
+  tableFormat: LakeTableFormat,
+): IcebergCatalog | undefined {
   if (value === undefined) return undefined;
   const catalog = value as Partial<IcebergCatalog> | null;
   if (
@@ -319,7 +325,7 @@ function checkCatalog(value: unknown, tableFormat: LakeTableFormat): IcebergCata
     typeof catalog.load !== 'function' ||
     typeof catalog.commit !== 'function'
   ) {
-    throw invalidOption('catalog', value, 'an Iceberg catalog (StorageCatalog, GlueIcebergCatalog)');
+    throw invalidOption(option, value, 'an Iceberg catalog (StorageCatalog, GlueIcebergCatalog)');
   }
   if (tableFormat !== 'iceberg')
     throw invalidOption('catalog', value, "absent unless tableFormat is 'iceberg'");
@@ -869,7 +875,7 @@ export async function rawToProcessed(options: RawToProcessedOptions): Promise<Ra
     errorsTable,
     lateness,
     tableFormat,
-    catalog: checkCatalog(input.catalog, tableFormat),
+    catalog: checkCatalog('catalog', input.catalog, tableFormat),
     dates: checkDates(input.dates),
     onEvent: checkListener(input.onEvent),
   });
@@ -1292,14 +1298,16 @@ export async function processedToCurated(
     table: checkPath('table', input.table, 'sensor_hourly'),
     dates: checkDates(input.dates),
     tableFormat,
-    catalog: checkCatalog(input.catalog, tableFormat),
+    catalog: checkCatalog('catalog', input.catalog, tableFormat),
+    sourceCatalog: checkCatalog('sourceCatalog', input.sourceCatalog, tableFormat),
     onEvent: checkListener(input.onEvent),
   });
   const { processed, curated, source, onEvent } = settings;
+  const sourceFormat = formatOptions({ tableFormat, catalog: settings.sourceCatalog });
 
   // The committed files of the processed table, by day and hour; an Iceberg table's at one snapshot.
   const byDay = new Map<string, { hours: Set<string>; files: string[] }>();
-  const processedFiles = await processedFilesOf(settings);
+  const processedFiles = await processedFilesOf({ ...settings, catalog: settings.sourceCatalog });
   for (const file of processedFiles.files) {
     const { dt, hour } = file;
     let entry = byDay.get(dt);
@@ -1339,7 +1347,7 @@ export async function processedToCurated(
           table: source,
           schema: sensorRecordSchema,
           partitions,
-          ...formatOptions(settings),
+          ...sourceFormat,
           ...(snapshotId === undefined ? {} : { snapshotId }),
         })) {
           let of = byType.get(record.type);

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { Fields, Schema } from '@tributary/core';
 import {
   byHour,
   createDelivery,
@@ -48,18 +49,18 @@ function* arrivals(): Iterable<DeliveryRecord> {
   }
 }
 
-async function rows(
+async function rows<F extends Fields>(
   storage: Storage,
   table: string,
-  schema: Parameters<typeof readDataset>[0]['schema'],
+  schema: Schema<F>,
   format: 'hive' | 'iceberg',
   snapshotId?: string,
-) {
+): Promise<string[]> {
   const out: string[] = [];
   for await (const row of readDataset({
     storage,
     table,
-    ...(schema ? { schema } : {}),
+    schema,
     tableFormat: format,
     ...(snapshotId ? { snapshotId } : {}),
   })) {
@@ -120,11 +121,11 @@ afterAll(async () => {
 
 describe('sensor transforms with tableFormat iceberg', () => {
   it('writes the same processed, errors and curated rows as the hive tables', async () => {
-    const tables = [
-      ['processed', 'sensors', sensorRecordSchema],
-      ['processed', 'sensors_errors', sensorErrorSchema],
-      ['curated', 'sensor_hourly', curatedHourlySchema],
-    ] as const;
+    const tables: ['processed' | 'curated', string, Schema<Fields>][] = [
+      ['processed', 'sensors', sensorRecordSchema as unknown as Schema<Fields>],
+      ['processed', 'sensors_errors', sensorErrorSchema as unknown as Schema<Fields>],
+      ['curated', 'sensor_hourly', curatedHourlySchema as unknown as Schema<Fields>],
+    ];
     for (const [zone, table, schema] of tables) {
       const hive = await rows(zones.hive[zone], table, schema, 'hive');
       const iceberg = await rows(zones.iceberg[zone], table, schema, 'iceberg');
