@@ -13,10 +13,13 @@ From the processed quote history of one convert currency, per day (the ``dt`` pa
 
 Decimals stay decimal(38,18); the percent figures use the TypeScript's exact integer arithmetic
 (``crypto_math``). Written to ``<curated>/coin_daily/`` and ``<curated>/market_daily/`` under
-``dt=YYYY-MM-DD/convert=XXX/`` with dynamic partition overwrite.
+``dt=YYYY-MM-DD/convert=XXX/`` with dynamic partition overwrite. With ``--table-format iceberg``
+the quotes come from the Iceberg ``coinmarketcap/quote`` table and both outputs are Iceberg
+tables partitioned by ``identity(date)`` (field ``dt``) and ``identity(convert)``, each one
+dynamic-overwrite snapshot.
 
     spark-submit --py-files tributary_common.py,crypto_math.py crypto_processed_to_curated.py \\
-        --processed s3://lake-processed --curated s3://lake-curated [--convert USD]
+        --processed s3://lake-processed --curated s3://lake-curated [--convert USD] [--table-format iceberg]
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ import tributary_common as common
 QUOTE_TABLE = "coinmarketcap/quote"
 COIN_DAILY_TABLE = "coin_daily"
 MARKET_DAILY_TABLE = "market_daily"
+# The lake's CRYPTO_CURATED_PARTITIONS: byField('date', 'dt'), byField('convert').
+ICEBERG_PARTITIONS = [common.identity("date", "dt"), common.identity("convert")]
 
 
 @F.udf(returnType=T.DoubleType())
@@ -141,6 +146,12 @@ def read_quotes(spark: SparkSession, processed: str, schemas: str | None) -> Dat
     return spark.read.schema(schema).parquet(common.table_path(processed, QUOTE_TABLE))
 
 
+def read_quotes_iceberg(spark: SparkSession, target: common.IcebergTarget) -> DataFrame:
+    """The Iceberg quote table at its current snapshot, with ``dt`` (the UTC day of ``last_updated``)."""
+    quotes = common.read_iceberg(spark, target, QUOTE_TABLE)
+    return quotes.withColumn("dt", F.date_format("last_updated", "yyyy-MM-dd"))
+
+
 def _partitioned(df: DataFrame, schema: T.StructType) -> DataFrame:
     """The table's columns with ``date`` as the ``dt`` partition and ``convert`` as the next one."""
     columns = [df[f.name].cast(f.dataType) for f in schema.fields if f.name not in ("date", "convert")]
@@ -154,7 +165,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--convert", default="USD", help="the convert currency to curate (default USD)")
     parser.add_argument("--schemas", default=None, help="folder of the schema JSON (default spark/schemas)")
     parser.add_argument("--master", default=None, help="e.g. local[*] outside spark-submit")
+    common.add_table_format_args(parser)
     args = parser.parse_args(argv)
+    common.check_table_format_args(parser, args)
     if not args.convert:
         parser.error("--convert must not be empty")
     return args
@@ -162,11 +175,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    spark = common.session("tributary-crypto-processed-to-curated", args.master)
-    coins, market = transform(read_quotes(spark, args.processed, args.schemas), args.convert)
+    spark = common.session("tributary-crypto-processed-to-curated", args.master, args.table_format)
+    iceberg = args.table_format == "iceberg"
+    if iceberg:
+        quotes = read_quotes_iceberg(spark, common.IcebergTarget(args.processed, args.catalog, args.database))
+    else:
+        quotes = read_quotes(spark, args.processed, args.schemas)
+    coins, market = transform(quotes, args.convert)
     coins = coins.persist()
     coin_schema = common.load_schema("coin_daily", args.schemas, spark)
     market_schema = common.load_schema("market_daily", args.schemas, spark)
+    if iceberg:
+        target = common.IcebergTarget(args.curated, args.catalog, args.database)
+        common.write_iceberg(coins, target, COIN_DAILY_TABLE, coin_schema, ICEBERG_PARTITIONS)
+        common.write_iceberg(market, target, MARKET_DAILY_TABLE, market_schema, ICEBERG_PARTITIONS)
+        print(f"crypto_processed_to_curated: wrote {args.curated.rstrip('/')}/{{coin_daily,market_daily}} ({args.convert}, iceberg)")
+        return 0
     common.write_partitions(
         _partitioned(coins, coin_schema),
         common.table_path(args.curated, COIN_DAILY_TABLE),

@@ -8,8 +8,13 @@ does. Writes the latest state ``<processed>/coinmarketcap/cryptocurrency/`` (the
 replaced) and the quote history ``<processed>/coinmarketcap/quote/dt=YYYY-MM-DD/`` (UTC day of
 ``last_updated``, dynamic partition overwrite).
 
+With ``--table-format iceberg`` both are Iceberg tables: ``cryptocurrency`` unpartitioned and
+replaced whole by each run (one ``overwrite`` snapshot: the latest state is small and a key may
+vanish, so every run rewrites it), ``quote`` partitioned by ``day(last_updated)`` (field
+``last_updated_day``), one dynamic-overwrite snapshot.
+
     spark-submit --py-files tributary_common.py crypto_raw_to_processed.py \\
-        --raw s3://lake-raw --processed s3://lake-processed
+        --raw s3://lake-raw --processed s3://lake-processed [--table-format iceberg]
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ PRIMARY_KEYS = {
     "quote": ["cryptocurrency_id", "convert", "last_updated"],
 }
 PROCESSED_TABLES = {"cryptocurrency": "coinmarketcap/cryptocurrency", "quote": "coinmarketcap/quote"}
+ICEBERG_QUOTE_PARTITIONS = [common.day("last_updated")]
 
 
 EMPTY_MARKER = "\u0000tributary-empty\u0000"
@@ -170,7 +176,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--format", choices=["csv", "parquet"], default="csv")
     parser.add_argument("--schemas", default=None, help="folder of the schema JSON (default spark/schemas)")
     parser.add_argument("--master", default=None, help="e.g. local[*] outside spark-submit")
+    common.add_table_format_args(parser)
     args = parser.parse_args(argv)
+    common.check_table_format_args(parser, args)
     if args.prefix and not args.prefix.endswith("/"):
         parser.error("--prefix must be empty or end with /")
     return args
@@ -178,8 +186,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    spark = common.session("tributary-crypto-raw-to-processed", args.master)
+    spark = common.session("tributary-crypto-raw-to-processed", args.master, args.table_format)
     coins = replay_table(spark, args, "cryptocurrency")
+    if args.table_format == "iceberg":
+        target = common.IcebergTarget(args.processed, args.catalog, args.database)
+        quotes = replay_table(spark, args, "quote")
+        common.write_iceberg(
+            coins, target, PROCESSED_TABLES["cryptocurrency"], common.load_schema("cryptocurrency", args.schemas, spark), [], "overwrite"
+        )
+        common.write_iceberg(
+            quotes, target, PROCESSED_TABLES["quote"], common.load_schema("quote", args.schemas, spark), ICEBERG_QUOTE_PARTITIONS
+        )
+        print(f"crypto_raw_to_processed: wrote {args.processed.rstrip('/')}/coinmarketcap/{{cryptocurrency,quote}} (iceberg)")
+        return 0
     common.write_table(coins, common.table_path(args.processed, PROCESSED_TABLES["cryptocurrency"]), ["id"])
     quotes = quotes_by_day(replay_table(spark, args, "quote"))
     common.write_partitions(

@@ -9,10 +9,12 @@ present in the data but not there never fails the job, as in TypeScript: it is a
 the unit of its records (the smallest, in JavaScript's string order, if an hour's records
 disagree) and 0 anomalies (it declares no range), and counted in the JSON line the job prints
 (``{"job": …, "rows": …, "unknownTypes": [{"type", "records"}]}``, as ``stats.unknownTypes``).
-Written to ``<curated>/<table>/dt=YYYY-MM-DD/`` with dynamic partition overwrite.
+Written to ``<curated>/<table>/dt=YYYY-MM-DD/`` with dynamic partition overwrite; with
+``--table-format iceberg``, read from the Iceberg processed table (its current snapshot) and
+written to an Iceberg table partitioned by ``identity(dt)``, one dynamic-overwrite snapshot.
 
     spark-submit --py-files tributary_common.py,sensor_validation.py sensors_processed_to_curated.py \\
-        --processed s3://lake-processed --curated s3://lake-curated
+        --processed s3://lake-processed --curated s3://lake-curated [--table-format iceberg]
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 import tributary_common as common
+
+ICEBERG_PARTITIONS = [common.identity("dt")]
 
 
 def types_frame(spark: SparkSession, types: list[dict]) -> DataFrame:
@@ -75,6 +79,20 @@ def read_processed(spark: SparkSession, processed: str, table: str, schemas: str
     record = common.load_schema("sensors", schemas, spark)
     schema = record.add("dt", "string").add("hour", "integer")
     df = spark.read.schema(schema).parquet(common.table_path(processed, table))
+    return _days(df, dates)
+
+
+def read_processed_iceberg(spark: SparkSession, target: common.IcebergTarget, table: str, dates: list[str] | None):
+    """The Iceberg processed table at its current snapshot, with ``dt`` and ``hour`` of event
+    time (UTC, the session's zone), as the hive table's partitions have them."""
+    df = common.read_iceberg(spark, target, table)
+    df = df.withColumn("dt", F.date_format("timestamp", "yyyy-MM-dd")).withColumn(
+        "hour", F.hour("timestamp").cast("int")
+    )
+    return _days(df, dates)
+
+
+def _days(df: DataFrame, dates: list[str] | None) -> DataFrame:
     if dates:
         df = df.filter(F.col("dt").isin(*dates))
     return df
@@ -90,25 +108,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dates", nargs="*", help="only these UTC days (YYYY-MM-DD)")
     parser.add_argument("--schemas", default=None, help="folder of the schema JSON (default spark/schemas)")
     parser.add_argument("--master", default=None, help="e.g. local[*] outside spark-submit")
-    return parser.parse_args(argv)
+    common.add_table_format_args(parser)
+    args = parser.parse_args(argv)
+    common.check_table_format_args(parser, args)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    spark = common.session("tributary-sensors-processed-to-curated", args.master)
+    spark = common.session("tributary-sensors-processed-to-curated", args.master, args.table_format)
     if args.types:
         with open(args.types, encoding="utf-8") as handle:
             registry = json.load(handle)["types"]
     else:
         registry = common.load_json("sensor_types", args.schemas, spark)["types"]
     types = types_frame(spark, registry)
-    processed = read_processed(spark, args.processed, args.source, args.schemas, args.dates)
+    iceberg = args.table_format == "iceberg"
+    if iceberg:
+        source = common.IcebergTarget(args.processed, args.catalog, args.database)
+        processed = read_processed_iceberg(spark, source, args.source, args.dates)
+    else:
+        processed = read_processed(spark, args.processed, args.source, args.schemas, args.dates)
     curated_schema = common.load_schema("sensor_hourly", args.schemas, spark)
     # Counted on the aggregates (a few rows per hour), so the processed table is read once.
     rows = transform(processed, types).persist()
     summary = {"job": "sensors_processed_to_curated", "rows": rows.count(), "unknownTypes": unknown_types(rows, types)}
     rows = rows.select(*[rows[f.name].cast(f.dataType) for f in curated_schema.fields])
-    common.write_partitions(rows, common.table_path(args.curated, args.table), ["dt"], "parquet", ["hour", "type"])
+    if iceberg:
+        target = common.IcebergTarget(args.curated, args.catalog, args.database)
+        common.write_iceberg(rows, target, args.table, curated_schema, ICEBERG_PARTITIONS)
+    else:
+        common.write_partitions(rows, common.table_path(args.curated, args.table), ["dt"], "parquet", ["hour", "type"])
     print(json.dumps(summary, ensure_ascii=False), flush=True)
     print(f"sensors_processed_to_curated: wrote {args.curated.rstrip('/')}/{args.table}")
     return 0

@@ -23,8 +23,13 @@ Per (event day, id) the kept occurrence is the one with the earliest event time,
 earliest raw key (UTF-8 byte order), then the earliest line. Both tables are written with dynamic
 partition overwrite, so a run again replaces exactly the partitions it writes.
 
+With ``--table-format iceberg`` both are Iceberg tables instead (the lake's ``tableFormat:
+'iceberg'``): ``<table>`` partitioned by ``hour(timestamp)`` (field ``timestamp_hour``) and
+``<errors_table>`` (Parquet, with its ``dt`` column) by ``identity(dt)``, each written as one
+dynamic-overwrite snapshot (``overwritePartitions``).
+
     spark-submit --py-files tributary_common.py,sensor_validation.py sensors_raw_to_processed.py \\
-        --raw s3://lake-raw --processed s3://lake-processed [--dates 2026-11-23 ...]
+        --raw s3://lake-raw --processed s3://lake-processed [--dates 2026-11-23 ...] [--table-format iceberg]
 """
 
 from __future__ import annotations
@@ -59,6 +64,9 @@ BLANK = "^[\\s\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\
 FAST_ISO = "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?Z\\z"
 STRING_LIMITS = {"id": 256, "sensorId": 128, "type": 64, "unit": 32}
 RECORD_FIELDS = ["id", "sensorId", "type", "value", "unit", "timestamp"]
+# The Iceberg partition specs of rawToProcessed's tables.
+ICEBERG_PARTITIONS = [common.hour("timestamp")]
+ICEBERG_ERRORS_PARTITIONS = [common.identity("dt")]
 
 _SLOW_SCHEMA = T.StructType(
     [
@@ -571,7 +579,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dates", nargs="*", type=_calendar_day, help="only these UTC days")
     parser.add_argument("--schemas", default=None, help="folder of the schema JSON (default spark/schemas)")
     parser.add_argument("--master", default=None, help="e.g. local[*] outside spark-submit")
+    common.add_table_format_args(parser)
     args = parser.parse_args(argv)
+    common.check_table_format_args(parser, args)
     if args.errors_table == args.table:
         parser.error("--errors-table must differ from --table")
     return args
@@ -585,9 +595,23 @@ def report_survey(survey: RawSurvey) -> None:
     print(json.dumps({"job": "sensors_raw_to_processed", **survey.summary()}, ensure_ascii=False), flush=True)
 
 
+def write_iceberg(
+    processed: DataFrame,
+    errors: DataFrame,
+    args: argparse.Namespace,
+    record_schema: T.StructType,
+    errors_schema: T.StructType,
+) -> None:
+    """Both outputs as Iceberg tables, each one dynamic-overwrite snapshot: the record columns
+    (the hour partition comes from ``timestamp``), and the errors with ``dt`` as a date column."""
+    target = common.IcebergTarget(args.processed, args.catalog, args.database)
+    common.write_iceberg(processed, target, args.table, record_schema, ICEBERG_PARTITIONS)
+    common.write_iceberg(errors, target, args.errors_table, errors_schema, ICEBERG_ERRORS_PARTITIONS)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    spark = common.session("tributary-sensors-raw-to-processed", args.master)
+    spark = common.session("tributary-sensors-raw-to-processed", args.master, args.table_format)
     record_schema = common.load_schema("sensors", args.schemas, spark)
     errors_schema = common.load_schema("sensors_errors", args.schemas, spark)
     survey = survey_raw(list_raw_keys(spark, args.raw, args.source), args.source)
@@ -596,6 +620,10 @@ def main(argv: list[str] | None = None) -> int:
     # Parsed once and kept: both outputs come from it, and the raw zone is read once.
     classified = classify(lines, args.max_lateness_hours, args.dates, args.source, persist=True)
     processed, errors = split(classified, args.max_lateness_hours)
+    if args.table_format == "iceberg":
+        write_iceberg(processed, errors, args, record_schema, errors_schema)
+        print(f"sensors_raw_to_processed: wrote {args.processed.rstrip('/')}/{args.table} and {args.errors_table} (iceberg)")
+        return 0
     processed = processed.select(*[processed[f.name].cast(f.dataType) for f in record_schema.fields], "dt", "hour")
     errors = errors.select(*[errors[f.name].cast(f.dataType) for f in errors_schema.fields if f.name != "dt"], "dt")
     common.write_partitions(

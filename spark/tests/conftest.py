@@ -1,4 +1,6 @@
-"""One local[1] SparkSession for the whole pytest run, with the jobs' own settings."""
+"""One local[1] SparkSession for the whole pytest run, with the jobs' own settings and, when the
+jar is on this machine (``node scripts/iceberg-runtime.mjs``), the Iceberg Spark runtime: one
+session serves the hive and the Iceberg tests (a JVM holds one SparkContext)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ def spark():
         .config("spark.driver.memory", "1g")
         .config("spark.sql.adaptive.enabled", "false")
     )
+    # Without the jar the Iceberg tests fail with the reason (test_iceberg_jobs.py), never skip.
+    builder = tributary_common.with_iceberg_runtime(builder)
     session = tributary_common.configure(builder).getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     tributary_common.ship_modules(session)
