@@ -7,7 +7,7 @@ import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ConfigError, type EventListener, loadConfig, type TributaryConfig } from '@tributary/core';
-import { GlueCatalog } from '@tributary/lake/glue';
+import { GlueCatalog, GlueIcebergCatalog } from '@tributary/lake/glue';
 import { s3Lake } from '@tributary/lake/s3';
 import { type Loader, PostgresLoader, RedshiftLoader } from '@tributary/warehouse';
 import { AthenaEngine } from '@tributary/warehouse/athena';
@@ -162,12 +162,30 @@ export async function createAwsEnvironment(options: AwsEnvironmentOptions = {}):
     const deliveryStreamName = firehose
       ? (firehose.deliveryStreamName ?? deliveryStreamNameOf(config))
       : undefined;
+    const lake = s3Lake(clients.s3, config);
+    // One Glue Iceberg catalog per zone (each is a bucket of its own), in the pipeline's database;
+    // names as the hive tables have them (`coinmarketcap/quote` → `quote`).
+    const icebergCatalogs = {
+      processed: new GlueIcebergCatalog({
+        client: clients.glue,
+        database: config.warehouse.glueDatabase,
+        storage: lake.processed,
+        tableName: glueTableName,
+      }),
+      curated: new GlueIcebergCatalog({
+        client: clients.glue,
+        database: config.warehouse.glueDatabase,
+        storage: lake.curated,
+        tableName: glueTableName,
+      }),
+    };
     const environment: AwsEnvironment = {
       mode: 'aws',
       clients,
       provisioned,
       deliveryStreamName,
-      lake: s3Lake(clients.s3, config),
+      lake,
+      icebergCatalog: (zone) => icebergCatalogs[zone],
       catalog: new GlueCatalog({
         client: clients.glue,
         database: config.warehouse.glueDatabase,
@@ -232,6 +250,11 @@ function firehoseSetup(
     });
   }
   return option;
+}
+
+/** The Glue name of a lake table: its last path segment, as the crawler names the hive tables. */
+function glueTableName(table: string): string {
+  return (table.split('/').at(-1) ?? table).toLowerCase().replace(/[^a-z0-9_]/g, '_');
 }
 
 /** A connection URL fit for a summary: the user and host stay, the password goes. */

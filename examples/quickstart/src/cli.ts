@@ -16,6 +16,8 @@ const USAGE = `usage: pnpm demo [-- options]
   --snapshots <n>   CoinMarketCap fixture snapshots, a day apart (default 3)
   --out <dir>       where everything is written (default .tributary/demo)
   --engine ts|spark the TypeScript transforms or the PySpark jobs (default ts)
+  --table-format iceberg|hive
+                    the processed and curated tables' format (default iceberg)
   --mode local|aws  the embedded stack or AWS (default local)
   --cleanup         aws mode: delete what the run provisioned once it is done`;
 
@@ -34,6 +36,7 @@ try {
       snapshots: { type: 'string', default: '3' },
       out: { type: 'string', default: '.tributary/demo' },
       engine: { type: 'string', default: 'ts' },
+      'table-format': { type: 'string', default: 'iceberg' },
       mode: { type: 'string', default: 'local' },
       cleanup: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
@@ -147,6 +150,9 @@ function printSummary(result: QuickstartResult): void {
       rows: t.rows,
       files: t.files,
       size: size(t.bytes),
+      format: t.format ?? (t.zone === 'processed' || t.zone === 'curated' ? 'hive' : ''),
+      snapshot: t.snapshotId ?? '',
+      snapshots: t.snapshots ?? '',
     })),
   );
   console.log('== summary: time per stage ==');
@@ -163,7 +169,7 @@ function printSummary(result: QuickstartResult): void {
   console.log('== where everything is ==');
   for (const [what, where] of Object.entries(result.where)) console.log(`  ${what}: ${where}`);
   if ('skipped' in result.report) console.log(`  report: skipped, ${result.report.skipped}`);
-  const how = `${result.seconds.toFixed(1)} s (${result.mode} mode, ${result.engine} engine)`;
+  const how = `${result.seconds.toFixed(1)} s (${result.mode} mode, ${result.engine} engine, ${result.tableFormat} tables)`;
   if (sensors.missing > 0) {
     // Not a success: the counts downstream are short by what the stream lost.
     console.log(
@@ -183,6 +189,7 @@ async function run(controller: AbortController): Promise<void> {
       out,
       mode: values.mode as 'local' | 'aws',
       engine: values.engine as 'ts' | 'spark',
+      tableFormat: values['table-format'] as 'hive' | 'iceberg',
       cleanup: values.cleanup === true,
       records: integer('records'),
       sensorsPerType: integer('sensors'),

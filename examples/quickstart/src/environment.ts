@@ -2,7 +2,7 @@
 // (local-environment.ts: embedded PostgreSQL, kinesalite, a lake folder, DuckDB) or aws mode
 // (aws-environment.ts: RDS/any PostgreSQL, Kinesis, S3 buckets per zone, Glue, Athena, Redshift).
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import type { Catalog, Lake } from '@tributary/lake';
+import type { Catalog, IcebergCatalog, Lake } from '@tributary/lake';
 import type { Loader, QueryEngine } from '@tributary/warehouse';
 import type pg from 'pg';
 
@@ -24,6 +24,12 @@ export interface PipelineEnvironment {
    * warehouse stage is then skipped with a message saying why.
    */
   readonly loader: Loader | undefined;
+  /**
+   * The Iceberg catalog of a zone's tables: `undefined` locally (each zone's own Hadoop-layout
+   * catalog, which DuckDB, pyiceberg and Spark read too), a `GlueIcebergCatalog` on AWS (Athena,
+   * EMR and Glue jobs find the tables there; no crawler, no partitions to register).
+   */
+  icebergCatalog(zone: 'processed' | 'curated'): IcebergCatalog | undefined;
   /** Where each thing lives, for the summary: `{ 'raw zone': 'file:///…', 'PostgreSQL': 'postgres://…@127.0.0.1:…' }` (no passwords). */
   describe(): Record<string, string>;
   /** Stops what the environment started (local servers, clients it created); never deletes AWS resources. */

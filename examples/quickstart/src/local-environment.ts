@@ -140,6 +140,8 @@ export async function createLocalEnvironment(options: LocalEnvironmentOptions): 
     sourcePool,
     engine,
     loader: new PostgresLoader({ pool: sourcePool }),
+    // Each zone's own Hadoop-layout catalog (the lake's default), shared with DuckDB, pyiceberg and Spark.
+    icebergCatalog: () => undefined,
     postgres,
     kinesalite,
     warehouseSchema,
@@ -153,7 +155,7 @@ export async function createLocalEnvironment(options: LocalEnvironmentOptions): 
         : withoutPassword(url),
       warehouse: `schema ${warehouseSchema} of the same PostgreSQL`,
       Kinesis: `${kinesalite.endpoint} (kinesalite), stream ${streamName}, ${shards} shards`,
-      'SQL on the lake': 'DuckDB in memory, views over the cataloged files',
+      'SQL on the lake': 'DuckDB in memory, views over the cataloged files and Iceberg snapshots',
     }),
     close,
   });

@@ -18,7 +18,15 @@ import {
 } from '@tributary/coinmarketcap';
 import { type FixtureServer, startFixtureServer } from '@tributary/coinmarketcap/testing';
 import { EventHub, type EventListener, emitSafely, loadConfig } from '@tributary/core';
-import { crawl, type PutTableResult, type TableDefinition } from '@tributary/lake';
+import {
+  crawl,
+  type IcebergCatalog,
+  type LakeTableFormat,
+  type PutTableResult,
+  type Storage,
+  scanIceberg,
+  type TableDefinition,
+} from '@tributary/lake';
 import {
   builtInSensorTypes,
   curatedHourlySchema,
@@ -38,6 +46,7 @@ import type {
   HourlyAggregate,
   ReportData,
   SensorSeries,
+  SnapshotHistoryRun,
   TableFigure,
 } from './report-data.js';
 import { runSparkJob } from './spark.js';
@@ -62,6 +71,12 @@ export interface QuickstartOptions {
   cleanup?: boolean;
   /** `ts` (default): the TypeScript transforms; `spark`: the PySpark jobs of `spark/jobs` on `local[2]`. */
   engine?: 'ts' | 'spark';
+  /**
+   * The processed and curated tables' format: `iceberg` (default; Apache Iceberg tables, in each
+   * zone's own catalog locally and in Glue on AWS) or `hive` (Parquet in `k=v/` folders, cataloged
+   * by crawling). The raw zone keeps the Firehose and DMS layouts either way.
+   */
+  tableFormat?: LakeTableFormat;
   /** Sensor readings over the simulated day, all types together. Default {@link DEFAULT_RECORDS}. */
   records?: number;
   /** Sensors of each built-in type. Default 5. */
@@ -108,6 +123,7 @@ export interface QueryResults {
 export interface QuickstartResult {
   mode: 'local' | 'aws';
   engine: 'ts' | 'spark';
+  tableFormat: LakeTableFormat;
   out: string;
   /** The simulated day, `YYYY-MM-DD`. */
   day: string;
@@ -144,7 +160,10 @@ export interface QuickstartResult {
     warehouse: LoadResult | undefined;
   };
   queries: QueryResults;
+  /** The lake's and the warehouse's tables; an Iceberg table's with its snapshot id and count. */
   tables: TableFigure[];
+  /** The Iceberg tables' snapshot counts after each run on this `out`, this run last; empty on hive. */
+  snapshotHistory: SnapshotHistoryRun[];
   stages: ReturnType<StageTracker['figures']>;
   /** Where each thing lives (from the environment), plus the report. */
   where: Record<string, string>;
@@ -157,6 +176,7 @@ interface Settings {
   out: string;
   mode: 'local' | 'aws';
   engine: 'ts' | 'spark';
+  tableFormat: LakeTableFormat;
   records: number;
   sensorsPerType: number;
   seed: number;
@@ -189,6 +209,10 @@ function checkOptions(options: QuickstartOptions): Settings {
   if (engine !== 'ts' && engine !== 'spark') {
     throw invalidOption('engine', `engine must be ts or spark, got ${String(engine)}`);
   }
+  const tableFormat = options.tableFormat ?? 'iceberg';
+  if (tableFormat !== 'hive' && tableFormat !== 'iceberg') {
+    throw invalidOption('tableFormat', `tableFormat must be hive or iceberg, got ${String(tableFormat)}`);
+  }
   const seed = options.seed ?? 42;
   if (!Number.isSafeInteger(seed))
     throw invalidOption('seed', `seed must be an integer, got ${String(seed)}`);
@@ -202,6 +226,7 @@ function checkOptions(options: QuickstartOptions): Settings {
     out: options.out,
     mode,
     engine,
+    tableFormat,
     records: positiveInteger('records', options.records, DEFAULT_RECORDS, 10_000_000),
     sensorsPerType: positiveInteger('sensorsPerType', options.sensorsPerType, 5, 1_000),
     seed,
@@ -220,10 +245,7 @@ async function simulatedDay(out: string, start: Date | undefined): Promise<Date>
   if (start) {
     day = new Date(Math.floor(start.getTime() / DAY_MS) * DAY_MS);
   } else {
-    const recorded = await readFile(file, 'utf8').then(
-      (text) => JSON.parse(text) as { day?: string },
-      () => undefined,
-    );
+    const recorded = await readState(out);
     day = recorded?.day
       ? new Date(`${recorded.day}T00:00:00Z`)
       : new Date(Math.floor(Date.now() / DAY_MS) * DAY_MS - DAY_MS);
@@ -238,8 +260,25 @@ async function simulatedDay(out: string, start: Date | undefined): Promise<Date>
     );
   }
   await mkdir(out, { recursive: true });
-  await writeFile(file, `${JSON.stringify({ day: isoDay(day) }, null, 2)}\n`);
+  await writeState(out, { ...(await readState(out)), day: isoDay(day) });
   return day;
+}
+
+/** What `<out>/quickstart.json` keeps between runs: the simulated day and the Iceberg snapshot history. */
+interface QuickstartState {
+  day?: string;
+  snapshotHistory?: SnapshotHistoryRun[];
+}
+
+async function readState(out: string): Promise<QuickstartState | undefined> {
+  return readFile(join(out, STATE_FILE), 'utf8').then(
+    (text) => JSON.parse(text) as QuickstartState,
+    () => undefined,
+  );
+}
+
+async function writeState(out: string, state: QuickstartState): Promise<void> {
+  await writeFile(join(out, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
 }
 
 function latenessHours(day: Date): number {
@@ -365,13 +404,13 @@ async function runPipelines(
   const tables = await stages.run(
     'queries',
     'lake → catalog',
-    () => catalogTables(env, catalog, log, signal),
+    () => catalogTables(env, settings, catalog, log, signal),
     (t) => ({ records: t.reduce((n, d) => n + (d.rows ?? 0), 0), bytes: t.reduce((n, d) => n + d.bytes, 0) }),
   );
   const queries = await stages.run(
     'queries',
     'SQL on the lake',
-    () => runQueries(env, day, signal),
+    () => runQueries(env, settings.tableFormat, day, signal),
     (q) => ({
       records: q.hourlyTemperature.length + q.powerFactorDips.bySensor.length + q.topCoins.length,
       bytes: 0,
@@ -379,10 +418,12 @@ async function runPipelines(
   );
   const loads = [...(crypto.warehouse ?? []), ...(sensors.warehouse ? [sensors.warehouse] : [])];
   const figures = await tableFigures(env, tables, loads, signal);
+  const snapshotHistory = await recordSnapshots(settings.out, figures);
 
   const result: QuickstartResult = {
     mode: env.mode,
     engine: settings.engine,
+    tableFormat: settings.tableFormat,
     out: settings.out,
     day,
     seed: settings.seed,
@@ -392,6 +433,7 @@ async function runPipelines(
     sensors,
     queries,
     tables: figures,
+    snapshotHistory,
     stages: stages.figures(),
     where: { ...env.describe() },
     report: { skipped: 'not asked for' },
@@ -487,10 +529,10 @@ async function runCrypto(
       committed(
         catalog,
         log,
-        [
+        hiveOnly(settings, [
           { storage: lake.processed, folder: PROCESSED_CRYPTOCURRENCY_TABLE, name: 'cryptocurrency' },
           { storage: lake.processed, folder: PROCESSED_QUOTE_TABLE, name: 'quote' },
-        ],
+        ]),
         async () => {
           if (settings.engine === 'spark') {
             await runSparkJob({
@@ -499,13 +541,17 @@ async function runCrypto(
               signal,
               onLine: log,
             });
-            const [coins, quotes] = await Promise.all([
-              crawl(lake.processed, PROCESSED_CRYPTOCURRENCY_TABLE, { signal }),
-              crawl(lake.processed, PROCESSED_QUOTE_TABLE, { signal }),
+            const [cryptocurrencies, quotes] = await Promise.all([
+              tableRows(env, settings, 'processed', PROCESSED_CRYPTOCURRENCY_TABLE, signal),
+              tableRows(env, settings, 'processed', PROCESSED_QUOTE_TABLE, signal),
             ]);
-            return { cryptocurrencies: coins.rows ?? 0, quotes: quotes.rows ?? 0 };
+            return { cryptocurrencies, quotes };
           }
-          const r = await cryptoRawToProcessed({ raw: lake.raw, processed: lake.processed });
+          const r = await cryptoRawToProcessed({
+            raw: lake.raw,
+            processed: lake.processed,
+            ...tableFormatOf(env, settings, 'processed'),
+          });
           return { cryptocurrencies: r.cryptocurrencies, quotes: r.quotes };
         },
       ),
@@ -526,10 +572,10 @@ async function runCrypto(
       committed(
         catalog,
         log,
-        [
+        hiveOnly(settings, [
           { storage: lake.curated, folder: COIN_DAILY_TABLE, name: 'coin_daily' },
           { storage: lake.curated, folder: MARKET_DAILY_TABLE, name: 'market_daily' },
-        ],
+        ]),
         async () => {
           if (settings.engine === 'spark') {
             await runSparkJob({
@@ -538,13 +584,31 @@ async function runCrypto(
               signal,
               onLine: log,
             });
+            if (settings.tableFormat === 'iceberg') {
+              const catalog = env.icebergCatalog('curated');
+              const scan = await scanIceberg({
+                storage: lake.curated,
+                table: COIN_DAILY_TABLE,
+                ...(catalog ? { catalog } : {}),
+              });
+              return {
+                coinDays: scan.files.reduce((n, f) => n + f.rows, 0),
+                days: [...new Set(scan.files.map((f) => f.partition.dt ?? ''))],
+              };
+            }
             const coinDaily = await crawl(lake.curated, COIN_DAILY_TABLE, { signal });
             return {
               coinDays: coinDaily.rows ?? 0,
               days: [...new Set(coinDaily.partitions.map((p) => p.values[0] ?? ''))],
             };
           }
-          const r = await cryptoProcessedToCurated({ processed: lake.processed, curated: lake.curated });
+          const processedCatalog = env.icebergCatalog('processed');
+          const r = await cryptoProcessedToCurated({
+            processed: lake.processed,
+            curated: lake.curated,
+            ...tableFormatOf(env, settings, 'curated'),
+            ...(settings.tableFormat === 'iceberg' && processedCatalog ? { processedCatalog } : {}),
+          });
           return { coinDays: r.coinDays, days: [...r.days] };
         },
       ),
@@ -567,8 +631,7 @@ async function runCrypto(
                 storage: lake.curated,
                 table: COIN_DAILY_TABLE,
                 schema: coinDailySchema,
-                // The Spark jobs write no manifest: say how dt=/convert= map to the fields.
-                partitionBy: CRYPTO_CURATED_PARTITIONS,
+                ...curatedSource(env, settings),
               },
               load,
             ),
@@ -580,7 +643,7 @@ async function runCrypto(
                 storage: lake.curated,
                 table: MARKET_DAILY_TABLE,
                 schema: marketDailySchema,
-                partitionBy: CRYPTO_CURATED_PARTITIONS,
+                ...curatedSource(env, settings),
               },
               load,
             ),
@@ -600,6 +663,47 @@ async function runCrypto(
     curatedDays: curated.days.length,
     warehouse,
   };
+}
+
+/** The lake options of a transform's or a loader's table in `zone`: its format and, on AWS, its Glue Iceberg catalog. */
+function tableFormatOf(
+  env: PipelineEnvironment,
+  settings: Settings,
+  zone: 'processed' | 'curated',
+): { tableFormat: LakeTableFormat; catalog?: IcebergCatalog } {
+  const catalog = settings.tableFormat === 'iceberg' ? env.icebergCatalog(zone) : undefined;
+  return catalog ? { tableFormat: settings.tableFormat, catalog } : { tableFormat: settings.tableFormat };
+}
+
+/** How the warehouse loads read a curated crypto table. */
+function curatedSource(env: PipelineEnvironment, settings: Settings) {
+  return settings.tableFormat === 'iceberg'
+    ? tableFormatOf(env, settings, 'curated')
+    : // The Spark jobs write no manifest: say how dt=/convert= map to the fields.
+      { partitionBy: CRYPTO_CURATED_PARTITIONS };
+}
+
+/**
+ * The tables a stage registers by crawling: hive tables only. An Iceberg table is in its catalog
+ * from its first commit (its zone's metadata locally, Glue on AWS), with no partitions to add.
+ */
+function hiveOnly(settings: Settings, tables: LakeTable[]): LakeTable[] {
+  return settings.tableFormat === 'iceberg' ? [] : tables;
+}
+
+/** Rows of a table a Spark job wrote: its current Iceberg snapshot's, or the crawled files'. */
+async function tableRows(
+  env: PipelineEnvironment,
+  settings: Settings,
+  zone: 'processed' | 'curated',
+  table: string,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  const storage = env.lake.zone(zone);
+  if (settings.tableFormat === 'hive') return (await crawl(storage, table, { signal })).rows ?? 0;
+  const catalog = env.icebergCatalog(zone);
+  const scan = await scanIceberg({ storage, table, ...(catalog ? { catalog } : {}) });
+  return scan.files.reduce((n, f) => n + f.rows, 0);
 }
 
 function skipWarehouse(log: (line: string) => void): undefined {
@@ -741,35 +845,41 @@ async function runSensors(
     'sensors',
     'raw → processed (Parquet)',
     () =>
-      committed(catalog, log, [{ storage: lake.processed, folder: 'sensors', name: 'sensors' }], async () => {
-        if (settings.engine === 'spark') {
-          await runSparkJob({
-            job: 'sensors_raw_to_processed',
-            args: [
-              '--raw',
-              lake.raw.url,
-              '--processed',
-              lake.processed.url,
-              '--max-lateness-hours',
-              String(lateness),
-              '--dates',
-              ...days,
-            ],
-            signal,
-            onLine: log,
+      committed(
+        catalog,
+        log,
+        hiveOnly(settings, [{ storage: lake.processed, folder: 'sensors', name: 'sensors' }]),
+        async () => {
+          if (settings.engine === 'spark') {
+            await runSparkJob({
+              job: 'sensors_raw_to_processed',
+              args: [
+                '--raw',
+                lake.raw.url,
+                '--processed',
+                lake.processed.url,
+                '--max-lateness-hours',
+                String(lateness),
+                '--dates',
+                ...days,
+              ],
+              signal,
+              onLine: log,
+            });
+            const written = await tableRows(env, settings, 'processed', 'sensors', signal);
+            return { written, duplicates: Number.NaN, invalid: Number.NaN };
+          }
+          const r = await rawToProcessed({
+            raw: lake.raw,
+            processed: lake.processed,
+            dates: days,
+            maxLatenessHours: lateness,
+            ...tableFormatOf(env, settings, 'processed'),
+            onEvent: hub.emit,
           });
-          const table = await crawl(lake.processed, 'sensors', { signal });
-          return { written: table.rows ?? 0, duplicates: Number.NaN, invalid: Number.NaN };
-        }
-        const r = await rawToProcessed({
-          raw: lake.raw,
-          processed: lake.processed,
-          dates: days,
-          maxLatenessHours: lateness,
-          onEvent: hub.emit,
-        });
-        return { written: r.written, duplicates: r.duplicates, invalid: r.invalid };
-      }),
+          return { written: r.written, duplicates: r.duplicates, invalid: r.invalid };
+        },
+      ),
     (r) => ({ records: r.written }),
   );
 
@@ -781,7 +891,7 @@ async function runSensors(
       committed(
         catalog,
         log,
-        [{ storage: lake.curated, folder: 'sensor_hourly', name: 'sensor_hourly' }],
+        hiveOnly(settings, [{ storage: lake.curated, folder: 'sensor_hourly', name: 'sensor_hourly' }]),
         async () => {
           if (settings.engine === 'spark') {
             await runSparkJob({
@@ -790,12 +900,15 @@ async function runSensors(
               signal,
               onLine: log,
             });
-            return (await crawl(lake.curated, 'sensor_hourly', { signal })).rows ?? 0;
+            return tableRows(env, settings, 'curated', 'sensor_hourly', signal);
           }
+          const processedCatalog = env.icebergCatalog('processed');
           const r = await processedToCurated({
             processed: lake.processed,
             curated: lake.curated,
             dates: days,
+            ...tableFormatOf(env, settings, 'curated'),
+            ...(settings.tableFormat === 'iceberg' && processedCatalog ? { processedCatalog } : {}),
             onEvent: hub.emit,
           });
           return r.rows;
@@ -812,7 +925,12 @@ async function runSensors(
         () =>
           (env.loader as NonNullable<PipelineEnvironment['loader']>).load(
             { schema: 'analytics', name: 'sensor_hourly' },
-            { storage: lake.curated, table: 'sensor_hourly', schema: curatedHourlySchema },
+            {
+              storage: lake.curated,
+              table: 'sensor_hourly',
+              schema: curatedHourlySchema,
+              ...tableFormatOf(env, settings, 'curated'),
+            },
             { mode: 'merge', signal, onEvent: hub.emit },
           ),
         (r) => ({ records: r.rows, bytes: r.bytes }),
@@ -846,17 +964,44 @@ const LAKE_TABLES = [
   ['curated', MARKET_DAILY_TABLE, 'market_daily'],
 ] as const;
 
-interface Cataloged extends TableDefinition {
+/** A lake table as the summary counts it. */
+interface Cataloged {
   zone: string;
   folder: string;
+  name: string;
+  /** Rows the catalog knows of (Parquet footers, the Iceberg snapshot); `undefined` for text files. */
+  rows: number | undefined;
+  files: number;
+  bytes: number;
+  format: LakeTableFormat;
+  snapshotId?: string;
+  snapshots?: number;
+}
+
+/** An engine that can show an Iceberg snapshot as a view (DuckDB); Athena reads Glue's Iceberg tables itself. */
+interface IcebergViews {
+  registerIcebergTable(options: {
+    storage: Storage;
+    table: string;
+    name: string;
+    catalog?: IcebergCatalog;
+    snapshotId?: string;
+  }): Promise<{ snapshotId: string | undefined }>;
+}
+
+function hasIcebergViews(engine: unknown): engine is IcebergViews {
+  return typeof (engine as Partial<IcebergViews>).registerIcebergTable === 'function';
 }
 
 /**
- * Crawl every table into the catalog once more (its partitions are there already, registered as
- * they were written: this finds them existing) and make it queryable on the engine.
+ * Make every table queryable on the engine. A hive table is crawled into the catalog once more
+ * (its partitions are there already, registered as they were written: this finds them existing).
+ * An Iceberg table is in its catalog since its first commit: DuckDB gets a view over its current
+ * snapshot's files; Athena reads it from Glue.
  */
 async function catalogTables(
   env: PipelineEnvironment,
+  settings: Settings,
   catalog: CatalogSync,
   log: (line: string) => void,
   signal: AbortSignal | undefined,
@@ -864,10 +1009,53 @@ async function catalogTables(
   const tables: Cataloged[] = [];
   for (const [zone, folder, name] of LAKE_TABLES) {
     signal?.throwIfAborted();
-    const [registered] = await registerTables(catalog, log, [{ storage: env.lake.zone(zone), folder, name }]);
+    const storage = env.lake.zone(zone);
+    if (zone !== 'raw' && settings.tableFormat === 'iceberg') {
+      const icebergCatalog = env.icebergCatalog(zone);
+      const scan = await scanIceberg({
+        storage,
+        table: folder,
+        ...(icebergCatalog ? { catalog: icebergCatalog } : {}),
+      });
+      const snapshotId = scan.snapshot ? String(scan.snapshot['snapshot-id']) : undefined;
+      if (hasIcebergViews(env.engine)) {
+        // The view shows the snapshot just counted, whatever is committed later.
+        await env.engine.registerIcebergTable({
+          storage,
+          table: folder,
+          name,
+          ...(icebergCatalog ? { catalog: icebergCatalog } : {}),
+          ...(snapshotId ? { snapshotId } : {}),
+        });
+      }
+      log(
+        `catalog: ${name} (iceberg), snapshot ${snapshotId ?? 'none'} of ${scan.metadata.snapshots?.length ?? 0}`,
+      );
+      tables.push({
+        zone,
+        folder,
+        name,
+        rows: scan.files.reduce((n, f) => n + f.rows, 0),
+        files: scan.files.length,
+        bytes: scan.files.reduce((n, f) => n + f.bytes, 0),
+        format: 'iceberg',
+        ...(snapshotId ? { snapshotId } : {}),
+        snapshots: scan.metadata.snapshots?.length ?? 0,
+      });
+      continue;
+    }
+    const [registered] = await registerTables(catalog, log, [{ storage, folder, name }]);
     const definition = registered?.definition as TableDefinition;
     await env.engine.registerTable(definition);
-    tables.push({ ...definition, zone, folder });
+    tables.push({
+      zone,
+      folder,
+      name,
+      rows: definition.rows,
+      files: definition.files,
+      bytes: definition.bytes,
+      format: 'hive',
+    });
   }
   return tables;
 }
@@ -925,29 +1113,50 @@ async function rows(
   return result.rows;
 }
 
+/**
+ * The SQL that differs between the formats: a hive table's partition columns (`dt`, `hour`) are
+ * columns of the catalog's table; an Iceberg table's partitions are hidden, computed from its
+ * columns (`hour(timestamp)`; `coin_daily`'s `dt` is its `date` column).
+ */
+function sqlOf(format: LakeTableFormat) {
+  return format === 'iceberg'
+    ? {
+        sensorsDay: `CAST("timestamp" AS date) = CAST(? AS date)`,
+        sensorsHour: `hour("timestamp")`,
+        coinDay: (alias: string) => `CAST(${alias}"date" AS varchar)`,
+      }
+    : {
+        sensorsDay: `CAST(dt AS varchar) = ?`,
+        sensorsHour: `CAST(hour AS integer)`,
+        coinDay: (alias: string) => `CAST(${alias}dt AS varchar)`,
+      };
+}
+
 async function runQueries(
   env: PipelineEnvironment,
+  format: LakeTableFormat,
   day: string,
   signal?: AbortSignal,
 ): Promise<QueryResults> {
+  const sql = sqlOf(format);
   const hourly = await rows(
     env,
-    `SELECT CAST(hour AS integer) AS hour, avg(value) AS mean, count(*) AS readings
-       FROM sensors WHERE type = ? AND CAST(dt AS varchar) = ?
+    `SELECT ${sql.sensorsHour} AS hour, avg(value) AS mean, count(*) AS readings
+       FROM sensors WHERE type = ? AND ${sql.sensorsDay}
       GROUP BY 1 ORDER BY 1`,
     ['temperature', day],
     signal,
   );
   const [total] = await rows(
     env,
-    `SELECT count(*) AS n FROM sensors WHERE type = ? AND value < 0.8 AND CAST(dt AS varchar) = ?`,
+    `SELECT count(*) AS n FROM sensors WHERE type = ? AND value < 0.8 AND ${sql.sensorsDay}`,
     ['power_factor', day],
     signal,
   );
   const dips = await rows(
     env,
     `SELECT sensorid AS sensor_id, count(*) AS dips, min(value) AS lowest, min("timestamp") AS first
-       FROM sensors WHERE type = ? AND value < 0.8 AND CAST(dt AS varchar) = ?
+       FROM sensors WHERE type = ? AND value < 0.8 AND ${sql.sensorsDay}
       GROUP BY sensorid ORDER BY dips DESC, sensor_id LIMIT 10`,
     ['power_factor', day],
     signal,
@@ -956,7 +1165,7 @@ async function runQueries(
     env,
     `SELECT d.rank AS rank, c.symbol AS symbol, c.name AS name, d.close AS price, d.market_cap AS market_cap
        FROM coin_daily d JOIN cryptocurrency c ON c.id = d.cryptocurrency_id
-      WHERE d.convert = ? AND CAST(d.dt AS varchar) = (SELECT max(CAST(dt AS varchar)) FROM coin_daily)
+      WHERE d.convert = ? AND ${sql.coinDay('d.')} = (SELECT max(${sql.coinDay('')}) FROM coin_daily)
       ORDER BY d.rank LIMIT 10`,
     ['USD'],
     signal,
@@ -1020,6 +1229,13 @@ async function tableFigures(
       rows: Number.isFinite(counted) ? counted : (table.rows ?? 0),
       files: table.files,
       bytes: table.bytes,
+      ...(table.format === 'iceberg'
+        ? {
+            format: 'iceberg' as const,
+            snapshots: table.snapshots ?? 0,
+            ...(table.snapshotId ? { snapshotId: table.snapshotId } : {}),
+          }
+        : {}),
     });
   }
   for (const load of loads) {
@@ -1039,6 +1255,29 @@ async function tableFigures(
     });
   }
   return figures;
+}
+
+/**
+ * Add this run's Iceberg snapshot counts to the history in `<out>/quickstart.json` and return
+ * the whole history (a hive run adds nothing). Runs of other days or folders are not mixed:
+ * the history lives with the lake it describes.
+ */
+async function recordSnapshots(out: string, tables: readonly TableFigure[]): Promise<SnapshotHistoryRun[]> {
+  const state = (await readState(out)) ?? {};
+  const history = Array.isArray(state.snapshotHistory) ? state.snapshotHistory : [];
+  const iceberg = tables.filter((t) => t.format === 'iceberg');
+  if (iceberg.length === 0) return history;
+  history.push({
+    at: new Date().toISOString(),
+    tables: iceberg.map((t) => ({
+      zone: t.zone,
+      table: t.table,
+      snapshots: t.snapshots ?? 0,
+      snapshotId: t.snapshotId ?? '',
+    })),
+  });
+  await writeState(out, { ...state, snapshotHistory: history });
+  return history;
 }
 
 async function countLines(body: Promise<AsyncIterable<Uint8Array>>): Promise<number> {
@@ -1061,18 +1300,19 @@ async function reportData(
   day: string,
   signal?: AbortSignal,
 ): Promise<ReportData> {
+  const sql = sqlOf(result.tableFormat);
   const series: SensorSeries[] = [];
   for (const type of builtInSensorTypes) {
     const [first] = await rows(
       env,
-      `SELECT min(sensorid) AS sensor_id FROM sensors WHERE type = ? AND CAST(dt AS varchar) = ?`,
+      `SELECT min(sensorid) AS sensor_id FROM sensors WHERE type = ? AND ${sql.sensorsDay}`,
       [type.name, day],
       signal,
     );
     if (first?.sensor_id === null || first?.sensor_id === undefined) continue;
     const readings = await rows(
       env,
-      `SELECT "timestamp" AS t, value FROM sensors WHERE sensorid = ? AND CAST(dt AS varchar) = ? ORDER BY "timestamp", id`,
+      `SELECT "timestamp" AS t, value FROM sensors WHERE sensorid = ? AND ${sql.sensorsDay} ORDER BY "timestamp", id`,
       [String(first.sensor_id), day],
       signal,
     );
@@ -1132,7 +1372,7 @@ async function reportData(
     `SELECT c.symbol AS symbol, d.market_cap AS market_cap
        FROM coin_daily d JOIN cryptocurrency c ON c.id = d.cryptocurrency_id
       WHERE d.convert = ? AND d.market_cap IS NOT NULL
-        AND CAST(d.dt AS varchar) = (SELECT max(CAST(dt AS varchar)) FROM coin_daily)
+        AND ${sql.coinDay('d.')} = (SELECT max(${sql.coinDay('')}) FROM coin_daily)
       ORDER BY d.rank`,
     ['USD'],
     signal,
@@ -1157,7 +1397,11 @@ async function reportData(
     },
     sensors: { series, hourly },
     coins: { prices, marketCapShares: shares },
-    pipeline: { stages: result.stages, tables: result.tables },
+    pipeline: {
+      stages: result.stages,
+      tables: result.tables,
+      ...(result.snapshotHistory.length > 0 ? { snapshotHistory: result.snapshotHistory } : {}),
+    },
   };
 }
 
