@@ -94,6 +94,7 @@ export {
   MARKET_DAILY_TABLE,
   PROCESSED_CRYPTOCURRENCY_TABLE,
   PROCESSED_QUOTE_TABLE,
+  QUOTE_DAY_PARTITION,
 } from './transforms.js';
 export type {
   CmcFiat,

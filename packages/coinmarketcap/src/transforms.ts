@@ -2,11 +2,14 @@ import { decimalToUnscaled, TributaryError, unscaledToDecimal } from '@tributary
 import {
   byDay,
   byField,
+  type IcebergCatalog,
+  type LakeTableFormat,
   listDatasetFiles,
   type PartitionSpec,
   parsePartitions,
   readDataset,
   type Storage,
+  scanIceberg,
   writeDataset,
 } from '@tributary/lake';
 import {
@@ -37,14 +40,38 @@ export interface CryptoRawToProcessedOptions {
    * `exportTables` writes them.
    */
   dms?: DmsFileLayout;
+  /**
+   * The processed tables' format: `hive` (the default, as the lake's) or `iceberg`. An Iceberg
+   * `coinmarketcap/cryptocurrency` is unpartitioned and each run replaces it whole in one
+   * `overwrite` snapshot: the replay yields the complete latest state every run and the table is
+   * small (one row per coin), so a copy-on-write of touched partitions would need a partitioning
+   * the table lacks and would save nothing. An Iceberg `coinmarketcap/quote` is partitioned by
+   * `day(last_updated)` (partition field `last_updated_day`) and written with `overwrite_partitions`.
+   */
+  tableFormat?: LakeTableFormat;
+  /**
+   * Iceberg: the processed zone's catalog. Default: the zone's own `StorageCatalog`; in aws mode a
+   * `GlueIcebergCatalog` (`@tributary/lake/glue`) over the processed zone's storage.
+   */
+  catalog?: IcebergCatalog;
 }
 
 /** What {@link cryptoRawToProcessed} wrote. */
 export interface CryptoRawToProcessedResult {
   readonly cryptocurrencies: number;
   readonly quotes: number;
-  /** `dt=YYYY-MM-DD/` partitions of the quote table written. */
+  /**
+   * Partitions of the quote table written: `dt=YYYY-MM-DD/` (hive), `last_updated_day=YYYY-MM-DD/`
+   * (Iceberg).
+   */
   readonly partitions: readonly string[];
+  /** The processed tables' format. */
+  readonly tableFormat: LakeTableFormat;
+  /**
+   * Iceberg: the snapshot each write committed (a 63-bit id as decimal text), by table
+   * (`coinmarketcap/cryptocurrency`, `coinmarketcap/quote`). Empty for hive.
+   */
+  readonly snapshotIds: Readonly<Record<string, string>>;
 }
 
 /** Options of {@link cryptoProcessedToCurated}. */
@@ -53,12 +80,38 @@ export interface CryptoProcessedToCuratedOptions {
   curated: Storage;
   /** The convert currency of the quotes to aggregate. Default `USD`. */
   convert?: string;
+  /**
+   * The format of the quote table read and of the curated tables written: `hive` (the default, as
+   * the lake's) or `iceberg`. Iceberg curated tables are partitioned by
+   * {@link CRYPTO_CURATED_PARTITIONS} (identity `dt` from `date`, identity `convert`) and written
+   * with `overwrite_partitions`; the quote table is read at one snapshot.
+   */
+  tableFormat?: LakeTableFormat;
+  /**
+   * Iceberg: the curated zone's catalog (the tables written). Default: the zone's own
+   * `StorageCatalog`; in aws mode a `GlueIcebergCatalog` over the curated zone's storage.
+   */
+  catalog?: IcebergCatalog;
+  /**
+   * Iceberg: the processed zone's catalog (the quote table read). Default: the zone's own
+   * `StorageCatalog`; in aws mode a `GlueIcebergCatalog` over the processed zone's storage.
+   */
+  processedCatalog?: IcebergCatalog;
 }
 
 /** What {@link cryptoProcessedToCurated} wrote. */
 export interface CryptoProcessedToCuratedResult {
   readonly coinDays: number;
   readonly days: readonly string[];
+  /** The format of the tables read and written. */
+  readonly tableFormat: LakeTableFormat;
+  /**
+   * Iceberg: the snapshot each write committed (decimal text), by table (`coin_daily`,
+   * `market_daily`). Empty for hive, and when there was nothing to write.
+   */
+  readonly snapshotIds: Readonly<Record<string, string>>;
+  /** Iceberg: the quote table's snapshot that every day was read from (decimal text). */
+  readonly quoteSnapshotId?: string;
 }
 
 /**
@@ -92,7 +145,8 @@ export class CryptoTransformError extends TributaryError {
  */
 export const PROCESSED_CRYPTOCURRENCY_TABLE = 'coinmarketcap/cryptocurrency';
 /**
- * The processed zone's quote history, partitioned `dt=YYYY-MM-DD/`.
+ * The processed zone's quote history, partitioned `dt=YYYY-MM-DD/` (hive) or by
+ * `day(last_updated)`, partition field {@link QUOTE_DAY_PARTITION} (Iceberg).
  *
  * @example
  * ```ts
@@ -103,6 +157,18 @@ export const PROCESSED_CRYPTOCURRENCY_TABLE = 'coinmarketcap/cryptocurrency';
  * ```
  */
 export const PROCESSED_QUOTE_TABLE = 'coinmarketcap/quote';
+/**
+ * The partition field of an Iceberg quote table: `day(last_updated)`, values `YYYY-MM-DD`.
+ *
+ * @example
+ * ```ts
+ * import { readDataset } from '@tributary/lake';
+ *
+ * const quotes = readDataset({ storage: lake.processed, table: PROCESSED_QUOTE_TABLE, schema: quoteSchema, tableFormat: 'iceberg', partitions: { [QUOTE_DAY_PARTITION]: '2026-01-01' } });
+ * for await (const quote of quotes) console.log(quote.cryptocurrency_id, quote.price);
+ * ```
+ */
+export const QUOTE_DAY_PARTITION = 'last_updated_day';
 /**
  * The curated zone's daily table per coin ({@link coinDailySchema}).
  *
@@ -160,6 +226,65 @@ function invalid(message: string, variable: string): CryptoTransformError {
   return new CryptoTransformError(message, { code: 'CMC_TRANSFORM_OPTIONS_INVALID', context: { variable } });
 }
 
+function checkTableFormat(value: unknown, fn: string): LakeTableFormat {
+  if (value === undefined) return 'hive';
+  if (value !== 'hive' && value !== 'iceberg') {
+    throw invalid(
+      `${fn} options.tableFormat must be 'hive' or 'iceberg', got ${String(value)}`,
+      'tableFormat',
+    );
+  }
+  return value;
+}
+
+/** An Iceberg catalog of this zone's storage (the lake refuses another storage's mid-run). */
+function checkCatalog(
+  value: unknown,
+  fn: string,
+  option: string,
+  storage: Storage,
+  tableFormat: LakeTableFormat,
+): IcebergCatalog | undefined {
+  if (value === undefined) return undefined;
+  const catalog = value as Partial<IcebergCatalog> | null;
+  if (
+    typeof catalog !== 'object' ||
+    catalog === null ||
+    typeof catalog.load !== 'function' ||
+    typeof catalog.commit !== 'function' ||
+    !isStorage(catalog.storage)
+  ) {
+    throw invalid(
+      `${fn} options.${option} must be an Iceberg catalog (StorageCatalog, GlueIcebergCatalog)`,
+      option,
+    );
+  }
+  if (tableFormat !== 'iceberg') {
+    throw invalid(`${fn} options.${option} is for tableFormat 'iceberg' only`, option);
+  }
+  if (catalog.storage !== storage && catalog.storage.url !== storage.url) {
+    throw invalid(`${fn} options.${option} catalogs ${catalog.storage.url}, not ${storage.url}`, option);
+  }
+  return catalog as IcebergCatalog;
+}
+
+/** The lake options that choose the table format (and catalog) of a read or a write. */
+function lakeFormat(
+  tableFormat: LakeTableFormat,
+  catalog: IcebergCatalog | undefined,
+): { tableFormat: LakeTableFormat; catalog?: IcebergCatalog } {
+  return catalog ? { tableFormat, catalog } : { tableFormat };
+}
+
+/** `{ table: snapshotId }` of the Iceberg writes made (none for hive). */
+function snapshotsOf(writes: Record<string, { snapshotId?: string }>): Readonly<Record<string, string>> {
+  const ids: Record<string, string> = {};
+  for (const [table, result] of Object.entries(writes)) {
+    if (result.snapshotId !== undefined) ids[table] = result.snapshotId;
+  }
+  return Object.freeze(ids);
+}
+
 async function step<T>(what: string, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
@@ -180,10 +305,16 @@ function compareText(a: string, b: string): number {
  * the UTC day of `last_updated`, `overwrite_partitions`). Rows are written in primary-key order,
  * so running it again gives the same rows. The replay holds one table in memory at a time.
  *
+ * With `tableFormat: 'iceberg'` both are Iceberg tables: the latest state is replaced whole by one
+ * `overwrite` snapshot per run (the replay yields the complete state and the table is small and
+ * unpartitioned, so a copy-on-write of touched partitions would save nothing), and the quote
+ * history is partitioned by `day(last_updated)` with `overwrite_partitions`. Each run adds one
+ * snapshot per table and leaves the same rows; `snapshotIds` holds them.
+ *
  * @example
  * ```ts
- * const result = await cryptoRawToProcessed({ raw: lake.raw, processed: lake.processed });
- * console.log(result.quotes, result.partitions);
+ * const result = await cryptoRawToProcessed({ raw: lake.raw, processed: lake.processed, tableFormat: 'iceberg' });
+ * console.log(result.quotes, result.partitions, result.snapshotIds[PROCESSED_QUOTE_TABLE]);
  * ```
  */
 export async function cryptoRawToProcessed(
@@ -207,6 +338,7 @@ export async function cryptoRawToProcessed(
       });
     }
   }
+  const tableFormat = checkTableFormat(options.tableFormat, 'cryptoRawToProcessed');
   const o = Object.freeze({
     raw: options.raw,
     processed: options.processed,
@@ -214,6 +346,10 @@ export async function cryptoRawToProcessed(
     prefix: options.prefix ?? 'coinmarketcap/',
     format: options.format ?? 'csv',
     dms: options.dms,
+    lake: lakeFormat(
+      tableFormat,
+      checkCatalog(options.catalog, 'cryptoRawToProcessed', 'catalog', options.processed, tableFormat),
+    ),
   });
   const replay = {
     schema: o.schema,
@@ -232,6 +368,7 @@ export async function cryptoRawToProcessed(
       format: 'parquet',
       mode: 'overwrite',
       invalid: 'return',
+      ...o.lake,
     }),
   );
   coins.clear();
@@ -254,6 +391,7 @@ export async function cryptoRawToProcessed(
       format: 'parquet',
       mode: 'overwrite_partitions',
       invalid: 'return',
+      ...o.lake,
     }),
   );
   const invalidCount = coinResult.invalidCount + quoteResult.invalidCount;
@@ -267,6 +405,11 @@ export async function cryptoRawToProcessed(
     cryptocurrencies: coinResult.rows,
     quotes: quoteResult.rows,
     partitions: Object.freeze([...quoteResult.partitions].sort()),
+    tableFormat: o.lake.tableFormat,
+    snapshotIds: snapshotsOf({
+      [PROCESSED_CRYPTOCURRENCY_TABLE]: coinResult,
+      [PROCESSED_QUOTE_TABLE]: quoteResult,
+    }),
   });
 }
 
@@ -389,10 +532,17 @@ function marketDay(
  * floats. Reads one day partition at a time; writes `dt=…/convert=…/` partitions with
  * `overwrite_partitions`, so each convert currency is curated by its own run.
  *
+ * With `tableFormat: 'iceberg'` the quote table is an Iceberg table read at one snapshot: its
+ * current snapshot is pinned when the run starts and every day is read from it, so a writer that
+ * commits meanwhile cannot give the run a mix of two snapshots (`quoteSnapshotId` names it). The
+ * curated tables are Iceberg tables partitioned by {@link CRYPTO_CURATED_PARTITIONS}, one
+ * `overwrite_partitions` snapshot each per run (`snapshotIds`). A missing Iceberg quote table
+ * fails the run (`CMC_TRANSFORM_FAILED`).
+ *
  * @example
  * ```ts
- * const { days } = await cryptoProcessedToCurated({ processed: lake.processed, curated: lake.curated });
- * console.log(days);
+ * const { days, snapshotIds } = await cryptoProcessedToCurated({ processed: lake.processed, curated: lake.curated, tableFormat: 'iceberg' });
+ * console.log(days, snapshotIds[COIN_DAILY_TABLE]);
  * ```
  */
 export async function cryptoProcessedToCurated(
@@ -411,25 +561,36 @@ export async function cryptoProcessedToCurated(
   if (typeof convert !== 'string' || convert.length === 0) {
     throw invalid('cryptoProcessedToCurated options.convert must be a non-empty string', 'convert');
   }
-  const o = Object.freeze({ processed: options.processed, curated: options.curated, convert });
+  const fn = 'cryptoProcessedToCurated';
+  const tableFormat = checkTableFormat(options.tableFormat, fn);
+  const o = Object.freeze({
+    processed: options.processed,
+    curated: options.curated,
+    convert,
+    read: lakeFormat(
+      tableFormat,
+      checkCatalog(options.processedCatalog, fn, 'processedCatalog', options.processed, tableFormat),
+    ),
+    write: lakeFormat(
+      tableFormat,
+      checkCatalog(options.catalog, fn, 'catalog', options.curated, tableFormat),
+    ),
+  });
 
-  const files = await step('listing processed quote', () =>
-    listDatasetFiles(o.processed, PROCESSED_QUOTE_TABLE),
-  );
-  const days = [
-    ...new Set(files.map((f) => parsePartitions(f.key).dt).filter((d): d is string => !!d)),
-  ].sort();
+  const source = await step('listing processed quote', () => quoteDays(o.processed, o.read));
   const coinRows: CoinDailyRow[] = [];
   const marketRows: MarketDailyRow[] = [];
   let previousRank = new Map<number, number>();
-  for (const date of days) {
+  for (const date of source.days) {
     const quotes: QuoteRow[] = [];
-    await step(`reading processed quote dt=${date}`, async () => {
+    await step(`reading processed quote ${source.partition}=${date}`, async () => {
       for await (const q of readDataset({
         storage: o.processed,
         table: PROCESSED_QUOTE_TABLE,
         schema: quoteSchema,
-        partitions: { dt: date },
+        partitions: { [source.partition]: date },
+        ...o.read,
+        ...(source.snapshotId === undefined ? {} : { snapshotId: source.snapshotId }),
       })) {
         if (q.convert === o.convert) quotes.push(q);
       }
@@ -441,8 +602,9 @@ export async function cryptoProcessedToCurated(
     coinRows.push(...rows);
     marketRows.push(marketDay(date, o.convert, rows, order));
   }
+  const written: Record<string, { snapshotId?: string }> = {};
   if (coinRows.length > 0) {
-    await step('writing curated coin_daily', () =>
+    written[COIN_DAILY_TABLE] = await step('writing curated coin_daily', () =>
       writeDataset(coinRows, {
         storage: o.curated,
         table: COIN_DAILY_TABLE,
@@ -450,9 +612,10 @@ export async function cryptoProcessedToCurated(
         partitionBy: CURATED_PARTITIONS,
         format: 'parquet',
         mode: 'overwrite_partitions',
+        ...o.write,
       }),
     );
-    await step('writing curated market_daily', () =>
+    written[MARKET_DAILY_TABLE] = await step('writing curated market_daily', () =>
       writeDataset(marketRows, {
         storage: o.curated,
         table: MARKET_DAILY_TABLE,
@@ -460,11 +623,48 @@ export async function cryptoProcessedToCurated(
         partitionBy: CURATED_PARTITIONS,
         format: 'parquet',
         mode: 'overwrite_partitions',
+        ...o.write,
       }),
     );
   }
   return Object.freeze({
     coinDays: coinRows.length,
     days: Object.freeze(marketRows.map((r) => r.date)),
+    tableFormat: o.write.tableFormat,
+    snapshotIds: snapshotsOf(written),
+    ...(source.snapshotId === undefined ? {} : { quoteSnapshotId: source.snapshotId }),
   });
+}
+
+/**
+ * The quote table's days and the partition that holds each: a hive table's `dt` partitions, or an
+ * Iceberg table's `last_updated_day` values at its current snapshot, with that snapshot's id so
+ * that every day is read from the same one.
+ */
+async function quoteDays(
+  processed: Storage,
+  lake: { tableFormat: LakeTableFormat; catalog?: IcebergCatalog },
+): Promise<{ days: string[]; partition: string; snapshotId?: string }> {
+  if (lake.tableFormat === 'hive') {
+    const files = await listDatasetFiles(processed, PROCESSED_QUOTE_TABLE);
+    const days = new Set(files.map((f) => parsePartitions(f.key).dt).filter((d): d is string => !!d));
+    return { days: [...days].sort(), partition: 'dt' };
+  }
+  const scan = await scanIceberg({ storage: processed, table: PROCESSED_QUOTE_TABLE, ...lake });
+  const days = new Set<string>();
+  for (const file of scan.files) {
+    const day = file.partition[QUOTE_DAY_PARTITION];
+    if (typeof day !== 'string') {
+      throw new CryptoTransformError(
+        `${file.key} of ${PROCESSED_QUOTE_TABLE} has no ${QUOTE_DAY_PARTITION} partition: the table must be partitioned by day(last_updated)`,
+        { code: 'CMC_TRANSFORM_FAILED', context: { table: PROCESSED_QUOTE_TABLE, key: file.key } },
+      );
+    }
+    days.add(day);
+  }
+  return {
+    days: [...days].sort(),
+    partition: QUOTE_DAY_PARTITION,
+    ...(scan.snapshot ? { snapshotId: String(scan.snapshot['snapshot-id']) } : {}),
+  };
 }

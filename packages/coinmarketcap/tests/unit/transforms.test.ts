@@ -75,7 +75,12 @@ describe('crypto transforms', () => {
 
       const result = await cryptoProcessedToCurated({ processed, curated });
 
-      expect(result).toEqual({ coinDays: 4, days: ['2026-01-01', '2026-01-02'] });
+      expect(result).toEqual({
+        coinDays: 4,
+        days: ['2026-01-01', '2026-01-02'],
+        tableFormat: 'hive',
+        snapshotIds: {},
+      });
       const coins = await collect(
         readDataset({ storage: curated, table: COIN_DAILY_TABLE, schema: coinDailySchema }),
       );

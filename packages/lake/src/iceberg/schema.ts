@@ -353,15 +353,25 @@ function pad(n: number, width = 2): string {
   return String(n).padStart(width, '0');
 }
 
-/** Iceberg's human-readable text of a partition value (what Java puts in paths). */
-export function humanPartitionValue(transform: string, value: PartitionValue): string {
+/**
+ * Iceberg's human-readable text of a partition value (what Java puts in paths). `sourceType` is the
+ * source column's type: an identity partition of a date holds days since the epoch, and reads as
+ * the ISO date, as in Java.
+ */
+export function humanPartitionValue(transform: string, value: PartitionValue, sourceType?: string): string {
   if (value === null) return 'null';
-  if (transform === 'hour' || transform === 'day') {
+  if (transform === 'hour' || transform === 'day' || (transform === 'identity' && sourceType === 'date')) {
     const date = new Date(Number(value) * (transform === 'hour' ? HOUR_MS : DAY_MS));
     const day = `${pad(date.getUTCFullYear(), 4)}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())}`;
     return transform === 'hour' ? `${day}-${pad(date.getUTCHours())}` : day;
   }
   return String(value);
+}
+
+/** The type (as text) of a partition field's source column in `schema`. */
+export function partitionSourceType(schema: IcebergSchema, field: IcebergPartitionField): string | undefined {
+  const source = schema.fields.find((s) => s.id === field['source-id']);
+  return source ? typeText(source.type) : undefined;
 }
 
 /** One record's partition: the values (by partition field) and the data folder, cached per value. */
@@ -393,7 +403,7 @@ export function partitioner(spec: IcebergPartitionSpec, schema: IcebergSchema): 
       if (type === 'long') return BigInt(v as bigint);
       return v as PartitionValue;
     };
-    return { f, value };
+    return { f, value, type };
   });
   const cache = new Map<string, { values: PartitionValue[]; path: string }>();
   if (fields.length === 0) {
@@ -407,8 +417,8 @@ export function partitioner(spec: IcebergPartitionSpec, schema: IcebergSchema): 
     if (!hit) {
       const path = fields
         .map(
-          ({ f }, i) =>
-            `${encodeURIComponent(f.name)}=${encodeURIComponent(humanPartitionValue(f.transform, values[i] as PartitionValue))}/`,
+          ({ f, type }, i) =>
+            `${encodeURIComponent(f.name)}=${encodeURIComponent(humanPartitionValue(f.transform, values[i] as PartitionValue, type))}/`,
         )
         .join('');
       hit = { values, path };

@@ -47,6 +47,7 @@ import {
   type PartitionValue,
   partitioner,
   partitionResultType,
+  partitionSourceType,
   planIcebergSchema,
   planPartitionSpec,
   type SchemaPlan,
@@ -268,11 +269,15 @@ export async function liveFiles(storage: Storage, snapshot: Snapshot | undefined
 }
 
 /** The partition folder of a data file, by the spec's human-readable values. */
-function partitionPathOf(spec: IcebergPartitionSpec, values: Record<string, PartitionValue>): string {
+function partitionPathOf(
+  spec: IcebergPartitionSpec,
+  values: Record<string, PartitionValue>,
+  schema: IcebergSchema,
+): string {
   return spec.fields
     .map(
       (f) =>
-        `${encodeURIComponent(f.name)}=${encodeURIComponent(humanPartitionValue(f.transform, values[f.name] ?? null))}/`,
+        `${encodeURIComponent(f.name)}=${encodeURIComponent(humanPartitionValue(f.transform, values[f.name] ?? null, partitionSourceType(schema, f)))}/`,
     )
     .join('');
 }
@@ -464,7 +469,7 @@ async function attempt(
   const removed: DataFile[] = [];
   const stillLive = new Set<string>();
   const partitionsTouched = new Set<string>();
-  for (const file of change.added) partitionsTouched.add(partitionPathOf(spec, file.partition));
+  for (const file of change.added) partitionsTouched.add(partitionPathOf(spec, file.partition, schema));
 
   for (const manifest of await snapshotManifests(storage, parent)) {
     if (!change.removes && !change.requires) {
@@ -480,7 +485,7 @@ async function attempt(
     const live = entries.filter((e) => e.status !== 2);
     for (const e of live) stillLive.add(e.dataFile.filePath);
     const gone = live.filter((e) =>
-      change.removes?.(e.dataFile, partitionPathOf(spec, e.dataFile.partition)),
+      change.removes?.(e.dataFile, partitionPathOf(spec, e.dataFile.partition, schema)),
     );
     if (gone.length === 0) {
       if (live.length > 0) manifests.push(manifest);
@@ -492,7 +497,7 @@ async function attempt(
     );
     for (const e of gone) {
       removed.push(e.dataFile);
-      partitionsTouched.add(partitionPathOf(spec, e.dataFile.partition));
+      partitionsTouched.add(partitionPathOf(spec, e.dataFile.partition, schema));
     }
     const m = await writeManifest(storage, table, schema, spec, rewritten, snapshotId, sequenceNumber);
     written.push(keyOf(storage, m.manifestPath));
@@ -873,7 +878,10 @@ export async function scanIceberg<F extends Fields>(options: IcebergReadOptions<
     const human: Record<string, string | null> = {};
     for (const f of spec.fields) {
       const v = entry.dataFile.partition[f.name] ?? null;
-      human[f.name] = v === null ? null : humanPartitionValue(f.transform, v as PartitionValue);
+      human[f.name] =
+        v === null
+          ? null
+          : humanPartitionValue(f.transform, v as PartitionValue, partitionSourceType(schema, f));
     }
     if (!matches(human)) continue;
     files.push({
@@ -939,7 +947,8 @@ export async function compactIceberg<F extends Fields>(
   const spec = defaultSpec(base.metadata);
   const tableSchema = currentSchema(base.metadata);
   const inputs = (await liveFiles(storage, snapshotFor(base.metadata))).filter(
-    ({ entry }) => partition === '' || partitionPathOf(spec, entry.dataFile.partition) === partition,
+    ({ entry }) =>
+      partition === '' || partitionPathOf(spec, entry.dataFile.partition, tableSchema) === partition,
   );
   const current = snapshotFor(base.metadata);
   if (inputs.length <= 1) {
@@ -967,7 +976,7 @@ export async function compactIceberg<F extends Fields>(
   const fieldIds = new Map(tableSchema.fields.map((f) => [f.name, f.id]));
   const byPartition = new Map<string, typeof inputs>();
   for (const input of inputs) {
-    const path = partitionPathOf(spec, input.entry.dataFile.partition);
+    const path = partitionPathOf(spec, input.entry.dataFile.partition, tableSchema);
     byPartition.set(path, [...(byPartition.get(path) ?? []), input]);
   }
   const valuesOf = new Map(
