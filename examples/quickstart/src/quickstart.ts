@@ -538,6 +538,7 @@ async function runCrypto(
             await runSparkJob({
               job: 'crypto_raw_to_processed',
               args: ['--raw', lake.raw.url, '--processed', lake.processed.url],
+              tableFormat: settings.tableFormat,
               signal,
               onLine: log,
             });
@@ -581,6 +582,7 @@ async function runCrypto(
             await runSparkJob({
               job: 'crypto_processed_to_curated',
               args: ['--processed', lake.processed.url, '--curated', lake.curated.url],
+              tableFormat: settings.tableFormat,
               signal,
               onLine: log,
             });
@@ -863,6 +865,7 @@ async function runSensors(
                 '--dates',
                 ...days,
               ],
+              tableFormat: settings.tableFormat,
               signal,
               onLine: log,
             });
@@ -897,6 +900,7 @@ async function runSensors(
             await runSparkJob({
               job: 'sensors_processed_to_curated',
               args: ['--processed', lake.processed.url, '--curated', lake.curated.url, '--dates', ...days],
+              tableFormat: settings.tableFormat,
               signal,
               onLine: log,
             });

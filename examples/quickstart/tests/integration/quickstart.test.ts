@@ -1,21 +1,23 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import {
   COIN_DAILY_TABLE,
   coinDailySchema,
   cryptocurrencySchema,
   PROCESSED_CRYPTOCURRENCY_TABLE,
 } from '@tributary/coinmarketcap';
-import { readDataset } from '@tributary/lake';
+import { readDataset, type Storage } from '@tributary/lake';
 import { curatedHourlySchema, sensorRecordSchema } from '@tributary/sensors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalEnvironment, type LocalEnvironment } from '../../src/local-environment.js';
 import { type QuickstartResult, runQuickstart } from '../../src/quickstart.js';
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '../..');
+const PYTHON = join(packageDir, '../../spark/.venv/bin/python');
 const out = mkdtempSync(join(tmpdir(), 'tributary-quickstart-'));
 // Neither a CoinMarketCap key nor an outside database: the fixtures and the embedded PostgreSQL.
 const settings = { TRIBUTARY_MODE: 'local' };
@@ -35,6 +37,22 @@ afterAll(async () => {
 
 const rowsOf = (result: QuickstartResult, zone: string, table: string) =>
   result.tables.find((t) => t.zone === zone && t.table === table)?.rows;
+
+/** The processed and curated tables of a run, as its summary reports them. */
+const lakeTables = (result: QuickstartResult) =>
+  result.tables.filter((t) => t.zone === 'processed' || t.zone === 'curated');
+
+/** A table's rows as sorted JSON lines, at its current snapshot or at `snapshotId`. */
+async function tableRows(storage: Storage, table: string, snapshotId?: string): Promise<string[]> {
+  const rows: string[] = [];
+  for await (const row of readDataset({ storage, table, ...(snapshotId ? { snapshotId } : {}) })) {
+    rows.push(JSON.stringify(row, (_k, v) => (typeof v === 'bigint' ? String(v) : v)));
+  }
+  return rows.sort();
+}
+
+/** Every processed and curated table's rows after the first run, to time-travel back to. */
+const firstRows = new Map<string, string[]>();
 
 async function warehouseCount(table: string): Promise<number> {
   const { rows } = await env.sourcePool.query(`SELECT count(*)::int AS n FROM analytics.${table}`);
@@ -102,7 +120,49 @@ describe('examples/quickstart', () => {
       ]);
       expect(first.stages.every((s) => s.seconds > 0)).toBe(true);
       expect(first.stages.find((s) => s.name.startsWith('fleets'))?.records).toBe(3_000);
+
+      // Iceberg by default: every processed and curated table with its snapshot in the summary.
+      expect(first.tableFormat).toBe('iceberg');
+      expect(lakeTables(first)).toHaveLength(6);
+      for (const t of lakeTables(first)) {
+        expect(t, t.table).toMatchObject({ format: 'iceberg', snapshotId: expect.stringMatching(/^\d+$/) });
+        expect(t.snapshots, t.table).toBeGreaterThan(0);
+        firstRows.set(`${t.zone}/${t.table}`, await tableRows(env.lake.zone(t.zone as 'processed'), t.table));
+        expect(firstRows.get(`${t.zone}/${t.table}`), t.table).toHaveLength(t.rows);
+      }
+      expect(first.snapshotHistory).toHaveLength(1);
     }, 180_000);
+
+    it.skipIf(!existsSync(PYTHON))(
+      'leaves Iceberg tables that pyiceberg reads with the summary’s rows, snapshot ids and counts',
+      async () => {
+        const script = `
+import json, os, sys
+from pyiceberg.table import StaticTable
+out = {}
+for path in sys.argv[1:]:
+    hint = open(os.path.join(path, 'metadata', 'version-hint.text')).read().strip()
+    t = StaticTable.from_metadata('file://' + os.path.join(path, 'metadata', f'v{hint}.metadata.json'))
+    out[path] = {'rows': t.scan().to_arrow().num_rows, 'snapshotId': str(t.current_snapshot().snapshot_id), 'snapshots': len(t.metadata.snapshots)}
+print(json.dumps(out))
+`;
+        const paths = lakeTables(first).map((t) => join(out, 'lake', t.zone, t.table));
+        const { stdout } = await promisify(execFile)(PYTHON, ['-c', script, ...paths]);
+        const read = JSON.parse(stdout) as Record<
+          string,
+          { rows: number; snapshotId: string; snapshots: number }
+        >;
+
+        for (const t of lakeTables(first)) {
+          expect(read[join(out, 'lake', t.zone, t.table)], t.table).toEqual({
+            rows: t.rows,
+            snapshotId: t.snapshotId,
+            snapshots: t.snapshots,
+          });
+        }
+      },
+      60_000,
+    );
 
     it('answers the three queries with what the lake holds', async () => {
       const readings = [];
@@ -198,7 +258,27 @@ describe('examples/quickstart', () => {
       expect(await warehouseCount('sensor_hourly')).toBe(first.sensors.curatedRows);
       expect(await warehouseCount('coin_daily')).toBe(900);
       expect(second.queries).toEqual(first.queries);
+
+      // Iceberg: the same rows in more snapshots; the history holds both runs.
+      for (const t of lakeTables(second)) {
+        const before = lakeTables(first).find((f) => f.zone === t.zone && f.table === t.table);
+        expect(t.snapshots, t.table).toBeGreaterThan(before?.snapshots ?? Number.POSITIVE_INFINITY);
+        expect(t.snapshotId, t.table).not.toBe(before?.snapshotId);
+      }
+      expect(second.snapshotHistory.map((run) => run.tables.map((t) => t.snapshots))).toEqual([
+        lakeTables(first).map((t) => t.snapshots),
+        lakeTables(second).map((t) => t.snapshots),
+      ]);
     }, 180_000);
+
+    it('time-travels every table back to the first run: its snapshot gives the first run’s rows', async () => {
+      for (const t of lakeTables(first)) {
+        const storage = env.lake.zone(t.zone as 'processed');
+        const then = await tableRows(storage, t.table, t.snapshotId);
+        expect(then, t.table).toEqual(firstRows.get(`${t.zone}/${t.table}`));
+        expect(await tableRows(storage, t.table), t.table).toEqual(then);
+      }
+    });
   });
 
   describe('cli', () => {
@@ -234,6 +314,8 @@ describe('examples/quickstart', () => {
           '2000',
           '--sensors',
           '1',
+          '--table-format',
+          'hive',
         ]);
 
         expect(code, stderr).toBe(0);
@@ -244,7 +326,9 @@ describe('examples/quickstart', () => {
         expect(stdout).toMatch(/2,000 records produced → 2,000 delivered/);
         expect(stdout).toMatch(/analytics\.sensor_hourly/);
         expect(stdout).toContain(`raw zone: file://${cliOut}/lake/raw`);
-        expect(stdout).toMatch(/done in \d+\.\d s \(local mode, ts engine\)/);
+        expect(stdout).toMatch(/done in \d+\.\d s \(local mode, ts engine, hive tables\)/);
+        // hive tables are crawled into the local catalog, with their partitions
+        expect(stdout).toMatch(/│ 'processed' │ 'sensors'\s+│ 2000 .*│ 'hive'/);
         // the plain (non-TTY) progress lines name the stages as they start
         expect(stderr).toContain('▸ sensors: fleets → Kinesis → raw (60 s buffer)');
       } finally {
