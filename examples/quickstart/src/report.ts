@@ -10,13 +10,15 @@ import type {
   ReportData,
   SensorPoint,
   SensorSeries,
+  SnapshotHistoryRun,
   StageFigure,
   TableFigure,
 } from './report-data.js';
 
 /**
  * The report could not be rendered or written: `REPORT_DATA_INVALID` (a non-finite number, a
- * timestamp that does not parse, a price that is not positive; `context.field` is its path) or
+ * timestamp that does not parse, a price that is not positive, a snapshot count that is not an
+ * integer >= 0, a snapshot id that is not decimal; `context.field` is its path) or
  * `REPORT_WRITE_FAILED` (`context.path`, the file system error as `cause`).
  *
  * @example
@@ -121,6 +123,17 @@ function time(value: string, field: string): number {
   return ms;
 }
 
+function wholeCount(value: unknown, field: string): void {
+  if (!(Number.isInteger(value) && (value as number) >= 0)) invalid(field, 'an integer >= 0');
+}
+
+/** An Iceberg snapshot id is a long, carried as decimal text; `''` only for a table with no snapshot yet. */
+function snapshotId(value: unknown, snapshots: number | undefined, field: string): void {
+  const none = value === '' && (snapshots ?? 0) === 0;
+  if (!(none || (typeof value === 'string' && /^-?\d+$/.test(value))))
+    invalid(field, 'a decimal snapshot id');
+}
+
 /** NaN in a path would make the browser drop the whole shape silently: refuse it up front. */
 function validate(data: ReportData): void {
   data.sensors.series.forEach((series, s) => {
@@ -158,6 +171,22 @@ function validate(data: ReportData): void {
   });
   data.pipeline.tables.forEach((table, i) => {
     for (const key of ['rows', 'files', 'bytes'] as const) finite(table[key], `pipeline.tables[${i}].${key}`);
+    if (table.snapshots !== undefined) wholeCount(table.snapshots, `pipeline.tables[${i}].snapshots`);
+    if (table.snapshotId !== undefined) {
+      snapshotId(table.snapshotId, table.snapshots, `pipeline.tables[${i}].snapshotId`);
+    }
+  });
+  data.pipeline.snapshotHistory?.forEach((run, r) => {
+    time(run.at, `pipeline.snapshotHistory[${r}].at`);
+    const seen = new Set<string>();
+    run.tables.forEach((table, t) => {
+      const field = `pipeline.snapshotHistory[${r}].tables[${t}]`;
+      // One bar and one cell per table and run: a second entry would have to win silently.
+      if (seen.has(tableName(table))) invalid(field, 'a table not listed before in its run');
+      seen.add(tableName(table));
+      wholeCount(table.snapshots, `${field}.snapshots`);
+      snapshotId(table.snapshotId, table.snapshots, `${field}.snapshotId`);
+    });
   });
 }
 
@@ -231,11 +260,19 @@ function timeTicks([lo, hi]: [number, number], max = 8): { ticks: number[]; labe
   return { ticks, label };
 }
 
-function axes(frame: Frame, x: Scale, y: Scale, yLabel: (v: number) => string, yTarget = 5): string {
+/** Time ticks on x unless `xTicks` gives others (the snapshot chart's runs). */
+function axes(
+  frame: Frame,
+  x: Scale,
+  y: Scale,
+  yLabel: (v: number) => string,
+  yTarget = 5,
+  xTicks?: { ticks: number[]; label: (t: number) => string },
+): string {
   const { left, top, width, right, height, bottom } = frame;
   const x1 = width - right;
   const y1 = height - bottom;
-  const xt = timeTicks(x.domain, Math.max(3, Math.floor((x1 - left) / 55)));
+  const xt = xTicks ?? timeTicks(x.domain, Math.max(3, Math.floor((x1 - left) / 55)));
   const yt = valueTicks(y.domain, yTarget);
   const parts = [`<g class="axis">`];
   for (const v of yt.ticks) {
@@ -495,6 +532,20 @@ const PIPELINE_COLORS: Record<StageFigure['pipeline'], string> = {
 };
 const ZONES = ['raw', 'processed', 'curated', 'warehouse'];
 
+function zoneRank(zone: string): number {
+  return ZONES.includes(zone) ? ZONES.indexOf(zone) : ZONES.length;
+}
+
+/** Zones in pipeline order, then tables by name: the order of the tables section and the snapshot figure. */
+function byZone(a: { zone: string; table: string }, b: { zone: string; table: string }): number {
+  return zoneRank(a.zone) - zoneRank(b.zone) || a.table.localeCompare(b.table);
+}
+
+/** `processed/sensors`: how the snapshot figure names a table. */
+function tableName(t: { zone: string; table: string }): string {
+  return `${t.zone}/${t.table}`;
+}
+
 function stagesSection(stages: StageFigure[]): string {
   const chart = barChart(
     'pipeline-stages',
@@ -524,10 +575,7 @@ function stagesSection(stages: StageFigure[]): string {
 }
 
 function tablesSection(tables: TableFigure[]): string {
-  const zoneRank = (zone: string) => (ZONES.includes(zone) ? ZONES.indexOf(zone) : ZONES.length);
-  const sorted = tables.toSorted(
-    (a, b) => zoneRank(a.zone) - zoneRank(b.zone) || a.table.localeCompare(b.table),
-  );
+  const sorted = tables.toSorted(byZone);
   const chart = barChart(
     'pipeline-tables',
     `Rows per table and zone: ${sorted.map((t) => `${t.zone}/${t.table} ${t.rows}`).join(', ')}`,
@@ -543,18 +591,121 @@ function tablesSection(tables: TableFigure[]): string {
     const inZone = sorted.filter((t) => t.zone === zone);
     for (const t of inZone) {
       rows.push(
-        `<tr><td>${esc(t.zone)}</td><td>${esc(t.table)}</td><td>${integer.format(t.rows)}</td><td>${integer.format(t.files)}</td><td>${esc(bytes(t.bytes))}</td></tr>`,
+        `<tr><td>${esc(t.zone)}</td><td>${esc(t.table)}</td><td>${integer.format(t.rows)}</td><td>${integer.format(t.files)}</td><td>${esc(bytes(t.bytes))}</td>` +
+          `<td>${esc(t.format ?? '')}</td><td>${esc(t.snapshotId ?? '')}</td><td>${t.snapshots === undefined ? '' : integer.format(t.snapshots)}</td></tr>`,
       );
     }
     const sum = (key: 'rows' | 'files' | 'bytes') => inZone.reduce((n, t) => n + t[key], 0);
+    // Snapshots are per table: a zone's sum of them would mean nothing, so its total leaves them empty.
     rows.push(
-      `<tr class="total"><td>${esc(zone)}</td><td>all</td><td>${integer.format(sum('rows'))}</td><td>${integer.format(sum('files'))}</td><td>${esc(bytes(sum('bytes')))}</td></tr>`,
+      `<tr class="total"><td>${esc(zone)}</td><td>all</td><td>${integer.format(sum('rows'))}</td><td>${integer.format(sum('files'))}</td><td>${esc(bytes(sum('bytes')))}</td><td></td><td></td><td></td></tr>`,
     );
   }
   return figure(
     'Tables',
-    'rows per table; files and bytes per zone in the table',
-    chart + table(['zone', 'table', 'rows', 'files', 'bytes'], rows, 'pipeline-tables'),
+    'rows per table; files and bytes per zone in the table; an Iceberg table’s current snapshot and how many its metadata holds',
+    chart +
+      table(
+        ['zone', 'table', 'rows', 'files', 'bytes', 'format', 'snapshot id', 'snapshots'],
+        rows,
+        'pipeline-tables',
+      ),
+  );
+}
+
+/**
+ * Grouped bars: one group per run (oldest left), one bar per Iceberg table, as high as the
+ * snapshots its metadata held after that run. Bars rather than lines, because the tables usually
+ * gain the same number of snapshots per run and their lines would hide one another. Absent ('')
+ * without a history or without any table in it: a hive run has no snapshots to show.
+ */
+function snapshotSection(history: SnapshotHistoryRun[]): string {
+  const byName = new Map<string, { zone: string; table: string }>();
+  for (const run of history) for (const t of run.tables) byName.set(tableName(t), t);
+  if (byName.size === 0) return '';
+  // Every table any run had; one a run lacks (created later, or dropped) is a gap, not a zero.
+  const tables = [...byName.values()].sort(byZone).map(tableName);
+  const runs = history.map((run, i) => ({
+    number: i + 1,
+    at: new Date(Date.parse(run.at)).toISOString(),
+    tables: new Map(run.tables.map((t) => [tableName(t), t])),
+  }));
+  const legendRows = Math.ceil(tables.length / 2);
+  const frame: Frame = {
+    width: 460,
+    height: 212 + legendRows * 18,
+    left: 40,
+    right: 12,
+    top: 12,
+    bottom: 50 + legendRows * 18,
+  };
+  const plotWidth = frame.width - frame.left - frame.right;
+  const baseline = frame.height - frame.bottom;
+  const x = scale(0.5, runs.length + 0.5, frame.left, frame.width - frame.right);
+  const max = Math.max(1, ...history.flatMap((run) => run.tables.map((t) => t.snapshots)));
+  // Headroom above the tallest bar; at least one unit per tick, so the axis never reads 0.5 snapshots.
+  const y = scale(0, max * 1.1, baseline, frame.top);
+  const yTarget = Math.max(1, Math.min(5, Math.floor(max * 1.1)));
+  // Few runs would make slabs of the bars: at most 36 px each.
+  const barWidth = Math.min(36, ((plotWidth / runs.length) * 0.8) / tables.length);
+  const groupWidth = barWidth * tables.length;
+  const sameDay = new Set(runs.map((r) => r.at.slice(0, 10))).size === 1;
+  const stamp = (iso: string, seconds: boolean) =>
+    `${sameDay ? '' : `${iso.slice(5, 10)} `}${iso.slice(11, seconds ? 19 : 16)}`;
+  // Two runs in the same minute would share a label: then every label shows seconds.
+  const seconds = new Set(runs.map((r) => stamp(r.at, false))).size < runs.length;
+  const every = Math.ceil(runs.length / Math.max(1, Math.floor(plotWidth / 64)));
+  const labelled = runs.filter((r) => (r.number - 1) % every === 0);
+  const color = (k: number) => PALETTE[k % PALETTE.length];
+  const bars = runs.flatMap((run) =>
+    tables.flatMap((name, k) => {
+      const t = run.tables.get(name);
+      if (t === undefined) return [];
+      const left = x(run.number) - groupWidth / 2 + k * barWidth;
+      // A zero still gets a hairline, so a table with no snapshot yet shows where its bar would be.
+      const h = Math.max(1, baseline - y(t.snapshots));
+      const current = t.snapshotId === '' ? '' : `, current ${t.snapshotId}`;
+      return [
+        `<path class="snapshot-bar" fill="${color(k)}" d="M${round(left)},${round(baseline - h)}h${round(barWidth)}v${round(h)}h${round(-barWidth)}Z">` +
+          `<title>${esc(name)} · run ${run.number} (${run.at}): ${integer.format(t.snapshots)} snapshots${esc(current)}</title></path>`,
+      ];
+    }),
+  );
+  const runLabels = labelled.map(
+    (r) =>
+      `<text class="run-label" x="${round(x(r.number))}" y="${baseline + 28}" text-anchor="middle">#${r.number}</text>`,
+  );
+  const legend = tables.map(
+    (name, k) =>
+      `<g class="legend-item" transform="translate(${frame.left + (k % 2) * (plotWidth / 2)},${baseline + 48 + Math.floor(k / 2) * 18})">` +
+      `<rect width="12" height="12" y="-6" fill="${color(k)}"/><text x="18" dominant-baseline="middle">${esc(cut(name, 32))}</text></g>`,
+  );
+  const body =
+    axes(frame, x, y, (v) => integer.format(v), yTarget, {
+      ticks: labelled.map((r) => r.number),
+      label: (n) => stamp(runs[n - 1]?.at ?? '', seconds),
+    }) +
+    bars.join('') +
+    runLabels.join('') +
+    legend.join('');
+  const figures = tables.map(
+    (name) => `${name} ${runs.map((r) => r.tables.get(name)?.snapshots ?? '–').join(', ')}`,
+  );
+  const label = `Snapshots per Iceberg table over ${runs.length} run${runs.length === 1 ? '' : 's'}, oldest first: ${figures.join('; ')}`;
+  const rows = runs.map(
+    (r) =>
+      `<tr><td>${r.number}</td><td>${esc(r.at)}</td>${tables
+        .map((name) => {
+          const snapshots = r.tables.get(name)?.snapshots;
+          return `<td>${snapshots === undefined ? '–' : integer.format(snapshots)}</td>`;
+        })
+        .join('')}</tr>`,
+  );
+  return figure(
+    'Snapshots per table over the runs',
+    'snapshots in each Iceberg table’s metadata after each demo run in this output folder; x: run and its end time (UTC)',
+    svg('snapshot-history', label, frame, body) +
+      table(['run', 'ended (UTC)', ...tables], rows, 'snapshot-history'),
   );
 }
 
@@ -593,6 +744,7 @@ svg{display:block;width:100%;height:auto;font-size:11px;fill:var(--ink)}
 .count{fill:#9fb4cc}.anomaly-count{fill:${ANOMALY}}.strip-label{fill:var(--muted);font-size:9px}
 .coin{fill:none;stroke-width:1.6}.baseline{stroke:#8c959f;stroke-dasharray:2 3}.legend-item .symbol{font-weight:600}
 .share{stroke:#fff;stroke-width:1}.on-bar{fill:#fff;font-weight:600}.no-data{fill:var(--muted);font-size:13px}
+.run-label{fill:var(--muted);font-size:10px}
 table{border-collapse:collapse;margin-top:10px;font-size:12px;font-variant-numeric:tabular-nums}
 th,td{padding:3px 10px;white-space:nowrap;border-bottom:1px solid #eaeef2;text-align:right}th:nth-child(-n+2),td:nth-child(-n+2){text-align:left}
 tr.total td{font-weight:600;border-bottom-color:var(--line)}
@@ -601,11 +753,14 @@ tr.total td{font-weight:600;border-bottom-color:var(--line)}
 /**
  * Renders the demo's report: one self-contained HTML page (inline CSS and SVG, no script, no
  * external resource) with the sensor readings of the day per type, the hourly aggregates, the
- * coin prices and market-cap shares, and the pipeline's own figures. Every text value is
- * escaped; each chart is an `<svg role="img" data-chart="…">` with an `aria-label`.
+ * coin prices and market-cap shares, and the pipeline's own figures (with each Iceberg table's
+ * snapshot id and count, and their snapshots over the runs when `pipeline.snapshotHistory` has
+ * any). Every text value is escaped; each chart is an `<svg role="img" data-chart="…">` with an
+ * `aria-label`.
  *
- * @throws {ReportError} `REPORT_DATA_INVALID` when a number is not finite, a time does not parse
- * or a price is not positive (`context.field` names it).
+ * @throws {ReportError} `REPORT_DATA_INVALID` when a number is not finite, a time does not parse,
+ * a price is not positive, a snapshot count is not an integer >= 0 or a snapshot id not decimal
+ * (`context.field` names it).
  * @example
  * ```ts
  * const html = renderReport(data);
@@ -651,7 +806,7 @@ ${section(
     .join('')}</div>`,
 )}
 ${section('Coins', `<div class="grid wide">${coinChart(data.coins.prices)}${sharesChart(data.coins.marketCapShares)}</div>`)}
-${section('Pipeline', `<div class="grid">${stagesSection(data.pipeline.stages)}${tablesSection(data.pipeline.tables)}</div>`)}
+${section('Pipeline', `<div class="grid">${stagesSection(data.pipeline.stages)}${tablesSection(data.pipeline.tables)}${snapshotSection(data.pipeline.snapshotHistory ?? [])}</div>`)}
 </body>
 </html>
 `;

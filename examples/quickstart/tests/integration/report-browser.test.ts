@@ -140,6 +140,7 @@ describe('report.html in headless Chromium', () => {
       'sensor-hydraulic_pressure',
       'sensor-power_factor',
       'sensor-temperature',
+      'snapshot-history',
     ]);
     for (const chart of charts) {
       expect(chart.role, `${chart.name} role`).toBe('img');
@@ -149,9 +150,12 @@ describe('report.html in headless Chromium', () => {
       expect(chart.drawn, `${chart.name} drawn shapes`).toBeGreaterThan(0);
       expect(chart.undrawn, `${chart.name} empty paths`).toEqual([]);
     }
-    // The browser parsed what the unit tests counted in the string: 9 anomaly dots, 10 coin lines.
+    // The browser parsed what the unit tests counted in the string: 9 anomaly dots, 10 coin lines,
+    // 12 snapshot bars.
     expect(await page.locator('svg[data-chart^="sensor-"] circle.anomaly').count()).toBe(9);
     expect(await page.locator('svg[data-chart="coin-prices"] path.coin').count()).toBe(10);
+    // 4 Iceberg tables × 3 runs.
+    expect(await page.locator('svg[data-chart="snapshot-history"] path.snapshot-bar').count()).toBe(12);
     // And draws them in red, from the inline stylesheet.
     expect(
       await page

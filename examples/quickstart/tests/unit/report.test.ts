@@ -53,6 +53,17 @@ function markup(html: string): { tags: Set<string>; attributes: Set<string>; res
 
 const attribute = (tag: string, name: string) => Number(new RegExp(`\\b${name}="([^"]*)"`).exec(tag)?.[1]);
 
+function setHistory(
+  d: ReportData,
+  run: number,
+  table: number,
+  values: Partial<{ snapshots: number; snapshotId: string }>,
+): void {
+  const entry = d.pipeline.snapshotHistory?.[run]?.tables[table];
+  if (entry === undefined) throw new Error(`fixture has no snapshotHistory[${run}].tables[${table}]`);
+  Object.assign(entry, values);
+}
+
 describe('renderReport', () => {
   const data = reportData();
   const html = renderReport(data);
@@ -73,6 +84,7 @@ describe('renderReport', () => {
           'sensor-hydraulic_pressure',
           'sensor-power_factor',
           'sensor-temperature',
+          'snapshot-history',
         ].sort(),
       );
       expect(count(html, /<svg\b/g)).toBe(found.size);
@@ -181,8 +193,194 @@ describe('renderReport', () => {
       expect(count(tables, /<tr class="total">/g)).toBe(4);
       // raw: 172,800 + 24,000 rows, 24 + 25 files, 31,104,000 + 3,410,020 bytes.
       expect(tables).toContain(
-        '<tr class="total"><td>raw</td><td>all</td><td>196,800</td><td>49</td><td>32.9 MiB</td></tr>',
+        '<tr class="total"><td>raw</td><td>all</td><td>196,800</td><td>49</td><td>32.9 MiB</td><td></td><td></td><td></td></tr>',
       );
+    });
+
+    it("shows each Iceberg table's format, current snapshot id and snapshot count in the tables section", () => {
+      const tables = /<table data-table="pipeline-tables">([\s\S]*?)<\/table>/.exec(html)?.[1] ?? '';
+      const head = [...(/<thead>([\s\S]*?)<\/thead>/.exec(tables)?.[1] ?? '').matchAll(/<th>([^<]*)<\/th>/g)];
+
+      expect(head.map((m) => m[1])).toEqual([
+        'zone',
+        'table',
+        'rows',
+        'files',
+        'bytes',
+        'format',
+        'snapshot id',
+        'snapshots',
+      ]);
+      expect(tables).toContain(
+        '<tr><td>processed</td><td>sensors</td><td>172,800</td><td>24</td><td>5.6 MiB</td><td>iceberg</td><td>8333017788700497002</td><td>3</td></tr>',
+      );
+      expect(tables).toContain(
+        '<tr><td>processed</td><td>coin_quotes</td><td>24,000</td><td>1</td><td>1.1 MiB</td><td>iceberg</td><td>2496302553114815624</td><td>9</td></tr>',
+      );
+      // A hive table says so and has no snapshot; a table with no format (the warehouse's) leaves it empty.
+      expect(tables).toContain(
+        '<tr><td>raw</td><td>sensors</td><td>172,800</td><td>24</td><td>29.7 MiB</td><td>hive</td><td></td><td></td></tr>',
+      );
+      expect(tables).toContain(
+        '<tr><td>warehouse</td><td>coin_quotes</td><td>24,000</td><td>0</td><td>0 B</td><td></td><td></td><td></td></tr>',
+      );
+      expect(count(tables, /<td>iceberg<\/td>/g)).toBe(4);
+    });
+
+    it('shows an Iceberg table without a snapshot yet (an empty table) with 0 and no id', () => {
+      const d = reportData();
+      const empty = d.pipeline.tables.find((t) => t.zone === 'curated' && t.table === 'coin_daily');
+      if (empty) {
+        empty.snapshots = 0;
+        delete empty.snapshotId;
+      }
+
+      const out = renderReport(d);
+
+      expect(out).toContain(
+        '<tr><td>curated</td><td>coin_daily</td><td>240</td><td>1</td><td>30.5 KiB</td><td>iceberg</td><td></td><td>0</td></tr>',
+      );
+    });
+  });
+
+  describe('snapshot history', () => {
+    /** Each bar of the snapshot chart: its geometry (from `M x,y h w v h …`) and its tooltip. */
+    function bars(
+      svg: string,
+    ): { x: number; y: number; w: number; h: number; fill: string; title: string }[] {
+      const bar =
+        /<path class="snapshot-bar" fill="([^"]*)" d="M([\d.]+),([\d.]+)h([\d.]+)v([\d.]+)[^"]*"><title>([^<]*)<\/title>/g;
+      return [...svg.matchAll(bar)].map((m) => ({
+        fill: m[1] ?? '',
+        x: Number(m[2]),
+        y: Number(m[3]),
+        w: Number(m[4]),
+        h: Number(m[5]),
+        title: m[6] ?? '',
+      }));
+    }
+
+    function historyTable(out: string): string[][] {
+      const body = /<table data-table="snapshot-history">([\s\S]*?)<\/table>/.exec(out)?.[1] ?? '';
+      return [...body.matchAll(/<tr>([\s\S]*?)<\/tr>/g)].map((row) =>
+        [...(row[1] ?? '').matchAll(/<t[hd]>([^<]*)<\/t[hd]>/g)].map((cell) => cell[1] ?? ''),
+      );
+    }
+
+    const TABLES = [
+      'processed/coin_quotes',
+      'processed/sensors',
+      'curated/coin_daily',
+      'curated/sensor_hourly',
+    ];
+    const COUNTS: Record<string, number[]> = {
+      'processed/coin_quotes': [3, 6, 9],
+      'processed/sensors': [1, 2, 3],
+      'curated/coin_daily': [1, 2, 3],
+      'curated/sensor_hourly': [1, 2, 3],
+    };
+
+    it('draws one bar per Iceberg table and run, as high as its snapshot count, runs left to right', () => {
+      const svg = chart(html, 'snapshot-history');
+      const drawn = bars(svg);
+
+      expect(drawn).toHaveLength(12);
+      // Grouped by run, the tables in the same order in each group, each table its own colour.
+      drawn.forEach((bar, i) => {
+        const run = Math.floor(i / 4);
+        const name = TABLES[i % 4] ?? '';
+        expect(bar.title).toMatch(new RegExp(`^${name} · run ${run + 1} \\(`));
+        expect(bar.title).toContain(`: ${COUNTS[name]?.[run]} snapshots`);
+        expect(bar.fill).toBe(drawn[i % 4]?.fill);
+        if (i > 0) expect(bar.x).toBeGreaterThan(drawn[i - 1]?.x ?? 0);
+      });
+      expect(new Set(drawn.map((b) => b.fill)).size).toBe(4);
+      // Heights proportional to the counts, all bars standing on the same baseline.
+      const perSnapshot = (drawn[0]?.h ?? 0) / 3;
+      expect(perSnapshot).toBeGreaterThan(5);
+      drawn.forEach((bar, i) => {
+        const name = TABLES[i % 4] ?? '';
+        const snapshots = COUNTS[name]?.[Math.floor(i / 4)] ?? 0;
+        expect(bar.h).toBeCloseTo(snapshots * perSnapshot, 0);
+        expect(bar.y + bar.h).toBeCloseTo((drawn[0]?.y ?? 0) + (drawn[0]?.h ?? 0), 0);
+      });
+    });
+
+    it('labels each run with its number and its end time, and names every figure in the aria-label', () => {
+      const found = charts(html).get('snapshot-history');
+      const svg = found?.body ?? '';
+
+      for (const label of ['18:12', '18:27', '18:42', '#1', '#2', '#3'])
+        expect(svg).toContain(`>${label}</text>`);
+      for (const name of TABLES) expect(svg).toContain(`>${name}</text>`);
+      expect(found?.tag).toContain(
+        'aria-label="Snapshots per Iceberg table over 3 runs, oldest first: processed/coin_quotes 3, 6, 9; ' +
+          'processed/sensors 1, 2, 3; curated/coin_daily 1, 2, 3; curated/sensor_hourly 1, 2, 3"',
+      );
+      expect(html).toContain('<strong>Snapshots per table over the runs</strong>');
+    });
+
+    it('lists run time × table counts in a table under the chart', () => {
+      expect(historyTable(html)).toEqual([
+        ['run', 'ended (UTC)', ...TABLES],
+        ['1', '2026-11-23T18:12:44.101Z', '3', '1', '1', '1'],
+        ['2', '2026-11-23T18:27:31.870Z', '6', '2', '2', '2'],
+        ['3', '2026-11-23T18:42:07.512Z', '9', '3', '3', '3'],
+      ]);
+    });
+
+    it('draws a single run: one bar per table', () => {
+      const d = reportData();
+      d.pipeline.snapshotHistory = d.pipeline.snapshotHistory?.slice(-1);
+
+      const out = renderReport(d);
+      const drawn = bars(chart(out, 'snapshot-history'));
+
+      expect(drawn.map((b) => b.title.split(' · ')[0])).toEqual(TABLES);
+      expect(drawn.map((b) => Math.round(b.h / ((drawn[1]?.h ?? 1) / 3)))).toEqual([9, 3, 3, 3]);
+      expect(historyTable(out)).toHaveLength(2);
+      expect(out).not.toMatch(/NaN|Infinity/);
+    });
+
+    it('leaves a gap and a dash for a table a run did not have, and a hairline for zero snapshots', () => {
+      const d = reportData();
+      const first = d.pipeline.snapshotHistory?.[0];
+      if (first) first.tables = first.tables.filter((t) => t.table !== 'sensors');
+      const hourly = d.pipeline.snapshotHistory?.[1]?.tables.find((t) => t.table === 'sensor_hourly');
+      // An Iceberg table with no snapshot yet has no current snapshot id.
+      if (hourly) Object.assign(hourly, { snapshots: 0, snapshotId: '' });
+
+      const out = renderReport(d);
+      const drawn = bars(chart(out, 'snapshot-history'));
+
+      expect(drawn).toHaveLength(11);
+      expect(drawn.filter((b) => b.title.startsWith('processed/sensors')).map((b) => b.title)).toEqual([
+        expect.stringMatching(/ · run 2 /),
+        expect.stringMatching(/ · run 3 /),
+      ]);
+      expect(drawn.find((b) => b.title.startsWith('curated/sensor_hourly · run 2'))).toMatchObject({
+        h: 1,
+        title: 'curated/sensor_hourly · run 2 (2026-11-23T18:27:31.870Z): 0 snapshots',
+      });
+      expect(historyTable(out)[1]).toEqual(['1', '2026-11-23T18:12:44.101Z', '3', '–', '1', '1']);
+      expect(historyTable(out)[2]).toEqual(['2', '2026-11-23T18:27:31.870Z', '6', '2', '2', '0']);
+      expect(charts(out).get('snapshot-history')?.tag).toContain('processed/sensors –, 2, 3;');
+    });
+
+    it('is absent, chart and table, without a history (a hive run), with an empty one or one without tables', () => {
+      const without = reportData();
+      delete without.pipeline.snapshotHistory;
+      const empty = reportData();
+      empty.pipeline.snapshotHistory = [];
+      const noTables = reportData();
+      noTables.pipeline.snapshotHistory = [{ at: '2026-11-23T18:42:07.512Z', tables: [] }];
+
+      for (const out of [renderReport(without), renderReport(empty), renderReport(noTables)]) {
+        expect(charts(out).has('snapshot-history')).toBe(false);
+        expect(out).not.toContain('data-table="snapshot-history"');
+        expect(out).not.toContain('Snapshots per table');
+        expect(charts(out).size).toBe(10);
+      }
     });
   });
 
@@ -211,6 +409,8 @@ describe('renderReport', () => {
       if (stage) stage.name = hostile;
       const table = d.pipeline.tables[0];
       if (table) table.table = hostile;
+      const iceberg = d.pipeline.snapshotHistory?.[0]?.tables[0];
+      if (iceberg) iceberg.table = '<svg onload=alert(4)>';
       return d;
     }
 
@@ -234,8 +434,9 @@ describe('renderReport', () => {
       expect(out).toContain('data-chart="hourly-&quot;onload=&quot;alert(3)"');
       expect(out).toContain('<tspan class="symbol">&lt;B&amp;&gt;</tspan>');
       expect(out).toContain('&lt;°C&gt;');
-      // The hostile values still reach the page, as text: ten charts, not one more element.
-      expect(charts(out).size).toBe(10);
+      expect(out).toContain('processed/&lt;svg onload=alert(4)&gt;');
+      // The hostile values still reach the page, as text: eleven charts, not one more element.
+      expect(charts(out).size).toBe(11);
     });
 
     it('cuts a long coin name before escaping, never inside an entity', () => {
@@ -375,6 +576,68 @@ describe('renderReport', () => {
         'coins.prices[4].points[0].price must be a positive finite number',
       );
       expect(() => renderReport(badTime)).toThrow('sensors.series[0].points[7].t must be an ISO-8601 time');
+    });
+
+    it('refuses a snapshot count that is not a non-negative integer, in the history and in the tables', () => {
+      const cases: [string, (d: ReportData) => void][] = [
+        ['pipeline.snapshotHistory[1].tables[2].snapshots', (d) => setHistory(d, 1, 2, { snapshots: -1 })],
+        ['pipeline.snapshotHistory[2].tables[0].snapshots', (d) => setHistory(d, 2, 0, { snapshots: 2.5 })],
+        [
+          'pipeline.snapshotHistory[0].tables[3].snapshots',
+          (d) => setHistory(d, 0, 3, { snapshots: Number.NaN }),
+        ],
+        ['pipeline.tables[3].snapshots', (d) => Object.assign(d.pipeline.tables[3] ?? {}, { snapshots: -2 })],
+        [
+          'pipeline.tables[2].snapshots',
+          (d) => Object.assign(d.pipeline.tables[2] ?? {}, { snapshots: Infinity }),
+        ],
+      ];
+
+      for (const [field, spoil] of cases) {
+        const d = reportData();
+        spoil(d);
+
+        expect(() => renderReport(d), field).toThrow(
+          expect.objectContaining({ name: 'ReportError', code: 'REPORT_DATA_INVALID', context: { field } }),
+        );
+        expect(() => renderReport(d), field).toThrow(`${field} must be an integer >= 0`);
+      }
+    });
+
+    it('refuses a run time that does not parse, a snapshot id that is not decimal, a table listed twice', () => {
+      const badTime = reportData();
+      const run = badTime.pipeline.snapshotHistory?.[1];
+      if (run) run.at = 'second run';
+      const badHistoryId = reportData();
+      setHistory(badHistoryId, 0, 1, { snapshotId: '0x1f' });
+      const badTableId = reportData();
+      Object.assign(badTableId.pipeline.tables[4] ?? {}, { snapshotId: '12 34' });
+      // No id is only right for a table without snapshots.
+      const missingId = reportData();
+      setHistory(missingId, 2, 3, { snapshotId: '' });
+      const twice = reportData();
+      const last = twice.pipeline.snapshotHistory?.[2];
+      if (last?.tables[0]) last.tables.push({ ...last.tables[0], snapshots: 4 });
+
+      expect(() => renderReport(badTime)).toThrow(
+        expect.objectContaining({
+          code: 'REPORT_DATA_INVALID',
+          context: { field: 'pipeline.snapshotHistory[1].at' },
+        }),
+      );
+      expect(() => renderReport(badTime)).toThrow('pipeline.snapshotHistory[1].at must be an ISO-8601 time');
+      expect(() => renderReport(badHistoryId)).toThrow(
+        'pipeline.snapshotHistory[0].tables[1].snapshotId must be a decimal snapshot id',
+      );
+      expect(() => renderReport(badTableId)).toThrow(
+        'pipeline.tables[4].snapshotId must be a decimal snapshot id',
+      );
+      expect(() => renderReport(missingId)).toThrow(
+        'pipeline.snapshotHistory[2].tables[3].snapshotId must be a decimal snapshot id',
+      );
+      expect(() => renderReport(twice)).toThrow(
+        'pipeline.snapshotHistory[2].tables[4] must be a table not listed before in its run',
+      );
     });
   });
 });
