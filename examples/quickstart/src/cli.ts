@@ -150,7 +150,7 @@ function printSummary(result: QuickstartResult): void {
       rows: t.rows,
       files: t.files,
       size: size(t.bytes),
-      format: t.format ?? (t.zone === 'processed' || t.zone === 'curated' ? 'hive' : ''),
+      format: t.format ?? '',
       snapshot: t.snapshotId ?? '',
       snapshots: t.snapshots ?? '',
     })),

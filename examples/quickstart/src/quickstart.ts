@@ -1239,7 +1239,9 @@ async function tableFigures(
             snapshots: table.snapshots ?? 0,
             ...(table.snapshotId ? { snapshotId: table.snapshotId } : {}),
           }
-        : {}),
+        : table.zone === 'raw'
+          ? {}
+          : { format: 'hive' as const }),
     });
   }
   for (const load of loads) {

@@ -10,7 +10,7 @@ import {
   cryptocurrencySchema,
   PROCESSED_CRYPTOCURRENCY_TABLE,
 } from '@tributary/coinmarketcap';
-import { readDataset, type Storage } from '@tributary/lake';
+import { readDataset, readIceberg, type Storage } from '@tributary/lake';
 import { curatedHourlySchema, sensorRecordSchema } from '@tributary/sensors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalEnvironment, type LocalEnvironment } from '../../src/local-environment.js';
@@ -45,7 +45,7 @@ const lakeTables = (result: QuickstartResult) =>
 /** A table's rows as sorted JSON lines, at its current snapshot or at `snapshotId`. */
 async function tableRows(storage: Storage, table: string, snapshotId?: string): Promise<string[]> {
   const rows: string[] = [];
-  for await (const row of readDataset({ storage, table, ...(snapshotId ? { snapshotId } : {}) })) {
+  for await (const row of readIceberg({ storage, table, ...(snapshotId ? { snapshotId } : {}) })) {
     rows.push(JSON.stringify(row, (_k, v) => (typeof v === 'bigint' ? String(v) : v)));
   }
   return rows.sort();
