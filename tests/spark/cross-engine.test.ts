@@ -2,7 +2,9 @@
 // transforms and the Spark jobs each build processed and curated zones from it (in separate
 // folders), and every table is compared row for row. The Spark outputs are read back with the
 // lake's own reader (hyparquet for Parquet), so this also proves the TypeScript side reads
-// Spark's files with the types we meant.
+// Spark's files with the types we meant. The same again on Iceberg (`tableFormat: 'iceberg'` and
+// `--table-format iceberg`): both engines' tables compared row for row and by their Iceberg
+// metadata (partition spec, schema), and Spark committing onto a table the lake created.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +14,8 @@ import {
   COIN_DAILY_TABLE,
   coinDailySchema,
   cryptocurrencySchema,
+  cryptoProcessedToCurated,
+  cryptoRawToProcessed,
   MARKET_DAILY_TABLE,
   marketDailySchema,
   PROCESSED_CRYPTOCURRENCY_TABLE,
@@ -26,6 +30,7 @@ import {
   type PartitionSpec,
   readDataset,
   type Storage,
+  scanIceberg,
 } from '@tributary/lake';
 import {
   curatedHourlySchema,
@@ -36,7 +41,10 @@ import {
 } from '@tributary/sensors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCryptoToPostgres } from '../../examples/crypto-to-postgres/src/crypto-to-postgres.js';
+// @ts-expect-error -- a plain ES module script without type declarations
+import { icebergRuntimeJar } from '../../scripts/iceberg-runtime.mjs';
 import { writeSensorRawZone } from '../../spark/scripts/sensor-raw-zone.js';
+import { sparkIcebergProblem } from './iceberg-probe.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const python = join(root, 'spark', '.venv', 'bin', 'python');
@@ -46,9 +54,15 @@ const SETUP_TIMEOUT = 600_000;
 /** Runs a Spark job; resolves with what it printed (its JSON summary line among it). */
 function runJob(job: string, args: string[]): Promise<string> {
   return new Promise((resolvePromise, reject) => {
+    const iceberg = args.includes('iceberg');
     const child = spawn(python, [join(root, 'spark', 'jobs', `${job}.py`), '--master', 'local[2]', ...args], {
       cwd: root,
-      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+      env: {
+        ...process.env,
+        PYTHONDONTWRITEBYTECODE: '1',
+        // The runtime jar scripts/iceberg-runtime.mjs checked: the job puts it on spark.jars.
+        ...(iceberg ? { TRIBUTARY_ICEBERG_JAR: (icebergRuntimeJar as () => string)() } : {}),
+      },
     });
     let output = '';
     let stdout = '';
@@ -79,6 +93,46 @@ async function rows<F extends Fields>(
     out.push(row as Record<string, unknown>);
   }
   return out;
+}
+
+async function icebergRows<F extends Fields>(
+  storage: Storage,
+  table: string,
+  schema: Schema<F>,
+): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  for await (const row of readDataset({ storage, table, schema, tableFormat: 'iceberg' })) {
+    out.push(row as Record<string, unknown>);
+  }
+  return out;
+}
+
+/**
+ * What makes two Iceberg tables the same table: the current schema (names, types, required) and
+ * the default partition spec (field names, transforms, source columns), from the metadata JSON.
+ */
+async function icebergShape(storage: Storage, table: string) {
+  const { metadata } = await scanIceberg({ storage, table });
+  const schema = metadata.schemas.find((s) => s['schema-id'] === metadata['current-schema-id']);
+  const spec = metadata['partition-specs'].find((s) => s['spec-id'] === metadata['default-spec-id']);
+  const nameOf = (id: number) => schema?.fields.find((f) => f.id === id)?.name;
+  return {
+    formatVersion: metadata['format-version'],
+    columns: schema?.fields.map((f) => [f.name, JSON.stringify(f.type).replace(/\s/g, ''), f.required]),
+    spec: spec?.fields.map((f) => [f.name, f.transform, nameOf(f['source-id'])]),
+  };
+}
+
+/** The table's snapshots, oldest first: id and parent. */
+async function snapshotsOf(storage: Storage, table: string) {
+  const { metadata } = await scanIceberg({ storage, table });
+  return {
+    current: String(metadata['current-snapshot-id']),
+    chain: (metadata.snapshots ?? []).map((s) => ({
+      id: String(s['snapshot-id']),
+      parent: s['parent-snapshot-id'] === undefined ? undefined : String(s['parent-snapshot-id']),
+    })),
+  };
 }
 
 /** The partition folders of a table (`dt=…/hour=…/`), sorted. */
@@ -144,9 +198,28 @@ function differences(
 describe('Spark jobs and TypeScript transforms', () => {
   const work = mkdtempSync(join(tmpdir(), 'tributary-cross-engine-'));
   afterAll(() => rmSync(work, { recursive: true, force: true }));
+  // The inputs, each made once and shared by the hive and the Iceberg comparisons (either may run alone).
+  const sensorRaw = join(work, 'sensors', 'raw');
+  const cryptoOut = join(work, 'crypto');
+  let sensorRawZone: Promise<unknown> | undefined;
+  let cryptoRawZone: Promise<unknown> | undefined;
+  const writeSensorRaw = () => {
+    sensorRawZone ??= writeSensorRawZone({
+      root: sensorRaw,
+      records: 12_000,
+      edgeCases: true,
+      recordsPerObject: 700,
+    });
+    return sensorRawZone;
+  };
+  // Fixtures → PostgreSQL → DMS export (a full load, then CDC) → the TypeScript transforms (hive).
+  const writeCryptoRaw = () => {
+    cryptoRawZone ??= runCryptoToPostgres({ out: cryptoOut, snapshots: 3, coins: 60, env: {} });
+    return cryptoRawZone;
+  };
 
   describe('sensors', () => {
-    const raw = new LocalStorage({ root: join(work, 'sensors', 'raw') });
+    const raw = new LocalStorage({ root: sensorRaw });
     const ts = {
       processed: new LocalStorage({ root: join(work, 'sensors', 'ts', 'processed') }),
       curated: new LocalStorage({ root: join(work, 'sensors', 'ts', 'curated') }),
@@ -161,7 +234,7 @@ describe('Spark jobs and TypeScript transforms', () => {
     let sparkCurated: Record<string, unknown>;
 
     beforeAll(async () => {
-      await writeSensorRawZone({ root: raw.root, records: 12_000, edgeCases: true, recordsPerObject: 700 });
+      await writeSensorRaw();
       stats = await rawToProcessed({ raw, processed: ts.processed, maxLatenessHours: LATENESS });
       curatedStats = await processedToCurated({ processed: ts.processed, curated: ts.curated });
       const rawOut = await runJob('sensors_raw_to_processed', [
@@ -248,8 +321,125 @@ describe('Spark jobs and TypeScript transforms', () => {
     });
   });
 
+  describe('sensors on Iceberg', () => {
+    const raw = new LocalStorage({ root: sensorRaw });
+    const ts = {
+      processed: new LocalStorage({ root: join(work, 'sensors-iceberg', 'ts', 'processed') }),
+      curated: new LocalStorage({ root: join(work, 'sensors-iceberg', 'ts', 'curated') }),
+    };
+    const spark = {
+      processed: new LocalStorage({ root: join(work, 'sensors-iceberg', 'spark', 'processed') }),
+      curated: new LocalStorage({ root: join(work, 'sensors-iceberg', 'spark', 'curated') }),
+    };
+    let stats: Awaited<ReturnType<typeof rawToProcessed>>;
+
+    beforeAll(async () => {
+      const problem = sparkIcebergProblem();
+      if (problem) throw new Error(problem);
+      await writeSensorRaw();
+      stats = await rawToProcessed({
+        raw,
+        processed: ts.processed,
+        maxLatenessHours: LATENESS,
+        tableFormat: 'iceberg',
+      });
+      await processedToCurated({ processed: ts.processed, curated: ts.curated, tableFormat: 'iceberg' });
+      await runJob('sensors_raw_to_processed', [
+        '--raw',
+        `file://${raw.root}`,
+        '--processed',
+        `file://${spark.processed.root}`,
+        '--max-lateness-hours',
+        String(LATENESS),
+        '--table-format',
+        'iceberg',
+      ]);
+      await runJob('sensors_processed_to_curated', [
+        '--processed',
+        `file://${spark.processed.root}`,
+        '--curated',
+        `file://${spark.curated.root}`,
+        '--table-format',
+        'iceberg',
+      ]);
+    }, SETUP_TIMEOUT);
+
+    it.each([
+      ['processed', 'sensors'],
+      ['processed', 'sensors_errors'],
+      ['curated', 'sensor_hourly'],
+    ] as const)(
+      '%s %s: both are Iceberg tables with the same schema and partition spec',
+      async (zone, table) => {
+        const sparkShape = await icebergShape(spark[zone], table);
+        expect(sparkShape).toEqual(await icebergShape(ts[zone], table));
+        expect(sparkShape.formatVersion).toBe(2);
+        expect(sparkShape.spec).toEqual(
+          table === 'sensors' ? [['timestamp_hour', 'hour', 'timestamp']] : [['dt', 'identity', 'dt']],
+        );
+      },
+    );
+
+    it('processed: the same records', async () => {
+      const keys = ['id', 'timestamp'];
+      const sparkRows = await icebergRows(spark.processed, 'sensors', sensorRecordSchema);
+      const tsRows = await icebergRows(ts.processed, 'sensors', sensorRecordSchema);
+      expect(tsRows.length).toBe(stats.written);
+      expect(differences(sortBy(sparkRows, keys), tsRows, keys)).toEqual([]);
+    });
+
+    it('errors: the same lines, codes and reasons', async () => {
+      const sparkRows = await icebergRows(spark.processed, 'sensors_errors', sensorErrorSchema);
+      const tsRows = await icebergRows(ts.processed, 'sensors_errors', sensorErrorSchema);
+      expect(tsRows.length).toBe(stats.invalid);
+      const comparable = (list: Record<string, unknown>[]) =>
+        list.map((r) =>
+          r.code === 'INVALID_JSON' && String(r.reason).startsWith('not JSON: ')
+            ? { ...r, reason: 'not JSON' }
+            : r,
+        );
+      expect(differences(comparable(sparkRows), comparable(tsRows), ['key', 'line'])).toEqual([]);
+    });
+
+    it('curated: the same hourly aggregates', async () => {
+      const sparkRows = await icebergRows(spark.curated, 'sensor_hourly', curatedHourlySchema);
+      const tsRows = await icebergRows(ts.curated, 'sensor_hourly', curatedHourlySchema);
+      expect(tsRows.length).toBeGreaterThan(20);
+      expect(differences(sparkRows, tsRows, ['dt', 'hour', 'type'], ['min', 'max', 'mean', 'p95'])).toEqual(
+        [],
+      );
+    });
+
+    it(
+      "Spark reads the lake's processed table and commits the next snapshot of the lake's curated table",
+      async () => {
+        const before = await snapshotsOf(ts.curated, 'sensor_hourly');
+        const tsRows = await icebergRows(ts.curated, 'sensor_hourly', curatedHourlySchema);
+
+        await runJob('sensors_processed_to_curated', [
+          '--processed',
+          `file://${ts.processed.root}`,
+          '--curated',
+          `file://${ts.curated.root}`,
+          '--table-format',
+          'iceberg',
+        ]);
+
+        const after = await snapshotsOf(ts.curated, 'sensor_hourly');
+        expect(after.chain.slice(0, before.chain.length)).toEqual(before.chain);
+        expect(after.chain.length).toBe(before.chain.length + 1);
+        expect(after.chain.at(-1)).toEqual({ id: after.current, parent: before.current });
+        const sparkRows = await icebergRows(ts.curated, 'sensor_hourly', curatedHourlySchema);
+        expect(differences(sparkRows, tsRows, ['dt', 'hour', 'type'], ['min', 'max', 'mean', 'p95'])).toEqual(
+          [],
+        );
+      },
+      SETUP_TIMEOUT,
+    );
+  });
+
   describe('crypto', () => {
-    const out = join(work, 'crypto');
+    const out = cryptoOut;
     const ts = {
       processed: new LocalStorage({ root: join(out, 'processed') }),
       curated: new LocalStorage({ root: join(out, 'curated') }),
@@ -260,8 +450,7 @@ describe('Spark jobs and TypeScript transforms', () => {
     };
 
     beforeAll(async () => {
-      // Fixtures → PostgreSQL → DMS export (a full load, then CDC) → the TypeScript transforms.
-      await runCryptoToPostgres({ out, snapshots: 3, coins: 60, env: {} });
+      await writeCryptoRaw();
       await runJob('crypto_raw_to_processed', [
         '--raw',
         `file://${join(out, 'raw')}`,
@@ -305,6 +494,102 @@ describe('Spark jobs and TypeScript transforms', () => {
       ).toEqual([]);
 
       const market = (s: Storage) => rows(s, MARKET_DAILY_TABLE, marketDailySchema, partitionBy);
+      const marketTs = await market(ts.curated);
+      expect(marketTs.length).toBe(3);
+      const doubles = ['top_coin_dominance', 'top_gainer_change', 'top_loser_change'];
+      expect(differences(await market(spark.curated), marketTs, ['date', 'convert'], doubles)).toEqual([]);
+    });
+  });
+
+  describe('crypto on Iceberg', () => {
+    const raw = new LocalStorage({ root: join(cryptoOut, 'raw') });
+    const ts = {
+      processed: new LocalStorage({ root: join(work, 'crypto-iceberg', 'ts', 'processed') }),
+      curated: new LocalStorage({ root: join(work, 'crypto-iceberg', 'ts', 'curated') }),
+    };
+    const spark = {
+      processed: new LocalStorage({ root: join(work, 'crypto-iceberg', 'spark', 'processed') }),
+      curated: new LocalStorage({ root: join(work, 'crypto-iceberg', 'spark', 'curated') }),
+    };
+
+    beforeAll(async () => {
+      const problem = sparkIcebergProblem();
+      if (problem) throw new Error(problem);
+      await writeCryptoRaw();
+      await cryptoRawToProcessed({ raw, processed: ts.processed, tableFormat: 'iceberg' });
+      await cryptoProcessedToCurated({
+        processed: ts.processed,
+        curated: ts.curated,
+        tableFormat: 'iceberg',
+      });
+      await runJob('crypto_raw_to_processed', [
+        '--raw',
+        `file://${raw.root}`,
+        '--processed',
+        `file://${spark.processed.root}`,
+        '--table-format',
+        'iceberg',
+      ]);
+      await runJob('crypto_processed_to_curated', [
+        '--processed',
+        `file://${spark.processed.root}`,
+        '--curated',
+        `file://${spark.curated.root}`,
+        '--table-format',
+        'iceberg',
+      ]);
+    }, SETUP_TIMEOUT);
+
+    it.each([
+      ['processed', PROCESSED_CRYPTOCURRENCY_TABLE, []],
+      ['processed', PROCESSED_QUOTE_TABLE, [['last_updated_day', 'day', 'last_updated']]],
+      [
+        'curated',
+        COIN_DAILY_TABLE,
+        [
+          ['dt', 'identity', 'date'],
+          ['convert', 'identity', 'convert'],
+        ],
+      ],
+      [
+        'curated',
+        MARKET_DAILY_TABLE,
+        [
+          ['dt', 'identity', 'date'],
+          ['convert', 'identity', 'convert'],
+        ],
+      ],
+    ] as const)(
+      '%s %s: both are Iceberg tables with the same schema and partition spec',
+      async (zone, table, spec) => {
+        const sparkShape = await icebergShape(spark[zone], table);
+        expect(sparkShape).toEqual(await icebergShape(ts[zone], table));
+        expect(sparkShape.spec).toEqual(spec);
+      },
+    );
+
+    it('processed cryptocurrency and quote: the same rows, decimals exact', async () => {
+      const coins = (s: Storage) => icebergRows(s, PROCESSED_CRYPTOCURRENCY_TABLE, cryptocurrencySchema);
+      const coinsTs = await coins(ts.processed);
+      expect(coinsTs.length).toBeGreaterThanOrEqual(60);
+      expect(differences(await coins(spark.processed), coinsTs, ['id'])).toEqual([]);
+
+      const quotes = (s: Storage) => icebergRows(s, PROCESSED_QUOTE_TABLE, quoteSchema);
+      const quotesTs = await quotes(ts.processed);
+      expect(quotesTs.length).toBe(180);
+      const keys = ['cryptocurrency_id', 'convert', 'last_updated'];
+      expect(differences(await quotes(spark.processed), quotesTs, keys)).toEqual([]);
+    });
+
+    it('curated coin_daily and market_daily: the same rows, decimals exact, percents within 1e-12', async () => {
+      const coin = (s: Storage) => icebergRows(s, COIN_DAILY_TABLE, coinDailySchema);
+      const coinTs = await coin(ts.curated);
+      expect(coinTs.length).toBe(180);
+      expect(
+        differences(await coin(spark.curated), coinTs, ['date', 'cryptocurrency_id', 'convert']),
+      ).toEqual([]);
+
+      const market = (s: Storage) => icebergRows(s, MARKET_DAILY_TABLE, marketDailySchema);
       const marketTs = await market(ts.curated);
       expect(marketTs.length).toBe(3);
       const doubles = ['top_coin_dominance', 'top_gainer_change', 'top_loser_change'];
