@@ -15,6 +15,32 @@ const PY_FILES = ['tributary_common.py', 'sensor_validation.py', 'crypto_math.py
 const ACTIONS = ['CONTINUE', 'CANCEL_AND_WAIT', 'TERMINATE_CLUSTER', 'TERMINATE_JOB_FLOW'] as const;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
+/** Iceberg's SQL extensions (`CALL`, `ALTER TABLE … PARTITION FIELD`). */
+const ICEBERG_EXTENSIONS = 'org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions';
+const CATALOG_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * The cluster configuration an Iceberg cluster needs (`RunJobFlow`'s `Configurations`): EMR 7.x
+ * (Spark 3.5; emr-7.12.0 ships Iceberg 1.10.0) installs the Iceberg runtime when the
+ * `iceberg-defaults` classification sets `iceberg.enabled`.
+ *
+ * @example
+ * ```ts
+ * await emr.send(new RunJobFlowCommand({ ReleaseLabel: 'emr-7.12.0', Configurations: ICEBERG_CLUSTER_CONFIGURATIONS, ... }));
+ * ```
+ */
+export const ICEBERG_CLUSTER_CONFIGURATIONS = [
+  { Classification: 'iceberg-defaults', Properties: { 'iceberg.enabled': 'true' } },
+] as const;
+
+/** Where the Iceberg tables are registered: a Spark catalog backed by the Glue Data Catalog. */
+export interface EmrIcebergCatalog {
+  /** The Glue database, the one the lake's `GlueIcebergCatalog` registers the tables in. */
+  database: string;
+  /** The Spark catalog's name. Default `glue_catalog`. */
+  name?: string;
+}
+
 /** An EMR step as `AddJobFlowSteps` takes it (the shape of the SDK's `StepConfig`). */
 export interface EmrStep {
   Name: string;
@@ -40,6 +66,15 @@ export interface EmrStepsOptions {
   actionOnFailure?: EmrStep['ActionOnFailure'];
   /** Extra spark-submit options, before the script (e.g. `['--conf', 'spark.executor.memory=4g']`). */
   sparkSubmitArgs?: readonly string[];
+  /**
+   * The processed and curated tables' format: `hive` (default, as the jobs') or `iceberg`: the
+   * jobs get `--table-format iceberg --catalog <name> --database <database>` and spark-submit
+   * Iceberg's SQL extensions and a Spark catalog of type `glue` (the cluster needs
+   * {@link ICEBERG_CLUSTER_CONFIGURATIONS}).
+   */
+  tableFormat?: 'hive' | 'iceberg';
+  /** Iceberg: the Glue database (required with `tableFormat: 'iceberg'`) and the catalog's name. */
+  icebergCatalog?: EmrIcebergCatalog;
 }
 
 /**
@@ -119,6 +154,12 @@ export function buildEmrSteps(options: EmrStepsOptions): EmrStep[] {
     throw new EmrStepsError('sparkSubmitArgs', extra, 'a list of strings');
   }
 
+  const tableFormat = options.tableFormat ?? 'hive';
+  if (tableFormat !== 'hive' && tableFormat !== 'iceberg') {
+    throw new EmrStepsError('tableFormat', tableFormat, '"hive" or "iceberg"');
+  }
+  const iceberg = icebergArgs(tableFormat, options.icebergCatalog, processed);
+
   const dateArgs = dates.length > 0 ? ['--dates', ...dates] : [];
   const jobArgs: Record<SparkJobName, string[]> = {
     sensors_raw_to_processed: [
@@ -147,14 +188,60 @@ export function buildEmrSteps(options: EmrStepsOptions): EmrStep[] {
             'cluster',
             '--py-files',
             pyFiles,
+            ...iceberg.submit,
             ...extra,
             `${code}/jobs/${job}.py`,
             ...jobArgs[job],
             '--schemas',
             `${code}/schemas`,
+            ...iceberg.job,
           ],
         },
       }),
     ),
   );
+}
+
+/**
+ * The spark-submit options and job arguments of an Iceberg run: a Spark catalog of type `glue`
+ * (Iceberg's `GlueCatalog`, S3 through `S3FileIO`) whose default warehouse is the processed zone
+ * (each table is created at `<zone>/<table>`, where the lake keeps it, whatever the warehouse).
+ */
+function icebergArgs(
+  tableFormat: 'hive' | 'iceberg',
+  catalog: EmrIcebergCatalog | undefined,
+  warehouse: string,
+): { submit: string[]; job: string[] } {
+  if (tableFormat === 'hive') {
+    if (catalog !== undefined) {
+      throw new EmrStepsError('icebergCatalog', catalog, "absent unless tableFormat is 'iceberg'");
+    }
+    return { submit: [], job: [] };
+  }
+  if (typeof catalog !== 'object' || catalog === null) {
+    throw new EmrStepsError('icebergCatalog', catalog, 'an object with the Glue database');
+  }
+  if (typeof catalog.database !== 'string' || !/^[a-z0-9_]{1,255}$/.test(catalog.database)) {
+    throw new EmrStepsError(
+      'icebergCatalog.database',
+      catalog.database,
+      'a Glue database name (a-z, 0-9, _)',
+    );
+  }
+  const name = catalog.name ?? 'glue_catalog';
+  if (typeof name !== 'string' || !CATALOG_NAME.test(name)) {
+    throw new EmrStepsError('icebergCatalog.name', name, 'a Spark catalog name (letters, digits, _)');
+  }
+  const prefix = `spark.sql.catalog.${name}`;
+  const conf = [
+    `spark.sql.extensions=${ICEBERG_EXTENSIONS}`,
+    `${prefix}=org.apache.iceberg.spark.SparkCatalog`,
+    `${prefix}.type=glue`,
+    `${prefix}.warehouse=${warehouse}/`,
+    `${prefix}.io-impl=org.apache.iceberg.aws.s3.S3FileIO`,
+  ];
+  return {
+    submit: conf.flatMap((c) => ['--conf', c]),
+    job: ['--table-format', 'iceberg', '--catalog', name, '--database', catalog.database],
+  };
 }

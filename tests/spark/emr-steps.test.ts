@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildEmrSteps, EmrStepsError } from '../../spark/emr/steps.js';
+import { buildEmrSteps, EmrStepsError, ICEBERG_CLUSTER_CONFIGURATIONS } from '../../spark/emr/steps.js';
 
 const zones = { raw: 's3://acme-raw', processed: 's3://acme-processed/zone/', curated: 's3://acme-curated' };
 const code = 's3://acme-artifacts/tributary/spark/';
@@ -57,7 +57,62 @@ describe('buildEmrSteps', () => {
     expect(steps.every((s) => s.ActionOnFailure === 'CONTINUE')).toBe(true);
   });
 
+  it('on Iceberg: the Glue catalog and Iceberg extensions for spark-submit, the table format and catalog for the job', () => {
+    const steps = buildEmrSteps({
+      code,
+      zones,
+      pipelines: ['crypto'],
+      tableFormat: 'iceberg',
+      icebergCatalog: { database: 'tributary_lake' },
+    });
+
+    const args = steps[1]?.HadoopJarStep.Args ?? [];
+    const script = args.indexOf('s3://acme-artifacts/tributary/spark/jobs/crypto_processed_to_curated.py');
+    expect(args.slice(5, script)).toEqual([
+      '--conf',
+      'spark.sql.extensions=org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions',
+      '--conf',
+      'spark.sql.catalog.glue_catalog=org.apache.iceberg.spark.SparkCatalog',
+      '--conf',
+      'spark.sql.catalog.glue_catalog.type=glue',
+      '--conf',
+      'spark.sql.catalog.glue_catalog.warehouse=s3://acme-processed/zone/',
+      '--conf',
+      'spark.sql.catalog.glue_catalog.io-impl=org.apache.iceberg.aws.s3.S3FileIO',
+    ]);
+    expect(args.slice(-6)).toEqual([
+      '--table-format',
+      'iceberg',
+      '--catalog',
+      'glue_catalog',
+      '--database',
+      'tributary_lake',
+    ]);
+    expect(ICEBERG_CLUSTER_CONFIGURATIONS).toEqual([
+      { Classification: 'iceberg-defaults', Properties: { 'iceberg.enabled': 'true' } },
+    ]);
+  });
+
+  it('hive (the default) adds no Iceberg setting', () => {
+    const args = buildEmrSteps({ code, zones }).flatMap((s) => s.HadoopJarStep.Args);
+
+    expect(args.join(' ')).not.toMatch(/iceberg|--table-format|--catalog/);
+  });
+
   it.each([
+    ['an unknown table format', { code, zones, tableFormat: 'delta' }, 'tableFormat'],
+    ['iceberg without a catalog', { code, zones, tableFormat: 'iceberg' }, 'icebergCatalog'],
+    ['a catalog with hive', { code, zones, icebergCatalog: { database: 'lake' } }, 'icebergCatalog'],
+    [
+      'a bad Glue database',
+      { code, zones, tableFormat: 'iceberg', icebergCatalog: { database: 'My Lake' } },
+      'icebergCatalog.database',
+    ],
+    [
+      'a bad catalog name',
+      { code, zones, tableFormat: 'iceberg', icebergCatalog: { database: 'lake', name: 'glue-catalog' } },
+      'icebergCatalog.name',
+    ],
     ['a local code folder', { code: 'spark', zones }, 'code'],
     ['a zone that is not on S3', { code, zones: { ...zones, raw: 'file:///tmp/raw' } }, 'zones.raw'],
     ['no zones', { code }, 'zones'],

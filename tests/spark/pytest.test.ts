@@ -1,10 +1,21 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { javaProblem, python, root } from './spark-env.js';
+// @ts-expect-error -- a plain ES module script without type declarations
+import { icebergRuntimeJar } from '../../scripts/iceberg-runtime.mjs';
+import { sparkIcebergProblem } from './iceberg-probe.js';
+import { python, root } from './spark-env.js';
 
 function run(command: string, args: string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { cwd: root, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
+    const child = spawn(command, args, {
+      cwd: root,
+      // The runtime jar scripts/iceberg-runtime.mjs checked: the tests' session puts it on spark.jars.
+      env: {
+        ...process.env,
+        PYTHONDONTWRITEBYTECODE: '1',
+        TRIBUTARY_ICEBERG_JAR: (icebergRuntimeJar as () => string | undefined)() ?? '',
+      },
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
@@ -18,9 +29,10 @@ function run(command: string, args: string[]): Promise<{ code: number | null; ou
 }
 
 describe('spark/tests (pytest)', () => {
-  it('passes', { timeout: 420_000 }, async () => {
-    const java = javaProblem();
-    expect(java, java).toBeUndefined();
+  it('passes', { timeout: 600_000 }, async () => {
+    // Java 17, the venv and the Iceberg runtime jar (the Iceberg jobs' tests need it).
+    const problem = sparkIcebergProblem();
+    expect(problem, problem).toBeUndefined();
 
     const { code, output } = await run(python, [
       '-m',
