@@ -6,20 +6,34 @@
 // Each engine's outputs are checked against the TypeScript ones: processed rows, curated rows,
 // the sums of count and anomalies.
 //
-//   pnpm bench spark [--records 1M,5M] [--engines ts,spark,duckdb]
+// Each engine runs twice, once per table format of the processed and curated zones: hive (dt/hour
+// folders) and Iceberg (the lake's Hadoop layout, `<zone>/<table>/metadata/vN.metadata.json`).
+// DuckDB cannot write Iceberg here (its iceberg extension cannot be downloaded at run time): its
+// Iceberg variant runs the same SQL and has the lake commit DuckDB's result stream as Iceberg
+// tables (`writeDataset(…, { tableFormat: 'iceberg' })`). An Iceberg output is checked through its
+// current snapshot (the data files `scanIceberg` lists), never a folder glob.
+//
+//   pnpm bench spark [--records 1M,5M] [--engines ts,spark,duckdb] [--formats hive,iceberg]
 
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { LocalStorage } from '@tributary/lake';
-import { defaultSensorTypes, processedToCurated, rawToProcessed } from '@tributary/sensors';
+import { byField, byHour, LocalStorage, scanIceberg, writeDataset } from '@tributary/lake';
+import {
+  curatedHourlySchema,
+  defaultSensorTypes,
+  processedToCurated,
+  rawToProcessed,
+  sensorRecordSchema,
+} from '@tributary/sensors';
 import { writeSensorRawZone } from '../spark/scripts/sensor-raw-zone.js';
 import { int, maxRssMiB, parseCount, stopwatch } from './common.js';
 
 export const description =
-  'sensors raw → processed → curated: TypeScript transforms vs Spark local mode vs DuckDB SQL, on one raw zone';
+  'sensors raw → processed → curated: TypeScript transforms vs Spark local mode vs DuckDB SQL, hive and Iceberg, on one raw zone';
 
 const ENGINES = {
   ts: 'TypeScript transforms',
@@ -27,12 +41,21 @@ const ENGINES = {
   duckdb: 'DuckDB SQL',
 } as const;
 type Engine = keyof typeof ENGINES;
-const USAGE = 'usage: pnpm bench spark [--records 1M,5M] [--engines ts,spark,duckdb]';
+const FORMATS = {
+  hive: 'hive',
+  iceberg: 'Iceberg',
+} as const;
+type Format = keyof typeof FORMATS;
+const USAGE =
+  'usage: pnpm bench spark [--records 1M,5M] [--engines ts,spark,duckdb] [--formats hive,iceberg]';
 const LATENESS = 6;
+/** The Iceberg runtime jar's script (`scripts/iceberg-runtime.mjs`): it finds the jar, never downloads. */
+const ICEBERG_RUNTIME_SCRIPT = join(process.cwd(), 'scripts', 'iceberg-runtime.mjs');
+const ICEBERG_EXTENSIONS = 'org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions';
 
 type StepInput =
   | { kind: 'raw'; records: number; dir: string }
-  | { kind: 'engine'; engine: Engine; records: number; dir: string };
+  | { kind: 'engine'; engine: Engine; format: Format; records: number; dir: string; icebergJar?: string };
 
 interface Timings {
   rawToProcessed: number;
@@ -44,11 +67,14 @@ type StepResult =
   | {
       kind: 'engine';
       engine: Engine;
+      format: Format;
       records: number;
       seconds: Timings;
       cpuSeconds: number | undefined;
       maxRssMiB: number | undefined;
       check: Check;
+      /** Iceberg outputs only: what the check read. */
+      iceberg?: IcebergOutputs;
     };
 
 /** What every engine's outputs must agree on. */
@@ -59,41 +85,96 @@ interface Check {
   anomalySum: number;
 }
 
+/** An Iceberg variant's tables as the check found them. */
+interface IcebergOutputs {
+  /** Data files of the current snapshot / Parquet files in the table's folder. */
+  processedFiles: number;
+  processedFolderFiles: number;
+  processedSnapshots: number;
+  curatedFiles: number;
+  curatedFolderFiles: number;
+  curatedSnapshots: number;
+}
+
+function listOption<K extends string>(flag: string, text: string | undefined, known: Record<K, string>): K[] {
+  const values = (text ?? '').split(',') as K[];
+  const bad = values.filter((v) => !(v in known));
+  if (bad.length > 0) throw new Error(`unknown ${flag.slice(2)} ${bad.join(', ')}\n${USAGE}`);
+  return values;
+}
+
 function parseOptions(args: string[]) {
   let records = [1_000_000];
   let engines: Engine[] = ['ts', 'spark', 'duckdb'];
+  let formats: Format[] = ['hive', 'iceberg'];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === '--records')
       records = (args[++i] ?? '').split(',').map((r) => parseCount('--records', r, USAGE));
-    else if (arg === '--engines') {
-      engines = (args[++i] ?? '').split(',') as Engine[];
-      const bad = engines.filter((e) => !(e in ENGINES));
-      if (bad.length > 0) throw new Error(`unknown engine(s) ${bad.join(', ')}\n${USAGE}`);
-    } else throw new Error(`unknown option ${arg}\n${USAGE}`);
+    else if (arg === '--engines') engines = listOption(arg, args[++i], ENGINES);
+    else if (arg === '--formats') formats = listOption(arg, args[++i], FORMATS);
+    else throw new Error(`unknown option ${arg}\n${USAGE}`);
   }
-  return { records, engines };
+  return { records, engines, formats };
 }
 
-export function plan(args: string[], context: { workdir: string }) {
+/**
+ * The Iceberg Spark runtime jar, as `scripts/iceberg-runtime.mjs` finds it (the local Maven
+ * repository, checked against its SHA-1), or undefined. Never downloads.
+ */
+async function findIcebergJar(): Promise<string | undefined> {
+  if (!existsSync(ICEBERG_RUNTIME_SCRIPT)) return undefined;
+  const script = (await import(pathToFileURL(ICEBERG_RUNTIME_SCRIPT).href)) as {
+    icebergRuntimeJar: () => string | undefined;
+  };
+  return script.icebergRuntimeJar();
+}
+
+export async function plan(args: string[], context: { workdir: string }) {
   const options = parseOptions(args);
+  const skipped: { label: string; records: number; reason: string }[] = [];
+  const icebergJar =
+    options.engines.includes('spark') && options.formats.includes('iceberg')
+      ? await findIcebergJar()
+      : undefined;
   const steps: { label: string; input: StepInput; removeAfter?: string[] }[] = [];
   for (const records of options.records) {
     const dir = join(context.workdir, String(records));
     steps.push({ label: `raw zone, ${int(records)} records`, input: { kind: 'raw', records, dir } });
-    options.engines.forEach((engine, i) => {
-      steps.push({
-        label: `${ENGINES[engine]}, ${int(records)}`,
-        input: { kind: 'engine', engine, records, dir },
-        // The raw zone and the outputs go after the last engine of this size.
-        ...(i === options.engines.length - 1 ? { removeAfter: [dir] } : {}),
-      });
-    });
+    for (const engine of options.engines) {
+      for (const format of options.formats) {
+        const label = `${ENGINES[engine]}, ${FORMATS[format]}, ${int(records)}`;
+        if (engine === 'spark' && format === 'iceberg' && icebergJar === undefined) {
+          skipped.push({
+            label,
+            records,
+            reason:
+              'the Iceberg Spark runtime jar (iceberg-spark-runtime-3.5_2.12 1.10.0) is not in the local Maven repository: run node scripts/iceberg-runtime.mjs once (it fetches it with Maven); nothing is downloaded here',
+          });
+          continue;
+        }
+        steps.push({
+          label,
+          input: {
+            kind: 'engine',
+            engine,
+            format,
+            records,
+            dir,
+            ...(engine === 'spark' && format === 'iceberg' ? { icebergJar } : {}),
+          },
+        });
+      }
+    }
+    // The raw zone and the outputs go after the last engine of this size.
+    const last = steps.at(-1);
+    if (last) last.removeAfter = [dir];
   }
   return {
-    title: `spark: sensors raw → processed → curated, ${options.records.map(int).join(' and ')} records (Node ${process.version}, ${cpus().length} CPUs)`,
+    title: `spark: sensors raw → processed → curated, ${options.formats.map((f) => FORMATS[f]).join(' and ')}, ${options.records.map(int).join(' and ')} records (Node ${process.version}, ${cpus().length} CPUs)`,
     steps,
     options,
+    skipped,
   };
 }
 
@@ -109,6 +190,11 @@ async function duckdb() {
       return reader.getRowObjects() as Record<string, unknown>[];
     },
     run: (sql: string) => connection.run(sql),
+    /** A query's rows as plain JavaScript objects, streamed chunk by chunk. */
+    async *stream(sql: string): AsyncGenerator<Record<string, unknown>> {
+      const result = await connection.stream(sql);
+      for await (const rows of result.yieldRowObjectJs()) yield* rows;
+    },
     close() {
       connection.closeSync();
       instance.closeSync();
@@ -116,34 +202,127 @@ async function duckdb() {
   };
 }
 
-/** The same figures from any engine's output folders, read by DuckDB. */
-async function checkOutputs(processed: string, curated: string): Promise<Check> {
+const sql = (text: string) => `'${text.replaceAll("'", "''")}'`;
+
+/** The Parquet files under a folder (every depth). */
+function parquetFilesUnder(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.parquet')).length;
+}
+
+/**
+ * An Iceberg table's current snapshot as DuckDB reads it: `read_parquet([...])` over the data files
+ * `scanIceberg` lists (never a folder glob: the folder may also hold files of older snapshots, or
+ * of a write that was never committed). Also the snapshot count and the files in the folder.
+ */
+async function icebergTable(root: string, table: string) {
+  const scan = await scanIceberg({ storage: new LocalStorage({ root }), table });
+  if (!scan.snapshot) throw new Error(`the Iceberg table ${table} in ${root} has no snapshot`);
+  const paths = scan.files.map((f) => join(root, f.key));
+  return {
+    from: `read_parquet([${paths.map(sql).join(', ')}])`,
+    files: paths.length,
+    manifestRows: scan.files.reduce((n, f) => n + f.rows, 0),
+    folderFiles: parquetFilesUnder(join(root, table)),
+    snapshots: scan.metadata.snapshots?.length ?? 0,
+  };
+}
+
+/**
+ * The same figures from any engine's outputs, read by DuckDB: a hive table's partition folders, an
+ * Iceberg table's current snapshot (whose manifests' row counts must also agree with the rows read).
+ */
+async function checkOutputs(
+  processed: string,
+  curated: string,
+  format: Format,
+): Promise<{ check: Check; iceberg?: IcebergOutputs }> {
   const db = await duckdb();
   try {
-    const [p] = await db.rows(
-      `SELECT count(*)::BIGINT AS n FROM read_parquet('${processed}/sensors/*/*/*.parquet', hive_partitioning = false)`,
-    );
+    let processedFrom = `read_parquet('${processed}/sensors/*/*/*.parquet', hive_partitioning = false)`;
+    let curatedFrom = `read_parquet('${curated}/sensor_hourly/*/*.parquet', hive_partitioning = false)`;
+    let processedTable: Awaited<ReturnType<typeof icebergTable>> | undefined;
+    let curatedTable: Awaited<ReturnType<typeof icebergTable>> | undefined;
+    if (format === 'iceberg') {
+      processedTable = await icebergTable(processed, 'sensors');
+      curatedTable = await icebergTable(curated, 'sensor_hourly');
+      processedFrom = processedTable.from;
+      curatedFrom = curatedTable.from;
+    }
+    const [p] = await db.rows(`SELECT count(*)::BIGINT AS n FROM ${processedFrom}`);
     const [c] = await db.rows(
-      `SELECT count(*)::BIGINT AS n, sum("count")::BIGINT AS counts, sum(anomalies)::BIGINT AS anomalies FROM read_parquet('${curated}/sensor_hourly/*/*.parquet', hive_partitioning = false)`,
+      `SELECT count(*)::BIGINT AS n, sum("count")::BIGINT AS counts, sum(anomalies)::BIGINT AS anomalies FROM ${curatedFrom}`,
     );
-    return {
+    const check: Check = {
       processedRows: Number(p?.n),
       curatedRows: Number(c?.n),
       countSum: Number(c?.counts),
       anomalySum: Number(c?.anomalies),
+    };
+    if (!processedTable || !curatedTable) return { check };
+    for (const [name, table, rows] of [
+      ['sensors', processedTable, check.processedRows],
+      ['sensor_hourly', curatedTable, check.curatedRows],
+    ] as const) {
+      if (table.manifestRows !== rows)
+        throw new Error(
+          `${name}: the snapshot's manifests count ${table.manifestRows} rows, its files hold ${rows}`,
+        );
+    }
+    return {
+      check,
+      iceberg: {
+        processedFiles: processedTable.files,
+        processedFolderFiles: processedTable.folderFiles,
+        processedSnapshots: processedTable.snapshots,
+        curatedFiles: curatedTable.files,
+        curatedFolderFiles: curatedTable.folderFiles,
+        curatedSnapshots: curatedTable.snapshots,
+      },
     };
   } finally {
     db.close();
   }
 }
 
-function runSpark(job: string, args: string[]): Promise<number> {
+/** A word of `PYSPARK_SUBMIT_ARGS`, which pyspark splits as a shell would (`shlex`). */
+const shellWord = (word: string) =>
+  /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+
+/**
+ * One Spark job as a process. With `icebergJar`, as examples/quickstart runs it on Iceberg:
+ * `--table-format iceberg`, and the runtime jar (a local file) and Iceberg's SQL extensions in
+ * `PYSPARK_SUBMIT_ARGS`.
+ */
+function runSpark(job: string, args: string[], icebergJar?: string): Promise<number> {
   const watch = stopwatch();
+  const submit = icebergJar
+    ? {
+        PYSPARK_SUBMIT_ARGS: [
+          '--jars',
+          icebergJar,
+          '--conf',
+          `spark.sql.extensions=${ICEBERG_EXTENSIONS}`,
+          'pyspark-shell',
+        ]
+          .map(shellWord)
+          .join(' '),
+      }
+    : {};
   return new Promise((resolvePromise, reject) => {
     const child = spawn(
       join(process.cwd(), 'spark/.venv/bin/python'),
-      [join(process.cwd(), 'spark/jobs', `${job}.py`), '--master', 'local[*]', ...args],
-      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } },
+      [
+        join(process.cwd(), 'spark/jobs', `${job}.py`),
+        '--master',
+        'local[*]',
+        ...args,
+        ...(icebergJar ? ['--table-format', 'iceberg'] : []),
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, ...submit, PYTHONDONTWRITEBYTECODE: '1' },
+      },
     );
     let err = '';
     child.stderr.on('data', (c: Buffer) => {
@@ -159,9 +338,13 @@ function runSpark(job: string, args: string[]): Promise<number> {
 /**
  * The TypeScript transforms' rules in DuckDB SQL: the common record shape only (lines that are
  * not JSON objects of exactly the six fields with the right types go to the errors), the same
- * lateness window and the same keep-the-earliest rule per (day, id).
+ * lateness window and the same keep-the-earliest rule per (day, id). Hive: DuckDB's own
+ * partitioned `COPY`. Iceberg: DuckDB cannot write it here (its extension cannot be downloaded at
+ * run time), so the same SQL's result streams into the lake's `writeDataset` with
+ * `tableFormat: 'iceberg'` (validation, Parquet with field ids, one commit per table), and the
+ * curated SQL reads the processed table's current snapshot (`scanIceberg`'s files).
  */
-async function runDuckdb(raw: string, processed: string, curated: string): Promise<Timings> {
+async function runDuckdb(raw: string, processed: string, curated: string, format: Format): Promise<Timings> {
   const db = await duckdb();
   try {
     const types = defaultSensorTypes()
@@ -199,20 +382,58 @@ async function runDuckdb(raw: string, processed: string, curated: string): Promi
       WHERE ok AND ts_ms // 3600000 BETWEEN folder_hour - ${LATENESS} AND folder_hour + 1
       QUALIFY row_number() OVER (PARTITION BY dt, id ORDER BY ts_ms, key, line) = 1`);
     mkdirSync(processed, { recursive: true });
-    await db.run(
-      `COPY kept TO '${processed}/sensors' (FORMAT parquet, PARTITION_BY (dt, hour), OVERWRITE_OR_IGNORE true)`,
-    );
+    if (format === 'hive') {
+      await db.run(
+        `COPY kept TO '${processed}/sensors' (FORMAT parquet, PARTITION_BY (dt, hour), OVERWRITE_OR_IGNORE true)`,
+      );
+    } else {
+      // In time order, so that the writer's open files (one per hour) close once each.
+      await writeDataset(
+        db.stream(
+          `SELECT id, sensorId, type, value, unit, epoch_ms("timestamp")::DOUBLE AS "timestamp" FROM kept ORDER BY "timestamp"`,
+        ),
+        {
+          storage: new LocalStorage({ root: processed }),
+          table: 'sensors',
+          schema: sensorRecordSchema,
+          partitionBy: byHour('timestamp'),
+          format: 'parquet',
+          mode: 'overwrite_partitions',
+          tableFormat: 'iceberg',
+        },
+      );
+    }
     const rawSeconds = watch();
     watch = stopwatch();
     mkdirSync(curated, { recursive: true });
-    await db.run(`COPY (
-        SELECT p.dt, p.hour::INTEGER AS hour, p.type, t.unit, count(*)::BIGINT AS count, min(value) AS min, max(value) AS max,
+    const source =
+      format === 'hive'
+        ? `(SELECT * REPLACE (hour::INTEGER AS hour) FROM read_parquet('${processed}/sensors/*/*/*.parquet', hive_partitioning = true))`
+        : `(SELECT *, strftime(make_timestamp(epoch_ms("timestamp") * 1000), '%Y-%m-%d') AS dt,
+                  hour(make_timestamp(epoch_ms("timestamp") * 1000))::INTEGER AS hour
+           FROM ${(await icebergTable(processed, 'sensors')).from})`;
+    const hourly = `
+        SELECT p.dt, p.hour, p.type, t.unit, count(*)::BIGINT AS count, min(value) AS min, max(value) AS max,
                sum(value) / count(*) AS mean, quantile_cont(value, 0.95) AS p95,
                count(*) FILTER (WHERE value < t.lo OR value > t.hi)::BIGINT AS anomalies
-        FROM read_parquet('${processed}/sensors/*/*/*.parquet', hive_partitioning = true) p
+        FROM ${source} p
         JOIN (VALUES ${types}) t(type, unit, lo, hi) USING (type)
-        GROUP BY ALL ORDER BY p.dt, hour, p.type
-      ) TO '${curated}/sensor_hourly' (FORMAT parquet, PARTITION_BY (dt), OVERWRITE_OR_IGNORE true)`);
+        GROUP BY ALL ORDER BY p.dt, p.hour, p.type`;
+    if (format === 'hive') {
+      await db.run(
+        `COPY (${hourly}) TO '${curated}/sensor_hourly' (FORMAT parquet, PARTITION_BY (dt), OVERWRITE_OR_IGNORE true)`,
+      );
+    } else {
+      await writeDataset(db.stream(hourly), {
+        storage: new LocalStorage({ root: curated }),
+        table: 'sensor_hourly',
+        schema: curatedHourlySchema,
+        partitionBy: [byField('dt')],
+        format: 'parquet',
+        mode: 'overwrite_partitions',
+        tableFormat: 'iceberg',
+      });
+    }
     return { rawToProcessed: rawSeconds, processedToCurated: watch() };
   } finally {
     db.close();
@@ -236,8 +457,9 @@ export async function runStep(input: StepInput): Promise<StepResult> {
     };
   }
   const raw = join(input.dir, 'raw');
-  const processed = join(input.dir, input.engine, 'processed');
-  const curated = join(input.dir, input.engine, 'curated');
+  const processed = join(input.dir, input.engine, input.format, 'processed');
+  const curated = join(input.dir, input.engine, input.format, 'curated');
+  const tableFormat = input.format;
   let seconds: Timings;
   let cpuSeconds: number | undefined;
   let rss: number | undefined;
@@ -247,46 +469,54 @@ export async function runStep(input: StepInput): Promise<StepResult> {
       raw: new LocalStorage({ root: raw }),
       processed: new LocalStorage({ root: processed }),
       maxLatenessHours: LATENESS,
+      tableFormat,
     });
     const first = watch();
     await processedToCurated({
       processed: new LocalStorage({ root: processed }),
       curated: new LocalStorage({ root: curated }),
+      tableFormat,
     });
     seconds = { rawToProcessed: first, processedToCurated: watch() - first };
     cpuSeconds = watch.cpu();
     rss = maxRssMiB();
   } else if (input.engine === 'spark') {
     seconds = {
-      rawToProcessed: await runSpark('sensors_raw_to_processed', [
-        '--raw',
-        `file://${raw}`,
-        '--processed',
-        `file://${processed}`,
-        '--max-lateness-hours',
-        String(LATENESS),
-      ]),
-      processedToCurated: await runSpark('sensors_processed_to_curated', [
-        '--processed',
-        `file://${processed}`,
-        '--curated',
-        `file://${curated}`,
-      ]),
+      rawToProcessed: await runSpark(
+        'sensors_raw_to_processed',
+        [
+          '--raw',
+          `file://${raw}`,
+          '--processed',
+          `file://${processed}`,
+          '--max-lateness-hours',
+          String(LATENESS),
+        ],
+        input.icebergJar,
+      ),
+      processedToCurated: await runSpark(
+        'sensors_processed_to_curated',
+        ['--processed', `file://${processed}`, '--curated', `file://${curated}`],
+        input.icebergJar,
+      ),
     };
   } else {
     const watch = stopwatch();
-    seconds = await runDuckdb(raw, processed, curated);
+    seconds = await runDuckdb(raw, processed, curated, input.format);
     cpuSeconds = watch.cpu();
     rss = maxRssMiB();
   }
+  const { check, iceberg } = await checkOutputs(processed, curated, input.format);
   return {
     kind: 'engine',
     engine: input.engine,
+    format: input.format,
     records: input.records,
     seconds,
     cpuSeconds,
     maxRssMiB: rss,
-    check: await checkOutputs(processed, curated),
+    check,
+    ...(iceberg ? { iceberg } : {}),
   };
 }
 
@@ -299,6 +529,7 @@ const COLUMNS = [
   { key: 'raw', title: 'raw → processed s' },
   { key: 'curated', title: 'processed → curated s' },
   { key: 'total', title: 'total s' },
+  { key: 'ratio', title: '× hive' },
   { key: 'rate', title: 'records/s' },
   { key: 'cpu', title: 'CPU s' },
   { key: 'rss', title: 'peak RSS MiB' },
@@ -313,15 +544,45 @@ interface StepOutcome {
   error?: string;
 }
 
-export function summarize(outcomes: StepOutcome[]) {
+type EngineResult = Extract<StepResult, { kind: 'engine' }>;
+
+const totalOf = (r: EngineResult) => r.seconds.rawToProcessed + r.seconds.processedToCurated;
+const ratio = (iceberg: number, hive: number) => `${(iceberg / hive).toFixed(2)}×`;
+
+/** One engine's Iceberg run against its hive run of the same size. */
+function comparison(hive: EngineResult, iceberg: EngineResult): string {
+  const parts = [
+    `${totalOf(iceberg).toFixed(1)} s vs ${totalOf(hive).toFixed(1)} s = ${ratio(totalOf(iceberg), totalOf(hive))}`,
+    `raw → processed ${ratio(iceberg.seconds.rawToProcessed, hive.seconds.rawToProcessed)}`,
+    `processed → curated ${ratio(iceberg.seconds.processedToCurated, hive.seconds.processedToCurated)}`,
+  ];
+  if (iceberg.cpuSeconds !== undefined && hive.cpuSeconds !== undefined)
+    parts.push(
+      `CPU ${iceberg.cpuSeconds.toFixed(1)} vs ${hive.cpuSeconds.toFixed(1)} s = ${ratio(iceberg.cpuSeconds, hive.cpuSeconds)}`,
+    );
+  if (iceberg.maxRssMiB !== undefined && hive.maxRssMiB !== undefined)
+    parts.push(`peak RSS ${iceberg.maxRssMiB.toFixed(0)} vs ${hive.maxRssMiB.toFixed(0)} MiB`);
+  return `${ENGINES[iceberg.engine]}, ${int(iceberg.records)} records, Iceberg vs hive: ${parts.join('; ')}.`;
+}
+
+export function summarize(
+  outcomes: StepOutcome[],
+  context: { plan: { skipped: { label: string; records: number; reason: string }[] } },
+) {
   const rows: Record<string, string>[] = [];
   const notes: string[] = [];
   const failures: string[] = [];
+  // Every output, hive or Iceberg, is compared with the TypeScript transforms' hive output.
   const reference = new Map<number, Check>();
+  const hive = new Map<string, EngineResult>();
   for (const o of outcomes) {
-    if (o.ok && o.result?.kind === 'engine' && o.result.engine === 'ts')
-      reference.set(o.result.records, o.result.check);
+    if (o.ok && o.result?.kind === 'engine' && o.result.format === 'hive') {
+      hive.set(`${o.result.engine} ${o.result.records}`, o.result);
+      if (o.result.engine === 'ts') reference.set(o.result.records, o.result.check);
+    }
   }
+  const comparisons: string[] = [];
+  const icebergNotes: string[] = [];
   for (const o of outcomes) {
     const label = o.step.label;
     if (!o.ok || !o.result) {
@@ -339,31 +600,50 @@ export function summarize(outcomes: StepOutcome[]) {
       });
       continue;
     }
-    const total = r.seconds.rawToProcessed + r.seconds.processedToCurated;
+    const total = totalOf(r);
     const ref = reference.get(r.records);
     const c = r.check;
     let check = `${int(c.processedRows)} / ${int(c.curatedRows)}`;
     if (ref && JSON.stringify(ref) !== JSON.stringify(c)) {
       check += ' MISMATCH';
-      failures.push(`${label}: ${JSON.stringify(c)} vs TypeScript ${JSON.stringify(ref)}`);
-    } else if (ref && r.engine !== 'ts') check += ' = TypeScript';
+      failures.push(`${label}: ${JSON.stringify(c)} vs TypeScript hive ${JSON.stringify(ref)}`);
+    } else if (ref && (r.engine !== 'ts' || r.format !== 'hive')) check += ' = TypeScript hive';
+    const base = r.format === 'iceberg' ? hive.get(`${r.engine} ${r.records}`) : undefined;
+    if (base) comparisons.push(comparison(base, r));
+    if (r.iceberg) {
+      const i = r.iceberg;
+      icebergNotes.push(
+        `${label}: sensors ${i.processedSnapshots} snapshot(s), ${i.processedFiles} data files in the current one (${i.processedFolderFiles} Parquet files in the folder); ` +
+          `sensor_hourly ${i.curatedSnapshots} snapshot(s), ${i.curatedFiles} data files (${i.curatedFolderFiles} in the folder).`,
+      );
+    }
     rows.push({
       records: int(r.records),
       step: label,
       raw: r.seconds.rawToProcessed.toFixed(1),
       curated: r.seconds.processedToCurated.toFixed(1),
       total: total.toFixed(1),
+      ratio: base ? ratio(total, totalOf(base)) : '',
       rate: int(r.records / total),
       cpu: r.cpuSeconds === undefined ? '—' : r.cpuSeconds.toFixed(1),
       rss: r.maxRssMiB === undefined ? '—' : r.maxRssMiB.toFixed(0),
       check,
     });
   }
+  for (const s of context.plan.skipped) {
+    rows.push({ records: int(s.records), step: s.label, total: 'skipped' });
+    notes.push(`${s.label} skipped: ${s.reason}.`);
+  }
+  notes.push(...comparisons);
   notes.push(
-    "Spark times are wall seconds of each job as a process (python + JVM start, about 5–10 s of it, included), local[*] on every core; its CPU and memory are a JVM's, not measured here. TypeScript and DuckDB run in the step's own process: CPU s and peak RSS are that process's.",
+    "Spark times are wall seconds of each job as a process (python + JVM start, about 5–10 s of it, included), local[*] on every core; its CPU and memory are a JVM's, not measured here. Spark on Iceberg runs the jobs with --table-format iceberg and the local iceberg-spark-runtime-3.5_2.12 1.10.0 jar and Iceberg's SQL extensions in PYSPARK_SUBMIT_ARGS (each zone a Hadoop catalog). TypeScript and DuckDB run in the step's own process: CPU s and peak RSS are that process's.",
   );
   notes.push(
-    "The checks read every engine's Parquet with DuckDB: processed rows, curated rows and the sums of count and anomalies must equal the TypeScript ones. The DuckDB SQL covers the records a fleet writes (ISO timestamps, the six fields); the full validation rules (epoch-millisecond timestamps, error reasons) are the TypeScript and Spark jobs'.",
+    "DuckDB on Iceberg is DuckDB SQL + the lake's Iceberg writer: DuckDB cannot write Iceberg here (its iceberg extension cannot be downloaded at run time), so the same SQL computes the rows and its result streams into writeDataset(…, { tableFormat: 'iceberg' }) (validation against the schema, Parquet with field ids, one commit per table); the curated SQL reads the processed table's current snapshot (scanIceberg's data files). Its hive variant is DuckDB's own partitioned COPY, so its ratio measures DuckDB's writer against the lake's, not hive against Iceberg alone.",
   );
+  notes.push(
+    "The checks read every engine's Parquet with DuckDB: hive tables by their partition folders, Iceberg tables through their current snapshot (read_parquet over the data files scanIceberg lists, whose manifest row counts must equal the rows read; never a folder glob). Processed rows, curated rows and the sums of count and anomalies must equal the TypeScript hive ones. The DuckDB SQL covers the records a fleet writes (ISO timestamps, the six fields); the full validation rules (epoch-millisecond timestamps, error reasons) are the TypeScript and Spark jobs', and only they write the errors table.",
+  );
+  notes.push(...icebergNotes);
   return { columns: COLUMNS, rows, notes, failures };
 }
