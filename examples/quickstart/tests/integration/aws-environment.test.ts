@@ -18,8 +18,15 @@ import {
   PutBucketVersioningCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
-import { ConfigError, loadConfig, type TributaryConfig, TributaryError } from '@tributary/core';
-import { crawl } from '@tributary/lake';
+import {
+  ConfigError,
+  defineSchema,
+  field,
+  loadConfig,
+  type TributaryConfig,
+  TributaryError,
+} from '@tributary/core';
+import { byDay, crawl, readDataset, writeDataset } from '@tributary/lake';
 import { type MotoServer, type PostgresServer, startMotoServer, startPostgres } from '@tributary/local';
 import { PostgresLoader, RedshiftLoader } from '@tributary/warehouse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -193,6 +200,56 @@ describe('createAwsEnvironment (moto_server)', () => {
       expect(await env.catalog.listTables()).toEqual(['sensors']);
     });
 
+    it("each zone's Iceberg catalog commits into the pipeline's Glue database, named by the table's last path segment", async () => {
+      const schema = defineSchema({ symbol: field.string(), close: field.double(), date: field.date() });
+      const rows = [
+        { symbol: 'BTC', close: 97_000.5, date: '2026-11-23' },
+        { symbol: 'ETH', close: 3_100.25, date: '2026-11-24' },
+      ];
+      const catalog = env.icebergCatalog('curated');
+      expect(catalog).toBeDefined();
+
+      const first = await writeDataset(rows, {
+        storage: env.lake.curated,
+        table: 'coinmarketcap/coin_daily',
+        schema,
+        partitionBy: byDay('date'),
+        mode: 'overwrite',
+        tableFormat: 'iceberg',
+        catalog,
+      });
+      const second = await writeDataset(rows.slice(0, 1), {
+        storage: env.lake.curated,
+        table: 'coinmarketcap/coin_daily',
+        schema,
+        partitionBy: byDay('date'),
+        mode: 'overwrite',
+        tableFormat: 'iceberg',
+        catalog,
+      });
+
+      const { Table } = await env.clients.glue.send(
+        new GetTableCommand({ DatabaseName: 'demo_one', Name: 'coin_daily' }),
+      );
+      expect(Table?.Parameters?.table_type).toBe('ICEBERG');
+      expect(Table?.StorageDescriptor?.Location).toBe(`s3://${name}-lake-curated/coinmarketcap/coin_daily`);
+      expect(Table?.Parameters?.metadata_location).toMatch(
+        new RegExp(`^s3://${name}-lake-curated/coinmarketcap/coin_daily/metadata/.+\\.metadata\\.json$`),
+      );
+      expect(Table?.Parameters?.previous_metadata_location).toMatch(/\.metadata\.json$/);
+      expect(Table?.PartitionKeys ?? []).toEqual([]);
+      expect(second.snapshotId).not.toBe(first.snapshotId);
+      const read = async (snapshotId?: string) => {
+        const records: unknown[] = [];
+        const options = { storage: env.lake.curated, table: 'coinmarketcap/coin_daily', schema, catalog };
+        for await (const record of readDataset(snapshotId ? { ...options, snapshotId } : options))
+          records.push(record);
+        return records;
+      };
+      expect(await read()).toHaveLength(1);
+      expect(await read(first.snapshotId)).toHaveLength(2);
+    });
+
     it('the Kinesis client puts a record on the stream and reads it back from its shard', async () => {
       const { client, streamName } = env.kinesis;
       const put = await client.send(
@@ -260,6 +317,7 @@ describe('createAwsEnvironment (moto_server)', () => {
           `firehose delivery stream ${name}-sensors-to-raw`,
           `kinesis stream ${name}-sensors`,
           'glue table demo_one.sensors',
+          'glue table demo_one.coin_daily',
           'glue database demo_one',
           `s3 bucket ${name}-lake-raw`,
           `s3 bucket ${name}-lake-processed`,

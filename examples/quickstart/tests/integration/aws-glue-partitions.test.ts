@@ -17,8 +17,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type QuickstartResult, runQuickstart } from '../../src/quickstart.js';
 
 // What a Glue client sees after `pnpm demo --mode aws` (moto_server for S3, Glue and Athena;
-// kinesalite behind the Kinesis endpoint, since moto's Kinesis drops records under concurrent puts): boto3 lists each table's partitions and each table's folders in S3, and the two must
-// agree. The run keeps its resources (no --cleanup) so that they can be inspected.
+// kinesalite behind the Kinesis endpoint, since moto's Kinesis drops records under concurrent
+// puts): boto3 lists each table's partitions and each table's folders in S3, and the two must
+// agree. Two runs, each with its own buckets and Glue database, kept (no --cleanup) to be
+// inspected: the default, where the processed and curated tables are Iceberg tables (no partition
+// registration: their partitions are hidden in their metadata) and only the raw table is hive; and
+// `--table-format hive`, where every table is a crawled hive table with registered partitions.
 
 const PYTHON = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../spark/.venv/bin/python');
 
@@ -47,6 +51,8 @@ for page in glue.get_paginator('get_tables').paginate(DatabaseName=database):
                     continue
                 folders.add('s3://%s/%s%s/' % (bucket, prefix, '/'.join(parts[:-1])))
         out[table['Name']] = {
+            'tableType': table.get('Parameters', {}).get('table_type'),
+            'metadataLocation': table.get('Parameters', {}).get('metadata_location'),
             'keys': keys,
             'projection': table.get('Parameters', {}).get('projection.enabled'),
             'columns': [c['Name'] for c in table['StorageDescriptor']['Columns']],
@@ -57,6 +63,9 @@ print(json.dumps(out))
 `;
 
 interface GlueView {
+  /** `ICEBERG` for an Iceberg table, else `null`. */
+  tableType: string | null;
+  metadataLocation: string | null;
   keys: string[];
   projection: string | null;
   columns: string[];
@@ -64,23 +73,35 @@ interface GlueView {
   folders: string[];
 }
 
+/** One demo run and what boto3 saw after it. */
+interface Run {
+  result: QuickstartResult;
+  glue: Record<string, GlueView>;
+  /** The keys the run's flushes wrote (raw deliveries and dataset files). */
+  flushes: string[];
+  logs: string[];
+}
+
+const ICEBERG_TABLES = ['coin_daily', 'cryptocurrency', 'market_daily', 'quote', 'sensor_hourly', 'sensors'];
+
 let moto: MotoServer;
 let postgres: PostgresServer;
 let kinesalite: KinesaliteServer;
-let out: string;
-let result: QuickstartResult;
-let glue: Record<string, GlueView>;
-const flushes: string[] = [];
-const logs: string[] = [];
+const outs: string[] = [];
+let iceberg: Run;
+let hive: Run;
 
-beforeAll(async () => {
-  [moto, kinesalite, postgres] = await Promise.all([startMotoServer(), startKinesalite(), startPostgres()]);
-  process.env.AWS_ACCESS_KEY_ID = moto.credentials.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = moto.credentials.secretAccessKey;
-  out = mkdtempSync(join(tmpdir(), 'tributary-demo-glue-'));
-  result = await runQuickstart({
+/** Runs the demo in `tableFormat` on buckets and a Glue database of its own, then asks boto3. */
+async function demo(tableFormat: 'iceberg' | 'hive', name: string): Promise<Run> {
+  const out = mkdtempSync(join(tmpdir(), 'tributary-demo-glue-'));
+  outs.push(out);
+  const flushes: string[] = [];
+  const logs: string[] = [];
+  const database = name.replaceAll('-', '_');
+  const result = await runQuickstart({
     out,
     mode: 'aws',
+    tableFormat,
     records: 3_000,
     sensorsPerType: 2,
     snapshots: 2,
@@ -93,9 +114,9 @@ beforeAll(async () => {
       AWS_REGION: moto.region,
       AWS_ENDPOINT_URL: moto.endpoint,
       AWS_ENDPOINT_URL_KINESIS: kinesalite.endpoint,
-      TRIBUTARY_BUCKET_PREFIX: 'glue-parts',
-      TRIBUTARY_STREAM: 'glue-parts-sensors',
-      TRIBUTARY_GLUE_DATABASE: 'glue_parts',
+      TRIBUTARY_BUCKET_PREFIX: name,
+      TRIBUTARY_STREAM: `${name}-sensors`,
+      TRIBUTARY_GLUE_DATABASE: database,
       TRIBUTARY_WAREHOUSE: 'postgres',
       DATABASE_URL: postgres.url,
     },
@@ -107,75 +128,143 @@ beforeAll(async () => {
   // would stop that reading and freeze moto once the pipe fills.
   const { stdout } = await promisify(execFile)(
     PYTHON,
-    ['-c', INSPECT, moto.endpoint, moto.region, 'glue_parts'],
+    ['-c', INSPECT, moto.endpoint, moto.region, database],
     {
       encoding: 'utf8',
       maxBuffer: 64 * 1024 * 1024,
     },
   );
-  glue = JSON.parse(stdout) as Record<string, GlueView>;
-}, 300_000);
+  return { result, glue: JSON.parse(stdout) as Record<string, GlueView>, flushes, logs };
+}
+
+beforeAll(async () => {
+  [moto, kinesalite, postgres] = await Promise.all([startMotoServer(), startKinesalite(), startPostgres()]);
+  process.env.AWS_ACCESS_KEY_ID = moto.credentials.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = moto.credentials.secretAccessKey;
+  iceberg = await demo('iceberg', 'glue-iceberg');
+  hive = await demo('hive', 'glue-hive');
+}, 600_000);
 
 afterAll(async () => {
-  if (out) rmSync(out, { recursive: true, force: true });
+  for (const out of outs) rmSync(out, { recursive: true, force: true });
   await Promise.all([moto?.stop(), kinesalite?.stop(), postgres?.stop()]);
 });
 
+/** The raw table has one partition per hour folder the delivery flushed into. */
+function expectRawPartitionsFromFlushes(run: Run): void {
+  // The processed zone's hive dataset writes flush under sensors/dt=…/ too: those are not the raw table's.
+  const hours = new Set(
+    run.flushes
+      .map((key) => /^sensors\/(\d{4}\/\d{2}\/\d{2}\/\d{2})\//.exec(key)?.[1])
+      .filter((hour) => hour !== undefined),
+  );
+  expect(hours.size).toBeGreaterThan(0);
+  expect(run.glue.raw_sensors?.partitions.map((p) => p.values.join('/')).sort()).toEqual([...hours].sort());
+}
+
+/** Every partitioned table lists exactly the partition folders that hold data in S3. */
+function expectPartitionsMatchFolders(run: Run): string[] {
+  const partitioned = Object.entries(run.glue).filter(([, t]) => t.keys.length > 0);
+  for (const [name, table] of partitioned) {
+    expect(table.projection, name).toBeFalsy();
+    expect(table.folders.length, `${name} has data folders`).toBeGreaterThan(0);
+    const locations = table.partitions.map((p) => p.location.replace(/\/?$/, '/')).sort();
+    expect(locations, name).toEqual(table.folders);
+    for (const p of table.partitions) expect(p.values, name).toHaveLength(table.keys.length);
+  }
+  return partitioned.map(([name]) => name).sort();
+}
+
+/** A hive table's catalog lines: registrations after commits or flushes, then the final one finding all there. */
+function expectPartitionsRegisteredAsWritten(run: Run, name: string): void {
+  const lines = run.logs.filter((l) => l.startsWith(`catalog: ${name} (`));
+  const counts = lines.map((l) => Number(/, (\d+) partition\(s\) registered/.exec(l)?.[1]));
+  expect(lines.length, name).toBeGreaterThanOrEqual(2);
+  expect(
+    counts.slice(0, -1).reduce((a, b) => a + b, 0),
+    name,
+  ).toBe(run.glue[name]?.partitions.length);
+  expect(counts.at(-1), name).toBe(0);
+}
+
 describe('pnpm demo --mode aws: Glue partitions (boto3 on moto_server)', () => {
-  it('registers all seven tables', () => {
-    expect(Object.keys(glue).sort()).toEqual([
-      'coin_daily',
-      'cryptocurrency',
-      'market_daily',
-      'quote',
-      'raw_sensors',
-      'sensor_hourly',
-      'sensors',
-    ]);
-    expect(result.mode).toBe('aws');
+  describe('Iceberg processed and curated tables (the default)', () => {
+    it('registers all seven tables: six Iceberg tables and the raw hive table', () => {
+      expect(iceberg.result.tableFormat).toBe('iceberg');
+      expect(Object.keys(iceberg.glue).sort()).toEqual([...ICEBERG_TABLES, 'raw_sensors'].sort());
+      const types = Object.entries(iceberg.glue).filter(([, t]) => t.tableType === 'ICEBERG');
+      expect(types.map(([name]) => name).sort()).toEqual(ICEBERG_TABLES);
+      expect(iceberg.glue.raw_sensors?.tableType).toBeNull();
+    });
+
+    it('gives the Iceberg tables no partition keys and no partitions in Glue: their metadata holds them', () => {
+      for (const name of ICEBERG_TABLES) {
+        const table = iceberg.glue[name];
+        expect(table?.keys, name).toEqual([]);
+        expect(table?.partitions, name).toEqual([]);
+        expect(table?.metadataLocation, name).toMatch(
+          /^s3:\/\/glue-iceberg-(processed|curated)\/.+\.metadata\.json$/,
+        );
+      }
+    });
+
+    it('lists, for the raw table (the only partitioned one), exactly the partition folders that exist in S3', () => {
+      expect(expectPartitionsMatchFolders(iceberg)).toEqual(['raw_sensors']);
+      expectRawPartitionsFromFlushes(iceberg);
+    });
+
+    it("registers the raw table's partitions as they are written; the Iceberg tables are neither crawled nor registered", () => {
+      expectPartitionsRegisteredAsWritten(iceberg, 'raw_sensors');
+      for (const name of ICEBERG_TABLES) {
+        const lines = iceberg.logs.filter((l) => l.startsWith(`catalog: ${name} (`));
+        const snapshotId = iceberg.result.tables.find(
+          (t) => (t.zone === 'processed' || t.zone === 'curated') && t.table.split('/').at(-1) === name,
+        )?.snapshotId;
+        expect(snapshotId, name).toMatch(/^\d+$/);
+        expect(lines, name).toEqual([
+          expect.stringMatching(
+            new RegExp(`^catalog: ${name} \\(iceberg\\), snapshot ${snapshotId} of \\d+$`),
+          ),
+        ]);
+      }
+    });
+
+    it('names every hive column in lowercase, and no two Iceberg columns differ only in case (Athena lowercases names)', () => {
+      for (const [name, table] of Object.entries(iceberg.glue)) {
+        const columns = [...table.columns, ...table.keys];
+        if (table.tableType === 'ICEBERG') {
+          expect(new Set(columns.map((c) => c.toLowerCase())).size, name).toBe(columns.length);
+        } else {
+          for (const column of columns) expect(column, name).toBe(column.toLowerCase());
+        }
+      }
+    });
   });
 
-  it('lists, for every partitioned table, exactly the partition folders that exist in S3', () => {
-    const partitioned = Object.entries(glue).filter(([, t]) => t.keys.length > 0);
-    expect(partitioned.map(([name]) => name).sort()).toEqual(
-      expect.arrayContaining(['raw_sensors', 'sensors', 'sensor_hourly', 'coin_daily']),
-    );
-    for (const [name, table] of partitioned) {
-      expect(table.projection, name).toBeFalsy();
-      expect(table.folders.length, `${name} has data folders`).toBeGreaterThan(0);
-      const locations = table.partitions.map((p) => p.location.replace(/\/?$/, '/')).sort();
-      expect(locations, name).toEqual(table.folders);
-      for (const p of table.partitions) expect(p.values, name).toHaveLength(table.keys.length);
-    }
-    // The raw table: one partition per hour folder the delivery flushed into (the processed
-    // zone's dataset writes flush under sensors/dt=…/ too: those are not the raw table's).
-    const hours = new Set(
-      flushes
-        .map((key) => /^sensors\/(\d{4}\/\d{2}\/\d{2}\/\d{2})\//.exec(key)?.[1])
-        .filter((hour) => hour !== undefined),
-    );
-    expect(hours.size).toBeGreaterThan(0);
-    expect(glue.raw_sensors?.partitions.map((p) => p.values.join('/')).sort()).toEqual([...hours].sort());
-  });
+  describe('--table-format hive', () => {
+    it('registers all seven tables, none of them Iceberg', () => {
+      expect(hive.result.tableFormat).toBe('hive');
+      expect(Object.keys(hive.glue).sort()).toEqual([...ICEBERG_TABLES, 'raw_sensors'].sort());
+      for (const [name, table] of Object.entries(hive.glue)) expect(table.tableType, name).toBeNull();
+    });
 
-  it('registers partitions as they are written: the final catalog step finds every one there', () => {
-    for (const name of Object.keys(glue)) {
-      const lines = logs.filter((l) => l.startsWith(`catalog: ${name} (`));
-      const counts = lines.map((l) => Number(/, (\d+) partition\(s\) registered/.exec(l)?.[1]));
-      // At least one registration after a commit or flush, then the final one ('lake → catalog').
-      expect(lines.length, name).toBeGreaterThanOrEqual(2);
-      expect(
-        counts.slice(0, -1).reduce((a, b) => a + b, 0),
-        name,
-      ).toBe(glue[name]?.partitions.length);
-      expect(counts.at(-1), name).toBe(0);
-    }
-  });
+    it('lists, for every partitioned table, exactly the partition folders that exist in S3', () => {
+      expect(expectPartitionsMatchFolders(hive)).toEqual(
+        expect.arrayContaining(['raw_sensors', 'sensors', 'sensor_hourly', 'coin_daily']),
+      );
+      expectRawPartitionsFromFlushes(hive);
+    });
 
-  it('names every column in lowercase, as Athena reads them', () => {
-    for (const [name, table] of Object.entries(glue)) {
-      for (const column of [...table.columns, ...table.keys]) expect(column, name).toBe(column.toLowerCase());
-    }
-    expect(glue.sensors?.columns).toContain('sensorid');
+    it('registers partitions as they are written: the final catalog step finds every one there', () => {
+      for (const name of Object.keys(hive.glue)) expectPartitionsRegisteredAsWritten(hive, name);
+    });
+
+    it('names every column in lowercase, as Athena reads them', () => {
+      for (const [name, table] of Object.entries(hive.glue)) {
+        for (const column of [...table.columns, ...table.keys])
+          expect(column, name).toBe(column.toLowerCase());
+      }
+      expect(hive.glue.sensors?.columns).toContain('sensorid');
+    });
   });
 });

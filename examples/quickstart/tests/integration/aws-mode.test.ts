@@ -88,7 +88,7 @@ afterAll(async () => {
 });
 
 describe('pnpm demo --mode aws (moto_server)', () => {
-  it('runs both pipelines through S3, Kinesis and Glue', () => {
+  it('runs both pipelines through S3, Kinesis and Glue, on Iceberg tables by default', () => {
     expect(result.mode).toBe('aws');
     const table = (zone: string, name: string) =>
       result.tables.find((t) => t.zone === zone && t.table === name);
@@ -99,9 +99,14 @@ describe('pnpm demo --mode aws (moto_server)', () => {
     expect(result.sensors.missing).toBe(0);
     expect(result.sensors.processed.written).toBe(3_000);
     expect(result.sensors.processed.invalid).toBe(0);
-    // Parquet tables: the crawler's footer counts (moto runs no SQL; raw NDJSON has no footer).
+    // Iceberg tables (the default), committed through Glue: their current snapshots' counts
+    // (moto runs no SQL). pyiceberg reads them back in aws-iceberg.test.ts.
+    expect(result.tableFormat).toBe('iceberg');
+    expect(table('processed', 'sensors')?.format).toBe('iceberg');
+    expect(table('processed', 'sensors')?.snapshotId).toMatch(/^\d+$/);
     expect(table('processed', 'sensors')?.rows).toBe(3_000);
     expect(table('processed', 'sensors')?.files).toBeGreaterThan(0);
+    expect(table('curated', 'coin_daily')?.format).toBe('iceberg');
     expect(table('curated', 'coin_daily')?.rows).toBe(600);
     expect(seen.bucketsDuringRun).toEqual(['demo-e2e-raw']);
   });
