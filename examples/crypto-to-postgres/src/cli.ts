@@ -10,6 +10,7 @@ const { values } = parseArgs({
   options: {
     snapshots: { type: 'string', default: '3' },
     out: { type: 'string', default: '.tributary/crypto-to-postgres' },
+    'table-format': { type: 'string', default: 'iceberg' },
   },
 });
 
@@ -19,6 +20,7 @@ try {
     // pnpm runs scripts in the package's folder; INIT_CWD is where the command was typed.
     out: resolve(process.env.INIT_CWD ?? process.cwd(), values.out),
     snapshots: Number(values.snapshots),
+    tableFormat: values['table-format'] as 'iceberg' | 'hive',
   });
   console.log(
     `${result.source}: ${result.snapshots} snapshot(s) → ${result.loaded.toLocaleString('en-US')} rows loaded into PostgreSQL → ${result.exportedFiles} DMS files in the raw zone`,

@@ -13,7 +13,7 @@ import {
 } from '@tributary/coinmarketcap';
 import { startFixtureServer } from '@tributary/coinmarketcap/testing';
 import { loadConfig } from '@tributary/core';
-import { type Lake, localLake, readDataset } from '@tributary/lake';
+import { type Lake, type LakeTableFormat, localLake, readDataset } from '@tributary/lake';
 import { startPostgres } from '@tributary/local';
 import pg from 'pg';
 
@@ -24,6 +24,8 @@ export interface CryptoToPostgresOptions {
   snapshots?: number;
   /** Coins per snapshot (the fixtures hold 300). Default: all. */
   coins?: number;
+  /** The processed and curated tables' format: `iceberg` (default, Apache Iceberg tables) or `hive`. */
+  tableFormat?: LakeTableFormat;
   env?: Record<string, string | undefined>;
 }
 
@@ -89,8 +91,13 @@ export async function runCryptoToPostgres(options: CryptoToPostgresOptions): Pro
       const exports = await exportTables({ pool, storage: lake.raw, mode: snapshot === 0 ? 'full' : 'cdc' });
       exportedFiles += exports.reduce((sum, e) => sum + e.keys.length, 0);
     }
-    const processed = await cryptoRawToProcessed({ raw: lake.raw, processed: lake.processed });
-    const curated = await cryptoProcessedToCurated({ processed: lake.processed, curated: lake.curated });
+    const tableFormat = options.tableFormat ?? 'iceberg';
+    const processed = await cryptoRawToProcessed({ raw: lake.raw, processed: lake.processed, tableFormat });
+    const curated = await cryptoProcessedToCurated({
+      processed: lake.processed,
+      curated: lake.curated,
+      tableFormat,
+    });
     return {
       source: live ? 'coinmarketcap' : 'fixtures',
       snapshots,

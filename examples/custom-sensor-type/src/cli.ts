@@ -14,6 +14,8 @@ const { values } = parseArgs({
     out: { type: 'string', default: '.tributary/custom-sensor-type' },
     // The simulated day, YYYY-MM-DD (UTC). Default: yesterday.
     start: { type: 'string' },
+    // The processed and curated tables' format: iceberg (default) or hive.
+    'table-format': { type: 'string', default: 'iceberg' },
   },
 });
 const start = values.start === undefined ? undefined : new Date(`${values.start}T00:00:00Z`);
@@ -34,6 +36,7 @@ try {
     sensorsPerType: Number(values.sensors),
     seed: Number(values.seed),
     start,
+    tableFormat: values['table-format'] as 'iceberg' | 'hive',
     signal: controller.signal,
   });
   console.log(

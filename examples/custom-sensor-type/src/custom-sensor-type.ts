@@ -1,6 +1,6 @@
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { EventHub, loadConfig, TributaryError, type TributaryEvent } from '@tributary/core';
-import { type Lake, localLake, readDataset } from '@tributary/lake';
+import { type Lake, type LakeTableFormat, localLake, readDataset } from '@tributary/lake';
 import { startKinesalite } from '@tributary/local';
 import {
   curatedHourlySchema,
@@ -25,6 +25,8 @@ export interface CustomSensorTypeOptions {
   seed?: number;
   /** Start of the simulated day (its event times). Default: yesterday 00:00 UTC. */
   start?: Date;
+  /** The processed and curated tables' format: `iceberg` (default, Apache Iceberg tables) or `hive`. */
+  tableFormat?: LakeTableFormat;
   /** Called with every pipeline event (progress displays, metrics). */
   onEvent?: (event: TributaryEvent) => void;
   signal?: AbortSignal;
@@ -155,11 +157,18 @@ export async function runCustomSensorType(options: CustomSensorTypeOptions): Pro
     raw: lake.raw,
     processed: lake.processed,
     maxLatenessHours: Math.ceil((Date.now() - start.getTime()) / 3_600_000) + 1,
+    tableFormat: options.tableFormat ?? 'iceberg',
     onEvent: hub.emit,
   });
   // The registry with vibration: with the default one its rows would still be aggregated, but as an
   // unknown type, without the unit and range its definition declares.
-  await processedToCurated({ processed: lake.processed, curated: lake.curated, types, onEvent: hub.emit });
+  await processedToCurated({
+    processed: lake.processed,
+    curated: lake.curated,
+    types,
+    tableFormat: options.tableFormat ?? 'iceberg',
+    onEvent: hub.emit,
+  });
 
   const byType = new Map<string, SensorTypeSummary & { sum: number }>();
   let curatedRows = 0;

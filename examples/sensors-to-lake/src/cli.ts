@@ -15,6 +15,8 @@ const { values } = parseArgs({
     out: { type: 'string', default: '.tributary/sensors-to-lake' },
     // The simulated day, YYYY-MM-DD (UTC). Default: yesterday.
     start: { type: 'string' },
+    // The processed and curated tables' format: iceberg (default) or hive.
+    'table-format': { type: 'string', default: 'iceberg' },
   },
 });
 const start = values.start === undefined ? undefined : new Date(`${values.start}T00:00:00Z`);
@@ -58,6 +60,7 @@ try {
     sensorsPerType: Number(values.sensors),
     seed: Number(values.seed),
     start,
+    tableFormat: values['table-format'] as 'iceberg' | 'hive',
     onEvent: counters.listener,
     signal: controller.signal,
   });

@@ -1,6 +1,6 @@
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { EventCounters, EventHub, loadConfig, type TributaryEvent } from '@tributary/core';
-import { type Lake, localLake, readDataset } from '@tributary/lake';
+import { type Lake, type LakeTableFormat, localLake, readDataset } from '@tributary/lake';
 import { startKinesalite } from '@tributary/local';
 import {
   curatedHourlySchema,
@@ -23,6 +23,8 @@ export interface SensorsToLakeOptions {
    * makes a second run produce the very same records, which the processed zone deduplicates.
    */
   start?: Date;
+  /** The processed and curated tables' format: `iceberg` (default, Apache Iceberg tables) or `hive`. */
+  tableFormat?: LakeTableFormat;
   /** Called with every pipeline event (progress displays, metrics). */
   onEvent?: (event: TributaryEvent) => void;
   signal?: AbortSignal;
@@ -121,11 +123,13 @@ export async function runSensorsToLake(options: SensorsToLakeOptions): Promise<S
       raw: lake.raw,
       processed: lake.processed,
       maxLatenessHours: Math.ceil((Date.now() - start.getTime()) / 3_600_000) + 1,
+      tableFormat: options.tableFormat ?? 'iceberg',
       onEvent: hub.emit,
     });
     await processedToCurated({
       processed: lake.processed,
       curated: lake.curated,
+      tableFormat: options.tableFormat ?? 'iceberg',
       onEvent: hub.emit,
     });
     const transformSeconds = (performance.now() - transformStart) / 1000;

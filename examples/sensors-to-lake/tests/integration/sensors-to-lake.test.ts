@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { scanIceberg } from '@tributary/lake';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runSensorsToLake } from '../../src/sensors-to-lake.js';
 
@@ -24,6 +25,10 @@ describe('examples/sensors-to-lake', () => {
     const temperature = result.byType.find((t) => t.type === 'temperature');
     expect(temperature?.unit).toBe('°C');
     expect(temperature?.min).toBeLessThan(temperature?.max as number);
+    // Iceberg by default: the processed table's current snapshot holds every record once.
+    const scan = await scanIceberg({ storage: result.lake.processed, table: 'sensors' });
+    expect(scan.files.reduce((n, f) => n + f.rows, 0)).toBe(6_000);
+    expect(scan.metadata['partition-specs'].at(-1)?.fields.map((f) => f.transform)).toEqual(['hour']);
   }, 120_000);
 
   it('is idempotent: a second run on the same folder gives the same processed and curated tables', async () => {
