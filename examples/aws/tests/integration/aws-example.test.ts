@@ -218,6 +218,9 @@ describe('examples/aws README', () => {
       's3:PutObject',
       'glue:CreateTable',
       'glue:BatchCreatePartition',
+      // the Glue Iceberg catalog's commit (the default table format's)
+      'glue:GetTable',
+      'glue:UpdateTable',
       'athena:StartQueryExecution',
     ]) {
       expect(apis, api).toContain(api);
@@ -231,6 +234,7 @@ describe('examples/aws README', () => {
         'examples/quickstart/src/aws-provision.ts',
         'packages/lake/src/s3-storage.ts',
         'packages/lake/src/catalog/glue-catalog.ts',
+        'packages/lake/src/iceberg/glue-catalog.ts',
         'packages/sensors/src/kinesis-producer.ts',
         'packages/sensors/src/kinesis-source.ts',
         'packages/warehouse/src/athena-engine.ts',
