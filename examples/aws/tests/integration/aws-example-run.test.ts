@@ -74,7 +74,9 @@ describe('examples/aws', () => {
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
 
     expect(code, output.slice(-3000)).toBe(0);
-    expect(output).toMatch(/done in [\d.]+ s \(aws mode, ts engine\)/);
+    // The default table format: the processed and curated tables are Iceberg tables in Glue.
+    expect(output).toMatch(/done in [\d.]+ s \(aws mode, ts engine, iceberg tables\)/);
+    expect(output).toMatch(/^catalog: sensors \(iceberg\), snapshot \d+ of \d+$/m);
     expect(output).toContain('2,000 records produced → 2,000 delivered into ');
     expect(output).toMatch(/→ 2,000 processed \(0 duplicates removed, 0 to sensors_errors\)/);
     expect(output).not.toMatch(/LOST|INCOMPLETE/);
@@ -85,6 +87,7 @@ describe('examples/aws', () => {
     expect(report.deleted).toEqual(
       expect.arrayContaining([
         's3 bucket example-aws-raw',
+        'glue table tributary.sensors',
         'glue database tributary',
         'kinesis stream tributary-sensors',
       ]),
