@@ -216,7 +216,7 @@ export interface ProcessedToCuratedOptions {
   /** The Iceberg catalog of the curated table. Default: the curated zone's own (`StorageCatalog`); a `GlueIcebergCatalog` in AWS. */
   catalog?: IcebergCatalog;
   /** The Iceberg catalog of the processed table read. Default: the processed zone's own (`StorageCatalog`). */
-  sourceCatalog?: IcebergCatalog;
+  processedCatalog?: IcebergCatalog;
   onEvent?: EventListener;
 }
 
@@ -1299,15 +1299,15 @@ export async function processedToCurated(
     dates: checkDates(input.dates),
     tableFormat,
     catalog: checkCatalog('catalog', input.catalog, tableFormat),
-    sourceCatalog: checkCatalog('sourceCatalog', input.sourceCatalog, tableFormat),
+    processedCatalog: checkCatalog('processedCatalog', input.processedCatalog, tableFormat),
     onEvent: checkListener(input.onEvent),
   });
   const { processed, curated, source, onEvent } = settings;
-  const sourceFormat = formatOptions({ tableFormat, catalog: settings.sourceCatalog });
+  const sourceFormat = formatOptions({ tableFormat, catalog: settings.processedCatalog });
 
   // The committed files of the processed table, by day and hour; an Iceberg table's at one snapshot.
   const byDay = new Map<string, { hours: Set<string>; files: string[] }>();
-  const processedFiles = await processedFilesOf({ ...settings, catalog: settings.sourceCatalog });
+  const processedFiles = await processedFilesOf({ ...settings, catalog: settings.processedCatalog });
   for (const file of processedFiles.files) {
     const { dt, hour } = file;
     let entry = byDay.get(dt);
