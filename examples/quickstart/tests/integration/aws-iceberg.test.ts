@@ -254,8 +254,11 @@ describe('pnpm demo --mode aws on Iceberg, read by pyiceberg and boto3 (moto_ser
     it("time travel to the first run's snapshot gives the first run's rows", () => {
       const [first, second] = looks;
       for (const name of ICEBERG_TABLES) {
-        const firstSnapshot = first?.[name]?.pyiceberg?.snapshotId as string;
-        expect(second?.[name]?.pyiceberg?.at[firstSnapshot], name).toEqual(first?.[name]?.pyiceberg?.current);
+        const firstSnapshot = first?.[name]?.pyiceberg?.snapshotId;
+        expect(firstSnapshot, name).toMatch(/^\d+$/);
+        const travelled = second?.[name]?.pyiceberg?.at[firstSnapshot as string];
+        expect(travelled?.rows, name).toBeGreaterThan(0);
+        expect(travelled, name).toEqual(first?.[name]?.pyiceberg?.current);
       }
     });
 
