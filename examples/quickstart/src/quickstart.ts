@@ -474,7 +474,8 @@ async function runCrypto(
     const client = live
       ? new CoinMarketCapClient({
           apiKey: config.coinmarketcap.apiKey,
-          baseUrl: config.coinmarketcap.baseUrl,
+          sandbox: config.coinmarketcap.sandbox,
+          ...(config.coinmarketcap.baseUrl ? { baseUrl: config.coinmarketcap.baseUrl } : {}),
         })
       : new CoinMarketCapClient({ baseUrl: fixtures?.baseUrl, apiKey: 'fixture' });
     const store = new PostgresStore({ pool, onEvent: hub.emit });

@@ -101,7 +101,12 @@ export interface TributaryConfig {
   };
   readonly coinmarketcap: {
     readonly apiKey: Secret | undefined;
-    readonly baseUrl: string;
+    /**
+     * `CMC_BASE_URL` when set (a proxy, a local fixture server); otherwise `undefined` and the
+     * client picks the production or sandbox API from `sandbox`: the API's URLs belong to
+     * `@tributary/coinmarketcap`.
+     */
+    readonly baseUrl: string | undefined;
     readonly sandbox: boolean;
   };
   /** A one-line description with every secret shown as `[redacted]`. */
@@ -139,8 +144,6 @@ const ZONE_VARIABLES: Record<Zone, string> = {
   curated: 'TRIBUTARY_LAKE_CURATED',
 };
 
-const CMC_BASE_URL = 'https://pro-api.coinmarketcap.com';
-const CMC_SANDBOX_URL = 'https://sandbox-api.coinmarketcap.com';
 const AWS_CREDENTIALS = 'they come from the AWS credential chain';
 const TRUE_WORDS = new Set(['true', '1', 'yes']);
 const FALSE_WORDS = new Set(['false', '0', 'no']);
@@ -265,7 +268,7 @@ class EnvReader {
  * | `DATABASE_URL` | PostgreSQL source (secret) | none |
  * | `TRIBUTARY_WAREHOUSE`, `REDSHIFT_URL` (secret), `TRIBUTARY_REDSHIFT_IAM_ROLE` | warehouse | `postgres` locally, `redshift` on AWS |
  * | `TRIBUTARY_ATHENA_WORKGROUP`, `TRIBUTARY_ATHENA_OUTPUT`, `TRIBUTARY_GLUE_DATABASE` | Athena and Glue | `primary`, none, `tributary` |
- * | `CMC_API_KEY` (secret), `CMC_SANDBOX`, `CMC_BASE_URL` | CoinMarketCap | production API |
+ * | `CMC_API_KEY` (secret), `CMC_SANDBOX`, `CMC_BASE_URL` | CoinMarketCap | no key, not sandbox, no base URL (the client's production API) |
  *
  * @example
  * ```ts
@@ -496,7 +499,7 @@ function readCoinMarketCap(reader: EnvReader): TributaryConfig['coinmarketcap'] 
   return {
     apiKey: key === undefined ? undefined : new Secret(key),
     // Clients append paths, so one canonical form without a trailing slash.
-    baseUrl: (base ?? (sandbox ? CMC_SANDBOX_URL : CMC_BASE_URL)).replace(/\/+$/, ''),
+    baseUrl: base?.replace(/\/+$/, ''),
     sandbox,
   };
 }

@@ -1,7 +1,12 @@
 import { inspect } from 'node:util';
-import { RetryExhaustedError, Secret, TributaryError } from '@tributary/core';
+import { loadConfig, RetryExhaustedError, Secret, TributaryError } from '@tributary/core';
 import { describe, expect, it } from 'vitest';
-import { CoinMarketCapClient, type FetchLike } from '../../src/client.js';
+import {
+  CMC_PRO_BASE_URL,
+  CMC_SANDBOX_BASE_URL,
+  CoinMarketCapClient,
+  type FetchLike,
+} from '../../src/client.js';
 import { CreditLedger, estimateCredits } from '../../src/credits.js';
 import {
   CoinMarketCapApiError,
@@ -222,6 +227,19 @@ describe('CoinMarketCapClient', () => {
       await client.fiatMap();
       expect(calls[0]?.url.origin).toBe('http://127.0.0.1:1234');
       expect(calls[0]?.headers['X-CMC_PRO_API_KEY']).toBe(KEY);
+    });
+
+    it('picks the production or sandbox API itself when the config has no base URL', async () => {
+      const { fetch, calls } = scriptedFetch([{ body: envelope([]) }, { body: envelope([]) }]);
+      for (const [sandbox, env] of [
+        [false, {}],
+        [true, { CMC_SANDBOX: 'true' }],
+      ] as const) {
+        const config = loadConfig({ ...env, CMC_API_KEY: KEY }).coinmarketcap;
+        await CoinMarketCapClient.fromConfig(config, { fetch }).fiatMap();
+        expect(config.sandbox).toBe(sandbox);
+      }
+      expect(calls.map((c) => c.url.origin)).toEqual([CMC_PRO_BASE_URL, CMC_SANDBOX_BASE_URL]);
     });
   });
 

@@ -78,7 +78,7 @@ describe('loadConfig', () => {
       });
       expect(config.coinmarketcap).toEqual({
         apiKey: undefined,
-        baseUrl: 'https://pro-api.coinmarketcap.com',
+        baseUrl: undefined,
         sandbox: false,
       });
     });
@@ -435,10 +435,10 @@ describe('loadConfig', () => {
       expect(cmc.apiKey?.reveal()).toBe('cmc-key-0000');
     });
 
-    it('switches the default base URL in sandbox mode', () => {
+    it('leaves the base URL to the client unless CMC_BASE_URL is set, in sandbox mode too', () => {
       expect(load({ CMC_SANDBOX: 'yes' }).coinmarketcap).toEqual({
         apiKey: undefined,
-        baseUrl: 'https://sandbox-api.coinmarketcap.com',
+        baseUrl: undefined,
         sandbox: true,
       });
     });
