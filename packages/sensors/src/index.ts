@@ -49,8 +49,12 @@ export {
 export type {
   ProcessedToCuratedOptions,
   ProcessedToCuratedStats,
+} from './transforms/processed-to-curated.js';
+export { processedToCurated } from './transforms/processed-to-curated.js';
+export type {
   RawToProcessedOptions,
   RawToProcessedStats,
   SensorErrorRow,
-} from './transforms.js';
-export { processedToCurated, rawToProcessed, SensorTransformError, sensorErrorSchema } from './transforms.js';
+} from './transforms/raw-to-processed.js';
+export { rawToProcessed, sensorErrorSchema } from './transforms/raw-to-processed.js';
+export { SensorTransformError } from './transforms/shared.js';

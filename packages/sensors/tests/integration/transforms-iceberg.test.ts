@@ -23,13 +23,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { curatedHourlySchema } from '../../src/curated-schema.js';
 import { generateRecords } from '../../src/fleet.js';
 import { type SensorRecord, sensorRecordSchema } from '../../src/record.js';
+import { processedToCurated } from '../../src/transforms/processed-to-curated.js';
 import {
-  processedToCurated,
   type RawToProcessedStats,
   rawToProcessed,
-  SensorTransformError,
   sensorErrorSchema,
-} from '../../src/transforms.js';
+} from '../../src/transforms/raw-to-processed.js';
+import { SensorTransformError } from '../../src/transforms/shared.js';
 
 const PYTHON = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../spark/.venv/bin/python');
 const COUNT = 6_000;

@@ -10,9 +10,8 @@ import type { SensorRecord } from '../../src/record.js';
 import {
   type ProcessedToCuratedStats,
   processedToCurated,
-  type RawToProcessedStats,
-  rawToProcessed,
-} from '../../src/transforms.js';
+} from '../../src/transforms/processed-to-curated.js';
+import { type RawToProcessedStats, rawToProcessed } from '../../src/transforms/raw-to-processed.js';
 
 const COUNT = 50_000;
 /** Every REDELIVER_EVERY-th record is delivered twice. */

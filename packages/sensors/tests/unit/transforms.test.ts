@@ -15,13 +15,13 @@ import { type CuratedHourlyRow, curatedHourlySchema } from '../../src/curated-sc
 import { defaultSensorTypes } from '../../src/models.js';
 import { type SensorRecord, sensorRecordSchema } from '../../src/record.js';
 import { defineSensorType } from '../../src/sensor-type.js';
+import { processedToCurated } from '../../src/transforms/processed-to-curated.js';
 import {
-  processedToCurated,
   rawToProcessed,
   type SensorErrorRow,
-  SensorTransformError,
   sensorErrorSchema,
-} from '../../src/transforms.js';
+} from '../../src/transforms/raw-to-processed.js';
+import { SensorTransformError } from '../../src/transforms/shared.js';
 
 /** A MemoryStorage whose reads come in chunks of `size` bytes, as a network or file stream cuts them. */
 class ChunkedStorage extends MemoryStorage {

@@ -1,0 +1,192 @@
+// What the sensor transforms share: their error, the checks of their options, UTC day and hour
+// arithmetic, and how they name and make their writes.
+import { createHash } from 'node:crypto';
+import { describeValue, type ErrorContext, type EventListener, TributaryError } from '@tributary/core';
+import type { IcebergCatalog, LakeTableFormat, Storage, WriteDatasetResult } from '@tributary/lake';
+
+export const HOUR_MS = 3_600_000;
+/** Part of every write id: a change in how the output is computed must give new file names. */
+const VERSION = 'tributary-sensors-transforms/1';
+
+/**
+ * A sensor transform cannot run: an option is wrong (`SENSOR_TRANSFORM_INVALID`, `context.option`
+ * names it), the processed table is not partitioned by `dt` and `hour`
+ * (`SENSOR_TRANSFORM_LAYOUT`, `context.key`), or reading failed or the input changed during the
+ * run (`SENSOR_TRANSFORM_FAILED`, with `cause`). Storage and dataset errors of the lake reach the
+ * caller as they are. A raw object outside the Firehose layout does not stop a run: it is
+ * reported in `unreadObjects` and by a `failure` event whose `error` is a `SensorTransformError`
+ * with code `SENSOR_RAW_OBJECT_UNREAD` and `context.key` and `context.reason`.
+ *
+ * @example
+ * ```ts
+ * try { await rawToProcessed({ raw: lake.raw, processed: lake.processed, dates: ['2026-13-01'] }); }
+ * catch (err) { if (err instanceof SensorTransformError) console.log(err.code, err.context.option); } // SENSOR_TRANSFORM_INVALID dates
+ * ```
+ */
+export class SensorTransformError extends TributaryError {
+  override name = 'SensorTransformError';
+
+  constructor(message: string, options: { code?: string; context?: ErrorContext; cause?: unknown } = {}) {
+    super(message, {
+      code: options.code ?? 'SENSOR_TRANSFORM_INVALID',
+      context: options.context,
+      cause: options.cause,
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+export function invalidOption(option: string, value: unknown, expected: string): SensorTransformError {
+  return new SensorTransformError(`Option ${option} must be ${expected}, got ${describeValue(value)}`, {
+    context: { option },
+  });
+}
+
+export function checkStorage(option: string, value: unknown): Storage {
+  const storage = value as Partial<Storage> | null;
+  if (
+    typeof storage !== 'object' ||
+    storage === null ||
+    typeof storage.list !== 'function' ||
+    typeof storage.listPrefixes !== 'function' ||
+    typeof storage.get !== 'function' ||
+    typeof storage.put !== 'function'
+  ) {
+    throw invalidOption(option, value, 'a lake Storage (LocalStorage, S3Storage, MemoryStorage)');
+  }
+  return value as Storage;
+}
+
+export function checkPath(option: string, value: unknown, fallback: string): string {
+  if (value === undefined) return fallback;
+  const ok =
+    typeof value === 'string' &&
+    value !== '' &&
+    value
+      .split('/')
+      .every((s) => s !== '' && s !== '.' && s !== '..' && !s.startsWith('_') && !s.includes('\\'));
+  if (!ok)
+    throw invalidOption(option, value, 'a folder path such as "sensors" (no empty, "_" or ".." segment)');
+  return value;
+}
+
+const ISO_DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+export function checkDates(value: unknown): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value)) throw invalidOption('dates', value, 'an array of YYYY-MM-DD days');
+  for (const day of value) {
+    if (typeof day !== 'string' || !isCalendarDay(day)) {
+      throw invalidOption('dates', day, 'an array of calendar days as YYYY-MM-DD');
+    }
+  }
+  return [...new Set(value as string[])].sort();
+}
+
+export function checkTableFormat(value: unknown): LakeTableFormat {
+  if (value === undefined) return 'hive';
+  if (value !== 'hive' && value !== 'iceberg')
+    throw invalidOption('tableFormat', value, "'hive' or 'iceberg'");
+  return value;
+}
+
+export function checkCatalog(
+  option: string,
+  value: unknown,
+  tableFormat: LakeTableFormat,
+): IcebergCatalog | undefined {
+  if (value === undefined) return undefined;
+  const catalog = value as Partial<IcebergCatalog> | null;
+  if (
+    typeof catalog !== 'object' ||
+    catalog === null ||
+    typeof catalog.load !== 'function' ||
+    typeof catalog.commit !== 'function'
+  ) {
+    throw invalidOption(option, value, 'an Iceberg catalog (StorageCatalog, GlueIcebergCatalog)');
+  }
+  if (tableFormat !== 'iceberg')
+    throw invalidOption('catalog', value, "absent unless tableFormat is 'iceberg'");
+  return value as IcebergCatalog;
+}
+
+/** The lake options that choose a table format (and catalog) for a read or a write. */
+export function formatOptions(settings: {
+  readonly tableFormat: LakeTableFormat;
+  readonly catalog: IcebergCatalog | undefined;
+}): { tableFormat: LakeTableFormat; catalog?: IcebergCatalog } {
+  return settings.catalog
+    ? { tableFormat: settings.tableFormat, catalog: settings.catalog }
+    : { tableFormat: settings.tableFormat };
+}
+
+export function checkListener(value: unknown): EventListener | undefined {
+  if (value !== undefined && typeof value !== 'function') throw invalidOption('onEvent', value, 'a function');
+  return value as EventListener | undefined;
+}
+
+export function checkOptions(value: unknown, name: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) throw invalidOption(name, value, 'an object');
+  return value as Record<string, unknown>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time
+
+export function isCalendarDay(day: string): boolean {
+  if (!ISO_DAY.test(day)) return false;
+  const time = Date.parse(`${day}T00:00:00Z`);
+  return Number.isFinite(time) && new Date(time).toISOString().slice(0, 10) === day;
+}
+
+/** The first hour (since the epoch) of a `YYYY-MM-DD` day, UTC. */
+export function hourOfDay(day: string): number {
+  return Date.parse(`${day}T00:00:00Z`) / HOUR_MS;
+}
+
+/** The `YYYY-MM-DD` day of an hour since the epoch, UTC. */
+export function dayOfHour(hour: number): string {
+  return new Date(hour * HOUR_MS).toISOString().slice(0, 10);
+}
+
+export function shiftDay(day: string, days: number): string {
+  return dayOfHour(hourOfDay(day) + 24 * days);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+/** Writes only when there is something to write: an empty run must not add a manifest version. */
+export async function writeIfAny<T>(
+  records: AsyncGenerator<T>,
+  write: (records: AsyncIterable<T>) => Promise<WriteDatasetResult>,
+): Promise<WriteDatasetResult | undefined> {
+  const first = await records.next();
+  if (first.done) return undefined;
+  const result = await write(
+    (async function* () {
+      yield first.value;
+      yield* records;
+    })(),
+  );
+  // Every record was validated before; one the writer still refuses would otherwise sit unseen in the result.
+  if (result.invalidCount > 0) {
+    const issues = result.invalid[0]?.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+    throw new SensorTransformError(
+      `${result.invalidCount} records did not fit the table's schema (${issues})`,
+      {
+        code: 'SENSOR_TRANSFORM_FAILED',
+      },
+    );
+  }
+  return result;
+}
+
+/** The write id of one output: the same kind and input give the same id, so the same file names. */
+export function writeIdOf(kind: string, parts: readonly string[]): string {
+  const hash = createHash('sha256');
+  for (const part of [VERSION, kind, ...parts]) hash.update(part).update('\0');
+  return `${kind}-${hash.digest('hex').slice(0, 32)}`;
+}
