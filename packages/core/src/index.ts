@@ -77,6 +77,13 @@ export {
   toPostgresDdl,
   toRedshiftDdl,
 } from './schema-sql.js';
+export type {
+  SdkHandler,
+  SdkMiddleware,
+  SdkMiddlewareHost,
+  SdkRetryEventsOptions,
+} from './sdk-retry-events.js';
+export { addSdkRetryEvents, SDK_RETRY_EVENTS_MIDDLEWARE } from './sdk-retry-events.js';
 export { isWellFormedText, utf8ByteLength } from './utf8.js';
 export {
   type CheckedOutClient,
