@@ -9,6 +9,7 @@ export type {
   AthenaRetryOptions,
   AthenaSender,
 } from './athena-engine.js';
-export { AthenaEngine, athenaLiteral } from './athena-engine.js';
+export { AthenaEngine } from './athena-engine.js';
 export type { IcebergAthenaDdlOptions } from './athena-iceberg.js';
 export { icebergAthenaDdl } from './athena-iceberg.js';
+export { athenaLiteral } from './athena-literals.js';

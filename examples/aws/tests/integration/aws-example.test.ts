@@ -237,7 +237,7 @@ describe('examples/aws README', () => {
         'packages/lake/src/iceberg/glue-catalog.ts',
         'packages/sensors/src/kinesis-producer.ts',
         'packages/sensors/src/kinesis-source.ts',
-        'packages/warehouse/src/athena-engine.ts',
+        'packages/warehouse/src/athena-query-result.ts',
       ]),
     );
     // An entry of NOT_THE_DEMO that sends nothing (any more) is stale.

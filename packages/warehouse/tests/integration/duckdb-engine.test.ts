@@ -300,6 +300,17 @@ describe('DuckDbEngine', () => {
       expect(() => other.query('SELECT 1')).toThrow(/closed/);
     });
 
+    it('await using closes the engine at the end of the block', async () => {
+      let escaped: DuckDbEngine | undefined;
+      {
+        await using scoped = await DuckDbEngine.create({ threads: 1 });
+        escaped = scoped;
+        expect(await scoped.query('SELECT 1 AS one').collect()).toMatchObject({ rows: [{ one: 1 }] });
+      }
+
+      expect(() => escaped?.query('SELECT 1')).toThrow(/closed/);
+    });
+
     it('puts tables in their definition database and hostile names stay names', async () => {
       const schema = defineSchema({ 'we"ird; name': field.string(), 温度: field.double() });
       const storage = new LocalStorage({ root: join(dir, 'hostile') });

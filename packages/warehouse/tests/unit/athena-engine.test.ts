@@ -14,12 +14,8 @@ import { TributaryError, type TributaryEvent } from '@tributary/core';
 import type { TableDefinition } from '@tributary/lake';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import {
-  AthenaEngine,
-  type AthenaEngineOptions,
-  addPartitionStatements,
-  athenaLiteral,
-} from '../../src/athena-engine.js';
+import { AthenaEngine, type AthenaEngineOptions } from '../../src/athena-engine.js';
+import { addPartitionStatements } from '../../src/athena-literals.js';
 import { QueryCancelledError, QueryFailedError, WarehouseOptionsError } from '../../src/errors.js';
 
 const athena = mockClient(AthenaClient);
@@ -43,7 +39,6 @@ function engine(options: Partial<AthenaEngineOptions> = {}): AthenaEngine {
     database: 'processed',
     outputLocation: 's3://tributary-athena/results/',
     pollIntervalMs: 1,
-    retry: { baseDelayMs: 1, maxDelayMs: 2 },
     ...options,
   });
 }
@@ -116,46 +111,6 @@ function runningForever(count = 1): Promise<void> {
     });
   });
 }
-
-describe('athenaLiteral', () => {
-  it.each([
-    ['plain', 'sensors', "'sensors'"],
-    ['a quote, doubled', "O'Brien", "'O''Brien'"],
-    ['a hostile string, still one literal', "x'; DROP TABLE t; --", "'x''; DROP TABLE t; --'"],
-    ['a backslash, kept as is (Trino reads no escapes)', 'a\\b', "'a\\b'"],
-    ['the empty string', '', "''"],
-    ['unicode', 'Zürich 💧', "'Zürich 💧'"],
-    ['an integer', 42, '42'],
-    ['a negative integer', -7, '-7'],
-    ['negative zero', -0, '0'],
-    ['a fraction', 1.5, '1.5'],
-    ['a huge double', 1e21, '1E+21'],
-    ['a tiny double', 1.5e-7, '1.5E-7'],
-    ['a bigint beyond 2^53', 2n ** 63n - 1n, '9223372036854775807'],
-    ['true', true, 'true'],
-    ['false', false, 'false'],
-    ['null', null, 'NULL'],
-    [
-      'a Date, in UTC with milliseconds',
-      new Date('2026-11-23T10:05:09.007Z'),
-      "TIMESTAMP '2026-11-23 10:05:09.007'",
-    ],
-  ] as const)('renders %s', (_what, value, expected) => {
-    expect(athenaLiteral(value)).toBe(expected);
-  });
-
-  it.each([
-    ['NaN', Number.NaN],
-    ['Infinity', Number.POSITIVE_INFINITY],
-    ['an invalid Date', new Date('nope')],
-    ['a Date after year 9999', new Date(Date.UTC(10_000, 0, 1))],
-    ['undefined', undefined],
-    ['an object', { a: 1 }],
-  ])('rejects %s with a WarehouseOptionsError naming the parameter', (_what, value) => {
-    expect(() => athenaLiteral(value as never, 2)).toThrow(WarehouseOptionsError);
-    expect(() => athenaLiteral(value as never, 2)).toThrow(/parameter 3/);
-  });
-});
 
 describe('AthenaEngine', () => {
   describe('constructor', () => {
@@ -568,31 +523,7 @@ describe('AthenaEngine', () => {
       expect(athena.commandCalls(StartQueryExecutionCommand)).toHaveLength(1);
     });
 
-    it('retries throttled polls and pages with withRetry, emitting retry events', async () => {
-      athena.on(StartQueryExecutionCommand).rejectsOnce(throttled()).resolves({ QueryExecutionId: QUERY_ID });
-      athena
-        .on(GetQueryExecutionCommand)
-        .rejectsOnce(throttled())
-        .rejectsOnce(throttled())
-        .resolves(execution('SUCCEEDED'));
-      athena
-        .on(GetQueryResultsCommand)
-        .rejectsOnce(throttled())
-        .resolves(page([col('a', 'integer')], [['a'], ['7']]));
-      const events: TributaryEvent[] = [];
-
-      const { rows } = await engine({ onEvent: (e) => events.push(e) })
-        .query('SELECT 7 AS a')
-        .collect();
-
-      expect(rows).toEqual([{ a: 7 }]);
-      expect(athena.commandCalls(StartQueryExecutionCommand)).toHaveLength(2);
-      expect(athena.commandCalls(GetQueryExecutionCommand)).toHaveLength(3);
-      expect(athena.commandCalls(GetQueryResultsCommand)).toHaveLength(2);
-      expect(events.filter((e) => e.type === 'retry')).toHaveLength(4);
-    });
-
-    it('does not repeat a StartQueryExecution that failed on the server unless the caller gave a token', async () => {
+    it('sends a StartQueryExecution that failed on the server once, with or without the caller token', async () => {
       const serverError = () =>
         Object.assign(new Error('internal'), {
           name: 'InternalServerException',
@@ -613,26 +544,76 @@ describe('AthenaEngine', () => {
         .on(StartQueryExecutionCommand)
         .rejectsOnce(serverError())
         .resolves({ QueryExecutionId: QUERY_ID });
-      athena.on(GetQueryExecutionCommand).resolves(execution('SUCCEEDED'));
-      athena.on(GetQueryResultsCommand).resolves(page([col('a', 'integer')], [['a'], ['1']]));
 
-      await engine()
+      const second = await engine()
         .query('SELECT 1 AS a', { clientRequestToken: 'a'.repeat(32) })
-        .collect();
-      expect(athena.commandCalls(StartQueryExecutionCommand)).toHaveLength(2);
-    });
-
-    it('gives up after the retry attempts with a QueryFailedError', async () => {
-      athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: QUERY_ID });
-      athena.on(GetQueryExecutionCommand).rejects(throttled());
-
-      const error = await engine({ retry: { maxAttempts: 3, baseDelayMs: 1 } })
-        .query('SELECT 1')
         .collect()
         .catch((e: unknown) => e);
+      expect(second).toMatchObject({ retryable: true });
+      expect(athena.commandCalls(StartQueryExecutionCommand)).toHaveLength(1);
+    });
+  });
 
-      expect(error).toBeInstanceOf(QueryFailedError);
-      expect(athena.commandCalls(GetQueryExecutionCommand)).toHaveLength(3);
+  describe("query: retries are the client's", () => {
+    it.each(['StartQueryExecution', 'GetQueryExecution', 'GetQueryResults'] as const)(
+      'sends a throttled %s once and lets the error surface, retryable',
+      async (operation) => {
+        const sdkError = throttled();
+        const start = athena.on(StartQueryExecutionCommand);
+        const poll = athena.on(GetQueryExecutionCommand);
+        const results = athena.on(GetQueryResultsCommand);
+        (operation === 'StartQueryExecution' ? start.rejectsOnce(sdkError) : start).resolves({
+          QueryExecutionId: QUERY_ID,
+        });
+        (operation === 'GetQueryExecution' ? poll.rejectsOnce(sdkError) : poll).resolves(
+          execution('SUCCEEDED'),
+        );
+        (operation === 'GetQueryResults' ? results.rejectsOnce(sdkError) : results).resolves(
+          page([col('a', 'integer')], [['a'], ['7']]),
+        );
+
+        const error = await engine()
+          .query('SELECT 7 AS a')
+          .collect()
+          .catch((e: unknown) => e);
+
+        expect(error).toBeInstanceOf(QueryFailedError);
+        expect(error).toMatchObject({ retryable: true, reason: `${operation}: Rate exceeded` });
+        expect((error as Error).cause).toBe(sdkError);
+        const sent = {
+          StartQueryExecution: athena.commandCalls(StartQueryExecutionCommand),
+          GetQueryExecution: athena.commandCalls(GetQueryExecutionCommand),
+          GetQueryResults: athena.commandCalls(GetQueryResultsCommand),
+        };
+        expect(sent[operation]).toHaveLength(1);
+      },
+    );
+
+    it('refuses the retry option with a WarehouseOptionsError that points at the client', () => {
+      const options = { retry: { maxAttempts: 3 } } as unknown as Partial<AthenaEngineOptions>;
+
+      expect(() => engine(options)).toThrow(
+        /maxAttempts.*retryStrategy.*AthenaClient|AthenaClient.*maxAttempts/,
+      );
+      expect(() => engine(options)).toThrow(WarehouseOptionsError);
+    });
+  });
+
+  describe('lifetime', () => {
+    it('await using calls close() at the end of the block and leaves the client alone', async () => {
+      const close = vi.spyOn(AthenaEngine.prototype, 'close');
+      const destroy = vi.spyOn(client, 'destroy');
+
+      {
+        await using e = engine();
+        expect(e.name).toBe('athena');
+        expect(close).not.toHaveBeenCalled();
+      }
+
+      expect(close).toHaveBeenCalledTimes(1);
+      expect(destroy).not.toHaveBeenCalled();
+      close.mockRestore();
+      destroy.mockRestore();
     });
   });
 
