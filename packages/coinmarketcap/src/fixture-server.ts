@@ -60,6 +60,8 @@ export interface FixtureServer {
   /** The generated dataset (for assertions). */
   readonly dataset: ReturnType<typeof generateFixtures>;
   stop(): Promise<void>;
+  /** The same as `stop()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 const ERROR_MESSAGES: Readonly<Record<number, string>> = {
@@ -398,6 +400,14 @@ export async function startFixtureServer(options: FixtureServerOptions = {}): Pr
   });
   const { port } = server.address() as AddressInfo;
 
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= new Promise<void>((resolve, reject) => {
+      server.close((err) => (err ? reject(err) : resolve()));
+      server.closeAllConnections();
+    });
+    return stopping;
+  };
   return {
     baseUrl: `http://127.0.0.1:${port}`,
     snapshots: dataset.snapshots,
@@ -407,10 +417,7 @@ export async function startFixtureServer(options: FixtureServerOptions = {}): Pr
     },
     requests,
     dataset,
-    stop: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
+    stop,
+    [Symbol.asyncDispose]: stop,
   };
 }

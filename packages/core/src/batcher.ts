@@ -178,6 +178,11 @@ export class Batcher<T> {
     return this.closing;
   }
 
+  /** `close()`, for `await using`: the block's end sends what is buffered and waits for it. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   private async accept(item: T, size: number): Promise<void> {
     const { maxCount, maxBytes } = this.options;
     if (this.bufferBytes + size > maxBytes) await this.cut('bytes');

@@ -144,6 +144,8 @@ export interface Delivery {
   flush(): Promise<void>;
   /** Refuses further writes and flushes everything. If it rejects, the records are kept and calling it again retries. */
   close(): Promise<DeliveryStats>;
+  /** `close()`, for `await using`: the block's end writes out the buffer (and rejects if records remain undelivered). */
+  [Symbol.asyncDispose](): Promise<void>;
   stats(): DeliveryStats;
 }
 
@@ -351,6 +353,10 @@ class BufferedDelivery implements Delivery {
 
   async flush(): Promise<void> {
     await this.#flushAll('manual');
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   close(): Promise<DeliveryStats> {

@@ -52,6 +52,8 @@ export interface KinesaliteServer {
   createClientConfig(): KinesaliteClientConfig;
   /** Stops the server; its streams are gone. Calling it again is harmless. */
   stop(): Promise<void>;
+  /** The same as `stop()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 // Kinesis' rule for stream names, so a typo fails here rather than as a 400 from the server.
@@ -221,6 +223,9 @@ export async function startKinesalite(options: StartKinesaliteOptions = {}): Pro
     stop(): Promise<void> {
       stopping ??= terminate(child, STOP_GRACE_MS).finally(() => child.stdin?.destroy());
       return stopping;
+    },
+    [Symbol.asyncDispose](): Promise<void> {
+      return this.stop();
     },
   });
 }

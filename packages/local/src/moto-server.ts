@@ -16,6 +16,8 @@ export interface MotoServer {
   readonly pid: number;
   /** Stops the server (SIGTERM, then SIGKILL after a grace period). Calling it again is harmless. */
   stop(): Promise<void>;
+  /** The same as `stop()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 export interface StartMotoServerOptions {
@@ -143,6 +145,9 @@ async function launch(
     stop(): Promise<void> {
       stopping ??= terminate(child, stopGraceMs).finally(() => child.stdin?.destroy());
       return stopping;
+    },
+    [Symbol.asyncDispose](): Promise<void> {
+      return this.stop();
     },
   });
 }

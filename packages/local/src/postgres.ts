@@ -27,6 +27,8 @@ export interface PostgresServer {
   readonly pid: number;
   /** Stops the server and removes its data unless `keepData`. Calling it again is harmless. */
   stop(): Promise<void>;
+  /** The same as `stop()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 export interface StartPostgresOptions {
@@ -211,6 +213,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       dataDir,
       pid: child?.pid ?? -1,
       stop,
+      [Symbol.asyncDispose]: stop,
     });
   } catch (err) {
     if (!keepData) {

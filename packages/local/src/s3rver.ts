@@ -19,6 +19,8 @@ export interface S3rverServer {
   readonly pid: number;
   /** Stops the server and removes its folder. Calling it again is harmless. */
   stop(): Promise<void>;
+  /** The same as `stop()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 export interface StartS3rverOptions {
@@ -130,6 +132,9 @@ export async function startS3rver(options: StartS3rverOptions = {}): Promise<S3r
         await rm(directory, { recursive: true, force: true });
       })();
       return stopping;
+    },
+    [Symbol.asyncDispose](): Promise<void> {
+      return this.stop();
     },
   });
 }

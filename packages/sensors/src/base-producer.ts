@@ -365,6 +365,14 @@ export abstract class BaseProducer<T> {
    * and the counts in `context` — never success while records failed. Calling it again returns
    * the same promise.
    */
+  /**
+   * `close()`, for `await using`: the block's end sends what is buffered and rejects if a record
+   * failed, as `close()` does (use `close()` to read the counts).
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   close(): Promise<ProducerResult> {
     if (this.closing === undefined) {
       this.closed = true;

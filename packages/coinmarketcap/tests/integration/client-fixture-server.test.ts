@@ -185,4 +185,17 @@ describe('CoinMarketCapClient against the fixture server', () => {
       await expect(client().fiatMap()).resolves.toMatchObject({ status: { error_code: 0 } });
     });
   });
+
+  describe('await using', () => {
+    it('stops the server when the block ends (stop is harmless after that)', async () => {
+      let baseUrl = '';
+      {
+        await using fixtures = await startFixtureServer();
+        baseUrl = fixtures.baseUrl;
+        expect((await fetch(`${baseUrl}/v1/fiat/map`)).status).toBeLessThan(500);
+      }
+
+      await expect(fetch(`${baseUrl}/v1/fiat/map`)).rejects.toThrow();
+    });
+  });
 });

@@ -819,4 +819,17 @@ describe('Batcher', () => {
       );
     });
   });
+
+  describe('await using', () => {
+    it('closes the batcher when the block ends: the buffer is sent with reason close', async () => {
+      const { batcher, batches } = recording<string>({ maxCount: 10, maxBytes: 1_000 });
+      {
+        await using b = batcher;
+        await b.add('a');
+        expect(batches).toHaveLength(0);
+      }
+
+      expect(batches.map((b) => [b.items, b.info.reason])).toEqual([[['a'], 'close']]);
+    });
+  });
 });

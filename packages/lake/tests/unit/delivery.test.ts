@@ -628,4 +628,18 @@ describe('Delivery', () => {
       await expect(delivery.write(reading(1))).rejects.toMatchObject({ code: 'DELIVERY_CLOSED' });
     });
   });
+
+  describe('await using', () => {
+    it('writes out the buffer when the block ends', async () => {
+      const { storage, delivery: made } = setup();
+      {
+        await using delivery = made;
+        await delivery.write(reading(1));
+        expect(await keysOf(storage, 'sensors/')).toEqual([]);
+      }
+
+      expect(await keysOf(storage, 'sensors/')).toHaveLength(1);
+      await expect(made.write(reading(2))).rejects.toMatchObject({ code: 'DELIVERY_CLOSED' });
+    });
+  });
 });

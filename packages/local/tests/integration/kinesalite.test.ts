@@ -94,5 +94,16 @@ describe('KinesaliteServer', () => {
       await expect(client.send(new ListStreamsCommand({}))).rejects.toMatchObject({ code: 'ECONNREFUSED' });
       client.destroy();
     });
+
+    it('is what `await using` calls when the block ends', async () => {
+      let pid = -1;
+      {
+        await using server = await startKinesalite();
+        pid = server.pid;
+        expect(isRunning(pid)).toBe(true);
+      }
+
+      expect(isRunning(pid)).toBe(false);
+    });
   });
 });

@@ -100,5 +100,18 @@ describe('S3rverServer', () => {
       await expect(client.send(new ListBucketsCommand({}))).rejects.toMatchObject({ code: 'ECONNREFUSED' });
       client.destroy();
     });
+
+    it('is what `await using` calls when the block ends', async () => {
+      let directory = '';
+      let pid = -1;
+      {
+        await using server = await startS3rver({ buckets: ['raw'] });
+        ({ directory, pid } = server);
+        expect(existsSync(directory)).toBe(true);
+      }
+
+      expect(existsSync(directory)).toBe(false);
+      expect(isRunning(pid)).toBe(false);
+    });
   });
 });

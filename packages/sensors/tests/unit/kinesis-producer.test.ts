@@ -763,4 +763,17 @@ describe('KinesisProducer', () => {
       expect(of('records.out').map((e) => e.count)).toEqual([1, 1]);
     });
   });
+
+  describe('await using', () => {
+    it('sends what is buffered when the block ends', async () => {
+      kinesis.on(PutRecordsCommand).callsFake(ok);
+      {
+        await using p = producer();
+        await p.put(reading(0, 'temp-1'));
+        expect(putInputs()).toHaveLength(0);
+      }
+
+      expect(putInputs().map((input) => input.Records?.length)).toEqual([1]);
+    });
+  });
 });
