@@ -118,6 +118,8 @@ export interface QueryEngine {
   registerTable(definition: TableDefinition, options?: RegisterTableOptions): Promise<void>;
   /** Release what the engine holds (DuckDB's connection). Clients passed in are not closed. */
   close(): Promise<void>;
+  /** `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------------
