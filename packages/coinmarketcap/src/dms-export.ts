@@ -4,6 +4,8 @@ import {
   defineSchema,
   Field,
   type Fields,
+  type PgClient,
+  type PgPool,
   qualifiedName,
   quoteIdentifier,
   type Schema,
@@ -11,7 +13,6 @@ import {
   withClient,
 } from '@tributary/core';
 import { csvFormat, type FileFormat, parquetFormat, type Storage } from '@tributary/lake';
-import type { PgClientLike, PgPoolLike } from './postgres-store.js';
 import { CRYPTO_SCHEMA, CRYPTO_TABLES, type CryptoTableName } from './schemas.js';
 
 /** Where the export of each table stands: the PostgreSQL snapshot its last export saw. */
@@ -29,7 +30,7 @@ export interface WatermarkStore {
 /** Options of {@link exportTables}. */
 export interface ExportTablesOptions {
   /** A `pg.Pool`; the export never ends it. */
-  pool: PgPoolLike;
+  pool: PgPool;
   /** The raw zone. Files land under `<prefix><schema>/<table>/`. */
   storage: Storage;
   /** Default every table of {@link CRYPTO_TABLES}. */
@@ -105,7 +106,7 @@ function dollarQuote(body: string): string {
  * await installChangeCapture(pool);
  * ```
  */
-export async function installChangeCapture(pool: PgPoolLike, schema: string = CRYPTO_SCHEMA): Promise<void> {
+export async function installChangeCapture(pool: PgPool, schema: string = CRYPTO_SCHEMA): Promise<void> {
   const s = quoteIdentifier(schema);
   const changes = qualifiedName({ schema, name: CHANGES_TABLE });
   const fn = qualifiedName({ schema, name: CAPTURE_FUNCTION });
@@ -279,7 +280,7 @@ function openFile(storage: Storage, key: string, format: FileFormat, schema: Sch
 
 /** Rows of a query through a server-side cursor, `FETCH_ROWS` at a time: bounded memory. */
 async function* cursorRows(
-  client: PgClientLike,
+  client: PgClient,
   name: string,
   sql: string,
   values: unknown[],
@@ -423,7 +424,7 @@ type ExportSettings = ReturnType<typeof validateOptions>;
 
 /** Export one table inside the export's transaction: LOAD files (full) or one CDC file (cdc). */
 async function exportTable(
-  client: PgClientLike,
+  client: PgClient,
   o: ExportSettings,
   table: CryptoTableName,
   format: FileFormat,
@@ -505,7 +506,7 @@ async function* mapRows<T, U>(rows: AsyncIterable<T>, fn: (row: T) => U): AsyncG
 function validateOptions(options: ExportTablesOptions) {
   if (typeof options !== 'object' || options === null)
     throw invalidOption('exportTables needs options', 'options');
-  const pool = options.pool as Partial<PgPoolLike> | undefined;
+  const pool = options.pool as Partial<PgPool> | undefined;
   if (!pool || typeof pool.query !== 'function' || typeof pool.connect !== 'function') {
     throw invalidOption('exportTables options.pool must be a pg.Pool', 'pool');
   }

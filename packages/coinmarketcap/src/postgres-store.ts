@@ -6,6 +6,8 @@ import {
   type EventListener,
   emitSafely,
   type Fields,
+  type PgClient,
+  type PgPool,
   qualifiedName,
   quoteIdentifier,
   type Schema,
@@ -19,27 +21,24 @@ import { type NormalizedListings, type NormalizeOptions, normalizeListings } fro
 import { CRYPTO_SCHEMA, CRYPTO_TABLES, type CryptoTableName } from './schemas.js';
 import type { CmcListing, CmcStatus } from './types.js';
 
-/** What {@link PostgresStore} needs of a `pg` client: `pg.PoolClient` fits. */
-export interface PgClientLike {
-  // biome-ignore lint/suspicious/noExplicitAny: rows of any shape, as pg returns them
-  query(text: string, values?: unknown[]): Promise<{ rows: any[] }>;
-  release(error?: Error | boolean): void;
-  /** Listened to while the client is checked out (every `pg` client has it). */
-  on?(event: 'error', listener: (error: Error) => void): unknown;
-  removeListener?(event: 'error', listener: (error: Error) => void): unknown;
-}
+/**
+ * A `pg` client as {@link PostgresStore} uses it.
+ *
+ * @deprecated Use `PgClient` from `@tributary/core`; this is the same type.
+ */
+export type PgClientLike = PgClient;
 
-/** What {@link PostgresStore} needs of a `pg` pool: `pg.Pool` fits. */
-export interface PgPoolLike {
-  // biome-ignore lint/suspicious/noExplicitAny: rows of any shape, as pg returns them
-  query(text: string, values?: unknown[]): Promise<{ rows: any[] }>;
-  connect(): Promise<PgClientLike>;
-}
+/**
+ * A `pg` pool as {@link PostgresStore} uses it.
+ *
+ * @deprecated Use `PgPool` from `@tributary/core`; this is the same type.
+ */
+export type PgPoolLike = PgPool;
 
 /** Options of {@link PostgresStore}. */
 export interface PostgresStoreOptions {
   /** A `pg.Pool` (or anything with its `query()` and `connect()`); the store never ends it. */
-  pool: PgPoolLike;
+  pool: PgPool;
   /** The PostgreSQL schema of the tables. Default {@link CRYPTO_SCHEMA}. */
   schema?: string;
   /** `records.out` after each committed load, `failure` when a load is rolled back. */
@@ -174,7 +173,7 @@ export class PostgresStore {
     if (typeof options !== 'object' || options === null) {
       throw invalidOption('PostgresStore needs an options object', 'options');
     }
-    const pool = options.pool as Partial<PgPoolLike> | undefined;
+    const pool = options.pool as Partial<PgPool> | undefined;
     if (!pool || typeof pool.query !== 'function' || typeof pool.connect !== 'function') {
       throw invalidOption('PostgresStore options.pool must have query() and connect() (a pg.Pool)', 'pool');
     }
@@ -415,11 +414,7 @@ export class PostgresStore {
   }
 
   /** COPY rows into a table's staging table. */
-  async #stage(
-    client: PgClientLike,
-    name: DataTable,
-    rows: readonly Record<string, unknown>[],
-  ): Promise<void> {
+  async #stage(client: PgClient, name: DataTable, rows: readonly Record<string, unknown>[]): Promise<void> {
     const columns = (CRYPTO_TABLES[name] as Schema<Fields>).columns;
     const columnList = columns.map((c) => quoteIdentifier(c.name)).join(', ');
     const copy = client.query(
@@ -429,7 +424,7 @@ export class PostgresStore {
   }
 
   /** Upsert a table from its staging table. */
-  async #apply(client: PgClientLike, name: DataTable): Promise<TableLoadCounts> {
+  async #apply(client: PgClient, name: DataTable): Promise<TableLoadCounts> {
     const schema = CRYPTO_TABLES[name] as Schema<Fields>;
     const result = await client.query(upsertSql(name, schema, this.tableName(name), stagingName(name)));
     const counts = result.rows[0] as { inserted: number; updated: number } | undefined;

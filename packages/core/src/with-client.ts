@@ -19,6 +19,57 @@ export interface ClientPool<C extends CheckedOutClient> {
   connect(): Promise<C>;
 }
 
+/**
+ * The result of a `pg` query as tributary reads it: `pg.QueryResult` fits.
+ *
+ * @example
+ * ```ts
+ * const { rowCount }: PgQueryResult = await pool.query('DELETE FROM quote WHERE day < $1', ['2024-01-01']);
+ * ```
+ */
+export interface PgQueryResult {
+  // biome-ignore lint/suspicious/noExplicitAny: rows of any shape, as pg returns them
+  rows: any[];
+  /** Rows the statement touched; `null` for statements that report none (e.g. `BEGIN`). */
+  rowCount: number | null;
+}
+
+/**
+ * A `pg` connection checked out of a {@link PgPool}, typed by what tributary calls:
+ * `pg.PoolClient` fits, and so does a plain test double with `query` and `release`.
+ *
+ * @example
+ * ```ts
+ * await withClient(pool, async (client: PgClient) => {
+ *   await client.query('BEGIN');
+ *   await client.query('INSERT INTO t (id) VALUES ($1)', ['a']);
+ *   await client.query('COMMIT');
+ * });
+ * ```
+ */
+export interface PgClient extends CheckedOutClient {
+  query(text: string, values?: unknown[]): Promise<PgQueryResult>;
+}
+
+/**
+ * A `pg` pool, typed by what tributary calls: `pg.Pool` fits. Every package that takes a
+ * PostgreSQL (or Redshift) connection takes one of these, and never ends it: whoever creates the
+ * pool ends it.
+ *
+ * @example
+ * ```ts
+ * import pg from 'pg';
+ *
+ * const pgPool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+ * const shared: PgPool = pgPool; // what PostgresStore, PostgresLoader and RedshiftLoader take
+ * const { rows } = await shared.query('SELECT 1 AS n');
+ * await pgPool.end();
+ * ```
+ */
+export interface PgPool extends ClientPool<PgClient> {
+  query(text: string, values?: unknown[]): Promise<PgQueryResult>;
+}
+
 function asError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
 }

@@ -6,6 +6,8 @@ import {
   emitSafely,
   type FieldDef,
   type Fields,
+  type PgClient,
+  type PgPool,
   qualifiedName,
   quoteIdentifier,
   type Schema,
@@ -38,7 +40,7 @@ import {
   toTableName,
   updateFromStageSql,
 } from './load-sql.js';
-import type { LakeSource, Loader, LoadOptions, LoadResult, PgClient, PgPool } from './types.js';
+import type { LakeSource, Loader, LoadOptions, LoadResult } from './types.js';
 
 /**
  * Options of {@link PostgresLoader}.
@@ -52,7 +54,7 @@ import type { LakeSource, Loader, LoadOptions, LoadResult, PgClient, PgPool } fr
  * ```
  */
 export interface PostgresLoaderOptions {
-  /** A `pg.Pool` (anything with its `connect()`); the loader never ends it. */
+  /** A `pg.Pool` (or anything with its `connect()` and `query()`); the loader never ends it. */
   pool: PgPool;
   /** `batch` per chunk sent to COPY, `records.out` after each commit, `failure` on a rollback. */
   onEvent?: EventListener;

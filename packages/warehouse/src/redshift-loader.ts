@@ -4,6 +4,8 @@ import {
   type EventListener,
   emitSafely,
   type Fields,
+  type PgClient,
+  type PgPool,
   qualifiedName,
   quoteIdentifier,
   quoteLiteral,
@@ -46,7 +48,7 @@ import {
   targetMissing,
   toTableName,
 } from './load-sql.js';
-import type { LakeSource, Loader, LoadOptions, LoadResult, PgClient, PgPool } from './types.js';
+import type { LakeSource, Loader, LoadOptions, LoadResult } from './types.js';
 
 /**
  * Static AWS credentials for COPY, when no IAM role is attached to the cluster.

@@ -1,4 +1,12 @@
-import type { EventListener, Fields, Schema, TableName } from '@tributary/core';
+import type {
+  PgClient as CorePgClient,
+  PgPool as CorePgPool,
+  EventListener,
+  Fields,
+  PgQueryResult,
+  Schema,
+  TableName,
+} from '@tributary/core';
 import type {
   IcebergCatalog,
   LakeTableFormat,
@@ -225,20 +233,23 @@ export interface Loader {
 // pg, typed by what the loaders call
 // ---------------------------------------------------------------------------------------------
 
-/** The result of a `pg` query that the loaders read. */
-export interface PgResult {
-  // biome-ignore lint/suspicious/noExplicitAny: rows of any shape, as pg returns them
-  rows: any[];
-  rowCount: number | null;
-}
+/**
+ * The result of a `pg` query that the loaders read.
+ *
+ * @deprecated Use `PgQueryResult` from `@tributary/core`; this is the same type.
+ */
+export type PgResult = PgQueryResult;
 
-/** What the loaders need of one connection: `pg.PoolClient` fits. */
-export interface PgClient {
-  query(text: string, values?: unknown[]): Promise<PgResult>;
-  release(error?: Error | boolean): void;
-}
+/**
+ * What the loaders need of one connection: `pg.PoolClient` fits.
+ *
+ * @deprecated Use `PgClient` from `@tributary/core`; this is the same type.
+ */
+export type PgClient = CorePgClient;
 
-/** What the loaders need of a pool: `pg.Pool` fits. The loaders never end it. */
-export interface PgPool {
-  connect(): Promise<PgClient>;
-}
+/**
+ * What the loaders need of a pool: `pg.Pool` fits. The loaders never end it.
+ *
+ * @deprecated Use `PgPool` from `@tributary/core`; this is the same type.
+ */
+export type PgPool = CorePgPool;

@@ -1,3 +1,4 @@
+import type { PgClient, PgPool } from '@tributary/core';
 import { type PostgresServer, startPostgres, terminatingPool } from '@tributary/local';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,13 +7,7 @@ import { CoinMarketCapClient, type ListingsPage } from '../../src/client.js';
 import { CoinMarketCapApiError } from '../../src/errors.js';
 import { type FixtureServer, startFixtureServer } from '../../src/fixture-server.js';
 import { type NormalizedListings, normalizeListings } from '../../src/normalize.js';
-import {
-  type PgClientLike,
-  type PgPoolLike,
-  PostgresStore,
-  PostgresStoreError,
-  type SnapshotPage,
-} from '../../src/postgres-store.js';
+import { PostgresStore, PostgresStoreError, type SnapshotPage } from '../../src/postgres-store.js';
 import { CRYPTO_SCHEMA } from '../../src/schemas.js';
 
 let server: PostgresServer;
@@ -42,10 +37,10 @@ async function counts(schema: string): Promise<Record<string, number>> {
 }
 
 /** A pool whose clients throw on the first statement that `fails` matches. */
-function failingPool(fails: (text: string) => boolean): PgPoolLike {
+function failingPool(fails: (text: string) => boolean): PgPool {
   return {
     query: (text, values) => pool.query(text, values),
-    async connect(): Promise<PgClientLike> {
+    async connect(): Promise<PgClient> {
       const client = await pool.connect();
       return {
         query: (text: string, values?: unknown[]) => {

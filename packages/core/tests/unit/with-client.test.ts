@@ -1,7 +1,9 @@
 import { EventEmitter } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { TributaryError } from '../../src/errors.js';
-import { withClient } from '../../src/with-client.js';
+import type { PgClient, PgPool, PgQueryResult } from '../../src/index.js';
+import { type ClientPool, withClient } from '../../src/with-client.js';
 
 /** A pooled connection as pg hands it out: an EventEmitter with release(). */
 class FakeClient extends EventEmitter {
@@ -101,5 +103,40 @@ describe('withClient', () => {
     ).catch((e: unknown) => e);
 
     expect(error).toBe(refused);
+  });
+});
+
+describe('PgPool', () => {
+  it('is satisfied by a real pg.Pool, whose clients are PgClients', async () => {
+    // A pool opens no connection until one is asked for.
+    const real = new pg.Pool({ host: '127.0.0.1', port: 1, max: 1 });
+
+    const pool: PgPool = real;
+
+    expectTypeOf<pg.PoolClient>().toMatchTypeOf<PgClient>();
+    expectTypeOf<pg.QueryResult>().toMatchTypeOf<PgQueryResult>();
+    expectTypeOf<PgPool>().toMatchTypeOf<ClientPool<PgClient>>();
+    expect(pool.connect).toBe(real.connect);
+    expect(pool.query).toBe(real.query);
+    await real.end();
+  });
+
+  it('is what withClient takes: the client it lends is a PgClient that queries', async () => {
+    const statements: string[] = [];
+    const released: unknown[] = [];
+    const client: PgClient = {
+      query: async (text) => {
+        statements.push(text);
+        return { rows: [{ n: 1 }], rowCount: 1 };
+      },
+      release: (error) => void released.push(error),
+    };
+    const pool: PgPool = { connect: async () => client, query: async () => ({ rows: [], rowCount: 0 }) };
+
+    const rows = await withClient(pool, async (c) => (await c.query('SELECT 1 AS n')).rows);
+
+    expect(rows).toEqual([{ n: 1 }]);
+    expect(statements).toEqual(['SELECT 1 AS n']);
+    expect(released).toEqual([undefined]);
   });
 });

@@ -1,14 +1,20 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defineSchema, type EventListener, field, type TributaryEvent } from '@tributary/core';
+import {
+  defineSchema,
+  type EventListener,
+  field,
+  type PgClient,
+  type PgPool,
+  type TributaryEvent,
+} from '@tributary/core';
 import { byField, LocalStorage, MemoryStorage, writeDataset } from '@tributary/lake';
 import { type PostgresServer, startPostgres, terminatingPool } from '@tributary/local';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoadError, WarehouseOptionsError } from '../../src/errors.js';
 import { PostgresLoader } from '../../src/postgres-loader.js';
-import type { PgClient, PgPool } from '../../src/types.js';
 
 const ROWS = 21_000;
 const DAYS = ['2026-11-21', '2026-11-22', '2026-11-23'];
@@ -131,6 +137,7 @@ function expected(records: Reading[]): Row[] {
 /** A pool whose clients throw on the first statement `fails` matches. */
 function failingPool(fails: (text: string) => boolean): PgPool {
   return {
+    query: (text, values) => pool.query(text, values),
     async connect(): Promise<PgClient> {
       const client = await pool.connect();
       return {

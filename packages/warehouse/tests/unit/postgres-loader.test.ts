@@ -1,10 +1,10 @@
-import { defineSchema, field } from '@tributary/core';
+import { defineSchema, field, type PgClient, type PgPool, type PgQueryResult } from '@tributary/core';
 import { MemoryStorage, writeDataset } from '@tributary/lake';
 import type pg from 'pg';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { LoadError, WarehouseOptionsError } from '../../src/errors.js';
+import type * as deprecated from '../../src/index.js';
 import { encodeCopyLine, encodeCopyValue, PostgresLoader } from '../../src/postgres-loader.js';
-import type { PgClient, PgPool } from '../../src/types.js';
 
 const col = (name: string, f: { def: unknown }) =>
   ({ name, def: f.def }) as Parameters<typeof encodeCopyValue>[0];
@@ -15,6 +15,12 @@ describe('PostgresLoader', () => {
       expectTypeOf<pg.Pool>().toMatchTypeOf<PgPool>();
       // and a real one type-checks as the option
       expectTypeOf<{ pool: pg.Pool }>().toMatchTypeOf<ConstructorParameters<typeof PostgresLoader>[0]>();
+    });
+
+    it("keeps the old pg names as aliases of core's, so code that uses them still compiles", () => {
+      expectTypeOf<deprecated.PgPool>().toEqualTypeOf<PgPool>();
+      expectTypeOf<deprecated.PgClient>().toEqualTypeOf<PgClient>();
+      expectTypeOf<deprecated.PgResult>().toEqualTypeOf<PgQueryResult>();
     });
   });
 
@@ -98,7 +104,10 @@ describe('PostgresLoader', () => {
       expect(() => new PostgresLoader(options as never)).toThrow(WarehouseOptionsError);
     });
 
-    const pool: PgPool = { connect: async () => Promise.reject(new Error('must not connect')) };
+    const pool: PgPool = {
+      connect: async () => Promise.reject(new Error('must not connect')),
+      query: async () => Promise.reject(new Error('must not query')),
+    };
     const schema = defineSchema({ id: field.string(), v: field.int32() });
     const source = { storage: new MemoryStorage(), table: 'things', schema };
 
@@ -143,7 +152,7 @@ describe('PostgresLoader', () => {
       };
       const events: string[] = [];
       const error = (await new PostgresLoader({
-        pool: { connect: async () => client },
+        pool: { connect: async () => client, query: client.query },
         onEvent: (e) => events.push(e.type),
       })
         .load('things', { storage, table: 'things', schema }, { mode: 'append' })

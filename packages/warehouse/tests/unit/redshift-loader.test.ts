@@ -1,5 +1,12 @@
 import { inspect } from 'node:util';
-import { defineSchema, field, type TributaryEvent } from '@tributary/core';
+import {
+  defineSchema,
+  field,
+  type PgClient,
+  type PgPool,
+  type PgQueryResult,
+  type TributaryEvent,
+} from '@tributary/core';
 import { byField, byHour, MemoryStorage, scanIceberg, writeDataset } from '@tributary/lake';
 import type pg from 'pg';
 import { describe, expect, expectTypeOf, it } from 'vitest';
@@ -10,7 +17,6 @@ import {
   type RedshiftLoaderOptions,
   type RedshiftTableOptions,
 } from '../../src/redshift-loader.js';
-import type { PgClient, PgPool, PgResult } from '../../src/types.js';
 
 const ROLE = 'arn:aws:iam::123456789012:role/RedshiftCopy';
 const SECRET = 'wJalrXUtnFEMI-example-secret-not-real';
@@ -68,7 +74,7 @@ interface Call {
   values: unknown[] | undefined;
 }
 
-type Responder = (text: string, values: unknown[] | undefined, attempt: number) => PgResult | undefined;
+type Responder = (text: string, values: unknown[] | undefined, attempt: number) => PgQueryResult | undefined;
 
 /** A pool that records every statement and answers like Redshift would for the loader's queries. */
 class RecordingPool implements PgPool {
@@ -85,6 +91,16 @@ class RecordingPool implements PgPool {
     readonly storage: MemoryStorage | undefined,
     readonly respond: Responder = () => undefined,
   ) {}
+
+  /** As `pg.Pool.query` does: on a connection of its own, released after the statement. */
+  async query(text: string, values?: unknown[]): Promise<PgQueryResult> {
+    const client = await this.connect();
+    try {
+      return await client.query(text, values);
+    } finally {
+      client.release();
+    }
+  }
 
   async connect(): Promise<PgClient> {
     this.connections += 1;

@@ -6,12 +6,11 @@
 // (Redshift's system tables are not transactional), for `pg_last_copy_id()` of the session.
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { defineSchema, type Fields, type Schema } from '@tributary/core';
+import { defineSchema, type Fields, type PgClient, type PgPool, type Schema } from '@tributary/core';
 import { formatOfKey, MemoryStorage, readParquetSchema, type Storage } from '@tributary/lake';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { encodeCopyLine } from '../../../src/postgres-loader.js';
-import type { PgClient, PgPool } from '../../../src/types.js';
 
 /** A lake storage in memory whose URL says S3, as RedshiftLoader requires. */
 export class S3LikeStorage extends MemoryStorage {
@@ -57,6 +56,15 @@ export function redshiftOnPg(
   const wrapper: RedshiftOnPg = {
     statements: [],
     copies: 0,
+    // As `pg.Pool.query` does: on a connection of its own, so a COPY is emulated here too.
+    async query(text: string, values?: unknown[]) {
+      const client = await wrapper.connect();
+      try {
+        return await client.query(text, values);
+      } finally {
+        client.release();
+      }
+    },
     async connect(): Promise<PgClient> {
       const client = await pool.connect();
       const pid = Number((await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
