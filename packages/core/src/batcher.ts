@@ -6,9 +6,13 @@ import {
   TributaryError,
 } from './errors.js';
 import { type EventListener, emitSafely } from './events.js';
+import { isRetryable } from './retry.js';
 import { utf8ByteLength } from './utf8.js';
 
-/** Why a batch was cut: a limit was reached, its age ran out, or `flush()` / `close()` asked. */
+/**
+ * Why a batch was cut: it reached `maxCount` or `maxBytes`, its first item reached `maxAgeMs`,
+ * `flush()` was called, or `close()`.
+ */
 export type FlushReason = 'count' | 'bytes' | 'age' | 'manual' | 'close';
 
 /** What the flush function is told about the batch it receives. */
@@ -16,18 +20,39 @@ export interface FlushInfo {
   reason: FlushReason;
   /** Sum of `sizeOf` + overhead over the batch's items. */
   bytes: number;
-  /** Position of the batch in the order batches were cut, starting at 0. */
+  /** Position of the batch in the order batches were cut, starting at 0; the same on every try of a kept batch. */
   sequence: number;
 }
 
+/**
+ * The time source of a batcher: the age timer and event times. Inject a fake one in tests.
+ *
+ * @example
+ * ```ts
+ * const systemClock: BatcherClock = {
+ *   now: () => Date.now(),
+ *   setTimeout: (fn, ms) => setTimeout(fn, ms),
+ *   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+ * };
+ * ```
+ */
+export interface BatcherClock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
 export interface BatcherOptions<T> {
-  /** Most items in one batch (500 for Kinesis PutRecords and Firehose PutRecordBatch). Integer >= 1. */
-  maxCount: number;
+  /** Most items in one batch (500 for Kinesis PutRecords and Firehose PutRecordBatch). Integer >= 1. Default: no limit. */
+  maxCount?: number;
   /** Most bytes in one batch, overhead included (5 MiB for PutRecords). Integer >= 1. */
   maxBytes: number;
-  /** Flush a non-empty buffer this long after its first item arrived. Default: no age limit. */
+  /**
+   * Cut a non-empty buffer this long after its first item arrived (0: at the next turn of the
+   * timer). Default: no age limit.
+   */
   maxAgeMs?: number;
-  /** How many flush calls may run at once. Default 1. */
+  /** Batches being flushed at once (with `failedBatches: 'keep'`, kept failed batches hold their slot). Default 1. */
   maxInFlight?: number;
   /**
    * Bytes of the encoded item. Default: UTF-8 length of a string, `byteLength` of a
@@ -37,12 +62,36 @@ export interface BatcherOptions<T> {
   /** Bytes added to each item on top of `sizeOf`, such as a Kinesis partition key. Default 0. */
   overheadBytes?: number | ((item: T) => number);
   /**
-   * Sends one batch. Retrying is its job. When it rejects, the batch's items are kept as failed
-   * and reported by the next `flush()` / `close()`; when it rejects with a
-   * `PartialBatchFailureError` whose failed items all belong to the batch, only those count as
-   * failed.
+   * An item larger than `maxBytes`: `reject` refuses it with `ItemTooLargeError` (default);
+   * `alone` accepts it and sends it in a batch of its own (Firehose does this with a record
+   * larger than its buffer).
+   */
+  oversized?: 'reject' | 'alone';
+  /**
+   * What becomes of a batch whose flush rejects. `report` (default): its items count as failed
+   * and the next `flush()` / `close()` rejects with a `PartialBatchFailureError` (when the flush
+   * rejects with a `PartialBatchFailureError` naming some of the batch's items, only those).
+   * `keep`: the batch keeps its items, its slot and its `sequence`, and is flushed again, whole,
+   * at the next cut, `flush()` or `close()` (or when an `add` needs its slot); the failure is
+   * reported once, by the next `add` (which then accepts nothing) or by a `flush()` / `close()`
+   * that cannot finish, as a `FlushFailedError`. A failed `close()` may be called again.
+   */
+  failedBatches?: 'report' | 'keep';
+  /**
+   * Sends one batch. Retrying a call is its job (or its client's). With `failedBatches: 'keep'`
+   * it may be called again with the same items and `sequence` after it rejected: skip what was
+   * already done.
    */
   flush: (items: T[], info: FlushInfo) => Promise<void>;
+  /**
+   * Told about each batch once it is flushed, in the order batches were cut: a batch's call waits
+   * until every earlier batch is flushed (or, with `report`, failed for good) and its call
+   * returned. `flush()` and `close()` wait for these calls. An error it throws becomes a
+   * `failure` event with code `ON_FLUSHED_FAILED`.
+   */
+  onFlushed?: (items: T[], info: FlushInfo) => void | Promise<void>;
+  /** Default: `Date.now` and the global timers (unref'd: the age timer keeps no process alive). */
+  clock?: BatcherClock;
   /**
    * Observes flushes and failures as `flush` and `failure` events (progress, metrics). Errors it
    * throws are ignored.
@@ -52,6 +101,62 @@ export interface BatcherOptions<T> {
   source?: string;
 }
 
+/**
+ * Flushes with `failedBatches: 'keep'` failed: their items are kept and flushed again later, under
+ * the same `sequence`.
+ *
+ * @example
+ * ```ts
+ * declare function put(key: string, lines: string[]): Promise<void>; // your sink
+ * const batcher = new Batcher<string>({
+ *   maxBytes: 5 * 1024 * 1024,
+ *   failedBatches: 'keep',
+ *   flush: (lines, { sequence }) => put(`batch-${sequence}.ndjson`, lines),
+ * });
+ * try {
+ *   await batcher.close();
+ * } catch (err) {
+ *   if (err instanceof FlushFailedError) console.warn(`${err.itemCount} items kept; close() again later`);
+ *   else throw err;
+ * }
+ * ```
+ */
+export class FlushFailedError<T = unknown> extends TributaryError {
+  override name = 'FlushFailedError';
+  /** The failed batches, each with its items, info and the error of its last try. */
+  readonly batches: readonly { items: readonly T[]; info: FlushInfo; error: unknown }[];
+  /** Items cut into batches that could not start because the failed ones hold every slot. */
+  readonly waitingCount: number;
+  /** Items of `batches` plus `waitingCount`. */
+  readonly itemCount: number;
+
+  constructor(
+    batches: readonly { items: readonly T[]; info: FlushInfo; error: unknown }[],
+    waitingCount: number,
+    source: string,
+  ) {
+    const errors = batches.map((batch) => batch.error);
+    const itemCount = batches.reduce((sum, batch) => sum + batch.items.length, waitingCount);
+    const last = errors.at(-1);
+    const why =
+      last instanceof Error ? last.message : last === undefined ? 'no flush slot free' : String(last);
+    super(`${itemCount} item(s) not flushed yet (kept for the next flush): ${why}`, {
+      code: 'FLUSH_FAILED',
+      cause:
+        errors.length === 0
+          ? undefined
+          : errors.length === 1
+            ? errors[0]
+            : new AggregateError(errors, `${errors.length} flushes failed`),
+      retryable: errors.length === 0 || errors.every((error) => isRetryable(error)),
+      context: { source },
+    });
+    this.batches = Object.freeze([...batches]);
+    this.waitingCount = waitingCount;
+    this.itemCount = itemCount;
+  }
+}
+
 interface ResolvedOptions<T> {
   maxCount: number;
   maxBytes: number;
@@ -59,31 +164,47 @@ interface ResolvedOptions<T> {
   maxInFlight: number;
   sizeOf: (item: T) => number;
   overheadBytes: (item: T) => number;
+  oversized: 'reject' | 'alone';
+  keep: boolean;
   flush: (items: T[], info: FlushInfo) => Promise<void>;
+  onFlushed: ((items: T[], info: FlushInfo) => void | Promise<void>) | undefined;
+  clock: BatcherClock;
   onEvent: EventListener | undefined;
   source: string;
 }
 
 interface Batch<T> {
-  items: T[];
-  bytes: number;
-  reason: FlushReason;
-  sequence: number;
+  readonly items: T[];
+  readonly info: Readonly<FlushInfo>;
+  /** `waiting`: cut, no slot yet; `failed`: kept after a failed flush (`keep` only). */
+  state: 'waiting' | 'running' | 'failed';
+  error: unknown;
+  reported: boolean;
 }
-
-type Timer = ReturnType<typeof setTimeout>;
 
 // setTimeout fires at once for longer delays, which would turn an age limit into no buffering.
 const MAX_TIMER_MS = 2_147_483_647;
 
 const noop = (): void => {};
 
+const systemClock: BatcherClock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => {
+    const timer = setTimeout(fn, ms);
+    unref(timer);
+    return timer;
+  },
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
 /**
- * Groups items into batches bounded by count, bytes and age, and hands each batch to a flush
- * function with at most `maxInFlight` flushes running. `add` waits while a full batch cannot be
- * sent yet, so a fast producer is slowed to the pace of the sink. A failed flush never passes
- * silently: the next `flush()` or `close()` rejects with a `PartialBatchFailureError` holding
- * every failed item since the previous report.
+ * The buffer-and-flush engine: groups items into batches bounded by count, UTF-8 bytes and age,
+ * and hands each batch to a flush function with at most `maxInFlight` flushes running. A batch
+ * is cut as soon as a limit is reached; when no slot is free it waits, and the next `add` waits
+ * with it, so a fast producer is slowed to the pace of the sink (memory holds at most
+ * `maxInFlight` batches being flushed plus one full batch). A failed flush never passes
+ * silently: it is reported (`failedBatches: 'report'`) or kept and flushed again
+ * (`failedBatches: 'keep'`).
  *
  * @example
  * ```ts
@@ -106,14 +227,19 @@ export class Batcher<T> {
   private bufferBytes = 0;
   // Bumped at every cut, so an age timer that fired for an earlier buffer leaves the current one alone.
   private generation = 0;
-  private timer: Timer | undefined;
-  // A batch already cut that waits for a free flush slot.
-  private waiting: Batch<T> | undefined;
-  private readonly running = new Set<Promise<void>>();
+  private timer: unknown;
+  private timerSet = false;
+  // Cut batches not done yet, in sequence order: waiting for a slot, running, or kept after a failure.
+  private readonly batches: Batch<T>[] = [];
+  private change: { promise: Promise<void>; resolve: () => void } | undefined;
   // Every change to the buffer runs on this chain, so callers that do not await `add` still
   // get their items batched in call order.
   private queue: Promise<void> = Promise.resolve();
   private sequence = 0;
+  // onFlushed runs in sequence order: finished batches wait here for the earlier ones.
+  private readonly finished = new Map<number, Batch<T> | undefined>();
+  private nextFinished = 0;
+  private hooks: Promise<void> = Promise.resolve();
   private failed: FailedItem<T>[] = [];
   private errors: unknown[] = [];
   private succeeded = 0;
@@ -128,52 +254,67 @@ export class Batcher<T> {
     this.close = this.close.bind(this);
   }
 
-  /** Items in the buffer, plus those of a cut batch still waiting for a flush slot. */
+  /** Items in the buffer, plus those of cut batches still waiting for a flush slot. */
   get pendingCount(): number {
-    return this.buffer.length + (this.waiting?.items.length ?? 0);
+    let count = this.buffer.length;
+    for (const batch of this.batches) if (batch.state === 'waiting') count += batch.items.length;
+    return count;
   }
 
   /** Bytes of the items counted by `pendingCount`. */
   get pendingBytes(): number {
-    return this.bufferBytes + (this.waiting?.bytes ?? 0);
+    let bytes = this.bufferBytes;
+    for (const batch of this.batches) if (batch.state === 'waiting') bytes += batch.info.bytes;
+    return bytes;
   }
 
   /** Flush calls running now. */
   get inFlight(): number {
-    return this.running.size;
+    return this.batches.filter((batch) => batch.state === 'running').length;
   }
 
   /**
-   * Adds one item. Resolves once the item is in a buffer; waits while `maxInFlight` flushes
-   * are running and a full buffer has to be sent. Rejects with `ItemTooLargeError` when the
-   * item alone exceeds `maxBytes` (nothing else is affected), and with code `BATCHER_CLOSED`
-   * after `close()`.
+   * Adds one item. Resolves once the item is in the buffer; waits first while a cut batch waits
+   * for a flush slot. Rejects with `ItemTooLargeError` when the item alone exceeds `maxBytes`
+   * and `oversized` is `reject` (nothing else is affected), with a `FlushFailedError` once after
+   * a kept batch failed (the item is not accepted), and with code `BATCHER_CLOSED` after
+   * `close()`.
    */
   async add(item: T): Promise<void> {
     if (this.closed) {
       throw new TributaryError('Cannot add to a closed Batcher', { code: 'BATCHER_CLOSED' });
     }
     const size = this.measure(item);
-    if (size > this.options.maxBytes) throw new ItemTooLargeError(size, this.options.maxBytes);
+    if (size > this.options.maxBytes && this.options.oversized === 'reject') {
+      throw new ItemTooLargeError(size, this.options.maxBytes);
+    }
     await this.serially(() => this.accept(item, size));
   }
 
   /**
-   * Sends the current buffer and waits for every flush started so far. Rejects with
-   * `PartialBatchFailureError` if any flush failed since the last report.
+   * Cuts the current buffer (reason `manual`), flushes kept batches again and waits for every
+   * batch cut so far. Rejects with `PartialBatchFailureError` if any flush failed since the last
+   * report (`report`), or with `FlushFailedError` if kept batches are still not flushed (`keep`).
    */
   async flush(): Promise<void> {
     await this.settle('manual');
   }
 
   /**
-   * Sends the current buffer, waits for every flush and refuses further items. Calling it again
-   * returns the same promise.
+   * Sends the current buffer (reason `close`), waits for every flush and refuses further items.
+   * Calling it again returns the same promise, except after a `FlushFailedError`: then it tries
+   * the kept batches again.
    */
   close(): Promise<void> {
     if (this.closing === undefined) {
       this.closed = true;
-      this.closing = this.settle('close');
+      this.closing = this.settle('close').then(
+        () => this.stopTimer(),
+        (error: unknown) => {
+          if (this.options.keep) this.closing = undefined;
+          throw error;
+        },
+      );
     }
     return this.closing;
   }
@@ -185,76 +326,168 @@ export class Batcher<T> {
 
   private async accept(item: T, size: number): Promise<void> {
     const { maxCount, maxBytes } = this.options;
-    if (this.bufferBytes + size > maxBytes) await this.cut('bytes');
+    this.throwUnreported();
+    // Room first, then the item: an add that rejects never leaves its item half-accepted.
+    if (this.buffer.length > 0 && this.bufferBytes + size > maxBytes) this.cut('bytes');
+    while (this.batches.some((batch) => batch.state === 'waiting')) {
+      this.retryKept();
+      await this.nextChange();
+      this.throwUnreported();
+    }
     this.buffer.push(item);
     this.bufferBytes += size;
     if (this.buffer.length === 1) this.startTimer();
-    if (this.buffer.length >= maxCount) await this.cut('count');
-    else if (this.bufferBytes >= maxBytes) await this.cut('bytes');
+    if (this.buffer.length >= maxCount) this.cut('count');
+    else if (this.bufferBytes >= maxBytes) this.cut('bytes');
   }
 
   private async settle(reason: FlushReason): Promise<void> {
-    const started = await this.serially(async () => {
-      await this.cut(reason);
-      return [...this.running];
+    const target = await this.serially(async () => {
+      this.cut(reason);
+      return this.sequence - 1;
     });
-    await Promise.all(started);
+    for (;;) {
+      const pending = this.batches.filter((batch) => batch.info.sequence <= target);
+      if (pending.length === 0) break;
+      // Nothing running means nothing changes until the next cut: report what is stuck.
+      if (this.options.keep && !this.batches.some((batch) => batch.state === 'running')) {
+        const failed = pending.filter((batch) => batch.state === 'failed');
+        for (const batch of failed) batch.reported = true;
+        const waiting = pending.filter((batch) => batch.state === 'waiting');
+        throw this.keptError(
+          failed,
+          waiting.reduce((sum, batch) => sum + batch.items.length, 0),
+        );
+      }
+      await this.nextChange();
+    }
+    await this.hooks;
     this.report();
   }
 
-  private async cut(reason: FlushReason): Promise<void> {
-    if (this.buffer.length === 0) return;
-    const batch: Batch<T> = {
-      items: this.buffer,
-      bytes: this.bufferBytes,
-      reason,
-      sequence: this.sequence++,
-    };
-    this.buffer = [];
-    this.bufferBytes = 0;
-    this.generation++;
-    this.stopTimer();
-    this.waiting = batch;
-    while (this.running.size >= this.options.maxInFlight) await Promise.race(this.running);
-    this.waiting = undefined;
-    this.dispatch(batch);
+  /** Cuts the buffer into a batch (if it holds anything), then tries kept batches again and fills free slots. */
+  private cut(reason: FlushReason): void {
+    if (this.buffer.length > 0) {
+      this.batches.push({
+        items: this.buffer,
+        info: Object.freeze({ reason, bytes: this.bufferBytes, sequence: this.sequence++ }),
+        state: 'waiting',
+        error: undefined,
+        reported: false,
+      });
+      this.buffer = [];
+      this.bufferBytes = 0;
+      this.generation++;
+      this.stopTimer();
+    }
+    this.retryKept();
+    this.pump();
   }
 
-  private dispatch(batch: Batch<T>): void {
-    const { flush } = this.options;
-    const { items, bytes, reason, sequence } = batch;
+  private retryKept(): void {
+    if (!this.options.keep) return;
+    for (const batch of this.batches) if (batch.state === 'failed') this.start(batch);
+  }
+
+  private pump(): void {
+    let busy = this.batches.filter((batch) => batch.state !== 'waiting').length;
+    for (const batch of this.batches) {
+      if (busy >= this.options.maxInFlight) return;
+      if (batch.state !== 'waiting') continue;
+      busy++;
+      this.start(batch);
+    }
+  }
+
+  private start(batch: Batch<T>): void {
+    const { flush, keep, onEvent, source, clock } = this.options;
+    const { items, info } = batch;
+    batch.state = 'running';
+    batch.reported = false;
     const started = performance.now();
-    const run = (async () => {
-      try {
-        // A copy, so a flush function that trims its array cannot change what we report as failed.
-        await flush([...items], { reason, bytes, sequence });
-        this.succeeded += items.length;
-        emitSafely(this.options.onEvent, {
+    // A copy, so a flush function that trims its array cannot change what we report or keep.
+    void (async () => flush([...items], { ...info }))().then(
+      () => {
+        this.batches.splice(this.batches.indexOf(batch), 1);
+        if (!keep) this.succeeded += items.length;
+        emitSafely(onEvent, {
           type: 'flush',
-          source: this.options.source,
+          source,
           count: items.length,
-          bytes,
-          reason,
+          bytes: info.bytes,
+          reason: info.reason,
           durationMs: performance.now() - started,
-          time: Date.now(),
+          time: clock.now(),
         });
-      } catch (error) {
-        const failed = failedItemsOf(items, error);
-        this.failed.push(...failed);
-        this.errors.push(error);
-        this.succeeded += items.length - failed.length;
-        emitSafely(this.options.onEvent, {
-          type: 'failure',
-          source: this.options.source,
-          count: failed.length,
-          code: failed[0]?.code ?? 'FLUSH_FAILED',
-          error,
-          time: Date.now(),
+        this.finish(info.sequence, batch);
+      },
+      (error: unknown) => {
+        let code: string;
+        let count = items.length;
+        if (keep) {
+          batch.state = 'failed';
+          batch.error = error;
+          code = describeFailure(error).code;
+        } else {
+          this.batches.splice(this.batches.indexOf(batch), 1);
+          const failed = failedItemsOf(items, error);
+          this.failed.push(...failed);
+          this.errors.push(error);
+          this.succeeded += items.length - failed.length;
+          count = failed.length;
+          code = failed[0]?.code ?? 'FLUSH_FAILED';
+          this.finish(info.sequence, undefined);
+        }
+        emitSafely(onEvent, { type: 'failure', source, count, code, error, time: clock.now() });
+        this.notify();
+      },
+    );
+  }
+
+  /** A batch is done (`undefined`: failed for good); runs the onFlushed calls now in order. */
+  private finish(sequence: number, batch: Batch<T> | undefined): void {
+    const { onFlushed, onEvent, source, clock } = this.options;
+    if (onFlushed !== undefined) {
+      this.finished.set(sequence, batch);
+      while (this.finished.has(this.nextFinished)) {
+        const done = this.finished.get(this.nextFinished);
+        this.finished.delete(this.nextFinished);
+        this.nextFinished++;
+        if (done === undefined) continue;
+        this.hooks = this.hooks.then(async () => {
+          try {
+            await onFlushed([...done.items], { ...done.info });
+          } catch (error) {
+            emitSafely(onEvent, {
+              type: 'failure',
+              source,
+              count: done.items.length,
+              code: 'ON_FLUSHED_FAILED',
+              error,
+              time: clock.now(),
+            });
+          }
         });
       }
-    })();
-    this.running.add(run);
-    void run.finally(() => this.running.delete(run));
+    }
+    this.pump();
+    this.notify();
+  }
+
+  private throwUnreported(): void {
+    if (!this.options.keep) return;
+    const failed = this.batches.filter((batch) => batch.state === 'failed' && !batch.reported);
+    if (failed.length === 0) return;
+    for (const batch of failed) batch.reported = true;
+    throw this.keptError(failed, 0);
+  }
+
+  private keptError(failed: readonly Batch<T>[], waitingCount: number): FlushFailedError<T> {
+    return new FlushFailedError<T>(
+      failed.map((batch) => ({ items: [...batch.items], info: batch.info, error: batch.error })),
+      waitingCount,
+      this.options.source,
+    );
   }
 
   private report(): void {
@@ -295,32 +528,51 @@ export class Batcher<T> {
     if (!isSize(overhead)) {
       throw new TributaryError(
         `overheadBytes must return a finite number >= 0, got ${describeValue(overhead)}`,
-        {
-          code: 'INVALID_ITEM',
-        },
+        { code: 'INVALID_ITEM' },
       );
     }
     return size + overhead;
   }
 
   private startTimer(): void {
-    const { maxAgeMs } = this.options;
+    const { maxAgeMs, clock } = this.options;
     if (maxAgeMs === undefined) return;
     const generation = this.generation;
-    const timer = setTimeout(() => {
-      if (this.timer === timer) this.timer = undefined;
+    const handle = clock.setTimeout(() => {
+      if (this.timerSet && this.timer === handle) {
+        this.timerSet = false;
+        this.timer = undefined;
+      }
       void this.serially(async () => {
-        if (this.generation === generation) await this.cut('age');
+        if (this.generation === generation) this.cut('age');
       });
     }, maxAgeMs);
-    unref(timer);
-    this.timer = timer;
+    this.timer = handle;
+    this.timerSet = true;
   }
 
   private stopTimer(): void {
-    if (this.timer === undefined) return;
-    clearTimeout(this.timer);
+    if (!this.timerSet) return;
+    this.options.clock.clearTimeout(this.timer);
     this.timer = undefined;
+    this.timerSet = false;
+  }
+
+  private nextChange(): Promise<void> {
+    if (this.change === undefined) {
+      let resolve = noop;
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
+      this.change = { promise, resolve };
+    }
+    return this.change.promise;
+  }
+
+  private notify(): void {
+    const change = this.change;
+    this.change = undefined;
+    change?.resolve();
   }
 
   private serially<R>(task: () => Promise<R>): Promise<R> {
@@ -397,26 +649,46 @@ function positiveInteger(option: string, value: unknown): number {
   return value;
 }
 
+function oneOf<V extends string>(option: string, value: unknown, allowed: readonly V[]): V {
+  if (!allowed.includes(value as V)) {
+    throw invalidOption(option, value, allowed.map((v) => `"${v}"`).join(' or '));
+  }
+  return value as V;
+}
+
+function optionalFunction(option: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'function') throw invalidOption(option, value, 'a function');
+}
+
+// The options come from plain-JS callers too (and, through the deliveries, from config): check them.
 function resolveOptions<T>(options: BatcherOptions<T>): Readonly<ResolvedOptions<T>> {
   if (typeof options !== 'object' || options === null) throw invalidOption('options', options, 'an object');
-  const maxCount = positiveInteger('maxCount', options.maxCount);
+  const maxCount =
+    options.maxCount === undefined ? Number.POSITIVE_INFINITY : positiveInteger('maxCount', options.maxCount);
   const maxBytes = positiveInteger('maxBytes', options.maxBytes);
   const maxInFlight = positiveInteger('maxInFlight', options.maxInFlight ?? 1);
 
   const { maxAgeMs } = options;
   if (
     maxAgeMs !== undefined &&
-    (typeof maxAgeMs !== 'number' || !Number.isFinite(maxAgeMs) || maxAgeMs <= 0 || maxAgeMs > MAX_TIMER_MS)
+    (typeof maxAgeMs !== 'number' || !Number.isFinite(maxAgeMs) || maxAgeMs < 0 || maxAgeMs > MAX_TIMER_MS)
   ) {
-    throw invalidOption('maxAgeMs', maxAgeMs, `a number > 0 and <= ${MAX_TIMER_MS}`);
+    throw invalidOption('maxAgeMs', maxAgeMs, `a number >= 0 and <= ${MAX_TIMER_MS}`);
   }
 
   if (typeof options.flush !== 'function') throw invalidOption('flush', options.flush, 'a function');
-  if (options.sizeOf !== undefined && typeof options.sizeOf !== 'function') {
-    throw invalidOption('sizeOf', options.sizeOf, 'a function');
-  }
-  if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
-    throw invalidOption('onEvent', options.onEvent, 'a function');
+  optionalFunction('sizeOf', options.sizeOf);
+  optionalFunction('onFlushed', options.onFlushed);
+  optionalFunction('onEvent', options.onEvent);
+  const clock = options.clock ?? systemClock;
+  if (
+    typeof clock !== 'object' ||
+    clock === null ||
+    typeof clock.now !== 'function' ||
+    typeof clock.setTimeout !== 'function' ||
+    typeof clock.clearTimeout !== 'function'
+  ) {
+    throw invalidOption('clock', clock, 'an object with now, setTimeout and clearTimeout');
   }
 
   const { overheadBytes } = options;
@@ -438,7 +710,11 @@ function resolveOptions<T>(options: BatcherOptions<T>): Readonly<ResolvedOptions
     maxInFlight,
     sizeOf: options.sizeOf ?? defaultSizeOf,
     overheadBytes: overhead,
+    oversized: oneOf('oversized', options.oversized ?? 'reject', ['reject', 'alone'] as const),
+    keep: oneOf('failedBatches', options.failedBatches ?? 'report', ['report', 'keep'] as const) === 'keep',
     flush: options.flush,
+    onFlushed: options.onFlushed,
+    clock,
     onEvent: options.onEvent,
     source: options.source ?? 'batcher',
   });

@@ -1,5 +1,5 @@
-export type { BatcherOptions, FlushInfo, FlushReason } from './batcher.js';
-export { Batcher } from './batcher.js';
+export type { BatcherClock, BatcherOptions, FlushInfo, FlushReason } from './batcher.js';
+export { Batcher, FlushFailedError } from './batcher.js';
 export type { LoadConfigOptions, Mode, TributaryConfig, WarehouseEngine } from './config.js';
 export { loadConfig, Secret } from './config.js';
 export type { DecimalProblem } from './decimal.js';

@@ -73,7 +73,7 @@ describe('Batcher', () => {
       ['maxBytes', '100'],
       ['maxInFlight', 0],
       ['maxInFlight', 2.5],
-      ['maxAgeMs', 0],
+      ['maxAgeMs', Number.POSITIVE_INFINITY],
       ['maxAgeMs', -10],
       ['maxAgeMs', Number.NaN],
       ['maxAgeMs', 2 ** 31],
@@ -82,6 +82,10 @@ describe('Batcher', () => {
       ['sizeOf', 3],
       ['onEvent', 'log'],
       ['flush', undefined],
+      ['oversized', 'split'],
+      ['failedBatches', 'retry'],
+      ['onFlushed', 1],
+      ['clock', { now: () => 0 }],
     ])('rejects %s = %s with INVALID_OPTION', (option, value) => {
       const options = {
         maxCount: 10,
@@ -261,7 +265,7 @@ describe('Batcher', () => {
       expect(batcher.pendingCount).toBe(0);
     });
 
-    it('keeps add pending while maxInFlight flushes run and a full buffer has to be sent', async () => {
+    it('keeps the next add pending while a full batch waits for a flush slot', async () => {
       const held = deferred();
       const calls: string[][] = [];
       const batcher = new Batcher<string>({
@@ -276,9 +280,10 @@ describe('Batcher', () => {
       await batcher.add('a');
       await batcher.add('b'); // first batch cut and dispatched; its flush is held
       await batcher.add('c');
+      await batcher.add('d'); // fills the buffer: cut, waiting for the slot
 
       let accepted = false;
-      const adding = batcher.add('d').then(() => {
+      const adding = batcher.add('e').then(() => {
         accepted = true;
       });
       await tick();
@@ -287,6 +292,7 @@ describe('Batcher', () => {
       expect(accepted).toBe(false);
       expect(batcher.inFlight).toBe(1);
       expect(batcher.pendingCount).toBe(2);
+      expect(batcher.pendingBytes).toBe(2);
       expect(calls).toEqual([['a', 'b']]);
 
       held.resolve();
@@ -297,6 +303,8 @@ describe('Batcher', () => {
         ['a', 'b'],
         ['c', 'd'],
       ]);
+      await batcher.close();
+      expect(calls.at(-1)).toEqual(['e']);
     });
 
     it('runs up to maxInFlight flushes at once', async () => {
@@ -311,18 +319,20 @@ describe('Batcher', () => {
 
       await batcher.add('a');
       await batcher.add('b');
-      let thirdAccepted = false;
-      const third = batcher.add('c').then(() => {
-        thirdAccepted = true;
+      await batcher.add('c'); // cut; waits for a slot
+      let fourthAccepted = false;
+      const fourth = batcher.add('d').then(() => {
+        fourthAccepted = true;
       });
       await tick();
 
       expect(batcher.inFlight).toBe(2);
-      expect(thirdAccepted).toBe(false);
+      expect(calls).toBe(2);
+      expect(fourthAccepted).toBe(false);
 
       holds[1]?.resolve();
-      await third;
-      expect(thirdAccepted).toBe(true);
+      await fourth;
+      expect(fourthAccepted).toBe(true);
       expect(batcher.inFlight).toBe(2);
       expect(calls).toBe(3);
 
