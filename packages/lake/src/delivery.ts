@@ -1,23 +1,23 @@
-import { randomUUID as cryptoRandomUUID } from 'node:crypto';
-import { inspect, promisify } from 'node:util';
+import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import {
-  describeValue,
+  Batcher,
+  type BatcherClock,
   type EventListener,
   emitSafely,
-  encodeNdjsonLine,
+  type FlushFailedError,
+  type FlushInfo,
+  type FlushReason,
   isRetryable,
   RetryExhaustedError,
   type RetryOptions,
   type Schema,
   TributaryError,
-  type ValidationIssue,
   withRetry,
 } from '@tributary/core';
-import { FirehosePrefixError } from './errors.js';
-import { evaluateFirehosePrefix, type FirehosePrefix, resolveFirehosePrefixes } from './firehose-prefix.js';
-import { compileJavaTimePattern, formatJavaTime } from './java-time-pattern.js';
-import { assertValidKey, type Storage } from './storage.js';
+import { objectKey, type ResolvedDeliveryOptions, resolveDeliveryOptions } from './delivery-options.js';
+import { type DeliveryEntry, ERROR_CODES, toEntry } from './delivery-records.js';
+import type { Storage } from './storage.js';
 
 const gzip = promisify(gzipCallback);
 
@@ -48,12 +48,8 @@ export interface DeliveryRecord {
   arrivalTime?: Date | number;
 }
 
-/** The time source of a delivery; inject a fake one in tests. */
-export interface DeliveryClock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+/** The time source of a delivery (core's `BatcherClock`); inject a fake one in tests. */
+export type DeliveryClock = BatcherClock;
 
 export interface DeliveryOptions {
   /** Where objects go: the zone's storage, usually `lake.raw`. */
@@ -88,7 +84,13 @@ export interface DeliveryOptions {
   schema?: Schema<any>;
   /** Flushes cut but not yet delivered, failed ones included (memory bound). Default 1. */
   maxInFlight?: number;
-  /** Retries of each object put (core `withRetry`). A flush that still fails keeps its records for the next flush. */
+  /**
+   * Retries of each object put with core's `withRetry`, for a storage whose client does not retry
+   * its own calls. Default: none, each put is tried once per flush. Leave it out with `S3Storage`:
+   * the AWS SDK already retries each request (set `maxAttempts` / `retryStrategy` on the
+   * `S3Client`). Either way a flush that fails keeps its records, which the next flush (interval,
+   * size, `flush()` or `close()`) writes again under the same keys.
+   */
   retry?: RetryOptions;
   /** Default: `Date.now` and the global timers. */
   clock?: DeliveryClock;
@@ -204,8 +206,8 @@ function innermost(cause: unknown): unknown {
  * decides whether they go to the data or the error prefix. Records that are not JSON objects
  * or fail the schema go under the error prefix as Firehose error records (`attemptsMade`,
  * `arrivalTimestamp`, `errorCode`, `errorMessage`, `attemptEndingTimestamp`, `rawData` in
- * base64, plus `issues` for schema failures). A put is retried with core's `withRetry`; a flush
- * that still fails keeps its records, surfaces as a `DeliveryError` and is tried again.
+ * base64, plus `issues` for schema failures). Buffering is core's `Batcher`. A flush that fails
+ * (after `retry`, when given) keeps its records, surfaces as a `DeliveryError` and is tried again.
  *
  * @example
  * ```ts
@@ -221,32 +223,7 @@ function innermost(cause: unknown): unknown {
  * ```
  */
 export function createDelivery(options: DeliveryOptions): Delivery {
-  return new BufferedDelivery(resolveOptions(options));
-}
-
-interface ResolvedOptions {
-  readonly storage: Storage;
-  readonly prefix: FirehosePrefix;
-  readonly errorPrefix: FirehosePrefix;
-  readonly streamName: string;
-  readonly bufferIntervalMs: number;
-  readonly bufferBytes: number;
-  readonly gzip: boolean;
-  // biome-ignore lint/suspicious/noExplicitAny: any schema
-  readonly schema: Schema<any> | undefined;
-  readonly maxInFlight: number;
-  readonly retry: RetryOptions;
-  readonly clock: DeliveryClock;
-  readonly randomUUID: () => string;
-  readonly onEvent: EventListener | undefined;
-  readonly source: string;
-}
-
-interface Entry {
-  line: string;
-  size: number;
-  arrival: number;
-  errorType?: DeliveryErrorType;
+  return new BufferedDelivery(resolveDeliveryOptions(options));
 }
 
 interface PendingObject {
@@ -259,48 +236,23 @@ interface PendingObject {
   delivered: boolean;
 }
 
-interface Batch {
-  seq: number;
-  reason: DeliveryFlushReason;
-  count: number;
-  objects: PendingObject[];
-  state: 'running' | 'failed';
-  error: unknown;
-  reported: boolean;
-}
-
-const MAX_TIMER_MS = 2_147_483_647;
-const DEFAULT_BYTES = 5 * 1024 * 1024;
-const ERROR_CODES: Record<DeliveryErrorType, string> = {
-  'invalid-json': 'INVALID_JSON',
-  'validation-failed': 'VALIDATION_FAILED',
-};
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-const defaultClock: DeliveryClock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+// The engine cuts for count (never: no count limit here), bytes, age, flush() or close().
+const REASONS: Record<FlushReason, DeliveryFlushReason> = {
+  count: 'size',
+  bytes: 'size',
+  age: 'interval',
+  manual: 'manual',
+  close: 'close',
 };
 
 const noop = (): void => {};
 
 class BufferedDelivery implements Delivery {
-  readonly #o: ResolvedOptions;
-  #buffer: Entry[] = [];
-  #bufferBytes = 0;
-  #oldest = Number.POSITIVE_INFINITY;
-  // The sequence number the current buffer gets when it is cut.
-  #bufferSeq = 0;
-  #timer: unknown;
-  #timerSet = false;
-  // Set when the buffer must be cut as soon as a flush slot is free, and why.
-  #due: DeliveryFlushReason | undefined;
-  // Cut batches not yet delivered, failed ones included: at most maxInFlight.
-  readonly #batches: Batch[] = [];
-  #change: { promise: Promise<void>; resolve: () => void } | undefined;
-  // Writes and flush requests run one after the other, so records keep their call order.
-  #tail: Promise<void> = Promise.resolve();
+  readonly #o: ResolvedDeliveryOptions;
+  readonly #batcher: Batcher<DeliveryEntry>;
+  // The objects of each batch given to the batcher (by its sequence) until all are stored: a
+  // batch kept after a failure is written again under the same keys.
+  readonly #objects = new Map<number, PendingObject[]>();
   #closed = false;
   #closing: Promise<DeliveryStats> | undefined;
   readonly #stats = {
@@ -313,29 +265,50 @@ class BufferedDelivery implements Delivery {
     failedFlushes: 0,
   };
 
-  constructor(options: ResolvedOptions) {
+  constructor(options: ResolvedDeliveryOptions) {
     this.#o = options;
+    this.#batcher = new Batcher<DeliveryEntry>({
+      maxBytes: options.bufferBytes,
+      maxAgeMs: options.bufferIntervalMs,
+      maxInFlight: options.maxInFlight,
+      sizeOf: (entry) => entry.size,
+      // A record larger than the whole buffer is not refused: Firehose delivers it in its own object.
+      oversized: 'alone',
+      failedBatches: 'keep',
+      clock: options.clock,
+      flush: (entries, info) => this.#deliver(entries, info),
+      source: options.source,
+    });
     this.write = this.write.bind(this);
     this.flush = this.flush.bind(this);
     this.close = this.close.bind(this);
   }
 
   write(record: DeliveryRecord | DeliveryData): Promise<void> {
+    const { clock, onEvent, source, schema, streamName } = this.#o;
     if (this.#closed) {
       return Promise.reject(
         new TributaryError('Cannot write to a closed delivery', {
           code: 'DELIVERY_CLOSED',
-          context: { stream: this.#o.streamName },
+          context: { stream: streamName },
         }),
       );
     }
-    let entry: Entry;
+    let entry: DeliveryEntry;
     try {
-      entry = this.#prepare(record);
+      entry = toEntry(record, schema, clock.now());
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#serially(() => this.#accept(entry));
+    return this.#batcher.add(entry).then(
+      () => {
+        this.#stats.recordsIn++;
+        emitSafely(onEvent, { type: 'records.in', source, count: 1, bytes: entry.size, time: clock.now() });
+      },
+      (error: unknown) => {
+        throw this.#deliveryError(error);
+      },
+    );
   }
 
   async consume(
@@ -352,7 +325,9 @@ class BufferedDelivery implements Delivery {
   }
 
   async flush(): Promise<void> {
-    await this.#flushAll('manual');
+    await this.#batcher.flush().catch((error: unknown) => {
+      throw this.#deliveryError(error);
+    });
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -362,124 +337,58 @@ class BufferedDelivery implements Delivery {
   close(): Promise<DeliveryStats> {
     this.#closed = true;
     if (this.#closing === undefined) {
-      const closing = this.#flushAll('close').then(
-        () => {
-          this.#stopTimer();
-          return this.stats();
-        },
+      this.#closing = this.#batcher.close().then(
+        () => this.stats(),
         (error: unknown) => {
           // A later close() tries the kept records again.
           this.#closing = undefined;
-          throw error;
+          throw this.#deliveryError(error);
         },
       );
-      this.#closing = closing;
     }
     return this.#closing;
   }
 
   stats(): DeliveryStats {
-    let pending = this.#buffer.length;
-    for (const batch of this.#batches) {
-      for (const object of batch.objects) if (!object.delivered) pending += object.count;
+    let pending = this.#batcher.pendingCount;
+    for (const objects of this.#objects.values()) {
+      for (const object of objects) if (!object.delivered) pending += object.count;
     }
     return { ...this.#stats, recordsPending: pending };
   }
 
-  #prepare(input: DeliveryRecord | DeliveryData): Entry {
-    let data: unknown = input;
-    let arrival = this.#o.clock.now();
-    if (isEnvelope(input)) {
-      data = input.data;
-      if (input.arrivalTime !== undefined) arrival = timeOf(input.arrivalTime);
+  /** The batcher's flush: writes the batch's objects not stored yet. */
+  async #deliver(entries: DeliveryEntry[], info: FlushInfo): Promise<void> {
+    let objects = this.#objects.get(info.sequence);
+    if (objects === undefined) {
+      objects = this.#cut(entries);
+      this.#objects.set(info.sequence, objects);
     }
-    const classified = classify(data, this.#o.schema);
-    if (classified.ok) return { line: classified.line, size: Buffer.byteLength(classified.line), arrival };
-    const line = `${JSON.stringify({
-      attemptsMade: 1,
-      arrivalTimestamp: arrival,
-      errorCode: classified.code,
-      errorMessage: classified.message,
-      attemptEndingTimestamp: this.#o.clock.now(),
-      rawData: Buffer.from(classified.raw).toString('base64'),
-      ...(classified.issues ? { issues: classified.issues } : {}),
-    })}\n`;
-    return { line, size: Buffer.byteLength(line), arrival, errorType: classified.type };
-  }
-
-  async #accept(entry: Entry): Promise<void> {
-    this.#throwUnreported();
-    const limit = this.#o.bufferBytes;
-    // Room first, then the record: a write that rejects never leaves its record half-accepted.
-    while (this.#buffer.length > 0 && this.#bufferBytes + entry.size > limit) {
-      this.#trigger('size');
-      if (this.#buffer.length === 0) break;
-      await this.#nextChange();
-      this.#throwUnreported();
+    try {
+      for (const object of objects) if (!object.delivered) await this.#put(object, REASONS[info.reason]);
+    } catch (error) {
+      this.#stats.failedFlushes++;
+      emitSafely(this.#o.onEvent, {
+        type: 'failure',
+        source: this.#o.source,
+        count: objects.reduce((sum, object) => sum + (object.delivered ? 0 : object.count), 0),
+        code: 'DELIVERY_FAILED',
+        error,
+        time: this.#o.clock.now(),
+      });
+      throw error;
     }
-    this.#buffer.push(entry);
-    this.#bufferBytes += entry.size;
-    if (entry.arrival < this.#oldest) this.#oldest = entry.arrival;
-    if (this.#buffer.length === 1) this.#startTimer();
-    this.#stats.recordsIn++;
-    emitSafely(this.#o.onEvent, {
-      type: 'records.in',
-      source: this.#o.source,
-      count: 1,
-      bytes: entry.size,
-      time: this.#o.clock.now(),
-    });
-    // A record larger than the whole buffer is not refused: Firehose delivers it in its own object.
-    if (this.#bufferBytes >= limit) this.#trigger('size');
+    this.#objects.delete(info.sequence);
   }
 
-  async #flushAll(reason: DeliveryFlushReason): Promise<void> {
-    const target = await this.#serially(async () => {
-      const seq = this.#buffer.length > 0 ? this.#bufferSeq : this.#bufferSeq - 1;
-      this.#trigger(reason);
-      return seq;
-    });
-    for (;;) {
-      const bufferPending = this.#buffer.length > 0 && this.#bufferSeq <= target;
-      const pending = this.#batches.filter((batch) => batch.seq <= target);
-      if (!bufferPending && pending.length === 0) return;
-      // Nothing running means nothing will change until the next trigger: report what is stuck.
-      if (!this.#batches.some((batch) => batch.state === 'running')) {
-        const failed = pending.filter((batch) => batch.state === 'failed');
-        for (const batch of failed) batch.reported = true;
-        throw this.#errorOf(failed, bufferPending ? this.#buffer.length : 0);
-      }
-      await this.#nextChange();
-    }
-  }
-
-  #trigger(reason: DeliveryFlushReason): void {
-    if (this.#buffer.length > 0) this.#due ??= reason;
-    for (const batch of this.#batches) if (batch.state === 'failed') this.#start(batch);
-    this.#pump();
-  }
-
-  #pump(): void {
-    if (this.#due === undefined || this.#buffer.length === 0) return;
-    if (this.#batches.length >= this.#o.maxInFlight) return;
-    const batch = this.#cut(this.#due);
-    this.#batches.push(batch);
-    this.#start(batch);
-  }
-
-  #cut(reason: DeliveryFlushReason): Batch {
-    const entries = this.#buffer;
+  /** One data object and one object per error type, named at the start of their first flush. */
+  #cut(entries: readonly DeliveryEntry[]): PendingObject[] {
     const startedAt = this.#o.clock.now();
-    const oldest = this.#oldest;
-    this.#buffer = [];
-    this.#bufferBytes = 0;
-    this.#oldest = Number.POSITIVE_INFINITY;
-    this.#due = undefined;
-    this.#stopTimer();
-
+    let oldest = Number.POSITIVE_INFINITY;
     const data: string[] = [];
     const errors = new Map<DeliveryErrorType, string[]>();
     for (const entry of entries) {
+      if (entry.arrival < oldest) oldest = entry.arrival;
       if (entry.errorType === undefined) {
         data.push(entry.line);
       } else {
@@ -488,112 +397,67 @@ class BufferedDelivery implements Delivery {
         errors.set(entry.errorType, lines);
       }
     }
+    const object = (errorType: DeliveryErrorType | undefined, lines: string[]): PendingObject => ({
+      key: objectKey(this.#o, errorType, oldest, startedAt),
+      errorType,
+      count: lines.length,
+      lines,
+      body: undefined,
+      delivered: false,
+    });
     const objects: PendingObject[] = [];
-    if (data.length > 0) objects.push(this.#object(this.#o.prefix, undefined, data, oldest, startedAt));
-    for (const [type, lines] of errors) {
-      objects.push(this.#object(this.#o.errorPrefix, type, lines, oldest, startedAt));
+    if (data.length > 0) objects.push(object(undefined, data));
+    for (const [type, lines] of errors) objects.push(object(type, lines));
+    return objects;
+  }
+
+  async #put(object: PendingObject, reason: DeliveryFlushReason): Promise<void> {
+    const { storage, onEvent, source, clock, retry } = this.#o;
+    if (object.body === undefined) {
+      const text = Buffer.from(object.lines.join(''));
+      object.body = this.#o.gzip ? await gzip(text) : text;
+      object.lines = [];
     }
-    return {
-      seq: this.#bufferSeq++,
+    const body = object.body;
+    const started = performance.now();
+    const put = () =>
+      storage.put(object.key, body, {
+        contentType: this.#o.gzip ? 'application/gzip' : 'application/x-ndjson',
+      });
+    // No loop of our own by default: the storage's client retries its calls (the AWS SDK does).
+    if (retry === undefined) await put();
+    else await withRetry(put, this.#retryOptions(object, retry));
+    object.delivered = true;
+    object.body = undefined;
+    this.#stats.bytes += body.byteLength;
+    if (object.errorType === undefined) {
+      this.#stats.objects++;
+      this.#stats.recordsDelivered += object.count;
+    } else {
+      this.#stats.errorObjects++;
+      this.#stats.recordsFailed += object.count;
+    }
+    const time = clock.now();
+    emitSafely(onEvent, {
+      type: 'flush',
+      source,
+      count: object.count,
+      bytes: body.byteLength,
       reason,
-      count: entries.length,
-      objects,
-      state: 'running',
-      error: undefined,
-      reported: false,
-    };
-  }
-
-  #object(
-    template: FirehosePrefix,
-    errorType: DeliveryErrorType | undefined,
-    lines: string[],
-    oldest: number,
-    startedAt: number,
-  ): PendingObject {
-    const { streamName, gzip: zipped, randomUUID } = this.#o;
-    const name = `${streamName}-${formatJavaTime(NAME_TIME, startedAt)}-${randomUUID()}.ndjson${zipped ? '.gz' : ''}`;
-    const key = `${evaluate(template, oldest, errorType ?? 'invalid-json', randomUUID)}${name}`;
-    return { key, errorType, count: lines.length, lines, body: undefined, delivered: false };
-  }
-
-  #start(batch: Batch): void {
-    batch.state = 'running';
-    batch.reported = false;
-    void this.#deliver(batch).then(
-      () => {
-        this.#batches.splice(this.#batches.indexOf(batch), 1);
-        this.#pump();
-        this.#notify();
-      },
-      (error: unknown) => {
-        batch.state = 'failed';
-        batch.error = error;
-        this.#stats.failedFlushes++;
-        const undelivered = batch.objects.filter((object) => !object.delivered);
-        emitSafely(this.#o.onEvent, {
-          type: 'failure',
-          source: this.#o.source,
-          count: undelivered.reduce((sum, object) => sum + object.count, 0),
-          code: 'DELIVERY_FAILED',
-          error,
-          time: this.#o.clock.now(),
-        });
-        this.#notify();
-      },
+      target: object.key,
+      durationMs: performance.now() - started,
+      time,
+    });
+    emitSafely(
+      onEvent,
+      object.errorType === undefined
+        ? { type: 'records.out', source, count: object.count, bytes: body.byteLength, time }
+        : { type: 'failure', source, count: object.count, code: ERROR_CODES[object.errorType], time },
     );
   }
 
-  async #deliver(batch: Batch): Promise<void> {
-    const { storage, onEvent, source, clock } = this.#o;
-    for (const object of batch.objects) {
-      if (object.delivered) continue;
-      if (object.body === undefined) {
-        const text = Buffer.from(object.lines.join(''));
-        object.body = this.#o.gzip ? await gzip(text) : text;
-        object.lines = [];
-      }
-      const body = object.body;
-      const started = performance.now();
-      await withRetry(
-        () =>
-          storage.put(object.key, body, {
-            contentType: this.#o.gzip ? 'application/gzip' : 'application/x-ndjson',
-          }),
-        this.#retryOptions(object),
-      );
-      object.delivered = true;
-      object.body = undefined;
-      this.#stats.bytes += body.byteLength;
-      if (object.errorType === undefined) {
-        this.#stats.objects++;
-        this.#stats.recordsDelivered += object.count;
-      } else {
-        this.#stats.errorObjects++;
-        this.#stats.recordsFailed += object.count;
-      }
-      const time = clock.now();
-      emitSafely(onEvent, {
-        type: 'flush',
-        source,
-        count: object.count,
-        bytes: body.byteLength,
-        reason: batch.reason,
-        target: object.key,
-        durationMs: performance.now() - started,
-        time,
-      });
-      emitSafely(
-        onEvent,
-        object.errorType === undefined
-          ? { type: 'records.out', source, count: object.count, bytes: body.byteLength, time }
-          : { type: 'failure', source, count: object.count, code: ERROR_CODES[object.errorType], time },
-      );
-    }
-  }
-
-  #retryOptions(object: PendingObject): RetryOptions {
-    const { retry, onEvent, source, clock } = this.#o;
+  #retryOptions(object: PendingObject, retry: RetryOptions): RetryOptions {
+    const { onEvent, source, clock } = this.#o;
     return {
       ...retry,
       onRetry: async (info) => {
@@ -612,347 +476,32 @@ class BufferedDelivery implements Delivery {
     };
   }
 
-  #throwUnreported(): void {
-    const failed = this.#batches.filter((batch) => batch.state === 'failed' && !batch.reported);
-    if (failed.length === 0) return;
-    for (const batch of failed) batch.reported = true;
-    throw this.#errorOf(failed, 0);
-  }
-
-  #errorOf(failed: readonly Batch[], stuckInBuffer: number): DeliveryError {
+  /** The batcher's report of kept batches, as the delivery's error: their keys and records. */
+  #deliveryError(error: unknown): unknown {
+    // By code, not instanceof: the error may come from another copy of core.
+    if (!TributaryError.isInstance(error) || error.code !== 'FLUSH_FAILED') return error;
+    const { batches, waitingCount, cause } = error as FlushFailedError<DeliveryEntry>;
     const keys: string[] = [];
-    let count = stuckInBuffer;
-    for (const batch of failed) {
-      for (const object of batch.objects) {
+    let count = waitingCount;
+    for (const batch of batches) {
+      const objects = this.#objects.get(batch.info.sequence);
+      if (objects === undefined) {
+        count += batch.items.length;
+        continue;
+      }
+      for (const object of objects) {
         if (object.delivered) continue;
         keys.push(object.key);
         count += object.count;
       }
     }
-    const errors = failed.map((batch) => batch.error);
-    const cause =
-      errors.length === 0
-        ? undefined
-        : errors.length === 1
-          ? errors[0]
-          : new AggregateError(errors, `${errors.length} flushes failed`);
-    const last = errors.at(-1);
+    const last = batches.at(-1)?.error;
     const why =
       last instanceof Error ? last.message : last === undefined ? 'no flush slot free' : String(last);
+    const stream = this.#o.streamName;
     return new DeliveryError(
-      `Delivery ${this.#o.streamName}: ${count} record(s) not delivered yet (kept for the next flush): ${why}`,
-      { recordCount: count, keys, cause, stream: this.#o.streamName },
+      `Delivery ${stream}: ${count} record(s) not delivered yet (kept for the next flush): ${why}`,
+      { recordCount: count, keys, cause, stream },
     );
   }
-
-  #startTimer(): void {
-    this.#stopTimer();
-    const handle = this.#o.clock.setTimeout(() => {
-      if (this.#timer !== handle) return;
-      this.#timerSet = false;
-      this.#timer = undefined;
-      this.#trigger('interval');
-    }, this.#o.bufferIntervalMs);
-    this.#timer = handle;
-    this.#timerSet = true;
-  }
-
-  #stopTimer(): void {
-    if (!this.#timerSet) return;
-    this.#o.clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerSet = false;
-  }
-
-  #nextChange(): Promise<void> {
-    if (this.#change === undefined) {
-      let resolve = noop;
-      const promise = new Promise<void>((r) => {
-        resolve = r;
-      });
-      this.#change = { promise, resolve };
-    }
-    return this.#change.promise;
-  }
-
-  #notify(): void {
-    const change = this.#change;
-    this.#change = undefined;
-    change?.resolve();
-  }
-
-  #serially<R>(task: () => Promise<R>): Promise<R> {
-    const run = this.#tail.then(task);
-    this.#tail = run.then(noop, noop);
-    return run;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Records
-
-type Classified =
-  | { ok: true; line: string }
-  | {
-      ok: false;
-      type: DeliveryErrorType;
-      code: string;
-      message: string;
-      raw: Uint8Array | string;
-      issues?: ValidationIssue[];
-    };
-
-function isEnvelope(value: unknown): value is DeliveryRecord {
-  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return false;
-  const keys = Object.keys(value);
-  return keys.includes('data') && keys.every((key) => key === 'data' || key === 'arrivalTime');
-}
-
-function timeOf(value: Date | number): number {
-  const ms = value instanceof Date ? value.getTime() : value;
-  if (typeof ms !== 'number' || !Number.isFinite(ms)) {
-    throw new TributaryError(
-      `arrivalTime must be a valid Date or epoch milliseconds, got ${describeValue(value)}`,
-      {
-        code: 'DELIVERY_INVALID_RECORD',
-      },
-    );
-  }
-  return ms;
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: any schema
-function classify(data: unknown, schema: Schema<any> | undefined): Classified {
-  let line: string;
-  let parsed: unknown;
-  let raw: Uint8Array | string;
-  if (typeof data === 'string' || data instanceof Uint8Array) {
-    raw = data;
-    let text: string;
-    try {
-      text = typeof data === 'string' ? data : utf8.decode(data);
-      parsed = JSON.parse(text);
-    } catch (error) {
-      return invalid(raw, 'INVALID_JSON', `not JSON: ${(error as Error).message}`);
-    }
-    if (!isJsonObject(parsed))
-      return invalid(raw, 'NOT_A_JSON_OBJECT', `expected a JSON object, got ${kindOf(parsed)}`);
-    // Compacted from the text, not re-encoded: numbers keep their digits (a JSON.parse round trip
-    // would round integers beyond 2^53).
-    line = `${compactJson(text)}\n`;
-  } else {
-    if (ArrayBuffer.isView(data) || data instanceof ArrayBuffer) {
-      const bytes =
-        data instanceof ArrayBuffer
-          ? new Uint8Array(data)
-          : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      return classify(bytes, schema);
-    }
-    try {
-      line = encodeNdjsonLine(data);
-    } catch (error) {
-      return invalid(
-        inspect(data, { depth: 4 }),
-        'UNSERIALIZABLE',
-        `cannot encode as JSON: ${(error as Error).message}`,
-      );
-    }
-    raw = line.slice(0, -1);
-    if (typeof data !== 'object' || data === null || Array.isArray(data) || !line.startsWith('{')) {
-      return invalid(raw, 'NOT_A_JSON_OBJECT', `expected an object, got ${describeValue(data)}`);
-    }
-    parsed = data;
-  }
-  if (schema !== undefined) {
-    const result = schema.validate(parsed);
-    if (!result.ok) {
-      const head = result.issues
-        .slice(0, 3)
-        .map((issue) => `${issue.path || '(record)'}: ${issue.message}`)
-        .join('; ');
-      return {
-        ok: false,
-        type: 'validation-failed',
-        code: 'VALIDATION_FAILED',
-        message: result.issues.length > 3 ? `${head}; and ${result.issues.length - 3} more` : head,
-        raw,
-        issues: result.issues,
-      };
-    }
-  }
-  return { ok: true, line };
-}
-
-function invalid(raw: Uint8Array | string, code: string, message: string): Classified {
-  return { ok: false, type: 'invalid-json', code, message, raw };
-}
-
-function isJsonObject(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function kindOf(value: unknown): string {
-  if (value === null) return 'null';
-  return Array.isArray(value) ? 'an array' : `a ${typeof value}`;
-}
-
-/** Remove the whitespace between JSON tokens, leaving strings and numbers byte for byte. */
-function compactJson(text: string): string {
-  if (!/[ \t\n\r]/.test(text)) return text;
-  const parts: string[] = [];
-  let start = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) {
-      inString = true;
-    } else if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) {
-      if (i > start) parts.push(text.slice(start, i));
-      start = i + 1;
-    }
-  }
-  if (start < text.length) parts.push(text.slice(start));
-  return parts.join('');
-}
-
-// ---------------------------------------------------------------------------------------------
-// Prefixes: Firehose's grammar lives in firehose-prefix.ts.
-
-const NAME_TIME = compileJavaTimePattern('yyyy-MM-dd-HH-mm-ss');
-
-function evaluate(
-  prefix: FirehosePrefix,
-  time: number,
-  errorType: DeliveryErrorType,
-  randomUUID: () => string,
-): string {
-  // Firehose's random-string is 11 characters, e.g. 046b6c7f-0b: the head of a uuid.
-  return evaluateFirehosePrefix(prefix, {
-    time,
-    errorOutputType: errorType,
-    randomString: () => randomUUID().slice(0, 11),
-  });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Options
-
-function invalidOption(option: string, value: unknown, expected: string): TributaryError {
-  return new TributaryError(`Delivery option ${option} must be ${expected}, got ${describeValue(value)}`, {
-    code: 'DELIVERY_INVALID',
-    context: { option },
-  });
-}
-
-function integerOption(option: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw invalidOption(option, value, `an integer from ${min} to ${max}`);
-  }
-  return value;
-}
-
-function resolveOptions(options: DeliveryOptions): Readonly<ResolvedOptions> {
-  if (typeof options !== 'object' || options === null) throw invalidOption('options', options, 'an object');
-  const { storage, streamName } = options;
-  if (typeof storage !== 'object' || storage === null || typeof storage.put !== 'function') {
-    throw invalidOption('storage', storage, 'a Storage');
-  }
-  if (typeof streamName !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(streamName)) {
-    throw invalidOption(
-      'streamName',
-      streamName,
-      '1 to 64 letters, digits, "_", "." or "-" (a Firehose stream name)',
-    );
-  }
-  if (typeof options.prefix !== 'string') throw invalidOption('prefix', options.prefix, 'a string');
-
-  const errorPrefixOption = options.errorPrefix;
-  if (errorPrefixOption !== undefined && typeof errorPrefixOption !== 'string') {
-    throw invalidOption('errorPrefix', errorPrefixOption, 'a string');
-  }
-  let prefixes: ReturnType<typeof resolveFirehosePrefixes>;
-  try {
-    prefixes = resolveFirehosePrefixes({ prefix: options.prefix, errorPrefix: errorPrefixOption });
-  } catch (error) {
-    if (!(error instanceof FirehosePrefixError)) throw error;
-    throw new TributaryError(`Delivery option ${error.context.option}: ${error.message}`, {
-      code: 'DELIVERY_INVALID',
-      context: { option: error.context.option },
-      cause: error,
-    });
-  }
-
-  const compression = options.compression ?? 'none';
-  if (compression !== 'none' && compression !== 'gzip') {
-    throw invalidOption('compression', compression, '"none" or "gzip"');
-  }
-  const { clock = defaultClock, randomUUID = cryptoRandomUUID, onEvent, schema } = options;
-  if (
-    typeof clock !== 'object' ||
-    clock === null ||
-    typeof clock.now !== 'function' ||
-    typeof clock.setTimeout !== 'function' ||
-    typeof clock.clearTimeout !== 'function'
-  ) {
-    throw invalidOption('clock', clock, 'an object with now, setTimeout and clearTimeout');
-  }
-  if (typeof randomUUID !== 'function') throw invalidOption('randomUUID', randomUUID, 'a function');
-  if (onEvent !== undefined && typeof onEvent !== 'function')
-    throw invalidOption('onEvent', onEvent, 'a function');
-  if (
-    schema !== undefined &&
-    (typeof schema !== 'object' || schema === null || typeof schema.validate !== 'function')
-  ) {
-    throw invalidOption('schema', schema, 'a schema from defineSchema');
-  }
-  if (options.retry !== undefined && (typeof options.retry !== 'object' || options.retry === null)) {
-    throw invalidOption('retry', options.retry, 'retry options');
-  }
-
-  const resolved: ResolvedOptions = {
-    storage,
-    prefix: prefixes.prefix,
-    errorPrefix: prefixes.errorPrefix,
-    streamName,
-    bufferIntervalMs: integerOption('bufferIntervalMs', options.bufferIntervalMs, 60_000, 0, MAX_TIMER_MS),
-    bufferBytes: integerOption('bufferBytes', options.bufferBytes, DEFAULT_BYTES, 1, Number.MAX_SAFE_INTEGER),
-    gzip: compression === 'gzip',
-    schema,
-    maxInFlight: integerOption('maxInFlight', options.maxInFlight, 1, 1, 1_000),
-    retry: Object.freeze({ ...options.retry }),
-    clock,
-    randomUUID,
-    onEvent,
-    source: options.source ?? `delivery:${streamName}`,
-  };
-
-  // Every key has the same shape, so one sample tells whether the storage will accept them all.
-  const sampleName = `${streamName}-${formatJavaTime(NAME_TIME, 0)}-00000000-0000-0000-0000-000000000000.ndjson`;
-  try {
-    assertValidKey(`${evaluate(resolved.prefix, 0, 'invalid-json', resolved.randomUUID)}${sampleName}`);
-  } catch (error) {
-    throw new TributaryError(`Delivery option prefix gives invalid keys: ${(error as Error).message}`, {
-      code: 'DELIVERY_INVALID',
-      context: { option: 'prefix' },
-      cause: error,
-    });
-  }
-  try {
-    assertValidKey(
-      `${evaluate(resolved.errorPrefix, 0, 'validation-failed', resolved.randomUUID)}${sampleName}`,
-    );
-  } catch (error) {
-    throw new TributaryError(`Delivery option errorPrefix gives invalid keys: ${(error as Error).message}`, {
-      code: 'DELIVERY_INVALID',
-      context: { option: 'errorPrefix' },
-      cause: error,
-    });
-  }
-  return Object.freeze(resolved);
 }

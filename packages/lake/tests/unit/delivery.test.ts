@@ -378,6 +378,29 @@ describe('Delivery', () => {
       expect(bodies).toEqual([[small], [big], [reading(3)]]);
     });
 
+    it('reports each flush with the reason that cut it: a size cut after a pending flush() is size, not manual', async () => {
+      const { storage, delivery, events } = setup({ bufferBytes: lineBytes(fixed(0)) * 2 });
+      storage.hold();
+
+      await delivery.write(fixed(0));
+      await delivery.write(fixed(1)); // full: cut for size, in flight (held)
+      await delivery.write(fixed(2));
+      const flushing = delivery.flush(); // asks for [2] while no slot is free
+      const filling = delivery.write(fixed(3));
+      const needingRoom = delivery.write(fixed(4));
+      await state(needingRoom);
+      storage.release();
+      await Promise.all([flushing, filling, needingRoom]);
+      await delivery.close();
+
+      expect(flushes(events).map((e) => [e.reason, e.count])).toEqual([
+        ['size', 2],
+        ['manual', 1],
+        ['size', 2],
+      ]);
+      expect(delivery.stats()).toMatchObject({ recordsIn: 5, recordsDelivered: 5, recordsPending: 0 });
+    });
+
     it('takes the prefix from the oldest record’s arrival time and the name from the delivery start', async () => {
       const { storage, delivery, clock } = setup();
       clock.time = Date.UTC(2026, 10, 23, 10, 59, 59);

@@ -1,0 +1,191 @@
+import { randomUUID as cryptoRandomUUID } from 'node:crypto';
+import {
+  type BatcherClock,
+  describeValue,
+  type EventListener,
+  type RetryOptions,
+  type Schema,
+  TributaryError,
+} from '@tributary/core';
+import type { DeliveryErrorType, DeliveryOptions } from './delivery.js';
+import { FirehosePrefixError } from './errors.js';
+import { evaluateFirehosePrefix, type FirehosePrefix, resolveFirehosePrefixes } from './firehose-prefix.js';
+import { compileJavaTimePattern, formatJavaTime } from './java-time-pattern.js';
+import { assertValidKey, type Storage } from './storage.js';
+
+// The buffered delivery's options, checked (they come from config and plain-JS callers too),
+// and the object keys they give.
+
+export interface ResolvedDeliveryOptions {
+  readonly storage: Storage;
+  readonly prefix: FirehosePrefix;
+  readonly errorPrefix: FirehosePrefix;
+  readonly streamName: string;
+  readonly bufferIntervalMs: number;
+  readonly bufferBytes: number;
+  readonly gzip: boolean;
+  // biome-ignore lint/suspicious/noExplicitAny: any schema
+  readonly schema: Schema<any> | undefined;
+  readonly maxInFlight: number;
+  /** `undefined`: each put is tried once per flush (the storage's client retries its own calls). */
+  readonly retry: RetryOptions | undefined;
+  readonly clock: BatcherClock;
+  readonly randomUUID: () => string;
+  readonly onEvent: EventListener | undefined;
+  readonly source: string;
+}
+
+const MAX_TIMER_MS = 2_147_483_647;
+const DEFAULT_BYTES = 5 * 1024 * 1024;
+const NAME_TIME = compileJavaTimePattern('yyyy-MM-dd-HH-mm-ss');
+
+const defaultClock: BatcherClock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+/**
+ * The key of one object: `<prefix evaluated at the oldest record's arrival><streamName>-<start,
+ * yyyy-MM-dd-HH-mm-ss>-<uuid>.ndjson[.gz]`.
+ */
+export function objectKey(
+  options: ResolvedDeliveryOptions,
+  errorType: DeliveryErrorType | undefined,
+  oldest: number,
+  startedAt: number,
+): string {
+  const { streamName, gzip, randomUUID } = options;
+  const name = `${streamName}-${formatJavaTime(NAME_TIME, startedAt)}-${randomUUID()}.ndjson${gzip ? '.gz' : ''}`;
+  const template = errorType === undefined ? options.prefix : options.errorPrefix;
+  return `${evaluate(template, oldest, errorType ?? 'invalid-json', randomUUID)}${name}`;
+}
+
+function evaluate(
+  prefix: FirehosePrefix,
+  time: number,
+  errorType: DeliveryErrorType,
+  randomUUID: () => string,
+): string {
+  // Firehose's random-string is 11 characters, e.g. 046b6c7f-0b: the head of a uuid.
+  return evaluateFirehosePrefix(prefix, {
+    time,
+    errorOutputType: errorType,
+    randomString: () => randomUUID().slice(0, 11),
+  });
+}
+
+function invalidOption(option: string, value: unknown, expected: string): TributaryError {
+  return new TributaryError(`Delivery option ${option} must be ${expected}, got ${describeValue(value)}`, {
+    code: 'DELIVERY_INVALID',
+    context: { option },
+  });
+}
+
+function integerOption(option: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw invalidOption(option, value, `an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+export function resolveDeliveryOptions(options: DeliveryOptions): ResolvedDeliveryOptions {
+  if (typeof options !== 'object' || options === null) throw invalidOption('options', options, 'an object');
+  const { storage, streamName } = options;
+  if (typeof storage !== 'object' || storage === null || typeof storage.put !== 'function') {
+    throw invalidOption('storage', storage, 'a Storage');
+  }
+  if (typeof streamName !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(streamName)) {
+    throw invalidOption(
+      'streamName',
+      streamName,
+      '1 to 64 letters, digits, "_", "." or "-" (a Firehose stream name)',
+    );
+  }
+  if (typeof options.prefix !== 'string') throw invalidOption('prefix', options.prefix, 'a string');
+
+  const errorPrefixOption = options.errorPrefix;
+  if (errorPrefixOption !== undefined && typeof errorPrefixOption !== 'string') {
+    throw invalidOption('errorPrefix', errorPrefixOption, 'a string');
+  }
+  let prefixes: ReturnType<typeof resolveFirehosePrefixes>;
+  try {
+    prefixes = resolveFirehosePrefixes({ prefix: options.prefix, errorPrefix: errorPrefixOption });
+  } catch (error) {
+    if (!(error instanceof FirehosePrefixError)) throw error;
+    throw new TributaryError(`Delivery option ${error.context.option}: ${error.message}`, {
+      code: 'DELIVERY_INVALID',
+      context: { option: error.context.option },
+      cause: error,
+    });
+  }
+
+  const compression = options.compression ?? 'none';
+  if (compression !== 'none' && compression !== 'gzip') {
+    throw invalidOption('compression', compression, '"none" or "gzip"');
+  }
+  const { clock = defaultClock, randomUUID = cryptoRandomUUID, onEvent, schema } = options;
+  if (
+    typeof clock !== 'object' ||
+    clock === null ||
+    typeof clock.now !== 'function' ||
+    typeof clock.setTimeout !== 'function' ||
+    typeof clock.clearTimeout !== 'function'
+  ) {
+    throw invalidOption('clock', clock, 'an object with now, setTimeout and clearTimeout');
+  }
+  if (typeof randomUUID !== 'function') throw invalidOption('randomUUID', randomUUID, 'a function');
+  if (onEvent !== undefined && typeof onEvent !== 'function')
+    throw invalidOption('onEvent', onEvent, 'a function');
+  if (
+    schema !== undefined &&
+    (typeof schema !== 'object' || schema === null || typeof schema.validate !== 'function')
+  ) {
+    throw invalidOption('schema', schema, 'a schema from defineSchema');
+  }
+  if (options.retry !== undefined && (typeof options.retry !== 'object' || options.retry === null)) {
+    throw invalidOption('retry', options.retry, 'retry options');
+  }
+
+  const resolved: ResolvedDeliveryOptions = {
+    storage,
+    prefix: prefixes.prefix,
+    errorPrefix: prefixes.errorPrefix,
+    streamName,
+    bufferIntervalMs: integerOption('bufferIntervalMs', options.bufferIntervalMs, 60_000, 0, MAX_TIMER_MS),
+    bufferBytes: integerOption('bufferBytes', options.bufferBytes, DEFAULT_BYTES, 1, Number.MAX_SAFE_INTEGER),
+    gzip: compression === 'gzip',
+    schema,
+    maxInFlight: integerOption('maxInFlight', options.maxInFlight, 1, 1, 1_000),
+    retry: options.retry === undefined ? undefined : Object.freeze({ ...options.retry }),
+    clock,
+    randomUUID,
+    onEvent,
+    source: options.source ?? `delivery:${streamName}`,
+  };
+
+  // Every key has the same shape, so one sample tells whether the storage will accept them all.
+  const sampleName = `${streamName}-${formatJavaTime(NAME_TIME, 0)}-00000000-0000-0000-0000-000000000000.ndjson`;
+  try {
+    assertValidKey(`${evaluate(resolved.prefix, 0, 'invalid-json', resolved.randomUUID)}${sampleName}`);
+  } catch (error) {
+    throw new TributaryError(`Delivery option prefix gives invalid keys: ${(error as Error).message}`, {
+      code: 'DELIVERY_INVALID',
+      context: { option: 'prefix' },
+      cause: error,
+    });
+  }
+  try {
+    assertValidKey(
+      `${evaluate(resolved.errorPrefix, 0, 'validation-failed', resolved.randomUUID)}${sampleName}`,
+    );
+  } catch (error) {
+    throw new TributaryError(`Delivery option errorPrefix gives invalid keys: ${(error as Error).message}`, {
+      code: 'DELIVERY_INVALID',
+      context: { option: 'errorPrefix' },
+      cause: error,
+    });
+  }
+  return Object.freeze(resolved);
+}
