@@ -547,6 +547,25 @@ describe('Delivery', () => {
       });
     });
 
+    it('without retry, tries each put once per flush and writes the kept records under the same key at the next flush', async () => {
+      const { storage, delivery, events } = setup({ retry: undefined });
+      storage.failures = 1;
+      await delivery.write(reading(1));
+
+      const error = await delivery.flush().then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      await delivery.flush();
+
+      expect(error).toBeInstanceOf(DeliveryError);
+      expect((error as DeliveryError).cause).toBeInstanceOf(StorageError);
+      expect(events.filter((e) => e.type === 'retry')).toEqual([]);
+      expect(storage.puts).toHaveLength(2);
+      expect(new Set(storage.puts).size).toBe(1);
+      expect(delivery.stats()).toMatchObject({ recordsDelivered: 1, recordsPending: 0, failedFlushes: 1 });
+    });
+
     it('does not retry an error classified as permanent, but still keeps the records', async () => {
       const { storage, delivery } = setup();
       storage.failures = 1;
