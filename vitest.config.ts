@@ -31,8 +31,8 @@ export default defineConfig({
         replacement: here('./packages/warehouse/src/$1.ts'),
       },
       {
-        find: /^@tributary\/sensors\/(kinesis|firehose)$/,
-        replacement: here('./packages/sensors/src/$1.ts'),
+        find: /^@tributary\/streams\/(kinesis|firehose)$/,
+        replacement: here('./packages/streams/src/$1.ts'),
       },
       {
         find: /^@tributary\/coinmarketcap\/(testing|dms)$/,

@@ -247,11 +247,11 @@ function serverCpu(pid: number): () => number | undefined {
 type Sdk = typeof KinesisSdk;
 
 /**
- * The Kinesis SDK the sensors package is tested with. It is not a dependency of the repository's
- * root, so it is loaded from the sensors package: the same copy that `KinesisProducer` loads.
+ * The Kinesis SDK the streams package is tested with. It is not a dependency of the repository's
+ * root, so it is loaded from the streams package: the same copy that `KinesisProducer` loads.
  */
 function loadSdk(repoRoot: string): Sdk {
-  return createRequire(join(repoRoot, 'packages/sensors/package.json'))('@aws-sdk/client-kinesis') as Sdk;
+  return createRequire(join(repoRoot, 'packages/streams/package.json'))('@aws-sdk/client-kinesis') as Sdk;
 }
 
 /**
@@ -379,10 +379,8 @@ async function produce(
   sdk: Sdk,
   kinesis: Kinesalite,
 ): Promise<ProduceResult> {
-  const [{ generateRecords, sensorRecordSchema }, { KinesisProducer }] = await Promise.all([
-    import('@tributary/sensors'),
-    import('@tributary/sensors/kinesis'),
-  ]);
+  const [{ generateRecords, sensorProducerOptions, sensorRecordSchema }, { KinesisProducer }] =
+    await Promise.all([import('@tributary/sensors'), import('@tributary/streams/kinesis')]);
   const { encodeNdjsonLine } = await import('@tributary/core');
   const client = new sdk.KinesisClient(kinesis.createClientConfig());
   const sent = countPuts(client, sdk);
@@ -426,6 +424,7 @@ async function produce(
     const kinesisProducer = new KinesisProducer({
       client,
       streamName: STREAM,
+      ...sensorProducerOptions,
       ...(mode === 'aggregated' ? { aggregate: true } : {}),
       // kinesalite never throttles: with Kinesis' limits in force, 4 shards take 4,000 records/s
       // at most and the producer would measure the limit, not itself.
@@ -600,7 +599,7 @@ async function checkStream(
   records: number,
   aggregated: boolean,
 ): Promise<string[]> {
-  const { deaggregate } = await import('@tributary/sensors');
+  const { deaggregate } = await import('@tributary/streams');
   const problems: string[] = [];
   const decoder = new TextDecoder('utf-8', { fatal: true });
   let aggregates = 0;
@@ -646,12 +645,14 @@ async function endToEnd(
   kinesis: Kinesalite,
 ): Promise<EndToEndResult> {
   const [
-    { generateRecords, LakeCheckpointStore },
+    { generateRecords, sensorDeliveryOptions, sensorProducerOptions },
+    { LakeCheckpointStore },
     { KinesisProducer, KinesisSource, deliverToLake },
     { LocalStorage },
   ] = await Promise.all([
     import('@tributary/sensors'),
-    import('@tributary/sensors/kinesis'),
+    import('@tributary/streams'),
+    import('@tributary/streams/kinesis'),
     import('@tributary/lake'),
   ]);
   const producerClient = new sdk.KinesisClient(kinesis.createClientConfig());
@@ -675,6 +676,7 @@ async function endToEnd(
   const producer = new KinesisProducer({
     client: producerClient,
     streamName: STREAM,
+    ...sensorProducerOptions,
     ...(mode === 'end-to-end-aggregated' ? { aggregate: true } : {}),
     rateLimit: RAISED_LIMIT,
   });
@@ -687,6 +689,7 @@ async function endToEnd(
   const delivering = deliverToLake({
     source,
     storage,
+    ...sensorDeliveryOptions,
     onEvent: (event) => {
       if (event.type === 'records.in') {
         accepted += event.count;

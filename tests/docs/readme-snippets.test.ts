@@ -34,7 +34,7 @@ const execFileAsync = promisify(execFile);
 // under examples/quickstart, which depends on every package), type-checked in one tsc run.
 
 const generatedFolder = '.readme-snippets';
-const PUBLISHED = ['core', 'lake', 'sensors', 'coinmarketcap', 'warehouse'];
+const PUBLISHED = ['core', 'lake', 'streams', 'sensors', 'coinmarketcap', 'warehouse'];
 
 /** The READMEs whose blocks are checked, relative to the repository root. */
 function readmes(): string[] {

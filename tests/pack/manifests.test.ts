@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const execFileAsync = promisify(execFile);
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const published = ['core', 'coinmarketcap', 'sensors', 'lake', 'warehouse'] as const;
+const published = ['core', 'coinmarketcap', 'streams', 'sensors', 'lake', 'warehouse'] as const;
 const built = [...published, 'local'] as const;
 type BuiltName = (typeof built)[number];
 

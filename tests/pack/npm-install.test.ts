@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const execFileAsync = promisify(execFile);
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const packageNames = ['core', 'lake', 'sensors', 'coinmarketcap', 'warehouse'] as const;
+const packageNames = ['core', 'lake', 'streams', 'sensors', 'coinmarketcap', 'warehouse'] as const;
 type PackageName = (typeof packageNames)[number];
 
 /** A piece of a user's program: what it imports and one real call, whose result goes into `out`. */
@@ -101,6 +101,16 @@ import { GlueCatalog } from '@tributary/lake/glue';`,
     expected: true,
   },
   {
+    key: 'streams',
+    entries: ['@tributary/streams'],
+    peers: [],
+    imports: `import { aggregate, deaggregate } from '@tributary/streams';`,
+    body: `
+  const packed = aggregate([{ partitionKey: 'a', data: new Uint8Array([1]) }, { partitionKey: 'b', data: new Uint8Array([2]) }]);
+  out.streams = deaggregate(packed).map((record) => record.partitionKey);`,
+    expected: ['a', 'b'],
+  },
+  {
     key: 'sensors',
     entries: ['@tributary/sensors'],
     peers: [],
@@ -112,31 +122,32 @@ import { GlueCatalog } from '@tributary/lake/glue';`,
     expected: { types: 3, records: 12 },
   },
   {
-    key: 'sensorsKinesis',
-    entries: ['@tributary/sensors/kinesis'],
+    key: 'streamsKinesis',
+    entries: ['@tributary/streams/kinesis'],
     peers: ['@aws-sdk/client-kinesis'],
     imports: `import { KinesisClient } from '@aws-sdk/client-kinesis';
-import { KinesisProducer } from '@tributary/sensors/kinesis';`,
+import { sensorProducerOptions } from '@tributary/sensors';
+import { KinesisProducer } from '@tributary/streams/kinesis';`,
     body: `
   const kinesis = new KinesisClient(offline);
-  const kinesisProducer = new KinesisProducer({ client: kinesis, streamName: 'sensors' });
+  const kinesisProducer = new KinesisProducer({ client: kinesis, streamName: 'sensors', ...sensorProducerOptions });
   const kinesisResult = await kinesisProducer.close();
   kinesis.destroy();
-  out.sensorsKinesis = kinesisResult.sent;`,
+  out.streamsKinesis = kinesisResult.sent;`,
     expected: 0,
   },
   {
-    key: 'sensorsFirehose',
-    entries: ['@tributary/sensors/firehose'],
+    key: 'streamsFirehose',
+    entries: ['@tributary/streams/firehose'],
     peers: ['@aws-sdk/client-firehose'],
     imports: `import { FirehoseClient } from '@aws-sdk/client-firehose';
-import { FirehoseProducer } from '@tributary/sensors/firehose';`,
+import { FirehoseProducer } from '@tributary/streams/firehose';`,
     body: `
   const firehose = new FirehoseClient(offline);
   const firehoseProducer = new FirehoseProducer({ client: firehose, deliveryStreamName: 'sensors' });
   const firehoseResult = await firehoseProducer.close();
   firehose.destroy();
-  out.sensorsFirehose = firehoseResult.sent;`,
+  out.streamsFirehose = firehoseResult.sent;`,
     expected: 0,
   },
   {
@@ -229,8 +240,9 @@ const projects: Project[] = [
       'core',
       'lake',
       'lakeS3',
+      'streams',
       'sensors',
-      'sensorsKinesis',
+      'streamsKinesis',
       'coinmarketcap',
       'warehouse',
       'warehouseDuckdb',

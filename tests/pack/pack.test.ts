@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const execFileAsync = promisify(execFile);
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const packageNames = ['core', 'coinmarketcap', 'sensors', 'lake', 'warehouse'] as const;
+const packageNames = ['core', 'coinmarketcap', 'streams', 'sensors', 'lake', 'warehouse'] as const;
 type PackageName = (typeof packageNames)[number];
 
 const coreApi = ['defineSchema', 'TributaryError', 'withRetry', 'Batcher', 'loadConfig'];
@@ -111,8 +111,14 @@ function linkThirdPartyDependencies(name: PackageName, manifest: PackageJson): v
 
 // A pack's prepack cleans and rebuilds the package's dist, and a dependent's declaration build
 // reads that dist: so packages are packed level by level of the dependency graph (core, then lake,
-// then the rest), at most two at a time, since each pack runs tsup and the machines have two cores.
-const packLevels: PackageName[][] = [['core'], ['lake'], ['coinmarketcap', 'sensors', 'warehouse']];
+// then streams, then the rest), at most two at a time, since each pack runs tsup and the machines
+// have two cores.
+const packLevels: PackageName[][] = [
+  ['core'],
+  ['lake'],
+  ['streams', 'coinmarketcap'],
+  ['sensors', 'warehouse'],
+];
 
 async function packAll(): Promise<void> {
   if (packLevels.flat().sort().join() !== [...packageNames].sort().join()) {
@@ -283,13 +289,13 @@ const subpaths: { name: PackageName; subpath: string; peers: string[]; exports: 
   { name: 'warehouse', subpath: 'athena', peers: ['@aws-sdk/client-athena'], exports: ['AthenaEngine'] },
   { name: 'warehouse', subpath: 'duckdb', peers: ['@duckdb/node-api'], exports: ['DuckDbEngine'] },
   {
-    name: 'sensors',
+    name: 'streams',
     subpath: 'kinesis',
     peers: ['@aws-sdk/client-kinesis'],
     exports: ['KinesisProducer', 'KinesisSource', 'deliverToLake'],
   },
   {
-    name: 'sensors',
+    name: 'streams',
     subpath: 'firehose',
     peers: ['@aws-sdk/client-firehose'],
     exports: ['FirehoseProducer', 'createDeliveryStreamInput'],
@@ -353,7 +359,7 @@ function reachedSpecifiers(dist: string, entry: string): { files: Set<string>; s
 describe.each([
   { name: 'warehouse' as const, peers: ['@aws-sdk/client-athena', '@duckdb/node-api'] },
   { name: 'lake' as const, peers: ['@aws-sdk/client-s3', '@aws-sdk/lib-storage', '@aws-sdk/client-glue'] },
-  { name: 'sensors' as const, peers: ['@aws-sdk/client-kinesis', '@aws-sdk/client-firehose'] },
+  { name: 'streams' as const, peers: ['@aws-sdk/client-kinesis', '@aws-sdk/client-firehose'] },
 ])('@tributary/$name main entry', ({ name, peers }) => {
   it('imports none of its optional peers, directly or through a shared chunk', async () => {
     await getPacked(name);
@@ -382,10 +388,10 @@ describe.each([
 describe.each([
   { subpath: 'kinesis', peer: '@aws-sdk/client-kinesis', other: '@aws-sdk/client-firehose' },
   { subpath: 'firehose', peer: '@aws-sdk/client-firehose', other: '@aws-sdk/client-kinesis' },
-])('@tributary/sensors/$subpath', ({ subpath, peer, other }) => {
+])('@tributary/streams/$subpath', ({ subpath, peer, other }) => {
   it('names its own AWS client and not the other, in every build and its declarations', async () => {
-    await getPacked('sensors');
-    const dist = path.join(scratchDir, 'node_modules', '@tributary', 'sensors', 'dist');
+    await getPacked('streams');
+    const dist = path.join(scratchDir, 'node_modules', '@tributary', 'streams', 'dist');
 
     for (const ext of ['js', 'cjs', 'd.ts', 'd.cts']) {
       const { specifiers } = reachedSpecifiers(dist, `${subpath}.${ext}`);

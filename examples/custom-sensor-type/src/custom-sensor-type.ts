@@ -6,12 +6,14 @@ import {
   curatedHourlySchema,
   defaultSensorTypes,
   Fleet,
-  LakeCheckpointStore,
   processedToCurated,
   rawToProcessed,
   type SensorTypeRegistry,
+  sensorDeliveryOptions,
+  sensorProducerOptions,
 } from '@tributary/sensors';
-import { deliverToLake, KinesisProducer, KinesisSource } from '@tributary/sensors/kinesis';
+import { LakeCheckpointStore } from '@tributary/streams';
+import { deliverToLake, KinesisProducer, KinesisSource } from '@tributary/streams/kinesis';
 import { vibrationSensorType } from './vibration.js';
 
 const DAY_MS = 86_400_000;
@@ -101,7 +103,13 @@ export async function runCustomSensorType(options: CustomSensorTypeOptions): Pro
   let delivered: Awaited<ReturnType<typeof deliverToLake>>;
   try {
     // kinesalite never throttles; on AWS keep the default per-shard limits.
-    const producer = new KinesisProducer({ client, streamName, rateLimit: false, onEvent: hub.emit });
+    const producer = new KinesisProducer({
+      client,
+      streamName,
+      ...sensorProducerOptions,
+      rateLimit: false,
+      onEvent: hub.emit,
+    });
     const source = new KinesisSource({
       client,
       streamName,
@@ -133,6 +141,7 @@ export async function runCustomSensorType(options: CustomSensorTypeOptions): Pro
     const delivering = deliverToLake({
       source,
       storage: lake.raw,
+      ...sensorDeliveryOptions,
       streamName,
       bufferBytes: 1024 * 1024,
       onEvent: hub.emit,

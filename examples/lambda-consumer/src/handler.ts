@@ -6,7 +6,8 @@ import {
   TributaryError,
 } from '@tributary/core';
 import { createDelivery, type Delivery, type DeliveryClock, localLake, type Storage } from '@tributary/lake';
-import { deaggregate, sensorRecordSchema } from '@tributary/sensors';
+import { sensorRecordSchema } from '@tributary/sensors';
+import { deaggregate } from '@tributary/streams';
 import { LambdaConsumerError } from './errors.js';
 import type {
   KinesisBatchItemFailure,

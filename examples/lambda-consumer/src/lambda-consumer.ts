@@ -10,8 +10,8 @@ import {
 import { EventHub, loadConfig, type TributaryEvent } from '@tributary/core';
 import { type Lake, localLake, type Storage } from '@tributary/lake';
 import { startKinesalite } from '@tributary/local';
-import { generateRecords } from '@tributary/sensors';
-import { KinesisProducer } from '@tributary/sensors/kinesis';
+import { generateRecords, sensorProducerOptions } from '@tributary/sensors';
+import { KinesisProducer } from '@tributary/streams/kinesis';
 import { LambdaConsumerError } from './errors.js';
 import { createHandler, type InvocationStats } from './handler.js';
 import type { KinesisStreamEvent, KinesisStreamRecord } from './kinesis-event.js';
@@ -115,6 +115,7 @@ export async function runLambdaConsumer(options: LambdaConsumerOptions): Promise
     const producer = new KinesisProducer({
       client,
       streamName,
+      ...sensorProducerOptions,
       aggregate: true,
       rateLimit: false,
       onEvent: hub.emit,

@@ -32,7 +32,7 @@ import {
 import { classifyError, type TributaryConfig, TributaryError } from '@tributary/core';
 import { GlueCatalog } from '@tributary/lake/glue';
 import { parseS3Url } from '@tributary/lake/s3';
-import { createDeliveryStreamInput } from '@tributary/sensors/firehose';
+import { createDeliveryStreamInput } from '@tributary/streams/firehose';
 
 /** The SDK clients provisioning and teardown send their requests with (created and destroyed by the caller). */
 export interface AwsProvisionClients {

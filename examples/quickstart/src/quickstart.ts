@@ -31,11 +31,13 @@ import {
   builtInSensorTypes,
   curatedHourlySchema,
   generateRecords,
-  LakeCheckpointStore,
   processedToCurated,
   rawToProcessed,
+  sensorDeliveryOptions,
+  sensorProducerOptions,
 } from '@tributary/sensors';
-import { deliverToLake, KinesisProducer, KinesisSource } from '@tributary/sensors/kinesis';
+import { LakeCheckpointStore } from '@tributary/streams';
+import { deliverToLake, KinesisProducer, KinesisSource } from '@tributary/streams/kinesis';
 import type { LoadResult, Row } from '@tributary/warehouse';
 import { CatalogSync, type LakeTable, type Registration } from './catalog-sync.js';
 import type { PipelineEnvironment } from './environment.js';
@@ -741,6 +743,7 @@ async function runSensors(
       const producer = new KinesisProducer({
         client,
         streamName,
+        ...sensorProducerOptions,
         // kinesalite never throttles; on AWS keep the default per-shard limits.
         rateLimit: env.mode === 'local' ? false : undefined,
         onEvent: hub.emit,
@@ -767,6 +770,7 @@ async function runSensors(
       const delivering = deliverToLake({
         source,
         storage: lake.raw,
+        ...sensorDeliveryOptions,
         streamName,
         bufferIntervalMs: 60_000,
         bufferBytes: 1024 * 1024,

@@ -5,11 +5,13 @@ import { startKinesalite } from '@tributary/local';
 import {
   curatedHourlySchema,
   generateRecords,
-  LakeCheckpointStore,
   processedToCurated,
   rawToProcessed,
+  sensorDeliveryOptions,
+  sensorProducerOptions,
 } from '@tributary/sensors';
-import { deliverToLake, KinesisProducer, KinesisSource } from '@tributary/sensors/kinesis';
+import { LakeCheckpointStore } from '@tributary/streams';
+import { deliverToLake, KinesisProducer, KinesisSource } from '@tributary/streams/kinesis';
 
 export interface SensorsToLakeOptions {
   /** Where the lake's zones go (`<out>/raw`, `<out>/processed`, `<out>/curated`). */
@@ -73,6 +75,7 @@ export async function runSensorsToLake(options: SensorsToLakeOptions): Promise<S
     const producer = new KinesisProducer({
       client,
       streamName,
+      ...sensorProducerOptions,
       // kinesalite never throttles; on AWS keep the default per-shard limits.
       rateLimit: false,
       onEvent: hub.emit,
@@ -105,6 +108,7 @@ export async function runSensorsToLake(options: SensorsToLakeOptions): Promise<S
     const delivering = deliverToLake({
       source,
       storage: lake.raw,
+      ...sensorDeliveryOptions,
       streamName,
       bufferBytes: 1024 * 1024,
       onEvent: hub.emit,

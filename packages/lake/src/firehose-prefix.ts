@@ -1,5 +1,5 @@
 // Firehose's S3 prefix grammar, in one place: the lake's buffered delivery evaluates it and
-// `createDeliveryStreamInput` (@tributary/sensors/firehose) checks it, so a prefix one accepts
+// `createDeliveryStreamInput` (@tributary/streams/firehose) checks it, so a prefix one accepts
 // the other accepts too, with the same defaults.
 import { describeValue } from '@tributary/core';
 import { FirehosePrefixError } from './errors.js';

@@ -574,9 +574,9 @@ function sleep(clock: FleetClock, ms: number, signal: AbortSignal | undefined): 
  * @example
  * ```ts
  * import { KinesisClient } from '@aws-sdk/client-kinesis';
- * import { KinesisProducer } from '@tributary/sensors/kinesis';
+ * import { KinesisProducer } from '@tributary/streams/kinesis';
  *
- * const producer = new KinesisProducer({ client: new KinesisClient({}), streamName: 'sensors' });
+ * const producer = new KinesisProducer({ client: new KinesisClient({}), streamName: 'sensors', ...sensorProducerOptions });
  * const fleet = new Fleet({
  *   types: defaultSensorTypes(),
  *   sensorsPerType: 5,

@@ -1,21 +1,10 @@
-// The main entry loads no AWS SDK: the Kinesis parts are on `@tributary/sensors/kinesis`, the
-// Firehose parts on `@tributary/sensors/firehose`.
+// The sensor domain. Producing, reading and delivering streams is @tributary/streams' work; the
+// sensor defaults it needs (partition key, encoding, prefix, schema) are `sensorProducerOptions`
+// and `sensorDeliveryOptions`.
 
-export type { DeaggregatedRecord, UserRecord } from './aggregation.js';
-export { aggregate, deaggregate, isAggregated } from './aggregation.js';
 export type { AnomalyKind, AnomalyLength, AnomalyOptions } from './anomalies.js';
-export type { ProducerClock, ProducerCommonOptions, ProducerResult } from './base-producer.js';
-export type { Checkpoint, CheckpointStore, LakeCheckpointStoreOptions } from './checkpoints.js';
-export { CheckpointError, LakeCheckpointStore, MemoryCheckpointStore } from './checkpoints.js';
 export type { CuratedHourlyRow } from './curated-schema.js';
 export { curatedHourlySchema } from './curated-schema.js';
-export {
-  AggregationFormatError,
-  InvalidPartitionKeyError,
-  ProducerClosedError,
-  ProducerOptionsError,
-  ShardDiscoveryError,
-} from './errors.js';
 export type { FleetClock, FleetOptions, FleetSensor, FleetStats, GenerateRecordsOptions } from './fleet.js';
 export { Fleet, FleetError, generateRecords } from './fleet.js';
 export type { HydraulicPressureModelState, PowerFactorModelState, TemperatureModelState } from './models.js';
@@ -46,6 +35,7 @@ export {
   SensorTypeError,
   UnknownSensorTypeError,
 } from './sensor-type.js';
+export { sensorDeliveryOptions, sensorProducerOptions } from './stream-options.js';
 export type {
   ProcessedToCuratedOptions,
   ProcessedToCuratedStats,

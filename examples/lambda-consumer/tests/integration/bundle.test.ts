@@ -14,7 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { type MotoServer, startMotoServer } from '@tributary/local';
-import { aggregate } from '@tributary/sensors';
+import { aggregate } from '@tributary/streams';
 import type { Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BundleHandlerResult, bundleHandler, packageName } from '../../scripts/bundle.js';

@@ -1,6 +1,6 @@
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { type MotoServer, startMotoServer } from '@tributary/local';
-import { aggregate } from '@tributary/sensors';
+import { aggregate } from '@tributary/streams';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { handler } from '../../src/handler.js';
 import type { KinesisStreamRecord } from '../../src/kinesis-event.js';

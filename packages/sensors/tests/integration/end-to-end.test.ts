@@ -13,18 +13,17 @@ import {
   StorageError,
 } from '@tributary/lake';
 import { type KinesaliteServer, startKinesalite } from '@tributary/local';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type Checkpoint,
   type CheckpointStore,
   LakeCheckpointStore,
   MemoryCheckpointStore,
-} from '../../src/checkpoints.js';
-import { deliverToLake } from '../../src/delivery.js';
+} from '@tributary/streams';
+import { deliverToLake, KinesisProducer, KinesisSource } from '@tributary/streams/kinesis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateRecords } from '../../src/fleet.js';
-import { KinesisProducer } from '../../src/kinesis-producer.js';
-import { KinesisSource } from '../../src/kinesis-source.js';
 import type { SensorRecord } from '../../src/record.js';
+import { sensorDeliveryOptions, sensorProducerOptions } from '../../src/stream-options.js';
 
 const SHARDS = 4;
 const KEY =
@@ -69,6 +68,7 @@ async function produce(
   const producer = new KinesisProducer({
     client,
     streamName,
+    ...sensorProducerOptions,
     aggregate: true,
     rateLimit: false,
     onEvent: (event) => {
@@ -169,6 +169,7 @@ describe('Kinesis → KinesisSource → deliverToLake → raw zone', () => {
         delivering = deliverToLake({
           source,
           storage: raw,
+          ...sensorDeliveryOptions,
           bufferIntervalMs: 1_000,
           bufferBytes: 1024 * 1024,
         });
@@ -236,6 +237,7 @@ describe('Kinesis → KinesisSource → deliverToLake → raw zone', () => {
       await deliverToLake({
         source: first,
         storage: raw,
+        ...sensorDeliveryOptions,
         bufferIntervalMs: 500,
         bufferBytes: 256 * 1024,
         onEvent,
@@ -253,7 +255,13 @@ describe('Kinesis → KinesisSource → deliverToLake → raw zone', () => {
         pollIntervalMs: 100,
       });
       store.crashed = false;
-      await deliverToLake({ source: second, storage: raw, bufferIntervalMs: 500, bufferBytes: 256 * 1024 });
+      await deliverToLake({
+        source: second,
+        storage: raw,
+        ...sensorDeliveryOptions,
+        bufferIntervalMs: 500,
+        bufferBytes: 256 * 1024,
+      });
       const objects = await readObjects(raw, 'sensors/');
 
       const positions = await positionsOf(client, 'restart');
@@ -310,6 +318,7 @@ describe('Kinesis → KinesisSource → deliverToLake → raw zone', () => {
       const failure = await deliverToLake({
         source,
         storage: failing,
+        ...sensorDeliveryOptions,
         bufferIntervalMs: 500,
         bufferBytes: 64 * 1024,
         retry: { maxAttempts: 2, baseDelayMs: 1 },

@@ -3,16 +3,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import * as firehose from '../../src/firehose.js';
 import * as main from '../../src/index.js';
-import * as kinesis from '../../src/kinesis.js';
 
-// Each optional AWS peer is needed only by the entry that uses it, in the JavaScript and in the
-// declarations: the modules an entry reaches (type-only imports included, since they end up in
-// its .d.ts) name no other peer. tsup builds each entry from exactly these modules.
+// The sensor package is the sensor domain only: its one entry reaches no AWS SDK, and the
+// Kinesis and Firehose parts are @tributary/streams' (on its /kinesis and /firehose entries).
 
-const srcDir = fileURLToPath(new URL('../../src/', import.meta.url));
-const peers = ['@aws-sdk/client-kinesis', '@aws-sdk/client-firehose'];
+const packageDir = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The packages that the modules reachable from `entry` import, statically, by type or dynamically. */
 function reachedPackages(entry: string): string[] {
@@ -27,58 +23,45 @@ function reachedPackages(entry: string): string[] {
       else packages.add(fileName);
     }
   };
-  visit(path.join(srcDir, entry));
+  visit(path.join(packageDir, 'src', entry));
   return [...packages].sort();
 }
 
 describe('sensors entry points', () => {
   describe('@tributary/sensors', () => {
-    it('reaches no optional AWS peer', () => {
+    it('reaches no AWS SDK and no subpath of @tributary/streams', () => {
       const reached = reachedPackages('index.ts');
 
       expect(reached).toContain('@tributary/core');
-      expect(reached.filter((name) => peers.includes(name))).toEqual([]);
+      expect(reached.filter((name) => name.startsWith('@aws-sdk/'))).toEqual([]);
+      expect(reached.filter((name) => name.startsWith('@tributary/streams/'))).toEqual([]);
     });
 
     it('exports no Kinesis or Firehose class', () => {
       const names = Object.keys(main);
 
       expect(names).toContain('Fleet');
-      expect(names.filter((name) => /kinesis|firehose|deliver/i.test(name))).toEqual([]);
-    });
-  });
-
-  describe('@tributary/sensors/kinesis', () => {
-    it('reaches the Kinesis client and not the Firehose client', () => {
-      const reached = reachedPackages('kinesis.ts');
-
-      expect(reached.filter((name) => peers.includes(name))).toEqual(['@aws-sdk/client-kinesis']);
+      expect(names.filter((name) => /kinesis|firehose|deliverToLake/i.test(name))).toEqual([]);
     });
 
-    it('exports the producer, the source and the delivery into the lake', () => {
-      expect(Object.keys(kinesis).sort()).toEqual(
-        [
-          'DeliverToLakeError',
-          'KinesisProducer',
-          'KinesisSource',
-          'KinesisSourceError',
-          'deliverToLake',
-        ].sort(),
+    it('exports the sensor defaults for the stream producers and the delivery', () => {
+      expect(Object.keys(main)).toEqual(
+        expect.arrayContaining(['sensorProducerOptions', 'sensorDeliveryOptions']),
       );
     });
   });
 
-  describe('@tributary/sensors/firehose', () => {
-    it('reaches the Firehose client and not the Kinesis client', () => {
-      const reached = reachedPackages('firehose.ts');
+  describe('package.json', () => {
+    it('has one entry and no AWS SDK peer: the stream entries moved to @tributary/streams', () => {
+      const manifest = JSON.parse(fs.readFileSync(path.join(packageDir, 'package.json'), 'utf8')) as {
+        exports: Record<string, unknown>;
+        dependencies: Record<string, string>;
+        peerDependencies?: Record<string, string>;
+      };
 
-      expect(reached.filter((name) => peers.includes(name))).toEqual(['@aws-sdk/client-firehose']);
-    });
-
-    it('exports the producer and the delivery stream setup', () => {
-      expect(Object.keys(firehose).sort()).toEqual(
-        ['FirehoseProducer', 'FirehoseSetupError', 'createDeliveryStreamInput'].sort(),
-      );
+      expect(Object.keys(manifest.exports).sort()).toEqual(['.', './package.json']);
+      expect(Object.keys(manifest.peerDependencies ?? {})).toEqual([]);
+      expect(manifest.dependencies).toHaveProperty('@tributary/streams');
     });
   });
 });

@@ -19,7 +19,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ProducerClock } from '../../src/base-producer.js';
 import { InvalidPartitionKeyError, ProducerClosedError, ProducerOptionsError } from '../../src/errors.js';
 import { KinesisProducer, type KinesisProducerOptions } from '../../src/kinesis-producer.js';
-import { type SensorRecord, sensorRecordId } from '../../src/record.js';
+import { byDevice, encodeReading, type Reading, readingId } from '../fixtures/readings.js';
 
 const MiB = 1024 * 1024;
 const TWO_128 = 2n ** 128n;
@@ -78,10 +78,10 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
-function reading(i: number, sensorId = `sensor-${i % 5}`): SensorRecord {
+function reading(i: number, deviceId = `sensor-${i % 5}`): Reading {
   return {
-    id: sensorRecordId(sensorId, i),
-    sensorId,
+    id: readingId(deviceId, i),
+    deviceId,
     type: 'temperature',
     value: 20 + i / 10,
     unit: '°C',
@@ -118,10 +118,12 @@ afterEach(() => {
   client.destroy();
 });
 
-function producer<T = SensorRecord>(options: Partial<KinesisProducerOptions<T>> = {}) {
+function producer<T = Reading>(options: Partial<KinesisProducerOptions<T>> = {}) {
   return new KinesisProducer<T>({
     client,
     streamName: 'sensors',
+    partitionKey: byDevice,
+    encode: encodeReading,
     rateLimit: false,
     clock: fakeClock(),
     random: () => 0.5,
@@ -143,7 +145,7 @@ describe('KinesisProducer', () => {
         [{ rateLimit: { recordsPerSecond: -1 } }, 'rateLimit.recordsPerSecond'],
         [{ recordTtlMs: 0 }, 'recordTtlMs'],
         [{ maxBufferedRecords: 1.5 }, 'maxBufferedRecords'],
-        [{ partitionKey: 'sensorId' as never }, 'partitionKey'],
+        [{ partitionKey: 'deviceId' as never }, 'partitionKey'],
       ];
       for (const [options, option] of bad) {
         let caught: unknown;
@@ -160,7 +162,7 @@ describe('KinesisProducer', () => {
   });
 
   describe('put', () => {
-    it('sends each record as one NDJSON line keyed by its sensorId', async () => {
+    it('sends each record as one NDJSON line keyed by its deviceId', async () => {
       kinesis.on(PutRecordsCommand).callsFake(ok);
       const p = producer();
       const records = [reading(0, 'temp-1'), reading(1, 'pump-2')];
@@ -200,10 +202,48 @@ describe('KinesisProducer', () => {
       await expect(p.put({ ...reading(1), value: 'hot' as unknown as number })).rejects.toBeInstanceOf(
         ValidationError,
       );
-      await expect(p.put({ ...reading(1), sensorId: '' })).rejects.toBeInstanceOf(InvalidPartitionKeyError);
+      await expect(p.put({ ...reading(1), deviceId: '' })).rejects.toBeInstanceOf(InvalidPartitionKeyError);
       await expect(p.close()).resolves.toEqual({ sent: 0, retried: 0, failed: 0 });
       const long = producer({ partitionKey: () => 'x'.repeat(257) });
       await expect(long.put(reading(1))).rejects.toThrow(/1 to 256 characters/);
+    });
+
+    it('knows nothing of the records: without encode it sends any JSON value as a line, validating nothing', async () => {
+      kinesis.on(PutRecordsCommand).callsFake(ok);
+      const p = new KinesisProducer({
+        client,
+        streamName: 'clicks',
+        partitionKey: (click: { page: string; at: number }) => click.page,
+        rateLimit: false,
+        clock: fakeClock(),
+      });
+      const clicks = [
+        { page: '/home', at: 1 },
+        { page: '/cart', at: 2 },
+      ];
+
+      await p.putMany(clicks);
+      const result = await p.close();
+
+      const [input] = putInputs();
+      expect(input?.Records?.map((r) => r.PartitionKey)).toEqual(['/home', '/cart']);
+      expect(input?.Records?.map((r) => text(r.Data))).toEqual([
+        '{"page":"/home","at":1}\n',
+        '{"page":"/cart","at":2}\n',
+      ]);
+      expect(result).toEqual({ sent: 2, retried: 0, failed: 0 });
+    });
+
+    it('has no default partition key: a producer without partitionKey is refused', () => {
+      let caught: unknown;
+      try {
+        new KinesisProducer({ client, streamName: 'clicks' } as unknown as KinesisProducerOptions);
+      } catch (err) {
+        caught = err;
+      }
+
+      expect(caught).toBeInstanceOf(ProducerOptionsError);
+      expect((caught as ProducerOptionsError).context.option).toBe('partitionKey');
     });
 
     it('rejects with ProducerClosedError after close()', async () => {
@@ -308,8 +348,8 @@ describe('KinesisProducer', () => {
         encodeNdjsonLine(records[3]),
       ]);
       expect(second?.Records?.map((r) => r.PartitionKey)).toEqual([
-        records[1]?.sensorId,
-        records[3]?.sensorId,
+        records[1]?.deviceId,
+        records[3]?.deviceId,
       ]);
       expect(third).toBeUndefined();
       expect(result).toEqual({ sent: 5, retried: 2, failed: 0 });
@@ -441,7 +481,7 @@ describe('KinesisProducer', () => {
       expect(putInputs()).toHaveLength(2);
       expect(putInputs()[1]?.Records).toHaveLength(2);
       expect(error).toBeInstanceOf(PartialBatchFailureError);
-      const failure = error as PartialBatchFailureError<SensorRecord>;
+      const failure = error as PartialBatchFailureError<Reading>;
       expect(failure.failed.map((f) => f.item)).toEqual(records);
       expect(failure.failed.map((f) => f.code)).toEqual([
         'ResourceNotFoundException',
@@ -463,7 +503,7 @@ describe('KinesisProducer', () => {
       const records = [reading(1), reading(2)];
 
       await p.putMany(records);
-      const error = (await p.close().catch((err: unknown) => err)) as PartialBatchFailureError<SensorRecord>;
+      const error = (await p.close().catch((err: unknown) => err)) as PartialBatchFailureError<Reading>;
 
       expect(putInputs()).toHaveLength(1);
       expect(error).toBeInstanceOf(PartialBatchFailureError);
@@ -489,7 +529,7 @@ describe('KinesisProducer', () => {
       const stuck = reading(1, 'stuck');
 
       await p.putMany([reading(0), stuck, reading(2)]);
-      const error = (await p.close().catch((err: unknown) => err)) as PartialBatchFailureError<SensorRecord>;
+      const error = (await p.close().catch((err: unknown) => err)) as PartialBatchFailureError<Reading>;
 
       expect(error).toBeInstanceOf(PartialBatchFailureError);
       expect(error.failed).toHaveLength(1);
@@ -543,7 +583,7 @@ describe('KinesisProducer', () => {
       });
       const p = producer({ clock, shardCount: 2, rateLimit: { recordsPerSecond: 100 } });
       const records = Array.from({ length: 900 }, (_, i) => reading(i, `sensor-${i % 40}`));
-      const perShard = [0, 1].map((s) => records.filter((r) => shardOfKey(r.sensorId, 2) === s).length);
+      const perShard = [0, 1].map((s) => records.filter((r) => shardOfKey(r.deviceId, 2) === s).length);
 
       await p.putMany(records);
       const result = await p.close();
@@ -645,7 +685,7 @@ describe('KinesisProducer', () => {
       const p = producer({ rateLimit: {} });
 
       await p.put(reading(1));
-      const error = (await p.close().catch((err: unknown) => err)) as PartialBatchFailureError<SensorRecord>;
+      const error = (await p.close().catch((err: unknown) => err)) as PartialBatchFailureError<Reading>;
 
       expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(0);
       expect(error.failed.map((f) => f.code)).toEqual(['SHARD_DISCOVERY_FAILED']);
@@ -696,7 +736,7 @@ describe('KinesisProducer', () => {
         expect(entry.PartitionKey).toBe(inside[0]?.PartitionKey);
         expect(new Set(inside.map((u) => shardOfKey(u.PartitionKey, 2))).size).toBe(1);
         for (const user of inside) {
-          expect(JSON.parse(Buffer.from(user.Data, 'base64').toString('utf8')).sensorId).toBe(
+          expect(JSON.parse(Buffer.from(user.Data, 'base64').toString('utf8')).deviceId).toBe(
             user.PartitionKey,
           );
         }

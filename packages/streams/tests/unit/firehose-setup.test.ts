@@ -10,6 +10,7 @@ const BASE: DeliveryStreamInputOptions = {
   kinesisStreamArn: 'arn:aws:kinesis:eu-west-1:123456789012:stream/sensors',
   roleArn: 'arn:aws:iam::123456789012:role/service-role/firehose-sensors',
   bucketArn: 'arn:aws:s3:::tributary-raw',
+  prefix: 'sensors/',
 };
 
 function failure(options: Partial<DeliveryStreamInputOptions>): FirehoseSetupError {
@@ -102,6 +103,17 @@ describe('createDeliveryStreamInput', () => {
       expect(failure({ roleArn: 'arn:aws:iam::123456789012:user/x' }).context.option).toBe('roleArn');
       expect(failure({ bucketArn: 'tributary-raw' }).context.option).toBe('bucketArn');
       expect(failure({ bucketArn: 'arn:aws:s3:::Upper_Case' }).context.option).toBe('bucketArn');
+    });
+
+    it('has no default prefix: the caller names where its records land', () => {
+      const error = failure({ prefix: undefined as unknown as string });
+      const rooted = createDeliveryStreamInput({ ...BASE, prefix: '' }).ExtendedS3DestinationConfiguration;
+
+      expect(error.context.option).toBe('prefix');
+      expect(rooted?.Prefix).toBe('!{timestamp:yyyy/MM/dd/HH}/');
+      expect(rooted?.ErrorOutputPrefix).toBe(
+        'errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/',
+      );
     });
 
     it('rejects names, ranges and expressions Firehose refuses', () => {

@@ -35,9 +35,9 @@ export interface ProducerResult {
 /** Options every producer shares. */
 export interface ProducerCommonOptions<T> {
   /**
-   * Turns a record into the bytes of one service record. Default: one NDJSON line (the record
-   * validated by `sensorRecordSchema`, as compact JSON, then `\n`). Its errors (a
-   * `ValidationError`, say) reject `put`.
+   * Turns a record into the bytes of one service record. Default: one NDJSON line, the record as
+   * compact JSON then `\n` (core's `encodeNdjsonLine`; call it with a schema here to validate
+   * each record). Its errors (a `ValidationError`, say) reject `put`.
    */
   encode?: (record: T) => string | Uint8Array;
   /** How long a record may wait for a batch to fill before it is sent anyway. Default 100 ms. */

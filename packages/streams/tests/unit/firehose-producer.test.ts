@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ProducerClock } from '../../src/base-producer.js';
 import { ProducerOptionsError } from '../../src/errors.js';
 import { FirehoseProducer, type FirehoseProducerOptions } from '../../src/firehose-producer.js';
-import { type SensorRecord, sensorRecordId } from '../../src/record.js';
+import { encodeReading, type Reading, readingId } from '../fixtures/readings.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -47,11 +47,11 @@ function manualClock(): ProducerClock & { advance(ms: number): void } {
   };
 }
 
-function reading(i: number): SensorRecord {
-  const sensorId = `pump-${i % 3}`;
+function reading(i: number): Reading {
+  const deviceId = `pump-${i % 3}`;
   return {
-    id: sensorRecordId(sensorId, i),
-    sensorId,
+    id: readingId(deviceId, i),
+    deviceId,
     type: 'hydraulic_pressure',
     value: 180 + i,
     unit: 'bar',
@@ -83,10 +83,11 @@ afterEach(() => {
   client.destroy();
 });
 
-function producer<T = SensorRecord>(options: Partial<FirehoseProducerOptions<T>> = {}) {
+function producer<T = Reading>(options: Partial<FirehoseProducerOptions<T>> = {}) {
   return new FirehoseProducer<T>({
     client,
     deliveryStreamName: 'sensors-raw',
+    encode: encodeReading,
     clock: fakeClock(),
     random: () => 0.5,
     ...options,
@@ -109,6 +110,20 @@ describe('FirehoseProducer', () => {
   });
 
   describe('put', () => {
+    it('knows nothing of the records: without encode it sends any JSON value as a line, validating nothing', async () => {
+      firehose.on(PutRecordBatchCommand).callsFake(ok);
+      const p = new FirehoseProducer({ client, deliveryStreamName: 'clicks', clock: fakeClock() });
+
+      await p.putMany([{ page: '/home' }, { page: '/cart', at: 2 }]);
+      const result = await p.close();
+
+      expect(inputs()[0]?.Records?.map((r) => text(r.Data))).toEqual([
+        '{"page":"/home"}\n',
+        '{"page":"/cart","at":2}\n',
+      ]);
+      expect(result).toEqual({ sent: 2, retried: 0, failed: 0 });
+    });
+
     it('sends NDJSON lines, each record ending with a newline', async () => {
       firehose.on(PutRecordBatchCommand).callsFake(ok);
       const p = producer();
@@ -263,7 +278,7 @@ describe('FirehoseProducer', () => {
       const records = [reading(0), reading(1)];
 
       await p.putMany(records);
-      const error = (await p.close().catch((err: unknown) => err)) as PartialBatchFailureError<SensorRecord>;
+      const error = (await p.close().catch((err: unknown) => err)) as PartialBatchFailureError<Reading>;
 
       expect(inputs()).toHaveLength(1);
       expect(error).toBeInstanceOf(PartialBatchFailureError);
@@ -282,7 +297,7 @@ describe('FirehoseProducer', () => {
       const p = producer({ clock, recordTtlMs: 3_000, maxDelayMs: 800 });
 
       await p.put(reading(7));
-      const error = (await p.close().catch((err: unknown) => err)) as PartialBatchFailureError<SensorRecord>;
+      const error = (await p.close().catch((err: unknown) => err)) as PartialBatchFailureError<Reading>;
 
       expect(error.failed.map((f) => [f.item.id, f.code])).toEqual([['pump-1:7', 'RECORD_TTL_EXPIRED']]);
       expect(inputs().length).toBeGreaterThan(2);

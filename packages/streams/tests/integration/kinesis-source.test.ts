@@ -14,13 +14,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LakeCheckpointStore } from '../../src/checkpoints.js';
 import { KinesisProducer } from '../../src/kinesis-producer.js';
 import { KinesisSource, type KinesisSourceRecord } from '../../src/kinesis-source.js';
-import { type SensorRecord, sensorRecordId } from '../../src/record.js';
+import { byDevice, encodeReading, type Reading, readingId } from '../fixtures/readings.js';
 
-function reading(i: number): SensorRecord {
-  const sensorId = `sensor-${i % 20}`;
+function reading(i: number): Reading {
+  const deviceId = `sensor-${i % 20}`;
   return {
-    id: sensorRecordId(sensorId, i),
-    sensorId,
+    id: readingId(deviceId, i),
+    deviceId,
     type: ['temperature', 'power_factor', 'hydraulic_pressure'][i % 3] as string,
     value: i / 7,
     unit: 'u',
@@ -39,7 +39,14 @@ async function produce(
   to: number,
   aggregate = false,
 ) {
-  const producer = new KinesisProducer({ client, streamName, rateLimit: false, aggregate });
+  const producer = new KinesisProducer({
+    client,
+    streamName,
+    partitionKey: byDevice,
+    encode: encodeReading,
+    rateLimit: false,
+    aggregate,
+  });
   await producer.putMany(Array.from({ length: to - from }, (_, i) => reading(from + i)));
   return producer.close();
 }

@@ -12,7 +12,6 @@ import {
 } from './base-producer.js';
 import { InvalidPartitionKeyError, ProducerOptionsError, ShardDiscoveryError } from './errors.js';
 import { ShardRateLimiter } from './rate-limiter.js';
-import { type SensorRecord, sensorRecordSchema } from './record.js';
 import { ShardMap } from './shard-map.js';
 
 /** Kinesis' per-shard write limits, or the share of them this producer may use. */
@@ -23,12 +22,15 @@ export interface KinesisRateLimit {
   bytesPerSecond?: number;
 }
 
-export interface KinesisProducerOptions<T = SensorRecord> extends ProducerCommonOptions<T> {
+export interface KinesisProducerOptions<T = unknown> extends ProducerCommonOptions<T> {
   /** The client to send with (with `requestHandler: new NodeHttpHandler()` for kinesalite). */
   client: KinesisClient;
   streamName: string;
-  /** The partition key of a record: 1 to 256 characters. Default: the record's `sensorId`. */
-  partitionKey?: (record: T) => string;
+  /**
+   * The partition key of a record: 1 to 256 characters. Records of one key land on one shard,
+   * in order within a request.
+   */
+  partitionKey: (record: T) => string;
   /**
    * Pack many records into each Kinesis record in the KPL aggregated format (up to 1 MiB, only
    * records bound for the same shard together). Consumers must de-aggregate (the KCL, Lambda,
@@ -65,7 +67,7 @@ const MIN_REFRESH_INTERVAL_MS = 1_000;
 type KinesisModule = typeof import('@aws-sdk/client-kinesis');
 let kinesisModule: Promise<KinesisModule> | undefined;
 
-// Loaded on first use, so that importing @tributary/sensors never needs the optional peer.
+// Loaded on first use, so that importing @tributary/streams never needs the optional peer.
 function loadKinesis(): Promise<KinesisModule> {
   kinesisModule ??= import('@aws-sdk/client-kinesis');
   return kinesisModule;
@@ -75,12 +77,8 @@ function keyBytes(key: string | undefined): number {
   return key === undefined ? 0 : utf8ByteLength(key);
 }
 
-function defaultPartitionKey(record: unknown): string {
-  return (record as { sensorId?: string } | null)?.sensorId as string;
-}
-
 function defaultEncode(record: unknown): string {
-  return encodeNdjsonLine(record, sensorRecordSchema);
+  return encodeNdjsonLine(record);
 }
 
 /**
@@ -97,8 +95,8 @@ function defaultEncode(record: unknown): string {
  * `put` waits while `maxBufferedRecords` are in flight.
  *
  * Each Kinesis record holds one record as a line of NDJSON (compact JSON, then `\n`), so that
- * records concatenated by Firehose or a consumer stay one per line. The partition key is the
- * record's `sensorId`. Order is kept within a request (records sent again first, then new ones
+ * records concatenated by Firehose or a consumer stay one per line; pass `encode` to validate
+ * records or choose another encoding. The partition key is what `partitionKey` returns. Order is kept within a request (records sent again first, then new ones
  * in put order), not across requests: up to `maxConcurrentRequests` run at once, and a record
  * sent again lands after newer ones of its key, as with the KPL.
  *
@@ -108,15 +106,19 @@ function defaultEncode(record: unknown): string {
  * @example
  * ```ts
  * import { KinesisClient } from '@aws-sdk/client-kinesis';
- * import { KinesisProducer } from '@tributary/sensors/kinesis';
+ * import { KinesisProducer } from '@tributary/streams/kinesis';
  *
- * const producer = new KinesisProducer({ client: new KinesisClient({}), streamName: 'sensors' });
- * const fleet = new Fleet({ types: builtInSensorTypes, sensorsPerType: 5, ratePerSecond: 1.5, seed: 42 });
- * for await (const reading of fleet) await producer.put(reading);
+ * const producer = new KinesisProducer({
+ *   client: new KinesisClient({}),
+ *   streamName: 'readings',
+ *   partitionKey: (reading: Reading) => reading.id,
+ *   encode: (reading) => encodeNdjsonLine(reading, readingSchema), // validate each record
+ * });
+ * for await (const reading of readings) await producer.put(reading);
  * const { sent, retried } = await producer.close(); // throws PartialBatchFailureError if any record failed
  * ```
  */
-export class KinesisProducer<T = SensorRecord> extends BaseProducer<T> {
+export class KinesisProducer<T = unknown> extends BaseProducer<T> {
   private readonly client: KinesisClient;
   private readonly streamName: string;
   private readonly keyOf: (record: T) => string;
@@ -333,7 +335,7 @@ function invalid(option: string, value: unknown, expected: string): ProducerOpti
 function resolveOptions<T>(options: KinesisProducerOptions<T>) {
   assertOptionsObject('KinesisProducer', options);
   const common = resolveCommonOptions<T>('KinesisProducer', options, defaultEncode);
-  const { client, streamName, partitionKey = defaultPartitionKey, aggregate = false, shardCount } = options;
+  const { client, streamName, partitionKey, aggregate = false, shardCount } = options;
   if (typeof client !== 'object' || client === null || typeof client.send !== 'function') {
     throw invalid('client', client, 'a KinesisClient');
   }

@@ -12,16 +12,16 @@ import { type KinesaliteServer, startKinesalite } from '@tributary/local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deaggregate } from '../../src/aggregation.js';
 import { KinesisProducer } from '../../src/kinesis-producer.js';
-import { type SensorRecord, sensorRecordId } from '../../src/record.js';
 import { ShardMap } from '../../src/shard-map.js';
+import { byDevice, encodeReading, type Reading, readingId } from '../fixtures/readings.js';
 
 const SHARDS = 4;
 
-function reading(i: number): SensorRecord {
-  const sensorId = `sensor-${i % 60}`;
+function reading(i: number): Reading {
+  const deviceId = `sensor-${i % 60}`;
   return {
-    id: sensorRecordId(sensorId, i),
-    sensorId,
+    id: readingId(deviceId, i),
+    deviceId,
     type: ['temperature', 'power_factor', 'hydraulic_pressure'][i % 3] as string,
     value: i / 7,
     unit: 'u',
@@ -213,7 +213,12 @@ describe('KinesisProducer against kinesalite', () => {
 
   it('delivers 20,000 records to every shard with nothing lost or duplicated', async () => {
     const client = new KinesisClient(kinesis.createClientConfig());
-    const producer = new KinesisProducer({ client, streamName: 'sensors' });
+    const producer = new KinesisProducer({
+      client,
+      streamName: 'sensors',
+      partitionKey: byDevice,
+      encode: encodeReading,
+    });
     const records = Array.from({ length: 20_000 }, (_, i) => reading(i));
 
     await producer.putMany(records);
@@ -241,6 +246,8 @@ describe('KinesisProducer against kinesalite', () => {
     const producer = new KinesisProducer({
       client,
       streamName: 'faults',
+      partitionKey: byDevice,
+      encode: encodeReading,
       rateLimit: false,
       baseDelayMs: 20,
       throttledBaseDelayMs: 50,
@@ -271,7 +278,12 @@ describe('KinesisProducer against kinesalite', () => {
     const client = new KinesisClient(kinesis.createClientConfig());
     const failures = failEntries(client, 0.3);
     // Default settings: the per-shard rate limit, 4 requests in flight, the default backoff.
-    const producer = new KinesisProducer({ client, streamName: 'entry-failures' });
+    const producer = new KinesisProducer({
+      client,
+      streamName: 'entry-failures',
+      partitionKey: byDevice,
+      encode: encodeReading,
+    });
     const records = Array.from({ length: 5_000 }, (_, i) => reading(i));
 
     await producer.putMany(records);
@@ -291,7 +303,13 @@ describe('KinesisProducer against kinesalite', () => {
 
   it('aggregates records in the KPL format that deaggregate reads back from the stream', async () => {
     const client = new KinesisClient(kinesis.createClientConfig());
-    const producer = new KinesisProducer({ client, streamName: 'aggregated', aggregate: true });
+    const producer = new KinesisProducer({
+      client,
+      streamName: 'aggregated',
+      partitionKey: byDevice,
+      encode: encodeReading,
+      aggregate: true,
+    });
     const records = Array.from({ length: 5_000 }, (_, i) => reading(i));
 
     await producer.putMany(records);

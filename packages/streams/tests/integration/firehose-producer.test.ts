@@ -4,16 +4,16 @@ import { decodeNdjson } from '@tributary/core';
 import { type MotoServer, startMotoServer } from '@tributary/local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FirehoseProducer } from '../../src/firehose-producer.js';
-import { type SensorRecord, sensorRecordId, sensorRecordSchema } from '../../src/record.js';
+import { encodeReading, type Reading, readingId, readingSchema } from '../fixtures/readings.js';
 
 const BUCKET = 'tributary-raw';
 const STREAM = 'sensors-raw';
 
-function reading(i: number): SensorRecord {
-  const sensorId = `pf-${i % 11}`;
+function reading(i: number): Reading {
+  const deviceId = `pf-${i % 11}`;
   return {
-    id: sensorRecordId(sensorId, i),
-    sensorId,
+    id: readingId(deviceId, i),
+    deviceId,
     type: 'power_factor',
     value: 0.7 + (i % 30) / 100,
     unit: '',
@@ -54,7 +54,11 @@ describe('FirehoseProducer against moto_server', () => {
   });
 
   it('delivers 1,000 records into S3 as NDJSON objects, every record once', async () => {
-    const producer = new FirehoseProducer({ client: firehose, deliveryStreamName: STREAM });
+    const producer = new FirehoseProducer({
+      client: firehose,
+      deliveryStreamName: STREAM,
+      encode: encodeReading,
+    });
     const records = Array.from({ length: 1000 }, (_, i) => reading(i));
 
     await producer.putMany(records);
@@ -67,8 +71,8 @@ describe('FirehoseProducer against moto_server', () => {
         return (await object.Body?.transformToString('utf-8')) ?? '';
       }),
     );
-    const delivered: SensorRecord[] = [];
-    for await (const record of decodeNdjson(bodies, { schema: sensorRecordSchema })) delivered.push(record);
+    const delivered: Reading[] = [];
+    for await (const record of decodeNdjson(bodies, { schema: readingSchema })) delivered.push(record);
 
     expect(result).toEqual({ sent: 1000, retried: 0, failed: 0 });
     // 1,000 records make two PutRecordBatch calls of 500: moto writes one object for each.

@@ -9,7 +9,6 @@ import {
 } from '@tributary/core';
 import { createDelivery, type DeliveryClock, type DeliveryStats, type Storage } from '@tributary/lake';
 import type { KinesisSource, KinesisSourceRecord } from './kinesis-source.js';
-import { sensorRecordSchema } from './record.js';
 
 export interface DeliverToLakeOptions {
   /** The records to deliver. It is iterated here, and committed and checkpointed after each flush. */
@@ -18,9 +17,12 @@ export interface DeliverToLakeOptions {
   storage: Storage;
   /** The first part of object names (`<streamName>-<yyyy-MM-dd-HH-mm-ss>-<uuid>.ndjson`). Default: the source's stream. */
   streamName?: string;
-  /** Default `sensors/`: objects land in `sensors/YYYY/MM/DD/HH/`. Firehose's `!{timestamp:...}` expressions work. */
-  prefix?: string;
-  /** Default `errors/sensors/`: invalid records land in `errors/sensors/<error-type>/YYYY/MM/DD/HH/`. */
+  /**
+   * Where objects land: `readings/` puts them in `readings/YYYY/MM/DD/HH/`. Firehose's grammar (the
+   * lake's `parseFirehosePrefix`): `!{timestamp:...}` expressions work; `''` is the zone's root.
+   */
+  prefix: string;
+  /** Default `errors/<prefix>`: invalid records land in `errors/readings/<error-type>/YYYY/MM/DD/HH/`. */
   errorPrefix?: string;
   /** Flush this long after the first record of a buffer. Default 60,000 (Firehose's 60 s). */
   bufferIntervalMs?: number;
@@ -28,7 +30,7 @@ export interface DeliverToLakeOptions {
   bufferBytes?: number;
   /** `gzip` writes `.ndjson.gz` objects. Default `none`. */
   compression?: 'none' | 'gzip';
-  /** Records that do not match it go to the error prefix. Default `sensorRecordSchema`. */
+  /** Records that do not match it go to the error prefix. Default: none (only records that are not JSON objects do). */
   // biome-ignore lint/suspicious/noExplicitAny: any schema
   schema?: Schema<any>;
   /** Retries of object puts, and of writes refused after a failed flush. Default: core's `withRetry` defaults. */
@@ -42,17 +44,17 @@ export interface DeliverToLakeOptions {
 }
 
 /**
- * `deliverToLake` options are wrong (`SENSOR_DELIVERY_INVALID`, `context.option` names the
+ * `deliverToLake` options are wrong (`DELIVER_TO_LAKE_INVALID`, `context.option` names the
  * option).
  *
  * @example
  * ```ts
  * import { KinesisClient } from '@aws-sdk/client-kinesis';
- * import { deliverToLake, DeliverToLakeError, KinesisSource } from '@tributary/sensors/kinesis';
+ * import { deliverToLake, DeliverToLakeError, KinesisSource } from '@tributary/streams/kinesis';
  *
- * const source = new KinesisSource({ client: new KinesisClient({}), streamName: 'sensors' });
+ * const source = new KinesisSource({ client: new KinesisClient({}), streamName: 'readings' });
  * try {
- *   await deliverToLake({ source, storage: lake.raw, bufferBytes: 0 });
+ *   await deliverToLake({ source, storage: lake.raw, prefix: 'readings/', bufferBytes: 0 });
  * } catch (err) {
  *   if (err instanceof DeliverToLakeError) console.log(err.context.option); // 'bufferBytes'
  *   else throw err;
@@ -63,7 +65,7 @@ export class DeliverToLakeError extends TributaryError {
   override name = 'DeliverToLakeError';
 
   constructor(message: string, option: string) {
-    super(message, { code: 'SENSOR_DELIVERY_INVALID', context: { option } });
+    super(message, { code: 'DELIVER_TO_LAKE_INVALID', context: { option } });
   }
 }
 
@@ -82,8 +84,8 @@ const defaultClock: DeliveryClock = {
 const noop = (): void => {};
 
 /**
- * Deliver a Kinesis stream of sensor records into the lake's raw zone the way Firehose does:
- * every sensor type in the same objects,
+ * Deliver a Kinesis stream of NDJSON records into the lake's raw zone the way Firehose does:
+ * every record in the same objects, whatever its kind,
  * `<prefix>YYYY/MM/DD/HH/<stream>-<yyyy-MM-dd-HH-mm-ss>-<uuid>.ndjson[.gz]` dated by the oldest
  * record's `arrivalTime` (Kinesis' `ApproximateArrivalTimestamp`), one object per flush — after
  * `bufferBytes` or `bufferIntervalMs` after the buffer's first record, whichever comes first —
@@ -102,7 +104,7 @@ const noop = (): void => {};
  * @example
  * ```ts
  * import { KinesisClient } from '@aws-sdk/client-kinesis';
- * import { deliverToLake, KinesisSource } from '@tributary/sensors/kinesis';
+ * import { deliverToLake, KinesisSource } from '@tributary/streams/kinesis';
  *
  * import { localLake } from '@tributary/lake';
  *
@@ -111,11 +113,11 @@ const noop = (): void => {};
  * process.once('SIGTERM', () => shutdown.abort());
  * const source = new KinesisSource({
  *   client: new KinesisClient({}),
- *   streamName: 'sensors',
+ *   streamName: 'readings',
  *   checkpoints: new LakeCheckpointStore({ storage: lake.raw }),
  *   signal: shutdown.signal,
  * });
- * const stats = await deliverToLake({ source, storage: lake.raw, compression: 'gzip' });
+ * const stats = await deliverToLake({ source, storage: lake.raw, prefix: 'readings/', schema: readingSchema, compression: 'gzip' });
  * console.log(`${stats.recordsDelivered} records in ${stats.objects} objects`);
  * ```
  */
@@ -132,7 +134,7 @@ export async function deliverToLake(options: DeliverToLakeOptions): Promise<Deli
     // Also a safety net: error records are larger than the records they wrap.
     bufferBytes: o.bufferBytes,
     compression: o.compression,
-    schema: o.schema,
+    ...(o.schema === undefined ? {} : { schema: o.schema }),
     retry: o.retry,
     clock,
     ...(o.randomUUID === undefined ? {} : { randomUUID: o.randomUUID }),
@@ -243,7 +245,7 @@ interface ResolvedOptions {
   bufferBytes: number;
   compression: 'none' | 'gzip';
   // biome-ignore lint/suspicious/noExplicitAny: any schema
-  schema: Schema<any>;
+  schema: Schema<any> | undefined;
   retry: RetryOptions;
   clock: DeliveryClock;
   randomUUID: (() => string) | undefined;
@@ -272,6 +274,7 @@ function resolveOptions(options: DeliverToLakeOptions): Readonly<ResolvedOptions
   if (typeof storage !== 'object' || storage === null || typeof storage.put !== 'function') {
     throw invalid('storage', storage, 'a Storage');
   }
+  if (typeof options.prefix !== 'string') throw invalid('prefix', options.prefix, 'a string');
   const bufferIntervalMs = options.bufferIntervalMs ?? 60_000;
   if (!Number.isSafeInteger(bufferIntervalMs) || bufferIntervalMs < 0 || bufferIntervalMs >= NEVER_MS) {
     throw invalid('bufferIntervalMs', bufferIntervalMs, `an integer from 0 to ${NEVER_MS - 1}`);
@@ -296,17 +299,17 @@ function resolveOptions(options: DeliverToLakeOptions): Readonly<ResolvedOptions
   if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
     throw invalid('onEvent', options.onEvent, 'a function');
   }
-  // prefix, errorPrefix, streamName, compression and schema are checked by createDelivery.
+  // The prefix's grammar, errorPrefix, streamName, compression and schema are checked by createDelivery.
   return Object.freeze({
     source,
     storage,
     streamName: options.streamName ?? source.streamName,
-    prefix: options.prefix ?? 'sensors/',
+    prefix: options.prefix,
     errorPrefix: options.errorPrefix,
     bufferIntervalMs,
     bufferBytes,
     compression: options.compression ?? 'none',
-    schema: options.schema ?? sensorRecordSchema,
+    schema: options.schema,
     retry: Object.freeze({ ...options.retry }),
     clock,
     randomUUID: options.randomUUID,

@@ -1,4 +1,4 @@
-// The `@tributary/sensors/kinesis` entry: everything that needs `@aws-sdk/client-kinesis`, kept out
+// The `@tributary/streams/kinesis` entry: everything that needs `@aws-sdk/client-kinesis`, kept out
 // of the main entry so that a user installs only the AWS clients they use.
 
 export type { DeliverToLakeOptions } from './delivery.js';

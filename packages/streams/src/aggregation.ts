@@ -190,7 +190,7 @@ export class AggregateBuilder {
  *   { partitionKey: 't-1', data: utf8.encode('{"id":"t-1:0","value":21.5}\n') },
  *   { partitionKey: 't-2', data: utf8.encode('{"id":"t-2:0","value":19.5}\n') },
  * ]);
- * await new KinesisClient({}).send(new PutRecordCommand({ StreamName: 'sensors', PartitionKey: 't-1', Data: data }));
+ * await new KinesisClient({}).send(new PutRecordCommand({ StreamName: 'readings', PartitionKey: 't-1', Data: data }));
  * ```
  */
 export function aggregate(records: Iterable<UserRecord>): Uint8Array {

@@ -104,9 +104,9 @@ export interface KinesisSourceStats {
  * @example
  * ```ts
  * import { KinesisClient } from '@aws-sdk/client-kinesis';
- * import { KinesisSource, KinesisSourceError } from '@tributary/sensors/kinesis';
+ * import { KinesisSource, KinesisSourceError } from '@tributary/streams/kinesis';
  *
- * const source = new KinesisSource({ client: new KinesisClient({}), streamName: 'sensors' });
+ * const source = new KinesisSource({ client: new KinesisClient({}), streamName: 'readings' });
  * try {
  *   for await (const record of source) console.log(record.shardId, record.sequenceNumber);
  * } catch (err) {
@@ -134,7 +134,7 @@ export class KinesisSourceError extends TributaryError {
 type KinesisModule = typeof import('@aws-sdk/client-kinesis');
 let kinesisModule: Promise<KinesisModule> | undefined;
 
-// Loaded on first use, so that importing @tributary/sensors never needs the optional peer.
+// Loaded on first use, so that importing @tributary/streams never needs the optional peer.
 function loadKinesis(): Promise<KinesisModule> {
   kinesisModule ??= import('@aws-sdk/client-kinesis');
   return kinesisModule;
@@ -248,12 +248,12 @@ function errorName(error: unknown): string | undefined {
  * @example
  * ```ts
  * import { KinesisClient } from '@aws-sdk/client-kinesis';
- * import { KinesisSource } from '@tributary/sensors/kinesis';
+ * import { KinesisSource } from '@tributary/streams/kinesis';
  *
  * declare function handle(reading: unknown): Promise<void>; // your processing
  * const source = new KinesisSource({
  *   client: new KinesisClient({}),
- *   streamName: 'sensors',
+ *   streamName: 'readings',
  *   checkpoints: new LakeCheckpointStore({ storage: lake.raw }),
  *   signal: AbortSignal.timeout(60_000),
  * });

@@ -10,9 +10,8 @@ import {
   type WireEntry,
 } from './base-producer.js';
 import { ProducerOptionsError } from './errors.js';
-import { type SensorRecord, sensorRecordSchema } from './record.js';
 
-export interface FirehoseProducerOptions<T = SensorRecord> extends ProducerCommonOptions<T> {
+export interface FirehoseProducerOptions<T = unknown> extends ProducerCommonOptions<T> {
   /** The client to send with. */
   client: FirehoseClient;
   /** A Direct PUT delivery stream. */
@@ -34,14 +33,14 @@ const NEWLINE = 0x0a;
 type FirehoseModule = typeof import('@aws-sdk/client-firehose');
 let firehoseModule: Promise<FirehoseModule> | undefined;
 
-// Loaded on first use, so that importing @tributary/sensors never needs the optional peer.
+// Loaded on first use, so that importing @tributary/streams never needs the optional peer.
 function loadFirehose(): Promise<FirehoseModule> {
   firehoseModule ??= import('@aws-sdk/client-firehose');
   return firehoseModule;
 }
 
 function defaultEncode(record: unknown): string {
-  return encodeNdjsonLine(record, sensorRecordSchema);
+  return encodeNdjsonLine(record);
 }
 
 /**
@@ -60,14 +59,14 @@ function defaultEncode(record: unknown): string {
  * @example
  * ```ts
  * import { FirehoseClient } from '@aws-sdk/client-firehose';
- * import { FirehoseProducer } from '@tributary/sensors/firehose';
+ * import { FirehoseProducer } from '@tributary/streams/firehose';
  *
- * const producer = new FirehoseProducer({ client: new FirehoseClient({}), deliveryStreamName: 'sensors-raw' });
- * await producer.putMany(new Fleet({ types: builtInSensorTypes, sensorsPerType: 5, ratePerSecond: 1.5, seed: 42, records: 1000, simulated: true }));
+ * const producer = new FirehoseProducer<Reading>({ client: new FirehoseClient({}), deliveryStreamName: 'readings-raw' });
+ * await producer.putMany(readings);
  * await producer.close(); // throws PartialBatchFailureError if any record failed
  * ```
  */
-export class FirehoseProducer<T = SensorRecord> extends BaseProducer<T> {
+export class FirehoseProducer<T = unknown> extends BaseProducer<T> {
   private readonly client: FirehoseClient;
   private readonly deliveryStreamName: string;
   private readonly newlineDelimited: boolean;

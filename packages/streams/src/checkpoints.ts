@@ -44,11 +44,11 @@ export interface CheckpointStore {
  * @example
  * ```ts
  * import { KinesisClient } from '@aws-sdk/client-kinesis';
- * import { KinesisSource } from '@tributary/sensors/kinesis';
+ * import { KinesisSource } from '@tributary/streams/kinesis';
  *
  * const source = new KinesisSource({
  *   client: new KinesisClient({}),
- *   streamName: 'sensors',
+ *   streamName: 'readings',
  *   checkpoints: new LakeCheckpointStore({ storage: lake.raw }),
  * });
  * // ... read and commit records ...
@@ -146,10 +146,10 @@ function checkStream(stream: unknown): string {
  * @example
  * ```ts
  * import { KinesisClient } from '@aws-sdk/client-kinesis';
- * import { KinesisSource } from '@tributary/sensors/kinesis';
+ * import { KinesisSource } from '@tributary/streams/kinesis';
  *
  * const checkpoints = new MemoryCheckpointStore();
- * const source = new KinesisSource({ client: new KinesisClient({}), streamName: 'sensors', checkpoints });
+ * const source = new KinesisSource({ client: new KinesisClient({}), streamName: 'readings', checkpoints });
  * ```
  */
 export class MemoryCheckpointStore implements CheckpointStore {
@@ -190,13 +190,13 @@ interface CheckpointFile {
  * @example
  * ```ts
  * import { KinesisClient } from '@aws-sdk/client-kinesis';
- * import { KinesisSource } from '@tributary/sensors/kinesis';
+ * import { KinesisSource } from '@tributary/streams/kinesis';
  *
  * import { localLake } from '@tributary/lake';
  *
  * const lake = localLake(); // TRIBUTARY_LAKE_DIR, default .tributary/lake
  * const checkpoints = new LakeCheckpointStore({ storage: lake.raw });
- * const source = new KinesisSource({ client: new KinesisClient({}), streamName: 'sensors', checkpoints });
+ * const source = new KinesisSource({ client: new KinesisClient({}), streamName: 'readings', checkpoints });
  * ```
  */
 export class LakeCheckpointStore implements CheckpointStore {

@@ -1,4 +1,4 @@
-// The `@tributary/sensors/firehose` entry: everything that needs `@aws-sdk/client-firehose`, kept
+// The `@tributary/streams/firehose` entry: everything that needs `@aws-sdk/client-firehose`, kept
 // out of the main entry so that a user installs only the AWS clients they use.
 
 export type { FirehoseProducerOptions } from './firehose-producer.js';

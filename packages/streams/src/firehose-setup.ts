@@ -18,13 +18,14 @@ export interface DeliveryStreamInputOptions {
   /** The raw zone's bucket: `arn:aws:s3:::<bucket>`. */
   bucketArn: string;
   /**
-   * Default `sensors/`. Firehose's grammar, checked by the lake's `parseFirehosePrefix` (the one
-   * the local delivery uses); without a `!{timestamp:...}` expression, `!{timestamp:yyyy/MM/dd/HH}/`
+   * Where objects land, e.g. `clicks/`. Firehose's grammar, checked by the lake's
+   * `parseFirehosePrefix` (the one the local delivery uses); `''` puts them at the bucket's root;
+   * without a `!{timestamp:...}` expression, `!{timestamp:yyyy/MM/dd/HH}/`
    * is appended. `!{partitionKeyFrom...}` is refused: this stream has no dynamic partitioning.
    */
-  prefix?: string;
+  prefix: string;
   /**
-   * Default `errors/<the prefix up to its first expression>` (`errors/sensors/`);
+   * Default `errors/<the prefix up to its first expression>` (`errors/clicks/`);
    * `!{firehose:error-output-type}/` and the hour folders are appended when missing.
    */
   errorPrefix?: string;
@@ -44,13 +45,14 @@ export interface DeliveryStreamInputOptions {
  *
  * @example
  * ```ts
- * import { createDeliveryStreamInput, FirehoseSetupError } from '@tributary/sensors/firehose';
+ * import { createDeliveryStreamInput, FirehoseSetupError } from '@tributary/streams/firehose';
  *
  * try {
  *   createDeliveryStreamInput({
- *     deliveryStreamName: 'sensors-to-raw',
- *     kinesisStreamArn: 'arn:aws:kinesis:eu-west-1:123456789012:stream/sensors',
- *     roleArn: 'arn:aws:iam::123456789012:role/firehose-sensors',
+ *     deliveryStreamName: 'clicks-to-raw',
+ *     kinesisStreamArn: 'arn:aws:kinesis:eu-west-1:123456789012:stream/clicks',
+ *     roleArn: 'arn:aws:iam::123456789012:role/firehose-clicks',
+ *     prefix: 'clicks/',
  *     bucketArn: 'my-bucket', // not an ARN
  *   });
  * } catch (err) {
@@ -113,8 +115,8 @@ function prefixesOf(prefix: unknown, errorPrefix: unknown): { prefix: string; er
 /**
  * The `CreateDeliveryStream` input of a Firehose stream that reads a Kinesis data stream and
  * writes the raw zone the way `deliverToLake` does locally: `KinesisStreamAsSource`, an
- * extended S3 destination with `Prefix` `sensors/!{timestamp:yyyy/MM/dd/HH}/`,
- * `ErrorOutputPrefix` `errors/sensors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/`,
+ * extended S3 destination with `Prefix` `<prefix>!{timestamp:yyyy/MM/dd/HH}/`,
+ * `ErrorOutputPrefix` `errors/<prefix>!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/`,
  * 60 s / 5 MiB buffering and the file extension `.ndjson` (`.ndjson.gz` with GZIP), so objects
  * are named `<stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<uuid>.ndjson[.gz]`. Firehose
  * de-aggregates KPL records itself. ARNs, names and ranges are checked here, and so is
@@ -125,11 +127,12 @@ function prefixesOf(prefix: unknown, errorPrefix: unknown): { prefix: string; er
  * @example
  * ```ts
  * import { CreateDeliveryStreamCommand, FirehoseClient } from '@aws-sdk/client-firehose';
- * import { createDeliveryStreamInput } from '@tributary/sensors/firehose';
+ * import { createDeliveryStreamInput } from '@tributary/streams/firehose';
  * const input = createDeliveryStreamInput({
- *   deliveryStreamName: 'sensors-to-raw',
- *   kinesisStreamArn: 'arn:aws:kinesis:eu-west-1:123456789012:stream/sensors',
- *   roleArn: 'arn:aws:iam::123456789012:role/firehose-sensors',
+ *   deliveryStreamName: 'clicks-to-raw',
+ *   kinesisStreamArn: 'arn:aws:kinesis:eu-west-1:123456789012:stream/clicks',
+ *   roleArn: 'arn:aws:iam::123456789012:role/firehose-clicks',
+ *   prefix: 'clicks/',
  *   bucketArn: 'arn:aws:s3:::tributary-raw',
  *   compression: 'GZIP',
  * });
@@ -165,7 +168,7 @@ export function createDeliveryStreamInput(
     'an S3 bucket ARN (arn:aws:s3:::<bucket>)',
   );
 
-  const { prefix, errorPrefix } = prefixesOf(options.prefix ?? 'sensors/', options.errorPrefix);
+  const { prefix, errorPrefix } = prefixesOf(options.prefix, options.errorPrefix);
 
   const interval = options.bufferIntervalSeconds ?? 60;
   if (!Number.isSafeInteger(interval) || interval < 0 || interval > 900) {

@@ -6,10 +6,10 @@ import { type ErrorContext, TributaryError } from '@tributary/core';
  * @example
  * ```ts
  * import { KinesisClient } from '@aws-sdk/client-kinesis';
- * import { KinesisProducer } from '@tributary/sensors/kinesis';
+ * import { KinesisProducer } from '@tributary/streams/kinesis';
  *
  * try {
- *   new KinesisProducer({ client: new KinesisClient({}), streamName: '' });
+ *   new KinesisProducer({ client: new KinesisClient({}), streamName: '', partitionKey: (reading: Reading) => reading.id });
  * } catch (err) {
  *   if (err instanceof ProducerOptionsError) console.log(err.context.option); // 'streamName'
  *   else throw err;
@@ -30,10 +30,10 @@ export class ProducerOptionsError extends TributaryError {
  * @example
  * ```ts
  * import { KinesisClient } from '@aws-sdk/client-kinesis';
- * import { KinesisProducer } from '@tributary/sensors/kinesis';
+ * import { KinesisProducer } from '@tributary/streams/kinesis';
  *
- * const producer = new KinesisProducer({ client: new KinesisClient({}), streamName: 'sensors' });
- * const reading = sensorRecordSchema.parse({ id: 't-1:0', sensorId: 't-1', type: 'temperature', value: 21.5, unit: '°C', timestamp: Date.now() });
+ * const producer = new KinesisProducer({ client: new KinesisClient({}), streamName: 'readings', partitionKey: (reading: Reading) => reading.id });
+ * const reading: Reading = { id: 't-1:0', at: new Date(), value: 21.5 };
  * await producer.close();
  * await producer.put(reading); // rejects with ProducerClosedError (code PRODUCER_CLOSED)
  * ```
@@ -53,14 +53,14 @@ export class ProducerClosedError extends TributaryError {
  * @example
  * ```ts
  * import { KinesisClient } from '@aws-sdk/client-kinesis';
- * import { KinesisProducer } from '@tributary/sensors/kinesis';
+ * import { KinesisProducer } from '@tributary/streams/kinesis';
  *
  * const producer = new KinesisProducer({
  *   client: new KinesisClient({}),
- *   streamName: 'sensors',
- *   partitionKey: (record) => record.sensorId.padEnd(300, '-'), // longer than Kinesis allows
+ *   streamName: 'readings',
+ *   partitionKey: (reading: Reading) => reading.id.padEnd(300, '-'), // longer than Kinesis allows
  * });
- * const reading = sensorRecordSchema.parse({ id: 't-1:0', sensorId: 't-1', type: 'temperature', value: 21.5, unit: '°C', timestamp: Date.now() });
+ * const reading: Reading = { id: 't-1:0', at: new Date(), value: 21.5 };
  * try {
  *   await producer.put(reading);
  * } catch (err) {
@@ -85,10 +85,15 @@ export class InvalidPartitionKeyError extends TributaryError {
  * @example
  * ```ts
  * import { KinesisClient } from '@aws-sdk/client-kinesis';
- * import { KinesisProducer } from '@tributary/sensors/kinesis';
+ * import { KinesisProducer } from '@tributary/streams/kinesis';
  *
- * const producer = new KinesisProducer({ client: new KinesisClient({}), streamName: 'sensors', aggregate: true });
- * const reading = sensorRecordSchema.parse({ id: 't-1:0', sensorId: 't-1', type: 'temperature', value: 21.5, unit: '°C', timestamp: Date.now() });
+ * const producer = new KinesisProducer({
+ *   client: new KinesisClient({}),
+ *   streamName: 'readings',
+ *   partitionKey: (reading: Reading) => reading.id,
+ *   aggregate: true,
+ * });
+ * const reading: Reading = { id: 't-1:0', at: new Date(), value: 21.5 };
  * await producer.put(reading);
  * try {
  *   await producer.close();
