@@ -1,10 +1,3 @@
-import pRetryImport from 'p-retry';
-
-// p-retry is ESM-only. Our CommonJS build loads it with Node's require(esm), and the bundler's
-// interop then hands us the module namespace instead of its default export: unwrap it.
-const pRetry: typeof pRetryImport =
-  (pRetryImport as unknown as { default?: typeof pRetryImport }).default ?? pRetryImport;
-
 import { ConfigError, describeValue, RetryExhaustedError, TributaryError } from './errors.js';
 
 /** Why an error is (or is not) worth another attempt. */
@@ -412,15 +405,6 @@ function resolveOptions(options: RetryOptions): ResolvedRetryOptions {
   });
 }
 
-/** Carries whatever `fn` threw through p-retry, which only accepts Errors and gives TypeErrors its own rules. */
-class AttemptFailure extends Error {
-  readonly original: unknown;
-  constructor(original: unknown) {
-    super('attempt failed');
-    this.original = original;
-  }
-}
-
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
@@ -482,49 +466,30 @@ export async function withRetry<T>(
   const { signal } = settings;
   const startedAt = performance.now();
 
-  try {
-    return await pRetry(
-      async (attempt: number) => {
-        try {
-          return await fn(attempt);
-        } catch (err) {
-          throw new AttemptFailure(err);
-        }
-      },
-      {
-        retries: settings.maxAttempts - 1,
-        // p-retry's own waits are off: onFailedAttempt below decides and waits.
-        minTimeout: 0,
-        maxTimeout: 0,
-        signal,
-        onFailedAttempt: async ({ error, attemptNumber }) => {
-          const err = error instanceof AttemptFailure ? error.original : error;
-          if (signal?.aborted) throw signal.reason;
-          const retryable = settings.isRetryable(err);
-          if (!retryable) throw err;
-          if (attemptNumber >= settings.maxAttempts) {
-            throw new RetryExhaustedError(attemptNumber, err, 'attempts');
-          }
-          const classification = { ...classifyError(err), retryable };
-          const backoff = computeBackoff(
-            attemptNumber,
-            settings.baseDelayMs,
-            settings.maxDelayMs,
-            settings.random,
-          );
-          const serverWait = Math.min(classification.retryAfterMs ?? 0, settings.maxRetryAfterMs);
-          const delayMs = Math.min(Math.max(backoff, serverWait), MAX_TIMER_MS);
-          if (performance.now() - startedAt + delayMs > settings.maxElapsedMs) {
-            throw new RetryExhaustedError(attemptNumber, err, 'time');
-          }
-          await settings.onRetry?.({ attempt: attemptNumber, delayMs, error: err, classification });
-          await sleep(delayMs, signal);
-        },
-      },
-    );
-  } catch (err) {
-    // p-retry only rethrows the wrapper itself if it gives up on its own, which the policy above
-    // pre-empts; unwrap anyway so callers never see it.
-    throw err instanceof AttemptFailure ? err.original : err;
+  // Our own loop: the policy (which errors, how long to wait, when to give up) is all ours.
+  for (let attempt = 1; ; attempt++) {
+    if (signal?.aborted) throw signal.reason;
+    let result: T;
+    try {
+      result = await fn(attempt);
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      const retryable = settings.isRetryable(err);
+      if (!retryable) throw err;
+      if (attempt >= settings.maxAttempts) throw new RetryExhaustedError(attempt, err, 'attempts');
+      const classification = { ...classifyError(err), retryable };
+      const backoff = computeBackoff(attempt, settings.baseDelayMs, settings.maxDelayMs, settings.random);
+      const serverWait = Math.min(classification.retryAfterMs ?? 0, settings.maxRetryAfterMs);
+      const delayMs = Math.min(Math.max(backoff, serverWait), MAX_TIMER_MS);
+      if (performance.now() - startedAt + delayMs > settings.maxElapsedMs) {
+        throw new RetryExhaustedError(attempt, err, 'time');
+      }
+      await settings.onRetry?.({ attempt, delayMs, error: err, classification });
+      await sleep(delayMs, signal);
+      continue;
+    }
+    // An abort during a successful attempt still wins, as it would during a wait.
+    if (signal?.aborted) throw signal.reason;
+    return result;
   }
 }
