@@ -214,7 +214,14 @@ describe('Spark jobs and TypeScript transforms', () => {
   };
   // Fixtures → PostgreSQL → DMS export (a full load, then CDC) → the TypeScript transforms (hive).
   const writeCryptoRaw = () => {
-    cryptoRawZone ??= runCryptoToPostgres({ out: cryptoOut, snapshots: 3, coins: 60, env: {} });
+    // The hive comparison reads the example's own (TypeScript) processed and curated tables.
+    cryptoRawZone ??= runCryptoToPostgres({
+      out: cryptoOut,
+      snapshots: 3,
+      coins: 60,
+      env: {},
+      tableFormat: 'hive',
+    });
     return cryptoRawZone;
   };
 
