@@ -158,6 +158,8 @@ beforeAll(async () => {
     sensorsPerType: 1,
     seed: 7,
     snapshots: 2,
+    // The DDL under test is the hive tables' (an Iceberg table's is icebergAthenaDdl).
+    tableFormat: 'hive',
     report: false,
   });
 
