@@ -51,35 +51,84 @@ const python = join(root, 'spark', '.venv', 'bin', 'python');
 const LATENESS = 6;
 const SETUP_TIMEOUT = 600_000;
 
-/** Runs a Spark job; resolves with what it printed (its JSON summary line among it). */
-function runJob(job: string, args: string[]): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const iceberg = args.includes('iceberg');
-    const child = spawn(python, [join(root, 'spark', 'jobs', `${job}.py`), '--master', 'local[2]', ...args], {
+/**
+ * One Python process with one Spark session (spark/tests/job_server.py) runs every job of this
+ * file, one after the other: a spark-submit per job would start a JVM and a SparkContext nine
+ * times. The jobs are the same `main(args)` spark-submit runs.
+ */
+interface JobServer {
+  run(job: string, args: string[]): Promise<string>;
+  stop(): void;
+}
+
+let jobServer: Promise<JobServer> | undefined;
+
+function startJobServer(): Promise<JobServer> {
+  return new Promise((resolveServer, rejectServer) => {
+    const child = spawn(python, [join(root, 'spark', 'tests', 'job_server.py'), '--master', 'local[2]'], {
       cwd: root,
       env: {
         ...process.env,
         PYTHONDONTWRITEBYTECODE: '1',
-        // The runtime jar scripts/iceberg-runtime.mjs checked: the job puts it on spark.jars.
-        ...(iceberg ? { TRIBUTARY_ICEBERG_JAR: (icebergRuntimeJar as () => string)() } : {}),
+        // The runtime jar scripts/iceberg-runtime.mjs checked: the session puts it on spark.jars.
+        TRIBUTARY_ICEBERG_JAR: (icebergRuntimeJar as () => string)(),
       },
     });
-    let output = '';
-    let stdout = '';
-    child.stdout.on('data', (c: Buffer) => {
-      output += c.toString();
-      stdout += c.toString();
-    });
+    let log = '';
+    let buffered = '';
+    const waiting: ((reply: Record<string, unknown>) => void)[] = [];
+    let ready = false;
     child.stderr.on('data', (c: Buffer) => {
-      output += c.toString();
+      log = (log + c.toString()).slice(-8000);
     });
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0
-        ? resolvePromise(stdout)
-        : reject(new Error(`${job} exited with ${code}:\n${output.slice(-8000)}`)),
-    );
+    child.stdout.on('data', (c: Buffer) => {
+      buffered += c.toString();
+      for (let end = buffered.indexOf('\n'); end >= 0; end = buffered.indexOf('\n')) {
+        const line = buffered.slice(0, end);
+        buffered = buffered.slice(end + 1);
+        if (!line.startsWith('{"')) continue;
+        const reply = JSON.parse(line) as Record<string, unknown>;
+        if (!ready && reply.ready === true) {
+          ready = true;
+          resolveServer(server);
+        } else waiting.shift()?.(reply);
+      }
+    });
+    child.on('error', rejectServer);
+    child.on('close', (code) => {
+      if (!ready) rejectServer(new Error(`the Spark job server exited with ${code}:\n${log}`));
+      for (const reply of waiting.splice(0))
+        reply({ code: -1, stdout: '', error: `exited with ${code}:\n${log}` });
+    });
+    let queue: Promise<unknown> = Promise.resolve();
+    const server: JobServer = {
+      run(job, args) {
+        const result = queue.then(
+          () =>
+            new Promise<string>((resolveJob, rejectJob) => {
+              waiting.push((reply) =>
+                reply.code === 0
+                  ? resolveJob(String(reply.stdout))
+                  : rejectJob(new Error(`${job} exited with ${reply.code}:\n${reply.error ?? ''}\n${log}`)),
+              );
+              child.stdin.write(`${JSON.stringify({ job, args })}\n`);
+            }),
+        );
+        queue = result.catch(() => {});
+        return result;
+      },
+      stop() {
+        child.stdin.end();
+        child.kill();
+      },
+    };
   });
+}
+
+/** Runs a Spark job; resolves with what it printed (its JSON summary line among it). */
+async function runJob(job: string, args: string[]): Promise<string> {
+  jobServer ??= startJobServer();
+  return (await jobServer).run(job, args);
 }
 
 async function rows<F extends Fields>(
@@ -197,7 +246,10 @@ function differences(
 
 describe('Spark jobs and TypeScript transforms', () => {
   const work = mkdtempSync(join(tmpdir(), 'tributary-cross-engine-'));
-  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  afterAll(async () => {
+    (await jobServer?.catch(() => undefined))?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
   // The inputs, each made once and shared by the hive and the Iceberg comparisons (either may run alone).
   const sensorRaw = join(work, 'sensors', 'raw');
   const cryptoOut = join(work, 'crypto');
