@@ -7,7 +7,7 @@ import {
   type Schema,
   TributaryError,
 } from '@tributary/core';
-import type { DeliveryErrorType, DeliveryOptions } from './delivery.js';
+import type { DeliveryErrorType, DeliveryFlushed, DeliveryOptions } from './delivery.js';
 import { FirehosePrefixError } from './errors.js';
 import { evaluateFirehosePrefix, type FirehosePrefix, resolveFirehosePrefixes } from './firehose-prefix.js';
 import { compileJavaTimePattern, formatJavaTime } from './java-time-pattern.js';
@@ -31,6 +31,7 @@ export interface ResolvedDeliveryOptions {
   readonly retry: RetryOptions | undefined;
   readonly clock: BatcherClock;
   readonly randomUUID: () => string;
+  readonly onFlushed: ((flushed: DeliveryFlushed) => void | Promise<void>) | undefined;
   readonly onEvent: EventListener | undefined;
   readonly source: string;
 }
@@ -138,6 +139,9 @@ export function resolveDeliveryOptions(options: DeliveryOptions): ResolvedDelive
   if (typeof randomUUID !== 'function') throw invalidOption('randomUUID', randomUUID, 'a function');
   if (onEvent !== undefined && typeof onEvent !== 'function')
     throw invalidOption('onEvent', onEvent, 'a function');
+  if (options.onFlushed !== undefined && typeof options.onFlushed !== 'function') {
+    throw invalidOption('onFlushed', options.onFlushed, 'a function');
+  }
   if (
     schema !== undefined &&
     (typeof schema !== 'object' || schema === null || typeof schema.validate !== 'function')
@@ -161,6 +165,7 @@ export function resolveDeliveryOptions(options: DeliveryOptions): ResolvedDelive
     retry: options.retry === undefined ? undefined : Object.freeze({ ...options.retry }),
     clock,
     randomUUID,
+    onFlushed: options.onFlushed,
     onEvent,
     source: options.source ?? `delivery:${streamName}`,
   };

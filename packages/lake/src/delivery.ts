@@ -96,9 +96,38 @@ export interface DeliveryOptions {
   clock?: DeliveryClock;
   /** The uuid of object names. Default `crypto.randomUUID`. */
   randomUUID?: () => string;
+  /**
+   * Told about each flush once its objects are stored, in the order flushes were cut: while a
+   * failed flush is kept, later flushes are not reported (the point to checkpoint a source at).
+   * `flush()` and `close()` wait for it. An error it throws becomes a `failure` event with code
+   * `ON_FLUSHED_FAILED`.
+   */
+  onFlushed?: (flushed: DeliveryFlushed) => void | Promise<void>;
   onEvent?: EventListener;
   /** The `source` of events. Default `delivery:<streamName>`. */
   source?: string;
+}
+
+/**
+ * A flush whose objects are all stored, as `onFlushed` is told of it.
+ *
+ * @example
+ * ```ts
+ * const delivery = createDelivery({
+ *   storage: lake.raw,
+ *   prefix: 'sensors/',
+ *   streamName: 'sensors',
+ *   onFlushed: (flushed: DeliveryFlushed) => console.log(`${flushed.count} records stored (${flushed.reason})`),
+ * });
+ * ```
+ */
+export interface DeliveryFlushed {
+  /** Records of the flush, data and error records: the next `count` records accepted by `write`, in order. */
+  count: number;
+  /** What cut the flush. */
+  reason: DeliveryFlushReason;
+  /** Position of the flush among the delivery's flushes, from 0; a failed flush keeps its position when tried again. */
+  sequence: number;
 }
 
 /** What a delivery has done so far. */
@@ -277,6 +306,9 @@ class BufferedDelivery implements Delivery {
       failedBatches: 'keep',
       clock: options.clock,
       flush: (entries, info) => this.#deliver(entries, info),
+      ...(options.onFlushed === undefined
+        ? {}
+        : { onFlushed: (entries, info) => this.#onFlushed(entries.length, info) }),
       source: options.source,
     });
     this.write = this.write.bind(this);
@@ -379,6 +411,23 @@ class BufferedDelivery implements Delivery {
       throw error;
     }
     this.#objects.delete(info.sequence);
+  }
+
+  /** The batcher's onFlushed, told as a DeliveryFlushed; its errors are reported as the delivery's events (the batcher has none). */
+  async #onFlushed(count: number, info: FlushInfo): Promise<void> {
+    const { onFlushed, onEvent, source, clock } = this.#o;
+    try {
+      await onFlushed?.({ count, reason: REASONS[info.reason], sequence: info.sequence });
+    } catch (error) {
+      emitSafely(onEvent, {
+        type: 'failure',
+        source,
+        count,
+        code: 'ON_FLUSHED_FAILED',
+        error,
+        time: clock.now(),
+      });
+    }
   }
 
   /** One data object and one object per error type, named at the start of their first flush. */

@@ -52,6 +52,7 @@ export type {
   DeliveryClock,
   DeliveryData,
   DeliveryErrorType,
+  DeliveryFlushed,
   DeliveryFlushReason,
   DeliveryOptions,
   DeliveryRecord,

@@ -7,7 +7,13 @@ import {
   TributaryError,
   withRetry,
 } from '@tributary/core';
-import { createDelivery, type DeliveryClock, type DeliveryStats, type Storage } from '@tributary/lake';
+import {
+  createDelivery,
+  type DeliveryClock,
+  type DeliveryFlushed,
+  type DeliveryStats,
+  type Storage,
+} from '@tributary/lake';
 import type { KinesisSource, KinesisSourceRecord } from './kinesis-source.js';
 
 export interface DeliverToLakeOptions {
@@ -33,7 +39,11 @@ export interface DeliverToLakeOptions {
   /** Records that do not match it go to the error prefix. Default: none (only records that are not JSON objects do). */
   // biome-ignore lint/suspicious/noExplicitAny: any schema
   schema?: Schema<any>;
-  /** Retries of object puts, and of writes refused after a failed flush. Default: core's `withRetry` defaults. */
+  /**
+   * Retries of a flush that failed (kept by the delivery and written again by the next write, or
+   * at the end): core's `withRetry` defaults. Each object put is tried once per flush; the
+   * storage's client retries its own calls (set `maxAttempts` on the `S3Client`).
+   */
   retry?: RetryOptions;
   /** Default: `Date.now` and the global timers. */
   clock?: DeliveryClock;
@@ -69,11 +79,9 @@ export class DeliverToLakeError extends TributaryError {
   }
 }
 
-// The lake delivery's own timer is set past any run: this module decides when to flush, so that
-// every flush is a point where the source can be checkpointed.
-const NEVER_MS = 2_147_483_647;
+// setTimeout's largest delay; the lake delivery refuses longer intervals.
+const MAX_TIMER_MS = 2_147_483_647;
 const MiB = 1024 * 1024;
-const NEWLINE = 0x0a;
 
 const defaultClock: DeliveryClock = {
   now: () => Date.now(),
@@ -89,17 +97,18 @@ const noop = (): void => {};
  * `<prefix>YYYY/MM/DD/HH/<stream>-<yyyy-MM-dd-HH-mm-ss>-<uuid>.ndjson[.gz]` dated by the oldest
  * record's `arrivalTime` (Kinesis' `ApproximateArrivalTimestamp`), one object per flush — after
  * `bufferBytes` or `bufferIntervalMs` after the buffer's first record, whichever comes first —
- * and records that are not valid JSON or fail `schema` under the error prefix. It uses the
- * lake's `createDelivery`.
+ * and records that are not valid JSON or fail `schema` under the error prefix. It is the lake's
+ * `createDelivery`, which buffers and cuts; the storage's client retries each put.
  *
- * Each flush is a checkpoint: once its object is stored, the last record of each shard it
- * holds is committed and the source's checkpoints are saved. A crash therefore redelivers at
- * most the records since the last flush (the processed zone deduplicates them by id), and
- * never loses one. When the source ends (`stopWhenIdle`, or its `signal` aborted) everything
- * read is flushed and checkpointed before the promise resolves with the delivery's stats.
- * It rejects when a flush still fails after its retries at the end (nothing read after the
- * last saved checkpoint is lost: the next run reads it again), when the last checkpoint cannot
- * be saved, or with the source's error.
+ * Each flush is a checkpoint: once its objects (and those of every flush before it) are stored,
+ * the last record of each shard it holds is committed and the source's checkpoints are saved. A
+ * flush that fails is kept and written again by the next one; until then no later flush is
+ * checkpointed. A crash therefore redelivers at most the records since the last saved
+ * checkpoint (the processed zone deduplicates them by id), and never loses one. When the source
+ * ends (`stopWhenIdle`, or its `signal` aborted) everything read is flushed and checkpointed
+ * before the promise resolves with the delivery's stats. It rejects when a kept flush still fails
+ * after `retry` (nothing read after the last saved checkpoint is lost: the next run reads it
+ * again), when the last checkpoint cannot be saved, or with the source's error.
  *
  * @example
  * ```ts
@@ -123,116 +132,98 @@ const noop = (): void => {};
  */
 export async function deliverToLake(options: DeliverToLakeOptions): Promise<DeliveryStats> {
   const o = resolveOptions(options);
-  const { source, clock, onEvent } = o;
+  const { source, clock, onEvent, retry } = o;
   const streamName = o.streamName;
+  const eventSource = `delivery:${streamName}`;
+  // Records written to the delivery and not yet in a stored flush, oldest first: a flush holds
+  // the next `count` of them (the delivery keeps the order of writes).
+  const unflushed = new RecordQueue();
+
+  const checkpoint = async ({ count }: DeliveryFlushed): Promise<void> => {
+    const last = new Map<string, KinesisSourceRecord>();
+    for (const record of unflushed.take(count)) last.set(record.shardId, record);
+    for (const record of last.values()) source.commit(record);
+    try {
+      await source.checkpoint();
+    } catch (error) {
+      emitSafely(onEvent, {
+        type: 'failure',
+        source: eventSource,
+        count: 0,
+        code: 'CHECKPOINT_FAILED',
+        error,
+        time: clock.now(),
+      });
+    }
+  };
+
   const delivery = createDelivery({
     storage: o.storage,
     prefix: o.prefix,
     ...(o.errorPrefix === undefined ? {} : { errorPrefix: o.errorPrefix }),
     streamName,
-    bufferIntervalMs: NEVER_MS,
-    // Also a safety net: error records are larger than the records they wrap.
+    bufferIntervalMs: o.bufferIntervalMs,
     bufferBytes: o.bufferBytes,
     compression: o.compression,
     ...(o.schema === undefined ? {} : { schema: o.schema }),
-    retry: o.retry,
     clock,
     ...(o.randomUUID === undefined ? {} : { randomUUID: o.randomUUID }),
+    onFlushed: checkpoint,
     ...(onEvent === undefined ? {} : { onEvent }),
   });
-  const eventSource = `delivery:${streamName}`;
-
-  // The latest record of each shard whose write the delivery accepted.
-  const written = new Map<string, KinesisSourceRecord>();
-  let bytes = 0;
-  let count = 0;
-  let timer: unknown;
-  let timerSet = false;
-  let checkpoints: Promise<void> = Promise.resolve();
-
-  const stopTimer = () => {
-    if (!timerSet) return;
-    clock.clearTimeout(timer);
-    timerSet = false;
-  };
-
-  const commitAll = (records: Iterable<KinesisSourceRecord>) => {
-    for (const record of records) source.commit(record);
-  };
-
-  // Cuts the buffer into an object; once it (and every object before it) is stored, the records
-  // written so far are committed and saved. A flush that fails keeps its records in the
-  // delivery, so a later cut covers them: its checkpoint is simply skipped.
-  const cut = () => {
-    stopTimer();
-    bytes = 0;
-    count = 0;
-    const snapshot = [...written.values()];
-    const flushed = delivery.flush();
-    flushed.catch(noop);
-    checkpoints = checkpoints.then(async () => {
-      try {
-        await flushed;
-      } catch {
-        return;
-      }
-      commitAll(snapshot);
-      try {
-        await source.checkpoint();
-      } catch (error) {
-        emitSafely(onEvent, {
-          type: 'failure',
-          source: eventSource,
-          count: 0,
-          code: 'CHECKPOINT_FAILED',
-          error,
-          time: clock.now(),
-        });
-      }
-    });
-  };
-
-  const startTimer = () => {
-    timer = clock.setTimeout(() => {
-      timerSet = false;
-      if (count > 0) cut();
-    }, o.bufferIntervalMs);
-    timerSet = true;
-  };
 
   try {
     for await (const record of source) {
-      // Like Firehose: room first, so that an object holds at most bufferBytes unless one record is larger.
-      const size = record.data.byteLength + (record.data[record.data.byteLength - 1] === NEWLINE ? 0 : 1);
-      if (count > 0 && bytes + size > o.bufferBytes) cut();
-      // A write refused because an earlier flush failed is tried again: that flush is retried too.
-      await withRetry(() => delivery.write({ data: record.data, arrivalTime: record.arrivalTime }), o.retry);
-      written.set(record.shardId, record);
-      bytes += size;
-      count++;
-      if (count === 1) startTimer();
-      if (bytes >= o.bufferBytes) cut();
+      // Queued before the write: the flush that holds it may be stored before the write resolves.
+      unflushed.push(record);
+      // A write is refused once after a flush failed for good (the SDK's retries included); the
+      // next write tries that flush again. Trying again, after a wait, is what keeps a stream
+      // flowing through a storage outage, as Firehose does.
+      await withRetry(
+        () => delivery.write({ data: record.data, arrivalTime: record.arrivalTime }),
+        retry,
+      ).catch((error: unknown) => {
+        unflushed.dropLast();
+        throw error;
+      });
     }
   } catch (error) {
-    stopTimer();
     // Deliver and checkpoint what was accepted, then report the error that stopped the run.
     // Should this fail too, the records are read again by the next run.
     await delivery
       .close()
-      .then(() => checkpoints)
-      .then(() => {
-        commitAll(written.values());
-        return source.checkpoint();
-      })
+      .then(() => source.checkpoint())
       .catch(noop);
     throw error;
   }
-  stopTimer();
-  const stats = await delivery.close();
-  await checkpoints;
-  commitAll(written.values());
+  const stats = await withRetry(() => delivery.close(), retry);
+  // Each flush saved its checkpoint; this saves the last one again if that failed.
   await source.checkpoint();
   return stats;
+}
+
+/** A first-in, first-out list of records that takes from its head without copying the rest. */
+class RecordQueue {
+  #items: KinesisSourceRecord[] = [];
+  #head = 0;
+
+  push(record: KinesisSourceRecord): void {
+    this.#items.push(record);
+  }
+
+  dropLast(): void {
+    if (this.#items.length > this.#head) this.#items.pop();
+  }
+
+  take(count: number): KinesisSourceRecord[] {
+    const taken = this.#items.slice(this.#head, this.#head + count);
+    this.#head += taken.length;
+    if (this.#head >= 4_096 && this.#head * 2 >= this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return taken;
+  }
 }
 
 interface ResolvedOptions {
@@ -276,8 +267,8 @@ function resolveOptions(options: DeliverToLakeOptions): Readonly<ResolvedOptions
   }
   if (typeof options.prefix !== 'string') throw invalid('prefix', options.prefix, 'a string');
   const bufferIntervalMs = options.bufferIntervalMs ?? 60_000;
-  if (!Number.isSafeInteger(bufferIntervalMs) || bufferIntervalMs < 0 || bufferIntervalMs >= NEVER_MS) {
-    throw invalid('bufferIntervalMs', bufferIntervalMs, `an integer from 0 to ${NEVER_MS - 1}`);
+  if (!Number.isSafeInteger(bufferIntervalMs) || bufferIntervalMs < 0 || bufferIntervalMs > MAX_TIMER_MS) {
+    throw invalid('bufferIntervalMs', bufferIntervalMs, `an integer from 0 to ${MAX_TIMER_MS}`);
   }
   const bufferBytes = options.bufferBytes ?? 5 * MiB;
   if (!Number.isSafeInteger(bufferBytes) || bufferBytes < 1) {
