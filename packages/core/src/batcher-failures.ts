@@ -1,63 +1,24 @@
 import type { FlushInfo } from './batcher-options.js';
-import { type FailedItem, type PartialBatchFailureError, TributaryError } from './errors.js';
+import {
+  type FailedItem,
+  FlushFailedError,
+  type PartialBatchFailureError,
+  TributaryError,
+} from './errors.js';
 import { isRetryable } from './retry.js';
+
+export { FlushFailedError };
 
 // How the Batcher reports failed flushes: the items of a failed batch, and the kept batches.
 
-/**
- * Flushes with `failedBatches: 'keep'` failed: their items are kept and flushed again later, under
- * the same `sequence`.
- *
- * @example
- * ```ts
- * declare function put(key: string, lines: string[]): Promise<void>; // your sink
- * const batcher = new Batcher<string>({
- *   maxBytes: 5 * 1024 * 1024,
- *   failedBatches: 'keep',
- *   flush: (lines, { sequence }) => put(`batch-${sequence}.ndjson`, lines),
- * });
- * try {
- *   await batcher.close();
- * } catch (err) {
- *   if (err instanceof FlushFailedError) console.warn(`${err.itemCount} items kept; close() again later`);
- *   else throw err;
- * }
- * ```
- */
-export class FlushFailedError<T = unknown> extends TributaryError {
-  override name = 'FlushFailedError';
-  /** The failed batches, each with its items, info and the error of its last try. */
-  readonly batches: readonly { items: readonly T[]; info: FlushInfo; error: unknown }[];
-  /** Items cut into batches that could not start because the failed ones hold every slot. */
-  readonly waitingCount: number;
-  /** Items of `batches` plus `waitingCount`. */
-  readonly itemCount: number;
-
-  constructor(
-    batches: readonly { items: readonly T[]; info: FlushInfo; error: unknown }[],
-    waitingCount: number,
-    source: string,
-  ) {
-    const errors = batches.map((batch) => batch.error);
-    const itemCount = batches.reduce((sum, batch) => sum + batch.items.length, waitingCount);
-    const last = errors.at(-1);
-    const why =
-      last instanceof Error ? last.message : last === undefined ? 'no flush slot free' : String(last);
-    super(`${itemCount} item(s) not flushed yet (kept for the next flush): ${why}`, {
-      code: 'FLUSH_FAILED',
-      cause:
-        errors.length === 0
-          ? undefined
-          : errors.length === 1
-            ? errors[0]
-            : new AggregateError(errors, `${errors.length} flushes failed`),
-      retryable: errors.length === 0 || errors.every((error) => isRetryable(error)),
-      context: { source },
-    });
-    this.batches = Object.freeze([...batches]);
-    this.waitingCount = waitingCount;
-    this.itemCount = itemCount;
-  }
+/** The error of the batches a `keep` batcher holds: retryable when every last error is. */
+export function flushFailed<T>(
+  batches: readonly { items: readonly T[]; info: FlushInfo; error: unknown }[],
+  waitingCount: number,
+  source: string,
+): FlushFailedError<T> {
+  const retryable = batches.every((batch) => isRetryable(batch.error));
+  return new FlushFailedError(batches, waitingCount, source, retryable);
 }
 
 export function failedItemsOf<T>(items: readonly T[], error: unknown): FailedItem<T>[] {

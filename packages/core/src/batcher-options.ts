@@ -1,5 +1,7 @@
+import type { Clock } from './clock.js';
 import { describeValue, TributaryError } from './errors.js';
 import type { EventListener } from './events.js';
+import { optionChecks } from './options.js';
 import { utf8ByteLength } from './utf8.js';
 
 // The Batcher's public option types and their run-time check.
@@ -20,22 +22,16 @@ export interface FlushInfo {
 }
 
 /**
- * The time source of a batcher: the age timer and event times. Inject a fake one in tests.
+ * The time source of a batcher.
+ *
+ * @deprecated Use core's {@link Clock}; this is the same type.
  *
  * @example
  * ```ts
- * const systemClock: BatcherClock = {
- *   now: () => Date.now(),
- *   setTimeout: (fn, ms) => setTimeout(fn, ms),
- *   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
- * };
+ * const clock: BatcherClock = systemClock;
  * ```
  */
-export interface BatcherClock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+export type BatcherClock = Clock;
 
 export interface BatcherOptions<T> {
   /** Most items in one batch (500 for Kinesis PutRecords and Firehose PutRecordBatch). Integer >= 1. Default: no limit. */
@@ -86,7 +82,7 @@ export interface BatcherOptions<T> {
    */
   onFlushed?: (items: T[], info: FlushInfo) => void | Promise<void>;
   /** Default: `Date.now` and the global timers (unref'd: the age timer keeps no process alive). */
-  clock?: BatcherClock;
+  clock?: Clock;
   /**
    * Observes flushes and failures as `flush` and `failure` events (progress, metrics). Errors it
    * throws are ignored.
@@ -108,7 +104,7 @@ export interface ResolvedBatcherOptions<T> {
   keep: boolean;
   flush: (items: T[], info: FlushInfo) => Promise<void>;
   onFlushed: ((items: T[], info: FlushInfo) => void | Promise<void>) | undefined;
-  clock: BatcherClock;
+  clock: Clock;
   onEvent: EventListener | undefined;
   source: string;
 }
@@ -116,7 +112,8 @@ export interface ResolvedBatcherOptions<T> {
 // setTimeout fires at once for longer delays, which would turn an age limit into no buffering.
 const MAX_TIMER_MS = 2_147_483_647;
 
-export const systemClock: BatcherClock = {
+// The default: unref'd timers, so that a batcher's age timer keeps no process alive.
+export const unrefClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => {
     const timer = setTimeout(fn, ms);
@@ -132,7 +129,7 @@ function defaultSizeOf(item: unknown): number {
   const json = JSON.stringify(item);
   if (json === undefined) {
     throw new TributaryError(`Cannot size ${describeValue(item)}: it has no JSON form; pass sizeOf`, {
-      code: 'INVALID_ITEM',
+      code: 'ITEM_INVALID',
     });
   }
   return utf8ByteLength(json);
@@ -149,61 +146,28 @@ export function isSize(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0;
 }
 
-function invalidOption(option: string, value: unknown, expected: string): TributaryError {
-  return new TributaryError(`Batcher option ${option} must be ${expected}, got ${describeValue(value)}`, {
-    code: 'INVALID_OPTION',
-    context: { option },
-  });
-}
-
-function positiveInteger(option: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw invalidOption(option, value, 'an integer >= 1');
-  }
-  return value;
-}
-
-function oneOf<V extends string>(option: string, value: unknown, allowed: readonly V[]): V {
-  if (!allowed.includes(value as V)) {
-    throw invalidOption(option, value, allowed.map((v) => `"${v}"`).join(' or '));
-  }
-  return value as V;
-}
-
-function optionalFunction(option: string, value: unknown): void {
-  if (value !== undefined && typeof value !== 'function') throw invalidOption(option, value, 'a function');
-}
+const check = optionChecks('Batcher', 'BATCHER_OPTIONS_INVALID');
 
 // The options come from plain-JS callers too (and, through the deliveries, from config): check them.
 export function resolveBatcherOptions<T>(options: BatcherOptions<T>): Readonly<ResolvedBatcherOptions<T>> {
-  if (typeof options !== 'object' || options === null) throw invalidOption('options', options, 'an object');
+  if (typeof options !== 'object' || options === null) throw check.invalid('options', options, 'an object');
   const maxCount =
-    options.maxCount === undefined ? Number.POSITIVE_INFINITY : positiveInteger('maxCount', options.maxCount);
-  const maxBytes = positiveInteger('maxBytes', options.maxBytes);
-  const maxInFlight = positiveInteger('maxInFlight', options.maxInFlight ?? 1);
+    options.maxCount === undefined
+      ? Number.POSITIVE_INFINITY
+      : check.positiveInteger('maxCount', options.maxCount);
+  const maxBytes = check.positiveInteger('maxBytes', options.maxBytes);
+  const maxInFlight = check.positiveInteger('maxInFlight', options.maxInFlight ?? 1);
 
-  const { maxAgeMs } = options;
-  if (
-    maxAgeMs !== undefined &&
-    (typeof maxAgeMs !== 'number' || !Number.isFinite(maxAgeMs) || maxAgeMs < 0 || maxAgeMs > MAX_TIMER_MS)
-  ) {
-    throw invalidOption('maxAgeMs', maxAgeMs, `a number >= 0 and <= ${MAX_TIMER_MS}`);
-  }
+  const maxAgeMs =
+    options.maxAgeMs === undefined
+      ? undefined
+      : check.nonNegativeNumber('maxAgeMs', options.maxAgeMs, { max: MAX_TIMER_MS });
 
-  if (typeof options.flush !== 'function') throw invalidOption('flush', options.flush, 'a function');
-  optionalFunction('sizeOf', options.sizeOf);
-  optionalFunction('onFlushed', options.onFlushed);
-  optionalFunction('onEvent', options.onEvent);
-  const clock = options.clock ?? systemClock;
-  if (
-    typeof clock !== 'object' ||
-    clock === null ||
-    typeof clock.now !== 'function' ||
-    typeof clock.setTimeout !== 'function' ||
-    typeof clock.clearTimeout !== 'function'
-  ) {
-    throw invalidOption('clock', clock, 'an object with now, setTimeout and clearTimeout');
+  const flush = check.function<BatcherOptions<T>['flush']>('flush', options.flush);
+  for (const option of ['sizeOf', 'onFlushed', 'onEvent'] as const) {
+    if (options[option] !== undefined) check.function(option, options[option]);
   }
+  const clock = options.clock === undefined ? unrefClock : check.clock('clock', options.clock);
 
   const { overheadBytes } = options;
   let overhead: (item: T) => number;
@@ -214,7 +178,7 @@ export function resolveBatcherOptions<T>(options: BatcherOptions<T>): Readonly<R
   } else if (isSize(overheadBytes)) {
     overhead = () => overheadBytes;
   } else {
-    throw invalidOption('overheadBytes', overheadBytes, 'a finite number >= 0 or a function');
+    throw check.invalid('overheadBytes', overheadBytes, 'a finite number >= 0 or a function');
   }
 
   return Object.freeze({
@@ -224,9 +188,10 @@ export function resolveBatcherOptions<T>(options: BatcherOptions<T>): Readonly<R
     maxInFlight,
     sizeOf: options.sizeOf ?? defaultSizeOf,
     overheadBytes: overhead,
-    oversized: oneOf('oversized', options.oversized ?? 'reject', ['reject', 'alone'] as const),
-    keep: oneOf('failedBatches', options.failedBatches ?? 'report', ['report', 'keep'] as const) === 'keep',
-    flush: options.flush,
+    oversized: check.oneOf('oversized', options.oversized ?? 'reject', ['reject', 'alone'] as const),
+    keep:
+      check.oneOf('failedBatches', options.failedBatches ?? 'report', ['report', 'keep'] as const) === 'keep',
+    flush,
     onFlushed: options.onFlushed,
     clock,
     onEvent: options.onEvent,

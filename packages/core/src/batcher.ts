@@ -1,4 +1,4 @@
-import { describeFailure, FlushFailedError, failedItemsOf } from './batcher-failures.js';
+import { describeFailure, type FlushFailedError, failedItemsOf, flushFailed } from './batcher-failures.js';
 import {
   type BatcherOptions,
   type FlushInfo,
@@ -316,7 +316,7 @@ export class Batcher<T> {
   }
 
   private keptError(failed: readonly Batch<T>[], waitingCount: number): FlushFailedError<T> {
-    return new FlushFailedError<T>(
+    return flushFailed<T>(
       failed.map((batch) => ({ items: [...batch.items], info: batch.info, error: batch.error })),
       waitingCount,
       this.options.source,
@@ -349,19 +349,19 @@ export class Batcher<T> {
     } catch (error) {
       if (TributaryError.isInstance(error)) throw error;
       throw new TributaryError('Could not measure the size of an item', {
-        code: 'INVALID_ITEM',
+        code: 'ITEM_INVALID',
         cause: error,
       });
     }
     if (!isSize(size)) {
       throw new TributaryError(`sizeOf must return a finite number >= 0, got ${describeValue(size)}`, {
-        code: 'INVALID_ITEM',
+        code: 'ITEM_INVALID',
       });
     }
     if (!isSize(overhead)) {
       throw new TributaryError(
         `overheadBytes must return a finite number >= 0, got ${describeValue(overhead)}`,
-        { code: 'INVALID_ITEM' },
+        { code: 'ITEM_INVALID' },
       );
     }
     return size + overhead;

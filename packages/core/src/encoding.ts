@@ -1,66 +1,12 @@
 import { Transform } from 'node:stream';
-import { TributaryError, type ValidationIssue } from './errors.js';
+import { NdjsonDecodeError } from './errors.js';
 import type { Fields, Schema } from './schema.js';
 import { utf8InvalidOffset } from './utf8.js';
 
+export { NdjsonDecodeError };
+
 // biome-ignore lint/suspicious/noExplicitAny: any schema
 type AnySchema = Schema<any>;
-
-/**
- * A line of NDJSON that is not UTF-8 (`NDJSON_INVALID_UTF8`), not JSON or not an object
- * (`NDJSON_INVALID_JSON`), or (with a schema) not a valid record (`NDJSON_INVALID_RECORD`).
- * Carries the 1-based line number, the reason and the raw line, so it can be routed to an error
- * prefix with the reason and nothing is lost. For a line that is not UTF-8, `raw` shows each
- * ill-formed sequence as U+FFFD, `bytes` holds the line exactly and `context.byteOffset` says
- * where (0-based, in the line) the first ill-formed sequence starts.
- *
- * @example
- * ```ts
- * const bad: NdjsonDecodeError[] = [];
- * const body = [Buffer.from('{"a":1}\n{"s":"caf'), Uint8Array.of(0xe9), Buffer.from('"}\n')];
- * for await (const record of decodeNdjson(body, { onInvalid: (e) => bad.push(e) })) console.log(record);
- * for (const e of bad) console.log(e.line, e.code, e.reason); // 2 NDJSON_INVALID_UTF8 invalid UTF-8 at byte offset 9
- * ```
- */
-export class NdjsonDecodeError extends TributaryError {
-  override name = 'NdjsonDecodeError';
-  readonly line: number;
-  readonly raw: string;
-  /** Why the line was refused, without the line number (the message has both). */
-  readonly reason: string;
-  readonly issues: readonly ValidationIssue[];
-  /** The line's bytes, for a line that is not UTF-8 (`raw` cannot hold them exactly). */
-  readonly bytes: Uint8Array | undefined;
-
-  constructor(
-    line: number,
-    raw: string,
-    reason: string,
-    options: { issues?: ValidationIssue[]; cause?: unknown; invalidUtf8?: InvalidUtf8Line } = {},
-  ) {
-    super(`NDJSON line ${line}: ${reason}`, {
-      code: options.invalidUtf8
-        ? 'NDJSON_INVALID_UTF8'
-        : options.issues
-          ? 'NDJSON_INVALID_RECORD'
-          : 'NDJSON_INVALID_JSON',
-      cause: options.cause,
-      context: options.invalidUtf8 ? { line, byteOffset: options.invalidUtf8.offset } : { line },
-    });
-    this.line = line;
-    this.raw = raw;
-    this.reason = reason;
-    this.issues = Object.freeze([...(options.issues ?? [])]);
-    this.bytes = options.invalidUtf8?.bytes;
-  }
-
-  /** The error for line `line` whose bytes are not UTF-8. */
-  static invalidUtf8(line: number, bad: InvalidUtf8Line): NdjsonDecodeError {
-    return new NdjsonDecodeError(line, bad.text, `invalid UTF-8 at byte offset ${bad.offset}`, {
-      invalidUtf8: bad,
-    });
-  }
-}
 
 const BIGINT_SENTINEL = '\0bigint:';
 const BIGINT_IN_JSON = /"\\u0000bigint:(-?\d+)"/g;
@@ -372,7 +318,7 @@ class LineSplitter {
  * NDJSON decoders use. Lines end at `\n` (a `\r` before it is dropped); every line is yielded,
  * blank ones too, so the n-th item is line n; a last line without `\n` is yielded when it is not
  * empty. Bytes are decoded as UTF-8 strictly, line by line: a line that is not UTF-8 is yielded
- * as an `NdjsonDecodeError` (`NDJSON_INVALID_UTF8`, with the byte offset, its bytes, and `raw`
+ * as an `NdjsonDecodeError` (`NDJSON_UTF8_INVALID`, with the byte offset, its bytes, and `raw`
  * with U+FFFD for people to read) and the next lines are read as usual. A character whose bytes
  * are split between two chunks is decoded whole. Text chunks are taken as they are.
  *

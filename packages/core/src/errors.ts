@@ -1,3 +1,6 @@
+import type { FlushInfo } from './batcher-options.js';
+import type { InvalidUtf8Line } from './encoding.js';
+
 const MARKER = Symbol.for('tributary.error');
 
 /** Context fields that errors carry so a log line or an alarm can say where things failed. */
@@ -234,6 +237,196 @@ export class ItemTooLargeError extends TributaryError {
     this.limit = limit;
   }
 }
+
+/**
+ * A line of NDJSON that is not UTF-8 (`NDJSON_UTF8_INVALID`), not JSON or not an object
+ * (`NDJSON_JSON_INVALID`), or (with a schema) not a valid record (`NDJSON_RECORD_INVALID`).
+ * Carries the 1-based line number, the reason and the raw line, so it can be routed to an error
+ * prefix with the reason and nothing is lost. For a line that is not UTF-8, `raw` shows each
+ * ill-formed sequence as U+FFFD, `bytes` holds the line exactly and `context.byteOffset` says
+ * where (0-based, in the line) the first ill-formed sequence starts.
+ *
+ * @example
+ * ```ts
+ * const bad: NdjsonDecodeError[] = [];
+ * const body = [Buffer.from('{"a":1}\n{"s":"caf'), Uint8Array.of(0xe9), Buffer.from('"}\n')];
+ * for await (const record of decodeNdjson(body, { onInvalid: (e) => bad.push(e) })) console.log(record);
+ * for (const e of bad) console.log(e.line, e.code, e.reason); // 2 NDJSON_UTF8_INVALID invalid UTF-8 at byte offset 9
+ * ```
+ */
+export class NdjsonDecodeError extends TributaryError {
+  override name = 'NdjsonDecodeError';
+  readonly line: number;
+  readonly raw: string;
+  /** Why the line was refused, without the line number (the message has both). */
+  readonly reason: string;
+  readonly issues: readonly ValidationIssue[];
+  /** The line's bytes, for a line that is not UTF-8 (`raw` cannot hold them exactly). */
+  readonly bytes: Uint8Array | undefined;
+
+  constructor(
+    line: number,
+    raw: string,
+    reason: string,
+    options: { issues?: ValidationIssue[]; cause?: unknown; invalidUtf8?: InvalidUtf8Line } = {},
+  ) {
+    super(`NDJSON line ${line}: ${reason}`, {
+      code: options.invalidUtf8
+        ? 'NDJSON_UTF8_INVALID'
+        : options.issues
+          ? 'NDJSON_RECORD_INVALID'
+          : 'NDJSON_JSON_INVALID',
+      cause: options.cause,
+      context: options.invalidUtf8 ? { line, byteOffset: options.invalidUtf8.offset } : { line },
+    });
+    this.line = line;
+    this.raw = raw;
+    this.reason = reason;
+    this.issues = Object.freeze([...(options.issues ?? [])]);
+    this.bytes = options.invalidUtf8?.bytes;
+  }
+
+  /** The error for line `line` whose bytes are not UTF-8. */
+  static invalidUtf8(line: number, bad: InvalidUtf8Line): NdjsonDecodeError {
+    return new NdjsonDecodeError(line, bad.text, `invalid UTF-8 at byte offset ${bad.offset}`, {
+      invalidUtf8: bad,
+    });
+  }
+}
+
+/**
+ * Flushes with `failedBatches: 'keep'` failed: their items are kept and flushed again later, under
+ * the same `sequence`.
+ *
+ * @example
+ * ```ts
+ * declare function put(key: string, lines: string[]): Promise<void>; // your sink
+ * const batcher = new Batcher<string>({
+ *   maxBytes: 5 * 1024 * 1024,
+ *   failedBatches: 'keep',
+ *   flush: (lines, { sequence }) => put(`batch-${sequence}.ndjson`, lines),
+ * });
+ * try {
+ *   await batcher.close();
+ * } catch (err) {
+ *   if (err instanceof FlushFailedError) console.warn(`${err.itemCount} items kept; close() again later`);
+ *   else throw err;
+ * }
+ * ```
+ */
+export class FlushFailedError<T = unknown> extends TributaryError {
+  override name = 'FlushFailedError';
+  /** The failed batches, each with its items, info and the error of its last try. */
+  readonly batches: readonly { items: readonly T[]; info: FlushInfo; error: unknown }[];
+  /** Items cut into batches that could not start because the failed ones hold every slot. */
+  readonly waitingCount: number;
+  /** Items of `batches` plus `waitingCount`. */
+  readonly itemCount: number;
+
+  constructor(
+    batches: readonly { items: readonly T[]; info: FlushInfo; error: unknown }[],
+    waitingCount: number,
+    source: string,
+    /** Whether flushing again may succeed. Default: when every last error is a retryable tributary error. */
+    retryable: boolean = batches.every(
+      (batch) => TributaryError.isInstance(batch.error) && batch.error.retryable,
+    ),
+  ) {
+    const errors = batches.map((batch) => batch.error);
+    const itemCount = batches.reduce((sum, batch) => sum + batch.items.length, waitingCount);
+    const last = errors.at(-1);
+    const why =
+      last instanceof Error ? last.message : last === undefined ? 'no flush slot free' : String(last);
+    super(`${itemCount} item(s) not flushed yet (kept for the next flush): ${why}`, {
+      code: 'FLUSH_FAILED',
+      cause:
+        errors.length === 0
+          ? undefined
+          : errors.length === 1
+            ? errors[0]
+            : new AggregateError(errors, `${errors.length} flushes failed`),
+      retryable,
+      context: { source },
+    });
+    this.batches = Object.freeze([...batches]);
+    this.waitingCount = waitingCount;
+    this.itemCount = itemCount;
+  }
+}
+
+/** The code of an {@link OptionsError}: `<AREA>_OPTIONS_INVALID`, e.g. `BATCHER_OPTIONS_INVALID`. */
+export type OptionsErrorCode = `${string}_OPTIONS_INVALID`;
+
+/**
+ * An options object passed to a constructor or a function is wrong. `option` (also
+ * `context.option`) names the option; `code` is `<AREA>_OPTIONS_INVALID`. A wrong value read from
+ * the environment is a {@link ConfigError} instead, naming the variable.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   new Batcher<string>({ maxBytes: 0, flush: async () => {} });
+ * } catch (err) {
+ *   if (err instanceof OptionsError) console.log(err.code, err.option); // BATCHER_OPTIONS_INVALID maxBytes
+ *   else throw err;
+ * }
+ * ```
+ */
+export class OptionsError extends TributaryError {
+  override name = 'OptionsError';
+  readonly option: string;
+
+  constructor(
+    message: string,
+    options: { code: OptionsErrorCode; option: string; cause?: unknown; context?: ErrorContext },
+  ) {
+    super(message, {
+      code: options.code,
+      cause: options.cause,
+      context: { ...options.context, option: options.option },
+    });
+    this.option = options.option;
+  }
+}
+
+/**
+ * Every code that core's own errors carry (a package's codes are listed in its `errors.ts`).
+ * `<AREA>_OPTIONS_INVALID` is a wrong option, `<THING>_INVALID` wrong data.
+ *
+ * @example
+ * ```ts
+ * function isCoreCode(code: string): code is CoreErrorCode {
+ *   return code === 'VALIDATION_FAILED' || code === 'ITEM_TOO_LARGE';
+ * }
+ * ```
+ */
+export type CoreErrorCode =
+  | 'TRIBUTARY_ERROR'
+  | 'VALIDATION_FAILED'
+  | 'CONFIG_INVALID'
+  | 'PARTIAL_BATCH_FAILURE'
+  | 'RETRY_EXHAUSTED'
+  | 'ITEM_TOO_LARGE'
+  | 'ITEM_INVALID'
+  | 'ARGUMENT_INVALID'
+  | 'BATCHER_OPTIONS_INVALID'
+  | 'BATCHER_CLOSED'
+  | 'FLUSH_FAILED'
+  | 'ON_FLUSHED_FAILED'
+  | 'EVENT_HUB_OPTIONS_INVALID'
+  | 'EVENT_TYPE_INVALID'
+  | 'RETRY_OPTIONS_INVALID'
+  | 'SLEEP_OPTIONS_INVALID'
+  | 'TOKEN_BUCKET_OPTIONS_INVALID'
+  | 'DDL_OPTIONS_INVALID'
+  | 'SQL_IDENTIFIER_INVALID'
+  | 'SQL_DIALECT_INVALID'
+  | 'SQL_LITERAL_INVALID'
+  | 'SCHEMA_INVALID'
+  | 'NDJSON_JSON_INVALID'
+  | 'NDJSON_RECORD_INVALID'
+  | 'NDJSON_UTF8_INVALID'
+  | 'DECIMAL_INVALID';
 
 /** Describe a value for an error message without echoing long or sensitive content. */
 export function describeValue(value: unknown): string {

@@ -1,4 +1,4 @@
-import { TributaryError } from './errors.js';
+import { OptionsError, TributaryError } from './errors.js';
 
 /**
  * The one event vocabulary every tributary stage emits, for progress bars, logs and metrics.
@@ -115,9 +115,9 @@ export class EventHub {
 
   constructor(options: EventHubOptions = {}) {
     if (options.onListenerError !== undefined && typeof options.onListenerError !== 'function') {
-      throw new TributaryError(
+      throw new OptionsError(
         `EventHubOptions.onListenerError must be a function (got ${typeof options.onListenerError})`,
-        { code: 'INVALID_OPTIONS' },
+        { code: 'EVENT_HUB_OPTIONS_INVALID', option: 'onListenerError' },
       );
     }
     this.#options = Object.freeze({ ...options });
@@ -131,11 +131,11 @@ export class EventHub {
     const type = typeof typeOrListener === 'function' ? undefined : typeOrListener;
     const listener = (typeof typeOrListener === 'function' ? typeOrListener : maybeListener) as unknown;
     if (type !== undefined && !EVENT_TYPES.has(type)) {
-      throw new TributaryError(`Unknown event type ${JSON.stringify(type)}`, { code: 'INVALID_ARGUMENT' });
+      throw new TributaryError(`Unknown event type ${JSON.stringify(type)}`, { code: 'EVENT_TYPE_INVALID' });
     }
     if (typeof listener !== 'function') {
       throw new TributaryError(`EventHub.on needs a listener function (got ${typeof listener})`, {
-        code: 'INVALID_ARGUMENT',
+        code: 'ARGUMENT_INVALID',
       });
     }
     // A fresh object per call, so the same function subscribed twice is two subscriptions.

@@ -1,5 +1,7 @@
 export type { BatcherClock, BatcherOptions, FlushInfo, FlushReason } from './batcher.js';
 export { Batcher, FlushFailedError } from './batcher.js';
+export type { SleepOptions } from './clock.js';
+export { type Clock, sleep, systemClock } from './clock.js';
 export type { LoadConfigOptions, Mode, TributaryConfig, WarehouseEngine } from './config.js';
 export { loadConfig, Secret } from './config.js';
 export type { DecimalProblem } from './decimal.js';
@@ -16,11 +18,19 @@ export {
   NdjsonEncoderStream,
   ndjsonLines,
 } from './encoding.js';
-export type { ErrorContext, FailedItem, TributaryErrorOptions, ValidationIssue } from './errors.js';
+export type {
+  CoreErrorCode,
+  ErrorContext,
+  FailedItem,
+  OptionsErrorCode,
+  TributaryErrorOptions,
+  ValidationIssue,
+} from './errors.js';
 export {
   ConfigError,
   describeValue,
   ItemTooLargeError,
+  OptionsError,
   PartialBatchFailureError,
   RetryExhaustedError,
   TributaryError,
@@ -35,6 +45,8 @@ export type {
   TributaryEventType,
 } from './events.js';
 export { EventCounters, EventHub, emitSafely } from './events.js';
+export type { OptionChecks } from './options.js';
+export { optionChecks } from './options.js';
 export type { ErrorClassification, RetryInfo, RetryOptions } from './retry.js';
 export { classifyError, computeBackoff, isRetryable, retryAfterMs, withRetry } from './retry.js';
 export type {
@@ -84,6 +96,8 @@ export type {
   SdkRetryEventsOptions,
 } from './sdk-retry-events.js';
 export { addSdkRetryEvents, SDK_RETRY_EVENTS_MIDDLEWARE } from './sdk-retry-events.js';
+export type { TokenBucketOptions } from './token-bucket.js';
+export { TokenBucket } from './token-bucket.js';
 export { isWellFormedText, utf8ByteLength } from './utf8.js';
 export {
   type CheckedOutClient,

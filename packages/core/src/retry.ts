@@ -1,4 +1,5 @@
-import { ConfigError, describeValue, RetryExhaustedError, TributaryError } from './errors.js';
+import { sleep } from './clock.js';
+import { describeValue, OptionsError, RetryExhaustedError, TributaryError } from './errors.js';
 
 /** Why an error is (or is not) worth another attempt. */
 export interface ErrorClassification {
@@ -347,13 +348,13 @@ export function computeBackoff(
 ): number {
   if (!Number.isInteger(attempt) || attempt < 1) {
     throw new TributaryError(`computeBackoff expects an integer attempt ≥ 1, got ${describeValue(attempt)}`, {
-      code: 'INVALID_ARGUMENT',
+      code: 'ARGUMENT_INVALID',
     });
   }
   if (!isNonNegative(baseDelayMs) || !Number.isFinite(baseDelayMs) || !isNonNegative(maxDelayMs)) {
     throw new TributaryError(
       `computeBackoff expects a finite baseDelayMs ≥ 0 and a maxDelayMs ≥ 0, got ${describeValue(baseDelayMs)} and ${describeValue(maxDelayMs)}`,
-      { code: 'INVALID_ARGUMENT' },
+      { code: 'ARGUMENT_INVALID' },
     );
   }
   // Capping the exponent keeps 0 * 2^1024 (NaN) out when baseDelayMs is 0.
@@ -367,8 +368,11 @@ function isNonNegative(value: unknown): value is number {
 }
 
 function resolveOptions(options: RetryOptions): ResolvedRetryOptions {
-  const invalid = (option: string, expected: string, value: unknown): ConfigError =>
-    new ConfigError(`RetryOptions.${option} must be ${expected}, got ${describeValue(value)}`, { option });
+  const invalid = (option: string, expected: string, value: unknown): OptionsError =>
+    new OptionsError(`RetryOptions.${option} must be ${expected}, got ${describeValue(value)}`, {
+      code: 'RETRY_OPTIONS_INVALID',
+      option,
+    });
   const number = (option: keyof RetryOptions, fallback: number, finite: boolean): number => {
     const value = options[option];
     if (value === undefined) return fallback;
@@ -402,24 +406,6 @@ function resolveOptions(options: RetryOptions): ResolvedRetryOptions {
     isRetryable: fn<(err: unknown) => boolean>('isRetryable', isRetryable),
     onRetry: fn<((info: RetryInfo) => void | Promise<void>) | undefined>('onRetry', undefined),
     random: fn<() => number>('random', Math.random),
-  });
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 
@@ -459,7 +445,7 @@ export async function withRetry<T>(
 ): Promise<T> {
   if (typeof fn !== 'function') {
     throw new TributaryError(`withRetry expects a function, got ${describeValue(fn)}`, {
-      code: 'INVALID_ARGUMENT',
+      code: 'ARGUMENT_INVALID',
     });
   }
   const settings = resolveOptions(options);
@@ -485,7 +471,7 @@ export async function withRetry<T>(
         throw new RetryExhaustedError(attempt, err, 'time');
       }
       await settings.onRetry?.({ attempt, delayMs, error: err, classification });
-      await sleep(delayMs, signal);
+      await sleep(delayMs, { signal });
       continue;
     }
     // An abort during a successful attempt still wins, as it would during a wait.

@@ -224,7 +224,7 @@ export interface PostgresDdlOptions {
 
 function optionError(function_: string, option: string, message: string, context: ErrorContext = {}) {
   return new TributaryError(`${function_}: ${option} ${message}`, {
-    code: 'DDL_OPTION_INVALID',
+    code: 'DDL_OPTIONS_INVALID',
     context: { ...context, option },
   });
 }
@@ -276,7 +276,7 @@ function columnLines<F extends Fields>(schema: Schema<F>, dialect: 'postgres' | 
 /**
  * PostgreSQL DDL for a schema: the table with NOT NULL and PRIMARY KEY, and COMMENT statements
  * for the schema's and the fields' descriptions. Statements are separated by `;\n`. Options and
- * names that cannot be written as given throw a `TributaryError` (`DDL_OPTION_INVALID`,
+ * names that cannot be written as given throw a `TributaryError` (`DDL_OPTIONS_INVALID`,
  * `SQL_IDENTIFIER_INVALID`, `SCHEMA_INVALID`) naming what is wrong.
  *
  * @example
@@ -326,7 +326,7 @@ export interface RedshiftDdlOptions<F extends Fields = Fields> {
  * Redshift DDL for a schema, with DISTSTYLE / DISTKEY / SORTKEY. Primary keys are declared
  * (Redshift uses them for planning, it does not enforce them). Every option is checked before
  * any SQL is made: a style that is not one of Redshift's words, a key that is not a column, or a
- * name that does not fit throws a `TributaryError` (`DDL_OPTION_INVALID` with
+ * name that does not fit throws a `TributaryError` (`DDL_OPTIONS_INVALID` with
  * `context.option`, `SQL_IDENTIFIER_INVALID`, `SCHEMA_INVALID`).
  *
  * @example

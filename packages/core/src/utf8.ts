@@ -16,7 +16,7 @@ import { describeValue, TributaryError } from './errors.js';
 export function utf8ByteLength(text: string): number {
   if (typeof text !== 'string') {
     throw new TributaryError(`utf8ByteLength expects a string, got ${describeValue(text)}`, {
-      code: 'INVALID_ARGUMENT',
+      code: 'ARGUMENT_INVALID',
     });
   }
   const length = text.length;

@@ -86,7 +86,7 @@ describe('Batcher', () => {
       ['failedBatches', 'retry'],
       ['onFlushed', 1],
       ['clock', { now: () => 0 }],
-    ])('rejects %s = %s with INVALID_OPTION', (option, value) => {
+    ])('rejects %s = %s with BATCHER_OPTIONS_INVALID', (option, value) => {
       const options = {
         maxCount: 10,
         maxBytes: 100,
@@ -104,7 +104,7 @@ describe('Batcher', () => {
       })();
 
       expect(TributaryError.isInstance(error)).toBe(true);
-      expect(error).toMatchObject({ code: 'INVALID_OPTION', context: { option } });
+      expect(error).toMatchObject({ code: 'BATCHER_OPTIONS_INVALID', context: { option } });
       expect((error as Error).message).toContain(option);
     });
 
@@ -256,12 +256,12 @@ describe('Batcher', () => {
       const { batcher } = recording<unknown>({ maxCount: 10, maxBytes: 100 });
       const nanSized = recording<string>({ maxCount: 10, maxBytes: 100, sizeOf: () => Number.NaN }).batcher;
 
-      await expect(batcher.add(undefined)).rejects.toMatchObject({ code: 'INVALID_ITEM' });
+      await expect(batcher.add(undefined)).rejects.toMatchObject({ code: 'ITEM_INVALID' });
       await expect(batcher.add(10n)).rejects.toMatchObject({
-        code: 'INVALID_ITEM',
+        code: 'ITEM_INVALID',
         cause: expect.any(TypeError),
       });
-      await expect(nanSized.add('a')).rejects.toMatchObject({ code: 'INVALID_ITEM' });
+      await expect(nanSized.add('a')).rejects.toMatchObject({ code: 'ITEM_INVALID' });
       expect(batcher.pendingCount).toBe(0);
     });
 

@@ -91,7 +91,7 @@ describe('NDJSON', () => {
       const failure = await collect(decodeNdjson(['{"a":1}\n\n{oops}\n'])).catch((err) => err);
 
       expect(failure).toBeInstanceOf(NdjsonDecodeError);
-      expect(failure).toMatchObject({ line: 3, raw: '{oops}', code: 'NDJSON_INVALID_JSON' });
+      expect(failure).toMatchObject({ line: 3, raw: '{oops}', code: 'NDJSON_JSON_INVALID' });
     });
 
     it('routes bad lines to onInvalid and goes on', async () => {
@@ -106,8 +106,8 @@ describe('NDJSON', () => {
 
       expect(records).toEqual([{ id: 'a', n: 1n, at: new Date('2026-01-01T00:00:00Z'), price: null }]);
       expect(bad.map((e) => [e.line, e.code, e.raw])).toEqual([
-        [2, 'NDJSON_INVALID_JSON', '[1]'],
-        [3, 'NDJSON_INVALID_RECORD', '{"id":2}'],
+        [2, 'NDJSON_JSON_INVALID', '[1]'],
+        [3, 'NDJSON_RECORD_INVALID', '{"id":2}'],
       ]);
       expect(bad[1]?.issues.map((i) => i.path)).toEqual(['id', 'n', 'at', 'price']);
     });
@@ -160,7 +160,7 @@ describe('NDJSON', () => {
       expect(bad).toHaveLength(1);
       expect(bad[0]).toMatchObject({
         line: 2,
-        code: 'NDJSON_INVALID_UTF8',
+        code: 'NDJSON_UTF8_INVALID',
         reason: 'invalid UTF-8 at byte offset 9',
         raw: '{"s":"caf\uFFFD"}',
         context: { line: 2, byteOffset: 9 },
@@ -173,7 +173,7 @@ describe('NDJSON', () => {
 
       await expect(run).rejects.toMatchObject({
         name: 'NdjsonDecodeError',
-        code: 'NDJSON_INVALID_UTF8',
+        code: 'NDJSON_UTF8_INVALID',
         line: 2,
       });
     });
@@ -191,7 +191,7 @@ describe('NDJSON', () => {
 
       await collect(decodeNdjson([input], { onInvalid: (err) => bad.push(err) }));
 
-      expect(bad.map((e) => [e.code, e.context.byteOffset])).toEqual([['NDJSON_INVALID_UTF8', 8 + at]]);
+      expect(bad.map((e) => [e.code, e.context.byteOffset])).toEqual([['NDJSON_UTF8_INVALID', 8 + at]]);
     });
 
     it('finds a bad line whatever the chunk borders, and still joins characters split between chunks', async () => {

@@ -82,6 +82,9 @@ describe('EventHub', () => {
       const hub = new EventHub();
 
       expect(() => hub.on('records' as 'flush', () => {})).toThrow(/Unknown event type "records"/);
+      expect(() => hub.on('records' as 'flush', () => {})).toThrow(
+        expect.objectContaining({ code: 'EVENT_TYPE_INVALID' }),
+      );
       expect(() => hub.on('flush', undefined as never)).toThrow(TributaryError);
     });
   });
@@ -157,7 +160,7 @@ describe('EventHub', () => {
   describe('constructor', () => {
     it('rejects an onListenerError that is not a function', () => {
       expect(() => new EventHub({ onListenerError: 'log' as never })).toThrow(
-        expect.objectContaining({ code: 'INVALID_OPTIONS' }),
+        expect.objectContaining({ code: 'EVENT_HUB_OPTIONS_INVALID', option: 'onListenerError' }),
       );
     });
   });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ConfigError, RetryExhaustedError, TributaryError } from '../../src/errors.js';
+import { OptionsError, RetryExhaustedError, TributaryError } from '../../src/errors.js';
 import {
   classifyError,
   computeBackoff,
@@ -588,14 +588,14 @@ describe('withRetry', () => {
       [{ maxDelayMs: Number.NaN }, 'maxDelayMs'],
       [{ maxElapsedMs: -5 }, 'maxElapsedMs'],
       [{ random: 0.5 }, 'random'],
-    ])('rejects %j with a ConfigError', async (options, option) => {
+    ])('rejects %j with an OptionsError', async (options, option) => {
       const fn = vi.fn(async () => 1);
 
       const { error } = await settle(withRetry(fn, options as never));
 
-      expect(error).toBeInstanceOf(ConfigError);
-      expect((error as ConfigError).code).toBe('CONFIG_INVALID');
-      expect((error as ConfigError).context.option).toBe(option);
+      expect(error).toBeInstanceOf(OptionsError);
+      expect((error as OptionsError).code).toBe('RETRY_OPTIONS_INVALID');
+      expect((error as OptionsError).option).toBe(option);
       expect(fn).not.toHaveBeenCalled();
     });
 

@@ -35,7 +35,7 @@ describe('toRedshiftDdl', () => {
       (distStyle) => {
         const error = refusal(() => toRedshiftDdl(schema, { table, distStyle: distStyle as 'EVEN' }));
 
-        expect(error.code).toBe('DDL_OPTION_INVALID');
+        expect(error.code).toBe('DDL_OPTIONS_INVALID');
         expect(error.context.option).toBe('distStyle');
         expect(error.message).toMatch(/distStyle must be AUTO, EVEN, ALL or KEY/);
       },
@@ -54,7 +54,7 @@ describe('toRedshiftDdl', () => {
           toRedshiftDdl(schema, { table, sortKey: ['id'], sortStyle: sortStyle as 'COMPOUND' }),
         );
 
-        expect(error.code).toBe('DDL_OPTION_INVALID');
+        expect(error.code).toBe('DDL_OPTIONS_INVALID');
         expect(error.context.option).toBe('sortStyle');
       },
     );
@@ -93,7 +93,7 @@ describe('toRedshiftDdl', () => {
     ])('refuses %o', (options, option) => {
       const error = refusal(() => toRedshiftDdl(schema, { table, ...(options as object) }));
 
-      expect(error.code).toBe('DDL_OPTION_INVALID');
+      expect(error.code).toBe('DDL_OPTIONS_INVALID');
       expect(error.context.option).toBe(option);
     });
   });
@@ -120,7 +120,7 @@ describe('toPostgresDdl', () => {
   ])('refuses %o', (options, option) => {
     const error = refusal(() => toPostgresDdl(schema, options as never));
 
-    expect(error.code).toBe('DDL_OPTION_INVALID');
+    expect(error.code).toBe('DDL_OPTIONS_INVALID');
     expect(error.context.option).toBe(option);
   });
 

@@ -67,7 +67,7 @@ describe('utf8ByteLength', () => {
 
   it('rejects a value that is not a string', () => {
     expect(() => utf8ByteLength(42 as unknown as string)).toThrow(
-      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+      expect.objectContaining({ code: 'ARGUMENT_INVALID' }),
     );
   });
 });

@@ -197,7 +197,7 @@ describe('ndjsonFormat', () => {
 
         await expect(read).rejects.toMatchObject({
           name: 'NdjsonDecodeError',
-          code: 'NDJSON_INVALID_UTF8',
+          code: 'NDJSON_UTF8_INVALID',
           line: 2,
           reason: 'invalid UTF-8 at byte offset 17',
         });

@@ -321,7 +321,7 @@ describe('RedshiftLoader', () => {
 
       await expect(
         loader(pool).load('readings', source, { mode: 'append', tableOptions: hostile }),
-      ).rejects.toMatchObject({ code: 'DDL_OPTION_INVALID' });
+      ).rejects.toMatchObject({ code: 'DDL_OPTIONS_INVALID' });
       expect(pool.calls).toEqual([]);
     });
 
