@@ -1,4 +1,5 @@
 import {
+  addSdkRetryEvents,
   Batcher,
   classifyError,
   computeBackoff,
@@ -9,6 +10,7 @@ import {
   type FailedItem,
   ItemTooLargeError,
   PartialBatchFailureError,
+  type SdkMiddlewareHost,
   TributaryError,
   utf8ByteLength,
 } from '@tributary/core';
@@ -393,6 +395,15 @@ export abstract class BaseProducer<T> {
 
   /** Sends one request and returns the outcome of each entry by position. */
   protected abstract send(entries: readonly WireEntry<T>[]): Promise<EntryOutcome[]>;
+
+  /**
+   * `command`, with core's middleware that reports the client's own retries of it as `retry`
+   * events: the client retries each request (its `maxAttempts` / `retryStrategy`), the producer
+   * only re-sends the entries a request answered with an error.
+   */
+  protected counted<C extends SdkMiddlewareHost>(command: C): C {
+    return addSdkRetryEvents(command, { source: this.limits.source, onEvent: this.common.onEvent });
+  }
 
   /** Milliseconds before `entry` may be sent under the rate limit (0: now, and counted). */
   protected rateWait(_entry: WireEntry<T>, _now: number): number {

@@ -106,10 +106,12 @@ export class FirehoseProducer<T = unknown> extends BaseProducer<T> {
   protected async send(entries: readonly WireEntry<T>[]): Promise<EntryOutcome[]> {
     const { PutRecordBatchCommand } = await loadFirehose();
     const output = await this.client.send(
-      new PutRecordBatchCommand({
-        DeliveryStreamName: this.deliveryStreamName,
-        Records: entries.map((entry) => ({ Data: entry.data })),
-      }),
+      this.counted(
+        new PutRecordBatchCommand({
+          DeliveryStreamName: this.deliveryStreamName,
+          Records: entries.map((entry) => ({ Data: entry.data })),
+        }),
+      ),
     );
     const responses = output.RequestResponses ?? [];
     const failedCount = output.FailedPutCount ?? 0;

@@ -1,5 +1,5 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import { describeValue, encodeNdjsonLine, utf8ByteLength, withRetry } from '@tributary/core';
+import { describeValue, encodeNdjsonLine, utf8ByteLength } from '@tributary/core';
 import { AggregateBuilder } from './aggregation.js';
 import {
   assertOptionsObject,
@@ -221,10 +221,12 @@ export class KinesisProducer<T = unknown> extends BaseProducer<T> {
   protected async send(entries: readonly WireEntry<T>[]): Promise<EntryOutcome[]> {
     const { PutRecordsCommand } = await loadKinesis();
     const output = await this.client.send(
-      new PutRecordsCommand({
-        StreamName: this.streamName,
-        Records: entries.map((entry) => ({ Data: entry.data, PartitionKey: entry.key })),
-      }),
+      this.counted(
+        new PutRecordsCommand({
+          StreamName: this.streamName,
+          Records: entries.map((entry) => ({ Data: entry.data, PartitionKey: entry.key })),
+        }),
+      ),
     );
     const results = output.Records ?? [];
     return entries.map((_entry, index): EntryOutcome => {
@@ -301,14 +303,13 @@ export class KinesisProducer<T = unknown> extends BaseProducer<T> {
       let nextToken: string | undefined;
       do {
         const token = nextToken;
-        const page = await withRetry(
-          () =>
-            this.client.send(
-              new ListShardsCommand(
-                token === undefined ? { StreamName: this.streamName } : { NextToken: token },
-              ),
+        // The client retries the call itself; a stream we already know goes on with the old map.
+        const page = await this.client.send(
+          this.counted(
+            new ListShardsCommand(
+              token === undefined ? { StreamName: this.streamName } : { NextToken: token },
             ),
-          { maxAttempts: 5, random: this.common.random },
+          ),
         );
         shards.push(...(page.Shards ?? []));
         nextToken = page.NextToken;

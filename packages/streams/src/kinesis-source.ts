@@ -6,11 +6,14 @@ import type {
   _Record as StreamRecord,
 } from '@aws-sdk/client-kinesis';
 import {
+  addSdkRetryEvents,
+  classifyError,
   describeValue,
   type ErrorContext,
   type EventListener,
   emitSafely,
   type RetryOptions,
+  type SdkMiddlewareHost,
   TributaryError,
   withRetry,
 } from '@tributary/core';
@@ -71,7 +74,11 @@ export interface KinesisSourceOptions {
   idleTimeoutMs?: number;
   /** Aborting it ends the iteration at once; records read but not yet taken are dropped (they are not committed). */
   signal?: AbortSignal;
-  /** Retries of `ListShards`, `GetShardIterator` and `GetRecords` (core `withRetry`). Default: 10 attempts, 250 ms base, 10 s cap. */
+  /**
+   * Retries of checkpoint saves (core `withRetry`). Default: 5 attempts, 100 ms base. `ListShards`,
+   * `GetShardIterator` and `GetRecords` are retried by the client (set `maxAttempts` or
+   * `retryStrategy` on the `KinesisClient`); its retries are reported as `retry` events.
+   */
   retry?: RetryOptions;
   /** Receives `batch` (each `GetRecords`), `records.in`, `retry` and `failure` events. */
   onEvent?: EventListener;
@@ -229,8 +236,8 @@ function errorName(error: unknown): string | undefined {
  * (after the shard's checkpoint, else at `startingPosition`), then `GetRecords` following
  * `NextShardIterator`, at most 5 calls per second per shard and `maxConcurrentReads` calls at
  * once, polling every `pollIntervalMs` once caught up (`MillisBehindLatest` 0). Throttling
- * (`ProvisionedThroughputExceededException`) and other retryable errors are retried with core's
- * `withRetry`; an expired iterator is replaced. When a shard ends (a reshard closed it), the
+ * (`ProvisionedThroughputExceededException`) and other retryable errors are retried by the client
+ * (the AWS SDK's retry strategy); an expired iterator is replaced. When a shard ends (a reshard closed it), the
  * shards are listed again and its children are read — each child only after all its parents
  * were read to their end, so the records of one partition key keep their order. KPL aggregated
  * records are de-aggregated; each user record carries its `subSequenceNumber`.
@@ -466,14 +473,14 @@ export class KinesisSource implements AsyncIterable<KinesisSourceRecord> {
     let nextToken: string | undefined;
     do {
       const token = nextToken;
-      const page = await this.#call(undefined, () =>
-        this.#o.client.send(
-          // Kinesis refuses StreamName next to a NextToken.
+      const page = await this.#o.client.send(
+        // Kinesis refuses StreamName next to a NextToken.
+        this.#counted(
           new ListShardsCommand(
             token === undefined ? { StreamName: this.#o.streamName } : { NextToken: token },
           ),
-          { abortSignal: this.#controller.signal },
         ),
+        { abortSignal: this.#controller.signal },
       );
       shards.push(...(page.Shards ?? []));
       nextToken = page.NextToken ?? undefined;
@@ -623,64 +630,45 @@ export class KinesisSource implements AsyncIterable<KinesisSourceRecord> {
       input.Timestamp = shard.start.at;
     }
     const { GetShardIteratorCommand } = await loadKinesis();
-    const output = await this.#call(shard.id, () =>
-      this.#o.client.send(new GetShardIteratorCommand(input), { abortSignal: this.#controller.signal }),
-    );
+    const output = await this.#o.client.send(this.#counted(new GetShardIteratorCommand(input)), {
+      abortSignal: this.#controller.signal,
+    });
     return output.ShardIterator ?? undefined;
   }
 
   async #getRecords(shard: ShardState, iterator: string): Promise<GetRecordsCommandOutput> {
     const { GetRecordsCommand } = await loadKinesis();
-    return this.#call(shard.id, async () => {
-      await this.#acquireSlot();
-      const started = this.#o.clock.now();
-      shard.lastCallAt = started;
-      try {
-        const output = await this.#o.client.send(
-          new GetRecordsCommand({ ShardIterator: iterator, Limit: this.#o.maxRecordsPerCall }),
-          { abortSignal: this.#controller.signal },
-        );
-        let bytes = 0;
-        for (const record of output.Records ?? []) bytes += record.Data?.byteLength ?? 0;
-        this.#stats.calls++;
-        emitSafely(this.#o.onEvent, {
-          type: 'batch',
-          source: this.#o.source,
-          count: output.Records?.length ?? 0,
-          bytes,
-          durationMs: this.#o.clock.now() - started,
-          time: Date.now(),
-        });
-        return output;
-      } finally {
-        this.#releaseSlot();
-      }
-    });
+    await this.#acquireSlot();
+    const started = this.#o.clock.now();
+    shard.lastCallAt = started;
+    try {
+      const output = await this.#o.client.send(
+        this.#counted(new GetRecordsCommand({ ShardIterator: iterator, Limit: this.#o.maxRecordsPerCall })),
+        { abortSignal: this.#controller.signal },
+      );
+      let bytes = 0;
+      for (const record of output.Records ?? []) bytes += record.Data?.byteLength ?? 0;
+      this.#stats.calls++;
+      emitSafely(this.#o.onEvent, {
+        type: 'batch',
+        source: this.#o.source,
+        count: output.Records?.length ?? 0,
+        bytes,
+        durationMs: this.#o.clock.now() - started,
+        time: Date.now(),
+      });
+      return output;
+    } finally {
+      this.#releaseSlot();
+    }
   }
 
-  /** Calls `fn` with the source's retry policy; the shard names the call in events. */
-  #call<T>(shardId: string | undefined, fn: () => Promise<T>): Promise<T> {
-    const { retry, onEvent, source } = this.#o;
-    return withRetry(fn, {
-      maxAttempts: 10,
-      baseDelayMs: 250,
-      maxDelayMs: 10_000,
-      ...retry,
-      signal: this.#controller.signal,
-      onRetry: async (info) => {
-        emitSafely(onEvent, {
-          type: 'retry',
-          source,
-          attempt: info.attempt,
-          delayMs: info.delayMs,
-          reason:
-            shardId === undefined ? info.classification.kind : `${info.classification.kind} (${shardId})`,
-          error: info.error,
-          time: Date.now(),
-        });
-        await retry.onRetry?.(info);
-      },
-    });
+  /**
+   * The client retries each call itself (its `maxAttempts` / `retryStrategy`); its retries are
+   * reported as `retry` events by core's middleware, added to the command, not to the user's client.
+   */
+  #counted<C extends SdkMiddlewareHost>(command: C): C {
+    return addSdkRetryEvents(command, { source: this.#o.source, onEvent: this.#o.onEvent });
   }
 
   /** Queues the user records of a page, de-aggregated, skipping those already processed. */
@@ -772,7 +760,8 @@ export class KinesisSource implements AsyncIterable<KinesisSourceRecord> {
         code: 'SOURCE_READ_FAILED',
         cause: error,
         context: shardId === undefined ? { stream } : { stream, shardId },
-        retryable: TributaryError.isInstance(error) ? error.retryable : undefined,
+        // Whether reading again later may succeed: the client gave up on a throttled or transient call.
+        retryable: TributaryError.isInstance(error) ? error.retryable : classifyError(error).retryable,
       },
     );
     emitSafely(this.#o.onEvent, {

@@ -676,6 +676,22 @@ describe('KinesisProducer', () => {
       expect(calls[0]?.keys).toHaveLength(20);
     });
 
+    it('leaves a throttled ListShards to the client: one call, and the batch fails with SHARD_DISCOVERY_FAILED', async () => {
+      // aws-sdk-client-mock stubs send, so no SDK retry runs: this is the error the client gives up with.
+      const throttled = Object.assign(new Error('Rate exceeded'), {
+        name: 'LimitExceededException',
+        $metadata: { httpStatusCode: 400 },
+      });
+      kinesis.on(ListShardsCommand).rejects(throttled);
+      const p = producer({ rateLimit: {} });
+
+      await p.put(reading(1));
+      const error = (await p.close().catch((err: unknown) => err)) as PartialBatchFailureError<Reading>;
+
+      expect(kinesis.commandCalls(ListShardsCommand)).toHaveLength(1);
+      expect(error.failed.map((f) => f.code)).toEqual(['SHARD_DISCOVERY_FAILED']);
+    });
+
     it('fails the batch with SHARD_DISCOVERY_FAILED when ListShards is refused', async () => {
       const denied = Object.assign(new Error('not authorized to perform kinesis:ListShards'), {
         name: 'AccessDeniedException',

@@ -330,26 +330,28 @@ describe('KinesisSource', () => {
       expect(order.at(-1)).toBe('merged-0');
     });
 
-    it('retries GetRecords throttled with ProvisionedThroughputExceededException', async () => {
+    it('reports a GetRecords the client gave up on as throttled as a retryable KinesisSourceError', async () => {
+      // aws-sdk-client-mock stubs send, so no SDK retry runs: this is the error the client gives up with.
       stream.addShard('shardId-000000000000');
-      for (let i = 0; i < 3; i++) stream.put('shardId-000000000000', 'k', `r${i}`);
-      stream.beforeGetRecords = (_input, call) => {
-        if (call < 2) {
-          throw Object.assign(new Error('Rate exceeded for shard'), {
-            name: 'ProvisionedThroughputExceededException',
-            $metadata: { httpStatusCode: 400 },
-          });
-        }
+      stream.put('shardId-000000000000', 'k', 'r0');
+      const throttled = Object.assign(new Error('Rate exceeded for shard'), {
+        name: 'ProvisionedThroughputExceededException',
+        $metadata: { httpStatusCode: 400 },
+      });
+      stream.beforeGetRecords = () => {
+        throw throttled;
       };
       const events: TributaryEvent[] = [];
 
-      const records = await readAll(source({ onEvent: (event) => events.push(event) }));
+      const failure = await readAll(source({ onEvent: (event) => events.push(event) })).catch(
+        (err: unknown) => err,
+      );
 
-      expect(payloads(records)).toEqual(['r0', 'r1', 'r2']);
-      const retries = events.filter((event) => event.type === 'retry');
-      expect(retries).toHaveLength(2);
-      expect(retries[0]).toMatchObject({ source: 'kinesis-source', attempt: 1 });
-      expect((retries[0] as { reason: string }).reason).toContain('throttling');
+      expect(failure).toBeInstanceOf(KinesisSourceError);
+      expect((failure as KinesisSourceError).cause).toBe(throttled);
+      expect((failure as KinesisSourceError).retryable).toBe(true);
+      expect(stream.getRecordsCalls).toBe(1);
+      expect(events.filter((event) => event.type === 'retry')).toEqual([]);
     });
 
     it('de-aggregates KPL records and numbers their user records', async () => {
