@@ -1,16 +1,19 @@
 import {
+  type Clock,
   type EventListener,
   emitSafely,
+  OptionsError,
   type RetryOptions,
   retryAfterMs,
   Secret,
+  systemClock,
+  TokenBucket,
   type TributaryConfig,
   TributaryError,
   withRetry,
 } from '@tributary/core';
 import { CreditLedger, type CreditUsage, estimateCredits } from './credits.js';
 import { bodyExcerpt, CoinMarketCapApiError, CoinMarketCapResponseError } from './errors.js';
-import { type Clock, systemClock, TokenBucket } from './rate-limit.js';
 import type {
   CmcFiat,
   CmcGlobalMetrics,
@@ -181,8 +184,8 @@ export interface FiatMapParams {
 
 type Query = Record<string, string | number | boolean | readonly (string | number)[] | undefined>;
 
-function invalid(message: string, option?: string): TributaryError {
-  return new TributaryError(message, { code: 'INVALID_OPTIONS', ...(option ? { context: { option } } : {}) });
+function invalid(message: string, option: string): OptionsError {
+  return new OptionsError(message, { code: 'CMC_OPTIONS_INVALID', option });
 }
 
 // What a header value can carry as sent: a key with anything else would be echoed by fetch's own error.
@@ -222,7 +225,7 @@ function checkBaseUrl(baseUrl: unknown): string {
 function checkInteger(name: string, value: unknown, min: number, max: number): void {
   if (value === undefined) return;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw invalid(`${name} must be an integer from ${min} to ${max} (got ${String(value)})`);
+    throw invalid(`${name} must be an integer from ${min} to ${max} (got ${String(value)})`, name);
   }
 }
 
@@ -283,7 +286,7 @@ export class CoinMarketCapClient {
 
   constructor(options: CoinMarketCapClientOptions = {}) {
     if (typeof options !== 'object' || options === null) {
-      throw invalid('CoinMarketCapClientOptions must be an object');
+      throw invalid('CoinMarketCapClientOptions must be an object', 'options');
     }
     const { apiKey, baseUrl, sandbox, plan, retry, onEvent, clock } = options;
     if (apiKey !== undefined && typeof apiKey !== 'string' && !(apiKey instanceof Secret)) {
@@ -296,15 +299,25 @@ export class CoinMarketCapClient {
         'apiKey',
       );
     }
-    if (sandbox !== undefined && typeof sandbox !== 'boolean') throw invalid('sandbox must be a boolean');
+    if (sandbox !== undefined && typeof sandbox !== 'boolean')
+      throw invalid('sandbox must be a boolean', 'sandbox');
     const base =
       baseUrl === undefined ? (sandbox ? CMC_SANDBOX_BASE_URL : CMC_PRO_BASE_URL) : checkBaseUrl(baseUrl);
     const fetchFn = options.fetch ?? (globalThis.fetch as FetchLike | undefined);
-    if (typeof fetchFn !== 'function') throw invalid('fetch must be a function (no global fetch found)');
-    if (onEvent !== undefined && typeof onEvent !== 'function') throw invalid('onEvent must be a function');
+    if (typeof fetchFn !== 'function')
+      throw invalid('fetch must be a function (no global fetch found)', 'fetch');
+    if (onEvent !== undefined && typeof onEvent !== 'function')
+      throw invalid('onEvent must be a function', 'onEvent');
     if (plan !== undefined && (typeof plan !== 'object' || plan === null))
-      throw invalid('plan must be an object');
+      throw invalid('plan must be an object', 'plan');
     if (plan?.maxConvert !== undefined) checkInteger('plan.maxConvert', plan.maxConvert, 1, MAX_CONVERTS);
+    const callsPerMinute: unknown = plan?.callsPerMinute ?? 30;
+    if (typeof callsPerMinute !== 'number' || !Number.isFinite(callsPerMinute) || callsPerMinute <= 0) {
+      throw invalid(
+        `plan.callsPerMinute must be a positive number (got ${String(callsPerMinute)})`,
+        'plan.callsPerMinute',
+      );
+    }
 
     this.baseUrl = base.replace(/\/+$/, '');
     this.#apiKey = key;
@@ -313,7 +326,12 @@ export class CoinMarketCapClient {
     this.#retry = Object.freeze({ maxAttempts: 4, ...retry });
     this.#onEvent = onEvent;
     this.#clock = clock ?? systemClock;
-    this.#bucket = new TokenBucket({ callsPerMinute: this.#plan.callsPerMinute, clock: this.#clock });
+    // callsPerMinute tokens at most, refilled at that rate: a short burst goes out at once.
+    this.#bucket = new TokenBucket({
+      capacity: this.#plan.callsPerMinute,
+      refillPerSecond: this.#plan.callsPerMinute / 60,
+      clock: this.#clock,
+    });
     this.#ledger = new CreditLedger({
       dailyBudget: this.#plan.dailyCredits,
       monthlyBudget: this.#plan.monthlyCredits,
@@ -413,7 +431,7 @@ export class CoinMarketCapClient {
     options: CallOptions = {},
   ): Promise<CmcResponse<CmcListing[]>> {
     if (!isObject(params) || typeof params.date !== 'string' || params.date === '') {
-      throw invalid('listingsHistorical needs a date');
+      throw invalid('listingsHistorical needs a date', 'date');
     }
     checkInteger('start', params.start, 1, Number.MAX_SAFE_INTEGER);
     checkInteger('limit', params.limit, 1, MAX_LIMIT);
@@ -505,27 +523,28 @@ export class CoinMarketCapClient {
       String(c).trim(),
     );
     if (values.length === 0 || values.some((c) => c === ''))
-      throw invalid('convert must list non-empty currency codes');
+      throw invalid('convert must list non-empty currency codes', 'convert');
     const max = this.#plan.maxConvert ?? MAX_CONVERTS;
     if (values.length > max)
-      throw invalid(`convert lists ${values.length} currencies; the plan allows ${max}`);
+      throw invalid(`convert lists ${values.length} currencies; the plan allows ${max}`, 'convert');
     return values;
   }
 
   /** Validates "exactly one of id, symbol, slug" and returns how many coins it names. */
   #selector(params: unknown): number {
-    if (!isObject(params)) throw invalid('expected { id } or { symbol } or { slug }');
+    if (!isObject(params)) throw invalid('expected { id } or { symbol } or { slug }', 'params');
     const given = (['id', 'symbol', 'slug'] as const).filter((k) => params[k] !== undefined);
     const [which] = given;
     if (given.length !== 1 || which === undefined) {
       throw invalid(
         `give exactly one of id, symbol and slug (got ${given.length === 0 ? 'none' : given.join(', ')})`,
+        'params',
       );
     }
     const values = list(params[which] as string | number | readonly (string | number)[]);
-    if (values.length === 0) throw invalid(`${which} must not be empty`);
+    if (values.length === 0) throw invalid(`${which} must not be empty`, which);
     if (which === 'id' && values.some((v) => typeof v !== 'number' || !Number.isInteger(v) || v < 1)) {
-      throw invalid('id must be positive integers');
+      throw invalid('id must be positive integers', 'id');
     }
     return values.length;
   }

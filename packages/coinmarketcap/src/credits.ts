@@ -1,4 +1,4 @@
-import { TributaryError } from '@tributary/core';
+import { OptionsError } from '@tributary/core';
 import { CreditBudgetExceededError } from './errors.js';
 
 /** The endpoints whose cost {@link estimateCredits} knows. */
@@ -83,8 +83,9 @@ export interface CreditLedgerOptions {
 function checkBudget(name: string, value: unknown): void {
   if (value === undefined) return;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new TributaryError(`${name} must be a non-negative number (got ${String(value)})`, {
-      code: 'INVALID_OPTIONS',
+    throw new OptionsError(`${name} must be a non-negative number (got ${String(value)})`, {
+      code: 'CMC_OPTIONS_INVALID',
+      option: name,
     });
   }
 }

@@ -4,16 +4,19 @@ import {
   defineSchema,
   Field,
   type Fields,
+  OptionsError,
   type PgClient,
   type PgPool,
   qualifiedName,
   quoteIdentifier,
   type Schema,
-  TributaryError,
   withClient,
 } from '@tributary/core';
 import { csvFormat, type FileFormat, parquetFormat, type Storage } from '@tributary/lake';
+import { DmsExportError } from './errors.js';
 import { CRYPTO_SCHEMA, CRYPTO_TABLES, type CryptoTableName } from './schemas.js';
+
+export { DmsExportError };
 
 /** Where the export of each table stands: the PostgreSQL snapshot its last export saw. */
 export interface ExportWatermarks {
@@ -58,27 +61,13 @@ export interface TableExport {
   readonly rows: number;
 }
 
-/**
- * Exporting to the raw zone failed: `cause` holds the driver's or storage's error.
- *
- * @example
- * ```ts
- * try { await exportTables({ pool, storage, mode: 'cdc' }); } catch (err) {
- *   if (err instanceof DmsExportError && err.code === 'CMC_EXPORT_NO_WATERMARK') await exportTables({ pool, storage, mode: 'full' });
- * }
- * ```
- */
-export class DmsExportError extends TributaryError {
-  override name = 'DmsExportError';
-}
-
 const CHANGES_TABLE = '_changes';
 const CAPTURE_FUNCTION = '_tributary_capture';
 const FETCH_ROWS = 1000;
 const FORMATS: Record<'csv' | 'parquet', FileFormat> = { csv: csvFormat, parquet: parquetFormat };
 
-function invalidOption(message: string, variable: string): DmsExportError {
-  return new DmsExportError(message, { code: 'CMC_EXPORT_OPTIONS_INVALID', context: { variable } });
+function invalidOption(message: string, option: string): OptionsError {
+  return new OptionsError(message, { code: 'CMC_EXPORT_OPTIONS_INVALID', option });
 }
 
 /**

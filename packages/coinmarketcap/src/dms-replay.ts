@@ -1,5 +1,13 @@
 import { Readable } from 'node:stream';
-import { type AnyField, defineSchema, Field, type FieldDef, type Fields, type Schema } from '@tributary/core';
+import {
+  type AnyField,
+  defineSchema,
+  Field,
+  type FieldDef,
+  type Fields,
+  OptionsError,
+  type Schema,
+} from '@tributary/core';
 import { csvFormat, parquetFormat, readParquetSchema, type Storage } from '@tributary/lake';
 import { DmsExportError } from './dms-export.js';
 import {
@@ -162,9 +170,9 @@ function resolveLayout(options: ReplayExportOptions): ResolvedDmsLayout {
   if (options.dms !== undefined) return resolveDmsLayout(options.dms, 'replayExport');
   const format = options.format ?? 'csv';
   if (format !== 'csv' && format !== 'parquet') {
-    throw new DmsExportError("replayExport options.format must be 'csv' or 'parquet'", {
+    throw new OptionsError("replayExport options.format must be 'csv' or 'parquet'", {
       code: 'CMC_EXPORT_OPTIONS_INVALID',
-      context: { variable: 'format' },
+      option: 'format',
     });
   }
   return exportTablesLayout(format);

@@ -3,38 +3,12 @@ import type {
   CreateReplicationTaskCommandInput,
   S3Settings,
 } from '@aws-sdk/client-database-migration-service';
-import { describeValue, type Fields, type Schema, TributaryError } from '@tributary/core';
+import { describeValue, type Fields, type Schema } from '@tributary/core';
 import { type DmsFileLayout, resolveDmsLayout } from './dms-layout.js';
+import { DmsSetupError } from './errors.js';
 import { CRYPTO_SCHEMA, CRYPTO_TABLES, type CryptoTableName } from './schemas.js';
 
-/**
- * `createDmsS3TargetEndpointInput` or `createDmsReplicationTaskInput` got an option DMS would
- * refuse, or one that would make files the transforms cannot read (`CMC_DMS_SETUP_INVALID`,
- * `context.option` names it).
- *
- * @example
- * ```ts
- * import { createDmsS3TargetEndpointInput, DmsSetupError } from '@tributary/coinmarketcap/dms';
- *
- * try {
- *   createDmsS3TargetEndpointInput({
- *     endpointIdentifier: 'cmc-raw',
- *     bucketName: 'Not_A_Bucket',
- *     serviceAccessRoleArn: 'arn:aws:iam::123456789012:role/dms-s3',
- *   });
- * } catch (err) {
- *   if (err instanceof DmsSetupError) console.log(err.context.option); // 'bucketName'
- *   else throw err;
- * }
- * ```
- */
-export class DmsSetupError extends TributaryError {
-  override name = 'DmsSetupError';
-
-  constructor(message: string, option: string, cause?: unknown) {
-    super(message, { code: 'CMC_DMS_SETUP_INVALID', context: { option }, cause });
-  }
-}
+export { DmsSetupError };
 
 /** Options of {@link createDmsS3TargetEndpointInput}. */
 export interface DmsS3TargetEndpointOptions {

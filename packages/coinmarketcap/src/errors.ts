@@ -1,4 +1,4 @@
-import { TributaryError } from '@tributary/core';
+import { OptionsError, TributaryError } from '@tributary/core';
 
 /** CoinMarketCap `status.error_code`s that mean the per-minute limit: worth waiting for. */
 const MINUTE_RATE_LIMIT = 1008;
@@ -186,3 +186,142 @@ export class CreditBudgetExceededError extends TributaryError {
     this.estimate = estimate;
   }
 }
+
+/**
+ * A value of the response does not fit the relational model (a number beyond NUMERIC(38,18), a
+ * malformed timestamp). `context.path` says where.
+ *
+ * @example
+ * ```ts
+ * const { data } = await cmc.listingsLatest({ limit: 100 });
+ * try {
+ *   normalizeListings(data);
+ * } catch (err) {
+ *   if (err instanceof CoinMarketCapNormalizeError) console.error(err.context.path);
+ *   else throw err;
+ * }
+ * ```
+ */
+export class CoinMarketCapNormalizeError extends TributaryError {
+  override name = 'CoinMarketCapNormalizeError';
+
+  constructor(message: string, path: string, value: unknown) {
+    super(message, { code: 'CMC_NORMALIZE_FAILED', context: { path, value: String(value) } });
+  }
+}
+
+/**
+ * A load was rolled back: nothing of it is in the database. `cause` holds the driver's error
+ * (e.g. SQLSTATE 57P01 when the backend was terminated), a `ValidationError` for rows that do not
+ * fit the schemas (`CMC_LOAD_INVALID`), or the error of the page source of
+ * {@link PostgresStore.loadSnapshot} (`CMC_LOAD_SOURCE_FAILED`, retryable when that error is);
+ * `context.table` names the table at fault, `context.page` the 1-based page.
+ *
+ * @example
+ * ```ts
+ * const { data } = await cmc.listingsLatest({ limit: 100 });
+ * try {
+ *   await store.load(normalizeListings(data), { source: 'listings/latest' });
+ * } catch (err) {
+ *   if (err instanceof PostgresStoreError) console.error(err.context.table, err.cause);
+ *   else throw err;
+ * }
+ * ```
+ */
+export class PostgresStoreError extends TributaryError {
+  override name = 'PostgresStoreError';
+}
+
+/**
+ * Exporting to the raw zone failed: `cause` holds the driver's or storage's error.
+ *
+ * @example
+ * ```ts
+ * try { await exportTables({ pool, storage, mode: 'cdc' }); } catch (err) {
+ *   if (err instanceof DmsExportError && err.code === 'CMC_EXPORT_NO_WATERMARK') await exportTables({ pool, storage, mode: 'full' });
+ * }
+ * ```
+ */
+export class DmsExportError extends TributaryError {
+  override name = 'DmsExportError';
+}
+
+/**
+ * `createDmsS3TargetEndpointInput` or `createDmsReplicationTaskInput` got an option DMS would
+ * refuse, or one that would make files the transforms cannot read (`CMC_DMS_SETUP_INVALID`,
+ * `context.option` names it).
+ *
+ * @example
+ * ```ts
+ * import { createDmsS3TargetEndpointInput, DmsSetupError } from '@tributary/coinmarketcap/dms';
+ *
+ * try {
+ *   createDmsS3TargetEndpointInput({
+ *     endpointIdentifier: 'cmc-raw',
+ *     bucketName: 'Not_A_Bucket',
+ *     serviceAccessRoleArn: 'arn:aws:iam::123456789012:role/dms-s3',
+ *   });
+ * } catch (err) {
+ *   if (err instanceof DmsSetupError) console.log(err.context.option); // 'bucketName'
+ *   else throw err;
+ * }
+ * ```
+ */
+export class DmsSetupError extends OptionsError {
+  override name = 'DmsSetupError';
+
+  constructor(message: string, option: string, cause?: unknown) {
+    super(message, { code: 'CMC_DMS_OPTIONS_INVALID', option, cause });
+  }
+}
+
+/**
+ * A crypto transform failed: `cause` holds the lake's error.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await cryptoRawToProcessed({ raw: lake.raw, processed: lake.processed });
+ * } catch (err) {
+ *   if (err instanceof CryptoTransformError) console.error(err.code, err.cause);
+ *   else throw err;
+ * }
+ * ```
+ */
+export class CryptoTransformError extends TributaryError {
+  override name = 'CryptoTransformError';
+}
+
+/**
+ * Every code the coinmarketcap package's errors carry. `<AREA>_OPTIONS_INVALID` is a wrong option
+ * (an `OptionsError` from core), `<THING>_INVALID` wrong data.
+ *
+ * @example
+ * ```ts
+ * const retryLater: readonly CoinMarketCapErrorCode[] = ['CMC_API_ERROR', 'CMC_BAD_RESPONSE'];
+ * ```
+ */
+export type CoinMarketCapErrorCode =
+  | 'CMC_OPTIONS_INVALID'
+  | 'CMC_API_ERROR'
+  | 'CMC_BAD_RESPONSE'
+  | 'CMC_REQUEST_FAILED'
+  | 'CMC_CREDIT_BUDGET_EXCEEDED'
+  | 'CMC_NORMALIZE_FAILED'
+  | 'CMC_STORE_OPTIONS_INVALID'
+  | 'CMC_STORE_INIT_FAILED'
+  | 'CMC_LOAD_INVALID'
+  | 'CMC_LOAD_FAILED'
+  | 'CMC_LOAD_SOURCE_FAILED'
+  | 'CMC_EXPORT_OPTIONS_INVALID'
+  | 'CMC_EXPORT_INVALID'
+  | 'CMC_EXPORT_FAILED'
+  | 'CMC_EXPORT_CAPTURE_FAILED'
+  | 'CMC_EXPORT_NO_WATERMARK'
+  | 'CMC_EXPORT_UNREAD'
+  | 'CMC_EXPORT_WATERMARK_FAILED'
+  | 'CMC_DMS_OPTIONS_INVALID'
+  | 'CMC_DMS_LAYOUT_INVALID'
+  | 'CMC_TRANSFORM_OPTIONS_INVALID'
+  | 'CMC_TRANSFORM_INVALID'
+  | 'CMC_TRANSFORM_FAILED';

@@ -123,7 +123,7 @@ export async function startFixtureServer(options: FixtureServerOptions = {}): Pr
   const setSnapshot = (n: number): void => {
     if (!Number.isInteger(n) || n < 0 || n >= dataset.snapshots) {
       throw new TributaryError(`snapshot must be an integer from 0 to ${dataset.snapshots - 1} (got ${n})`, {
-        code: 'INVALID_ARGUMENT',
+        code: 'ARGUMENT_INVALID',
       });
     }
     snapshot = n;

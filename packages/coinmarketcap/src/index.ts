@@ -42,6 +42,7 @@ export type { ReplayExportOptions } from './dms-replay.js';
 export { replayExport } from './dms-replay.js';
 export type {
   CoinMarketCapApiErrorOptions,
+  CoinMarketCapErrorCode,
   CoinMarketCapResponseErrorOptions,
   CoinMarketCapResponseProblem,
   CreditPeriod,

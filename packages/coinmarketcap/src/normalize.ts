@@ -1,4 +1,5 @@
-import { normalizeDecimal, parseIsoTimestamp, TributaryError } from '@tributary/core';
+import { normalizeDecimal, parseIsoTimestamp } from '@tributary/core';
+import { CoinMarketCapNormalizeError } from './errors.js';
 import type { CryptocurrencyRow, CryptocurrencyTagRow, PlatformRow, QuoteRow, TagRow } from './schemas.js';
 import type {
   CmcListing,
@@ -8,6 +9,8 @@ import type {
   CmcResponse,
   CmcTag,
 } from './types.js';
+
+export { CoinMarketCapNormalizeError };
 
 /** The rows of one API response, per table of the relational model. */
 export interface NormalizedListings {
@@ -22,29 +25,6 @@ export interface NormalizedListings {
 export interface NormalizeOptions {
   /** The convert currencies to keep (e.g. `'USD'` or `['USD', 'EUR']`). Default: every one in the response. */
   convert?: string | readonly string[];
-}
-
-/**
- * A value of the response does not fit the relational model (a number beyond NUMERIC(38,18), a
- * malformed timestamp). `context.path` says where.
- *
- * @example
- * ```ts
- * const { data } = await cmc.listingsLatest({ limit: 100 });
- * try {
- *   normalizeListings(data);
- * } catch (err) {
- *   if (err instanceof CoinMarketCapNormalizeError) console.error(err.context.path);
- *   else throw err;
- * }
- * ```
- */
-export class CoinMarketCapNormalizeError extends TributaryError {
-  override name = 'CoinMarketCapNormalizeError';
-
-  constructor(message: string, path: string, value: unknown) {
-    super(message, { code: 'CMC_NORMALIZE_FAILED', context: { path, value: String(value) } });
-  }
 }
 
 const PRECISION = 38;

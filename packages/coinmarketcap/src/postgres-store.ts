@@ -6,6 +6,7 @@ import {
   type EventListener,
   emitSafely,
   type Fields,
+  OptionsError,
   type PgClient,
   type PgPool,
   qualifiedName,
@@ -17,9 +18,12 @@ import {
   withClient,
 } from '@tributary/core';
 import { from as copyFrom } from 'pg-copy-streams';
+import { PostgresStoreError } from './errors.js';
 import { type NormalizedListings, type NormalizeOptions, normalizeListings } from './normalize.js';
 import { CRYPTO_SCHEMA, CRYPTO_TABLES, type CryptoTableName } from './schemas.js';
 import type { CmcListing, CmcStatus } from './types.js';
+
+export { PostgresStoreError };
 
 /**
  * A `pg` client as {@link PostgresStore} uses it.
@@ -89,28 +93,6 @@ export interface LoadResult {
   readonly tables: Readonly<Record<CryptoTableName, TableLoadCounts>>;
 }
 
-/**
- * A load was rolled back: nothing of it is in the database. `cause` holds the driver's error
- * (e.g. SQLSTATE 57P01 when the backend was terminated), a `ValidationError` for rows that do not
- * fit the schemas (`CMC_LOAD_INVALID`), or the error of the page source of
- * {@link PostgresStore.loadSnapshot} (`CMC_LOAD_SOURCE_FAILED`, retryable when that error is);
- * `context.table` names the table at fault, `context.page` the 1-based page.
- *
- * @example
- * ```ts
- * const { data } = await cmc.listingsLatest({ limit: 100 });
- * try {
- *   await store.load(normalizeListings(data), { source: 'listings/latest' });
- * } catch (err) {
- *   if (err instanceof PostgresStoreError) console.error(err.context.table, err.cause);
- *   else throw err;
- * }
- * ```
- */
-export class PostgresStoreError extends TributaryError {
-  override name = 'PostgresStoreError';
-}
-
 const SOURCE = 'coinmarketcap-postgres';
 // Order matters only for readers of a half-applied transaction, which never exist; parents first anyway.
 const DATA_TABLES = ['platform', 'tag', 'cryptocurrency', 'cryptocurrency_tag', 'quote'] as const;
@@ -123,8 +105,8 @@ const KEEP_WHEN_NULL: Partial<Record<DataTable, ReadonlySet<string>>> = {
 const NEWER_ONLY: Partial<Record<DataTable, string>> = { cryptocurrency: 'last_updated' };
 const COPY_CHUNK_CHARS = 64 * 1024;
 
-function invalidOption(message: string, field: string): TributaryError {
-  return new TributaryError(message, { code: 'CMC_STORE_OPTIONS_INVALID', context: { variable: field } });
+function invalidOption(message: string, option: string): OptionsError {
+  return new OptionsError(message, { code: 'CMC_STORE_OPTIONS_INVALID', option });
 }
 
 /** Rows of one page, validated, per data table. */

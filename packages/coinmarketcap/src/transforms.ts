@@ -1,4 +1,4 @@
-import { TributaryError } from '@tributary/core';
+import { OptionsError } from '@tributary/core';
 import {
   byDay,
   byField,
@@ -21,7 +21,10 @@ import {
 } from './curated-schemas.js';
 import { type DmsFileLayout, resolveDmsLayout } from './dms-layout.js';
 import { replayExport } from './dms-replay.js';
+import { CryptoTransformError } from './errors.js';
 import { CRYPTO_SCHEMA, cryptocurrencySchema, type QuoteRow, quoteSchema } from './schemas.js';
+
+export { CryptoTransformError };
 
 /** Options of {@link cryptoRawToProcessed}. */
 export interface CryptoRawToProcessedOptions {
@@ -116,23 +119,6 @@ export interface CryptoProcessedToCuratedResult {
 }
 
 /**
- * A crypto transform failed: `cause` holds the lake's error.
- *
- * @example
- * ```ts
- * try {
- *   await cryptoRawToProcessed({ raw: lake.raw, processed: lake.processed });
- * } catch (err) {
- *   if (err instanceof CryptoTransformError) console.error(err.code, err.cause);
- *   else throw err;
- * }
- * ```
- */
-export class CryptoTransformError extends TributaryError {
-  override name = 'CryptoTransformError';
-}
-
-/**
  * The processed zone's table of the latest state per cryptocurrency.
  *
  * @example
@@ -222,8 +208,8 @@ function isStorage(value: unknown): value is Storage {
   return !!s && typeof s.put === 'function' && typeof s.list === 'function';
 }
 
-function invalid(message: string, variable: string): CryptoTransformError {
-  return new CryptoTransformError(message, { code: 'CMC_TRANSFORM_OPTIONS_INVALID', context: { variable } });
+function invalid(message: string, option: string): OptionsError {
+  return new OptionsError(message, { code: 'CMC_TRANSFORM_OPTIONS_INVALID', option });
 }
 
 function checkTableFormat(value: unknown, fn: string): LakeTableFormat {
@@ -331,10 +317,10 @@ export async function cryptoRawToProcessed(
     try {
       resolveDmsLayout(options.dms, 'cryptoRawToProcessed');
     } catch (error) {
-      throw new CryptoTransformError(`cryptoRawToProcessed options.dms: ${(error as Error).message}`, {
+      throw new OptionsError(`cryptoRawToProcessed options.dms: ${(error as Error).message}`, {
         code: 'CMC_TRANSFORM_OPTIONS_INVALID',
+        option: 'dms',
         cause: error,
-        context: { variable: 'dms' },
       });
     }
   }

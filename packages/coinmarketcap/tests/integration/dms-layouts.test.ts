@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Fields, Schema } from '@tributary/core';
+import { type Fields, OptionsError, type Schema } from '@tributary/core';
 import { LocalStorage, MemoryStorage, readDataset } from '@tributary/lake';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateFixtures } from '../../fixtures/generate.js';
@@ -12,7 +12,6 @@ import { replayExport } from '../../src/dms-replay.js';
 import { normalizeListings } from '../../src/normalize.js';
 import { CRYPTO_TABLES, type CryptoTableName, cryptocurrencySchema, quoteSchema } from '../../src/schemas.js';
 import {
-  CryptoTransformError,
   cryptoRawToProcessed,
   PROCESSED_CRYPTOCURRENCY_TABLE,
   PROCESSED_QUOTE_TABLE,
@@ -404,8 +403,12 @@ describe('cryptoRawToProcessed with a DMS layout', () => {
       dms: { addColumnNames: true } as DmsFileLayout,
     }).catch((err: unknown) => err);
 
-    expect(error).toBeInstanceOf(CryptoTransformError);
-    expect(error).toMatchObject({ code: 'CMC_TRANSFORM_OPTIONS_INVALID', context: { variable: 'dms' } });
+    expect(error).toBeInstanceOf(OptionsError);
+    expect(error).toMatchObject({
+      code: 'CMC_TRANSFORM_OPTIONS_INVALID',
+      option: 'dms',
+      context: { option: 'dms' },
+    });
     expect(String((error as Error).message)).toContain('layout.addColumnNames');
   });
 });

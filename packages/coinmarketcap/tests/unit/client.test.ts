@@ -1,5 +1,12 @@
 import { inspect } from 'node:util';
-import { loadConfig, RetryExhaustedError, Secret, TributaryError } from '@tributary/core';
+import {
+  type Clock,
+  loadConfig,
+  OptionsError,
+  RetryExhaustedError,
+  Secret,
+  TributaryError,
+} from '@tributary/core';
 import { describe, expect, it } from 'vitest';
 import {
   CMC_PRO_BASE_URL,
@@ -13,7 +20,6 @@ import {
   CoinMarketCapResponseError,
   CreditBudgetExceededError,
 } from '../../src/errors.js';
-import { type Clock, TokenBucket } from '../../src/rate-limit.js';
 
 const KEY = 'super-secret-key-1234';
 
@@ -51,16 +57,19 @@ function scriptedFetch(replies: Reply[] | ((url: URL) => Reply)): { fetch: Fetch
   return { fetch, calls };
 }
 
-/** A manual clock: sleep advances time at once. */
+/** A manual clock: a timer advances time at once and fires. */
 function manualClock(start = Date.parse('2026-03-10T12:00:00.000Z')): Clock & { t: number; slept: number[] } {
   const clock = {
     t: start,
     slept: [] as number[],
     now: () => clock.t,
-    sleep: async (ms: number) => {
+    setTimeout: (fn: () => void, ms: number) => {
       clock.slept.push(ms);
       clock.t += ms;
+      fn();
+      return undefined;
     },
+    clearTimeout: () => {},
   };
   return clock;
 }
@@ -137,7 +146,8 @@ describe('CoinMarketCapClient', () => {
           () => new CoinMarketCapClient({ baseUrl, fetch: scriptedFetch([]).fetch }),
         );
 
-        expect(error.code).toBe('INVALID_OPTIONS');
+        expect(error).toBeInstanceOf(OptionsError);
+        expect(error.code).toBe('CMC_OPTIONS_INVALID');
         expect(error.context.option).toBe('baseUrl');
         expect(error.message).toContain('baseUrl');
         expect(error.message).toContain(problem);
@@ -154,7 +164,8 @@ describe('CoinMarketCapClient', () => {
     ])('refuses an apiKey with %s, never echoing it', (_what, apiKey) => {
       const error = optionsError(() => new CoinMarketCapClient({ apiKey, fetch: scriptedFetch([]).fetch }));
 
-      expect(error.code).toBe('INVALID_OPTIONS');
+      expect(error).toBeInstanceOf(OptionsError);
+      expect(error.code).toBe('CMC_OPTIONS_INVALID');
       expect(error.context.option).toBe('apiKey');
       if (apiKey.trim() !== '') expect(printed(error)).not.toContain(apiKey.trim().slice(0, 12));
     });
@@ -519,23 +530,17 @@ describe('CoinMarketCapClient', () => {
       await client.fiatMap();
       expect(clock.slept).toEqual([30_000]);
     });
-  });
-});
 
-describe('TokenBucket', () => {
-  describe('take', () => {
-    it('allows a burst of callsPerMinute, then refills at that rate', async () => {
-      const clock = manualClock(0);
-      const bucket = new TokenBucket({ callsPerMinute: 60, clock });
-      for (let i = 0; i < 60; i++) expect(bucket.tryTake()).toBe(true);
-      expect(bucket.tryTake()).toBe(false);
-      expect(bucket.waitMs()).toBe(1000);
-      clock.t += 500;
-      expect(bucket.tryTake()).toBe(false);
-      clock.t += 500;
-      expect(bucket.tryTake()).toBe(true);
-      await bucket.take();
-      expect(clock.slept).toEqual([1000]);
+    it.each([0, -1, Number.NaN, '30'])('refuses plan.callsPerMinute %s, naming it', (callsPerMinute) => {
+      let error: unknown;
+      try {
+        new CoinMarketCapClient({ fetch: scriptedFetch([]).fetch, plan: { callsPerMinute } as never });
+      } catch (caught) {
+        error = caught;
+      }
+
+      expect(error).toBeInstanceOf(OptionsError);
+      expect(error).toMatchObject({ code: 'CMC_OPTIONS_INVALID', option: 'plan.callsPerMinute' });
     });
   });
 });

@@ -113,7 +113,7 @@ describe('createDmsS3TargetEndpointInput', () => {
     const error = thrown(() => endpoint(extra as never));
 
     expect(error).toBeInstanceOf(DmsSetupError);
-    expect(error).toMatchObject({ code: 'CMC_DMS_SETUP_INVALID', context: { option } });
+    expect(error).toMatchObject({ code: 'CMC_DMS_OPTIONS_INVALID', context: { option } });
   });
 });
 
@@ -185,6 +185,6 @@ describe('createDmsReplicationTaskInput', () => {
     const error = thrown(() => createDmsReplicationTaskInput({ ...TASK, ...extra } as never));
 
     expect(error).toBeInstanceOf(DmsSetupError);
-    expect(error).toMatchObject({ code: 'CMC_DMS_SETUP_INVALID', context: { option } });
+    expect(error).toMatchObject({ code: 'CMC_DMS_OPTIONS_INVALID', context: { option } });
   });
 });

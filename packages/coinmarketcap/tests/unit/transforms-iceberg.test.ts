@@ -41,11 +41,12 @@ async function collect<T>(rows: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-const invalidOption = (variable: string) => ({
-  name: 'CryptoTransformError',
+const invalidOption = (option: string) => ({
+  name: 'OptionsError',
   code: 'CMC_TRANSFORM_OPTIONS_INVALID',
-  message: expect.stringContaining(`options.${variable}`),
-  context: { variable },
+  message: expect.stringContaining(`options.${option}`),
+  option,
+  context: { option },
 });
 
 describe('crypto transforms on Iceberg', () => {

@@ -1,10 +1,10 @@
+import { OptionsError } from '@tributary/core';
 import { byDay, MemoryStorage, readDataset, writeDataset } from '@tributary/lake';
 import { describe, expect, it } from 'vitest';
 import { coinDailySchema, marketDailySchema } from '../../src/curated-schemas.js';
 import { quoteSchema } from '../../src/schemas.js';
 import {
   COIN_DAILY_TABLE,
-  CryptoTransformError,
   cryptoProcessedToCurated,
   cryptoRawToProcessed,
   MARKET_DAILY_TABLE,
@@ -40,11 +40,12 @@ describe('crypto transforms', () => {
     it('rejects a missing storage with a typed error', async () => {
       const processed = new MemoryStorage();
       await expect(cryptoRawToProcessed({ raw: undefined as never, processed })).rejects.toMatchObject({
-        name: 'CryptoTransformError',
+        name: 'OptionsError',
         code: 'CMC_TRANSFORM_OPTIONS_INVALID',
+        option: 'raw',
       });
       await expect(cryptoProcessedToCurated({ processed, curated: {} as never })).rejects.toBeInstanceOf(
-        CryptoTransformError,
+        OptionsError,
       );
     });
   });

@@ -92,6 +92,17 @@ describe('TokenBucket', () => {
       expect([full, bucket.waitMs(), bucket.waitMs(2)]).toEqual([0, 250, 500]);
     });
 
+    it('waits exactly the refill time at a rate that is not exact in binary (2 a minute)', () => {
+      const clock = fakeClock();
+      const bucket = new TokenBucket({ capacity: 2, refillPerSecond: 2 / 60, clock });
+      bucket.debit(2);
+
+      const wait = bucket.waitMs();
+      clock.advance(wait);
+
+      expect([wait, bucket.tryTake()]).toEqual([30_000, true]);
+    });
+
     it('waits for a full bucket when asked for more than the capacity', () => {
       const clock = fakeClock();
       const bucket = new TokenBucket({ capacity: 100, refillPerSecond: 100, clock });
