@@ -1,15 +1,26 @@
-import { describeValue, type EventListener, emitSafely, TributaryError } from '@tributary/core';
+import {
+  type Clock,
+  describeValue,
+  type EventListener,
+  emitSafely,
+  optionChecks,
+  sleep,
+  systemClock,
+} from '@tributary/core';
 import {
   AnomalyInjector,
   type AnomalyOptions,
   type ResolvedAnomalies,
   resolveAnomalies,
 } from './anomalies.js';
+import { FleetError, UnknownSensorTypeError } from './errors.js';
 import { defaultSensorTypes } from './models.js';
 import { Prng } from './prng.js';
 import { type SensorRecord, sensorRecordId } from './record.js';
 import { SensorTypeRegistry } from './registry.js';
-import { type SensorType, UnknownSensorTypeError } from './sensor-type.js';
+import type { SensorType } from './sensor-type.js';
+
+export { FleetError };
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
@@ -18,33 +29,16 @@ const EVENT_EVERY = 1_000;
 const MAX_SENSORS = 1_000_000;
 
 /**
- * A fleet's options are wrong (`FLEET_INVALID`, `context.option` names the option), or a sensor
- * model failed or returned a value that is not a finite number (`SENSOR_MODEL_FAILED`, with
- * `context.sensorId` and `cause`).
+ * The time source of a fleet in real-time mode.
+ *
+ * @deprecated Use core's {@link Clock}; this is the same type.
  *
  * @example
  * ```ts
- * try { new Fleet({ types: builtInSensorTypes, ratePerSecond: 0, seed: 1 }); }
- * catch (err) { if (err instanceof FleetError) console.log(err.context.option); } // 'ratePerSecond'
+ * const clock: FleetClock = systemClock;
  * ```
  */
-export class FleetError extends TributaryError {
-  override name = 'FleetError';
-
-  constructor(
-    message: string,
-    options: { code?: string; cause?: unknown; context?: Record<string, unknown> } = {},
-  ) {
-    super(message, { code: options.code ?? 'FLEET_INVALID', cause: options.cause, context: options.context });
-  }
-}
-
-/** The time source of a fleet in real-time mode (the same shape as the lake delivery's clock); inject a fake one in tests. */
-export interface FleetClock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+export type FleetClock = Clock;
 
 export interface FleetOptions {
   /** The sensor types to simulate: a list or a registry (every type it holds). Default: the three built-ins. */
@@ -76,7 +70,7 @@ export interface FleetOptions {
   utcOffsetMinutes?: number;
   anomalies?: AnomalyOptions;
   /** Default: `Date.now` and the global timers. */
-  clock?: FleetClock;
+  clock?: Clock;
   /** Aborting it ends the iteration: the pending `next()` rejects with `signal.reason`. */
   signal?: AbortSignal;
   onEvent?: EventListener;
@@ -120,23 +114,14 @@ interface Resolved {
   readonly jitter: number;
   readonly offsetMs: number;
   readonly anomalies: ResolvedAnomalies | undefined;
-  readonly clock: FleetClock;
+  readonly clock: Clock;
   readonly signal: AbortSignal | undefined;
   readonly onEvent: EventListener | undefined;
   readonly source: string;
 }
 
-const defaultClock: FleetClock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
-
-function invalid(option: string, value: unknown, expected: string): FleetError {
-  return new FleetError(`Fleet option ${option} must be ${expected}, got ${describeValue(value)}`, {
-    context: { option },
-  });
-}
+const check = optionChecks('Fleet', 'FLEET_OPTIONS_INVALID');
+const invalid = check.invalid;
 
 function optionalNumber(option: string, value: unknown, ok: (n: number) => boolean, expected: string) {
   if (value === undefined) return undefined;
@@ -229,16 +214,7 @@ function resolve(options: FleetOptions): Resolved {
   if (options.simulated !== undefined && typeof options.simulated !== 'boolean') {
     throw invalid('simulated', options.simulated, 'a boolean');
   }
-  const clock = options.clock ?? defaultClock;
-  if (
-    typeof clock !== 'object' ||
-    clock === null ||
-    typeof clock.now !== 'function' ||
-    typeof clock.setTimeout !== 'function' ||
-    typeof clock.clearTimeout !== 'function'
-  ) {
-    throw invalid('clock', clock, 'an object with now, setTimeout and clearTimeout');
-  }
+  const clock = options.clock === undefined ? systemClock : check.clock('clock', options.clock);
   const { signal, onEvent } = options;
   if (
     signal !== undefined &&
@@ -536,26 +512,6 @@ function modelError(
   });
 }
 
-function sleep(clock: FleetClock, ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolvePromise, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    let handle: unknown;
-    const onAbort = () => {
-      clock.clearTimeout(handle);
-      reject(signal?.reason);
-    };
-    // Listen first: a fake clock may run the callback before setTimeout returns.
-    signal?.addEventListener('abort', onAbort, { once: true });
-    handle = clock.setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolvePromise();
-    }, ms);
-  });
-}
-
 /**
  * A fleet of simulated sensors: N sensors per type, each reading on its own schedule (one
  * reading per `sensors / ratePerSecond` seconds, with jitter) from its own seeded model, merged
@@ -635,7 +591,7 @@ export class Fleet implements AsyncIterable<SensorRecord> {
       const due = record.timestamp.getTime();
       let now = r.clock.now();
       while (now < due) {
-        await sleep(r.clock, due - now, r.signal);
+        await sleep(due - now, { clock: r.clock, signal: r.signal });
         now = r.clock.now();
       }
       if (r.signal?.aborted) throw r.signal.reason;

@@ -5,6 +5,7 @@
 export type { AnomalyKind, AnomalyLength, AnomalyOptions } from './anomalies.js';
 export type { CuratedHourlyRow } from './curated-schema.js';
 export { curatedHourlySchema } from './curated-schema.js';
+export type { SensorsErrorCode } from './errors.js';
 export type { FleetClock, FleetOptions, FleetSensor, FleetStats, GenerateRecordsOptions } from './fleet.js';
 export { Fleet, FleetError, generateRecords } from './fleet.js';
 export type { HydraulicPressureModelState, PowerFactorModelState, TemperatureModelState } from './models.js';

@@ -1,78 +1,8 @@
-import { describeValue, TributaryError } from '@tributary/core';
+import { describeValue } from '@tributary/core';
+import { DuplicateSensorTypeError, SensorTypeError, UnknownSensorTypeError } from './errors.js';
 import type { Prng } from './prng.js';
 
-/**
- * A sensor type's definition is wrong (name, unit, range, decimals or model), or a registry was
- * given something that is not a sensor type. `context.sensorType` names the type when known.
- *
- * @example
- * ```ts
- * try { defineSensorType({ name: 'Vibration!', unit: 'mm/s', range: { min: 0, max: 50 }, model: () => 1 }); }
- * catch (err) { if (err instanceof SensorTypeError) console.log(err.code); } // SENSOR_TYPE_INVALID
- * ```
- */
-export class SensorTypeError extends TributaryError {
-  override name = 'SensorTypeError';
-
-  constructor(message: string, options: { code?: string; sensorType?: string; cause?: unknown } = {}) {
-    super(message, {
-      code: options.code ?? 'SENSOR_TYPE_INVALID',
-      cause: options.cause,
-      context: options.sensorType === undefined ? {} : { sensorType: options.sensorType },
-    });
-  }
-}
-
-/**
- * A registry (or a fleet's list of types) already holds a type of that name.
- *
- * @example
- * ```ts
- * try {
- *   defaultSensorTypes().register(temperatureSensorType);
- * } catch (err) {
- *   if (err instanceof DuplicateSensorTypeError) console.log(err.context.sensorType); // 'temperature'
- *   else throw err;
- * }
- * ```
- */
-export class DuplicateSensorTypeError extends SensorTypeError {
-  override name = 'DuplicateSensorTypeError';
-
-  constructor(sensorType: string) {
-    super(`A sensor type named ${JSON.stringify(sensorType)} is already registered`, {
-      code: 'SENSOR_TYPE_DUPLICATE',
-      sensorType,
-    });
-  }
-}
-
-/**
- * No sensor type of that name is registered.
- *
- * @example
- * ```ts
- * try {
- *   defaultSensorTypes().get('temprature');
- * } catch (err) {
- *   if (err instanceof UnknownSensorTypeError) console.log(err.known); // ['temperature', ...]
- *   else throw err;
- * }
- * ```
- */
-export class UnknownSensorTypeError extends SensorTypeError {
-  override name = 'UnknownSensorTypeError';
-  /** The names that are registered, to spot a typo. */
-  readonly known: readonly string[];
-
-  constructor(sensorType: string, known: readonly string[]) {
-    super(`No sensor type named ${JSON.stringify(sensorType)} (registered: ${known.join(', ') || 'none'})`, {
-      code: 'SENSOR_TYPE_UNKNOWN',
-      sensorType,
-    });
-    this.known = Object.freeze([...known]);
-  }
-}
+export { DuplicateSensorTypeError, SensorTypeError, UnknownSensorTypeError };
 
 /** The values a sensor type declares as normal. Readings outside it are anomalies (e.g. injected spikes). */
 export interface SensorRange {

@@ -1,46 +1,23 @@
 // What the sensor transforms share: their error, the checks of their options, UTC day and hour
 // arithmetic, and how they name and make their writes.
 import { createHash } from 'node:crypto';
-import { describeValue, type ErrorContext, type EventListener, TributaryError } from '@tributary/core';
+import { describeValue, type EventListener, OptionsError } from '@tributary/core';
 import type { IcebergCatalog, LakeTableFormat, Storage, WriteDatasetResult } from '@tributary/lake';
+import { SensorTransformError } from '../errors.js';
+
+export { SensorTransformError };
 
 export const HOUR_MS = 3_600_000;
 /** Part of every write id: a change in how the output is computed must give new file names. */
 const VERSION = 'tributary-sensors-transforms/1';
 
-/**
- * A sensor transform cannot run: an option is wrong (`SENSOR_TRANSFORM_INVALID`, `context.option`
- * names it), the processed table is not partitioned by `dt` and `hour`
- * (`SENSOR_TRANSFORM_LAYOUT`, `context.key`), or reading failed or the input changed during the
- * run (`SENSOR_TRANSFORM_FAILED`, with `cause`). Storage and dataset errors of the lake reach the
- * caller as they are. A raw object outside the Firehose layout does not stop a run: it is
- * reported in `unreadObjects` and by a `failure` event whose `error` is a `SensorTransformError`
- * with code `SENSOR_RAW_OBJECT_UNREAD` and `context.key` and `context.reason`.
- *
- * @example
- * ```ts
- * try { await rawToProcessed({ raw: lake.raw, processed: lake.processed, dates: ['2026-13-01'] }); }
- * catch (err) { if (err instanceof SensorTransformError) console.log(err.code, err.context.option); } // SENSOR_TRANSFORM_INVALID dates
- * ```
- */
-export class SensorTransformError extends TributaryError {
-  override name = 'SensorTransformError';
-
-  constructor(message: string, options: { code?: string; context?: ErrorContext; cause?: unknown } = {}) {
-    super(message, {
-      code: options.code ?? 'SENSOR_TRANSFORM_INVALID',
-      context: options.context,
-      cause: options.cause,
-    });
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Options
 
-export function invalidOption(option: string, value: unknown, expected: string): SensorTransformError {
-  return new SensorTransformError(`Option ${option} must be ${expected}, got ${describeValue(value)}`, {
-    context: { option },
+export function invalidOption(option: string, value: unknown, expected: string): OptionsError {
+  return new OptionsError(`Option ${option} must be ${expected}, got ${describeValue(value)}`, {
+    code: 'SENSOR_TRANSFORM_OPTIONS_INVALID',
+    option,
   });
 }
 

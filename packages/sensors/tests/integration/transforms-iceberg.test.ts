@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { Fields, Schema } from '@tributary/core';
+import { type Fields, OptionsError, type Schema } from '@tributary/core';
 import {
   byHour,
   createDelivery,
@@ -29,7 +29,6 @@ import {
   rawToProcessed,
   sensorErrorSchema,
 } from '../../src/transforms/raw-to-processed.js';
-import { SensorTransformError } from '../../src/transforms/shared.js';
 
 const PYTHON = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../spark/.venv/bin/python');
 const COUNT = 6_000;
@@ -227,14 +226,14 @@ describe('sensor transforms with tableFormat iceberg', () => {
   it('refuses an unknown table format and a catalog without Iceberg, naming the option', async () => {
     const { processed, curated } = zones.iceberg;
     const bad = rawToProcessed({ raw, processed, tableFormat: 'delta' as 'hive' });
-    await expect(bad).rejects.toBeInstanceOf(SensorTransformError);
+    await expect(bad).rejects.toBeInstanceOf(OptionsError);
     await expect(bad).rejects.toMatchObject({
-      code: 'SENSOR_TRANSFORM_INVALID',
+      code: 'SENSOR_TRANSFORM_OPTIONS_INVALID',
       context: { option: 'tableFormat' },
     });
     const catalog = { load: async () => undefined, commit: async () => undefined } as never;
     await expect(processedToCurated({ processed, curated, catalog })).rejects.toMatchObject({
-      code: 'SENSOR_TRANSFORM_INVALID',
+      code: 'SENSOR_TRANSFORM_OPTIONS_INVALID',
       context: { option: 'catalog' },
     });
   });

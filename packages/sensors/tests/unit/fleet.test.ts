@@ -1,4 +1,4 @@
-import type { TributaryEvent } from '@tributary/core';
+import { OptionsError, type TributaryEvent } from '@tributary/core';
 import { describe, expect, it } from 'vitest';
 import { Fleet, type FleetClock, FleetError, type FleetOptions, generateRecords } from '../../src/fleet.js';
 import {
@@ -679,14 +679,14 @@ describe('Fleet', () => {
       ['anomalies.spikeRate', { anomalies: { spikeRate: 2 } }],
       ['anomalies.stuckLength', { anomalies: { stuckRate: 0.1, stuckLength: { min: 5, max: 2 } } }],
       ['anomalies', { anomalies: { spikeRate: 0.5, stuckRate: 0.3, dropoutRate: 0.3 } }],
-    ])('rejects a bad %s with FLEET_INVALID', (option, override) => {
+    ])('rejects a bad %s with FLEET_OPTIONS_INVALID', (option, override) => {
       const error = thrown(
         () => new Fleet({ ...base, ...(override as Partial<FleetOptions>) }),
-      ) as FleetError;
+      ) as OptionsError;
 
-      expect(error).toBeInstanceOf(FleetError);
-      expect(error.code).toBe('FLEET_INVALID');
-      expect(error.context.option).toBe(option);
+      expect(error).toBeInstanceOf(OptionsError);
+      expect(error.code).toBe('FLEET_OPTIONS_INVALID');
+      expect([error.option, error.context.option]).toEqual([option, option]);
     });
 
     it('rejects duplicate types and counts for unknown types', () => {

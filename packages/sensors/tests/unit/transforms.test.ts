@@ -458,9 +458,9 @@ describe('rawToProcessed', () => {
         await expect(
           rawToProcessed({ raw, processed, ...patch } as Parameters<typeof rawToProcessed>[0]),
         ).rejects.toMatchObject({
-          name: 'SensorTransformError',
-          code: 'SENSOR_TRANSFORM_INVALID',
-          context: { option },
+          name: 'OptionsError',
+          code: 'SENSOR_TRANSFORM_OPTIONS_INVALID',
+          option,
         });
       }
     });
