@@ -15,6 +15,7 @@ import {
   classifyError,
   emitSafely,
   type SdkMiddlewareHost,
+  sleep,
   TributaryError,
 } from '@tributary/core';
 import type { CheckedQuery, ResolvedOptions } from './athena-options.js';
@@ -29,25 +30,6 @@ import type { CollectedResult, QueryColumn, QueryResult, QueryStats, Row } from 
 
 const ENGINE = 'athena';
 const SOURCE = 'athena';
-
-/** Wait between two polls; an abort (cancel, signal, timeout) ends the wait at once. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /** Why the internal controller was aborted. */
 type StopReason = { kind: 'cancel' } | { kind: 'signal'; reason: unknown } | { kind: 'timeout'; ms: number };
@@ -298,7 +280,8 @@ export class AthenaQueryResult<R extends Row> implements QueryResult<R> {
       if (status.State === 'CANCELLED') {
         throw new QueryCancelledError(ENGINE, queryId, status.StateChangeReason ?? 'cancelled on Athena');
       }
-      await sleep(delay, this.#abort.signal);
+      // An abort (cancel, signal, timeout) ends the wait between two polls at once.
+      await sleep(delay, { signal: this.#abort.signal });
       delay = Math.min(delay * 2, this.#options.maxPollIntervalMs);
     }
   }

@@ -1,4 +1,4 @@
-import { type ErrorContext, TributaryError } from '@tributary/core';
+import { type ErrorContext, OptionsError, TributaryError } from '@tributary/core';
 
 /**
  * A query failed on its engine. `reason` is the engine's own words (Athena's
@@ -130,11 +130,53 @@ export class LoadError extends TributaryError {
   }
 }
 
-/** Options of a loader or an engine are invalid (a merge without keys, a key that is not a column). */
-export class WarehouseOptionsError extends TributaryError {
+/**
+ * Options of a loader or an engine are invalid (a merge without keys, a key that is not a column):
+ * core's `OptionsError` with code `WAREHOUSE_OPTIONS_INVALID`; `option` names the option when the
+ * context does (`options` otherwise).
+ *
+ * @example
+ * ```ts
+ * import { AthenaClient } from '@aws-sdk/client-athena';
+ * import { AthenaEngine } from '@tributary/warehouse/athena';
+ * try {
+ *   new AthenaEngine({ client: new AthenaClient({}), pageSize: 5000 });
+ * } catch (err) {
+ *   if (err instanceof WarehouseOptionsError) console.log(err.option); // pageSize
+ *   else throw err;
+ * }
+ * ```
+ */
+export class WarehouseOptionsError extends OptionsError {
   override name = 'WarehouseOptionsError';
 
   constructor(message: string, context: ErrorContext = {}) {
-    super(message, { code: 'WAREHOUSE_OPTIONS_INVALID', context });
+    const option = typeof context.option === 'string' ? context.option : 'options';
+    super(message, { code: 'WAREHOUSE_OPTIONS_INVALID', option, context });
   }
 }
+
+/**
+ * Every code the warehouse package's errors carry. `<AREA>_OPTIONS_INVALID` is a wrong option,
+ * `<THING>_INVALID` wrong data.
+ *
+ * @example
+ * ```ts
+ * const retryLater: readonly WarehouseErrorCode[] = ['LOAD_SERIALIZATION_CONFLICT'];
+ * ```
+ */
+export type WarehouseErrorCode =
+  | 'WAREHOUSE_OPTIONS_INVALID'
+  | 'QUERY_FAILED'
+  | 'QUERY_CANCELLED'
+  | 'QUERY_RESULT_CONSUMED'
+  | 'LOAD_FAILED'
+  | 'LOAD_SERIALIZATION_CONFLICT'
+  | 'SOURCE_COLUMNS_UNKNOWN'
+  | 'SOURCE_DUPLICATE_KEYS'
+  | 'SOURCE_FORMATS_MIXED'
+  | 'SOURCE_FORMAT_UNSUPPORTED'
+  | 'SOURCE_NULL_KEYS'
+  | 'STOP_FAILED'
+  | 'TARGET_COLUMNS_MISSING'
+  | 'TARGET_MISSING';

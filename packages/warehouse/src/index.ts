@@ -1,4 +1,4 @@
-export type { LoadErrorDetail } from './errors.js';
+export type { LoadErrorDetail, WarehouseErrorCode } from './errors.js';
 export { LoadError, QueryCancelledError, QueryFailedError, WarehouseOptionsError } from './errors.js';
 export type { PostgresLoaderOptions } from './postgres-loader.js';
 export { PostgresLoader } from './postgres-loader.js';

@@ -10,7 +10,7 @@ import {
   StartQueryExecutionCommand,
   StopQueryExecutionCommand,
 } from '@aws-sdk/client-athena';
-import { TributaryError, type TributaryEvent } from '@tributary/core';
+import { OptionsError, TributaryError, type TributaryEvent } from '@tributary/core';
 import type { TableDefinition } from '@tributary/lake';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -128,6 +128,18 @@ describe('AthenaEngine', () => {
       ['an onEvent that is not a function', { onEvent: 'log' }],
     ])('rejects %s', (_what, options) => {
       expect(() => engine(options as Partial<AthenaEngineOptions>)).toThrow(WarehouseOptionsError);
+    });
+
+    it("reports a wrong option as core's OptionsError that names it", () => {
+      let error: unknown;
+      try {
+        engine({ pageSize: 1001 });
+      } catch (caught) {
+        error = caught;
+      }
+
+      expect(error).toBeInstanceOf(OptionsError);
+      expect(error).toMatchObject({ code: 'WAREHOUSE_OPTIONS_INVALID', option: 'pageSize' });
     });
 
     it('accepts a client alone and exposes no options object to mutate', () => {
