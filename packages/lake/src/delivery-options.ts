@@ -1,10 +1,11 @@
 import { randomUUID as cryptoRandomUUID } from 'node:crypto';
 import {
-  type BatcherClock,
+  type Clock,
   describeValue,
   type EventListener,
   type RetryOptions,
   type Schema,
+  systemClock,
   TributaryError,
 } from '@tributary/core';
 import type { DeliveryErrorType, DeliveryFlushed, DeliveryOptions } from './delivery.js';
@@ -29,7 +30,7 @@ export interface ResolvedDeliveryOptions {
   readonly maxInFlight: number;
   /** `undefined`: each put is tried once per flush (the storage's client retries its own calls). */
   readonly retry: RetryOptions | undefined;
-  readonly clock: BatcherClock;
+  readonly clock: Clock;
   readonly randomUUID: () => string;
   readonly onFlushed: ((flushed: DeliveryFlushed) => void | Promise<void>) | undefined;
   readonly onEvent: EventListener | undefined;
@@ -39,12 +40,6 @@ export interface ResolvedDeliveryOptions {
 const MAX_TIMER_MS = 2_147_483_647;
 const DEFAULT_BYTES = 5 * 1024 * 1024;
 const NAME_TIME = compileJavaTimePattern('yyyy-MM-dd-HH-mm-ss');
-
-const defaultClock: BatcherClock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
 
 /**
  * The key of one object: `<prefix evaluated at the oldest record's arrival><streamName>-<start,
@@ -126,7 +121,7 @@ export function resolveDeliveryOptions(options: DeliveryOptions): ResolvedDelive
   if (compression !== 'none' && compression !== 'gzip') {
     throw invalidOption('compression', compression, '"none" or "gzip"');
   }
-  const { clock = defaultClock, randomUUID = cryptoRandomUUID, onEvent, schema } = options;
+  const { clock = systemClock, randomUUID = cryptoRandomUUID, onEvent, schema } = options;
   if (
     typeof clock !== 'object' ||
     clock === null ||

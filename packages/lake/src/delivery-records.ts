@@ -84,7 +84,7 @@ function timeOf(value: Date | number): number {
     throw new TributaryError(
       `arrivalTime must be a valid Date or epoch milliseconds, got ${describeValue(value)}`,
       {
-        code: 'DELIVERY_INVALID_RECORD',
+        code: 'DELIVERY_RECORD_INVALID',
       },
     );
   }

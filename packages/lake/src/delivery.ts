@@ -2,14 +2,12 @@ import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import {
   Batcher,
-  type BatcherClock,
+  type Clock,
   type EventListener,
   emitSafely,
   type FlushFailedError,
   type FlushInfo,
   type FlushReason,
-  isRetryable,
-  RetryExhaustedError,
   type RetryOptions,
   type Schema,
   TributaryError,
@@ -17,7 +15,10 @@ import {
 } from '@tributary/core';
 import { objectKey, type ResolvedDeliveryOptions, resolveDeliveryOptions } from './delivery-options.js';
 import { type DeliveryEntry, ERROR_CODES, toEntry } from './delivery-records.js';
+import { DeliveryError } from './errors.js';
 import type { Storage } from './storage.js';
+
+export { DeliveryError };
 
 const gzip = promisify(gzipCallback);
 
@@ -48,8 +49,17 @@ export interface DeliveryRecord {
   arrivalTime?: Date | number;
 }
 
-/** The time source of a delivery (core's `BatcherClock`); inject a fake one in tests. */
-export type DeliveryClock = BatcherClock;
+/**
+ * The time source of a delivery; inject a fake one in tests.
+ *
+ * @deprecated Use core's {@link Clock}; this is the same type.
+ *
+ * @example
+ * ```ts
+ * const clock: DeliveryClock = systemClock;
+ * ```
+ */
+export type DeliveryClock = Clock;
 
 export interface DeliveryOptions {
   /** Where objects go: the zone's storage, usually `lake.raw`. */
@@ -93,7 +103,7 @@ export interface DeliveryOptions {
    */
   retry?: RetryOptions;
   /** Default: `Date.now` and the global timers. */
-  clock?: DeliveryClock;
+  clock?: Clock;
   /** The uuid of object names. Default `crypto.randomUUID`. */
   randomUUID?: () => string;
   /**
@@ -178,50 +188,6 @@ export interface Delivery {
   /** `close()`, for `await using`: the block's end writes out the buffer (and rejects if records remain undelivered). */
   [Symbol.asyncDispose](): Promise<void>;
   stats(): DeliveryStats;
-}
-
-/**
- * A flush failed after its retries. Its records are kept and written by the next flush
- * (interval, size, `flush()` or `close()`), under the same object keys: nothing accepted is lost.
- *
- * @example
- * ```ts
- * const delivery = createDelivery({ storage: lake.raw, prefix: 'sensors/', streamName: 'sensors' });
- * await delivery.write({ id: 'a-1', value: 21.5 });
- * try {
- *   await delivery.close();
- * } catch (err) {
- *   if (err instanceof DeliveryError) console.error(`${err.recordCount} records not yet delivered`, err.cause);
- *   else throw err;
- * }
- * ```
- */
-export class DeliveryError extends TributaryError {
-  override name = 'DeliveryError';
-  /** Accepted records that are not delivered yet because of this failure. */
-  readonly recordCount: number;
-  /** Object keys that could not be written. */
-  readonly keys: readonly string[];
-
-  constructor(
-    message: string,
-    options: { recordCount: number; keys: readonly string[]; cause?: unknown; stream?: string },
-  ) {
-    super(message, {
-      code: 'DELIVERY_FAILED',
-      cause: options.cause,
-      retryable: options.cause === undefined ? true : isRetryable(innermost(options.cause)),
-      context: { stream: options.stream, key: options.keys[0] },
-    });
-    this.recordCount = options.recordCount;
-    this.keys = Object.freeze([...options.keys]);
-  }
-}
-
-// withRetry gives up with a RetryExhaustedError, which is never retryable itself: whether the
-// next flush may succeed is the question of the error it gave up on.
-function innermost(cause: unknown): unknown {
-  return cause instanceof RetryExhaustedError ? cause.lastError : cause;
 }
 
 /**

@@ -1,4 +1,12 @@
-import { type ErrorContext, TributaryError } from '@tributary/core';
+import { type ErrorContext, isRetryable, RetryExhaustedError, TributaryError } from '@tributary/core';
+import type { ParquetErrorCode } from './formats/parquet/errors.js';
+import type { IcebergErrorCode } from './iceberg/errors.js';
+
+// The lake's error classes; the catalog's, Iceberg's and Parquet's live next to their code and are
+// re-exported here, so that this file lists every class and code of the package.
+export { CatalogError, SchemaChangeError } from './catalog/errors.js';
+export { ParquetError } from './formats/parquet/errors.js';
+export { IcebergError } from './iceberg/errors.js';
 
 /**
  * An object key that cannot be stored: empty, absolute, with `.` or `..` segments, a NUL, or
@@ -18,7 +26,7 @@ export class InvalidKeyError extends TributaryError {
   override name = 'InvalidKeyError';
 
   constructor(key: string, reason: string) {
-    super(`Invalid object key ${JSON.stringify(key)}: ${reason}`, { code: 'INVALID_KEY', context: { key } });
+    super(`Invalid object key ${JSON.stringify(key)}: ${reason}`, { code: 'KEY_INVALID', context: { key } });
   }
 }
 
@@ -123,3 +131,90 @@ export class FirehosePrefixError extends TributaryError {
     super(message, { code: 'FIREHOSE_PREFIX_INVALID', context });
   }
 }
+
+/**
+ * A flush failed after its retries. Its records are kept and written by the next flush
+ * (interval, size, `flush()` or `close()`), under the same object keys: nothing accepted is lost.
+ *
+ * @example
+ * ```ts
+ * const delivery = createDelivery({ storage: lake.raw, prefix: 'sensors/', streamName: 'sensors' });
+ * await delivery.write({ id: 'a-1', value: 21.5 });
+ * try {
+ *   await delivery.close();
+ * } catch (err) {
+ *   if (err instanceof DeliveryError) console.error(`${err.recordCount} records not yet delivered`, err.cause);
+ *   else throw err;
+ * }
+ * ```
+ */
+export class DeliveryError extends TributaryError {
+  override name = 'DeliveryError';
+  /** Accepted records that are not delivered yet because of this failure. */
+  readonly recordCount: number;
+  /** Object keys that could not be written. */
+  readonly keys: readonly string[];
+
+  constructor(
+    message: string,
+    options: { recordCount: number; keys: readonly string[]; cause?: unknown; stream?: string },
+  ) {
+    super(message, {
+      code: 'DELIVERY_FAILED',
+      cause: options.cause,
+      retryable: options.cause === undefined ? true : isRetryable(innermost(options.cause)),
+      context: { stream: options.stream, key: options.keys[0] },
+    });
+    this.recordCount = options.recordCount;
+    this.keys = Object.freeze([...options.keys]);
+  }
+}
+
+// withRetry gives up with a RetryExhaustedError, which is never retryable itself: whether the
+// next flush may succeed is the question of the error it gave up on.
+function innermost(cause: unknown): unknown {
+  return cause instanceof RetryExhaustedError ? cause.lastError : cause;
+}
+
+/**
+ * Every code the lake's errors carry. `<AREA>_OPTIONS_INVALID` is a wrong option, `<THING>_INVALID`
+ * wrong data. The error prefix's `errorOutputType` codes (`INVALID_JSON`, `VALIDATION_FAILED`) are
+ * Firehose's words for a record, not error codes.
+ *
+ * @example
+ * ```ts
+ * const retryLater: readonly LakeErrorCode[] = ['ICEBERG_COMMIT_CONFLICT', 'DATASET_CONFLICT'];
+ * ```
+ */
+export type LakeErrorCode =
+  | 'KEY_INVALID'
+  | 'RANGE_INVALID'
+  | 'OBJECT_NOT_FOUND'
+  | 'STORAGE_FAILED'
+  | 'STORAGE_OPTIONS_INVALID'
+  | 'PARTITION_INVALID'
+  | 'FIREHOSE_PREFIX_INVALID'
+  | 'LAKE_INVALID'
+  | 'FORMAT_UNKNOWN'
+  | 'CSV_INVALID'
+  | 'CSV_UTF8_INVALID'
+  | 'DATASET_INVALID'
+  | 'DATASET_CONFLICT'
+  | 'DATASET_FAILED'
+  | 'DATASET_MANIFEST_INVALID'
+  | 'DATASET_RECOVERY_FAILED'
+  | 'DELIVERY_INVALID'
+  | 'DELIVERY_RECORD_INVALID'
+  | 'DELIVERY_CLOSED'
+  | 'DELIVERY_FAILED'
+  | 'CATALOG_INVALID'
+  | 'CATALOG_FAILED'
+  | 'CATALOG_DATABASE_NOT_FOUND'
+  | 'CATALOG_TABLE_NOT_FOUND'
+  | 'CATALOG_EMPTY_TABLE'
+  | 'CATALOG_MIXED_FORMATS'
+  | 'CATALOG_LAYOUT_INCONSISTENT'
+  | 'CATALOG_MALFORMED_RECORD'
+  | 'SCHEMA_INCOMPATIBLE'
+  | IcebergErrorCode
+  | ParquetErrorCode;

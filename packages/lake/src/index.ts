@@ -59,6 +59,7 @@ export type {
   DeliveryStats,
 } from './delivery.js';
 export { createDelivery, DeliveryError } from './delivery.js';
+export type { LakeErrorCode } from './errors.js';
 export {
   FirehosePrefixError,
   InvalidKeyError,

@@ -17,6 +17,7 @@ import {
   classifyError,
   type FailedItem,
   ItemTooLargeError,
+  OptionsError,
   PartialBatchFailureError,
   TributaryError,
 } from '@tributary/core';
@@ -69,13 +70,11 @@ export interface S3StorageOptions {
 export function choosePartSize(expectedSize: number | undefined, partSize: number): number {
   if (expectedSize === undefined) return partSize;
   if (!Number.isSafeInteger(expectedSize) || expectedSize < 0) {
-    throw new TributaryError(
-      `expectedSize must be a whole number of bytes ≥ 0, got ${String(expectedSize)}`,
-      {
-        code: 'INVALID_ARGUMENT',
-        context: { expectedSize },
-      },
-    );
+    throw new OptionsError(`expectedSize must be a whole number of bytes ≥ 0, got ${String(expectedSize)}`, {
+      code: 'STORAGE_OPTIONS_INVALID',
+      option: 'expectedSize',
+      context: { expectedSize },
+    });
   }
   if (expectedSize > MAX_OBJECT_SIZE) throw new ItemTooLargeError(expectedSize, MAX_OBJECT_SIZE);
   return Math.min(MAX_PART_SIZE, Math.max(partSize, Math.ceil(expectedSize / MAX_PARTS / MiB) * MiB));
@@ -317,8 +316,9 @@ export class S3Storage implements Storage {
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
     const { startAfter, signal, pageSize = 1_000 } = options;
     if (!Number.isSafeInteger(pageSize) || pageSize < 1 || pageSize > 1_000) {
-      throw new TributaryError(`pageSize must be a whole number from 1 to 1,000, got ${String(pageSize)}`, {
-        code: 'INVALID_ARGUMENT',
+      throw new OptionsError(`pageSize must be a whole number from 1 to 1,000, got ${String(pageSize)}`, {
+        code: 'STORAGE_OPTIONS_INVALID',
+        option: 'pageSize',
         context: { pageSize },
       });
     }

@@ -140,7 +140,7 @@ export function checkRange(options: GetOptions): { start: number; end: number | 
   ] as const) {
     if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) {
       throw new TributaryError(`${name} must be a whole number ≥ 0, got ${String(value)}`, {
-        code: 'INVALID_RANGE',
+        code: 'RANGE_INVALID',
         context: { [name]: value },
       });
     }

@@ -113,7 +113,7 @@ export async function* parseCsv(
       text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
     } catch (err) {
       throw new TributaryError(`CSV: invalid UTF-8 after line ${line}`, {
-        code: 'CSV_INVALID_UTF8',
+        code: 'CSV_UTF8_INVALID',
         context: { line },
         cause: err,
       });
@@ -165,7 +165,7 @@ export async function* parseCsv(
     decoder.decode();
   } catch (err) {
     throw new TributaryError(`CSV: invalid UTF-8 at the end of the input (line ${line})`, {
-      code: 'CSV_INVALID_UTF8',
+      code: 'CSV_UTF8_INVALID',
       context: { line },
       cause: err,
     });

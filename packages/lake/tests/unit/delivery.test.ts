@@ -417,6 +417,14 @@ describe('Delivery', () => {
       expect(await recordsOf(storage, keys[0] as string)).toEqual([reading(1), reading(2)]);
     });
 
+    it('refuses an arrivalTime that is not a time with DELIVERY_RECORD_INVALID', async () => {
+      const { delivery } = setup();
+
+      await expect(delivery.write({ data: reading(1), arrivalTime: Number.NaN })).rejects.toMatchObject({
+        code: 'DELIVERY_RECORD_INVALID',
+      });
+    });
+
     it('uses the oldest arrivalTime given with the records, not the order they came in', async () => {
       const { storage, delivery } = setup();
 

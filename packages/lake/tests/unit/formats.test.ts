@@ -152,8 +152,8 @@ describe('csvFormat', () => {
       const truncated = collect(parseCsv([degree.subarray(0, 3)]));
 
       expect(split.map((r) => r.cells.map((c) => c.text))).toEqual([['a', '°']]);
-      await expect(invalid).rejects.toMatchObject({ code: 'CSV_INVALID_UTF8', context: { line: 2 } });
-      await expect(truncated).rejects.toMatchObject({ code: 'CSV_INVALID_UTF8' });
+      await expect(invalid).rejects.toMatchObject({ code: 'CSV_UTF8_INVALID', context: { line: 2 } });
+      await expect(truncated).rejects.toMatchObject({ code: 'CSV_UTF8_INVALID' });
     });
   });
 });

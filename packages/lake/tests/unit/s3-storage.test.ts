@@ -308,7 +308,10 @@ describe('S3Storage', () => {
     it('rejects a page size S3 does not allow', async () => {
       const listing = storage().list('', { pageSize: 1_001 })[Symbol.asyncIterator]();
 
-      await expect(listing.next()).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      await expect(listing.next()).rejects.toMatchObject({
+        code: 'STORAGE_OPTIONS_INVALID',
+        option: 'pageSize',
+      });
     });
   });
 

@@ -143,6 +143,7 @@ describe('LocalStorage', () => {
         'a\\..\\..\\x',
       ]) {
         await expect(storage.put(key, 'pwned')).rejects.toBeInstanceOf(InvalidKeyError);
+        await expect(storage.put(key, 'pwned')).rejects.toMatchObject({ code: 'KEY_INVALID' });
         await expect(storage.getBytes(key)).rejects.toBeInstanceOf(InvalidKeyError);
         await expect(storage.delete([key])).rejects.toBeInstanceOf(InvalidKeyError);
       }
@@ -174,8 +175,8 @@ describe('LocalStorage', () => {
       const storage = new LocalStorage({ root: newRoot() });
       await storage.put('r', '0123');
 
-      await expect(storage.getBytes('r', { start: -1 })).rejects.toMatchObject({ code: 'INVALID_RANGE' });
-      await expect(storage.getBytes('r', { end: 1.5 })).rejects.toMatchObject({ code: 'INVALID_RANGE' });
+      await expect(storage.getBytes('r', { start: -1 })).rejects.toMatchObject({ code: 'RANGE_INVALID' });
+      await expect(storage.getBytes('r', { end: 1.5 })).rejects.toMatchObject({ code: 'RANGE_INVALID' });
     });
 
     it('stops streaming when the signal aborts', async () => {
