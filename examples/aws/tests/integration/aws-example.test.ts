@@ -38,7 +38,7 @@ function policyAfter(heading: string): Policy {
 // code that can never run in the demo's aws mode may be set apart, each file with its reason
 // (an entry that no longer sends a command fails, so the list cannot go stale).
 const NOT_THE_DEMO: Record<string, string> = {
-  'packages/sensors/src/firehose-producer.ts':
+  'packages/streams/src/firehose-producer.ts':
     "FirehoseProducer puts into DirectPut delivery streams; the demo's stream reads Kinesis (KinesisStreamAsSource), which refuses PutRecordBatch",
   'examples/lambda-consumer/src/lambda-consumer.ts':
     'a Lambda handler deployed on its own, with its execution role (its calls are reads the caller may make too)',
@@ -235,8 +235,8 @@ describe('examples/aws README', () => {
         'packages/lake/src/s3-storage.ts',
         'packages/lake/src/catalog/glue-catalog.ts',
         'packages/lake/src/iceberg/glue-catalog.ts',
-        'packages/sensors/src/kinesis-producer.ts',
-        'packages/sensors/src/kinesis-source.ts',
+        'packages/streams/src/kinesis-producer.ts',
+        'packages/streams/src/kinesis-source.ts',
         'packages/warehouse/src/athena-query-result.ts',
       ]),
     );
