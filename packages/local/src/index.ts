@@ -1,3 +1,4 @@
+export type { LocalErrorCode } from './errors.js';
 export { freePort } from './free-port.js';
 export type {
   KinesaliteClientConfig,

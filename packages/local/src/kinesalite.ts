@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { readPort, terminate, trackChild } from './children.js';
+import { localOptionsError } from './errors.js';
 
 /** A stream to create when the server starts. */
 export interface KinesaliteStream {
@@ -144,7 +145,11 @@ process.on('SIGTERM', () => {
 export async function startKinesalite(options: StartKinesaliteOptions = {}): Promise<KinesaliteServer> {
   const shardCount = options.shardCount ?? 1;
   if (!isPositiveInteger(shardCount)) {
-    throw new RangeError(`startKinesalite: shardCount must be an integer ≥ 1, got ${String(shardCount)}`);
+    throw localOptionsError(
+      'startKinesalite',
+      'shardCount',
+      `shardCount must be an integer ≥ 1, got ${String(shardCount)}`,
+    );
   }
   const streams = (options.streams ?? []).map((stream) =>
     typeof stream === 'string' ? { name: stream, shards: shardCount } : { shards: shardCount, ...stream },
@@ -152,28 +157,34 @@ export async function startKinesalite(options: StartKinesaliteOptions = {}): Pro
   const names = new Set<string>();
   for (const { name, shards } of streams) {
     if (typeof name !== 'string' || !STREAM_NAME.test(name)) {
-      throw new RangeError(`startKinesalite: invalid stream name ${JSON.stringify(name)}`);
+      throw localOptionsError('startKinesalite', 'streams', `invalid stream name ${JSON.stringify(name)}`);
     }
     if (names.has(name))
-      throw new RangeError(`startKinesalite: stream ${JSON.stringify(name)} is listed twice`);
+      throw localOptionsError('startKinesalite', 'streams', `stream ${JSON.stringify(name)} is listed twice`);
     names.add(name);
     if (!isPositiveInteger(shards)) {
-      throw new RangeError(
-        `startKinesalite: stream ${JSON.stringify(name)} needs an integer ≥ 1 of shards, got ${String(shards)}`,
+      throw localOptionsError(
+        'startKinesalite',
+        'streams',
+        `stream ${JSON.stringify(name)} needs an integer ≥ 1 of shards, got ${String(shards)}`,
       );
     }
   }
   const totalShards = streams.reduce((sum, stream) => sum + stream.shards, 0);
   const shardLimit = options.shardLimit ?? Math.max(DEFAULT_SHARD_LIMIT, totalShards);
   if (!isPositiveInteger(shardLimit) || shardLimit < totalShards) {
-    throw new RangeError(
-      `startKinesalite: shardLimit must be an integer ≥ the ${totalShards} shard(s) of the streams, got ${String(shardLimit)}`,
+    throw localOptionsError(
+      'startKinesalite',
+      'shardLimit',
+      `shardLimit must be an integer ≥ the ${totalShards} shard(s) of the streams, got ${String(shardLimit)}`,
     );
   }
   const startTimeoutMs = options.startTimeoutMs ?? 10_000;
   if (!Number.isFinite(startTimeoutMs) || startTimeoutMs <= 0) {
-    throw new RangeError(
-      `startKinesalite: startTimeoutMs must be a positive number, got ${String(startTimeoutMs)}`,
+    throw localOptionsError(
+      'startKinesalite',
+      'startTimeoutMs',
+      `startTimeoutMs must be a positive number, got ${String(startTimeoutMs)}`,
     );
   }
 

@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { sleep } from '@tributary/core';
 import { exited, terminate, trackChild } from './children.js';
+import { localOptionsError, PortTakenError } from './errors.js';
 import { freePort } from './free-port.js';
 import { repoRoot } from './repo-root.js';
 
@@ -45,8 +47,6 @@ const WATCHDOG = [
 const STDERR_TAIL = 8 * 1024;
 const PORT_ATTEMPTS = 3;
 
-class PortTakenError extends Error {}
-
 /**
  * Start `spark/.venv/bin/moto_server` on 127.0.0.1 and a free port, and wait until it answers
  * HTTP. The venv is created by `node scripts/python-env.mjs` (the test setup runs it).
@@ -69,7 +69,11 @@ export async function startMotoServer(options: StartMotoServerOptions = {}): Pro
     ['stopGraceMs', stopGraceMs],
   ] as const) {
     if (!Number.isFinite(value) || value <= 0) {
-      throw new RangeError(`startMotoServer: ${name} must be a positive number, got ${String(value)}`);
+      throw localOptionsError(
+        'startMotoServer',
+        name,
+        `${name} must be a positive number, got ${String(value)}`,
+      );
     }
   }
   const venv = join(repoRoot(), 'spark', '.venv');
@@ -120,7 +124,7 @@ async function launch(
     if (spawnError)
       throw new Error(`Could not start moto_server: ${spawnError.message}`, { cause: spawnError });
     if (await answersHttp(endpoint)) break;
-    const waited = await Promise.race([gone, sleep(100)]);
+    const waited = await Promise.race([gone, sleep(100).then(() => 'slept' as const)]);
     if (waited === 'exited') {
       await sleep(20); // let the last stderr chunk arrive
       const message = `moto_server exited before answering on ${endpoint} (code ${child.exitCode}, signal ${child.signalCode}).\n${stderr}`;
@@ -163,8 +167,4 @@ function answersHttp(url: string): Promise<boolean> {
     req.once('error', () => resolve(false));
     req.end();
   });
-}
-
-function sleep(ms: number): Promise<'slept'> {
-  return new Promise((resolve) => setTimeout(() => resolve('slept'), ms));
 }

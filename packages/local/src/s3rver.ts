@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readPort, terminate, trackChild } from './children.js';
+import { localOptionsError } from './errors.js';
 
 /** A running s3rver: an S3-compatible server that keeps its objects in a temporary folder. */
 export interface S3rverServer {
@@ -76,12 +77,14 @@ export async function startS3rver(options: StartS3rverOptions = {}): Promise<S3r
   const buckets = [...(options.buckets ?? [])];
   for (const bucket of buckets) {
     if (!BUCKET_NAME.test(bucket))
-      throw new RangeError(`startS3rver: invalid bucket name ${JSON.stringify(bucket)}`);
+      throw localOptionsError('startS3rver', 'buckets', `invalid bucket name ${JSON.stringify(bucket)}`);
   }
   const startTimeoutMs = options.startTimeoutMs ?? 10_000;
   if (!Number.isFinite(startTimeoutMs) || startTimeoutMs <= 0) {
-    throw new RangeError(
-      `startS3rver: startTimeoutMs must be a positive number, got ${String(startTimeoutMs)}`,
+    throw localOptionsError(
+      'startS3rver',
+      'startTimeoutMs',
+      `startTimeoutMs must be a positive number, got ${String(startTimeoutMs)}`,
     );
   }
   const s3rverPath = createRequire(import.meta.url).resolve('s3rver');

@@ -76,6 +76,10 @@ describe('startKinesalite', () => {
     await expect(startKinesalite({ streams: ['bad name!'] })).rejects.toThrow(/invalid stream name/);
     await expect(startKinesalite({ streams: [{ name: 'a', shards: 0 }] })).rejects.toThrow(/integer ≥ 1/);
     await expect(startKinesalite({ streams: ['a', 'a'] })).rejects.toThrow(/listed twice/);
+    await expect(startKinesalite({ streams: ['bad name!'] })).rejects.toMatchObject({
+      code: 'LOCAL_OPTIONS_INVALID',
+      option: 'streams',
+    });
   });
 });
 

@@ -52,6 +52,11 @@ describe('startMotoServer', () => {
     await expect(startMotoServer({ startTimeoutMs: 0 })).rejects.toThrow(
       /startTimeoutMs must be a positive number/,
     );
+    await expect(startMotoServer({ stopGraceMs: -1 })).rejects.toMatchObject({
+      name: 'OptionsError',
+      code: 'LOCAL_OPTIONS_INVALID',
+      option: 'stopGraceMs',
+    });
   });
 });
 

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { OptionsError } from '@tributary/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PostgresServer, startPostgres } from '../../src/index.js';
@@ -84,10 +85,16 @@ describe('startPostgres', () => {
     });
 
     it('rejects invalid options before starting anything', async () => {
-      await expect(startPostgres({ databases: [] })).rejects.toThrow(RangeError);
+      await expect(startPostgres({ databases: [] })).rejects.toThrow(OptionsError);
       await expect(startPostgres({ databases: ['a', 'a'] })).rejects.toThrow(/duplicates/);
-      await expect(startPostgres({ user: 'x'.repeat(64) })).rejects.toThrow(RangeError);
-      await expect(startPostgres({ port: 70_000 })).rejects.toThrow(/port/);
+      await expect(startPostgres({ user: 'x'.repeat(64) })).rejects.toMatchObject({
+        code: 'LOCAL_OPTIONS_INVALID',
+        option: 'user',
+      });
+      await expect(startPostgres({ port: 70_000 })).rejects.toMatchObject({
+        code: 'LOCAL_OPTIONS_INVALID',
+        option: 'port',
+      });
     });
   });
 

@@ -82,6 +82,10 @@ describe('startS3rver', () => {
 
   it('rejects an invalid bucket name before starting anything', async () => {
     await expect(startS3rver({ buckets: ['Not_Valid'] })).rejects.toThrow(/invalid bucket name "Not_Valid"/);
+    await expect(startS3rver({ buckets: ['Not_Valid'] })).rejects.toMatchObject({
+      code: 'LOCAL_OPTIONS_INVALID',
+      option: 'buckets',
+    });
   });
 });
 
