@@ -1,4 +1,4 @@
-import { TributaryError } from '@tributary/core';
+import { OptionsError, TributaryError } from '@tributary/core';
 import { ObjectNotFoundError } from './errors.js';
 import { formatOfKey } from './formats/registry.js';
 import type { ObjectInfo, Storage } from './storage.js';
@@ -374,7 +374,10 @@ export async function recoverDataset(
 ): Promise<RecoveryResult> {
   const graceMs = options.graceMs ?? DEFAULT_RECOVERY_GRACE_MS;
   if (!(graceMs >= 0)) {
-    throw new TributaryError('recoverDataset: graceMs must be a number >= 0', { code: 'DATASET_INVALID' });
+    throw new OptionsError('recoverDataset: graceMs must be a number >= 0', {
+      code: 'DATASET_OPTIONS_INVALID',
+      option: 'graceMs',
+    });
   }
   const prefix = tablePrefix(table);
   const { manifest, rolledForward } = await committedManifest(storage, table);

@@ -5,6 +5,7 @@ import {
   emitSafely,
   encodeNdjsonLine,
   type Fields,
+  OptionsError,
   type Schema,
   TributaryError,
   type ValidationIssue,
@@ -213,8 +214,9 @@ export async function writeDataset<F extends Fields>(
   } = options;
   if (options.tableFormat === 'iceberg') {
     if (options.format !== undefined && options.format !== 'parquet') {
-      throw new TributaryError(`Iceberg tables hold Parquet files, not ${options.format}`, {
-        code: 'DATASET_INVALID',
+      throw new OptionsError(`Iceberg tables hold Parquet files, not ${options.format}`, {
+        code: 'DATASET_OPTIONS_INVALID',
+        option: 'format',
       });
     }
     const result = await writeIceberg(records, options);
@@ -227,14 +229,18 @@ export async function writeDataset<F extends Fields>(
     });
   }
   if (options.tableFormat !== undefined && options.tableFormat !== 'hive') {
-    throw new TributaryError(`Unknown table format ${JSON.stringify(options.tableFormat)}: hive or iceberg`, {
-      code: 'DATASET_INVALID',
+    throw new OptionsError(`Unknown table format ${JSON.stringify(options.tableFormat)}: hive or iceberg`, {
+      code: 'DATASET_OPTIONS_INVALID',
+      option: 'tableFormat',
     });
   }
   const prefix = tablePrefix(options.table);
   const format: FileFormat = formatFor(options.format ?? 'parquet');
   if (!['append', 'overwrite', 'overwrite_partitions'].includes(mode)) {
-    throw new TributaryError(`Unknown write mode ${JSON.stringify(mode)}`, { code: 'DATASET_INVALID' });
+    throw new OptionsError(`Unknown write mode ${JSON.stringify(mode)}`, {
+      code: 'DATASET_OPTIONS_INVALID',
+      option: 'mode',
+    });
   }
   checkFileLimits({ maxRowsPerFile, targetFileBytes, maxOpenFiles });
   const fieldPartitions = new Set(partitionBy.flatMap((p) => (p.field ? [p.field] : [])));

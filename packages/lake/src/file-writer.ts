@@ -4,8 +4,9 @@ import {
   type EventListener,
   emitSafely,
   type Fields,
+  OptionsError,
   type Schema,
-  TributaryError,
+  type TributaryError,
   type ValidationIssue,
 } from '@tributary/core';
 import { PartitionError } from './errors.js';
@@ -172,15 +173,13 @@ export function emitFileFlushed(
 /** Check a write's file limits: each positive, `maxOpenFiles` whole (`code` names the caller's error). */
 export function checkFileLimits(
   limits: { maxRowsPerFile: number; targetFileBytes: number; maxOpenFiles: number },
-  error: (message: string) => TributaryError = (message) =>
-    new TributaryError(message, { code: 'DATASET_INVALID' }),
+  error: (message: string, option: string) => TributaryError = (message, option) =>
+    new OptionsError(message, { code: 'DATASET_OPTIONS_INVALID', option }),
 ): void {
   const { maxRowsPerFile, targetFileBytes, maxOpenFiles } = limits;
-  if (
-    !(maxRowsPerFile >= 1) ||
-    !(targetFileBytes >= 1) ||
-    !(Number.isInteger(maxOpenFiles) && maxOpenFiles >= 1)
-  ) {
-    throw error('maxRowsPerFile, targetFileBytes and maxOpenFiles must be positive');
+  if (!(maxRowsPerFile >= 1)) throw error('maxRowsPerFile must be >= 1', 'maxRowsPerFile');
+  if (!(targetFileBytes >= 1)) throw error('targetFileBytes must be >= 1', 'targetFileBytes');
+  if (!(Number.isInteger(maxOpenFiles) && maxOpenFiles >= 1)) {
+    throw error('maxOpenFiles must be an integer >= 1', 'maxOpenFiles');
   }
 }

@@ -1,4 +1,4 @@
-import { loadConfig, type TributaryConfig, TributaryError } from '@tributary/core';
+import { ConfigError, loadConfig, OptionsError, type TributaryConfig, TributaryError } from '@tributary/core';
 import { LocalStorage } from './local-storage.js';
 import type { Storage } from './storage.js';
 
@@ -33,8 +33,12 @@ export interface Lake {
  */
 export function createLake(zones: Record<ZoneName, Storage>): Lake {
   for (const name of ZONES) {
-    if (!zones[name])
-      throw new TributaryError(`The lake needs a storage for the ${name} zone`, { code: 'LAKE_INVALID' });
+    if (!zones[name]) {
+      throw new OptionsError(`The lake needs a storage for the ${name} zone`, {
+        code: 'LAKE_OPTIONS_INVALID',
+        option: name,
+      });
+    }
   }
   return Object.freeze({
     raw: zones.raw,
@@ -43,7 +47,7 @@ export function createLake(zones: Record<ZoneName, Storage>): Lake {
     zone(name: ZoneName): Storage {
       const storage = zones[name];
       if (!storage)
-        throw new TributaryError(`No zone named ${JSON.stringify(name)}`, { code: 'LAKE_INVALID' });
+        throw new TributaryError(`No zone named ${JSON.stringify(name)}`, { code: 'ZONE_INVALID' });
       return storage;
     },
   });
@@ -60,12 +64,9 @@ export function createLake(zones: Record<ZoneName, Storage>): Lake {
  */
 export function localLake(config: TributaryConfig = loadConfig()): Lake {
   if (config.mode !== 'local') {
-    throw new TributaryError(
-      'localLake needs TRIBUTARY_MODE=local; use s3Lake from @tributary/lake/s3 on AWS',
-      {
-        code: 'LAKE_INVALID',
-      },
-    );
+    throw new ConfigError('localLake needs TRIBUTARY_MODE=local; use s3Lake from @tributary/lake/s3 on AWS', {
+      variable: 'TRIBUTARY_MODE',
+    });
   }
   return createLake({
     raw: new LocalStorage({ root: config.lake.raw }),

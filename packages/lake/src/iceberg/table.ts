@@ -669,7 +669,7 @@ export async function writeIceberg<F extends Fields>(
   }
   checkFileLimits(
     { maxRowsPerFile, targetFileBytes, maxOpenFiles },
-    (message) => new IcebergError(message, { code: 'ICEBERG_OPTIONS_INVALID' }),
+    (message, option) => new IcebergError(message, { code: 'ICEBERG_OPTIONS_INVALID', context: { option } }),
   );
   const catalog = catalogFor(options);
   const base = await catalog.load(table);

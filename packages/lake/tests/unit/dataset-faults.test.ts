@@ -342,7 +342,9 @@ describe('recoverDataset', () => {
 
   it('refuses a negative grace period', async () => {
     await expect(recoverDataset(new MemoryStorage(), 't', { graceMs: -1 })).rejects.toMatchObject({
-      code: 'DATASET_INVALID',
+      name: 'OptionsError',
+      code: 'DATASET_OPTIONS_INVALID',
+      option: 'graceMs',
     });
   });
 });
