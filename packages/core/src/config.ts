@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { inspect } from 'node:util';
-import { ConfigError } from './errors.js';
+import { ConfigError, OptionsError } from './errors.js';
 
 const REDACTED = '[redacted]';
 
@@ -279,7 +279,10 @@ class EnvReader {
  */
 export function loadConfig(env: Env = process.env, options: LoadConfigOptions = {}): TributaryConfig {
   if (options.cwd !== undefined && (typeof options.cwd !== 'string' || options.cwd === '')) {
-    throw new ConfigError('LoadConfigOptions.cwd must be a non-empty string', { option: 'cwd' });
+    throw new OptionsError('LoadConfigOptions.cwd must be a non-empty string', {
+      code: 'CONFIG_OPTIONS_INVALID',
+      option: 'cwd',
+    });
   }
   const cwd = options.cwd ?? process.cwd();
   const reader = new EnvReader(env);

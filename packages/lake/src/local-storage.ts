@@ -19,7 +19,7 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { addAbortSignal, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
-import { ConfigError, classifyError, PartialBatchFailureError, TributaryError } from '@tributary/core';
+import { classifyError, OptionsError, PartialBatchFailureError, TributaryError } from '@tributary/core';
 import { InvalidKeyError, ObjectNotFoundError, StorageError } from './errors.js';
 import {
   assertValidKey,
@@ -68,10 +68,18 @@ export class LocalStorage implements Storage {
 
   constructor(options: LocalStorageOptions) {
     if (typeof options?.root !== 'string' || options.root.trim() === '') {
-      throw new ConfigError('LocalStorage needs a root folder (options.root)', { root: options?.root });
+      throw new OptionsError('LocalStorage needs a root folder (options.root)', {
+        code: 'STORAGE_OPTIONS_INVALID',
+        option: 'root',
+        context: { root: options?.root },
+      });
     }
     if (options.root.includes('\0'))
-      throw new ConfigError('LocalStorage root contains a NUL', { root: options.root });
+      throw new OptionsError('LocalStorage root contains a NUL', {
+        code: 'STORAGE_OPTIONS_INVALID',
+        option: 'root',
+        context: { root: options.root },
+      });
     this.root = resolve(options.root);
     this.url = pathToFileURL(this.root).href;
     this.#tempDir = join(this.root, TEMP_DIR);

@@ -13,7 +13,6 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import {
-  ConfigError,
   classifyError,
   type FailedItem,
   ItemTooLargeError,
@@ -117,43 +116,61 @@ export class S3Storage implements Storage {
       multipartThreshold = 16 * MiB,
     } = options ?? ({} as S3StorageOptions);
     if (typeof (client as { send?: unknown } | undefined)?.send !== 'function') {
-      throw new ConfigError('S3Storage needs an S3Client (options.client)');
+      throw new OptionsError('S3Storage needs an S3Client (options.client)', {
+        code: 'STORAGE_OPTIONS_INVALID',
+        option: 'client',
+      });
     }
     if (typeof bucket !== 'string' || bucket === '' || bucket.includes('/')) {
-      throw new ConfigError(`S3Storage needs a bucket name, got ${JSON.stringify(bucket)}`, { bucket });
+      throw new OptionsError(`S3Storage needs a bucket name, got ${JSON.stringify(bucket)}`, {
+        code: 'STORAGE_OPTIONS_INVALID',
+        option: 'bucket',
+        context: { bucket },
+      });
     }
     if (typeof prefix !== 'string' || (prefix !== '' && !prefix.endsWith('/'))) {
-      throw new ConfigError(`S3Storage prefix must be '' or end with '/', got ${JSON.stringify(prefix)}`, {
-        bucket,
+      throw new OptionsError(`S3Storage prefix must be '' or end with '/', got ${JSON.stringify(prefix)}`, {
+        code: 'STORAGE_OPTIONS_INVALID',
+        option: 'prefix',
+        context: { bucket },
       });
     }
     if (prefix !== '') {
       try {
         assertValidKey(prefix.slice(0, -1));
       } catch (err) {
-        throw new ConfigError(
-          `S3Storage prefix ${JSON.stringify(prefix)} is not a valid key prefix`,
-          { bucket },
-          err,
-        );
+        throw new OptionsError(`S3Storage prefix ${JSON.stringify(prefix)} is not a valid key prefix`, {
+          code: 'STORAGE_OPTIONS_INVALID',
+          option: 'prefix',
+          context: { bucket },
+          cause: err,
+        });
       }
     }
     if (!Number.isSafeInteger(partSize) || partSize < MIN_PART_SIZE || partSize > MAX_PART_SIZE) {
-      throw new ConfigError(
+      throw new OptionsError(
         `S3Storage partSize must be a whole number from 5 MiB to 5 GiB, got ${partSize}`,
         {
-          bucket,
+          code: 'STORAGE_OPTIONS_INVALID',
+          option: 'partSize',
+          context: { bucket },
         },
       );
     }
     if (!Number.isSafeInteger(queueSize) || queueSize < 1) {
-      throw new ConfigError(`S3Storage queueSize must be a whole number ≥ 1, got ${queueSize}`, { bucket });
+      throw new OptionsError(`S3Storage queueSize must be a whole number ≥ 1, got ${queueSize}`, {
+        code: 'STORAGE_OPTIONS_INVALID',
+        option: 'queueSize',
+        context: { bucket },
+      });
     }
     if (!Number.isSafeInteger(multipartThreshold) || multipartThreshold < 0) {
-      throw new ConfigError(
+      throw new OptionsError(
         `S3Storage multipartThreshold must be a whole number ≥ 0, got ${multipartThreshold}`,
         {
-          bucket,
+          code: 'STORAGE_OPTIONS_INVALID',
+          option: 'multipartThreshold',
+          context: { bucket },
         },
       );
     }

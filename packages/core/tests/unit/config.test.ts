@@ -55,6 +55,14 @@ describe('Secret', () => {
 });
 
 describe('loadConfig', () => {
+  describe('options', () => {
+    it('refuses an empty cwd with an OptionsError naming it', () => {
+      expect(() => loadConfig({}, { cwd: '' })).toThrow(
+        expect.objectContaining({ name: 'OptionsError', code: 'CONFIG_OPTIONS_INVALID', option: 'cwd' }),
+      );
+    });
+  });
+
   describe('defaults', () => {
     it('fills a complete local config from an empty environment', () => {
       const config = load({});

@@ -14,7 +14,7 @@ import {
   S3ServiceException,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { ConfigError, ItemTooLargeError, PartialBatchFailureError } from '@tributary/core';
+import { ItemTooLargeError, OptionsError, PartialBatchFailureError } from '@tributary/core';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ObjectNotFoundError, StorageError } from '../../src/errors.js';
@@ -92,18 +92,19 @@ describe('S3Storage', () => {
     });
 
     it.each([
-      [{ client: undefined }, /needs an S3Client/],
-      [{ bucket: '' }, /needs a bucket name/],
-      [{ prefix: 'raw' }, /must be '' or end with '\/'/],
-      [{ prefix: '../raw/' }, /not a valid key prefix/],
-      [{ partSize: 4 * MiB }, /partSize must be/],
-      [{ queueSize: 0 }, /queueSize must be/],
-      [{ multipartThreshold: -1 }, /multipartThreshold must be/],
-    ])('rejects %o with ConfigError', (options, message) => {
+      [{ client: undefined }, /needs an S3Client/, 'client'],
+      [{ bucket: '' }, /needs a bucket name/, 'bucket'],
+      [{ prefix: 'raw' }, /must be '' or end with '\/'/, 'prefix'],
+      [{ prefix: '../raw/' }, /not a valid key prefix/, 'prefix'],
+      [{ partSize: 4 * MiB }, /partSize must be/, 'partSize'],
+      [{ queueSize: 0 }, /queueSize must be/, 'queueSize'],
+      [{ multipartThreshold: -1 }, /multipartThreshold must be/, 'multipartThreshold'],
+    ])('rejects %o with an OptionsError naming the option', (options, message, option) => {
       const create = () => storage(options as Partial<ConstructorParameters<typeof S3Storage>[0]>);
 
-      expect(create).toThrow(ConfigError);
+      expect(create).toThrow(OptionsError);
       expect(create).toThrow(message);
+      expect(create).toThrow(expect.objectContaining({ code: 'STORAGE_OPTIONS_INVALID', option }));
     });
   });
 

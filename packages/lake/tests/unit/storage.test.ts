@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { ConfigError } from '@tributary/core';
+import { OptionsError } from '@tributary/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InvalidKeyError, StorageError } from '../../src/errors.js';
 import { LocalStorage } from '../../src/local-storage.js';
@@ -41,8 +41,11 @@ describe('LocalStorage', () => {
       expect(existsSync(storage.root)).toBe(false);
     });
 
-    it('rejects a missing or empty root with ConfigError', () => {
-      expect(() => new LocalStorage({ root: '' })).toThrow(ConfigError);
+    it('rejects a missing or empty root with an OptionsError naming it', () => {
+      expect(() => new LocalStorage({ root: '' })).toThrow(OptionsError);
+      expect(() => new LocalStorage({ root: '' })).toThrow(
+        expect.objectContaining({ code: 'STORAGE_OPTIONS_INVALID', option: 'root' }),
+      );
       expect(() => new LocalStorage({} as { root: string })).toThrow(/needs a root folder/);
     });
   });
