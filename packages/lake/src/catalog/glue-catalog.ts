@@ -18,6 +18,7 @@ import {
   type EventListener,
   emitSafely,
   type FailedItem,
+  OptionsError,
   PartialBatchFailureError,
   TributaryError,
 } from '@tributary/core';
@@ -228,10 +229,16 @@ export class GlueCatalog implements Catalog {
 
   constructor(options: GlueCatalogOptions) {
     if (!options || typeof options !== 'object' || typeof options.client?.send !== 'function') {
-      throw new CatalogError('GlueCatalogOptions.client must be a GlueClient', { code: 'CATALOG_INVALID' });
+      throw new OptionsError('GlueCatalogOptions.client must be a GlueClient', {
+        code: 'CATALOG_OPTIONS_INVALID',
+        option: 'client',
+      });
     }
     if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
-      throw new CatalogError('GlueCatalogOptions.onEvent must be a function', { code: 'CATALOG_INVALID' });
+      throw new OptionsError('GlueCatalogOptions.onEvent must be a function', {
+        code: 'CATALOG_OPTIONS_INVALID',
+        option: 'onEvent',
+      });
     }
     this.#client = options.client;
     this.#catalogId = options.catalogId;

@@ -1,3 +1,4 @@
+import { OptionsError } from '@tributary/core';
 import type { Storage } from '../storage.js';
 import { CatalogError } from './errors.js';
 import { evolveTable, mergePartitions } from './evolution.js';
@@ -64,14 +65,18 @@ export class LocalCatalog implements Catalog {
       !options.storage ||
       typeof options.storage.put !== 'function'
     ) {
-      throw new CatalogError('LocalCatalogOptions.storage must be a Storage', { code: 'CATALOG_INVALID' });
+      throw new OptionsError('LocalCatalogOptions.storage must be a Storage', {
+        code: 'CATALOG_OPTIONS_INVALID',
+        option: 'storage',
+      });
     }
     const prefix = options.prefix ?? '_catalog/';
     if (typeof prefix !== 'string' || prefix.startsWith('/') || (prefix !== '' && !prefix.endsWith('/'))) {
-      throw new CatalogError(
+      throw new OptionsError(
         `LocalCatalogOptions.prefix must be relative and end in "/" (got ${JSON.stringify(prefix)})`,
         {
-          code: 'CATALOG_INVALID',
+          code: 'CATALOG_OPTIONS_INVALID',
+          option: 'prefix',
         },
       );
     }

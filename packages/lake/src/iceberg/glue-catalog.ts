@@ -8,7 +8,7 @@ import {
   type TableInput,
   UpdateTableCommand,
 } from '@aws-sdk/client-glue';
-import { classifyError, TributaryError } from '@tributary/core';
+import { classifyError, OptionsError, TributaryError } from '@tributary/core';
 import { CatalogError } from '../catalog/errors.js';
 import { catalogName } from '../catalog/table.js';
 import type { Storage } from '../storage.js';
@@ -172,18 +172,21 @@ export class GlueIcebergCatalog implements IcebergCatalog {
 
   constructor(options: GlueIcebergCatalogOptions) {
     if (!options || typeof options !== 'object' || typeof options.client?.send !== 'function') {
-      throw new CatalogError('GlueIcebergCatalogOptions.client must be a GlueClient', {
-        code: 'CATALOG_INVALID',
+      throw new OptionsError('GlueIcebergCatalogOptions.client must be a GlueClient', {
+        code: 'CATALOG_OPTIONS_INVALID',
+        option: 'client',
       });
     }
     if (typeof options.storage?.getBytes !== 'function' || typeof options.storage.url !== 'string') {
-      throw new CatalogError('GlueIcebergCatalogOptions.storage must be a Storage (an S3Storage)', {
-        code: 'CATALOG_INVALID',
+      throw new OptionsError('GlueIcebergCatalogOptions.storage must be a Storage (an S3Storage)', {
+        code: 'CATALOG_OPTIONS_INVALID',
+        option: 'storage',
       });
     }
     if (options.tableName !== undefined && typeof options.tableName !== 'function') {
-      throw new CatalogError('GlueIcebergCatalogOptions.tableName must be a function', {
-        code: 'CATALOG_INVALID',
+      throw new OptionsError('GlueIcebergCatalogOptions.tableName must be a function', {
+        code: 'CATALOG_OPTIONS_INVALID',
+        option: 'tableName',
       });
     }
     this.#client = options.client;

@@ -370,8 +370,16 @@ describe('GlueCatalog', () => {
   describe('constructor', () => {
     it('validates its options', () => {
       expect(() => new GlueCatalog({ client: {} as never, database: 'raw' })).toThrow(
-        expect.objectContaining({ code: 'CATALOG_INVALID' }),
+        expect.objectContaining({ name: 'OptionsError', code: 'CATALOG_OPTIONS_INVALID', option: 'client' }),
       );
+      expect(
+        () =>
+          new GlueCatalog({
+            client: new GlueClient({ region: 'us-east-1' }),
+            database: 'raw',
+            onEvent: 1 as never,
+          }),
+      ).toThrow(expect.objectContaining({ code: 'CATALOG_OPTIONS_INVALID', option: 'onEvent' }));
       expect(
         () => new GlueCatalog({ client: new GlueClient({ region: 'us-east-1' }), database: 'no way' }),
       ).toThrow(expect.objectContaining({ code: 'CATALOG_INVALID' }));

@@ -224,10 +224,10 @@ describe('LocalCatalog', () => {
   describe('constructor', () => {
     it('validates its options', () => {
       expect(() => new LocalCatalog({ storage: undefined as never })).toThrow(
-        expect.objectContaining({ code: 'CATALOG_INVALID' }),
+        expect.objectContaining({ name: 'OptionsError', code: 'CATALOG_OPTIONS_INVALID', option: 'storage' }),
       );
       expect(() => new LocalCatalog({ storage: new MemoryStorage(), prefix: 'no-slash' })).toThrow(
-        expect.objectContaining({ code: 'CATALOG_INVALID' }),
+        expect.objectContaining({ code: 'CATALOG_OPTIONS_INVALID', option: 'prefix' }),
       );
       expect(() => new LocalCatalog({ storage: new MemoryStorage(), database: 'bad name' })).toThrow(
         expect.objectContaining({ code: 'CATALOG_INVALID' }),

@@ -5,7 +5,7 @@ import {
   type Table,
   UpdateTableCommand,
 } from '@aws-sdk/client-glue';
-import { defineSchema, field } from '@tributary/core';
+import { defineSchema, field, OptionsError } from '@tributary/core';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CatalogError } from '../../src/catalog/errors.js';
@@ -103,6 +103,23 @@ async function rejection(run: Promise<unknown>): Promise<unknown> {
 
 describe('GlueIcebergCatalog', () => {
   describe('constructor', () => {
+    it.each([
+      ['client', { client: {} }],
+      ['storage', { storage: {} }],
+      ['tableName', { tableName: 'curated' }],
+    ])('refuses a wrong %s with an OptionsError naming it', (option, patch) => {
+      const options = {
+        client: new GlueClient({ region: 'us-east-1' }),
+        database: 'curated',
+        storage: new MemoryStorage('s3'),
+        ...patch,
+      } as never;
+
+      expect(() => new GlueIcebergCatalog(options)).toThrow(
+        expect.objectContaining({ name: 'OptionsError', code: 'CATALOG_OPTIONS_INVALID', option }),
+      );
+    });
+
     it('maps the lake table path to a Glue name, by default and by the given function', () => {
       const storage = new MemoryStorage('s3');
       const client = new GlueClient({ region: 'us-east-1' });
@@ -121,19 +138,22 @@ describe('GlueIcebergCatalog', () => {
       expect(custom.tableName('coinmarketcap/quote')).toBe('t_quote');
     });
 
-    it('rejects a missing client or storage and a name Glue cannot hold, with CatalogError', () => {
+    it('rejects a missing client or storage with an OptionsError and a name Glue cannot hold with CatalogError', () => {
       const storage = new MemoryStorage('s3');
       const client = new GlueClient({ region: 'us-east-1' });
 
-      const calls = [
+      const missing = [
         () => new GlueIcebergCatalog({ client: undefined as unknown as GlueClient, database: 'db', storage }),
         () =>
           new GlueIcebergCatalog({ client, database: 'db', storage: undefined as unknown as MemoryStorage }),
+      ];
+      const calls = [
         () => new GlueIcebergCatalog({ client, database: 'no such db', storage }),
         () =>
           new GlueIcebergCatalog({ client, database: 'db', storage, tableName: () => 'a.b' }).tableName('x'),
       ];
 
+      for (const call of missing) expect(call).toThrow(OptionsError);
       for (const call of calls) expect(call).toThrow(CatalogError);
     });
   });
