@@ -1,8 +1,11 @@
+// Core's DDL against a real PostgreSQL: here rather than in packages/core, because the embedded
+// server comes from @tributary/local, which depends on core (a dev dependency back would be a cycle).
+
+import { toPostgresDdl } from '@tributary/core';
 import { type PostgresServer, startPostgres } from '@tributary/local';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toPostgresDdl } from '../../src/index.js';
-import { everyKind } from '../unit/fixtures.js';
+import { everyKind } from '../../packages/core/tests/unit/fixtures.js';
 
 let server: PostgresServer;
 let pool: pg.Pool;
