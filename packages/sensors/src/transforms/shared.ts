@@ -84,8 +84,7 @@ export function checkCatalog(
   ) {
     throw invalidOption(option, value, 'an Iceberg catalog (StorageCatalog, GlueIcebergCatalog)');
   }
-  if (tableFormat !== 'iceberg')
-    throw invalidOption('catalog', value, "absent unless tableFormat is 'iceberg'");
+  if (tableFormat !== 'iceberg') throw invalidOption(option, value, "absent unless tableFormat is 'iceberg'");
   return value as IcebergCatalog;
 }
 

@@ -236,5 +236,12 @@ describe('sensor transforms with tableFormat iceberg', () => {
       code: 'SENSOR_TRANSFORM_OPTIONS_INVALID',
       context: { option: 'catalog' },
     });
+    // The processed table's catalog is named as itself, not as the curated one.
+    await expect(processedToCurated({ processed, curated, processedCatalog: catalog })).rejects.toMatchObject(
+      {
+        code: 'SENSOR_TRANSFORM_OPTIONS_INVALID',
+        context: { option: 'processedCatalog' },
+      },
+    );
   });
 });
