@@ -1,12 +1,12 @@
 import { randomUUID as cryptoRandomUUID } from 'node:crypto';
 import {
   type Clock,
-  describeValue,
   type EventListener,
+  OptionsError,
+  optionChecks,
   type RetryOptions,
   type Schema,
   systemClock,
-  TributaryError,
 } from '@tributary/core';
 import type { DeliveryErrorType, DeliveryFlushed, DeliveryOptions } from './delivery.js';
 import { FirehosePrefixError } from './errors.js';
@@ -71,81 +71,69 @@ function evaluate(
   });
 }
 
-function invalidOption(option: string, value: unknown, expected: string): TributaryError {
-  return new TributaryError(`Delivery option ${option} must be ${expected}, got ${describeValue(value)}`, {
-    code: 'DELIVERY_INVALID',
-    context: { option },
-  });
-}
+const check = optionChecks('createDelivery', 'DELIVERY_OPTIONS_INVALID');
 
 function integerOption(option: string, value: unknown, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw invalidOption(option, value, `an integer from ${min} to ${max}`);
+    throw check.invalid(option, value, `an integer from ${min} to ${max}`);
   }
   return value;
 }
 
+/** An OptionsError naming `option` whose cause is why its value was refused. */
+function refused(option: string, reason: string, cause: unknown): OptionsError {
+  return new OptionsError(`createDelivery option ${option} ${reason}`, {
+    code: 'DELIVERY_OPTIONS_INVALID',
+    option,
+    cause,
+  });
+}
+
 export function resolveDeliveryOptions(options: DeliveryOptions): ResolvedDeliveryOptions {
-  if (typeof options !== 'object' || options === null) throw invalidOption('options', options, 'an object');
+  check.object('options', options);
   const { storage, streamName } = options;
   if (typeof storage !== 'object' || storage === null || typeof storage.put !== 'function') {
-    throw invalidOption('storage', storage, 'a Storage');
+    throw check.invalid('storage', storage, 'a Storage');
   }
   if (typeof streamName !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(streamName)) {
-    throw invalidOption(
+    throw check.invalid(
       'streamName',
       streamName,
       '1 to 64 letters, digits, "_", "." or "-" (a Firehose stream name)',
     );
   }
-  if (typeof options.prefix !== 'string') throw invalidOption('prefix', options.prefix, 'a string');
+  if (typeof options.prefix !== 'string') throw check.invalid('prefix', options.prefix, 'a string');
 
   const errorPrefixOption = options.errorPrefix;
   if (errorPrefixOption !== undefined && typeof errorPrefixOption !== 'string') {
-    throw invalidOption('errorPrefix', errorPrefixOption, 'a string');
+    throw check.invalid('errorPrefix', errorPrefixOption, 'a string');
   }
   let prefixes: ReturnType<typeof resolveFirehosePrefixes>;
   try {
     prefixes = resolveFirehosePrefixes({ prefix: options.prefix, errorPrefix: errorPrefixOption });
   } catch (error) {
     if (!(error instanceof FirehosePrefixError)) throw error;
-    throw new TributaryError(`Delivery option ${error.context.option}: ${error.message}`, {
-      code: 'DELIVERY_INVALID',
-      context: { option: error.context.option },
-      cause: error,
-    });
+    throw refused(
+      error.context.option as string,
+      `breaks the Firehose prefix grammar: ${error.message}`,
+      error,
+    );
   }
 
-  const compression = options.compression ?? 'none';
-  if (compression !== 'none' && compression !== 'gzip') {
-    throw invalidOption('compression', compression, '"none" or "gzip"');
-  }
-  const { clock = systemClock, randomUUID = cryptoRandomUUID, onEvent, schema } = options;
-  if (
-    typeof clock !== 'object' ||
-    clock === null ||
-    typeof clock.now !== 'function' ||
-    typeof clock.setTimeout !== 'function' ||
-    typeof clock.clearTimeout !== 'function'
-  ) {
-    throw invalidOption('clock', clock, 'an object with now, setTimeout and clearTimeout');
-  }
-  if (typeof randomUUID !== 'function') throw invalidOption('randomUUID', randomUUID, 'a function');
-  if (onEvent !== undefined && typeof onEvent !== 'function')
-    throw invalidOption('onEvent', onEvent, 'a function');
-  if (options.onFlushed !== undefined && typeof options.onFlushed !== 'function') {
-    throw invalidOption('onFlushed', options.onFlushed, 'a function');
-  }
+  const compression = check.oneOf('compression', options.compression ?? 'none', ['none', 'gzip'] as const);
+  const clock = check.clock('clock', options.clock ?? systemClock);
+  const randomUUID = check.function<() => string>('randomUUID', options.randomUUID ?? cryptoRandomUUID);
+  const { onEvent, schema } = options;
+  if (onEvent !== undefined) check.function('onEvent', onEvent);
+  if (options.onFlushed !== undefined) check.function('onFlushed', options.onFlushed);
   if (
     schema !== undefined &&
     (typeof schema !== 'object' || schema === null || typeof schema.validate !== 'function')
   ) {
-    throw invalidOption('schema', schema, 'a schema from defineSchema');
+    throw check.invalid('schema', schema, 'a schema from defineSchema');
   }
-  if (options.retry !== undefined && (typeof options.retry !== 'object' || options.retry === null)) {
-    throw invalidOption('retry', options.retry, 'retry options');
-  }
+  if (options.retry !== undefined) check.object('retry', options.retry);
 
   const resolved: ResolvedDeliveryOptions = {
     storage,
@@ -170,22 +158,14 @@ export function resolveDeliveryOptions(options: DeliveryOptions): ResolvedDelive
   try {
     assertValidKey(`${evaluate(resolved.prefix, 0, 'invalid-json', resolved.randomUUID)}${sampleName}`);
   } catch (error) {
-    throw new TributaryError(`Delivery option prefix gives invalid keys: ${(error as Error).message}`, {
-      code: 'DELIVERY_INVALID',
-      context: { option: 'prefix' },
-      cause: error,
-    });
+    throw refused('prefix', `gives invalid keys: ${(error as Error).message}`, error);
   }
   try {
     assertValidKey(
       `${evaluate(resolved.errorPrefix, 0, 'validation-failed', resolved.randomUUID)}${sampleName}`,
     );
   } catch (error) {
-    throw new TributaryError(`Delivery option errorPrefix gives invalid keys: ${(error as Error).message}`, {
-      code: 'DELIVERY_INVALID',
-      context: { option: 'errorPrefix' },
-      cause: error,
-    });
+    throw refused('errorPrefix', `gives invalid keys: ${(error as Error).message}`, error);
   }
   return Object.freeze(resolved);
 }

@@ -264,10 +264,10 @@ describe('createHandler', () => {
         expect.objectContaining({ code: 'LAMBDA_OPTIONS_INVALID', context: { option: 'bufferBytes' } }),
       );
       expect(() => createHandler({ storage, prefix: 'no-slash' })).toThrow(
-        expect.objectContaining({ code: 'DELIVERY_INVALID' }),
+        expect.objectContaining({ code: 'DELIVERY_OPTIONS_INVALID', option: 'prefix' }),
       );
       expect(() => createHandler({ storage: {} as Storage })).toThrow(
-        expect.objectContaining({ code: 'DELIVERY_INVALID' }),
+        expect.objectContaining({ code: 'DELIVERY_OPTIONS_INVALID', option: 'storage' }),
       );
     });
   });

@@ -1,11 +1,5 @@
 import { gunzipSync } from 'node:zlib';
-import {
-  defineSchema,
-  field,
-  RetryExhaustedError,
-  TributaryError,
-  type TributaryEvent,
-} from '@tributary/core';
+import { defineSchema, field, OptionsError, RetryExhaustedError, type TributaryEvent } from '@tributary/core';
 import { describe, expect, it } from 'vitest';
 import {
   createDelivery,
@@ -13,7 +7,7 @@ import {
   DeliveryError,
   type DeliveryOptions,
 } from '../../src/delivery.js';
-import { StorageError } from '../../src/errors.js';
+import { FirehosePrefixError, StorageError } from '../../src/errors.js';
 import { MemoryStorage } from '../../src/memory-storage.js';
 import type { Body, ObjectInfo, PutOptions, Storage } from '../../src/storage.js';
 
@@ -198,16 +192,51 @@ describe('createDelivery', () => {
       ['a negative interval', { bufferIntervalMs: -1 }, 'bufferIntervalMs'],
       ['an unknown compression', { compression: 'zstd' as 'gzip' }, 'compression'],
       ['maxInFlight 0', { maxInFlight: 0 }, 'maxInFlight'],
-    ])('rejects %s with DELIVERY_INVALID', (_name, override, option) => {
+      ['a storage without put', { storage: {} as Storage }, 'storage'],
+      ['a clock without setTimeout', { clock: { now: () => 0 } as unknown as DeliveryClock }, 'clock'],
+      [
+        'a randomUUID that is not a function',
+        { randomUUID: 'uuid' as unknown as () => string },
+        'randomUUID',
+      ],
+      ['an onEvent that is not a function', { onEvent: 1 as never }, 'onEvent'],
+      ['an onFlushed that is not a function', { onFlushed: {} as never }, 'onFlushed'],
+      ['a schema without validate', { schema: {} as never }, 'schema'],
+      ['retry options that are not an object', { retry: 3 as never }, 'retry'],
+    ])(
+      'rejects %s with an OptionsError DELIVERY_OPTIONS_INVALID naming the option',
+      (_name, override, option) => {
+        let caught: unknown;
+        try {
+          setup(override as Partial<DeliveryOptions>);
+        } catch (error) {
+          caught = error;
+        }
+        expect(caught).toBeInstanceOf(OptionsError);
+        expect(caught).toMatchObject({ code: 'DELIVERY_OPTIONS_INVALID', option, context: { option } });
+        expect((caught as Error).message).toContain(`createDelivery option ${option}`);
+      },
+    );
+
+    it('rejects options that are not an object, naming options', () => {
+      const create = () => createDelivery(null as unknown as DeliveryOptions);
+
+      expect(create).toThrow(OptionsError);
+      expect(create).toThrow(
+        expect.objectContaining({ code: 'DELIVERY_OPTIONS_INVALID', option: 'options' }),
+      );
+    });
+
+    it('carries the prefix grammar error as the cause', () => {
       let caught: unknown;
       try {
-        setup(override as Partial<DeliveryOptions>);
+        setup({ prefix: 'sensors/!{timestamp:YYYY}/' });
       } catch (error) {
         caught = error;
       }
-      expect(caught).toBeInstanceOf(TributaryError);
-      expect((caught as TributaryError).code).toBe('DELIVERY_INVALID');
-      expect((caught as TributaryError).context.option).toBe(option);
+
+      expect(caught).toBeInstanceOf(OptionsError);
+      expect((caught as Error).cause).toBeInstanceOf(FirehosePrefixError);
     });
   });
 });

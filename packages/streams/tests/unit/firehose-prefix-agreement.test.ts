@@ -1,4 +1,4 @@
-import { TributaryError } from '@tributary/core';
+import { OptionsError, TributaryError } from '@tributary/core';
 import {
   createDelivery,
   evaluateFirehosePrefix,
@@ -45,7 +45,8 @@ async function delivered(prefix: string, errorPrefix: string | undefined): Promi
       randomUUID: () => UUID,
     });
   } catch (error) {
-    expect((error as TributaryError).code).toBe('DELIVERY_INVALID');
+    expect(error).toBeInstanceOf(OptionsError);
+    expect((error as TributaryError).code).toBe('DELIVERY_OPTIONS_INVALID');
     return { accepted: false, ...reasonOf(error) };
   }
   await delivery.write({ id: 'a' });
