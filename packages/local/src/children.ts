@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { LocalStartError } from './errors.js';
 
 // Child processes started by this package and still running. They are killed when this process
 // exits or is interrupted, so a crashed or interrupted test run leaves no server behind.
@@ -69,25 +70,33 @@ export async function terminate(child: ChildProcess, graceMs: number): Promise<v
  */
 export function readPort(
   child: ChildProcess,
-  name: string,
+  name: 'kinesalite' | 's3rver',
   timeoutMs: number,
   stderr: () => string,
 ): Promise<number> {
   return new Promise((resolve, reject) => {
     let stdout = '';
     const timer = setTimeout(
-      () => reject(new Error(`${name} did not start within ${timeoutMs} ms.\n${stderr()}`)),
+      () =>
+        reject(
+          new LocalStartError(`${name} did not start within ${timeoutMs} ms.\n${stderr()}`, { server: name }),
+        ),
       timeoutMs,
     );
     child.once('error', (err) => {
       clearTimeout(timer);
-      reject(new Error(`Could not start ${name}: ${err.message}`, { cause: err }));
+      reject(new LocalStartError(`Could not start ${name}: ${err.message}`, { server: name, cause: err }));
     });
     void exited(child).then(() => {
       clearTimeout(timer);
       // Let the last stderr chunk arrive before quoting it.
       setTimeout(
-        () => reject(new Error(`${name} exited before listening (code ${child.exitCode}).\n${stderr()}`)),
+        () =>
+          reject(
+            new LocalStartError(`${name} exited before listening (code ${child.exitCode}).\n${stderr()}`, {
+              server: name,
+            }),
+          ),
         20,
       );
     });
@@ -102,7 +111,12 @@ export function readPort(
         if (typeof port !== 'number') throw new Error(`no port in ${line}`);
         resolve(port);
       } catch (err) {
-        reject(new Error(`${name} printed an unexpected first line: ${line}`, { cause: err }));
+        reject(
+          new LocalStartError(`${name} printed an unexpected first line: ${line}`, {
+            server: name,
+            cause: err,
+          }),
+        );
       }
     });
   });

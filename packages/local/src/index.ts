@@ -1,4 +1,5 @@
-export type { LocalErrorCode } from './errors.js';
+export type { LocalErrorCode, LocalServerName } from './errors.js';
+export { LocalStartError, PortTakenError } from './errors.js';
 export { freePort } from './free-port.js';
 export type {
   KinesaliteClientConfig,

@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { sleep } from '@tributary/core';
 import { exited, terminate, trackChild } from './children.js';
-import { localOptionsError, PortTakenError } from './errors.js';
+import { LocalStartError, localOptionsError, PortTakenError } from './errors.js';
 import { freePort } from './free-port.js';
 import { repoRoot } from './repo-root.js';
 
@@ -80,8 +80,9 @@ export async function startMotoServer(options: StartMotoServerOptions = {}): Pro
   const script = join(venv, 'bin', 'moto_server');
   const python = join(venv, 'bin', 'python');
   if (!existsSync(script) || !existsSync(python)) {
-    throw new Error(
+    throw new LocalStartError(
       `moto_server was not found at ${script}. Create the Python venv first: run \`node scripts/python-env.mjs\` at the repository root.`,
+      { server: 'moto_server' },
     );
   }
   // freePort() can race with another process taking the port before moto binds it: try again.
@@ -122,18 +123,24 @@ async function launch(
   const gone = exited(child).then(() => 'exited' as const);
   for (;;) {
     if (spawnError)
-      throw new Error(`Could not start moto_server: ${spawnError.message}`, { cause: spawnError });
+      throw new LocalStartError(`Could not start moto_server: ${spawnError.message}`, {
+        server: 'moto_server',
+        cause: spawnError,
+      });
     if (await answersHttp(endpoint)) break;
     const waited = await Promise.race([gone, sleep(100).then(() => 'slept' as const)]);
     if (waited === 'exited') {
       await sleep(20); // let the last stderr chunk arrive
       const message = `moto_server exited before answering on ${endpoint} (code ${child.exitCode}, signal ${child.signalCode}).\n${stderr}`;
-      if (/address already in use/i.test(stderr)) throw new PortTakenError(message);
-      throw new Error(message);
+      if (/address already in use/i.test(stderr)) throw new PortTakenError(message, 'moto_server');
+      throw new LocalStartError(message, { server: 'moto_server' });
     }
     if (Date.now() > deadline) {
       await terminate(child, stopGraceMs);
-      throw new Error(`moto_server did not answer on ${endpoint} within ${startTimeoutMs} ms.\n${stderr}`);
+      throw new LocalStartError(
+        `moto_server did not answer on ${endpoint} within ${startTimeoutMs} ms.\n${stderr}`,
+        { server: 'moto_server' },
+      );
     }
   }
 

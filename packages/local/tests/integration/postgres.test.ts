@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { OptionsError } from '@tributary/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PostgresServer, startPostgres } from '../../src/index.js';
+import { LocalStartError, PortTakenError, type PostgresServer, startPostgres } from '../../src/index.js';
 
 function isRunning(pid: number): boolean {
   try {
@@ -96,6 +96,18 @@ describe('startPostgres', () => {
         option: 'port',
       });
     });
+
+    it('rejects a port another server holds with a PortTakenError, a LocalStartError naming postgres', async () => {
+      const failure = await startPostgres({ port: server.port }).catch((error: unknown) => error);
+
+      expect(failure).toBeInstanceOf(PortTakenError);
+      expect(failure).toBeInstanceOf(LocalStartError);
+      expect(failure).toMatchObject({
+        code: 'LOCAL_PORT_TAKEN',
+        retryable: true,
+        context: { server: 'postgres' },
+      });
+    }, 120_000);
   });
 
   describe('stop', () => {
