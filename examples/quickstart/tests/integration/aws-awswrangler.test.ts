@@ -1,20 +1,15 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import {
-  type KinesaliteServer,
-  type MotoServer,
-  type PostgresServer,
-  startKinesalite,
-  startMotoServer,
-  startPostgres,
-} from '@tributary/local';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type QuickstartResult, runQuickstart } from '../../src/quickstart.js';
 import type { TableFigure } from '../../src/report-data.js';
+import {
+  type AwsDemoServers,
+  awsDemoOptions,
+  readWithPython,
+  startAwsDemoServers,
+} from '../fixtures/aws-demo.js';
 
 // What AWS SDK for pandas (awswrangler) sees after `pnpm demo --mode aws` on moto_server (S3,
 // Glue, Athena) with kinesalite behind the Kinesis endpoint (moto's Kinesis drops records under
@@ -30,8 +25,6 @@ import type { TableFigure } from '../../src/report-data.js';
 // fails on the metadata files (ArrowInvalid: Parquet magic bytes not found), and would count data
 // files that later snapshots replaced: it is no read of an Iceberg table. pyiceberg reads those
 // tables, with the summary's counts, in aws-iceberg.test.ts.
-
-const PYTHON = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../spark/.venv/bin/python');
 
 // One run of Python for the whole file. Per Glue table: what wr.catalog says of it, its
 // partitions, and the partition folders that hold data in S3 (names starting with `_` or `.` are
@@ -128,9 +121,7 @@ interface Run {
   tables: Record<string, WranglerIcebergTable>;
 }
 
-let moto: MotoServer;
-let kinesalite: KinesaliteServer;
-let postgres: PostgresServer;
+let servers: AwsDemoServers;
 const outs: string[] = [];
 let hive: Run;
 let iceberg: Run;
@@ -142,40 +133,20 @@ async function demo(tableFormat: 'hive' | 'iceberg', prefix: string): Promise<Ru
   const out = mkdtempSync(join(tmpdir(), 'tributary-demo-wrangler-'));
   outs.push(out);
   const database = `${prefix.replaceAll('-', '_')}_demo`;
-  const summary = await runQuickstart({
-    out,
-    mode: 'aws',
-    tableFormat,
-    records: 3_000,
-    sensorsPerType: 2,
-    snapshots: 2,
-    report: false,
-    log: () => {},
-    env: {
-      TRIBUTARY_MODE: 'aws',
-      AWS_REGION: moto.region,
-      AWS_ENDPOINT_URL: moto.endpoint,
-      AWS_ENDPOINT_URL_KINESIS: kinesalite.endpoint,
-      TRIBUTARY_BUCKET_PREFIX: prefix,
-      TRIBUTARY_STREAM: `${prefix}-sensors`,
-      TRIBUTARY_GLUE_DATABASE: database,
-      TRIBUTARY_WAREHOUSE: 'postgres',
-      DATABASE_URL: postgres.url,
-    },
-  });
-  // Asynchronously: moto_server logs every request to a pipe this process must keep reading.
-  const { stdout } = await promisify(execFile)(PYTHON, ['-c', READ, moto.endpoint, moto.region, database], {
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-    timeout: 240_000,
-  });
-  return { prefix, result: summary, tables: JSON.parse(stdout) as Record<string, WranglerIcebergTable> };
+  const summary = await runQuickstart(
+    awsDemoOptions(servers, { out, name: prefix, database }, { tableFormat }),
+  );
+  const { moto } = servers;
+  const tables = await readWithPython<Record<string, WranglerIcebergTable>>(READ, [
+    moto.endpoint,
+    moto.region,
+    database,
+  ]);
+  return { prefix, result: summary, tables };
 }
 
 beforeAll(async () => {
-  [moto, kinesalite, postgres] = await Promise.all([startMotoServer(), startKinesalite(), startPostgres()]);
-  process.env.AWS_ACCESS_KEY_ID = moto.credentials.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = moto.credentials.secretAccessKey;
+  servers = await startAwsDemoServers();
   hive = await demo('hive', 'wrangler');
   iceberg = await demo('iceberg', 'wrangler-ice');
   result = hive.result;
@@ -184,7 +155,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const out of outs) rmSync(out, { recursive: true, force: true });
-  await Promise.all([moto?.stop(), kinesalite?.stop(), postgres?.stop()]);
+  await servers?.stop();
 });
 
 /** The summary's figure for the table at a Glue location (`s3://<prefix>-<zone>/<folder>/`). */

@@ -1,20 +1,15 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import type { TributaryEvent } from '@tributary/core';
-import {
-  type KinesaliteServer,
-  type MotoServer,
-  type PostgresServer,
-  startKinesalite,
-  startMotoServer,
-  startPostgres,
-} from '@tributary/local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type QuickstartResult, runQuickstart } from '../../src/quickstart.js';
+import {
+  type AwsDemoServers,
+  awsDemoOptions,
+  readWithPython,
+  startAwsDemoServers,
+} from '../fixtures/aws-demo.js';
 
 // What a Glue client sees after `pnpm demo --mode aws` (moto_server for S3, Glue and Athena;
 // kinesalite behind the Kinesis endpoint, since moto's Kinesis drops records under concurrent
@@ -23,8 +18,6 @@ import { type QuickstartResult, runQuickstart } from '../../src/quickstart.js';
 // inspected: the default, where the processed and curated tables are Iceberg tables (no partition
 // registration: their partitions are hidden in their metadata) and only the raw table is hive; and
 // `--table-format hive`, where every table is a crawled hive table with registered partitions.
-
-const PYTHON = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../spark/.venv/bin/python');
 
 // For every Glue table: the partitions Glue has (values, location) and the folders of the
 // table's location that hold data files, at the depth of its partition keys. Files and folders
@@ -84,9 +77,7 @@ interface Run {
 
 const ICEBERG_TABLES = ['coin_daily', 'cryptocurrency', 'market_daily', 'quote', 'sensor_hourly', 'sensors'];
 
-let moto: MotoServer;
-let postgres: PostgresServer;
-let kinesalite: KinesaliteServer;
+let servers: AwsDemoServers;
 const outs: string[] = [];
 let iceberg: Run;
 let hive: Run;
@@ -98,56 +89,39 @@ async function demo(tableFormat: 'iceberg' | 'hive', name: string): Promise<Run>
   const flushes: string[] = [];
   const logs: string[] = [];
   const database = name.replaceAll('-', '_');
-  const result = await runQuickstart({
-    out,
-    mode: 'aws',
-    tableFormat,
-    records: 3_000,
-    sensorsPerType: 2,
-    snapshots: 2,
-    report: false,
-    log: (line) => {
-      logs.push(line);
-    },
-    env: {
-      TRIBUTARY_MODE: 'aws',
-      AWS_REGION: moto.region,
-      AWS_ENDPOINT_URL: moto.endpoint,
-      AWS_ENDPOINT_URL_KINESIS: kinesalite.endpoint,
-      TRIBUTARY_BUCKET_PREFIX: name,
-      TRIBUTARY_STREAM: `${name}-sensors`,
-      TRIBUTARY_GLUE_DATABASE: database,
-      TRIBUTARY_WAREHOUSE: 'postgres',
-      DATABASE_URL: postgres.url,
-    },
-    onEvent: (event: TributaryEvent) => {
-      if (event.type === 'flush' && event.target) flushes.push(event.target);
-    },
-  });
-  // Asynchronously: moto logs each request to a pipe this process reads, and a synchronous child
-  // would stop that reading and freeze moto once the pipe fills.
-  const { stdout } = await promisify(execFile)(
-    PYTHON,
-    ['-c', INSPECT, moto.endpoint, moto.region, database],
-    {
-      encoding: 'utf8',
-      maxBuffer: 64 * 1024 * 1024,
-    },
+  const result = await runQuickstart(
+    awsDemoOptions(
+      servers,
+      { out, name, database },
+      {
+        tableFormat,
+        log: (line) => {
+          logs.push(line);
+        },
+        onEvent: (event: TributaryEvent) => {
+          if (event.type === 'flush' && event.target) flushes.push(event.target);
+        },
+      },
+    ),
   );
-  return { result, glue: JSON.parse(stdout) as Record<string, GlueView>, flushes, logs };
+  const { moto } = servers;
+  const glue = await readWithPython<Record<string, GlueView>>(INSPECT, [
+    moto.endpoint,
+    moto.region,
+    database,
+  ]);
+  return { result, glue, flushes, logs };
 }
 
 beforeAll(async () => {
-  [moto, kinesalite, postgres] = await Promise.all([startMotoServer(), startKinesalite(), startPostgres()]);
-  process.env.AWS_ACCESS_KEY_ID = moto.credentials.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = moto.credentials.secretAccessKey;
+  servers = await startAwsDemoServers();
   iceberg = await demo('iceberg', 'glue-iceberg');
   hive = await demo('hive', 'glue-hive');
 }, 600_000);
 
 afterAll(async () => {
   for (const out of outs) rmSync(out, { recursive: true, force: true });
-  await Promise.all([moto?.stop(), kinesalite?.stop(), postgres?.stop()]);
+  await servers?.stop();
 });
 
 /** The raw table has one partition per hour folder the delivery flushed into. */

@@ -1,19 +1,14 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import {
-  type KinesaliteServer,
-  type MotoServer,
-  type PostgresServer,
-  startKinesalite,
-  startMotoServer,
-  startPostgres,
-} from '@tributary/local';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type QuickstartResult, runQuickstart } from '../../src/quickstart.js';
+import {
+  type AwsDemoServers,
+  awsDemoOptions,
+  readWithPython,
+  startAwsDemoServers,
+} from '../fixtures/aws-demo.js';
 
 // `pnpm demo --mode aws` (Iceberg, the default) read back by pyiceberg's own Glue catalog and by
 // boto3, on moto_server (S3, Glue, Athena) with kinesalite behind the Kinesis endpoint. Two runs
@@ -23,7 +18,6 @@ import { type QuickstartResult, runQuickstart } from '../../src/quickstart.js';
 // moto's Glue ignores UpdateTable's VersionId, so this proves what pyiceberg and boto3 see after
 // the demo's commits, not Glue's optimistic-concurrency guard (the lake's tests cover that).
 
-const PYTHON = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../spark/.venv/bin/python');
 const DATABASE = 'iceberg_demo';
 const ICEBERG_TABLES = ['coin_daily', 'cryptocurrency', 'market_daily', 'quote', 'sensor_hourly', 'sensors'];
 
@@ -108,46 +102,25 @@ interface GlueTable {
   };
 }
 
-let moto: MotoServer;
-let kinesalite: KinesaliteServer;
-let postgres: PostgresServer;
+let servers: AwsDemoServers;
 let out: string;
 const runs: QuickstartResult[] = [];
 const looks: Record<string, GlueTable>[] = [];
 
 /** Both runs use the same `out` and the same AWS names: the second run finds everything there. */
 function demo(): Promise<QuickstartResult> {
-  return runQuickstart({
-    out,
-    mode: 'aws',
-    records: 3_000,
-    sensorsPerType: 2,
-    snapshots: 2,
-    report: false,
-    log: () => {},
-    env: {
-      TRIBUTARY_MODE: 'aws',
-      AWS_REGION: moto.region,
-      AWS_ENDPOINT_URL: moto.endpoint,
-      AWS_ENDPOINT_URL_KINESIS: kinesalite.endpoint,
-      TRIBUTARY_BUCKET_PREFIX: 'iceberg-demo',
-      TRIBUTARY_STREAM: 'iceberg-demo-sensors',
-      TRIBUTARY_GLUE_DATABASE: DATABASE,
-      TRIBUTARY_WAREHOUSE: 'postgres',
-      DATABASE_URL: postgres.url,
-    },
-  });
+  return runQuickstart(awsDemoOptions(servers, { out, name: 'iceberg-demo', database: DATABASE }));
 }
 
 /** boto3's and pyiceberg's view of the Glue database; `at` names snapshots to read per table. */
 async function look(at: Record<string, string[]> = {}): Promise<Record<string, GlueTable>> {
-  // Asynchronously: moto_server logs every request to a pipe this process must keep reading.
-  const { stdout } = await promisify(execFile)(
-    PYTHON,
-    ['-c', READ, moto.endpoint, moto.region, DATABASE, JSON.stringify(at)],
-    { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 240_000 },
-  );
-  return JSON.parse(stdout) as Record<string, GlueTable>;
+  const { moto } = servers;
+  return readWithPython<Record<string, GlueTable>>(READ, [
+    moto.endpoint,
+    moto.region,
+    DATABASE,
+    JSON.stringify(at),
+  ]);
 }
 
 /** The summary's figure of the lake table a Glue name stands for. */
@@ -158,9 +131,7 @@ function figure(run: QuickstartResult, name: string) {
 }
 
 beforeAll(async () => {
-  [moto, kinesalite, postgres] = await Promise.all([startMotoServer(), startKinesalite(), startPostgres()]);
-  process.env.AWS_ACCESS_KEY_ID = moto.credentials.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = moto.credentials.secretAccessKey;
+  servers = await startAwsDemoServers();
   out = mkdtempSync(join(tmpdir(), 'tributary-demo-iceberg-'));
   runs.push(await demo());
   looks.push(await look());
@@ -174,7 +145,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (out) rmSync(out, { recursive: true, force: true });
-  await Promise.all([moto?.stop(), kinesalite?.stop(), postgres?.stop()]);
+  await servers?.stop();
 });
 
 describe('pnpm demo --mode aws on Iceberg, read by pyiceberg and boto3 (moto_server)', () => {

@@ -5,17 +5,11 @@ import { GetDatabaseCommand, GlueClient } from '@aws-sdk/client-glue';
 import { DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import { HeadBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import {
-  type KinesaliteServer,
-  type MotoServer,
-  type PostgresServer,
-  startKinesalite,
-  startMotoServer,
-  startPostgres,
-} from '@tributary/local';
+import type { KinesaliteServer, MotoServer, PostgresServer } from '@tributary/local';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type QuickstartResult, runQuickstart } from '../../src/quickstart.js';
+import { type AwsDemoServers, awsDemoOptions, startAwsDemoServers } from '../fixtures/aws-demo.js';
 
 // `pnpm demo --mode aws --cleanup` end to end against AWS-compatible servers on loopback:
 // moto_server stands in for S3, Glue and Athena (it runs no SQL, so the queries come back empty),
@@ -24,6 +18,7 @@ import { type QuickstartResult, runQuickstart } from '../../src/quickstart.js';
 // acknowledges records it never stores, so exact counts would fail for moto's sake, and a test
 // that tolerated a shortfall could not catch the pipeline losing a record. Counts here are exact.
 
+let servers: AwsDemoServers;
 let moto: MotoServer;
 let kinesalite: KinesaliteServer;
 let postgres: PostgresServer;
@@ -33,58 +28,46 @@ let logs: string[];
 const seen: { bucketsDuringRun: string[] } = { bucketsDuringRun: [] };
 
 beforeAll(async () => {
-  [moto, kinesalite, postgres] = await Promise.all([startMotoServer(), startKinesalite(), startPostgres()]);
-  // The SDK's default credential chain reads these; moto accepts any.
-  process.env.AWS_ACCESS_KEY_ID = moto.credentials.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = moto.credentials.secretAccessKey;
+  servers = await startAwsDemoServers();
+  ({ moto, kinesalite, postgres } = servers);
   out = mkdtempSync(join(tmpdir(), 'tributary-demo-aws-'));
   logs = [];
-  const env = {
-    TRIBUTARY_MODE: 'aws',
-    AWS_REGION: moto.region,
-    AWS_ENDPOINT_URL: moto.endpoint,
-    AWS_ENDPOINT_URL_KINESIS: kinesalite.endpoint,
-    TRIBUTARY_BUCKET_PREFIX: 'demo-e2e',
-    TRIBUTARY_STREAM: 'demo-e2e-sensors',
-    TRIBUTARY_GLUE_DATABASE: 'demo_e2e',
-    TRIBUTARY_WAREHOUSE: 'postgres',
-    DATABASE_URL: postgres.url,
-  };
   const s3 = new S3Client({
     region: moto.region,
     endpoint: moto.endpoint,
     forcePathStyle: true,
     credentials: moto.credentials,
   });
-  result = await runQuickstart({
-    out,
-    mode: 'aws',
-    cleanup: true,
-    records: 3_000,
-    sensorsPerType: 2,
-    snapshots: 2,
-    env,
-    log: (line) => {
-      logs.push(line);
-    },
-    onEvent: (event) => {
-      // Look at the buckets while the run is under way (cleanup removes them at the end).
-      if (event.type === 'records.out' && seen.bucketsDuringRun.length === 0) {
-        void s3
-          .send(new ListObjectsV2Command({ Bucket: 'demo-e2e-raw' }))
-          .then(() => {
-            seen.bucketsDuringRun.push('demo-e2e-raw');
-          })
-          .catch(() => {});
-      }
-    },
-  });
+  result = await runQuickstart(
+    awsDemoOptions(
+      servers,
+      { out, name: 'demo-e2e' },
+      {
+        cleanup: true,
+        report: true,
+        log: (line) => {
+          logs.push(line);
+        },
+        onEvent: (event) => {
+          // Look at the buckets while the run is under way (cleanup removes them at the end).
+          if (event.type === 'records.out' && seen.bucketsDuringRun.length === 0) {
+            void s3
+              .send(new ListObjectsV2Command({ Bucket: 'demo-e2e-raw' }))
+              .then(() => {
+                seen.bucketsDuringRun.push('demo-e2e-raw');
+              })
+              .catch(() => {});
+          }
+        },
+      },
+    ),
+  );
   s3.destroy();
 }, 240_000);
 
 afterAll(async () => {
   if (out) rmSync(out, { recursive: true, force: true });
-  await Promise.all([moto?.stop(), kinesalite?.stop(), postgres?.stop()]);
+  await servers?.stop();
 });
 
 describe('pnpm demo --mode aws (moto_server)', () => {
