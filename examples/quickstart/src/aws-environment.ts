@@ -6,7 +6,13 @@ import { GlueClient } from '@aws-sdk/client-glue';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { ConfigError, type EventListener, loadConfig, type TributaryConfig } from '@tributary/core';
+import {
+  ConfigError,
+  type EventListener,
+  loadConfig,
+  OptionsError,
+  type TributaryConfig,
+} from '@tributary/core';
 import { GlueCatalog, GlueIcebergCatalog } from '@tributary/lake/glue';
 import { s3Lake } from '@tributary/lake/s3';
 import { type Loader, PostgresLoader, RedshiftLoader } from '@tributary/warehouse';
@@ -86,7 +92,10 @@ export interface AwsEnvironment extends PipelineEnvironment {
  */
 export async function createAwsEnvironment(options: AwsEnvironmentOptions = {}): Promise<AwsEnvironment> {
   if (typeof options !== 'object' || options === null) {
-    throw new ConfigError('createAwsEnvironment options must be an object', { option: 'options' });
+    throw new OptionsError('createAwsEnvironment options must be an object', {
+      code: 'AWS_ENVIRONMENT_OPTIONS_INVALID',
+      option: 'options',
+    });
   }
   const variables = options.env ?? process.env;
   const config = options.config ?? loadConfig(variables);
@@ -245,7 +254,8 @@ function firehoseSetup(
     return { roleArn };
   }
   if (typeof option !== 'object' || option === null || typeof option.roleArn !== 'string') {
-    throw new ConfigError('createAwsEnvironment option firehose must be a boolean or { roleArn }', {
+    throw new OptionsError('createAwsEnvironment option firehose must be a boolean or { roleArn }', {
+      code: 'AWS_ENVIRONMENT_OPTIONS_INVALID',
       option: 'firehose',
     });
   }

@@ -23,6 +23,7 @@ import {
   defineSchema,
   field,
   loadConfig,
+  OptionsError,
   type TributaryConfig,
   TributaryError,
 } from '@tributary/core';
@@ -481,6 +482,23 @@ describe('createAwsEnvironment configuration', () => {
     }).catch((e: unknown) => e);
     expect(noRole).toBeInstanceOf(ConfigError);
     expect((noRole as ConfigError).variable).toBe('TRIBUTARY_FIREHOSE_ROLE_ARN');
+  });
+
+  it('fails with an OptionsError naming the option for options that are not settings', async () => {
+    const notObject = await createAwsEnvironment(null as never).catch((e: unknown) => e);
+    const badFirehose = await createAwsEnvironment({
+      config: configFor('demo-badfirehose'),
+      firehose: 'yes' as never,
+      provision: false,
+    }).catch((e: unknown) => e);
+
+    for (const [failure, option] of [
+      [notObject, 'options'],
+      [badFirehose, 'firehose'],
+    ] as const) {
+      expect(failure).toBeInstanceOf(OptionsError);
+      expect(failure).toMatchObject({ code: 'AWS_ENVIRONMENT_OPTIONS_INVALID', option, context: { option } });
+    }
   });
 
   it('reads the config and the Firehose role from `env` when no config is given (as the quickstart passes them)', async () => {
