@@ -1,18 +1,22 @@
 // `pnpm bench lake`: the same generated sensor rows written as a Parquet dataset partitioned by
-// hour, by the lake's writer (hive dt/hour folders, and an Iceberg table), by DuckDB, by pyiceberg
-// and by the candidate writers, each in its own process. DuckDB then reads every output back (an
-// Iceberg table through its current snapshot's files) and checks it against the generated rows;
-// pyiceberg reads both Iceberg tables back too.
+// hour, by the lake's writer (hive dt/hour folders, and an Iceberg table; locally and to S3), by
+// DuckDB, by pyiceberg, by pyarrow's write_dataset, by awswrangler to S3 and by the candidate
+// writers, each in its own process. The S3 writers write to a moto_server their step starts on
+// loopback, and the step downloads what they wrote once the clock has stopped. DuckDB then reads
+// every output back (an Iceberg table through its current snapshot's files, an S3 output from its
+// downloaded copy) and checks it against the generated rows; pyiceberg reads both Iceberg tables
+// back too.
 
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import type * as S3Sdk from '@aws-sdk/client-s3';
 import { int, maxRssMiB, parseCount, stopwatch } from './common.js';
 import { type Expected, expectedOf, type SensorRow, sensorRows } from './sensor-rows.js';
 
@@ -23,7 +27,10 @@ const CANDIDATES = {
   tributary: 'tributary writeDataset, hive',
   'tributary-capped': 'tributary writeDataset, hive, heap ≤ 128 MiB',
   'tributary-iceberg': 'tributary writeDataset, Iceberg',
+  'tributary-s3': 'tributary writeDataset, hive → S3 (moto)',
   pyiceberg: 'pyiceberg append (pyarrow)',
+  pyarrow: 'pyarrow write_dataset (Arrow table)',
+  awswrangler: 'awswrangler to_parquet → S3 (moto)',
   duckdb: 'DuckDB appender + COPY',
   'hyparquet-writer': 'hyparquet-writer ParquetWriter (V2)',
   'parquetjs-lite': 'parquetjs-lite (V1)',
@@ -39,6 +46,20 @@ const ICEBERG_OVER_HIVE = 0.1;
 const SAMPLES = 1000;
 const PYTHON = 'spark/.venv/bin/python';
 const PYICEBERG_SCRIPT = 'bench/pyiceberg-lake.py';
+const ARROW_SCRIPT = 'bench/arrow-lake.py';
+/** Outputs written to S3 (moto): verified from the copy their step downloads after the write. */
+const S3_OUTPUTS: readonly Candidate[] = ['tributary-s3', 'awswrangler'];
+/** The S3 writers' bucket, and the table's prefix in it. */
+const BUCKET = 'bench';
+const TABLE = 'sensors';
+/**
+ * Issue 18's targets for `writeDataset` against the baselines of the same run: local write time at
+ * most 3× pyarrow's `write_dataset`, local wall time at most 1.5× pyarrow's (building its input
+ * included), and to S3 a wall time at most 0.67× awswrangler's.
+ */
+const WRITE_OVER_PYARROW = 3;
+const WALL_OVER_PYARROW = 1.5;
+const S3_WALL_OVER_AWSWRANGLER = 0.67;
 
 const DEFAULT_ROWS = [1_000_000, 3_000_000];
 const QUICK_ROWS = [100_000, 300_000];
@@ -106,10 +127,13 @@ const round2 = (n: number) => Math.round(n * 100) / 100;
 const sqlString = (text: string) => `'${text.replaceAll("'", "''")}'`;
 const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms));
 
-/** Where a candidate's table folder is (tributary's sits in a zone folder, pyiceberg's in its namespace's). */
+/**
+ * Where a candidate's table folder is (tributary's sits in a zone folder, pyiceberg's in its
+ * namespace's, an S3 writer's under the table's prefix of the downloaded bucket).
+ */
 function dataDir(candidate: Candidate, dir: string): string {
   if (candidate === 'pyiceberg') return join(dir, 'bench', 'sensors');
-  return candidate.startsWith('tributary') ? join(dir, 'sensors') : dir;
+  return candidate.startsWith('tributary') || S3_OUTPUTS.includes(candidate) ? join(dir, TABLE) : dir;
 }
 
 export function plan(args: string[], context: { workdir: string }) {
@@ -155,9 +179,16 @@ interface WriteOutcome {
   seconds: number;
   /** CPU seconds (user + system, every thread) of the writing process over the same span. */
   cpuSeconds: number;
-  /** Of `seconds`, generating the rows, when the writer measured it apart (pyiceberg). */
+  /**
+   * Of `seconds`, building the input, when the writer measured it apart (the Python writers:
+   * generating the Arrow table, and for pyarrow and awswrangler deriving dt and hour, and the
+   * pandas DataFrame).
+   */
   generateSeconds?: number;
-  /** Peak RSS of a writer that ran in a process of its own (pyiceberg's Python). */
+  /**
+   * Peak RSS of a writer that ran in a process of its own (the Python writers), or taken when the
+   * write returned (the S3 writers' steps download the output afterwards).
+   */
   maxRssMiB?: number;
   details?: Record<string, number | string>;
 }
@@ -247,7 +278,10 @@ const WRITERS: Record<Candidate, (rows: number, dir: string) => Promise<WriteOut
   tributary: (rows, dir) => writeTributary(rows, dir, 'hive'),
   'tributary-capped': (rows, dir) => writeTributary(rows, dir, 'hive'),
   'tributary-iceberg': (rows, dir) => writeTributary(rows, dir, 'iceberg'),
+  'tributary-s3': writeTributaryS3,
   pyiceberg: writePyiceberg,
+  pyarrow: writePyarrow,
+  awswrangler: writeAwswrangler,
   duckdb: writeDuckdb,
   'hyparquet-writer': writeHyparquet,
   'parquetjs-lite': writeParquetjsLite,
@@ -304,15 +338,17 @@ async function writeTributary(
 
 const run = promisify(execFile);
 
-/** Runs the pyiceberg script (spark/.venv) and returns the one JSON line it prints. */
-async function pyiceberg<T>(args: string[]): Promise<T> {
-  const { stdout } = await run(PYTHON, [PYICEBERG_SCRIPT, ...args], {
+/** Runs a bench Python script (spark/.venv) and returns the one JSON line it prints. */
+async function python<T>(script: string, args: string[], env: Record<string, string> = {}): Promise<T> {
+  const { stdout } = await run(PYTHON, [script, ...args], {
     encoding: 'utf8',
     maxBuffer: 256 * 1024 * 1024,
-    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+    env: { ...process.env, ...env, PYTHONDONTWRITEBYTECODE: '1' },
   });
   return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as T;
 }
+
+const pyiceberg = <T>(args: string[]) => python<T>(PYICEBERG_SCRIPT, args);
 
 interface PyicebergWrite {
   rows: number;
@@ -352,6 +388,183 @@ async function writePyiceberg(rows: number, dir: string): Promise<WriteOutcome> 
       versions: r.versions,
     },
   };
+}
+
+interface ArrowWrite {
+  rows: number;
+  importSeconds: number;
+  generateSeconds: number;
+  deriveSeconds: number;
+  pandasSeconds?: number;
+  inputSeconds: number;
+  writeSeconds: number;
+  wallSeconds: number;
+  cpuSeconds: number;
+  writeCpuSeconds: number;
+  maxRssMiB: number;
+  objects?: number;
+  versions: string;
+}
+
+/** A Python baseline's own measures as a write outcome: its input building is the "generation". */
+function arrowOutcome(r: ArrowWrite, rows: number, what: string): WriteOutcome {
+  if (r.rows !== rows) throw new Error(`${what} wrote ${r.rows} rows, expected ${rows}`);
+  return {
+    seconds: r.wallSeconds,
+    cpuSeconds: r.cpuSeconds,
+    generateSeconds: r.inputSeconds,
+    maxRssMiB: r.maxRssMiB,
+    details: {
+      importSeconds: round2(r.importSeconds),
+      generateSeconds: round2(r.generateSeconds),
+      deriveSeconds: round2(r.deriveSeconds),
+      ...(r.pandasSeconds !== undefined ? { pandasSeconds: round2(r.pandasSeconds) } : {}),
+      writeSeconds: round2(r.writeSeconds),
+      writeCpuSeconds: round2(r.writeCpuSeconds),
+      versions: r.versions,
+    },
+  };
+}
+
+/**
+ * pyarrow in a Python process of its own, which measures itself: the rows generated as an Arrow
+ * table (bench/pyiceberg-lake.py's generator), dt and hour derived with `pyarrow.compute`, then
+ * `pyarrow.dataset.write_dataset` (hive partitioning dt/hour, snappy; every core).
+ */
+async function writePyarrow(rows: number, dir: string): Promise<WriteOutcome> {
+  const r = await python<ArrowWrite>(ARROW_SCRIPT, ['pyarrow', '--rows', String(rows), '--dir', dir]);
+  return arrowOutcome(r, rows, 'pyarrow');
+}
+
+type Moto = Awaited<ReturnType<typeof import('@tributary/local').startMotoServer>>;
+
+/** The S3 SDK the lake loads (a dependency of packages/lake, not of the root). */
+function s3Sdk(): typeof S3Sdk {
+  const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+  return createRequire(join(repoRoot, 'packages/lake/package.json'))('@aws-sdk/client-s3') as typeof S3Sdk;
+}
+
+/** What an S3 writer left in its bucket, listed once the clock has stopped. */
+interface BucketListing {
+  /** Objects (and their bytes) under the table's prefix. */
+  tableObjects: number;
+  tableBytes: number;
+  /** Objects outside it (tributary's commit records under `_tributary/`). */
+  otherObjects: number;
+}
+
+/**
+ * Runs an S3 writer against a moto_server started for this step (not timed), with the bucket
+ * created; then lists the bucket and downloads every object into `dir` under its key, for the
+ * verification step to read with DuckDB like a local output.
+ */
+async function withMoto(
+  dir: string,
+  write: (moto: Moto, client: InstanceType<typeof S3Sdk.S3Client>) => Promise<WriteOutcome>,
+): Promise<WriteOutcome> {
+  const { startMotoServer } = await import('@tributary/local');
+  const { S3Client, CreateBucketCommand, ListObjectsV2Command, GetObjectCommand } = s3Sdk();
+  const moto = await startMotoServer();
+  const client = new S3Client({
+    endpoint: moto.endpoint,
+    region: moto.region,
+    credentials: moto.credentials,
+    forcePathStyle: true,
+  });
+  try {
+    await client.send(new CreateBucketCommand({ Bucket: BUCKET }));
+    const outcome = await write(moto, client);
+    const listing: BucketListing = { tableObjects: 0, tableBytes: 0, otherObjects: 0 };
+    let token: string | undefined;
+    do {
+      const page = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, ContinuationToken: token }));
+      for (const object of page.Contents ?? []) {
+        const key = object.Key as string;
+        if (key.startsWith(`${TABLE}/`)) {
+          listing.tableObjects++;
+          listing.tableBytes += object.Size ?? 0;
+        } else listing.otherObjects++;
+        const body = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+        const path = join(dir, key);
+        mkdirSync(dirname(path), { recursive: true });
+        writeFileSync(
+          path,
+          await (body.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+        );
+      }
+      token = page.NextContinuationToken;
+    } while (token);
+    return { ...outcome, details: { ...outcome.details, ...listing } };
+  } finally {
+    client.destroy();
+    await moto.stop();
+  }
+}
+
+/** `writeDataset` as in the hive step, to the lake's S3 storage (`S3Storage`) on moto. */
+async function writeTributaryS3(rows: number, dir: string): Promise<WriteOutcome> {
+  const [{ writeDataset, byHour }, { S3Storage }, { defineSchema, field }] = await Promise.all([
+    import('@tributary/lake'),
+    import('@tributary/lake/s3'),
+    import('@tributary/core'),
+  ]);
+  const schema = defineSchema({
+    id: field.string(),
+    sensorId: field.string(),
+    type: field.string(),
+    value: field.double(),
+    timestamp: field.timestamp(),
+  });
+  return withMoto(dir, async (_moto, client) => {
+    const elapsed = stopwatch();
+    const result = await writeDataset(sensorRows(rows), {
+      storage: new S3Storage({ client, bucket: BUCKET }),
+      table: TABLE,
+      schema,
+      partitionBy: byHour('timestamp'),
+      format: 'parquet',
+    });
+    const seconds = elapsed();
+    const cpuSeconds = elapsed.cpu();
+    // Before the download: the write's own peak.
+    const rss = maxRssMiB();
+    if (result.rows !== rows || result.invalidCount !== 0) {
+      throw new Error(
+        `writeDataset wrote ${result.rows} rows (${result.invalidCount} invalid), expected ${rows}`,
+      );
+    }
+    return { seconds, cpuSeconds, maxRssMiB: rss, details: { partitions: result.partitions.length } };
+  });
+}
+
+/**
+ * awswrangler in a Python process of its own, which measures itself: the same Arrow table with dt
+ * and hour, as a pandas DataFrame, then `wr.s3.to_parquet(dataset=True, partition_cols=[dt, hour])`
+ * to the moto_server of this step.
+ */
+async function writeAwswrangler(rows: number, dir: string): Promise<WriteOutcome> {
+  return withMoto(dir, async (moto) => {
+    const { accessKeyId, secretAccessKey } = moto.credentials;
+    const r = await python<ArrowWrite>(
+      ARROW_SCRIPT,
+      [
+        'awswrangler',
+        '--rows',
+        String(rows),
+        '--endpoint',
+        moto.endpoint,
+        '--path',
+        `s3://${BUCKET}/${TABLE}/`,
+      ],
+      {
+        AWS_ACCESS_KEY_ID: accessKeyId,
+        AWS_SECRET_ACCESS_KEY: secretAccessKey,
+        AWS_DEFAULT_REGION: moto.region,
+        AWS_REGION: moto.region,
+      },
+    );
+    return arrowOutcome(r, rows, 'awswrangler');
+  });
 }
 
 async function writeDuckdb(rows: number, dir: string): Promise<WriteOutcome> {
@@ -815,7 +1028,8 @@ interface StepOutcome {
 const COLUMNS = [
   { key: 'rows', title: 'rows' },
   { key: 'candidate', title: 'writer', align: 'left' },
-  { key: 'seconds', title: 'time s' },
+  { key: 'seconds', title: 'wall s' },
+  { key: 'write', title: 'write s' },
   { key: 'cpu', title: 'CPU s' },
   { key: 'rate', title: 'rows/s' },
   { key: 'netRate', title: 'rows/s excl. gen' },
@@ -856,6 +1070,16 @@ export function summarize(
   const pyicebergRun = outcomes.find((o) => o.result?.kind === 'write' && o.result.candidate === 'pyiceberg')
     ?.result as WriteResult | undefined;
   if (pyicebergRun) notes.push(`pyiceberg side: ${pyicebergRun.details.versions} (spark/.venv).`);
+  for (const candidate of ['pyarrow', 'awswrangler'] as const) {
+    const run = outcomes.find((o) => o.result?.kind === 'write' && o.result.candidate === candidate)
+      ?.result as WriteResult | undefined;
+    if (run) notes.push(`${candidate} side: ${run.details.versions} (spark/.venv).`);
+  }
+  if (options.candidates.some((c) => S3_OUTPUTS.includes(c))) {
+    notes.push(
+      "S3 writers: each step starts its own moto_server (spark/.venv, `startMotoServer` of @tributary/local) on 127.0.0.1 and creates the bucket before the clock starts; moto's own CPU and memory are not in the step's figures. Once the write returned (peak RSS read then), the step lists the bucket and downloads every object; the verification reads that copy.",
+    );
+  }
   const comparisons: string[] = [];
 
   for (const rows of options.rows) {
@@ -871,6 +1095,7 @@ export function summarize(
     const duck = find('write', 'duckdb');
     // Seconds without generating the rows: pyiceberg measured its own generation, the Node writers
     // generate as they write, so the baseline step's time is subtracted.
+    // The Python baselines measured their input (Arrow table, dt/hour, DataFrame) apart.
     const writeSeconds = (r: WriteResult) => {
       const generation = r.generateSeconds ?? generated?.seconds;
       return generation !== undefined && r.seconds > generation ? r.seconds - generation : Number.NaN;
@@ -898,6 +1123,9 @@ export function summarize(
         seconds: r.seconds.toFixed(2),
         cpu: r.cpuSeconds.toFixed(2),
         rate: int(rows / r.seconds),
+        ...(r.kind === 'write' && Number.isFinite(writeSeconds(r))
+          ? { write: writeSeconds(r).toFixed(2) }
+          : {}),
         rss: r.maxRssMiB.toFixed(0),
       };
       if (r.kind === 'write') {
@@ -963,6 +1191,57 @@ export function summarize(
       );
       if (!met) targetMisses.push(`tributary Iceberg not faster than pyiceberg at ${int(rows)} rows`);
     }
+    for (const candidate of ['pyarrow', 'awswrangler'] as const) {
+      const r = find('write', candidate);
+      if (!r) continue;
+      const d = r.details;
+      notes.push(
+        `${int(rows)} rows: ${candidate} (Python, its own clock): input ${r.generateSeconds?.toFixed(2)} s (${d.generateSeconds} s generating the Arrow table, ${d.deriveSeconds} s deriving dt and hour with pyarrow.compute${d.pandasSeconds !== undefined ? `, ${d.pandasSeconds} s to_pandas` : ''}), then ${d.writeSeconds} s (${d.writeCpuSeconds} s CPU) in ${candidate === 'pyarrow' ? 'write_dataset' : 'wr.s3.to_parquet'}; imports (${d.importSeconds} s) not timed. Peak RSS is the Python process's.`,
+      );
+    }
+    for (const candidate of S3_OUTPUTS) {
+      const r = find('write', candidate);
+      if (!r) continue;
+      const d = r.details;
+      notes.push(
+        `${int(rows)} rows · ${CANDIDATES[candidate]}: the bucket held ${int(Number(d.tableObjects))} objects (${(Number(d.tableBytes) / 2 ** 20).toFixed(1)} MiB) under ${TABLE}/ and ${int(Number(d.otherObjects))} outside it.`,
+      );
+    }
+    // Issue 18: writeDataset against pyarrow (local) and awswrangler (S3), in the same run.
+    const pyarrow = find('write', 'pyarrow');
+    const wrangler = find('write', 'awswrangler');
+    const toS3 = find('write', 'tributary-s3');
+    const rss = (a: WriteResult, b: WriteResult) =>
+      `peak RSS ${a.maxRssMiB.toFixed(0)} vs ${b.maxRssMiB.toFixed(0)} MiB`;
+    const target = (what: string, limit: number, ratio: number, detail: string) => {
+      const met = Number.isFinite(ratio) && ratio <= limit;
+      comparisons.push(
+        `target · ${int(rows)} rows, ${what} (≤ ${limit}×): ${detail}: ${met ? 'met' : 'MISSED'}`,
+      );
+      if (!met) targetMisses.push(`${what} ${fmt(ratio)}× at ${int(rows)} rows (target ≤ ${limit}×)`);
+    };
+    if (tributary && pyarrow) {
+      target(
+        "tributary write vs pyarrow write_dataset's",
+        WRITE_OVER_PYARROW,
+        writeSeconds(tributary) / writeSeconds(pyarrow),
+        `${compare('write (tributary: wall − generate only; pyarrow: write_dataset alone)', writeSeconds(tributary), writeSeconds(pyarrow))}, ${compare("CPU excl. generation vs write_dataset's", cpuWrite(tributary), Number(pyarrow.details.writeCpuSeconds))}, ${rss(tributary, pyarrow)}`,
+      );
+      target(
+        "tributary wall vs pyarrow's (building the input included)",
+        WALL_OVER_PYARROW,
+        tributary.seconds / pyarrow.seconds,
+        `${compare('wall', tributary.seconds, pyarrow.seconds)}, ${rss(tributary, pyarrow)}`,
+      );
+    }
+    if (toS3 && wrangler) {
+      target(
+        "tributary → S3 wall vs awswrangler's (building the input included)",
+        S3_WALL_OVER_AWSWRANGLER,
+        toS3.seconds / wrangler.seconds,
+        `${compare('wall', toS3.seconds, wrangler.seconds)}, ${compare('write (tributary: wall − generate only; awswrangler: to_parquet alone)', writeSeconds(toS3), writeSeconds(wrangler))}, ${rss(toS3, wrangler)}`,
+      );
+    }
     if (duck) {
       const d = duck.details;
       notes.push(
@@ -976,7 +1255,7 @@ export function summarize(
     }
     const e = verified.expected;
     notes.push(
-      `${int(rows)} rows: DuckDB read back each output (hive layouts: read_parquet(…/**/*.parquet, hive_partitioning = true); Iceberg tables: the current snapshot's data files, each with its partition) and compared it with the generated rows: ` +
+      `${int(rows)} rows: DuckDB read back each output (hive layouts: read_parquet(…/**/*.parquet, hive_partitioning = true), for the S3 writers over the copy downloaded from moto; Iceberg tables: the current snapshot's data files, each with its partition) and compared it with the generated rows: ` +
         `${int(e.rows)} rows, ${int(e.distinctIds)} distinct ids, ${iso(e.minMs)} … ${iso(e.maxMs)}, ${e.partitions} hour partitions, sum(value), every row in its own hour's partition, ${int(verified.samples)} sampled rows found by id with every field equal. ` +
         "pyiceberg read both Iceberg tables back (tributary's from its vN.metadata.json with StaticTable) and its plan_files listed the same files as scanIceberg.",
     );

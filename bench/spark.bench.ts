@@ -52,6 +52,13 @@ const LATENESS = 6;
 /** The Iceberg runtime jar's script (`scripts/iceberg-runtime.mjs`): it finds the jar, never downloads. */
 const ICEBERG_RUNTIME_SCRIPT = join(process.cwd(), 'scripts', 'iceberg-runtime.mjs');
 const ICEBERG_EXTENSIONS = 'org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions';
+/**
+ * Issue 18: the TypeScript raw → processed at most 1.5× DuckDB's in the same run and format, with
+ * peak RSS at most 400 MiB, flat (within 10 %) from the smallest to the largest size.
+ */
+const TS_OVER_DUCKDB = 1.5;
+const TS_RSS_MIB = 400;
+const TS_RSS_FLAT = 0.1;
 
 type StepInput =
   | { kind: 'raw'; records: number; dir: string }
@@ -74,6 +81,8 @@ type StepResult =
       seconds: Timings;
       cpuSeconds: number | undefined;
       maxRssMiB: number | undefined;
+      /** TypeScript only: the process's peak RSS when raw → processed returned (before processed → curated). */
+      rawToProcessedRssMiB?: number;
       check: Check;
       /** Iceberg outputs only: what the check read. */
       iceberg?: IcebergOutputs;
@@ -467,6 +476,7 @@ export async function runStep(input: StepInput): Promise<StepResult> {
   let seconds: Timings;
   let cpuSeconds: number | undefined;
   let rss: number | undefined;
+  let rawToProcessedRss: number | undefined;
   if (input.engine === 'ts') {
     const watch = stopwatch();
     await rawToProcessed({
@@ -476,6 +486,7 @@ export async function runStep(input: StepInput): Promise<StepResult> {
       tableFormat,
     });
     const first = watch();
+    rawToProcessedRss = maxRssMiB();
     await processedToCurated({
       processed: new LocalStorage({ root: processed }),
       curated: new LocalStorage({ root: curated }),
@@ -519,6 +530,7 @@ export async function runStep(input: StepInput): Promise<StepResult> {
     seconds,
     cpuSeconds,
     maxRssMiB: rss,
+    ...(rawToProcessedRss !== undefined ? { rawToProcessedRssMiB: rawToProcessedRss } : {}),
     check,
     ...(iceberg ? { iceberg } : {}),
   };
@@ -573,6 +585,51 @@ function comparison(hive: EngineResult, iceberg: EngineResult): string {
       `of raw → processed, the processed write took ${icebergWrite.toFixed(1)} s (the lake's Iceberg writer fed by DuckDB's sorted stream) vs ${hiveWrite.toFixed(1)} s (DuckDB's COPY) = ${ratio(icebergWrite, hiveWrite)}`,
     );
   return `${ENGINES[iceberg.engine]}, ${int(iceberg.records)} records, Iceberg vs hive: ${parts.join('; ')}.`;
+}
+
+/**
+ * Issue 18's targets for the TypeScript raw → processed, per format: its seconds against DuckDB SQL
+ * doing the same work in the same run, and its peak RSS (taken when raw → processed returned)
+ * against 400 MiB and, with more than one size, from the smallest to the largest.
+ */
+function tsTargets(outcomes: StepOutcome[]): string[] {
+  const lines: string[] = [];
+  const results = outcomes.flatMap((o) => (o.ok && o.result?.kind === 'engine' ? [o.result] : []));
+  const find = (engine: Engine, format: Format, records: number) =>
+    results.find((r) => r.engine === engine && r.format === format && r.records === records);
+  for (const format of Object.keys(FORMATS) as Format[]) {
+    const ours = results
+      .filter((r) => r.engine === 'ts' && r.format === format)
+      .sort((a, b) => a.records - b.records);
+    for (const ts of ours) {
+      const duck = find('duckdb', format, ts.records);
+      const at = `${int(ts.records)} records, ${FORMATS[format]}`;
+      if (duck) {
+        const ratio = ts.seconds.rawToProcessed / duck.seconds.rawToProcessed;
+        const native =
+          format === 'iceberg' && find('duckdb', 'hive', ts.records)
+            ? ` (DuckDB's Iceberg run writes through the lake's writer; against its native COPY of the hive run, ${(ts.seconds.rawToProcessed / (find('duckdb', 'hive', ts.records)?.seconds.rawToProcessed ?? Number.NaN)).toFixed(2)}×)`
+            : '';
+        lines.push(
+          `target · ${at}: TypeScript raw → processed vs DuckDB SQL (≤ ${TS_OVER_DUCKDB}×): ${ts.seconds.rawToProcessed.toFixed(1)} vs ${duck.seconds.rawToProcessed.toFixed(1)} s = ${ratio.toFixed(2)}×${native}: ${ratio <= TS_OVER_DUCKDB ? 'met' : 'MISSED'}`,
+        );
+      }
+      const rss = ts.rawToProcessedRssMiB;
+      if (rss !== undefined)
+        lines.push(
+          `target · ${at}: TypeScript raw → processed peak RSS ${rss.toFixed(0)} MiB (≤ ${TS_RSS_MIB} MiB; DuckDB's step ${duck?.maxRssMiB?.toFixed(0) ?? '—'} MiB): ${rss <= TS_RSS_MIB ? 'met' : 'MISSED'}`,
+        );
+    }
+    const smallest = ours[0]?.rawToProcessedRssMiB;
+    const largest = ours.at(-1)?.rawToProcessedRssMiB;
+    if (ours.length > 1 && smallest !== undefined && largest !== undefined) {
+      const growth = largest / smallest - 1;
+      lines.push(
+        `target · ${FORMATS[format]}: TypeScript raw → processed peak RSS from ${int(ours[0]?.records ?? 0)} to ${int(ours.at(-1)?.records ?? 0)} records ${smallest.toFixed(0)} → ${largest.toFixed(0)} MiB (${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)} %; flat within ±${TS_RSS_FLAT * 100} %): ${Math.abs(growth) <= TS_RSS_FLAT ? 'met' : 'MISSED'}`,
+      );
+    }
+  }
+  return lines;
 }
 
 export function summarize(
@@ -648,6 +705,7 @@ export function summarize(
     notes.push(`${s.label} skipped: ${s.reason}.`);
   }
   notes.push(...comparisons);
+  notes.push(...tsTargets(outcomes));
   notes.push(
     "Spark times are wall seconds of each job as a process (python + JVM start, about 5–10 s of it, included), local[*] on every core; its CPU and memory are a JVM's, not measured here. Spark on Iceberg runs the jobs with --table-format iceberg and the local iceberg-spark-runtime-3.5_2.12 1.10.0 jar and Iceberg's SQL extensions in PYSPARK_SUBMIT_ARGS (each zone a Hadoop catalog). TypeScript and DuckDB run in the step's own process: CPU s and peak RSS are that process's.",
   );
