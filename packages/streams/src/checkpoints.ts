@@ -1,4 +1,10 @@
-import { classifyError, describeValue, type ErrorContext, TributaryError } from '@tributary/core';
+import {
+  classifyError,
+  describeValue,
+  type ErrorContext,
+  optionChecks,
+  TributaryError,
+} from '@tributary/core';
 import type { Storage } from '@tributary/lake';
 
 /**
@@ -81,6 +87,8 @@ export class CheckpointError extends TributaryError {
 }
 
 const SEQUENCE_NUMBER = /^\d{1,128}$/;
+
+const check = optionChecks('LakeCheckpointStore', 'CHECKPOINT_STORE_OPTIONS_INVALID');
 
 /** Check a map of checkpoints and return a deep copy of it; `where` names it in errors. */
 export function copyCheckpoints(value: unknown, where: string): Record<string, Checkpoint> {
@@ -203,20 +211,15 @@ export class LakeCheckpointStore implements CheckpointStore {
   readonly #storage: Storage;
   readonly #prefix: string;
 
+  /** Throws core's `OptionsError` (`CHECKPOINT_STORE_OPTIONS_INVALID`) naming a wrong option. */
   constructor(options: LakeCheckpointStoreOptions) {
-    if (typeof options !== 'object' || options === null) {
-      throw new CheckpointError(`LakeCheckpointStore needs options, got ${describeValue(options)}`);
-    }
+    check.object('options', options);
     const { storage, prefix = '_checkpoints/' } = options;
     if (typeof storage !== 'object' || storage === null || typeof storage.put !== 'function') {
-      throw new CheckpointError(
-        `LakeCheckpointStore option storage must be a Storage, got ${describeValue(storage)}`,
-      );
+      throw check.invalid('storage', storage, 'a Storage');
     }
     if (typeof prefix !== 'string' || (prefix !== '' && !prefix.endsWith('/')) || prefix.startsWith('/')) {
-      throw new CheckpointError(
-        `LakeCheckpointStore option prefix must be empty or a relative folder ending with "/", got ${describeValue(prefix)}`,
-      );
+      throw check.invalid('prefix', prefix, 'empty or a relative folder ending with "/"');
     }
     this.#storage = storage;
     this.#prefix = prefix;

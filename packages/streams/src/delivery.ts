@@ -1,20 +1,18 @@
 import {
-  describeValue,
+  type Clock,
   type EventListener,
   emitSafely,
+  OptionsError,
+  optionChecks,
   type RetryOptions,
   type Schema,
-  TributaryError,
+  systemClock,
   withRetry,
 } from '@tributary/core';
-import {
-  createDelivery,
-  type DeliveryClock,
-  type DeliveryFlushed,
-  type DeliveryStats,
-  type Storage,
-} from '@tributary/lake';
+import { createDelivery, type DeliveryFlushed, type DeliveryStats, type Storage } from '@tributary/lake';
+import { integerOption } from './integer-option.js';
 import type { KinesisSource, KinesisSourceRecord } from './kinesis-source.js';
+import { RecordQueue } from './record-queue.js';
 
 export interface DeliverToLakeOptions {
   /** The records to deliver. It is iterated here, and committed and checkpointed after each flush. */
@@ -45,8 +43,8 @@ export interface DeliverToLakeOptions {
    * storage's client retries its own calls (set `maxAttempts` on the `S3Client`).
    */
   retry?: RetryOptions;
-  /** Default: `Date.now` and the global timers. */
-  clock?: DeliveryClock;
+  /** Times the buffer and the events (core's `Clock`). Default core's `systemClock`. */
+  clock?: Clock;
   /** The uuid of object names. Default `crypto.randomUUID`. */
   randomUUID?: () => string;
   /** The delivery's events (`records.in`, `flush`, `records.out`, `retry`, `failure`), and `failure` with code `CHECKPOINT_FAILED`. */
@@ -54,8 +52,11 @@ export interface DeliverToLakeOptions {
 }
 
 /**
- * `deliverToLake` options are wrong (`DELIVER_TO_LAKE_INVALID`, `context.option` names the
- * option).
+ * `deliverToLake` options are wrong: core's `OptionsError` with code
+ * `DELIVER_TO_LAKE_OPTIONS_INVALID`, `option` (and `context.option`) naming the option. Kept as a
+ * name for `OptionsError`, so that `err instanceof DeliverToLakeError` still holds; wrong
+ * `prefix` grammar, `errorPrefix`, `streamName`, `compression` or `schema` are checked by the
+ * lake's delivery and carry its code.
  *
  * @example
  * ```ts
@@ -66,30 +67,20 @@ export interface DeliverToLakeOptions {
  * try {
  *   await deliverToLake({ source, storage: lake.raw, prefix: 'readings/', bufferBytes: 0 });
  * } catch (err) {
- *   if (err instanceof DeliverToLakeError) console.log(err.context.option); // 'bufferBytes'
+ *   if (err instanceof DeliverToLakeError) console.log(err.code, err.option); // DELIVER_TO_LAKE_OPTIONS_INVALID bufferBytes
  *   else throw err;
  * }
  * ```
  */
-export class DeliverToLakeError extends TributaryError {
-  override name = 'DeliverToLakeError';
-
-  constructor(message: string, option: string) {
-    super(message, { code: 'DELIVER_TO_LAKE_INVALID', context: { option } });
-  }
-}
+export const DeliverToLakeError = OptionsError;
+/** `deliverToLake` options are wrong (`DELIVER_TO_LAKE_OPTIONS_INVALID`): core's `OptionsError`. */
+export type DeliverToLakeError = OptionsError;
 
 // setTimeout's largest delay; the lake delivery refuses longer intervals.
 const MAX_TIMER_MS = 2_147_483_647;
 const MiB = 1024 * 1024;
 
-const defaultClock: DeliveryClock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
-
-const noop = (): void => {};
+const check = optionChecks('deliverToLake', 'DELIVER_TO_LAKE_OPTIONS_INVALID');
 
 /**
  * Deliver a Kinesis stream of NDJSON records into the lake's raw zone the way Firehose does:
@@ -137,7 +128,7 @@ export async function deliverToLake(options: DeliverToLakeOptions): Promise<Deli
   const eventSource = `delivery:${streamName}`;
   // Records written to the delivery and not yet in a stored flush, oldest first: a flush holds
   // the next `count` of them (the delivery keeps the order of writes).
-  const unflushed = new RecordQueue();
+  const unflushed = new RecordQueue<KinesisSourceRecord>();
 
   const checkpoint = async ({ count }: DeliveryFlushed): Promise<void> => {
     const last = new Map<string, KinesisSourceRecord>();
@@ -193,37 +184,13 @@ export async function deliverToLake(options: DeliverToLakeOptions): Promise<Deli
     await delivery
       .close()
       .then(() => source.checkpoint())
-      .catch(noop);
+      .catch(() => {});
     throw error;
   }
   const stats = await withRetry(() => delivery.close(), retry);
   // Each flush saved its checkpoint; this saves the last one again if that failed.
   await source.checkpoint();
   return stats;
-}
-
-/** A first-in, first-out list of records that takes from its head without copying the rest. */
-class RecordQueue {
-  #items: KinesisSourceRecord[] = [];
-  #head = 0;
-
-  push(record: KinesisSourceRecord): void {
-    this.#items.push(record);
-  }
-
-  dropLast(): void {
-    if (this.#items.length > this.#head) this.#items.pop();
-  }
-
-  take(count: number): KinesisSourceRecord[] {
-    const taken = this.#items.slice(this.#head, this.#head + count);
-    this.#head += taken.length;
-    if (this.#head >= 4_096 && this.#head * 2 >= this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return taken;
-  }
 }
 
 interface ResolvedOptions {
@@ -238,20 +205,13 @@ interface ResolvedOptions {
   // biome-ignore lint/suspicious/noExplicitAny: any schema
   schema: Schema<any> | undefined;
   retry: RetryOptions;
-  clock: DeliveryClock;
+  clock: Clock;
   randomUUID: (() => string) | undefined;
   onEvent: EventListener | undefined;
 }
 
-function invalid(option: string, value: unknown, expected: string): DeliverToLakeError {
-  return new DeliverToLakeError(
-    `deliverToLake option ${option} must be ${expected}, got ${describeValue(value)}`,
-    option,
-  );
-}
-
 function resolveOptions(options: DeliverToLakeOptions): Readonly<ResolvedOptions> {
-  if (typeof options !== 'object' || options === null) throw invalid('options', options, 'an object');
+  check.object('options', options);
   const { source, storage } = options;
   if (
     typeof source !== 'object' ||
@@ -260,36 +220,12 @@ function resolveOptions(options: DeliverToLakeOptions): Readonly<ResolvedOptions
     typeof source.checkpoint !== 'function' ||
     typeof (source as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] !== 'function'
   ) {
-    throw invalid('source', source, 'a KinesisSource');
+    throw check.invalid('source', source, 'a KinesisSource');
   }
   if (typeof storage !== 'object' || storage === null || typeof storage.put !== 'function') {
-    throw invalid('storage', storage, 'a Storage');
+    throw check.invalid('storage', storage, 'a Storage');
   }
-  if (typeof options.prefix !== 'string') throw invalid('prefix', options.prefix, 'a string');
-  const bufferIntervalMs = options.bufferIntervalMs ?? 60_000;
-  if (!Number.isSafeInteger(bufferIntervalMs) || bufferIntervalMs < 0 || bufferIntervalMs > MAX_TIMER_MS) {
-    throw invalid('bufferIntervalMs', bufferIntervalMs, `an integer from 0 to ${MAX_TIMER_MS}`);
-  }
-  const bufferBytes = options.bufferBytes ?? 5 * MiB;
-  if (!Number.isSafeInteger(bufferBytes) || bufferBytes < 1) {
-    throw invalid('bufferBytes', bufferBytes, 'an integer ≥ 1');
-  }
-  const clock = options.clock ?? defaultClock;
-  if (
-    typeof clock !== 'object' ||
-    clock === null ||
-    typeof clock.now !== 'function' ||
-    typeof clock.setTimeout !== 'function' ||
-    typeof clock.clearTimeout !== 'function'
-  ) {
-    throw invalid('clock', clock, 'an object with now, setTimeout and clearTimeout');
-  }
-  if (options.retry !== undefined && (typeof options.retry !== 'object' || options.retry === null)) {
-    throw invalid('retry', options.retry, 'retry options');
-  }
-  if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
-    throw invalid('onEvent', options.onEvent, 'a function');
-  }
+  if (typeof options.prefix !== 'string') throw check.invalid('prefix', options.prefix, 'a string');
   // The prefix's grammar, errorPrefix, streamName, compression and schema are checked by createDelivery.
   return Object.freeze({
     source,
@@ -297,13 +233,18 @@ function resolveOptions(options: DeliverToLakeOptions): Readonly<ResolvedOptions
     streamName: options.streamName ?? source.streamName,
     prefix: options.prefix,
     errorPrefix: options.errorPrefix,
-    bufferIntervalMs,
-    bufferBytes,
+    bufferIntervalMs: integerOption(check, 'bufferIntervalMs', options.bufferIntervalMs, 60_000, {
+      min: 0,
+      max: MAX_TIMER_MS,
+    }),
+    bufferBytes:
+      options.bufferBytes === undefined ? 5 * MiB : check.positiveInteger('bufferBytes', options.bufferBytes),
     compression: options.compression ?? 'none',
     schema: options.schema,
-    retry: Object.freeze({ ...options.retry }),
-    clock,
+    retry: Object.freeze({ ...(options.retry === undefined ? {} : check.object('retry', options.retry)) }),
+    clock: options.clock === undefined ? systemClock : check.clock('clock', options.clock),
     randomUUID: options.randomUUID,
-    onEvent: options.onEvent,
+    onEvent:
+      options.onEvent === undefined ? undefined : check.function<EventListener>('onEvent', options.onEvent),
   });
 }

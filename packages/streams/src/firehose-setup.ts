@@ -1,6 +1,7 @@
 import type { CreateDeliveryStreamCommandInput } from '@aws-sdk/client-firehose';
-import { describeValue, TributaryError } from '@tributary/core';
+import { OptionsError, optionChecks } from '@tributary/core';
 import { FirehosePrefixError, resolveFirehosePrefixes } from '@tributary/lake';
+import { integerOption } from './integer-option.js';
 
 /** CloudWatch logging of a Firehose stream's delivery errors. */
 export interface FirehoseLogging {
@@ -40,8 +41,9 @@ export interface DeliveryStreamInputOptions {
 }
 
 /**
- * `createDeliveryStreamInput` got an option Firehose would refuse (`FIREHOSE_SETUP_INVALID`,
- * `context.option` names it).
+ * `createDeliveryStreamInput` got an option Firehose would refuse: core's `OptionsError` with code
+ * `FIREHOSE_SETUP_OPTIONS_INVALID`, `option` (and `context.option`) naming it. Kept as a name for
+ * `OptionsError`, so that `err instanceof FirehoseSetupError` still holds.
  *
  * @example
  * ```ts
@@ -56,18 +58,14 @@ export interface DeliveryStreamInputOptions {
  *     bucketArn: 'my-bucket', // not an ARN
  *   });
  * } catch (err) {
- *   if (err instanceof FirehoseSetupError) console.log(err.context.option); // 'bucketArn'
+ *   if (err instanceof FirehoseSetupError) console.log(err.code, err.option); // FIREHOSE_SETUP_OPTIONS_INVALID bucketArn
  *   else throw err;
  * }
  * ```
  */
-export class FirehoseSetupError extends TributaryError {
-  override name = 'FirehoseSetupError';
-
-  constructor(message: string, option: string, cause?: unknown) {
-    super(message, { code: 'FIREHOSE_SETUP_INVALID', context: { option }, cause });
-  }
-}
+export const FirehoseSetupError = OptionsError;
+/** `createDeliveryStreamInput` got an option Firehose would refuse (`FIREHOSE_SETUP_OPTIONS_INVALID`): core's `OptionsError`. */
+export type FirehoseSetupError = OptionsError;
 
 const PARTITION = 'aws(?:-[a-z]+)*';
 const REGION = '[a-z]{2}(?:-[a-z]+)+-\\d';
@@ -80,23 +78,18 @@ const BUCKET_ARN = new RegExp(`^arn:${PARTITION}:s3:::[a-z0-9][a-z0-9.-]{1,61}[a
 const DELIVERY_STREAM_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const LOG_NAME = /^[^:*]{1,512}$/;
 
-function invalid(option: string, value: unknown, expected: string): FirehoseSetupError {
-  return new FirehoseSetupError(
-    `createDeliveryStreamInput option ${option} must be ${expected}, got ${describeValue(value)}`,
-    option,
-  );
-}
+const check = optionChecks('createDeliveryStreamInput', 'FIREHOSE_SETUP_OPTIONS_INVALID');
 
 function matching(option: string, value: unknown, pattern: RegExp, expected: string): string {
-  if (typeof value !== 'string' || !pattern.test(value)) throw invalid(option, value, expected);
+  if (typeof value !== 'string' || !pattern.test(value)) throw check.invalid(option, value, expected);
   return value;
 }
 
 /** Both prefixes by the lake's Firehose grammar, its errors as this function's. */
 function prefixesOf(prefix: unknown, errorPrefix: unknown): { prefix: string; errorPrefix: string } {
-  if (typeof prefix !== 'string') throw invalid('prefix', prefix, 'a string');
+  if (typeof prefix !== 'string') throw check.invalid('prefix', prefix, 'a string');
   if (errorPrefix !== undefined && typeof errorPrefix !== 'string') {
-    throw invalid('errorPrefix', errorPrefix, 'a string');
+    throw check.invalid('errorPrefix', errorPrefix, 'a string');
   }
   try {
     const resolved = resolveFirehosePrefixes({ prefix, errorPrefix });
@@ -104,11 +97,11 @@ function prefixesOf(prefix: unknown, errorPrefix: unknown): { prefix: string; er
   } catch (error) {
     if (!(error instanceof FirehosePrefixError)) throw error;
     const option = error.context.option as string;
-    throw new FirehoseSetupError(
-      `createDeliveryStreamInput option ${option}: ${error.message}`,
+    throw new OptionsError(`createDeliveryStreamInput option ${option}: ${error.message}`, {
+      code: 'FIREHOSE_SETUP_OPTIONS_INVALID',
       option,
-      error,
-    );
+      cause: error,
+    });
   }
 }
 
@@ -142,7 +135,7 @@ function prefixesOf(prefix: unknown, errorPrefix: unknown): { prefix: string; er
 export function createDeliveryStreamInput(
   options: DeliveryStreamInputOptions,
 ): CreateDeliveryStreamCommandInput {
-  if (typeof options !== 'object' || options === null) throw invalid('options', options, 'an object');
+  check.object('options', options);
   const deliveryStreamName = matching(
     'deliveryStreamName',
     options.deliveryStreamName,
@@ -170,22 +163,19 @@ export function createDeliveryStreamInput(
 
   const { prefix, errorPrefix } = prefixesOf(options.prefix, options.errorPrefix);
 
-  const interval = options.bufferIntervalSeconds ?? 60;
-  if (!Number.isSafeInteger(interval) || interval < 0 || interval > 900) {
-    throw invalid('bufferIntervalSeconds', interval, 'an integer from 0 to 900');
-  }
-  const size = options.bufferSizeMiB ?? 5;
-  if (!Number.isSafeInteger(size) || size < 1 || size > 128) {
-    throw invalid('bufferSizeMiB', size, 'an integer from 1 to 128');
-  }
-  const compression = options.compression ?? 'UNCOMPRESSED';
-  if (compression !== 'GZIP' && compression !== 'UNCOMPRESSED') {
-    throw invalid('compression', compression, '"GZIP" or "UNCOMPRESSED"');
-  }
+  const interval = integerOption(check, 'bufferIntervalSeconds', options.bufferIntervalSeconds, 60, {
+    min: 0,
+    max: 900,
+  });
+  const size = integerOption(check, 'bufferSizeMiB', options.bufferSizeMiB, 5, { min: 1, max: 128 });
+  const compression = check.oneOf('compression', options.compression ?? 'UNCOMPRESSED', [
+    'GZIP',
+    'UNCOMPRESSED',
+  ] as const);
   const { logging } = options;
   if (logging !== undefined) {
     if (typeof logging !== 'object' || logging === null) {
-      throw invalid('logging', logging, '{ logGroupName, logStreamName }');
+      throw check.invalid('logging', logging, '{ logGroupName, logStreamName }');
     }
     matching('logging.logGroupName', logging.logGroupName, LOG_NAME, 'a log group name');
     matching('logging.logStreamName', logging.logStreamName, LOG_NAME, 'a log stream name');

@@ -1,92 +1,48 @@
-import type {
-  GetRecordsCommandOutput,
-  GetShardIteratorCommandInput,
-  KinesisClient,
-  Shard,
-  _Record as StreamRecord,
-} from '@aws-sdk/client-kinesis';
+import type { Shard } from '@aws-sdk/client-kinesis';
 import {
   addSdkRetryEvents,
   classifyError,
   describeValue,
-  type ErrorContext,
-  type EventListener,
   emitSafely,
-  type RetryOptions,
   type SdkMiddlewareHost,
   TributaryError,
+  type TributaryErrorOptions,
   withRetry,
 } from '@tributary/core';
-import { type DeaggregatedRecord, deaggregate } from './aggregation.js';
+import { type Checkpoint, copyCheckpoints } from './checkpoints.js';
 import {
-  type Checkpoint,
-  type CheckpointStore,
-  copyCheckpoints,
-  MemoryCheckpointStore,
-} from './checkpoints.js';
+  type KinesisSourceOptions,
+  type ResolvedSourceOptions,
+  resolveSourceOptions,
+} from './kinesis-source-options.js';
+import { RecordQueue, Wakeup } from './record-queue.js';
+import {
+  comparePositions,
+  listShards,
+  newShardState,
+  nothingToRead,
+  type Position,
+  parentsFinished,
+  positionOf,
+  type ShardState,
+} from './shard-discovery.js';
+import {
+  type KinesisSourceRecord,
+  type ReadRecord,
+  ReadSlots,
+  readShard,
+  type ShardReaderHost,
+} from './shard-reader.js';
 
-/** Where a shard that has no checkpoint is first read from. */
-export type StartingPosition = 'TRIM_HORIZON' | 'LATEST' | { at: Date };
-
-/** One user record read from a stream: a plain Kinesis record, or one record of a KPL aggregate. */
-export interface KinesisSourceRecord {
-  data: Uint8Array;
-  partitionKey: string;
-  sequenceNumber: string;
-  /** Its position inside a KPL aggregated record; absent for a plain record. */
-  subSequenceNumber?: number;
-  shardId: string;
-  /** Kinesis' `ApproximateArrivalTimestamp`. */
-  arrivalTime: Date;
-}
-
-/** Time as the source sees it; replace it in tests to drive polling, pacing and idleness. */
-export interface KinesisSourceClock {
-  /** Milliseconds from any fixed origin (only differences are used). */
-  now(): number;
-  /** Resolves after `ms` milliseconds, or early once `signal` aborts. */
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
-
-export interface KinesisSourceOptions {
-  /** The client to read with (with `requestHandler: new NodeHttpHandler()` for kinesalite). */
-  client: KinesisClient;
-  streamName: string;
-  /** Where checkpoints are loaded from and saved to. Default: a `MemoryCheckpointStore`. */
-  checkpoints?: CheckpointStore;
-  /**
-   * Where shards without a checkpoint start on the first run (when the store holds nothing for
-   * the stream). Shards that appear later, and shards without a checkpoint on later runs, start
-   * at `TRIM_HORIZON` so that no record is skipped. Default `TRIM_HORIZON`.
-   */
-  startingPosition?: StartingPosition;
-  /** Wait between two reads of a shard that is caught up and returned nothing. Default 1,000 ms. */
-  pollIntervalMs?: number;
-  /** `Limit` of each `GetRecords` call, 1 to 10,000. Default 10,000. */
-  maxRecordsPerCall?: number;
-  /** `GetRecords` calls in flight at once, over all shards. Default 8. */
-  maxConcurrentReads?: number;
-  /** User records read but not yet taken by the consumer; readers pause beyond it. Default 10,000. */
-  maxBufferedRecords?: number;
-  /** End the iteration once every shard has returned nothing for `idleTimeoutMs` and is caught up. Default false. */
-  stopWhenIdle?: boolean;
-  /** See `stopWhenIdle`. Default 5,000 ms. */
-  idleTimeoutMs?: number;
-  /** Aborting it ends the iteration at once; records read but not yet taken are dropped (they are not committed). */
-  signal?: AbortSignal;
-  /**
-   * Retries of checkpoint saves (core `withRetry`). Default: 5 attempts, 100 ms base. `ListShards`,
-   * `GetShardIterator` and `GetRecords` are retried by the client (set `maxAttempts` or
-   * `retryStrategy` on the `KinesisClient`); its retries are reported as `retry` events.
-   */
-  retry?: RetryOptions;
-  /** Receives `batch` (each `GetRecords`), `records.in`, `retry` and `failure` events. */
-  onEvent?: EventListener;
-  /** The `source` of events. Default `kinesis-source`. */
-  source?: string;
-  /** Default: `performance.now()` and `setTimeout`. */
-  clock?: KinesisSourceClock;
-}
+// The source's parts: its options (kinesis-source-options.ts), the shards and how they are listed
+// (shard-discovery.ts), the reader of one shard (shard-reader.ts) and the queue (record-queue.ts).
+// This class schedules the readers, hands records to the consumer and keeps the checkpoints.
+export type {
+  KinesisSourceClock,
+  KinesisSourceOptions,
+  StartingPosition,
+} from './kinesis-source-options.js';
+export type { KinesisSourceRecord } from './shard-reader.js';
 
 /** What a source has done so far. */
 export interface KinesisSourceStats {
@@ -102,11 +58,17 @@ export interface KinesisSourceStats {
   shards: number;
 }
 
+/** The codes of a {@link KinesisSourceError}. */
+export type KinesisSourceErrorCode =
+  | 'SOURCE_READ_FAILED'
+  | 'SOURCE_ALREADY_STARTED'
+  | 'SOURCE_COMMIT_INVALID';
+
 /**
- * The source's options are wrong (`SOURCE_INVALID_OPTIONS`, `context.option`), it is iterated
- * twice (`SOURCE_ALREADY_STARTED`), `commit` got a record it cannot place
- * (`SOURCE_INVALID_COMMIT`), or reading failed for good (`SOURCE_READ_FAILED`, with the SDK's
- * error as `cause` and `context.shardId`).
+ * A source is iterated twice (`SOURCE_ALREADY_STARTED`), `commit` got a record it cannot place
+ * (`SOURCE_COMMIT_INVALID`), or reading failed for good (`SOURCE_READ_FAILED`, with the SDK's
+ * error as `cause` and `context.shardId`). Wrong options are core's `OptionsError`
+ * (`SOURCE_OPTIONS_INVALID`, `option` names the option).
  *
  * @example
  * ```ts
@@ -127,106 +89,10 @@ export class KinesisSourceError extends TributaryError {
 
   constructor(
     message: string,
-    options: { code?: string; cause?: unknown; context?: ErrorContext; retryable?: boolean } = {},
+    options: Omit<TributaryErrorOptions, 'code'> & { code?: KinesisSourceErrorCode } = {},
   ) {
-    super(message, {
-      code: options.code ?? 'SOURCE_READ_FAILED',
-      cause: options.cause,
-      context: options.context,
-      retryable: options.retryable,
-    });
+    super(message, { ...options, code: options.code ?? 'SOURCE_READ_FAILED' });
   }
-}
-
-type KinesisModule = typeof import('@aws-sdk/client-kinesis');
-let kinesisModule: Promise<KinesisModule> | undefined;
-
-// Loaded on first use, so that importing @tributary/streams never needs the optional peer.
-function loadKinesis(): Promise<KinesisModule> {
-  kinesisModule ??= import('@aws-sdk/client-kinesis');
-  return kinesisModule;
-}
-
-const STREAM_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
-// Kinesis allows 5 GetRecords calls per second and shard.
-const MIN_READ_INTERVAL_MS = 200;
-// An iterator lives 5 minutes; getting a new one more often than this in a row means something else is wrong.
-const MAX_EXPIRED_IN_A_ROW = 3;
-const COMPACT_AT = 4_096;
-const EMPTY = new Uint8Array(0);
-
-const defaultClock: KinesisSourceClock = Object.freeze({
-  now: () => performance.now(),
-  sleep: (ms: number, signal?: AbortSignal) =>
-    new Promise<void>((resolve) => {
-      if (signal?.aborted) {
-        resolve();
-        return;
-      }
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal?.addEventListener('abort', done, { once: true });
-    }),
-});
-
-const noop = (): void => {};
-
-/** A position inside a shard: a Kinesis record, and a user record inside it (`undefined`: all of it). */
-interface Position {
-  sequenceNumber: string;
-  subSequenceNumber: number | undefined;
-}
-
-interface ShardState {
-  readonly id: string;
-  readonly parents: readonly string[];
-  readonly closed: boolean;
-  readonly start: StartingPosition;
-  status: 'waiting' | 'reading' | 'finished';
-  /** The last record pushed to the queue in this run. */
-  lastPushed: Position | undefined;
-  /** Skip user records up to this position (resuming inside an aggregate). */
-  skip: Position | undefined;
-  lastCallAt: number;
-  /** When the shard started returning nothing; `undefined` while it returns records. */
-  idleSince: number | undefined;
-  behind: number;
-}
-
-interface Resolved {
-  readonly client: KinesisClient;
-  readonly streamName: string;
-  readonly store: CheckpointStore;
-  readonly startingPosition: StartingPosition;
-  readonly pollIntervalMs: number;
-  readonly maxRecordsPerCall: number;
-  readonly maxConcurrentReads: number;
-  readonly maxBufferedRecords: number;
-  readonly stopWhenIdle: boolean;
-  readonly idleTimeoutMs: number;
-  readonly signal: AbortSignal | undefined;
-  readonly retry: RetryOptions;
-  readonly onEvent: EventListener | undefined;
-  readonly source: string;
-  readonly clock: KinesisSourceClock;
-}
-
-/** Order of two positions of the same shard; a whole record comes after each of its user records. */
-function comparePositions(a: Position, b: Position): number {
-  const sa = BigInt(a.sequenceNumber);
-  const sb = BigInt(b.sequenceNumber);
-  if (sa !== sb) return sa < sb ? -1 : 1;
-  const ua = a.subSequenceNumber ?? Number.POSITIVE_INFINITY;
-  const ub = b.subSequenceNumber ?? Number.POSITIVE_INFINITY;
-  return ua === ub ? 0 : ua < ub ? -1 : 1;
-}
-
-function errorName(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null ? (error as { name?: string }).name : undefined;
 }
 
 /**
@@ -272,7 +138,7 @@ function errorName(error: unknown): string | undefined {
  * ```
  */
 export class KinesisSource implements AsyncIterable<KinesisSourceRecord> {
-  readonly #o: Resolved;
+  readonly #o: ResolvedSourceOptions;
   readonly #controller = new AbortController();
   readonly #shards = new Map<string, ShardState>();
   readonly #committed = new Map<string, Checkpoint>();
@@ -286,8 +152,13 @@ export class KinesisSource implements AsyncIterable<KinesisSourceRecord> {
     shardsFinished: 0,
     shards: 0,
   };
-  #queue: KinesisSourceRecord[] = [];
-  #head = 0;
+  readonly #queue = new RecordQueue<KinesisSourceRecord>();
+  // Woken when records are queued or the source ends (the consumer waits), and when the consumer
+  // made room (full readers wait).
+  readonly #change = new Wakeup();
+  readonly #room = new Wakeup();
+  readonly #slots: ReadSlots;
+  readonly #host: ShardReaderHost;
   #started = false;
   #firstRun = true;
   #listed: Set<string> | undefined;
@@ -296,17 +167,15 @@ export class KinesisSource implements AsyncIterable<KinesisSourceRecord> {
   // 'drain': yield what is queued, then end; 'stop': end now.
   #ending: 'drain' | 'stop' | undefined;
   #error: KinesisSourceError | undefined;
-  #change: { promise: Promise<void>; resolve: () => void } | undefined;
-  #room: { promise: Promise<void>; resolve: () => void } | undefined;
-  #readsInFlight = 0;
-  readonly #slotWaiters: (() => void)[] = [];
   #version = 0;
   // Nothing to save until a commit (or a finished shard) changes the loaded checkpoints.
   #savedVersion = 0;
   #saving: Promise<void> = Promise.resolve();
 
   constructor(options: KinesisSourceOptions) {
-    this.#o = resolveOptions(options);
+    this.#o = resolveSourceOptions(options);
+    this.#slots = new ReadSlots(this.#o.maxConcurrentReads, this.#controller.signal);
+    this.#host = this.#readerHost();
     Object.freeze(this);
   }
 
@@ -334,7 +203,7 @@ export class KinesisSource implements AsyncIterable<KinesisSourceRecord> {
   commit(record: KinesisSourceRecord): void {
     if (typeof record !== 'object' || record === null) {
       throw new KinesisSourceError(`commit needs a record from this source, got ${describeValue(record)}`, {
-        code: 'SOURCE_INVALID_COMMIT',
+        code: 'SOURCE_COMMIT_INVALID',
         context: { stream: this.#o.streamName },
       });
     }
@@ -343,7 +212,7 @@ export class KinesisSource implements AsyncIterable<KinesisSourceRecord> {
     if (shard === undefined || typeof sequenceNumber !== 'string' || !/^\d{1,128}$/.test(sequenceNumber)) {
       throw new KinesisSourceError(
         `commit got a record of shard ${describeValue(shardId)} at ${describeValue(sequenceNumber)}, which this source did not read`,
-        { code: 'SOURCE_INVALID_COMMIT', context: { stream: this.#o.streamName, shardId } },
+        { code: 'SOURCE_COMMIT_INVALID', context: { stream: this.#o.streamName, shardId } },
       );
     }
     // A record this source yielded knows whether it ends its aggregate; a copy is taken at its word.
@@ -372,7 +241,7 @@ export class KinesisSource implements AsyncIterable<KinesisSourceRecord> {
    */
   checkpoint(): Promise<void> {
     const run = this.#saving.then(() => this.#save());
-    this.#saving = run.catch(noop);
+    this.#saving = run.catch(() => {});
     return run;
   }
 
@@ -397,21 +266,15 @@ export class KinesisSource implements AsyncIterable<KinesisSourceRecord> {
       for (;;) {
         if (this.#error !== undefined) throw this.#error;
         if (this.#ending === 'stop') return;
-        if (this.#head < this.#queue.length) {
-          const record = this.#queue[this.#head] as KinesisSourceRecord;
-          this.#queue[this.#head] = undefined as unknown as KinesisSourceRecord;
-          this.#head++;
-          if (this.#head >= COMPACT_AT && this.#head * 2 >= this.#queue.length) {
-            this.#queue = this.#queue.slice(this.#head);
-            this.#head = 0;
-          }
+        const record = this.#queue.shift();
+        if (record !== undefined) {
           this.#stats.records++;
-          if (this.#room !== undefined && this.#queued() < this.#o.maxBufferedRecords) this.#wake('room');
+          if (this.#room.waiting && this.#queue.size < this.#o.maxBufferedRecords) this.#room.wake();
           yield record;
           continue;
         }
         if (this.#ending === 'drain') return;
-        await this.#next('change');
+        await this.#change.wait();
       }
     } finally {
       signal?.removeEventListener('abort', onAbort);
@@ -436,8 +299,33 @@ export class KinesisSource implements AsyncIterable<KinesisSourceRecord> {
     await this.#discover();
   }
 
-  #queued(): number {
-    return this.#queue.length - this.#head;
+  /** What the shard readers see of this source. */
+  #readerHost(): ShardReaderHost {
+    return {
+      options: this.#o,
+      signal: this.#controller.signal,
+      slots: this.#slots,
+      stats: this.#stats,
+      checkpointOf: (shardId) => this.#committed.get(shardId),
+      waitForRoom: async () => {
+        while (this.#queue.size >= this.#o.maxBufferedRecords && this.#ending === undefined) {
+          await this.#room.wait();
+        }
+      },
+      enqueue: (records: readonly ReadRecord[]) => {
+        for (const { record, whole } of records) {
+          this.#wholeRecord.set(record, whole);
+          this.#queue.push(record);
+        }
+        this.#change.wake();
+      },
+      shardEnded: (shard) => {
+        this.#finishShard(shard);
+        void this.#discover();
+      },
+      polled: () => this.#checkIdle(),
+      prepare: (command) => this.#counted(command),
+    };
   }
 
   /** Lists the shards (again) and starts the readers that can start. Concurrent calls share one listing. */
@@ -449,7 +337,10 @@ export class KinesisSource implements AsyncIterable<KinesisSourceRecord> {
     const run = async () => {
       do {
         this.#relistWanted = false;
-        const shards = await this.#listShards();
+        const shards = await listShards(this.#o.client, this.#o.streamName, {
+          signal: this.#controller.signal,
+          prepare: (command) => this.#counted(command),
+        });
         if (this.#ending !== undefined) return;
         this.#addShards(shards, this.#listed === undefined);
         this.#schedule();
@@ -467,27 +358,6 @@ export class KinesisSource implements AsyncIterable<KinesisSourceRecord> {
     return listing;
   }
 
-  async #listShards(): Promise<Shard[]> {
-    const { ListShardsCommand } = await loadKinesis();
-    const shards: Shard[] = [];
-    let nextToken: string | undefined;
-    do {
-      const token = nextToken;
-      const page = await this.#o.client.send(
-        // Kinesis refuses StreamName next to a NextToken.
-        this.#counted(
-          new ListShardsCommand(
-            token === undefined ? { StreamName: this.#o.streamName } : { NextToken: token },
-          ),
-        ),
-        { abortSignal: this.#controller.signal },
-      );
-      shards.push(...(page.Shards ?? []));
-      nextToken = page.NextToken ?? undefined;
-    } while (nextToken !== undefined);
-    return shards;
-  }
-
   #addShards(listed: readonly Shard[], initial: boolean): void {
     this.#listed = new Set();
     for (const shard of listed) {
@@ -495,24 +365,10 @@ export class KinesisSource implements AsyncIterable<KinesisSourceRecord> {
       if (id === undefined) continue;
       this.#listed.add(id);
       if (this.#shards.has(id)) continue;
-      const closed = shard.SequenceNumberRange?.EndingSequenceNumber != null;
-      const state: ShardState = {
-        id,
-        parents: [shard.ParentShardId, shard.AdjacentParentShardId].filter(
-          (parent): parent is string => typeof parent === 'string' && parent !== '',
-        ),
-        closed,
-        // Shards that appear while we read, and shards a previous run had no position for, may
-        // hold records nobody processed yet: they start at their beginning.
-        start: initial && this.#firstRun ? this.#o.startingPosition : 'TRIM_HORIZON',
-        status: 'waiting',
-        lastPushed: undefined,
-        skip: undefined,
-        lastCallAt: Number.NEGATIVE_INFINITY,
-        idleSince: undefined,
-        behind: 0,
-      };
-      this.#shards.set(id, state);
+      // Shards that appear while we read, and shards a previous run had no position for, may
+      // hold records nobody processed yet: they start at their beginning.
+      const start = initial && this.#firstRun ? this.#o.startingPosition : 'TRIM_HORIZON';
+      this.#shards.set(id, newShardState(id, shard, start));
     }
   }
 
@@ -522,21 +378,14 @@ export class KinesisSource implements AsyncIterable<KinesisSourceRecord> {
     while (changed && this.#ending === undefined) {
       changed = false;
       for (const shard of this.#shards.values()) {
-        if (shard.status !== 'waiting') continue;
-        const ready = shard.parents.every((parent) => {
-          const state = this.#shards.get(parent);
-          return state === undefined || state.status === 'finished';
-        });
-        if (!ready) continue;
-        const checkpoint = this.#committed.get(shard.id);
-        if (checkpoint?.finished || (shard.closed && shard.start === 'LATEST' && checkpoint === undefined)) {
-          // Done in an earlier run, or closed before a LATEST start: nothing to read in it.
+        if (shard.status !== 'waiting' || !parentsFinished(shard, this.#shards)) continue;
+        if (nothingToRead(shard, this.#committed.get(shard.id))) {
           this.#finishShard(shard);
           changed = true;
           continue;
         }
         shard.status = 'reading';
-        const reader = this.#readShard(shard)
+        const reader = readShard(shard, this.#host)
           .catch((error: unknown) => this.#fail(error, shard.id))
           .finally(() => {
             this.#readers.delete(reader);
@@ -559,176 +408,12 @@ export class KinesisSource implements AsyncIterable<KinesisSourceRecord> {
     }
   }
 
-  async #readShard(shard: ShardState): Promise<void> {
-    let iterator = await this.#iteratorFor(shard);
-    let expired = 0;
-    while (this.#ending === undefined) {
-      if (iterator === undefined) throw new Error(`GetShardIterator returned no iterator for ${shard.id}`);
-      while (this.#queued() >= this.#o.maxBufferedRecords && this.#ending === undefined) {
-        await this.#next('room');
-      }
-      const wait = shard.lastCallAt + MIN_READ_INTERVAL_MS - this.#o.clock.now();
-      if (wait > 0) await this.#o.clock.sleep(wait, this.#controller.signal);
-      if (this.#ending !== undefined) return;
-      let output: GetRecordsCommandOutput;
-      try {
-        output = await this.#getRecords(shard, iterator);
-        expired = 0;
-      } catch (error) {
-        if (this.#ending !== undefined) return;
-        if (errorName(error) === 'ExpiredIteratorException' && expired < MAX_EXPIRED_IN_A_ROW) {
-          expired++;
-          iterator = await this.#iteratorFor(shard);
-          continue;
-        }
-        throw error;
-      }
-      if (this.#ending !== undefined) return;
-      const records = output.Records ?? [];
-      this.#push(shard, records);
-      const now = this.#o.clock.now();
-      shard.behind = output.MillisBehindLatest ?? 0;
-      if (records.length > 0) shard.idleSince = undefined;
-      else shard.idleSince ??= now;
-      iterator = output.NextShardIterator ?? undefined;
-      if (iterator === undefined) {
-        // The shard was closed by a reshard and we read past its end: its children come next.
-        this.#finishShard(shard);
-        void this.#discover();
-        return;
-      }
-      this.#checkIdle();
-      if (records.length === 0 && shard.behind === 0) {
-        await this.#o.clock.sleep(this.#o.pollIntervalMs, this.#controller.signal);
-      }
-    }
-  }
-
-  /** An iterator from where this run stands in the shard: its last record read, its checkpoint, or its start. */
-  async #iteratorFor(shard: ShardState): Promise<string | undefined> {
-    const checkpoint = this.#committed.get(shard.id);
-    const from: Position | undefined =
-      shard.lastPushed ?? (checkpoint?.sequenceNumber === undefined ? undefined : positionOf(checkpoint));
-    const input: GetShardIteratorCommandInput = {
-      StreamName: this.#o.streamName,
-      ShardId: shard.id,
-      ShardIteratorType: 'TRIM_HORIZON',
-    };
-    shard.skip = undefined;
-    if (from !== undefined && from.subSequenceNumber !== undefined) {
-      // Part of an aggregate was processed: read it again and skip its first user records.
-      input.ShardIteratorType = 'AT_SEQUENCE_NUMBER';
-      input.StartingSequenceNumber = from.sequenceNumber;
-      shard.skip = from;
-    } else if (from !== undefined) {
-      input.ShardIteratorType = 'AFTER_SEQUENCE_NUMBER';
-      input.StartingSequenceNumber = from.sequenceNumber;
-    } else if (shard.start === 'TRIM_HORIZON' || shard.start === 'LATEST') {
-      input.ShardIteratorType = shard.start;
-    } else {
-      input.ShardIteratorType = 'AT_TIMESTAMP';
-      input.Timestamp = shard.start.at;
-    }
-    const { GetShardIteratorCommand } = await loadKinesis();
-    const output = await this.#o.client.send(this.#counted(new GetShardIteratorCommand(input)), {
-      abortSignal: this.#controller.signal,
-    });
-    return output.ShardIterator ?? undefined;
-  }
-
-  async #getRecords(shard: ShardState, iterator: string): Promise<GetRecordsCommandOutput> {
-    const { GetRecordsCommand } = await loadKinesis();
-    await this.#acquireSlot();
-    const started = this.#o.clock.now();
-    shard.lastCallAt = started;
-    try {
-      const output = await this.#o.client.send(
-        this.#counted(new GetRecordsCommand({ ShardIterator: iterator, Limit: this.#o.maxRecordsPerCall })),
-        { abortSignal: this.#controller.signal },
-      );
-      let bytes = 0;
-      for (const record of output.Records ?? []) bytes += record.Data?.byteLength ?? 0;
-      this.#stats.calls++;
-      emitSafely(this.#o.onEvent, {
-        type: 'batch',
-        source: this.#o.source,
-        count: output.Records?.length ?? 0,
-        bytes,
-        durationMs: this.#o.clock.now() - started,
-        time: Date.now(),
-      });
-      return output;
-    } finally {
-      this.#releaseSlot();
-    }
-  }
-
   /**
    * The client retries each call itself (its `maxAttempts` / `retryStrategy`); its retries are
    * reported as `retry` events by core's middleware, added to the command, not to the user's client.
    */
   #counted<C extends SdkMiddlewareHost>(command: C): C {
     return addSdkRetryEvents(command, { source: this.#o.source, onEvent: this.#o.onEvent });
-  }
-
-  /** Queues the user records of a page, de-aggregated, skipping those already processed. */
-  #push(shard: ShardState, records: readonly StreamRecord[]): void {
-    let count = 0;
-    let bytes = 0;
-    for (const record of records) {
-      const sequenceNumber = record.SequenceNumber;
-      if (sequenceNumber === undefined) continue;
-      const data = record.Data ?? EMPTY;
-      const partitionKey = record.PartitionKey ?? '';
-      const arrivalTime = record.ApproximateArrivalTimestamp ?? new Date();
-      let users: DeaggregatedRecord[];
-      try {
-        users = deaggregate(data, partitionKey);
-      } catch (error) {
-        // A corrupt aggregate goes on as it is, so that it lands with the errors downstream.
-        emitSafely(this.#o.onEvent, {
-          type: 'failure',
-          source: this.#o.source,
-          count: 1,
-          code: TributaryError.isInstance(error) ? error.code : 'AGGREGATION_INVALID',
-          error,
-          time: Date.now(),
-        });
-        users = [{ partitionKey, explicitHashKey: undefined, data, subSequenceNumber: 0, aggregated: false }];
-      }
-      const skip =
-        shard.skip !== undefined && shard.skip.sequenceNumber === sequenceNumber ? shard.skip : undefined;
-      shard.skip = undefined;
-      this.#stats.kinesisRecords++;
-      const last = users.length - 1;
-      for (let i = 0; i <= last; i++) {
-        const user = users[i] as DeaggregatedRecord;
-        if (skip !== undefined && user.subSequenceNumber <= (skip.subSequenceNumber ?? -1)) continue;
-        const out: KinesisSourceRecord = {
-          data: user.data,
-          partitionKey: user.partitionKey ?? partitionKey,
-          sequenceNumber,
-          shardId: shard.id,
-          arrivalTime,
-        };
-        if (user.aggregated) out.subSequenceNumber = user.subSequenceNumber;
-        this.#wholeRecord.set(out, i === last);
-        this.#queue.push(out);
-        count++;
-        bytes += user.data.byteLength;
-      }
-      shard.lastPushed = { sequenceNumber, subSequenceNumber: undefined };
-    }
-    if (count > 0) {
-      emitSafely(this.#o.onEvent, {
-        type: 'records.in',
-        source: this.#o.source,
-        count,
-        bytes,
-        time: Date.now(),
-      });
-      this.#wake('change');
-    }
   }
 
   #checkIdle(): void {
@@ -776,13 +461,13 @@ export class KinesisSource implements AsyncIterable<KinesisSourceRecord> {
     this.#end('stop');
   }
 
+  /** Ends the iteration; aborting the controller stops every reader's wait and call, and frees their slots. */
   #end(how: 'drain' | 'stop'): void {
     if (this.#ending === 'stop' || this.#ending === how) return;
     this.#ending = how;
     this.#controller.abort();
-    this.#wake('change');
-    this.#wake('room');
-    for (const waiter of this.#slotWaiters.splice(0)) waiter();
+    this.#change.wake();
+    this.#room.wake();
   }
 
   async #save(): Promise<void> {
@@ -802,134 +487,4 @@ export class KinesisSource implements AsyncIterable<KinesisSourceRecord> {
     });
     this.#savedVersion = Math.max(this.#savedVersion, version);
   }
-
-  async #acquireSlot(): Promise<void> {
-    while (this.#readsInFlight >= this.#o.maxConcurrentReads && this.#ending === undefined) {
-      await new Promise<void>((resolve) => this.#slotWaiters.push(resolve));
-    }
-    this.#readsInFlight++;
-  }
-
-  #releaseSlot(): void {
-    this.#readsInFlight--;
-    this.#slotWaiters.shift()?.();
-  }
-
-  #next(which: 'change' | 'room'): Promise<void> {
-    let signal = which === 'change' ? this.#change : this.#room;
-    if (signal === undefined) {
-      let resolve = noop;
-      const promise = new Promise<void>((r) => {
-        resolve = r;
-      });
-      signal = { promise, resolve };
-      if (which === 'change') this.#change = signal;
-      else this.#room = signal;
-    }
-    return signal.promise;
-  }
-
-  #wake(which: 'change' | 'room'): void {
-    const signal = which === 'change' ? this.#change : this.#room;
-    if (which === 'change') this.#change = undefined;
-    else this.#room = undefined;
-    signal?.resolve();
-  }
-}
-
-function positionOf(checkpoint: Checkpoint): Position {
-  return {
-    sequenceNumber: checkpoint.sequenceNumber as string,
-    subSequenceNumber: checkpoint.subSequenceNumber,
-  };
-}
-
-function invalid(option: string, value: unknown, expected: string): KinesisSourceError {
-  return new KinesisSourceError(
-    `KinesisSource option ${option} must be ${expected}, got ${describeValue(value)}`,
-    {
-      code: 'SOURCE_INVALID_OPTIONS',
-      context: { option },
-    },
-  );
-}
-
-function integer(option: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw invalid(option, value, `an integer from ${min} to ${max}`);
-  }
-  return value;
-}
-
-function resolveOptions(options: KinesisSourceOptions): Resolved {
-  if (typeof options !== 'object' || options === null) throw invalid('options', options, 'an object');
-  const { client, streamName, checkpoints, startingPosition = 'TRIM_HORIZON', signal, onEvent } = options;
-  if (typeof client !== 'object' || client === null || typeof client.send !== 'function') {
-    throw invalid('client', client, 'a KinesisClient');
-  }
-  if (typeof streamName !== 'string' || !STREAM_NAME.test(streamName)) {
-    throw invalid('streamName', streamName, '1 to 128 letters, digits, "_", "." or "-"');
-  }
-  if (
-    checkpoints !== undefined &&
-    (typeof checkpoints !== 'object' ||
-      checkpoints === null ||
-      typeof checkpoints.load !== 'function' ||
-      typeof checkpoints.save !== 'function')
-  ) {
-    throw invalid('checkpoints', checkpoints, 'a CheckpointStore (load and save)');
-  }
-  let start: StartingPosition;
-  if (startingPosition === 'TRIM_HORIZON' || startingPosition === 'LATEST') start = startingPosition;
-  else if (
-    typeof startingPosition === 'object' &&
-    startingPosition !== null &&
-    startingPosition.at instanceof Date &&
-    !Number.isNaN(startingPosition.at.getTime())
-  ) {
-    start = Object.freeze({ at: new Date(startingPosition.at.getTime()) });
-  } else throw invalid('startingPosition', startingPosition, '"TRIM_HORIZON", "LATEST" or { at: Date }');
-  if (
-    signal !== undefined &&
-    (typeof signal !== 'object' || signal === null || typeof signal.aborted !== 'boolean')
-  ) {
-    throw invalid('signal', signal, 'an AbortSignal');
-  }
-  if (onEvent !== undefined && typeof onEvent !== 'function') throw invalid('onEvent', onEvent, 'a function');
-  if (options.stopWhenIdle !== undefined && typeof options.stopWhenIdle !== 'boolean') {
-    throw invalid('stopWhenIdle', options.stopWhenIdle, 'a boolean');
-  }
-  if (options.retry !== undefined && (typeof options.retry !== 'object' || options.retry === null)) {
-    throw invalid('retry', options.retry, 'retry options');
-  }
-  const clock = options.clock ?? defaultClock;
-  if (
-    typeof clock !== 'object' ||
-    clock === null ||
-    typeof clock.now !== 'function' ||
-    typeof clock.sleep !== 'function'
-  ) {
-    throw invalid('clock', clock, 'an object with now() and sleep(ms, signal)');
-  }
-  if (options.source !== undefined && (typeof options.source !== 'string' || options.source === '')) {
-    throw invalid('source', options.source, 'a non-empty string');
-  }
-  return Object.freeze({
-    client,
-    streamName,
-    store: checkpoints ?? new MemoryCheckpointStore(),
-    startingPosition: start,
-    pollIntervalMs: integer('pollIntervalMs', options.pollIntervalMs, 1_000, 0, 300_000),
-    maxRecordsPerCall: integer('maxRecordsPerCall', options.maxRecordsPerCall, 10_000, 1, 10_000),
-    maxConcurrentReads: integer('maxConcurrentReads', options.maxConcurrentReads, 8, 1, 1_000),
-    maxBufferedRecords: integer('maxBufferedRecords', options.maxBufferedRecords, 10_000, 1, 10_000_000),
-    stopWhenIdle: options.stopWhenIdle ?? false,
-    idleTimeoutMs: integer('idleTimeoutMs', options.idleTimeoutMs, 5_000, 0, 86_400_000),
-    signal,
-    retry: Object.freeze({ ...options.retry }),
-    onEvent,
-    source: options.source ?? 'kinesis-source',
-    clock,
-  });
 }

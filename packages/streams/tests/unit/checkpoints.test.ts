@@ -1,3 +1,4 @@
+import { OptionsError } from '@tributary/core';
 import { MemoryStorage, StorageError } from '@tributary/lake';
 import { describe, expect, it } from 'vitest';
 import {
@@ -98,10 +99,30 @@ describe('LakeCheckpointStore', () => {
 
   describe('constructor', () => {
     it('rejects a missing storage and a prefix that is not a folder', () => {
-      expect(() => new LakeCheckpointStore({} as never)).toThrow(CheckpointError);
+      expect(() => new LakeCheckpointStore({} as never)).toThrow(OptionsError);
       expect(() => new LakeCheckpointStore({ storage: new MemoryStorage(), prefix: 'state' })).toThrow(
         /ending with "\/"/,
       );
+    });
+
+    it("throws core's OptionsError (CHECKPOINT_STORE_OPTIONS_INVALID) naming the option", () => {
+      const cases: [unknown, string][] = [
+        [null, 'options'],
+        [{}, 'storage'],
+        [{ storage: new MemoryStorage(), prefix: '/abs/' }, 'prefix'],
+      ];
+
+      for (const [options, option] of cases) {
+        let error: unknown;
+        try {
+          new LakeCheckpointStore(options as never);
+        } catch (err) {
+          error = err;
+        }
+        expect(error, option).toBeInstanceOf(OptionsError);
+        expect((error as OptionsError).code).toBe('CHECKPOINT_STORE_OPTIONS_INVALID');
+        expect((error as OptionsError).option).toBe(option);
+      }
     });
   });
 });

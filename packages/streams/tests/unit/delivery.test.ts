@@ -1,4 +1,4 @@
-import { defineSchema, field, type TributaryEvent } from '@tributary/core';
+import { defineSchema, field, OptionsError, type TributaryEvent } from '@tributary/core';
 import { type Body, MemoryStorage, type ObjectInfo, type PutOptions } from '@tributary/lake';
 import { describe, expect, it } from 'vitest';
 import { DeliverToLakeError, deliverToLake } from '../../src/delivery.js';
@@ -55,8 +55,34 @@ describe('deliverToLake', () => {
       );
 
       expect(error).toBeInstanceOf(DeliverToLakeError);
-      expect((error as DeliverToLakeError).code).toBe('DELIVER_TO_LAKE_INVALID');
+      expect(error).toBeInstanceOf(OptionsError);
+      expect((error as DeliverToLakeError).code).toBe('DELIVER_TO_LAKE_OPTIONS_INVALID');
       expect((error as DeliverToLakeError).context.option).toBe('prefix');
+    });
+
+    it("refuses wrong options with core's OptionsError (DELIVER_TO_LAKE_OPTIONS_INVALID) naming each", async () => {
+      const { source } = fakeSource([]);
+      const storage = new MemoryStorage();
+      const cases: [Record<string, unknown>, string][] = [
+        [{ source: {} }, 'source'],
+        [{ storage: {} }, 'storage'],
+        [{ bufferIntervalMs: -1 }, 'bufferIntervalMs'],
+        [{ bufferIntervalMs: 2 ** 31 }, 'bufferIntervalMs'],
+        [{ bufferBytes: 0 }, 'bufferBytes'],
+        [{ retry: 3 }, 'retry'],
+        [{ onEvent: 'log' }, 'onEvent'],
+        // A clock without timers (the `{ now, sleep }` shape of old) is not a Clock.
+        [{ clock: { now: () => 0, sleep: async () => {} } }, 'clock'],
+      ];
+
+      for (const [options, option] of cases) {
+        const error = await deliverToLake({ source, storage, prefix: 'clicks/', ...options } as never).catch(
+          (err: unknown) => err,
+        );
+        expect(error, option).toBeInstanceOf(OptionsError);
+        expect((error as OptionsError).code).toBe('DELIVER_TO_LAKE_OPTIONS_INVALID');
+        expect((error as OptionsError).option).toBe(option);
+      }
     });
   });
 

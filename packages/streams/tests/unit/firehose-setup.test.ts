@@ -1,3 +1,4 @@
+import { OptionsError } from '@tributary/core';
 import { describe, expect, it } from 'vitest';
 import {
   createDeliveryStreamInput,
@@ -18,6 +19,7 @@ function failure(options: Partial<DeliveryStreamInputOptions>): FirehoseSetupErr
     createDeliveryStreamInput({ ...BASE, ...options });
   } catch (err) {
     expect(err).toBeInstanceOf(FirehoseSetupError);
+    expect(err).toBeInstanceOf(OptionsError);
     return err as FirehoseSetupError;
   }
   throw new Error(`no error for ${JSON.stringify(options)}`);
@@ -130,8 +132,9 @@ describe('createDeliveryStreamInput', () => {
       ];
       for (const [options, option] of cases) {
         const error = failure(options);
-        expect(error.code).toBe('FIREHOSE_SETUP_INVALID');
+        expect(error.code).toBe('FIREHOSE_SETUP_OPTIONS_INVALID');
         expect(error.context.option, JSON.stringify(options)).toBe(option);
+        expect(error.option).toBe(option);
       }
     });
   });

@@ -9,14 +9,13 @@ import {
   type ListShardsCommandInput,
   type Shard,
 } from '@aws-sdk/client-kinesis';
-import type { TributaryEvent } from '@tributary/core';
+import { type Clock, OptionsError, type TributaryEvent } from '@tributary/core';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { aggregate } from '../../src/aggregation.js';
 import { MemoryCheckpointStore } from '../../src/checkpoints.js';
 import {
   KinesisSource,
-  type KinesisSourceClock,
   KinesisSourceError,
   type KinesisSourceOptions,
   type KinesisSourceRecord,
@@ -173,18 +172,19 @@ afterEach(() => {
   client.destroy();
 });
 
-/** Virtual time: a sleep moves it forward and returns on the next turn of the event loop. */
-function fakeClock(): KinesisSourceClock & { sleeps: number[] } {
+/** Virtual time: a timer moves it forward and fires on the next turn of the event loop. */
+function fakeClock(): Clock & { sleeps: number[] } {
   let time = 0;
   const sleeps: number[] = [];
   return {
     sleeps,
     now: () => time,
-    sleep: (ms) => {
+    setTimeout: (fn, ms) => {
       sleeps.push(ms);
       time += ms;
-      return new Promise((resolve) => setImmediate(resolve));
+      return setImmediate(fn);
     },
+    clearTimeout: (handle) => clearImmediate(handle as ReturnType<typeof setImmediate>),
   };
 }
 
@@ -215,7 +215,7 @@ function iteratorRequests(): GetShardIteratorCommandInput[] {
 
 describe('KinesisSource', () => {
   describe('constructor', () => {
-    it('rejects wrong options with KinesisSourceError naming the option', () => {
+    it("rejects wrong options with core's OptionsError (SOURCE_OPTIONS_INVALID) naming the option", () => {
       const bad: [Partial<KinesisSourceOptions>, string][] = [
         [{ streamName: 'no spaces' }, 'streamName'],
         [{ client: {} as KinesisClient }, 'client'],
@@ -225,6 +225,8 @@ describe('KinesisSource', () => {
         [{ startingPosition: { at: new Date(Number.NaN) } }, 'startingPosition'],
         [{ checkpoints: { load: async () => ({}) } as never }, 'checkpoints'],
         [{ stopWhenIdle: 'yes' as never }, 'stopWhenIdle'],
+        [{ source: '' }, 'source'],
+        [{ onEvent: 'log' as never }, 'onEvent'],
       ];
       for (const [options, option] of bad) {
         let caught: unknown;
@@ -233,10 +235,28 @@ describe('KinesisSource', () => {
         } catch (err) {
           caught = err;
         }
-        expect(caught, option).toBeInstanceOf(KinesisSourceError);
-        expect((caught as KinesisSourceError).code).toBe('SOURCE_INVALID_OPTIONS');
-        expect((caught as KinesisSourceError).context.option).toBe(option);
+        expect(caught, option).toBeInstanceOf(OptionsError);
+        expect((caught as OptionsError).code).toBe('SOURCE_OPTIONS_INVALID');
+        expect((caught as OptionsError).option).toBe(option);
+        expect((caught as OptionsError).context.option).toBe(option);
       }
+    });
+
+    it("takes core's Clock (now, setTimeout, clearTimeout) and refuses a clock without timers", () => {
+      const sleepOnly = { now: () => 0, sleep: async () => {} };
+
+      const error = (() => {
+        try {
+          source({ clock: sleepOnly as never });
+        } catch (err) {
+          return err;
+        }
+      })();
+
+      expect(error).toBeInstanceOf(OptionsError);
+      expect((error as OptionsError).code).toBe('SOURCE_OPTIONS_INVALID');
+      expect((error as OptionsError).option).toBe('clock');
+      expect(() => source({ clock: fakeClock() })).not.toThrow();
     });
   });
 
@@ -614,6 +634,34 @@ describe('KinesisSource', () => {
       expect(() =>
         s.commit({ ...(records[0] as KinesisSourceRecord), shardId: 'shardId-000000000009' }),
       ).toThrow(KinesisSourceError);
+    });
+
+    it('refuses to commit a record it did not read with SOURCE_COMMIT_INVALID naming the shard', async () => {
+      stream.addShard('shardId-000000000000');
+      stream.put('shardId-000000000000', 'k', 'r0');
+      const s = source();
+      const [record] = await readAll(s);
+
+      const errors = [
+        { ...(record as KinesisSourceRecord), shardId: 'shardId-000000000009' },
+        { ...(record as KinesisSourceRecord), sequenceNumber: 'not-a-number' },
+        null,
+      ].map((bad) => {
+        try {
+          s.commit(bad as KinesisSourceRecord);
+          return undefined;
+        } catch (err) {
+          return err;
+        }
+      });
+
+      for (const error of errors) {
+        expect(error).toBeInstanceOf(KinesisSourceError);
+        expect((error as KinesisSourceError).code).toBe('SOURCE_COMMIT_INVALID');
+        expect((error as KinesisSourceError).context.stream).toBe('sensors');
+      }
+      expect((errors[0] as KinesisSourceError).context.shardId).toBe('shardId-000000000009');
+      expect(s.committed()).toEqual({});
     });
 
     it('reads shards without a checkpoint from TRIM_HORIZON once the stream has checkpoints', async () => {

@@ -1,8 +1,8 @@
 import { KinesisClient } from '@aws-sdk/client-kinesis';
-import type { TributaryEvent } from '@tributary/core';
+import type { Clock, TributaryEvent } from '@tributary/core';
 import { describe, expect, it } from 'vitest';
 import { KinesisProducer } from '../../src/kinesis-producer.js';
-import { KinesisSource, type KinesisSourceClock, KinesisSourceError } from '../../src/kinesis-source.js';
+import { KinesisSource, KinesisSourceError } from '../../src/kinesis-source.js';
 
 // The AWS SDK retries each call itself; the source and the producer add no loop of its own around `send`. These
 // tests go through a real KinesisClient (its middleware stack and retry strategy run) whose HTTP
@@ -92,9 +92,11 @@ const oneRecord: Answer = {
   },
 };
 
-const clock: KinesisSourceClock = {
+// Every wait ends on the next turn of the event loop.
+const clock: Clock = {
   now: () => 0,
-  sleep: () => new Promise((resolve) => setImmediate(resolve)),
+  setTimeout: (fn) => setImmediate(fn),
+  clearTimeout: (handle) => clearImmediate(handle as ReturnType<typeof setImmediate>),
 };
 
 async function readAll(source: KinesisSource): Promise<string[]> {
