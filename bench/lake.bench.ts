@@ -98,7 +98,7 @@ const USAGE = `options:
   --rows N        row count (repeatable; 1000000, 1e6, 1M and 300k all work). Default 1M and 3M.
   --quick         100k and 300k rows: a smoke run
   --only a,b      candidates: ${CANDIDATE_IDS.join(', ')}
-  --strict        exit non-zero when a target (peak RSS, flat RSS) is missed
+  --strict        exit non-zero when a target (peak RSS, flat RSS, Iceberg, issue 18's pyarrow/awswrangler ratios) is missed
   --keep          keep the written datasets (their folder is printed)`;
 
 function parseOptions(args: string[]): Options {
