@@ -9,7 +9,7 @@ import {
   resolveOptions,
 } from './athena-options.js';
 import { AthenaQueryResult } from './athena-query-result.js';
-import { WarehouseOptionsError } from './errors.js';
+import { TableDefinitionError } from './errors.js';
 import type { QueryEngine, QueryResult, QueryStats, RegisterTableOptions, Row } from './types.js';
 
 export type {
@@ -138,6 +138,9 @@ function wrapCatalog<T>(fn: () => T): T {
     return fn();
   } catch (err) {
     if (TributaryError.isInstance(err)) throw err;
-    throw new WarehouseOptionsError(`Cannot build the Athena DDL: ${(err as Error)?.message ?? String(err)}`);
+    throw new TableDefinitionError(`Cannot build the Athena DDL: ${(err as Error)?.message ?? String(err)}`, {
+      code: 'TABLE_DEFINITION_INVALID',
+      cause: err,
+    });
   }
 }

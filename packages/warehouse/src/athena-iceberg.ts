@@ -7,7 +7,8 @@ import {
   type IcebergType,
   type PartitionSpec,
 } from '@tributary/lake';
-import { WarehouseOptionsError } from './errors.js';
+import { catalogName } from './athena-literals.js';
+import { TableDefinitionError, WarehouseOptionsError } from './errors.js';
 
 /** Options of {@link icebergAthenaDdl}. */
 export interface IcebergAthenaDdlOptions {
@@ -23,25 +24,14 @@ export interface IcebergAthenaDdlOptions {
   ifNotExists?: boolean;
 }
 
-const NAME = /^[a-z0-9_]{1,255}$/;
 const DECIMAL = /^decimal\(\s*(\d+)\s*,\s*(\d+)\s*\)$/;
 
-function catalogName(name: unknown, what: string): string {
-  const lower = typeof name === 'string' ? name.toLowerCase() : '';
-  if (!NAME.test(lower)) {
-    throw new WarehouseOptionsError(
-      `Invalid ${what} name ${JSON.stringify(name)}: use 1 to 255 letters, digits and "_"`,
-      { [what]: String(name) },
-    );
-  }
-  return lower;
-}
-
 function unsupported(type: string, column: string): never {
-  throw new WarehouseOptionsError(
+  throw new TableDefinitionError(
     `Athena cannot create an Iceberg column of type ${type} (column ${column})`,
     {
-      column,
+      code: 'COLUMN_TYPE_UNSUPPORTED',
+      context: { column, type },
     },
   );
 }
@@ -107,16 +97,17 @@ function isIcebergSchema(schema: IcebergSchema | Schema<Fields>): schema is Iceb
 function partitionTerm(spec: PartitionSpec, columns: ReadonlySet<string>): string {
   const transform = spec.transform;
   if (!transform) {
-    throw new WarehouseOptionsError(
+    throw new TableDefinitionError(
       `Partition ${spec.name} has no Iceberg transform: use byHour, byDay or byField from @tributary/lake`,
-      { partition: spec.name },
+      { code: 'TABLE_DEFINITION_INVALID', context: { partition: spec.name } },
     );
   }
   if (!columns.has(transform.source)) {
-    throw new WarehouseOptionsError(
+    throw new TableDefinitionError(
       `Partition ${spec.name} is on ${transform.source}, which is not a column`,
       {
-        partition: spec.name,
+        code: 'TABLE_DEFINITION_INVALID',
+        context: { partition: spec.name },
       },
     );
   }
@@ -138,7 +129,7 @@ function partitionTerm(spec: PartitionSpec, columns: ReadonlySet<string>): strin
  * The columns come from a core schema or an Iceberg schema (`scanIceberg(...).schema`). Athena's
  * Iceberg DDL creates `timestamp` columns only (no `timestamptz`): the lake's UTC instants are
  * declared `timestamp` and hold UTC. `tinyint`, `smallint`, `char`, `time`, `uuid` and `fixed`
- * have no Athena Iceberg column and throw a `WarehouseOptionsError`. The lake's own Iceberg tables
+ * have no Athena Iceberg column and throw a `TableDefinitionError` (`COLUMN_TYPE_UNSUPPORTED`). The lake's own Iceberg tables
  * need no DDL: the lake registers them in Glue (`GlueIcebergCatalog`) and Athena queries them as
  * they are.
  *
@@ -165,7 +156,10 @@ export function icebergAthenaDdl(
   options: IcebergAthenaDdlOptions,
 ): string {
   if (typeof options !== 'object' || options === null) {
-    throw new WarehouseOptionsError('icebergAthenaDdl needs options { table, location }');
+    throw new WarehouseOptionsError('icebergAthenaDdl needs options { table, location }', {
+      code: 'ICEBERG_DDL_OPTIONS_INVALID',
+      option: 'options',
+    });
   }
   const table = catalogName(options.table, 'table');
   const qualified =
@@ -175,13 +169,18 @@ export function icebergAthenaDdl(
   if (typeof options.location !== 'string' || !/^s3:\/\/[^/]+/.test(options.location)) {
     throw new WarehouseOptionsError(
       `icebergAthenaDdl: location must be an s3:// URL, got ${JSON.stringify(options.location)}`,
-      { option: 'location' },
+      { code: 'ICEBERG_DDL_OPTIONS_INVALID', option: 'location' },
     );
   }
   const columns = isIcebergSchema(schema)
     ? schema.fields.map((f) => ({ name: f.name, type: athenaType(f.type, f.name) }))
     : schema.columns.map((c) => ({ name: c.name, type: athenaFieldType(c.def, c.name) }));
-  if (columns.length === 0) throw new WarehouseOptionsError(`Table ${table} has no columns`, { table });
+  if (columns.length === 0) {
+    throw new TableDefinitionError(`Table ${table} has no columns`, {
+      code: 'TABLE_DEFINITION_INVALID',
+      table,
+    });
+  }
   const names = new Set(columns.map((c) => c.name));
   // byHour gives two hive specs (dt, hour) for one Iceberg field: keep each term once.
   const terms = [...new Set((options.partitionBy ?? []).map((spec) => partitionTerm(spec, names)))];

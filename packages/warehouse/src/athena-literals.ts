@@ -1,5 +1,5 @@
 import { hiveIdentifier, hiveString, type TableDefinition } from '@tributary/lake';
-import { WarehouseOptionsError } from './errors.js';
+import { QueryParameterError, TableDefinitionError } from './errors.js';
 import type { QueryParam } from './types.js';
 
 // What the engine writes into Athena SQL: parameter literals, catalog names and the partition
@@ -32,9 +32,9 @@ export function athenaLiteral(value: QueryParam, index = 0): string {
       return value ? 'true' : 'false';
     case 'number': {
       if (!Number.isFinite(value)) {
-        throw new WarehouseOptionsError(
+        throw new QueryParameterError(
           `Query parameter ${index + 1} is ${value}: Athena has no literal for it (use nan() or infinity() in the SQL)`,
-          { parameter: index + 1 },
+          index + 1,
         );
       }
       // String() gives the shortest text that reads back as the same double; Trino takes
@@ -46,9 +46,9 @@ export function athenaLiteral(value: QueryParam, index = 0): string {
         const time = value.getTime();
         const year = value.getUTCFullYear();
         if (Number.isNaN(time) || year < 0 || year > 9999) {
-          throw new WarehouseOptionsError(
+          throw new QueryParameterError(
             `Query parameter ${index + 1} is a Date Athena cannot take (${Number.isNaN(time) ? 'invalid' : `year ${year}`})`,
-            { parameter: index + 1 },
+            index + 1,
           );
         }
         return `TIMESTAMP '${value.toISOString().replace('T', ' ').replace('Z', '')}'`;
@@ -57,9 +57,9 @@ export function athenaLiteral(value: QueryParam, index = 0): string {
     default:
       break;
   }
-  throw new WarehouseOptionsError(
+  throw new QueryParameterError(
     `Query parameter ${index + 1} must be a string, number, bigint, boolean, Date or null, got ${describeKind(value)}`,
-    { parameter: index + 1 },
+    index + 1,
   );
 }
 
@@ -70,13 +70,16 @@ export function describeKind(value: unknown): string {
   return typeof value;
 }
 
-/** A Glue database or table name, lower-cased, or a `WarehouseOptionsError`. */
+/**
+ * A Glue database or table name, lower-cased, or a `TableDefinitionError` (`TABLE_NAME_INVALID`).
+ * The one check of Glue names, for the engine's statements and for `icebergAthenaDdl`.
+ */
 export function catalogName(name: unknown, what: 'database' | 'table'): string {
   const lower = typeof name === 'string' ? name.toLowerCase() : '';
   if (!NAME.test(lower)) {
-    throw new WarehouseOptionsError(
+    throw new TableDefinitionError(
       `Invalid ${what} name ${JSON.stringify(name)}: use 1 to 255 letters, digits and "_"`,
-      { [what]: String(name) },
+      { code: 'TABLE_NAME_INVALID', context: { [what]: String(name) } },
     );
   }
   return lower;
@@ -101,13 +104,16 @@ export function addPartitionStatements(
   const qualified = qualifiedTable(table, database ?? definition.database);
   const keys = definition.partitionKeys.map((k) => k.name);
   if (keys.length === 0 && definition.partitions.length > 0) {
-    throw new WarehouseOptionsError(`Table ${table} has partitions but no partition keys`, { table });
+    throw new TableDefinitionError(`Table ${table} has partitions but no partition keys`, {
+      code: 'TABLE_DEFINITION_INVALID',
+      table,
+    });
   }
   const clauses = definition.partitions.map((partition) => {
     if (partition.values.length !== keys.length) {
-      throw new WarehouseOptionsError(
+      throw new TableDefinitionError(
         `Partition ${JSON.stringify(partition.values)} of ${table} has ${partition.values.length} values for ${keys.length} keys`,
-        { table },
+        { code: 'TABLE_DEFINITION_INVALID', table },
       );
     }
     const spec = keys.map((k, i) => `${hiveIdentifier(k)} = ${hiveString(partition.values[i] as string)}`);

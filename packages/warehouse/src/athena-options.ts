@@ -1,5 +1,5 @@
 import type { AthenaClient } from '@aws-sdk/client-athena';
-import type { EventListener, RetryOptions } from '@tributary/core';
+import { type EventListener, type RetryOptions, TributaryError } from '@tributary/core';
 import type { ProjectionOptions } from '@tributary/lake';
 import { athenaLiteral, describeKind } from './athena-literals.js';
 import { WarehouseOptionsError } from './errors.js';
@@ -86,7 +86,7 @@ function positive(options: AthenaEngineOptions, key: keyof AthenaEngineOptions, 
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     throw new WarehouseOptionsError(
       `AthenaEngineOptions.${key} must be a finite number > 0, got ${describeKind(value)} ${String(value)}`,
-      { option: key },
+      { code: 'ATHENA_OPTIONS_INVALID', option: key },
     );
   }
   return value;
@@ -96,7 +96,10 @@ function optionalText(options: AthenaEngineOptions, key: keyof AthenaEngineOptio
   const value = options[key];
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || value === '') {
-    throw new WarehouseOptionsError(`AthenaEngineOptions.${key} must be a non-empty string`, { option: key });
+    throw new WarehouseOptionsError(`AthenaEngineOptions.${key} must be a non-empty string`, {
+      code: 'ATHENA_OPTIONS_INVALID',
+      option: key,
+    });
   }
   return value;
 }
@@ -104,28 +107,29 @@ function optionalText(options: AthenaEngineOptions, key: keyof AthenaEngineOptio
 /** Check the engine's options (they may come from plain JavaScript or config) and fill in defaults. */
 export function resolveOptions(options: AthenaEngineOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
-    throw new WarehouseOptionsError('AthenaEngine needs an options object with a client');
+    throw new WarehouseOptionsError('AthenaEngine needs an options object with a client', {
+      code: 'ATHENA_OPTIONS_INVALID',
+      option: 'options',
+    });
   }
   if (typeof options.client?.send !== 'function') {
     throw new WarehouseOptionsError(
       'AthenaEngineOptions.client must be an AthenaClient (something with send)',
-      {
-        option: 'client',
-      },
+      { code: 'ATHENA_OPTIONS_INVALID', option: 'client' },
     );
   }
   if ((options as { retry?: unknown }).retry !== undefined) {
     throw new WarehouseOptionsError(
       'AthenaEngineOptions.retry is no longer supported: the AWS SDK retries each Athena call; ' +
         'set maxAttempts or retryStrategy on the AthenaClient you pass',
-      { option: 'retry' },
+      { code: 'ATHENA_OPTIONS_INVALID', option: 'retry' },
     );
   }
   const outputLocation = optionalText(options, 'outputLocation');
   if (outputLocation !== undefined && !outputLocation.startsWith('s3://')) {
     throw new WarehouseOptionsError(
       `AthenaEngineOptions.outputLocation must be an s3:// URL, got ${JSON.stringify(outputLocation)}`,
-      { option: 'outputLocation' },
+      { code: 'ATHENA_OPTIONS_INVALID', option: 'outputLocation' },
     );
   }
   const pollIntervalMs = positive(options, 'pollIntervalMs', 200);
@@ -133,16 +137,14 @@ export function resolveOptions(options: AthenaEngineOptions): ResolvedOptions {
   if (maxPollIntervalMs < pollIntervalMs) {
     throw new WarehouseOptionsError(
       `AthenaEngineOptions.maxPollIntervalMs (${maxPollIntervalMs}) is below pollIntervalMs (${pollIntervalMs})`,
-      { option: 'maxPollIntervalMs' },
+      { code: 'ATHENA_OPTIONS_INVALID', option: 'maxPollIntervalMs' },
     );
   }
   const pageSize = positive(options, 'pageSize', 1000);
   if (!Number.isInteger(pageSize) || pageSize > 1000) {
     throw new WarehouseOptionsError(
       `AthenaEngineOptions.pageSize must be an integer from 1 to 1000, got ${pageSize}`,
-      {
-        option: 'pageSize',
-      },
+      { code: 'ATHENA_OPTIONS_INVALID', option: 'pageSize' },
     );
   }
   const projection = options.projection;
@@ -153,13 +155,14 @@ export function resolveOptions(options: AthenaEngineOptions): ResolvedOptions {
   ) {
     throw new WarehouseOptionsError(
       'AthenaEngineOptions.projection must be a boolean or projection options',
-      {
-        option: 'projection',
-      },
+      { code: 'ATHENA_OPTIONS_INVALID', option: 'projection' },
     );
   }
   if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
-    throw new WarehouseOptionsError('AthenaEngineOptions.onEvent must be a function', { option: 'onEvent' });
+    throw new WarehouseOptionsError('AthenaEngineOptions.onEvent must be a function', {
+      code: 'ATHENA_OPTIONS_INVALID',
+      option: 'onEvent',
+    });
   }
   const database = optionalText(options, 'database');
   return Object.freeze({
@@ -180,11 +183,14 @@ export function resolveOptions(options: AthenaEngineOptions): ResolvedOptions {
 /** Check one query's text and options; its parameters become Athena literals here, before anything is sent. */
 export function checkQuery(sql: string, options: AthenaQueryOptions): CheckedQuery {
   if (typeof sql !== 'string' || sql.trim() === '') {
-    throw new WarehouseOptionsError('Athena query text must be a non-empty string');
+    throw new TributaryError('Athena query text must be a non-empty string', { code: 'QUERY_TEXT_INVALID' });
   }
   const { params, signal, clientRequestToken } = options ?? {};
   if (params !== undefined && !Array.isArray(params)) {
-    throw new WarehouseOptionsError('QueryOptions.params must be an array');
+    throw new WarehouseOptionsError('QueryOptions.params must be an array', {
+      code: 'QUERY_OPTIONS_INVALID',
+      option: 'params',
+    });
   }
   if (
     clientRequestToken !== undefined &&
@@ -194,9 +200,7 @@ export function checkQuery(sql: string, options: AthenaQueryOptions): CheckedQue
   ) {
     throw new WarehouseOptionsError(
       'AthenaQueryOptions.clientRequestToken must be a string of 32 to 128 characters',
-      {
-        option: 'clientRequestToken',
-      },
+      { code: 'QUERY_OPTIONS_INVALID', option: 'clientRequestToken' },
     );
   }
   const parameters = params && params.length > 0 ? params.map((p, i) => athenaLiteral(p, i)) : undefined;

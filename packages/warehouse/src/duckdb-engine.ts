@@ -1,6 +1,3 @@
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   createDuckDBValueConverter,
   type DuckDBConnection,
@@ -12,20 +9,21 @@ import {
   JSDuckDBValueConverter,
   timestampTZValue,
 } from '@duckdb/node-api';
-import { describeValue, quoteIdentifierFor, quoteLiteral } from '@tributary/core';
-import {
-  type HiveTypeNode,
-  parseHiveType,
-  scanIceberg,
-  type TableDefinition,
-  type TablePartition,
-} from '@tributary/lake';
+import { describeValue, quoteLiteral, TributaryError } from '@tributary/core';
+import { scanIceberg, type TableDefinition } from '@tributary/lake';
 import {
   type IcebergRegistration,
   icebergSelectSql,
   type RegisterIcebergTableOptions,
 } from './duckdb-iceberg.js';
-import { QueryCancelledError, QueryFailedError, WarehouseOptionsError } from './errors.js';
+import { duckDbIdentifier } from './duckdb-sql.js';
+import { duckDbViewSql } from './duckdb-views.js';
+import {
+  QueryCancelledError,
+  QueryFailedError,
+  QueryParameterError,
+  WarehouseOptionsError,
+} from './errors.js';
 import { createQueryResult, type QueryControl } from './query-result.js';
 import type {
   QueryEngine,
@@ -36,6 +34,8 @@ import type {
   RegisterTableOptions,
   Row,
 } from './types.js';
+
+export { duckDbType, duckDbViewSql } from './duckdb-views.js';
 
 /** Options of {@link DuckDbEngine.create}. */
 export interface DuckDbEngineOptions {
@@ -85,19 +85,6 @@ const ROW_CONVERTER = createDuckDBValueConverter<unknown>({
 // What DuckDB's memory_limit reads: a number and a unit (1000- or 1024-based).
 const MEMORY_LIMIT = /^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i;
 
-/** A quoted DuckDB identifier: core's quoting, without PostgreSQL's 63-byte limit. */
-const duckDbIdentifier = quoteIdentifierFor('duckdb');
-
-/**
- * A file path as a literal DuckDB's readers take as that one file: they expand `*`, `?` and
- * `[...]` in every path given, so each of those is put in a bracket class of its own.
- */
-function pathLiteral(path: string): string {
-  return quoteLiteral(path.replace(/[[*?]/g, '[$&]'));
-}
-
-const DATA_FILE = /\.(parquet|ndjson|json|jsonl)(\.gz)?$/;
-
 /**
  * The local stand-in for Athena: DuckDB over the lake's files. `registerTable` turns a cataloged
  * table (from `crawl` or a `LocalCatalog`) into a view over exactly the files of its partitions
@@ -139,13 +126,15 @@ export class DuckDbEngine implements QueryEngine {
   /**
    * Open the engine: an instance (yours or a new in-memory one), UTC, the Athena-compatible macros.
    * Options that cannot be used as given (a database name with NUL or a lone surrogate, a
-   * `memoryLimit` DuckDB does not read) throw a `WarehouseOptionsError` before anything starts.
+   * `memoryLimit` DuckDB does not read) throw a `WarehouseOptionsError` (`DUCKDB_OPTIONS_INVALID`)
+   * before anything starts.
    */
   static async create(options: DuckDbEngineOptions = {}): Promise<DuckDbEngine> {
     const database = options.database ?? 'main';
     if (typeof database !== 'string' || database.length === 0) {
       throw new WarehouseOptionsError(
         `DuckDbEngineOptions.database must be a non-empty string, got ${describeValue(database)}`,
+        { code: 'DUCKDB_OPTIONS_INVALID', option: 'database' },
       );
     }
     try {
@@ -153,12 +142,13 @@ export class DuckDbEngine implements QueryEngine {
     } catch (error) {
       throw new WarehouseOptionsError(
         `DuckDbEngineOptions.database cannot be a DuckDB schema name: ${(error as Error).message}`,
-        { option: 'database' },
+        { code: 'DUCKDB_OPTIONS_INVALID', option: 'database', cause: error },
       );
     }
     if (options.threads !== undefined && !(Number.isSafeInteger(options.threads) && options.threads >= 1)) {
       throw new WarehouseOptionsError(
         `DuckDbEngineOptions.threads must be a positive integer, got ${describeValue(options.threads)}`,
+        { code: 'DUCKDB_OPTIONS_INVALID', option: 'threads' },
       );
     }
     if (
@@ -167,7 +157,7 @@ export class DuckDbEngine implements QueryEngine {
     ) {
       throw new WarehouseOptionsError(
         `DuckDbEngineOptions.memoryLimit must be a size such as '512MB' or '1.5GiB' (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB), got ${describeValue(options.memoryLimit)}`,
-        { option: 'memoryLimit' },
+        { code: 'DUCKDB_OPTIONS_INVALID', option: 'memoryLimit' },
       );
     }
     const config: Record<string, string> = {};
@@ -247,7 +237,10 @@ export class DuckDbEngine implements QueryEngine {
   async registerIcebergTable(options: RegisterIcebergTableOptions): Promise<IcebergRegistration> {
     this.#assertOpen();
     if (typeof options !== 'object' || options === null || typeof options.table !== 'string') {
-      throw new WarehouseOptionsError('registerIcebergTable needs { storage, table }');
+      throw new WarehouseOptionsError('registerIcebergTable needs { storage, table }', {
+        code: 'REGISTER_TABLE_OPTIONS_INVALID',
+        option: 'table',
+      });
     }
     const name = options.name ?? options.table.replace(/\/+$/, '').split('/').pop() ?? '';
     const database = options.database ?? this.database;
@@ -295,7 +288,7 @@ export class DuckDbEngine implements QueryEngine {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new WarehouseOptionsError('The DuckDbEngine is closed');
+    if (this.#closed) throw new TributaryError('The DuckDbEngine is closed', { code: 'ENGINE_CLOSED' });
   }
 
   async #connect(useDatabase = true): Promise<DuckDBConnection> {
@@ -385,12 +378,12 @@ function toDuckDbValue(value: QueryParam, index: number): DuckDBValue {
   if (value instanceof Date) {
     const ms = value.getTime();
     if (Number.isNaN(ms)) {
-      throw new WarehouseOptionsError(`Query parameter ${index + 1} is an invalid Date`);
+      throw new QueryParameterError(`Query parameter ${index + 1} is an invalid Date`, index + 1);
     }
     return timestampTZValue(BigInt(ms) * 1000n);
   }
   if (typeof value === 'number' && !Number.isFinite(value)) {
-    throw new WarehouseOptionsError(`Query parameter ${index + 1} must be finite, got ${value}`);
+    throw new QueryParameterError(`Query parameter ${index + 1} must be finite, got ${value}`, index + 1);
   }
   if (
     value === null ||
@@ -401,8 +394,9 @@ function toDuckDbValue(value: QueryParam, index: number): DuckDBValue {
   ) {
     return value;
   }
-  throw new WarehouseOptionsError(
+  throw new QueryParameterError(
     `Query parameter ${index + 1} must be a string, number, bigint, boolean, Date or null, got ${describeValue(value)}`,
+    index + 1,
   );
 }
 
@@ -413,156 +407,4 @@ function wrapDuckDbError(
 ): QueryFailedError {
   const reason = error instanceof Error ? error.message : String(error);
   return new QueryFailedError({ engine: 'duckdb', reason: `${doing}: ${reason}`, cause: error, context });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Views over the lake
-
-/** The DuckDB type of a Hive type from the catalog (`decimal(38,18)` → `DECIMAL(38,18)`). */
-export function duckDbType(hiveType: string): string {
-  return duckDbTypeOf(parseHiveType(hiveType));
-}
-
-function duckDbTypeOf(node: HiveTypeNode): string {
-  if ('element' in node) return `${duckDbTypeOf(node.element)}[]`;
-  if ('key' in node) return `MAP(${duckDbTypeOf(node.key)}, ${duckDbTypeOf(node.value)})`;
-  if ('fields' in node) {
-    return `STRUCT(${node.fields.map((f) => `${duckDbIdentifier(f.name)} ${duckDbTypeOf(f.type)}`).join(', ')})`;
-  }
-  switch (node.name) {
-    case 'boolean':
-      return 'BOOLEAN';
-    case 'tinyint':
-      return 'TINYINT';
-    case 'smallint':
-      return 'SMALLINT';
-    case 'int':
-      return 'INTEGER';
-    case 'bigint':
-      return 'BIGINT';
-    case 'float':
-      return 'FLOAT';
-    case 'double':
-      return 'DOUBLE';
-    case 'timestamp':
-      // The lake's timestamps are instants (Parquet isAdjustedToUTC, ISO `…Z` in NDJSON).
-      return 'TIMESTAMPTZ';
-    case 'date':
-      return 'DATE';
-    case 'binary':
-      return 'BLOB';
-    case 'decimal':
-      return node.params?.length ? `DECIMAL(${node.params.join(',')})` : 'DECIMAL(10,0)';
-    default:
-      // string, varchar(n), char(n) and anything the lake has no closer word for.
-      return 'VARCHAR';
-  }
-}
-
-/** The local path of a `file://` location; anything else cannot be read without a download. */
-function localPath(location: string, table: string): string {
-  if (!location.startsWith('file://')) {
-    throw new WarehouseOptionsError(
-      `DuckDbEngine reads local lakes only: table ${table} is at ${location}. Query s3:// tables with AthenaEngine.`,
-      { table },
-    );
-  }
-  return fileURLToPath(location);
-}
-
-/** The data files directly in a folder (not in sub-folders), skipping `_` and `.` names. */
-async function dataFilesIn(folder: string): Promise<string[]> {
-  let entries: import('node:fs').Dirent[];
-  try {
-    entries = await readdir(folder, { withFileTypes: true });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
-  return entries
-    .filter((e) => e.isFile() && !e.name.startsWith('_') && !e.name.startsWith('.') && DATA_FILE.test(e.name))
-    .map((e) => join(folder, e.name))
-    .sort();
-}
-
-function isHiveLayout(definition: TableDefinition, partition: TablePartition): boolean {
-  const segments = partition.location.replace(/\/$/, '').split('/').slice(-definition.partitionKeys.length);
-  return definition.partitionKeys.every((key, i) => segments[i]?.startsWith(`${key.name}=`));
-}
-
-function readerCall(definition: TableDefinition, files: readonly string[], hive: boolean): string {
-  const list = `[${files.map(pathLiteral).join(', ')}]`;
-  const hiveOptions = hive
-    ? `, hive_partitioning = true, hive_types = {${definition.partitionKeys
-        .map((k) => `${quoteLiteral(k.name)}: ${duckDbType(k.type)}`)
-        .join(', ')}}`
-    : ', hive_partitioning = false';
-  if (definition.format === 'parquet') return `read_parquet(${list}, union_by_name = true${hiveOptions})`;
-  if (definition.format === 'ndjson') {
-    // The catalog's types, not DuckDB's guesses: the same columns Athena's JSON SerDe would give.
-    const columns = definition.columns
-      .map((c) => `${quoteLiteral(c.name)}: ${quoteLiteral(duckDbType(c.type))}`)
-      .join(', ');
-    return `read_json(${list}, format = 'newline_delimited', columns = {${columns}}, timestampformat = 'iso'${hiveOptions})`;
-  }
-  throw new WarehouseOptionsError(
-    `DuckDbEngine cannot register table ${definition.name}: format ${definition.format} is not supported (Parquet and NDJSON are)`,
-    { table: definition.name },
-  );
-}
-
-/** A typed empty relation with the table's columns, for a table with no files yet. */
-function emptySelect(definition: TableDefinition): string {
-  const columns = [...definition.columns, ...definition.partitionKeys].map(
-    (c) => `CAST(NULL AS ${duckDbType(c.type)}) AS ${duckDbIdentifier(c.name)}`,
-  );
-  return `SELECT ${columns.join(', ')} WHERE false`;
-}
-
-/**
- * The statements that register a table as a view: one reader over the files of every hive
- * partition, or one per partition (with its values as constant columns) for folders that are not
- * `k=v`.
- */
-export async function duckDbViewSql(
-  definition: TableDefinition,
-  options: { replace: boolean; database: string },
-): Promise<string[]> {
-  const database = definition.database ?? options.database;
-  const name = `${duckDbIdentifier(database)}.${duckDbIdentifier(definition.name)}`;
-  // Column and key names also reach SQL as string literals (read_json's columns, hive_types),
-  // where an empty name or NUL would not fail until DuckDB binds: check them all as names first.
-  for (const column of [...definition.columns, ...definition.partitionKeys]) duckDbIdentifier(column.name);
-  const root = localPath(definition.location, definition.name);
-  const keys = definition.partitionKeys;
-  let body: string;
-  if (keys.length === 0) {
-    const files = await dataFilesIn(root);
-    body =
-      files.length === 0 ? emptySelect(definition) : `SELECT * FROM ${readerCall(definition, files, false)}`;
-  } else {
-    const hive: string[] = [];
-    const other: string[] = [];
-    for (const partition of definition.partitions) {
-      const files = await dataFilesIn(localPath(partition.location, definition.name));
-      if (files.length === 0) continue;
-      if (isHiveLayout(definition, partition)) hive.push(...files);
-      else {
-        const values = keys.map(
-          (k, i) =>
-            `CAST(${partition.values[i] === undefined ? 'NULL' : quoteLiteral(partition.values[i] as string)} AS ${duckDbType(k.type)}) AS ${duckDbIdentifier(k.name)}`,
-        );
-        other.push(`SELECT *, ${values.join(', ')} FROM ${readerCall(definition, files, false)}`);
-      }
-    }
-    const parts = [
-      ...(hive.length > 0 ? [`SELECT * FROM ${readerCall(definition, hive, true)}`] : []),
-      ...other,
-    ];
-    body = parts.length === 0 ? emptySelect(definition) : parts.join('\nUNION ALL BY NAME\n');
-  }
-  const statements: string[] = [];
-  if (database !== 'main') statements.push(`CREATE SCHEMA IF NOT EXISTS ${duckDbIdentifier(database)}`);
-  statements.push(`CREATE ${options.replace ? 'OR REPLACE ' : ''}VIEW ${name} AS\n${body}`);
-  return statements;
 }

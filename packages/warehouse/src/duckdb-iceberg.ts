@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { quoteIdentifierFor, quoteLiteral } from '@tributary/core';
+import { quoteLiteral } from '@tributary/core';
 import type { IcebergCatalog, IcebergField, IcebergScan, IcebergType, Storage } from '@tributary/lake';
-import { WarehouseOptionsError } from './errors.js';
+import { duckDbIdentifier, localPath, pathLiteral } from './duckdb-sql.js';
+import { TableDefinitionError } from './errors.js';
 
 /** Options of {@link DuckDbEngine.registerIcebergTable}. */
 export interface RegisterIcebergTableOptions {
@@ -36,13 +36,6 @@ export interface IcebergRegistration {
   rows: number;
 }
 
-const duckDbIdentifier = quoteIdentifierFor('duckdb');
-
-/** A file path as one file for DuckDB's readers (which expand `*`, `?` and `[...]`). */
-function pathLiteral(path: string): string {
-  return quoteLiteral(path.replace(/[[*?]/g, '[$&]'));
-}
-
 const DECIMAL = /^decimal\(\s*(\d+)\s*,\s*(\d+)\s*\)$/;
 const FIXED = /^fixed\[\d+\]$/;
 
@@ -57,7 +50,10 @@ export function duckDbIcebergType(type: IcebergType): string {
     if (FIXED.test(type)) return 'BLOB';
     const primitive = PRIMITIVES[type];
     if (primitive) return primitive;
-    throw new WarehouseOptionsError(`DuckDbEngine cannot read the Iceberg type ${type}`, { type });
+    throw new TableDefinitionError(`DuckDbEngine cannot read the Iceberg type ${type}`, {
+      code: 'COLUMN_TYPE_UNSUPPORTED',
+      context: { type },
+    });
   }
   if (type.type === 'list') return `${duckDbIcebergType(type.element as IcebergType)}[]`;
   if (type.type === 'map')
@@ -84,17 +80,6 @@ const PRIMITIVES: Record<string, string> = {
   binary: 'BLOB',
 };
 
-/** The local folder of a storage; an `s3://` one cannot be read without DuckDB's httpfs download. */
-function localRoot(storage: Storage, table: string): string {
-  if (!storage.url.startsWith('file://')) {
-    throw new WarehouseOptionsError(
-      `DuckDbEngine reads local lakes only: Iceberg table ${table} is in ${storage.url}. Query s3:// tables with AthenaEngine.`,
-      { table },
-    );
-  }
-  return fileURLToPath(storage.url);
-}
-
 /**
  * The `SELECT` a view over one snapshot of an Iceberg table runs: `read_parquet` over exactly the
  * snapshot's data files, with its `schema` map from Parquet field id to the column's name and
@@ -109,7 +94,10 @@ export function icebergSelectSql(
 ): string {
   const fields = scan.schema.fields;
   if (fields.length === 0) {
-    throw new WarehouseOptionsError(`Iceberg table ${table} has no columns`, { table });
+    throw new TableDefinitionError(`Iceberg table ${table} has no columns`, {
+      code: 'TABLE_DEFINITION_INVALID',
+      table,
+    });
   }
   // Check every name as an identifier before any reaches SQL.
   for (const f of fields) duckDbIdentifier(f.name);
@@ -119,7 +107,7 @@ export function icebergSelectSql(
     );
     return `SELECT ${columns.join(', ')} WHERE false`;
   }
-  const root = localRoot(storage, table);
+  const root = localPath(storage.url, table);
   const files = scan.files.map((f) => pathLiteral(join(root, f.key)));
   const mapping = fields.map(
     (f) =>

@@ -131,9 +131,31 @@ export class LoadError extends TributaryError {
 }
 
 /**
- * Options of a loader or an engine are invalid (a merge without keys, a key that is not a column):
- * core's `OptionsError` with code `WAREHOUSE_OPTIONS_INVALID`; `option` names the option when the
- * context does (`options` otherwise).
+ * The code of a {@link WarehouseOptionsError}: which options were wrong. `ATHENA_OPTIONS_INVALID`
+ * (`AthenaEngine`), `DUCKDB_OPTIONS_INVALID` (`DuckDbEngine.create`), `QUERY_OPTIONS_INVALID` (a
+ * query's options), `REGISTER_TABLE_OPTIONS_INVALID` (`registerIcebergTable`),
+ * `ICEBERG_DDL_OPTIONS_INVALID` (`icebergAthenaDdl`), `LOADER_OPTIONS_INVALID` (a loader's
+ * constructor), `LOAD_OPTIONS_INVALID` (the table, source and options of `load()`).
+ *
+ * @example
+ * ```ts
+ * const loadArguments: WarehouseOptionsErrorCode = 'LOAD_OPTIONS_INVALID';
+ * ```
+ */
+export type WarehouseOptionsErrorCode =
+  | 'ATHENA_OPTIONS_INVALID'
+  | 'DUCKDB_OPTIONS_INVALID'
+  | 'QUERY_OPTIONS_INVALID'
+  | 'REGISTER_TABLE_OPTIONS_INVALID'
+  | 'ICEBERG_DDL_OPTIONS_INVALID'
+  | 'LOADER_OPTIONS_INVALID'
+  | 'LOAD_OPTIONS_INVALID';
+
+/**
+ * Options of a loader or an engine are invalid (a merge without keys, a key that is not a column,
+ * a `pageSize` over 1000): core's `OptionsError` whose `code` says which options
+ * ({@link WarehouseOptionsErrorCode}) and whose `option` names the one at fault. Wrong data is not
+ * an options error: see {@link QueryParameterError} and {@link TableDefinitionError}.
  *
  * @example
  * ```ts
@@ -142,7 +164,7 @@ export class LoadError extends TributaryError {
  * try {
  *   new AthenaEngine({ client: new AthenaClient({}), pageSize: 5000 });
  * } catch (err) {
- *   if (err instanceof WarehouseOptionsError) console.log(err.option); // pageSize
+ *   if (err instanceof WarehouseOptionsError) console.log(err.code, err.option); // ATHENA_OPTIONS_INVALID pageSize
  *   else throw err;
  * }
  * ```
@@ -150,9 +172,92 @@ export class LoadError extends TributaryError {
 export class WarehouseOptionsError extends OptionsError {
   override name = 'WarehouseOptionsError';
 
-  constructor(message: string, context: ErrorContext = {}) {
-    const option = typeof context.option === 'string' ? context.option : 'options';
-    super(message, { code: 'WAREHOUSE_OPTIONS_INVALID', option, context });
+  constructor(
+    message: string,
+    options: { code: WarehouseOptionsErrorCode; option: string; cause?: unknown; context?: ErrorContext },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * A query parameter no engine can bind: a non-finite number, an invalid `Date` (or, for Athena, a
+ * year outside 0 to 9999), or a value of another kind. `parameter` is its 1-based position.
+ * Thrown by `query()` before anything is sent.
+ *
+ * @example
+ * ```ts
+ * declare const engine: QueryEngine; // a DuckDbEngine or an AthenaEngine
+ * try {
+ *   engine.query('SELECT * FROM sensors WHERE value > ?', { params: [Number.NaN] });
+ * } catch (err) {
+ *   if (err instanceof QueryParameterError) console.log(err.parameter); // 1
+ *   else throw err;
+ * }
+ * ```
+ */
+export class QueryParameterError extends TributaryError {
+  override name = 'QueryParameterError';
+  /** The parameter's position, from 1. */
+  readonly parameter: number;
+
+  constructor(message: string, parameter: number) {
+    super(message, { code: 'QUERY_PARAMETER_INVALID', context: { parameter } });
+    this.parameter = parameter;
+  }
+}
+
+/**
+ * The code of a {@link TableDefinitionError}: `TABLE_NAME_INVALID` (a Glue database or table
+ * name), `TABLE_DEFINITION_INVALID` (partitions that do not match the keys, no columns, a
+ * partition an engine cannot express), `TABLE_FORMAT_UNSUPPORTED`, `TABLE_LOCATION_UNSUPPORTED`
+ * (DuckDB reads `file://` only), `COLUMN_TYPE_UNSUPPORTED`.
+ *
+ * @example
+ * ```ts
+ * const readElsewhere: TableDefinitionErrorCode = 'TABLE_LOCATION_UNSUPPORTED';
+ * ```
+ */
+export type TableDefinitionErrorCode =
+  | 'TABLE_NAME_INVALID'
+  | 'TABLE_DEFINITION_INVALID'
+  | 'TABLE_FORMAT_UNSUPPORTED'
+  | 'TABLE_LOCATION_UNSUPPORTED'
+  | 'COLUMN_TYPE_UNSUPPORTED';
+
+/**
+ * A table an engine is asked to register, create or extend cannot be used as given: a name Glue
+ * would not keep, partitions that do not match the keys, a table without columns, a format,
+ * location or column type the engine cannot read or create. `table` names it when known.
+ *
+ * @example
+ * ```ts
+ * import { AthenaClient } from '@aws-sdk/client-athena';
+ * import { AthenaEngine } from '@tributary/warehouse/athena';
+ *
+ * const engine = new AthenaEngine({ client: new AthenaClient({}), database: 'processed' });
+ * try {
+ *   await engine.repairTable('sensors; DROP TABLE t');
+ * } catch (err) {
+ *   if (err instanceof TableDefinitionError) console.log(err.code); // TABLE_NAME_INVALID
+ *   else throw err;
+ * }
+ * ```
+ */
+export class TableDefinitionError extends TributaryError {
+  override name = 'TableDefinitionError';
+  readonly table: string | undefined;
+
+  constructor(
+    message: string,
+    options: { code: TableDefinitionErrorCode; table?: string; cause?: unknown; context?: ErrorContext },
+  ) {
+    super(message, {
+      code: options.code,
+      cause: options.cause,
+      context: { ...options.context, ...(options.table === undefined ? {} : { table: options.table }) },
+    });
+    this.table = options.table;
   }
 }
 
@@ -166,12 +271,17 @@ export class WarehouseOptionsError extends OptionsError {
  * ```
  */
 export type WarehouseErrorCode =
-  | 'WAREHOUSE_OPTIONS_INVALID'
+  | WarehouseOptionsErrorCode
+  | TableDefinitionErrorCode
+  | 'QUERY_PARAMETER_INVALID'
+  | 'QUERY_TEXT_INVALID'
+  | 'ENGINE_CLOSED'
   | 'QUERY_FAILED'
   | 'QUERY_CANCELLED'
   | 'QUERY_RESULT_CONSUMED'
   | 'LOAD_FAILED'
   | 'LOAD_SERIALIZATION_CONFLICT'
+  | 'COPY_REJECTED'
   | 'SOURCE_COLUMNS_UNKNOWN'
   | 'SOURCE_DUPLICATE_KEYS'
   | 'SOURCE_FORMATS_MIXED'

@@ -1,5 +1,17 @@
-export type { LoadErrorDetail, WarehouseErrorCode } from './errors.js';
-export { LoadError, QueryCancelledError, QueryFailedError, WarehouseOptionsError } from './errors.js';
+export type {
+  LoadErrorDetail,
+  TableDefinitionErrorCode,
+  WarehouseErrorCode,
+  WarehouseOptionsErrorCode,
+} from './errors.js';
+export {
+  LoadError,
+  QueryCancelledError,
+  QueryFailedError,
+  QueryParameterError,
+  TableDefinitionError,
+  WarehouseOptionsError,
+} from './errors.js';
 export type { PostgresLoaderOptions } from './postgres-loader.js';
 export { PostgresLoader } from './postgres-loader.js';
 export type {

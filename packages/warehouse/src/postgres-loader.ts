@@ -19,9 +19,9 @@ import {
 import { readDataset } from '@tributary/lake';
 import { from as copyFrom } from 'pg-copy-streams';
 import { LoadError, WarehouseOptionsError } from './errors.js';
+import { checkLoadArguments, resolveSource, toTableName } from './load-arguments.js';
 import {
   bookkeepingSource,
-  checkLoadArguments,
   checkTargetColumns,
   countSql,
   createStageSql,
@@ -33,11 +33,9 @@ import {
   nullKeysError,
   nullKeysSql,
   recordSnapshotSql,
-  resolveSource,
   STAGE_TABLE,
   targetColumnsSql,
   targetMissing,
-  toTableName,
   updateFromStageSql,
 } from './load-sql.js';
 import type { LakeSource, Loader, LoadOptions, LoadResult } from './types.js';
@@ -194,16 +192,21 @@ export class PostgresLoader implements Loader {
 
   constructor(options: PostgresLoaderOptions) {
     if (typeof options !== 'object' || options === null) {
-      throw new WarehouseOptionsError('PostgresLoader needs an options object');
+      throw new WarehouseOptionsError('PostgresLoader needs an options object', {
+        code: 'LOADER_OPTIONS_INVALID',
+        option: 'options',
+      });
     }
     const pool = options.pool as Partial<PgPool> | undefined;
     if (!pool || typeof pool.connect !== 'function') {
       throw new WarehouseOptionsError('PostgresLoader options.pool must have connect() (a pg.Pool)', {
+        code: 'LOADER_OPTIONS_INVALID',
         option: 'pool',
       });
     }
     if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
       throw new WarehouseOptionsError('PostgresLoader options.onEvent must be a function', {
+        code: 'LOADER_OPTIONS_INVALID',
         option: 'onEvent',
       });
     }

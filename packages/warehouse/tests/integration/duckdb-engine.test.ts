@@ -20,7 +20,12 @@ import {
 } from '@tributary/sensors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDbEngine } from '../../src/duckdb-engine.js';
-import { QueryCancelledError, QueryFailedError, WarehouseOptionsError } from '../../src/errors.js';
+import {
+  QueryCancelledError,
+  QueryFailedError,
+  QueryParameterError,
+  WarehouseOptionsError,
+} from '../../src/errors.js';
 
 // A small sensor lake written by the lake and sensors packages: processed Parquet (dt/hour hive
 // partitions), curated hourly aggregates (dt), and a raw zone in Firehose's YYYY/MM/DD/HH layout.
@@ -281,10 +286,11 @@ describe('DuckDbEngine', () => {
     });
 
     it('rejects parameters it cannot bind', async () => {
-      expect(() => engine.query('SELECT ?', { params: [new Date(Number.NaN)] })).toThrow(
-        WarehouseOptionsError,
-      );
+      expect(() => engine.query('SELECT ?', { params: [new Date(Number.NaN)] })).toThrow(QueryParameterError);
       expect(() => engine.query('SELECT ?', { params: [Number.POSITIVE_INFINITY] })).toThrow(/finite/);
+      expect(() => engine.query('SELECT 1, ?', { params: [1, { a: 1 } as never] })).toThrow(
+        expect.objectContaining({ code: 'QUERY_PARAMETER_INVALID', parameter: 2 }),
+      );
     });
   });
 
@@ -292,12 +298,22 @@ describe('DuckDbEngine', () => {
     it('validates its options', async () => {
       await expect(DuckDbEngine.create({ threads: 0 })).rejects.toThrow(WarehouseOptionsError);
       await expect(DuckDbEngine.create({ database: '' })).rejects.toThrow(WarehouseOptionsError);
+      await expect(DuckDbEngine.create({ threads: 0 })).rejects.toMatchObject({
+        code: 'DUCKDB_OPTIONS_INVALID',
+        option: 'threads',
+      });
+      await expect(DuckDbEngine.create({ database: '' })).rejects.toMatchObject({
+        code: 'DUCKDB_OPTIONS_INVALID',
+        option: 'database',
+      });
     });
 
     it('refuses queries once closed', async () => {
       const other = await DuckDbEngine.create();
       await other.close();
       expect(() => other.query('SELECT 1')).toThrow(/closed/);
+      expect(() => other.query('SELECT 1')).toThrow(expect.objectContaining({ code: 'ENGINE_CLOSED' }));
+      expect(() => other.query('SELECT 1')).not.toThrow(WarehouseOptionsError);
     });
 
     it('await using closes the engine at the end of the block', async () => {

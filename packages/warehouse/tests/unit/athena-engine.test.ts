@@ -16,7 +16,13 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AthenaEngine, type AthenaEngineOptions } from '../../src/athena-engine.js';
 import { addPartitionStatements } from '../../src/athena-literals.js';
-import { QueryCancelledError, QueryFailedError, WarehouseOptionsError } from '../../src/errors.js';
+import {
+  QueryCancelledError,
+  QueryFailedError,
+  QueryParameterError,
+  TableDefinitionError,
+  WarehouseOptionsError,
+} from '../../src/errors.js';
 
 const athena = mockClient(AthenaClient);
 const client = new AthenaClient({
@@ -139,7 +145,7 @@ describe('AthenaEngine', () => {
       }
 
       expect(error).toBeInstanceOf(OptionsError);
-      expect(error).toMatchObject({ code: 'WAREHOUSE_OPTIONS_INVALID', option: 'pageSize' });
+      expect(error).toMatchObject({ code: 'ATHENA_OPTIONS_INVALID', option: 'pageSize' });
     });
 
     it('accepts a client alone and exposes no options object to mutate', () => {
@@ -188,11 +194,11 @@ describe('AthenaEngine', () => {
     });
 
     it('rejects a bad parameter before anything is sent', () => {
-      expect(() => engine().query('SELECT ?', { params: [Number.NaN] })).toThrow(WarehouseOptionsError);
+      expect(() => engine().query('SELECT ?', { params: [Number.NaN] })).toThrow(QueryParameterError);
       expect(() => engine().query('SELECT 1', { clientRequestToken: 'short' })).toThrow(
         WarehouseOptionsError,
       );
-      expect(() => engine().query('  ')).toThrow(WarehouseOptionsError);
+      expect(() => engine().query('  ')).toThrow(expect.objectContaining({ code: 'QUERY_TEXT_INVALID' }));
       expect(athena.calls()).toHaveLength(0);
     });
   });
@@ -816,7 +822,7 @@ describe('AthenaEngine', () => {
       await engine().repairTable('Sensors');
 
       expect(statements()).toEqual(['MSCK REPAIR TABLE `sensors`']);
-      await expect(engine().repairTable('x`; DROP TABLE t')).rejects.toThrow(WarehouseOptionsError);
+      await expect(engine().repairTable('x`; DROP TABLE t')).rejects.toThrow(TableDefinitionError);
     });
 
     it('addPartitions quotes keys and values safely', async () => {
@@ -858,7 +864,7 @@ describe('AthenaEngine', () => {
           { ...table, partitions: [{ values: ['2026-11-23'], location: 's3://b/x/' }] },
           undefined,
         ),
-      ).toThrow(WarehouseOptionsError);
+      ).toThrow(TableDefinitionError);
     });
 
     it('close() leaves the client alone', async () => {

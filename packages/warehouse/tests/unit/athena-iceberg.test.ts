@@ -13,7 +13,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AthenaEngine } from '../../src/athena-engine.js';
 import { icebergAthenaDdl } from '../../src/athena-iceberg.js';
-import { WarehouseOptionsError } from '../../src/errors.js';
+import { TableDefinitionError, WarehouseOptionsError } from '../../src/errors.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PYTHON = resolve(here, '../../../../spark/.venv/bin/python');
@@ -157,7 +157,7 @@ describe('icebergAthenaDdl', () => {
     expect(() => icebergAthenaDdl(quotes, { ...options, location: 'file:///tmp/q' })).toThrow(
       WarehouseOptionsError,
     );
-    expect(() => icebergAthenaDdl(quotes, { ...options, table: 'quo tes' })).toThrow(WarehouseOptionsError);
+    expect(() => icebergAthenaDdl(quotes, { ...options, table: 'quo tes' })).toThrow(TableDefinitionError);
     expect(() =>
       icebergAthenaDdl(quotes, { ...options, partitionBy: [{ name: 'x', value: () => 'x' }] }),
     ).toThrow(/no Iceberg transform/);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { athenaLiteral } from '../../src/athena-literals.js';
-import { WarehouseOptionsError } from '../../src/errors.js';
+import { QueryParameterError } from '../../src/errors.js';
 
 describe('athenaLiteral', () => {
   it.each([
@@ -36,8 +36,11 @@ describe('athenaLiteral', () => {
     ['a Date after year 9999', new Date(Date.UTC(10_000, 0, 1))],
     ['undefined', undefined],
     ['an object', { a: 1 }],
-  ])('rejects %s with a WarehouseOptionsError naming the parameter', (_what, value) => {
-    expect(() => athenaLiteral(value as never, 2)).toThrow(WarehouseOptionsError);
+  ])('rejects %s with a QueryParameterError naming the parameter', (_what, value) => {
+    expect(() => athenaLiteral(value as never, 2)).toThrow(QueryParameterError);
     expect(() => athenaLiteral(value as never, 2)).toThrow(/parameter 3/);
+    expect(() => athenaLiteral(value as never, 2)).toThrow(
+      expect.objectContaining({ code: 'QUERY_PARAMETER_INVALID', parameter: 3 }),
+    );
   });
 });
