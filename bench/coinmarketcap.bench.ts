@@ -76,6 +76,8 @@ interface StepResult {
   expected: { quotes: number; coins: number };
   verified: boolean;
   versions?: string;
+  /** The Python loaders: seconds of each snapshot's load. */
+  snapshotSeconds?: number[];
   /** store-traced: time per kind of statement, the loads' total and the rows each table changed. */
   trace?: {
     statements: StatementTime[];
@@ -261,6 +263,7 @@ export async function runStep(input: StepInput): Promise<StepResult> {
     let cpuSeconds: number;
     let rss: number | undefined;
     let versions: string | undefined;
+    let snapshotSeconds: number[] | undefined;
     let trace: StepResult['trace'];
     const elapsed = stopwatch();
     if (input.kind === 'store' || input.kind === 'store-traced') {
@@ -332,6 +335,7 @@ export async function runStep(input: StepInput): Promise<StepResult> {
       cpuSeconds = load.cpuSeconds;
       rss = load.maxRssMiB;
       versions = load.versions;
+      snapshotSeconds = load.snapshotSeconds;
       quoteRows = quotes.length;
       rows = quotes.length + snapshots.reduce((n, s) => n + s.cryptocurrency.length, 0);
       if (input.kind !== 'awswrangler') {
@@ -360,6 +364,7 @@ export async function runStep(input: StepInput): Promise<StepResult> {
       expected,
       verified: counted.quotes === expected.quotes && counted.coins === expected.coins,
       ...(versions ? { versions } : {}),
+      ...(snapshotSeconds ? { snapshotSeconds } : {}),
       ...(trace ? { trace } : {}),
     };
   } finally {
@@ -465,6 +470,15 @@ export function summarize(outcomes: Outcome[]) {
     'Each step runs in its own process with its own embedded PostgreSQL (fsync off); generating and normalizing the snapshots is not timed, nor (for the Python loaders) building their frames and their imports: their time is the loads alone, measured by the Python process, whose CPU and peak RSS the table gives.',
     "Checks: each step's tables hold exactly the quote rows (and coins) it loaded, and every step that loaded every quote has the same sum(price) as raw COPY, to the last of the 18 decimals.",
   );
+  for (const o of outcomes) {
+    const times = o.result?.snapshotSeconds;
+    if (!times || times.length < 2) continue;
+    const rest = times.slice(1).sort((a, b) => a - b);
+    const median = rest[Math.floor(rest.length / 2)] ?? Number.NaN;
+    notes.push(
+      `${o.step.label}: the first snapshot took ${times[0]?.toFixed(2)} s (creating its tables when they are its own), the median of the others ${median.toFixed(2)} s, the slowest ${rest.at(-1)?.toFixed(2)} s.`,
+    );
+  }
   const versions = outcomes.flatMap((o) => (o.result?.versions ? [o.result.versions] : []));
   if (versions.length > 0) notes.push(`Python side (spark/.venv): ${[...new Set(versions)].join('; ')}.`);
   notes.push(...targetNotes);
