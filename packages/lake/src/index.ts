@@ -30,7 +30,6 @@ export type {
   CompactOptions,
   DatasetFile,
   InvalidRecord,
-  LakeTableFormat,
   Manifest,
   ReadDatasetOptions,
   RecoverDatasetOptions,
@@ -157,3 +156,5 @@ export {
 } from './partitions.js';
 export type { Body, GetOptions, ListOptions, ObjectInfo, PutOptions, Storage } from './storage.js';
 export { assertValidKey, compareKeys } from './storage.js';
+export type { LakeTableFormat, TableFormatOptions } from './table-format.js';
+export { checkIcebergCatalog, checkTableFormat, tableFormatOptions } from './table-format.js';
