@@ -1,7 +1,10 @@
-import { type ErrorContext, TributaryError } from '@tributary/core';
+import { type ErrorContext, OptionsError, TributaryError } from '@tributary/core';
 
 /**
- * A producer option is missing or wrong. `context.option` names it.
+ * A producer option is missing or wrong: core's `OptionsError` with code `PRODUCER_OPTIONS_INVALID`;
+ * `option` (and `context.option`) names it. The producers throw core's `OptionsError`; every
+ * `OptionsError` with that code is an `instanceof ProducerOptionsError`, so code written against
+ * this class keeps catching them.
  *
  * @example
  * ```ts
@@ -11,16 +14,21 @@ import { type ErrorContext, TributaryError } from '@tributary/core';
  * try {
  *   new KinesisProducer({ client: new KinesisClient({}), streamName: '', partitionKey: (reading: Reading) => reading.id });
  * } catch (err) {
- *   if (err instanceof ProducerOptionsError) console.log(err.context.option); // 'streamName'
+ *   if (err instanceof ProducerOptionsError) console.log(err.option); // 'streamName'
  *   else throw err;
  * }
  * ```
  */
-export class ProducerOptionsError extends TributaryError {
+export class ProducerOptionsError extends OptionsError {
   override name = 'ProducerOptionsError';
 
   constructor(message: string, option: string) {
-    super(message, { code: 'PRODUCER_INVALID_OPTIONS', context: { option } });
+    super(message, { code: 'PRODUCER_OPTIONS_INVALID', option });
+  }
+
+  /** Any tributary error with code `PRODUCER_OPTIONS_INVALID`: those the producers throw, and this class's. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return TributaryError.isInstance(value) && value.code === 'PRODUCER_OPTIONS_INVALID';
   }
 }
 
@@ -141,3 +149,41 @@ export class AggregationFormatError extends TributaryError {
     super(`Invalid KPL aggregated record: ${message}`, { code: 'AGGREGATION_INVALID', context });
   }
 }
+
+/**
+ * Every code the streams package sets: on its errors, and on the records a producer reports failed
+ * (`PartialBatchFailureError.failed[i].code`, which also carries the service's own codes, such as
+ * `ProvisionedThroughputExceededException`). `<AREA>_OPTIONS_INVALID` is a wrong option (core's
+ * `OptionsError`), `<THING>_INVALID` wrong data.
+ *
+ * @example
+ * ```ts
+ * const retryLater: readonly StreamsErrorCode[] = ['RECORD_TTL_EXPIRED', 'SHARD_DISCOVERY_FAILED'];
+ * ```
+ */
+export type StreamsErrorCode =
+  // producers
+  | 'PRODUCER_OPTIONS_INVALID'
+  | 'PRODUCER_CLOSED'
+  | 'PARTITION_KEY_INVALID'
+  | 'RECORD_INVALID'
+  | 'SHARD_DISCOVERY_FAILED'
+  // codes of failed records
+  | 'RECORD_TTL_EXPIRED'
+  | 'MISSING_RESULT'
+  | 'REQUEST_FAILED'
+  | 'PRODUCER_FAILED'
+  // KPL aggregation
+  | 'AGGREGATION_INVALID'
+  // the Kinesis source
+  | 'SOURCE_OPTIONS_INVALID'
+  | 'SOURCE_READ_FAILED'
+  | 'SOURCE_COMMIT_INVALID'
+  | 'SOURCE_ALREADY_STARTED'
+  // checkpoints
+  | 'CHECKPOINT_STORE_OPTIONS_INVALID'
+  | 'CHECKPOINT_INVALID'
+  | 'CHECKPOINT_FAILED'
+  // delivery into the lake, delivery stream input
+  | 'DELIVER_TO_LAKE_OPTIONS_INVALID'
+  | 'FIREHOSE_SETUP_OPTIONS_INVALID';

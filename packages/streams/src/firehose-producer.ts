@@ -1,15 +1,12 @@
 import type { FirehoseClient } from '@aws-sdk/client-firehose';
-import { describeValue, encodeNdjsonLine } from '@tributary/core';
+import { BaseProducer } from './base-producer.js';
+import type { Envelope } from './producer-ledger.js';
 import {
-  assertOptionsObject,
-  BaseProducer,
-  type EntryOutcome,
-  type Envelope,
   type ProducerCommonOptions,
-  resolveCommonOptions,
-  type WireEntry,
-} from './base-producer.js';
-import { ProducerOptionsError } from './errors.js';
+  type ProducerService,
+  resolveProducerOptions,
+} from './producer-options.js';
+import { type EntryOutcome, entryOf, outcomeOf, type WireEntry } from './send-queue.js';
 
 export interface FirehoseProducerOptions<T = unknown> extends ProducerCommonOptions<T> {
   /** The client to send with. */
@@ -24,10 +21,16 @@ export interface FirehoseProducerOptions<T = unknown> extends ProducerCommonOpti
 }
 
 // PutRecordBatch: 500 records and 4 MiB per call; 1,000 KiB per record.
-const MAX_RECORDS = 500;
-const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
-const MAX_RECORD_BYTES = 1_000 * 1024;
-const STREAM_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const FIREHOSE: ProducerService = Object.freeze({
+  owner: 'FirehoseProducer',
+  source: 'firehose-producer',
+  clientName: 'FirehoseClient',
+  streamOption: 'deliveryStreamName',
+  maxStreamNameLength: 64,
+  maxRecordBytes: 1_000 * 1024,
+  maxRequestCount: 500,
+  maxRequestBytes: 4 * 1024 * 1024,
+});
 const NEWLINE = 0x0a;
 
 type FirehoseModule = typeof import('@aws-sdk/client-firehose');
@@ -37,10 +40,6 @@ let firehoseModule: Promise<FirehoseModule> | undefined;
 function loadFirehose(): Promise<FirehoseModule> {
   firehoseModule ??= import('@aws-sdk/client-firehose');
   return firehoseModule;
-}
-
-function defaultEncode(record: unknown): string {
-  return encodeNdjsonLine(record);
 }
 
 /**
@@ -72,19 +71,11 @@ export class FirehoseProducer<T = unknown> extends BaseProducer<T> {
   private readonly newlineDelimited: boolean;
 
   constructor(options: FirehoseProducerOptions<T>) {
-    const resolved = resolveOptions(options);
-    super(resolved.common, {
-      source: 'firehose-producer',
-      context: { stream: resolved.deliveryStreamName },
-      maxRecordBytes: MAX_RECORD_BYTES,
-      maxRequestCount: MAX_RECORDS,
-      maxRequestBytes: MAX_REQUEST_BYTES,
-      batchMaxCount: MAX_RECORDS,
-      batchMaxBytes: MAX_REQUEST_BYTES,
-    });
-    this.client = resolved.client;
-    this.deliveryStreamName = resolved.deliveryStreamName;
-    this.newlineDelimited = resolved.newlineDelimited;
+    const { common, limits, client, streamName, newlineDelimited } = resolveOptions(options);
+    super(common, limits);
+    this.client = client;
+    this.deliveryStreamName = streamName;
+    this.newlineDelimited = newlineDelimited;
   }
 
   protected partitionKeyOf(): string {
@@ -100,59 +91,25 @@ export class FirehoseProducer<T = unknown> extends BaseProducer<T> {
   }
 
   protected toEntries(batch: Envelope<T>[]): WireEntry<T>[] {
-    return batch.map((envelope) => this.entryOf(envelope, -1));
+    return batch.map((envelope) => entryOf(envelope, -1));
   }
 
   protected async send(entries: readonly WireEntry<T>[]): Promise<EntryOutcome[]> {
     const { PutRecordBatchCommand } = await loadFirehose();
-    const output = await this.client.send(
-      this.counted(
-        new PutRecordBatchCommand({
-          DeliveryStreamName: this.deliveryStreamName,
-          Records: entries.map((entry) => ({ Data: entry.data })),
-        }),
-      ),
-    );
-    const responses = output.RequestResponses ?? [];
-    const failedCount = output.FailedPutCount ?? 0;
-    return entries.map((_entry, index): EntryOutcome => {
-      const response = responses[index];
-      if (response === undefined) {
-        // No per-record answer: only trust the request as a whole when it says nothing failed.
-        return failedCount === 0 && responses.length === 0
-          ? { ok: true }
-          : {
-              ok: false,
-              code: 'MISSING_RESULT',
-              message: 'PutRecordBatch returned no result here',
-              retryable: true,
-            };
-      }
-      if (response.ErrorCode !== undefined && response.ErrorCode !== null && response.ErrorCode !== '') {
-        return { ok: false, code: response.ErrorCode, message: response.ErrorMessage };
-      }
-      return { ok: true };
-    });
+    const Records = entries.map((entry) => ({ Data: entry.data }));
+    const command = new PutRecordBatchCommand({ DeliveryStreamName: this.deliveryStreamName, Records });
+    const { RequestResponses = [], FailedPutCount = 0 } = await this.client.send(this.counted(command));
+    // No per-record answer at all: only trust the request as a whole when it says nothing failed.
+    if (RequestResponses.length === 0 && FailedPutCount === 0) return entries.map(() => ({ ok: true }));
+    return entries.map((_entry, index) => outcomeOf(RequestResponses[index], 'PutRecordBatch'));
   }
-}
-
-function invalid(option: string, value: unknown, expected: string): ProducerOptionsError {
-  return new ProducerOptionsError(
-    `FirehoseProducer option ${option} must be ${expected}, got ${describeValue(value)}`,
-    option,
-  );
 }
 
 function resolveOptions<T>(options: FirehoseProducerOptions<T>) {
-  assertOptionsObject('FirehoseProducer', options);
-  const common = resolveCommonOptions<T>('FirehoseProducer', options, defaultEncode);
-  const { client, deliveryStreamName, newlineDelimited = true } = options;
-  if (typeof client !== 'object' || client === null || typeof client.send !== 'function') {
-    throw invalid('client', client, 'a FirehoseClient');
+  const { check, ...base } = resolveProducerOptions<T, FirehoseClient>(options, FIREHOSE);
+  const { newlineDelimited = true } = options;
+  if (typeof newlineDelimited !== 'boolean') {
+    throw check.invalid('newlineDelimited', newlineDelimited, 'a boolean');
   }
-  if (typeof deliveryStreamName !== 'string' || !STREAM_NAME.test(deliveryStreamName)) {
-    throw invalid('deliveryStreamName', deliveryStreamName, '1 to 64 letters, digits, "_", "." or "-"');
-  }
-  if (typeof newlineDelimited !== 'boolean') throw invalid('newlineDelimited', newlineDelimited, 'a boolean');
-  return Object.freeze({ common, client, deliveryStreamName, newlineDelimited });
+  return { ...base, newlineDelimited };
 }

@@ -4,9 +4,9 @@
 
 export type { DeaggregatedRecord, UserRecord } from './aggregation.js';
 export { aggregate, deaggregate, isAggregated } from './aggregation.js';
-export type { ProducerClock, ProducerCommonOptions, ProducerResult } from './base-producer.js';
 export type { Checkpoint, CheckpointStore, LakeCheckpointStoreOptions } from './checkpoints.js';
 export { CheckpointError, LakeCheckpointStore, MemoryCheckpointStore } from './checkpoints.js';
+export type { StreamsErrorCode } from './errors.js';
 export {
   AggregationFormatError,
   InvalidPartitionKeyError,
@@ -14,3 +14,5 @@ export {
   ProducerOptionsError,
   ShardDiscoveryError,
 } from './errors.js';
+export type { ProducerResult } from './producer-ledger.js';
+export type { ProducerClock, ProducerCommonOptions } from './producer-options.js';

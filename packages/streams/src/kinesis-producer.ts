@@ -1,17 +1,17 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import { describeValue, encodeNdjsonLine, utf8ByteLength } from '@tributary/core';
+import { type Clock, describeValue, type OptionChecks, utf8ByteLength } from '@tributary/core';
 import { AggregateBuilder } from './aggregation.js';
+import { BaseProducer } from './base-producer.js';
+import { InvalidPartitionKeyError, ShardDiscoveryError } from './errors.js';
+import { loadKinesis } from './load-kinesis.js';
+import type { Envelope } from './producer-ledger.js';
 import {
-  assertOptionsObject,
-  BaseProducer,
-  type EntryOutcome,
-  type Envelope,
   type ProducerCommonOptions,
-  resolveCommonOptions,
-  type WireEntry,
-} from './base-producer.js';
-import { InvalidPartitionKeyError, ProducerOptionsError, ShardDiscoveryError } from './errors.js';
+  type ProducerService,
+  resolveProducerOptions,
+} from './producer-options.js';
 import { ShardRateLimiter } from './rate-limiter.js';
+import { type EntryOutcome, entryOf, outcomeOf, type WireEntry } from './send-queue.js';
 import { ShardMap } from './shard-map.js';
 
 /** Kinesis' per-shard write limits, or the share of them this producer may use. */
@@ -52,33 +52,27 @@ export interface KinesisProducerOptions<T = unknown> extends ProducerCommonOptio
 }
 
 // PutRecords: 500 records and 5 MiB per call; 1 MiB per record; partition keys count.
-const MAX_RECORDS = 500;
-const MAX_REQUEST_BYTES = 5 * 1024 * 1024;
 const MAX_RECORD_BYTES = 1024 * 1024;
+const KINESIS: ProducerService = Object.freeze({
+  owner: 'KinesisProducer',
+  source: 'kinesis-producer',
+  clientName: 'KinesisClient',
+  streamOption: 'streamName',
+  maxStreamNameLength: 128,
+  maxRecordBytes: MAX_RECORD_BYTES,
+  maxRequestCount: 500,
+  maxRequestBytes: 5 * 1024 * 1024,
+});
 // Aggregated user records are grouped in batches this large, so that the packed entries of a
 // batch are about one request's worth.
 const AGGREGATE_BATCH_RECORDS = 50_000;
 // Upper bound of the bytes aggregation adds per user record (protobuf keys and lengths).
 const AGGREGATION_OVERHEAD = 12;
-const STREAM_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 const MAX_KEY_LENGTH = 256;
 const MIN_REFRESH_INTERVAL_MS = 1_000;
 
-type KinesisModule = typeof import('@aws-sdk/client-kinesis');
-let kinesisModule: Promise<KinesisModule> | undefined;
-
-// Loaded on first use, so that importing @tributary/streams never needs the optional peer.
-function loadKinesis(): Promise<KinesisModule> {
-  kinesisModule ??= import('@aws-sdk/client-kinesis');
-  return kinesisModule;
-}
-
 function keyBytes(key: string | undefined): number {
   return key === undefined ? 0 : utf8ByteLength(key);
-}
-
-function defaultEncode(record: unknown): string {
-  return encodeNdjsonLine(record);
 }
 
 /**
@@ -133,16 +127,7 @@ export class KinesisProducer<T = unknown> extends BaseProducer<T> {
 
   constructor(options: KinesisProducerOptions<T>) {
     const resolved = resolveOptions(options);
-    super(resolved.common, {
-      source: 'kinesis-producer',
-      context: { stream: resolved.streamName },
-      maxRecordBytes: MAX_RECORD_BYTES,
-      maxRequestCount: MAX_RECORDS,
-      maxRequestBytes: MAX_REQUEST_BYTES,
-      batchMaxCount: resolved.aggregate ? AGGREGATE_BATCH_RECORDS : MAX_RECORDS,
-      batchMaxBytes: MAX_REQUEST_BYTES,
-      ...(resolved.aggregate ? { batchSizeOf: (envelope) => envelope.size + AGGREGATION_OVERHEAD } : {}),
-    });
+    super(resolved.common, resolved.limits);
     this.client = resolved.client;
     this.streamName = resolved.streamName;
     this.keyOf = resolved.partitionKey;
@@ -175,7 +160,7 @@ export class KinesisProducer<T = unknown> extends BaseProducer<T> {
   protected async toEntries(batch: Envelope<T>[]): Promise<WireEntry<T>[]> {
     const map = this.needsMap ? await this.shardMap() : undefined;
     const shardOf = (envelope: Envelope<T>) => (map === undefined ? -1 : map.indexOf(envelope.key));
-    if (!this.aggregated) return batch.map((envelope) => this.entryOf(envelope, shardOf(envelope)));
+    if (!this.aggregated) return batch.map((envelope) => entryOf(envelope, shardOf(envelope)));
 
     const byShard = new Map<number, Envelope<T>[]>();
     for (const envelope of batch) {
@@ -192,7 +177,7 @@ export class KinesisProducer<T = unknown> extends BaseProducer<T> {
       let builder = new AggregateBuilder();
       let members: Envelope<T>[] = [];
       const finish = () => {
-        if (members.length === 1) entries.push(this.entryOf(members[0] as Envelope<T>, shard));
+        if (members.length === 1) entries.push(entryOf(members[0] as Envelope<T>, shard));
         else if (members.length > 1) entries.push(this.aggregateEntry(builder, members, shard));
         builder = new AggregateBuilder();
         members = [];
@@ -201,7 +186,7 @@ export class KinesisProducer<T = unknown> extends BaseProducer<T> {
         const user = { partitionKey: envelope.key, data: envelope.data };
         if (new AggregateBuilder().byteLengthWith(user) + keyBytes(envelope.key) > MAX_RECORD_BYTES) {
           // Too large to wrap: it goes alone, as a plain record (it is within 1 MiB by itself).
-          entries.push(this.entryOf(envelope, shard));
+          entries.push(entryOf(envelope, shard));
           continue;
         }
         if (
@@ -220,40 +205,19 @@ export class KinesisProducer<T = unknown> extends BaseProducer<T> {
 
   protected async send(entries: readonly WireEntry<T>[]): Promise<EntryOutcome[]> {
     const { PutRecordsCommand } = await loadKinesis();
+    const Records = entries.map((entry) => ({ Data: entry.data, PartitionKey: entry.key }));
     const output = await this.client.send(
-      this.counted(
-        new PutRecordsCommand({
-          StreamName: this.streamName,
-          Records: entries.map((entry) => ({ Data: entry.data, PartitionKey: entry.key })),
-        }),
-      ),
+      this.counted(new PutRecordsCommand({ StreamName: this.streamName, Records })),
     );
-    const results = output.Records ?? [];
-    return entries.map((_entry, index): EntryOutcome => {
-      const result = results[index];
-      if (result === undefined) {
-        return {
-          ok: false,
-          code: 'MISSING_RESULT',
-          message: 'PutRecords returned no result here',
-          retryable: true,
-        };
-      }
-      if (result.ErrorCode !== undefined && result.ErrorCode !== null && result.ErrorCode !== '') {
-        return { ok: false, code: result.ErrorCode, message: result.ErrorMessage };
-      }
-      return { ok: true, shardId: result.ShardId };
-    });
+    return entries.map((_entry, index) => outcomeOf(output.Records?.[index], 'PutRecords'));
   }
 
-  protected override rateWait(entry: WireEntry<T>, now: number): number {
-    return this.limiter === undefined || entry.shard < 0
-      ? 0
-      : this.limiter.waitFor(entry.shard, entry.size, now);
+  protected override rateWait(entry: WireEntry<T>): number {
+    return this.limiter === undefined || entry.shard < 0 ? 0 : this.limiter.waitFor(entry.shard, entry.size);
   }
 
-  protected override rateTake(entry: WireEntry<T>, now: number): void {
-    if (this.limiter !== undefined && entry.shard >= 0) this.limiter.take(entry.shard, entry.size, now);
+  protected override rateTake(entry: WireEntry<T>): void {
+    if (this.limiter !== undefined && entry.shard >= 0) this.limiter.take(entry.shard, entry.size);
   }
 
   protected override accepted(entry: WireEntry<T>, outcome: EntryOutcome & { ok: true }): void {
@@ -265,7 +229,7 @@ export class KinesisProducer<T = unknown> extends BaseProducer<T> {
   private aggregateEntry(builder: AggregateBuilder, members: Envelope<T>[], shard: number): WireEntry<T> {
     const data = builder.build();
     const key = builder.partitionKey as string;
-    const entry = this.entryOf(members[0] as Envelope<T>, shard);
+    const entry = entryOf(members[0] as Envelope<T>, shard);
     return {
       ...entry,
       users: members,
@@ -326,54 +290,47 @@ export class KinesisProducer<T = unknown> extends BaseProducer<T> {
   }
 }
 
-function invalid(option: string, value: unknown, expected: string): ProducerOptionsError {
-  return new ProducerOptionsError(
-    `KinesisProducer option ${option} must be ${expected}, got ${describeValue(value)}`,
-    option,
-  );
-}
-
 function resolveOptions<T>(options: KinesisProducerOptions<T>) {
-  assertOptionsObject('KinesisProducer', options);
-  const common = resolveCommonOptions<T>('KinesisProducer', options, defaultEncode);
-  const { client, streamName, partitionKey, aggregate = false, shardCount } = options;
-  if (typeof client !== 'object' || client === null || typeof client.send !== 'function') {
-    throw invalid('client', client, 'a KinesisClient');
-  }
-  if (typeof streamName !== 'string' || !STREAM_NAME.test(streamName)) {
-    throw invalid('streamName', streamName, '1 to 128 letters, digits, "_", "." or "-"');
-  }
-  if (typeof partitionKey !== 'function') throw invalid('partitionKey', partitionKey, 'a function');
-  if (typeof aggregate !== 'boolean') throw invalid('aggregate', aggregate, 'a boolean');
-  if (shardCount !== undefined && (!Number.isSafeInteger(shardCount) || shardCount < 1)) {
-    throw invalid('shardCount', shardCount, 'an integer ≥ 1');
-  }
-  return Object.freeze({
-    common,
-    client,
-    streamName,
-    partitionKey: partitionKey as (record: T) => string,
+  const { check, limits, ...base } = resolveProducerOptions<T, KinesisClient>(options, KINESIS);
+  const { aggregate = false, shardCount } = options;
+  const partitionKey = check.function<(record: T) => string>('partitionKey', options.partitionKey);
+  if (typeof aggregate !== 'boolean') throw check.invalid('aggregate', aggregate, 'a boolean');
+  if (shardCount !== undefined) check.positiveInteger('shardCount', shardCount);
+  return {
+    ...base,
+    // Aggregated records are grouped by shard, many per entry: batches of more than a request.
+    limits: aggregate
+      ? {
+          ...limits,
+          batchMaxCount: AGGREGATE_BATCH_RECORDS,
+          batchSizeOf: (envelope: { size: number }) => envelope.size + AGGREGATION_OVERHEAD,
+        }
+      : limits,
+    partitionKey,
     aggregate,
     shardCount,
-    limiter: resolveRateLimit(options.rateLimit),
-  });
+    limiter: resolveRateLimit(check, options.rateLimit, base.common.clock),
+  };
 }
 
-function resolveRateLimit(rateLimit: KinesisRateLimit | false | undefined): ShardRateLimiter | undefined {
+function resolveRateLimit(
+  check: OptionChecks,
+  rateLimit: KinesisRateLimit | false | undefined,
+  clock: Clock,
+): ShardRateLimiter | undefined {
   if (rateLimit === false) return undefined;
   if (rateLimit !== undefined && (typeof rateLimit !== 'object' || rateLimit === null)) {
-    throw invalid('rateLimit', rateLimit, 'false or { recordsPerSecond, bytesPerSecond }');
+    throw check.invalid('rateLimit', rateLimit, 'false or { recordsPerSecond, bytesPerSecond }');
   }
   const positive = (option: keyof KinesisRateLimit, fallback: number): number => {
     const value = rateLimit?.[option];
-    if (value === undefined) return fallback;
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-      throw invalid(`rateLimit.${option}`, value, 'a number > 0');
-    }
-    return value;
+    return value === undefined ? fallback : check.positiveNumber(`rateLimit.${option}`, value);
   };
-  return new ShardRateLimiter({
-    recordsPerSecond: positive('recordsPerSecond', 1_000),
-    bytesPerSecond: positive('bytesPerSecond', MAX_RECORD_BYTES),
-  });
+  return new ShardRateLimiter(
+    {
+      recordsPerSecond: positive('recordsPerSecond', 1_000),
+      bytesPerSecond: positive('bytesPerSecond', MAX_RECORD_BYTES),
+    },
+    clock,
+  );
 }

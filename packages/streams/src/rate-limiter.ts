@@ -1,44 +1,4 @@
-/**
- * A token bucket: holds up to `capacity` tokens and gains `ratePerSecond` per second. Time comes
- * from the caller, so tests can drive it with a fake clock.
- */
-export class TokenBucket {
-  private tokens: number;
-  private last: number;
-
-  constructor(
-    private readonly ratePerSecond: number,
-    private readonly capacity: number,
-    now: number,
-  ) {
-    this.tokens = capacity;
-    this.last = now;
-  }
-
-  /**
-   * Milliseconds until `amount` tokens are there (0 when they are now). A request for more than
-   * the capacity waits for a full bucket, so that an oversized item still goes through.
-   */
-  waitFor(amount: number, now: number): number {
-    this.refill(now);
-    const needed = Math.min(amount, this.capacity);
-    if (this.tokens >= needed) return 0;
-    return Math.max(1, Math.ceil(((needed - this.tokens) / this.ratePerSecond) * 1000));
-  }
-
-  /** Removes `amount` tokens; the balance may go negative, which delays what comes next. */
-  take(amount: number, now: number): void {
-    this.refill(now);
-    this.tokens -= amount;
-  }
-
-  private refill(now: number): void {
-    if (now > this.last) {
-      this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) / 1000) * this.ratePerSecond);
-      this.last = now;
-    }
-  }
-}
+import { type Clock, TokenBucket } from '@tributary/core';
 
 /** Limits of one shard: records and bytes per second. */
 export interface ShardRate {
@@ -47,25 +7,32 @@ export interface ShardRate {
 }
 
 /**
- * One pair of token buckets (records, bytes) per shard, so that a producer never sends a shard
- * more than Kinesis accepts and so never makes its own throttling errors.
+ * One pair of core token buckets (records, bytes) per shard, so that a producer never sends a
+ * shard more than Kinesis accepts and so never makes its own throttling errors. Each bucket holds
+ * one second's worth and starts full; time is read from `clock`.
  */
 export class ShardRateLimiter {
   private readonly buckets = new Map<number, { records: TokenBucket; bytes: TokenBucket }>();
 
-  constructor(private readonly rate: ShardRate) {}
+  constructor(
+    private readonly rate: ShardRate,
+    private readonly clock: Clock,
+  ) {}
 
-  /** Milliseconds until shard `shard` can take one record of `bytes` (0: now). */
-  waitFor(shard: number, bytes: number, now: number): number {
-    const bucket = this.bucket(shard, now);
-    return Math.max(bucket.records.waitFor(1, now), bucket.bytes.waitFor(bytes, now));
+  /**
+   * Milliseconds until shard `shard` can take one record of `bytes` (0: now). A record larger
+   * than a second's bytes waits for a full bucket, so that it still goes through.
+   */
+  waitFor(shard: number, bytes: number): number {
+    const bucket = this.bucket(shard);
+    return Math.max(bucket.records.waitMs(1), bucket.bytes.waitMs(bytes));
   }
 
-  /** Counts one record of `bytes` against shard `shard`. */
-  take(shard: number, bytes: number, now: number): void {
-    const bucket = this.bucket(shard, now);
-    bucket.records.take(1, now);
-    bucket.bytes.take(bytes, now);
+  /** Counts one record of `bytes` against shard `shard`; the balance may go negative. */
+  take(shard: number, bytes: number): void {
+    const bucket = this.bucket(shard);
+    bucket.records.debit(1);
+    bucket.bytes.debit(bytes);
   }
 
   /** Forgets every shard (after a reshard the indexes mean other shards). */
@@ -73,13 +40,14 @@ export class ShardRateLimiter {
     this.buckets.clear();
   }
 
-  private bucket(shard: number, now: number): { records: TokenBucket; bytes: TokenBucket } {
+  private bucket(shard: number): { records: TokenBucket; bytes: TokenBucket } {
     let bucket = this.buckets.get(shard);
     if (bucket === undefined) {
       const { recordsPerSecond, bytesPerSecond } = this.rate;
+      const { clock } = this;
       bucket = {
-        records: new TokenBucket(recordsPerSecond, recordsPerSecond, now),
-        bytes: new TokenBucket(bytesPerSecond, bytesPerSecond, now),
+        records: new TokenBucket({ capacity: recordsPerSecond, refillPerSecond: recordsPerSecond, clock }),
+        bytes: new TokenBucket({ capacity: bytesPerSecond, refillPerSecond: bytesPerSecond, clock }),
       };
       this.buckets.set(shard, bucket);
     }

@@ -4,22 +4,11 @@ import { decodeNdjson } from '@tributary/core';
 import { type MotoServer, startMotoServer } from '@tributary/local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FirehoseProducer } from '../../src/firehose-producer.js';
-import { encodeReading, type Reading, readingId, readingSchema } from '../fixtures/readings.js';
+import { putAllAndClose, readings } from '../fixtures/producers.js';
+import { encodeReading, type Reading, readingSchema } from '../fixtures/readings.js';
 
 const BUCKET = 'tributary-raw';
 const STREAM = 'sensors-raw';
-
-function reading(i: number): Reading {
-  const deviceId = `pf-${i % 11}`;
-  return {
-    id: readingId(deviceId, i),
-    deviceId,
-    type: 'power_factor',
-    value: 0.7 + (i % 30) / 100,
-    unit: '',
-    timestamp: new Date(Date.UTC(2026, 0, 1) + i * 1000),
-  };
-}
 
 // moto's Firehose delivers each PutRecordBatch at once, as one object of the records' bytes
 // concatenated, under <prefix>YYYY/MM/DD/HH/<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid> in its own S3.
@@ -59,10 +48,9 @@ describe('FirehoseProducer against moto_server', () => {
       deliveryStreamName: STREAM,
       encode: encodeReading,
     });
-    const records = Array.from({ length: 1000 }, (_, i) => reading(i));
+    const records = readings(1000, 11);
 
-    await producer.putMany(records);
-    const result = await producer.close();
+    const result = await putAllAndClose(producer, records);
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'sensors/' }));
     const keys = (listed.Contents ?? []).map((object) => object.Key ?? '');
     const bodies = await Promise.all(

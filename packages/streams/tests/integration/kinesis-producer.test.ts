@@ -11,23 +11,13 @@ import type { TributaryEvent } from '@tributary/core';
 import { type KinesaliteServer, startKinesalite } from '@tributary/local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deaggregate } from '../../src/aggregation.js';
-import { KinesisProducer } from '../../src/kinesis-producer.js';
+import { KinesisProducer, type KinesisProducerOptions } from '../../src/kinesis-producer.js';
 import { ShardMap } from '../../src/shard-map.js';
-import { byDevice, encodeReading, type Reading, readingId } from '../fixtures/readings.js';
+import { putAllAndClose, readings, text } from '../fixtures/producers.js';
+import { byDevice, encodeReading, type Reading } from '../fixtures/readings.js';
 
 const SHARDS = 4;
-
-function reading(i: number): Reading {
-  const deviceId = `sensor-${i % 60}`;
-  return {
-    id: readingId(deviceId, i),
-    deviceId,
-    type: ['temperature', 'power_factor', 'hydraulic_pressure'][i % 3] as string,
-    value: i / 7,
-    unit: 'u',
-    timestamp: new Date(Date.UTC(2026, 0, 1) + i * 10),
-  };
-}
+const DEVICES = 60;
 
 interface StoredRecord {
   shard: number;
@@ -73,6 +63,36 @@ function lcg(seed: number): () => number {
     state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
     return state / 2 ** 32;
   };
+}
+
+const idOf = (data: Uint8Array): string => (JSON.parse(text(data)) as { id: string }).id;
+
+/**
+ * Produces `count` readings into `streamName` with `client` (NDJSON, keyed by device, `options`
+ * on top), closes the producer and reads the stream back whole; destroys the client.
+ */
+async function produceAndRead(
+  client: KinesisClient,
+  streamName: string,
+  count: number,
+  options: Partial<KinesisProducerOptions<Reading>> = {},
+) {
+  const producer = new KinesisProducer({
+    client,
+    streamName,
+    partitionKey: byDevice,
+    encode: encodeReading,
+    ...options,
+  });
+  const records = readings(count, DEVICES);
+  try {
+    const result = await putAllAndClose(producer, records);
+    const stored = await readStream(client, streamName);
+    const { Shards = [] } = await client.send(new ListShardsCommand({ StreamName: streamName }));
+    return { records, result, stored, shards: Shards };
+  } finally {
+    client.destroy();
+  }
 }
 
 interface Faults {
@@ -213,22 +233,11 @@ describe('KinesisProducer against kinesalite', () => {
 
   it('delivers 20,000 records to every shard with nothing lost or duplicated', async () => {
     const client = new KinesisClient(kinesis.createClientConfig());
-    const producer = new KinesisProducer({
-      client,
-      streamName: 'sensors',
-      partitionKey: byDevice,
-      encode: encodeReading,
-    });
-    const records = Array.from({ length: 20_000 }, (_, i) => reading(i));
 
-    await producer.putMany(records);
-    const result = await producer.close();
-    const stored = await readStream(client, 'sensors');
-    const { Shards = [] } = await client.send(new ListShardsCommand({ StreamName: 'sensors' }));
-    client.destroy();
+    const { records, result, stored, shards } = await produceAndRead(client, 'sensors', 20_000);
 
-    const ids = stored.map((record) => JSON.parse(Buffer.from(record.data).toString('utf8')).id as string);
-    const map = ShardMap.fromListedShards(Shards);
+    const ids = stored.map((record) => idOf(record.data));
+    const map = ShardMap.fromListedShards(shards);
     expect(result).toEqual({ sent: 20_000, retried: 0, failed: 0 });
     expect(stored).toHaveLength(20_000);
     expect(new Set(ids).size).toBe(20_000);
@@ -236,32 +245,23 @@ describe('KinesisProducer against kinesalite', () => {
     expect(new Set(stored.map((record) => record.shard)).size).toBe(SHARDS);
     // Our MD5 routing agrees with the server's for every record.
     expect(stored.every((record) => map.indexOf(record.partitionKey) === record.shard)).toBe(true);
-    expect(stored.every((record) => Buffer.from(record.data).toString('utf8').endsWith('}\n'))).toBe(true);
+    expect(stored.every((record) => text(record.data).endsWith('}\n'))).toBe(true);
   });
 
   it('loses and duplicates nothing when calls reset and entries are throttled', async () => {
     const client = new KinesisClient({ ...kinesis.createClientConfig(), maxAttempts: 1 });
     const faults = injectFaults(client, 20_260_101);
     const events: TributaryEvent[] = [];
-    const producer = new KinesisProducer({
-      client,
-      streamName: 'faults',
-      partitionKey: byDevice,
-      encode: encodeReading,
+
+    const { records, result, stored } = await produceAndRead(client, 'faults', 10_000, {
       rateLimit: false,
       baseDelayMs: 20,
       throttledBaseDelayMs: 50,
       maxDelayMs: 400,
       onEvent: (event) => events.push(event),
     });
-    const records = Array.from({ length: 10_000 }, (_, i) => reading(i));
 
-    await producer.putMany(records);
-    const result = await producer.close();
-    const stored = await readStream(client, 'faults');
-    client.destroy();
-
-    const ids = stored.map((record) => JSON.parse(Buffer.from(record.data).toString('utf8')).id as string);
+    const ids = stored.map((record) => idOf(record.data));
     const retryEvents = events.filter((event) => event.type === 'retry');
     expect(faults.dropped).toBeGreaterThan(0);
     expect(faults.throttledEntries).toBeGreaterThan(0);
@@ -277,21 +277,11 @@ describe('KinesisProducer against kinesalite', () => {
   it('sends entries failed 30 % of the time again with newer records, and every record arrives', async () => {
     const client = new KinesisClient(kinesis.createClientConfig());
     const failures = failEntries(client, 0.3);
+
     // Default settings: the per-shard rate limit, 4 requests in flight, the default backoff.
-    const producer = new KinesisProducer({
-      client,
-      streamName: 'entry-failures',
-      partitionKey: byDevice,
-      encode: encodeReading,
-    });
-    const records = Array.from({ length: 5_000 }, (_, i) => reading(i));
+    const { records, result, stored } = await produceAndRead(client, 'entry-failures', 5_000);
 
-    await producer.putMany(records);
-    const result = await producer.close();
-    const stored = await readStream(client, 'entry-failures');
-    client.destroy();
-
-    const ids = stored.map((record) => JSON.parse(Buffer.from(record.data).toString('utf8')).id as string);
+    const ids = stored.map((record) => idOf(record.data));
     expect(failures.failed / failures.entries).toBeGreaterThan(0.25);
     expect(failures.failed / failures.entries).toBeLessThan(0.35);
     expect(failures.mixedCalls).toBeGreaterThan(0);
@@ -303,23 +293,14 @@ describe('KinesisProducer against kinesalite', () => {
 
   it('aggregates records in the KPL format that deaggregate reads back from the stream', async () => {
     const client = new KinesisClient(kinesis.createClientConfig());
-    const producer = new KinesisProducer({
-      client,
-      streamName: 'aggregated',
-      partitionKey: byDevice,
-      encode: encodeReading,
+
+    const { records, result, stored } = await produceAndRead(client, 'aggregated', 5_000, {
       aggregate: true,
     });
-    const records = Array.from({ length: 5_000 }, (_, i) => reading(i));
-
-    await producer.putMany(records);
-    const result = await producer.close();
-    const stored = await readStream(client, 'aggregated');
-    client.destroy();
 
     const map = ShardMap.uniform(2);
     const users = stored.flatMap((record) => deaggregate(record.data, record.partitionKey));
-    const ids = users.map((user) => JSON.parse(Buffer.from(user.data).toString('utf8')).id as string);
+    const ids = users.map((user) => idOf(user.data));
     const misplaced = stored.filter((record) =>
       deaggregate(record.data).some((user) => map.indexOf(user.partitionKey ?? '') !== record.shard),
     );

@@ -4,60 +4,27 @@ import {
   type PutRecordBatchCommandInput,
   type PutRecordBatchCommandOutput,
 } from '@aws-sdk/client-firehose';
-import { encodeNdjsonLine, ItemTooLargeError, PartialBatchFailureError } from '@tributary/core';
+import { encodeNdjsonLine, ItemTooLargeError, OptionsError, PartialBatchFailureError } from '@tributary/core';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { ProducerClock } from '../../src/base-producer.js';
+import { describe, expect, it, vi } from 'vitest';
 import { ProducerOptionsError } from '../../src/errors.js';
 import { FirehoseProducer, type FirehoseProducerOptions } from '../../src/firehose-producer.js';
-import { encodeReading, type Reading, readingId } from '../fixtures/readings.js';
+import {
+  fakeClock,
+  manualClock,
+  producerDefaults,
+  putAllAndClose,
+  reading,
+  readings,
+  rejectionOf,
+  stubbedClient,
+  text,
+  thrown,
+} from '../fixtures/producers.js';
+import type { Reading } from '../fixtures/readings.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-function fakeClock(): ProducerClock & { sleeps: number[] } {
-  let time = 0;
-  const sleeps: number[] = [];
-  return {
-    sleeps,
-    now: () => time,
-    sleep: async (ms) => {
-      sleeps.push(ms);
-      time += ms;
-    },
-  };
-}
-
-/** A clock that moves only when the test says so: a sleep waits until `advance` passes its end. */
-function manualClock(): ProducerClock & { advance(ms: number): void } {
-  let time = 0;
-  let timers: { at: number; wake: () => void }[] = [];
-  return {
-    now: () => time,
-    sleep: (ms) =>
-      new Promise<void>((wake) => {
-        timers.push({ at: time + ms, wake });
-      }),
-    advance: (ms) => {
-      time += ms;
-      const due = timers.filter((timer) => timer.at <= time);
-      timers = timers.filter((timer) => timer.at > time);
-      for (const timer of due) timer.wake();
-    },
-  };
-}
-
-function reading(i: number): Reading {
-  const deviceId = `pump-${i % 3}`;
-  return {
-    id: readingId(deviceId, i),
-    deviceId,
-    type: 'hydraulic_pressure',
-    value: 180 + i,
-    unit: 'bar',
-    timestamp: new Date(Date.UTC(2026, 0, 1) + i),
-  };
-}
 
 function ok(input: PutRecordBatchCommandInput): PutRecordBatchCommandOutput {
   return {
@@ -67,36 +34,19 @@ function ok(input: PutRecordBatchCommandInput): PutRecordBatchCommandOutput {
   };
 }
 
-const text = (data: Uint8Array | undefined) => Buffer.from(data ?? new Uint8Array()).toString('utf8');
-
 const firehose = mockClient(FirehoseClient);
-let client: FirehoseClient;
-
-beforeEach(() => {
-  firehose.reset();
-  client = new FirehoseClient({
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-  });
-});
-afterEach(() => {
-  client.destroy();
-});
+const client = stubbedClient(firehose, (config) => new FirehoseClient(config));
 
 function producer<T = Reading>(options: Partial<FirehoseProducerOptions<T>> = {}) {
   return new FirehoseProducer<T>({
-    client,
+    client: client(),
     deliveryStreamName: 'sensors-raw',
-    encode: encodeReading,
-    clock: fakeClock(),
-    random: () => 0.5,
+    ...producerDefaults(),
     ...options,
   } as FirehoseProducerOptions<T>);
 }
 
-function inputs(): PutRecordBatchCommandInput[] {
-  return firehose.commandCalls(PutRecordBatchCommand).map((call) => call.args[0].input);
-}
+const inputs = () => firehose.commandCalls(PutRecordBatchCommand).map((call) => call.args[0].input);
 
 describe('FirehoseProducer', () => {
   describe('constructor', () => {
@@ -107,15 +57,22 @@ describe('FirehoseProducer', () => {
       );
       expect(() => producer({ newlineDelimited: 'yes' as unknown as boolean })).toThrow(/newlineDelimited/);
     });
+
+    it("throws core's OptionsError with code PRODUCER_OPTIONS_INVALID, naming the option", () => {
+      const error = thrown(() => producer({ deliveryStreamName: 'x'.repeat(65) }));
+
+      expect(error).toBeInstanceOf(OptionsError);
+      expect(error).toBeInstanceOf(ProducerOptionsError);
+      expect(error).toMatchObject({ code: 'PRODUCER_OPTIONS_INVALID', option: 'deliveryStreamName' });
+    });
   });
 
   describe('put', () => {
     it('knows nothing of the records: without encode it sends any JSON value as a line, validating nothing', async () => {
       firehose.on(PutRecordBatchCommand).callsFake(ok);
-      const p = new FirehoseProducer({ client, deliveryStreamName: 'clicks', clock: fakeClock() });
+      const p = new FirehoseProducer({ client: client(), deliveryStreamName: 'clicks', clock: fakeClock() });
 
-      await p.putMany([{ page: '/home' }, { page: '/cart', at: 2 }]);
-      const result = await p.close();
+      const result = await putAllAndClose(p, [{ page: '/home' }, { page: '/cart', at: 2 }]);
 
       expect(inputs()[0]?.Records?.map((r) => text(r.Data))).toEqual([
         '{"page":"/home"}\n',
@@ -129,8 +86,7 @@ describe('FirehoseProducer', () => {
       const p = producer();
       const records = [reading(1), reading(2)];
 
-      await p.putMany(records);
-      const result = await p.close();
+      const result = await putAllAndClose(p, records);
 
       expect(inputs()[0]?.DeliveryStreamName).toBe('sensors-raw');
       expect(inputs()[0]?.Records?.map((r) => text(r.Data))).toEqual(records.map((r) => encodeNdjsonLine(r)));
@@ -172,8 +128,7 @@ describe('FirehoseProducer', () => {
       firehose.on(PutRecordBatchCommand).callsFake(ok);
       const p = producer();
 
-      await p.putMany(Array.from({ length: 1001 }, (_, i) => reading(i)));
-      await p.close();
+      await putAllAndClose(p, readings(1001));
 
       expect(inputs().map((input) => input.Records?.length)).toEqual([500, 500, 1]);
     });
@@ -183,8 +138,7 @@ describe('FirehoseProducer', () => {
       // Four of these make 3.5 MiB; a fifth would pass 4 MiB.
       const p = producer<number>({ encode: () => new Uint8Array(900 * KiB).fill(0x61) });
 
-      await p.putMany([1, 2, 3, 4, 5, 6, 7, 8, 9]);
-      await p.close();
+      await putAllAndClose(p, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
 
       const sizes = inputs().map((input) =>
         (input.Records ?? []).reduce((sum, r) => sum + (r.Data?.byteLength ?? 0), 0),
@@ -211,8 +165,7 @@ describe('FirehoseProducer', () => {
       const p = producer();
       const records = [reading(0), reading(1), reading(2), reading(3)];
 
-      await p.putMany(records);
-      const result = await p.close();
+      const result = await putAllAndClose(p, records);
 
       expect(inputs()).toHaveLength(2);
       expect(inputs()[1]?.Records?.map((r) => text(r.Data))).toEqual([
@@ -241,7 +194,7 @@ describe('FirehoseProducer', () => {
       const clock = manualClock();
       // One request at a time; the failed entry waits 0.5 × 100 ms.
       const p = producer({ clock, maxConcurrentRequests: 1, random: () => 0.5 });
-      const records = Array.from({ length: 6 }, (_, i) => reading(i));
+      const records = readings(6);
       const lines = (input: PutRecordBatchCommandInput | undefined) =>
         input?.Records?.map((r) => text(r.Data));
 
@@ -277,8 +230,7 @@ describe('FirehoseProducer', () => {
       const p = producer();
       const records = [reading(0), reading(1)];
 
-      await p.putMany(records);
-      const error = (await p.close().catch((err: unknown) => err)) as PartialBatchFailureError<Reading>;
+      const error = await rejectionOf<PartialBatchFailureError<Reading>>(putAllAndClose(p, records));
 
       expect(inputs()).toHaveLength(1);
       expect(error).toBeInstanceOf(PartialBatchFailureError);
@@ -297,9 +249,9 @@ describe('FirehoseProducer', () => {
       const p = producer({ clock, recordTtlMs: 3_000, maxDelayMs: 800 });
 
       await p.put(reading(7));
-      const error = (await p.close().catch((err: unknown) => err)) as PartialBatchFailureError<Reading>;
+      const error = await rejectionOf<PartialBatchFailureError<Reading>>(p.close());
 
-      expect(error.failed.map((f) => [f.item.id, f.code])).toEqual([['pump-1:7', 'RECORD_TTL_EXPIRED']]);
+      expect(error.failed.map((f) => [f.item.id, f.code])).toEqual([[reading(7).id, 'RECORD_TTL_EXPIRED']]);
       expect(inputs().length).toBeGreaterThan(2);
       expect(clock.now()).toBeGreaterThanOrEqual(3_000);
     });

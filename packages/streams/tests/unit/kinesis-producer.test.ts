@@ -8,88 +8,37 @@ import {
   type PutRecordsCommandOutput,
 } from '@aws-sdk/client-kinesis';
 import {
+  type Clock,
   encodeNdjsonLine,
   ItemTooLargeError,
+  OptionsError,
   PartialBatchFailureError,
   type TributaryEvent,
   ValidationError,
 } from '@tributary/core';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { ProducerClock } from '../../src/base-producer.js';
+import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { InvalidPartitionKeyError, ProducerClosedError, ProducerOptionsError } from '../../src/errors.js';
 import { KinesisProducer, type KinesisProducerOptions } from '../../src/kinesis-producer.js';
-import { byDevice, encodeReading, type Reading, readingId } from '../fixtures/readings.js';
+import type { ProducerClock } from '../../src/producer-options.js';
+import {
+  deferred,
+  fakeClock,
+  manualClock,
+  producerDefaults,
+  putAllAndClose,
+  reading,
+  readings,
+  rejectionOf,
+  stubbedClient,
+  text,
+  thrown,
+} from '../fixtures/producers.js';
+import { byDevice, type Reading } from '../fixtures/readings.js';
 
 const MiB = 1024 * 1024;
 const TWO_128 = 2n ** 128n;
 
-interface FakeClock extends ProducerClock {
-  sleeps: number[];
-  advance(ms: number): void;
-}
-
-/** A clock whose sleeps return at once, having moved time forward. */
-function fakeClock(): FakeClock {
-  let time = 0;
-  const sleeps: number[] = [];
-  return {
-    sleeps,
-    now: () => time,
-    sleep: async (ms) => {
-      sleeps.push(ms);
-      time += ms;
-    },
-    advance: (ms) => {
-      time += ms;
-    },
-  };
-}
-
-interface ManualClock extends ProducerClock {
-  /** Moves time forward and wakes the sleeps that are due. */
-  advance(ms: number): void;
-}
-
-/** A clock that moves only when the test says so: a sleep waits until `advance` passes its end. */
-function manualClock(): ManualClock {
-  let time = 0;
-  let timers: { at: number; wake: () => void }[] = [];
-  return {
-    now: () => time,
-    sleep: (ms) =>
-      new Promise<void>((wake) => {
-        timers.push({ at: time + ms, wake });
-      }),
-    advance: (ms) => {
-      time += ms;
-      const due = timers.filter((timer) => timer.at <= time);
-      timers = timers.filter((timer) => timer.at > time);
-      for (const timer of due) timer.wake();
-    },
-  };
-}
-
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve: () => void = () => {};
-  const promise = new Promise<void>((done) => {
-    resolve = done;
-  });
-  return { promise, resolve };
-}
-
-function reading(i: number, deviceId = `sensor-${i % 5}`): Reading {
-  return {
-    id: readingId(deviceId, i),
-    deviceId,
-    type: 'temperature',
-    value: 20 + i / 10,
-    unit: '°C',
-    timestamp: new Date(Date.UTC(2026, 0, 1) + i * 1000),
-  };
-}
-
-const text = (data: Uint8Array | undefined) => Buffer.from(data ?? new Uint8Array()).toString('utf8');
 const shardOfKey = (key: string, shards: number) =>
   Number(BigInt(`0x${createHash('md5').update(key).digest('hex')}`) / (TWO_128 / BigInt(shards)));
 
@@ -105,35 +54,20 @@ function ok(input: PutRecordsCommandInput): PutRecordsCommandOutput {
 }
 
 const kinesis = mockClient(KinesisClient);
-let client: KinesisClient;
-
-beforeEach(() => {
-  kinesis.reset();
-  client = new KinesisClient({
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-  });
-});
-afterEach(() => {
-  client.destroy();
-});
+const client = stubbedClient(kinesis, (config) => new KinesisClient(config));
 
 function producer<T = Reading>(options: Partial<KinesisProducerOptions<T>> = {}) {
   return new KinesisProducer<T>({
-    client,
+    client: client(),
     streamName: 'sensors',
     partitionKey: byDevice,
-    encode: encodeReading,
     rateLimit: false,
-    clock: fakeClock(),
-    random: () => 0.5,
+    ...producerDefaults(),
     ...options,
   } as KinesisProducerOptions<T>);
 }
 
-function putInputs(): PutRecordsCommandInput[] {
-  return kinesis.commandCalls(PutRecordsCommand).map((call) => call.args[0].input);
-}
+const putInputs = () => kinesis.commandCalls(PutRecordsCommand).map((call) => call.args[0].input);
 
 describe('KinesisProducer', () => {
   describe('constructor', () => {
@@ -148,16 +82,25 @@ describe('KinesisProducer', () => {
         [{ partitionKey: 'deviceId' as never }, 'partitionKey'],
       ];
       for (const [options, option] of bad) {
-        let caught: unknown;
-        try {
-          producer(options);
-        } catch (err) {
-          caught = err;
-        }
-        expect(caught, option).toBeInstanceOf(ProducerOptionsError);
-        expect((caught as ProducerOptionsError).code).toBe('PRODUCER_INVALID_OPTIONS');
-        expect((caught as ProducerOptionsError).context.option).toBe(option);
+        const error = thrown(() => producer(options));
+
+        expect(error, option).toBeInstanceOf(ProducerOptionsError);
+        expect(error, option).toBeInstanceOf(OptionsError);
+        expect(error, option).toMatchObject({
+          code: 'PRODUCER_OPTIONS_INVALID',
+          option,
+          context: { option },
+        });
       }
+    });
+
+    it("takes core's Clock, and refuses the old { now, sleep } shape naming clock", () => {
+      const old = { now: () => 0, sleep: async () => {} };
+
+      const error = thrown(() => producer({ clock: old as unknown as Clock }));
+
+      expectTypeOf<ProducerClock>().toEqualTypeOf<Clock>();
+      expect(error).toMatchObject({ code: 'PRODUCER_OPTIONS_INVALID', option: 'clock' });
     });
   });
 
@@ -211,7 +154,7 @@ describe('KinesisProducer', () => {
     it('knows nothing of the records: without encode it sends any JSON value as a line, validating nothing', async () => {
       kinesis.on(PutRecordsCommand).callsFake(ok);
       const p = new KinesisProducer({
-        client,
+        client: client(),
         streamName: 'clicks',
         partitionKey: (click: { page: string; at: number }) => click.page,
         rateLimit: false,
@@ -222,8 +165,7 @@ describe('KinesisProducer', () => {
         { page: '/cart', at: 2 },
       ];
 
-      await p.putMany(clicks);
-      const result = await p.close();
+      const result = await putAllAndClose(p, clicks);
 
       const [input] = putInputs();
       expect(input?.Records?.map((r) => r.PartitionKey)).toEqual(['/home', '/cart']);
@@ -235,15 +177,12 @@ describe('KinesisProducer', () => {
     });
 
     it('has no default partition key: a producer without partitionKey is refused', () => {
-      let caught: unknown;
-      try {
-        new KinesisProducer({ client, streamName: 'clicks' } as unknown as KinesisProducerOptions);
-      } catch (err) {
-        caught = err;
-      }
+      const options = { client: client(), streamName: 'clicks' } as unknown as KinesisProducerOptions;
 
-      expect(caught).toBeInstanceOf(ProducerOptionsError);
-      expect((caught as ProducerOptionsError).context.option).toBe('partitionKey');
+      const error = thrown(() => new KinesisProducer(options));
+
+      expect(error).toBeInstanceOf(ProducerOptionsError);
+      expect((error as ProducerOptionsError).context.option).toBe('partitionKey');
     });
 
     it('rejects with ProducerClosedError after close()', async () => {
@@ -289,8 +228,7 @@ describe('KinesisProducer', () => {
       kinesis.on(PutRecordsCommand).callsFake(ok);
       const p = producer();
 
-      await p.putMany(Array.from({ length: 1201 }, (_, i) => reading(i)));
-      await p.close();
+      await putAllAndClose(p, readings(1201));
 
       expect(putInputs().map((input) => input.Records?.length)).toEqual([500, 500, 201]);
     });
@@ -305,8 +243,10 @@ describe('KinesisProducer', () => {
         partitionKey: (i) => `${i}`.padEnd(256, 'k'),
       });
 
-      await p.putMany(Array.from({ length: 1000 }, (_, i) => i));
-      await p.close();
+      await putAllAndClose(
+        p,
+        Array.from({ length: 1000 }, (_, i) => i),
+      );
 
       const sizes = putInputs().map((input) =>
         (input.Records ?? []).reduce(
@@ -336,10 +276,9 @@ describe('KinesisProducer', () => {
         })
         .callsFake(ok);
       const p = producer();
-      const records = Array.from({ length: 5 }, (_, i) => reading(i));
+      const records = readings(5);
 
-      await p.putMany(records);
-      const result = await p.close();
+      const result = await putAllAndClose(p, records);
 
       const [first, second, third] = putInputs();
       expect(first?.Records).toHaveLength(5);
@@ -374,7 +313,7 @@ describe('KinesisProducer', () => {
       });
       const clock = manualClock();
       const p = producer({ clock, throttledBaseDelayMs: 10_000 });
-      const records = Array.from({ length: 2_500 }, (_, i) => reading(i));
+      const records = readings(2_500);
 
       const putting = p.putMany(records);
       await vi.waitFor(() => expect(putInputs()).toHaveLength(5), { timeout: 2_000 });
@@ -412,7 +351,7 @@ describe('KinesisProducer', () => {
       const clock = manualClock();
       // One request at a time; the failed entry waits 0.5 × 400 ms.
       const p = producer({ clock, maxConcurrentRequests: 1, throttledBaseDelayMs: 400 });
-      const records = Array.from({ length: 8 }, (_, i) => reading(i));
+      const records = readings(8);
       const lines = (input: PutRecordsCommandInput | undefined) => input?.Records?.map((r) => text(r.Data));
 
       await p.putMany(records.slice(0, 3));
@@ -502,8 +441,7 @@ describe('KinesisProducer', () => {
       const p = producer();
       const records = [reading(1), reading(2)];
 
-      await p.putMany(records);
-      const error = (await p.close().catch((err: unknown) => err)) as PartialBatchFailureError<Reading>;
+      const error = await rejectionOf<PartialBatchFailureError<Reading>>(putAllAndClose(p, records));
 
       expect(putInputs()).toHaveLength(1);
       expect(error).toBeInstanceOf(PartialBatchFailureError);
@@ -528,8 +466,9 @@ describe('KinesisProducer', () => {
       const p = producer({ clock, recordTtlMs: 5_000, throttledBaseDelayMs: 500, maxDelayMs: 1_000 });
       const stuck = reading(1, 'stuck');
 
-      await p.putMany([reading(0), stuck, reading(2)]);
-      const error = (await p.close().catch((err: unknown) => err)) as PartialBatchFailureError<Reading>;
+      const error = await rejectionOf<PartialBatchFailureError<Reading>>(
+        putAllAndClose(p, [reading(0), stuck, reading(2)]),
+      );
 
       expect(error).toBeInstanceOf(PartialBatchFailureError);
       expect(error.failed).toHaveLength(1);
@@ -582,11 +521,10 @@ describe('KinesisProducer', () => {
         return ok(input);
       });
       const p = producer({ clock, shardCount: 2, rateLimit: { recordsPerSecond: 100 } });
-      const records = Array.from({ length: 900 }, (_, i) => reading(i, `sensor-${i % 40}`));
+      const records = readings(900, 40);
       const perShard = [0, 1].map((s) => records.filter((r) => shardOfKey(r.deviceId, 2) === s).length);
 
-      await p.putMany(records);
-      const result = await p.close();
+      const result = await putAllAndClose(p, records);
 
       for (const shard of [0, 1]) {
         let total = 0;
@@ -617,8 +555,7 @@ describe('KinesisProducer', () => {
         partitionKey: () => 'k',
       });
 
-      await p.putMany([1, 2, 3, 4, 5, 6]);
-      await p.close();
+      await putAllAndClose(p, [1, 2, 3, 4, 5, 6]);
 
       // 2 records fill the 10,000-byte bucket; each further one waits for 5,000 bytes (0.5 s).
       expect(clock.now()).toBeGreaterThanOrEqual(2_000);
@@ -667,8 +604,10 @@ describe('KinesisProducer', () => {
       const high = Array.from({ length: 200 }, (_, i) => `s-${i}`).filter((k) => shardOfKey(k, 2) === 1);
       const keys = [...low.slice(0, 10), ...high.slice(0, 10)];
 
-      await p.putMany(keys.map((key, i) => reading(i, key)));
-      await p.close();
+      await putAllAndClose(
+        p,
+        keys.map((key, i) => reading(i, key)),
+      );
 
       expect(kinesis.commandCalls(ListShardsCommand)).toHaveLength(2);
       // Two shards of 10 records/s each: all 20 go at once. One shard would have made 10 wait.
@@ -676,36 +615,32 @@ describe('KinesisProducer', () => {
       expect(calls[0]?.keys).toHaveLength(20);
     });
 
+    /** Puts a reading into a rate-limited producer whose ListShards fails with `name`: the error and close()'s rejection. */
+    async function closeWhenListShardsFails(name: string, message: string) {
+      const failure = Object.assign(new Error(message), { name, $metadata: { httpStatusCode: 400 } });
+      kinesis.on(ListShardsCommand).rejects(failure);
+      const p = producer({ rateLimit: {} });
+      await p.put(reading(1));
+      return { failure, error: await rejectionOf<PartialBatchFailureError<Reading>>(p.close()) };
+    }
+
     it('leaves a throttled ListShards to the client: one call, and the batch fails with SHARD_DISCOVERY_FAILED', async () => {
       // aws-sdk-client-mock stubs send, so no SDK retry runs: this is the error the client gives up with.
-      const throttled = Object.assign(new Error('Rate exceeded'), {
-        name: 'LimitExceededException',
-        $metadata: { httpStatusCode: 400 },
-      });
-      kinesis.on(ListShardsCommand).rejects(throttled);
-      const p = producer({ rateLimit: {} });
-
-      await p.put(reading(1));
-      const error = (await p.close().catch((err: unknown) => err)) as PartialBatchFailureError<Reading>;
+      const { error } = await closeWhenListShardsFails('LimitExceededException', 'Rate exceeded');
 
       expect(kinesis.commandCalls(ListShardsCommand)).toHaveLength(1);
       expect(error.failed.map((f) => f.code)).toEqual(['SHARD_DISCOVERY_FAILED']);
     });
 
     it('fails the batch with SHARD_DISCOVERY_FAILED when ListShards is refused', async () => {
-      const denied = Object.assign(new Error('not authorized to perform kinesis:ListShards'), {
-        name: 'AccessDeniedException',
-        $metadata: { httpStatusCode: 400 },
-      });
-      kinesis.on(ListShardsCommand).rejects(denied);
-      const p = producer({ rateLimit: {} });
-
-      await p.put(reading(1));
-      const error = (await p.close().catch((err: unknown) => err)) as PartialBatchFailureError<Reading>;
+      const { failure, error } = await closeWhenListShardsFails(
+        'AccessDeniedException',
+        'not authorized to perform kinesis:ListShards',
+      );
 
       expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(0);
       expect(error.failed.map((f) => f.code)).toEqual(['SHARD_DISCOVERY_FAILED']);
-      expect((error.cause as Error).cause).toBe(denied);
+      expect((error.cause as Error).cause).toBe(failure);
     });
   });
 
@@ -733,10 +668,9 @@ describe('KinesisProducer', () => {
     it('packs the records of each shard into KPL records that aws-kinesis-agg reads back whole', async () => {
       kinesis.on(PutRecordsCommand).callsFake(ok);
       const p = producer({ aggregate: true, shardCount: 2 });
-      const records = Array.from({ length: 1000 }, (_, i) => reading(i, `sensor-${i % 20}`));
+      const records = readings(1000, 20);
 
-      await p.putMany(records);
-      const result = await p.close();
+      const result = await putAllAndClose(p, records);
 
       const entries = putInputs().flatMap((input) => input.Records ?? []);
       const users = entries.map((entry) => ({
@@ -769,8 +703,7 @@ describe('KinesisProducer', () => {
         partitionKey: (i) => `key-${i}`,
       });
 
-      await p.putMany([...Array.from({ length: 25 }, (_, i) => i), 99]);
-      await p.close();
+      await putAllAndClose(p, [...Array.from({ length: 25 }, (_, i) => i), 99]);
 
       const entries = putInputs().flatMap((input) => input.Records ?? []);
       const sizes = entries.map((e) => (e.Data?.byteLength ?? 0) + Buffer.byteLength(e.PartitionKey ?? ''));

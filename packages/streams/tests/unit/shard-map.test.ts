@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ShardRateLimiter, TokenBucket } from '../../src/rate-limiter.js';
+import { ShardRateLimiter } from '../../src/rate-limiter.js';
 import { hashKeyOf, ShardMap } from '../../src/shard-map.js';
+import { manualClock } from '../fixtures/producers.js';
 
 const TWO_128 = 2n ** 128n;
 
@@ -78,39 +79,51 @@ describe('ShardMap', () => {
   });
 });
 
-describe('TokenBucket', () => {
-  describe('waitFor', () => {
-    it('starts full, then refills at its rate', () => {
-      const bucket = new TokenBucket(10, 10, 0);
-
-      expect(bucket.waitFor(10, 0)).toBe(0);
-      bucket.take(10, 0);
-      expect(bucket.waitFor(1, 0)).toBe(100);
-      expect(bucket.waitFor(1, 100)).toBe(0);
-      expect(bucket.waitFor(5, 100)).toBe(400);
-    });
-
-    it('lets an item larger than the capacity through once the bucket is full', () => {
-      const bucket = new TokenBucket(100, 100, 0);
-      bucket.take(30, 0);
-
-      expect(bucket.waitFor(500, 0)).toBe(300);
-      expect(bucket.waitFor(500, 300)).toBe(0);
-    });
-  });
-});
-
 describe('ShardRateLimiter', () => {
   describe('waitFor', () => {
-    it('keeps each shard at its own rate of records and bytes', () => {
-      const limiter = new ShardRateLimiter({ recordsPerSecond: 2, bytesPerSecond: 1000 });
-      limiter.take(0, 10, 0);
-      limiter.take(0, 10, 0);
+    it("starts each shard's buckets full, then refills them at their rate, on the clock it is given", () => {
+      const clock = manualClock();
+      const limiter = new ShardRateLimiter({ recordsPerSecond: 10, bytesPerSecond: 1_000_000 }, clock);
 
-      expect(limiter.waitFor(0, 10, 0)).toBe(500);
-      expect(limiter.waitFor(1, 10, 0)).toBe(0);
-      limiter.take(1, 900, 0);
-      expect(limiter.waitFor(1, 600, 0)).toBe(500);
+      expect(limiter.waitFor(0, 1)).toBe(0);
+      for (let i = 0; i < 10; i++) limiter.take(0, 1);
+      expect(limiter.waitFor(0, 1)).toBe(100);
+      clock.advance(100);
+      expect(limiter.waitFor(0, 1)).toBe(0);
+    });
+
+    it('lets a record larger than the bytes per second through once the bucket is full', () => {
+      const clock = manualClock();
+      const limiter = new ShardRateLimiter({ recordsPerSecond: 1_000, bytesPerSecond: 100 }, clock);
+      limiter.take(0, 30);
+
+      expect(limiter.waitFor(0, 500)).toBe(300);
+      clock.advance(300);
+      expect(limiter.waitFor(0, 500)).toBe(0);
+    });
+
+    it('keeps each shard at its own rate of records and bytes', () => {
+      const limiter = new ShardRateLimiter({ recordsPerSecond: 2, bytesPerSecond: 1000 }, manualClock());
+      limiter.take(0, 10);
+      limiter.take(0, 10);
+
+      expect(limiter.waitFor(0, 10)).toBe(500);
+      expect(limiter.waitFor(1, 10)).toBe(0);
+      limiter.take(1, 900);
+      expect(limiter.waitFor(1, 600)).toBe(500);
+    });
+  });
+
+  describe('reset', () => {
+    it('forgets every shard: their buckets start full again', () => {
+      const limiter = new ShardRateLimiter({ recordsPerSecond: 1, bytesPerSecond: 1000 }, manualClock());
+      limiter.take(0, 1);
+      const before = limiter.waitFor(0, 1);
+
+      limiter.reset();
+
+      expect(before).toBe(1000);
+      expect(limiter.waitFor(0, 1)).toBe(0);
     });
   });
 });
