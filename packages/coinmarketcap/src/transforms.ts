@@ -1,7 +1,9 @@
-import { OptionsError } from '@tributary/core';
+import { type OptionChecks, OptionsError, optionChecks } from '@tributary/core';
 import {
   byDay,
   byField,
+  checkIcebergCatalog,
+  checkTableFormat,
   type IcebergCatalog,
   type LakeTableFormat,
   listDatasetFiles,
@@ -10,6 +12,8 @@ import {
   readDataset,
   type Storage,
   scanIceberg,
+  type TableFormatOptions,
+  tableFormatOptions,
   writeDataset,
 } from '@tributary/lake';
 import { coinDays, marketDay } from './curated-figures.js';
@@ -208,58 +212,26 @@ function isStorage(value: unknown): value is Storage {
   return !!s && typeof s.put === 'function' && typeof s.list === 'function';
 }
 
-function invalid(message: string, option: string): OptionsError {
-  return new OptionsError(message, { code: 'CMC_TRANSFORM_OPTIONS_INVALID', option });
-}
-
-function checkTableFormat(value: unknown, fn: string): LakeTableFormat {
-  if (value === undefined) return 'hive';
-  if (value !== 'hive' && value !== 'iceberg') {
-    throw invalid(
-      `${fn} options.tableFormat must be 'hive' or 'iceberg', got ${String(value)}`,
-      'tableFormat',
-    );
-  }
+function checkStorage(check: OptionChecks, option: string, value: unknown): Storage {
+  if (!isStorage(value)) throw check.invalid(option, value, 'a lake Storage');
   return value;
 }
 
-/** An Iceberg catalog of this zone's storage (the lake refuses another storage's mid-run). */
-function checkCatalog(
-  value: unknown,
-  fn: string,
-  option: string,
-  storage: Storage,
-  tableFormat: LakeTableFormat,
-): IcebergCatalog | undefined {
-  if (value === undefined) return undefined;
-  const catalog = value as Partial<IcebergCatalog> | null;
-  if (
-    typeof catalog !== 'object' ||
-    catalog === null ||
-    typeof catalog.load !== 'function' ||
-    typeof catalog.commit !== 'function' ||
-    !isStorage(catalog.storage)
-  ) {
-    throw invalid(
-      `${fn} options.${option} must be an Iceberg catalog (StorageCatalog, GlueIcebergCatalog)`,
-      option,
-    );
-  }
-  if (tableFormat !== 'iceberg') {
-    throw invalid(`${fn} options.${option} is for tableFormat 'iceberg' only`, option);
-  }
-  if (catalog.storage !== storage && catalog.storage.url !== storage.url) {
-    throw invalid(`${fn} options.${option} catalogs ${catalog.storage.url}, not ${storage.url}`, option);
-  }
-  return catalog as IcebergCatalog;
-}
-
-/** The lake options that choose the table format (and catalog) of a read or a write. */
+/**
+ * The lake options of a table on `storage`: the checked table format, and the Iceberg catalog
+ * given as `option`, which must catalog that storage (the lake would refuse another's mid-run).
+ */
 function lakeFormat(
+  check: OptionChecks,
   tableFormat: LakeTableFormat,
-  catalog: IcebergCatalog | undefined,
-): { tableFormat: LakeTableFormat; catalog?: IcebergCatalog } {
-  return catalog ? { tableFormat, catalog } : { tableFormat };
+  option: string,
+  catalog: unknown,
+  storage: Storage,
+): TableFormatOptions {
+  return tableFormatOptions({
+    tableFormat,
+    catalog: checkIcebergCatalog(check, option, catalog, { tableFormat, storage }),
+  });
 }
 
 /** `{ table: snapshotId }` of the Iceberg writes made (none for hive). */
@@ -306,36 +278,30 @@ function compareText(a: string, b: string): number {
 export async function cryptoRawToProcessed(
   options: CryptoRawToProcessedOptions,
 ): Promise<CryptoRawToProcessedResult> {
-  if (typeof options !== 'object' || options === null)
-    throw invalid('cryptoRawToProcessed needs options', 'options');
-  if (!isStorage(options.raw))
-    throw invalid('cryptoRawToProcessed options.raw must be a lake Storage', 'raw');
-  if (!isStorage(options.processed)) {
-    throw invalid('cryptoRawToProcessed options.processed must be a lake Storage', 'processed');
-  }
+  const check = optionChecks('cryptoRawToProcessed', 'CMC_TRANSFORM_OPTIONS_INVALID');
+  check.object('options', options);
+  const raw = checkStorage(check, 'raw', options.raw);
+  const processed = checkStorage(check, 'processed', options.processed);
   if (options.dms !== undefined) {
     try {
       resolveDmsLayout(options.dms, 'cryptoRawToProcessed');
     } catch (error) {
-      throw new OptionsError(`cryptoRawToProcessed options.dms: ${(error as Error).message}`, {
+      throw new OptionsError(`cryptoRawToProcessed option dms: ${(error as Error).message}`, {
         code: 'CMC_TRANSFORM_OPTIONS_INVALID',
         option: 'dms',
         cause: error,
       });
     }
   }
-  const tableFormat = checkTableFormat(options.tableFormat, 'cryptoRawToProcessed');
+  const tableFormat = checkTableFormat(check, options.tableFormat);
   const o = Object.freeze({
-    raw: options.raw,
-    processed: options.processed,
+    raw,
+    processed,
     schema: options.schema ?? CRYPTO_SCHEMA,
     prefix: options.prefix ?? 'coinmarketcap/',
     format: options.format ?? 'csv',
     dms: options.dms,
-    lake: lakeFormat(
-      tableFormat,
-      checkCatalog(options.catalog, 'cryptoRawToProcessed', 'catalog', options.processed, tableFormat),
-    ),
+    lake: lakeFormat(check, tableFormat, 'catalog', options.catalog, processed),
   });
   const replay = {
     schema: o.schema,
@@ -424,33 +390,17 @@ export async function cryptoRawToProcessed(
 export async function cryptoProcessedToCurated(
   options: CryptoProcessedToCuratedOptions,
 ): Promise<CryptoProcessedToCuratedResult> {
-  if (typeof options !== 'object' || options === null) {
-    throw invalid('cryptoProcessedToCurated needs options', 'options');
-  }
-  if (!isStorage(options.processed)) {
-    throw invalid('cryptoProcessedToCurated options.processed must be a lake Storage', 'processed');
-  }
-  if (!isStorage(options.curated)) {
-    throw invalid('cryptoProcessedToCurated options.curated must be a lake Storage', 'curated');
-  }
-  const convert = options.convert ?? 'USD';
-  if (typeof convert !== 'string' || convert.length === 0) {
-    throw invalid('cryptoProcessedToCurated options.convert must be a non-empty string', 'convert');
-  }
-  const fn = 'cryptoProcessedToCurated';
-  const tableFormat = checkTableFormat(options.tableFormat, fn);
+  const check = optionChecks('cryptoProcessedToCurated', 'CMC_TRANSFORM_OPTIONS_INVALID');
+  check.object('options', options);
+  const processed = checkStorage(check, 'processed', options.processed);
+  const curated = checkStorage(check, 'curated', options.curated);
+  const tableFormat = checkTableFormat(check, options.tableFormat);
   const o = Object.freeze({
-    processed: options.processed,
-    curated: options.curated,
-    convert,
-    read: lakeFormat(
-      tableFormat,
-      checkCatalog(options.processedCatalog, fn, 'processedCatalog', options.processed, tableFormat),
-    ),
-    write: lakeFormat(
-      tableFormat,
-      checkCatalog(options.catalog, fn, 'catalog', options.curated, tableFormat),
-    ),
+    processed,
+    curated,
+    convert: check.nonEmptyString('convert', options.convert ?? 'USD'),
+    read: lakeFormat(check, tableFormat, 'processedCatalog', options.processedCatalog, processed),
+    write: lakeFormat(check, tableFormat, 'catalog', options.catalog, curated),
   });
 
   const source = await step('listing processed quote', () => quoteDays(o.processed, o.read));
@@ -519,7 +469,7 @@ export async function cryptoProcessedToCurated(
  */
 async function quoteDays(
   processed: Storage,
-  lake: { tableFormat: LakeTableFormat; catalog?: IcebergCatalog },
+  lake: TableFormatOptions,
 ): Promise<{ days: string[]; partition: string; snapshotId?: string }> {
   if (lake.tableFormat === 'hive') {
     const files = await listDatasetFiles(processed, PROCESSED_QUOTE_TABLE);

@@ -41,10 +41,10 @@ async function collect<T>(rows: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-const invalidOption = (option: string) => ({
+const invalidOption = (option: string, owner = '') => ({
   name: 'OptionsError',
   code: 'CMC_TRANSFORM_OPTIONS_INVALID',
-  message: expect.stringContaining(`options.${option}`),
+  message: expect.stringContaining(`${owner} option ${option} must be`),
   option,
   context: { option },
 });
@@ -61,8 +61,8 @@ describe('crypto transforms on Iceberg', () => {
       });
       const curated = cryptoProcessedToCurated({ ...zones, tableFormat: 'Iceberg' as never });
 
-      await expect(raw).rejects.toMatchObject(invalidOption('tableFormat'));
-      await expect(curated).rejects.toMatchObject(invalidOption('tableFormat'));
+      await expect(raw).rejects.toMatchObject(invalidOption('tableFormat', 'cryptoRawToProcessed'));
+      await expect(curated).rejects.toMatchObject(invalidOption('tableFormat', 'cryptoProcessedToCurated'));
     });
 
     it('rejects a catalog that is not one, one of another zone, or one without tableFormat iceberg', async () => {
@@ -96,11 +96,21 @@ describe('crypto transforms on Iceberg', () => {
         processedCatalog: new StorageCatalog(curated),
       });
 
-      await expect(notACatalog).rejects.toMatchObject(invalidOption('catalog'));
-      await expect(otherZone).rejects.toMatchObject(invalidOption('catalog'));
-      await expect(hive).rejects.toMatchObject(invalidOption('catalog'));
-      await expect(curatedOfProcessed).rejects.toMatchObject(invalidOption('catalog'));
-      await expect(processedOfCurated).rejects.toMatchObject(invalidOption('processedCatalog'));
+      await expect(notACatalog).rejects.toMatchObject(invalidOption('catalog', 'cryptoRawToProcessed'));
+      await expect(otherZone).rejects.toMatchObject({
+        ...invalidOption('catalog', 'cryptoRawToProcessed'),
+        message: expect.stringContaining(`a catalog of ${processed.url}, not of ${curated.url}`),
+      });
+      await expect(hive).rejects.toMatchObject({
+        ...invalidOption('catalog', 'cryptoRawToProcessed'),
+        message: expect.stringContaining("absent unless tableFormat is 'iceberg'"),
+      });
+      await expect(curatedOfProcessed).rejects.toMatchObject(
+        invalidOption('catalog', 'cryptoProcessedToCurated'),
+      );
+      await expect(processedOfCurated).rejects.toMatchObject(
+        invalidOption('processedCatalog', 'cryptoProcessedToCurated'),
+      );
     });
   });
 

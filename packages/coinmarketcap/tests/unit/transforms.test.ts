@@ -48,6 +48,24 @@ describe('crypto transforms', () => {
         OptionsError,
       );
     });
+
+    it('rejects options that are not an object and an empty convert, naming the option', async () => {
+      const processed = new MemoryStorage();
+      const curated = new MemoryStorage();
+
+      const none = cryptoRawToProcessed(null as never);
+      const emptyConvert = cryptoProcessedToCurated({ processed, curated, convert: '' });
+
+      await expect(none).rejects.toMatchObject({ code: 'CMC_TRANSFORM_OPTIONS_INVALID', option: 'options' });
+      await expect(emptyConvert).rejects.toMatchObject({
+        name: 'OptionsError',
+        code: 'CMC_TRANSFORM_OPTIONS_INVALID',
+        option: 'convert',
+        message: expect.stringContaining(
+          'cryptoProcessedToCurated option convert must be a non-empty string',
+        ),
+      });
+    });
   });
 
   describe('cryptoProcessedToCurated', () => {

@@ -11,6 +11,7 @@ import {
   readDataset,
   type Storage,
   scanIceberg,
+  tableFormatOptions,
   writeDataset,
 } from '@tributary/lake';
 import { type CuratedHourlyRow, curatedHourlySchema } from '../curated-schema.js';
@@ -26,7 +27,6 @@ import {
   checkPath,
   checkStorage,
   checkTableFormat,
-  formatOptions,
   invalidOption,
   isCalendarDay,
   SensorTransformError,
@@ -260,7 +260,7 @@ export async function processedToCurated(
     onEvent: checkListener(input.onEvent),
   });
   const { processed, curated, source, onEvent } = settings;
-  const sourceFormat = formatOptions({ tableFormat, catalog: settings.processedCatalog });
+  const sourceFormat = tableFormatOptions({ tableFormat, catalog: settings.processedCatalog });
 
   // The committed files of the processed table, by day and hour; an Iceberg table's at one snapshot.
   const byDay = new Map<string, { hours: Set<string>; files: string[] }>();
@@ -336,7 +336,7 @@ export async function processedToCurated(
         partitionBy: [byField('dt')],
         format: 'parquet',
         mode: 'overwrite_partitions',
-        ...formatOptions(settings),
+        ...tableFormatOptions(settings),
         writeId: writeIdOf('curated', [source, settings.table, day, ...typeParts, ...entry.files]),
         onEvent,
       }),

@@ -8,6 +8,7 @@ import {
   type IcebergCatalog,
   type LakeTableFormat,
   type Storage,
+  tableFormatOptions,
   writeDataset,
 } from '@tributary/lake';
 import { type SensorRecord, sensorRecordSchema } from '../record.js';
@@ -22,7 +23,6 @@ import {
   checkStorage,
   checkTableFormat,
   dayOfHour,
-  formatOptions,
   HOUR_MS,
   hourOfDay,
   invalidOption,
@@ -407,7 +407,7 @@ async function processDay(
       // Iceberg data files are Parquet, Avro or ORC: an Iceberg errors table is Parquet.
       format: settings.tableFormat === 'iceberg' ? 'parquet' : 'ndjson',
       mode: 'overwrite_partitions',
-      ...formatOptions(settings),
+      ...tableFormatOptions(settings),
       writeId: writeIdOf('errors', [
         settings.source,
         settings.errorsTable,
@@ -463,7 +463,7 @@ async function processDay(
       partitionBy: byHour('timestamp'),
       format: 'parquet',
       mode: 'overwrite_partitions',
-      ...formatOptions(settings),
+      ...tableFormatOptions(settings),
       writeId: writeIdOf('processed', [settings.source, settings.table, day, String(lateness), ...inputId]),
       onEvent,
     }),

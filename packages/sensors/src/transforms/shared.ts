@@ -1,8 +1,15 @@
 // What the sensor transforms share: their error, the checks of their options, UTC day and hour
 // arithmetic, and how they name and make their writes.
 import { createHash } from 'node:crypto';
-import { describeValue, type EventListener, OptionsError } from '@tributary/core';
-import type { IcebergCatalog, LakeTableFormat, Storage, WriteDatasetResult } from '@tributary/lake';
+import { type EventListener, type OptionsError, optionChecks } from '@tributary/core';
+import {
+  checkIcebergCatalog,
+  checkTableFormat as checkLakeTableFormat,
+  type IcebergCatalog,
+  type LakeTableFormat,
+  type Storage,
+  type WriteDatasetResult,
+} from '@tributary/lake';
 import { SensorTransformError } from '../errors.js';
 
 export { SensorTransformError };
@@ -14,12 +21,10 @@ const VERSION = 'tributary-sensors-transforms/1';
 // ---------------------------------------------------------------------------------------------
 // Options
 
-export function invalidOption(option: string, value: unknown, expected: string): OptionsError {
-  return new OptionsError(`Option ${option} must be ${expected}, got ${describeValue(value)}`, {
-    code: 'SENSOR_TRANSFORM_OPTIONS_INVALID',
-    option,
-  });
-}
+const check = optionChecks('Sensor transform', 'SENSOR_TRANSFORM_OPTIONS_INVALID');
+
+export const invalidOption: (option: string, value: unknown, expected: string) => OptionsError =
+  check.invalid;
 
 export function checkStorage(option: string, value: unknown): Storage {
   const storage = value as Partial<Storage> | null;
@@ -63,10 +68,7 @@ export function checkDates(value: unknown): string[] | undefined {
 }
 
 export function checkTableFormat(value: unknown): LakeTableFormat {
-  if (value === undefined) return 'hive';
-  if (value !== 'hive' && value !== 'iceberg')
-    throw invalidOption('tableFormat', value, "'hive' or 'iceberg'");
-  return value;
+  return checkLakeTableFormat(check, value);
 }
 
 export function checkCatalog(
@@ -74,38 +76,15 @@ export function checkCatalog(
   value: unknown,
   tableFormat: LakeTableFormat,
 ): IcebergCatalog | undefined {
-  if (value === undefined) return undefined;
-  const catalog = value as Partial<IcebergCatalog> | null;
-  if (
-    typeof catalog !== 'object' ||
-    catalog === null ||
-    typeof catalog.load !== 'function' ||
-    typeof catalog.commit !== 'function'
-  ) {
-    throw invalidOption(option, value, 'an Iceberg catalog (StorageCatalog, GlueIcebergCatalog)');
-  }
-  if (tableFormat !== 'iceberg') throw invalidOption(option, value, "absent unless tableFormat is 'iceberg'");
-  return value as IcebergCatalog;
-}
-
-/** The lake options that choose a table format (and catalog) for a read or a write. */
-export function formatOptions(settings: {
-  readonly tableFormat: LakeTableFormat;
-  readonly catalog: IcebergCatalog | undefined;
-}): { tableFormat: LakeTableFormat; catalog?: IcebergCatalog } {
-  return settings.catalog
-    ? { tableFormat: settings.tableFormat, catalog: settings.catalog }
-    : { tableFormat: settings.tableFormat };
+  return checkIcebergCatalog(check, option, value, { tableFormat });
 }
 
 export function checkListener(value: unknown): EventListener | undefined {
-  if (value !== undefined && typeof value !== 'function') throw invalidOption('onEvent', value, 'a function');
-  return value as EventListener | undefined;
+  return value === undefined ? undefined : check.function<EventListener>('onEvent', value);
 }
 
 export function checkOptions(value: unknown, name: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) throw invalidOption(name, value, 'an object');
-  return value as Record<string, unknown>;
+  return check.object(name, value);
 }
 
 // ---------------------------------------------------------------------------------------------

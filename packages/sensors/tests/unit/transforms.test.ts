@@ -8,6 +8,7 @@ import {
   parsePartitions,
   readDataset,
   readManifest,
+  StorageCatalog,
   writeDataset,
 } from '@tributary/lake';
 import { describe, expect, it } from 'vitest';
@@ -453,6 +454,9 @@ describe('rawToProcessed', () => {
         [{ errorsTable: 'sensors' }, 'errorsTable'],
         [{ raw: {} }, 'raw'],
         [{ onEvent: 'log' }, 'onEvent'],
+        [{ tableFormat: 'delta' }, 'tableFormat'],
+        [{ catalog: new StorageCatalog(processed) }, 'catalog'],
+        [{ tableFormat: 'iceberg', catalog: { load: () => undefined } }, 'catalog'],
       ];
       for (const [patch, option] of cases) {
         await expect(
@@ -463,6 +467,26 @@ describe('rawToProcessed', () => {
           option,
         });
       }
+    });
+
+    it('says which option is wrong and what it must be', async () => {
+      const raw = new MemoryStorage();
+      const processed = new MemoryStorage();
+
+      const delta = rawToProcessed({ raw, processed, tableFormat: 'delta' as 'hive' });
+      const hiveCatalog = rawToProcessed({ raw, processed, catalog: new StorageCatalog(processed) });
+      const none = rawToProcessed(null as never);
+
+      await expect(delta).rejects.toThrow(
+        'Sensor transform option tableFormat must be "hive" or "iceberg", got string "delta"',
+      );
+      await expect(hiveCatalog).rejects.toThrow(
+        "Sensor transform option catalog must be absent unless tableFormat is 'iceberg'",
+      );
+      await expect(none).rejects.toMatchObject({
+        code: 'SENSOR_TRANSFORM_OPTIONS_INVALID',
+        option: 'options',
+      });
     });
   });
 });
