@@ -131,6 +131,29 @@ async function runJob(job: string, args: string[]): Promise<string> {
   return (await jobServer).run(job, args);
 }
 
+/**
+ * Runs a pipeline's two Spark jobs (raw → processed, processed → curated) on local folders in
+ * `format`; resolves with each job's printed output.
+ */
+async function runPipelineJobs(
+  pipeline: 'sensors' | 'crypto',
+  zones: { raw: string; processed: string; curated: string },
+  format: 'hive' | 'iceberg',
+): Promise<{ rawOut: string; curatedOut: string }> {
+  const formatArgs = format === 'iceberg' ? ['--table-format', 'iceberg'] : [];
+  const latenessArgs = pipeline === 'sensors' ? ['--max-lateness-hours', String(LATENESS)] : [];
+  const rawOut = await runJob(`${pipeline}_raw_to_processed`, [
+    ...['--raw', `file://${zones.raw}`, '--processed', `file://${zones.processed}`],
+    ...latenessArgs,
+    ...formatArgs,
+  ]);
+  const curatedOut = await runJob(`${pipeline}_processed_to_curated`, [
+    ...['--processed', `file://${zones.processed}`, '--curated', `file://${zones.curated}`],
+    ...formatArgs,
+  ]);
+  return { rawOut, curatedOut };
+}
+
 async function rows<F extends Fields>(
   storage: Storage,
   table: string,
@@ -296,20 +319,11 @@ describe('Spark jobs and TypeScript transforms', () => {
       await writeSensorRaw();
       stats = await rawToProcessed({ raw, processed: ts.processed, maxLatenessHours: LATENESS });
       curatedStats = await processedToCurated({ processed: ts.processed, curated: ts.curated });
-      const rawOut = await runJob('sensors_raw_to_processed', [
-        '--raw',
-        `file://${raw.root}`,
-        '--processed',
-        `file://${spark.processed.root}`,
-        '--max-lateness-hours',
-        String(LATENESS),
-      ]);
-      const curatedOut = await runJob('sensors_processed_to_curated', [
-        '--processed',
-        `file://${spark.processed.root}`,
-        '--curated',
-        `file://${spark.curated.root}`,
-      ]);
+      const { rawOut, curatedOut } = await runPipelineJobs(
+        'sensors',
+        { raw: raw.root, processed: spark.processed.root, curated: spark.curated.root },
+        'hive',
+      );
       sparkRaw = summaryOf(rawOut, 'sensors_raw_to_processed');
       sparkCurated = summaryOf(curatedOut, 'sensors_processed_to_curated');
     }, SETUP_TIMEOUT);
@@ -403,24 +417,11 @@ describe('Spark jobs and TypeScript transforms', () => {
         tableFormat: 'iceberg',
       });
       await processedToCurated({ processed: ts.processed, curated: ts.curated, tableFormat: 'iceberg' });
-      await runJob('sensors_raw_to_processed', [
-        '--raw',
-        `file://${raw.root}`,
-        '--processed',
-        `file://${spark.processed.root}`,
-        '--max-lateness-hours',
-        String(LATENESS),
-        '--table-format',
+      await runPipelineJobs(
+        'sensors',
+        { raw: raw.root, processed: spark.processed.root, curated: spark.curated.root },
         'iceberg',
-      ]);
-      await runJob('sensors_processed_to_curated', [
-        '--processed',
-        `file://${spark.processed.root}`,
-        '--curated',
-        `file://${spark.curated.root}`,
-        '--table-format',
-        'iceberg',
-      ]);
+      );
     }, SETUP_TIMEOUT);
 
     it.each([
@@ -510,18 +511,11 @@ describe('Spark jobs and TypeScript transforms', () => {
 
     beforeAll(async () => {
       await writeCryptoRaw();
-      await runJob('crypto_raw_to_processed', [
-        '--raw',
-        `file://${join(out, 'raw')}`,
-        '--processed',
-        `file://${spark.processed.root}`,
-      ]);
-      await runJob('crypto_processed_to_curated', [
-        '--processed',
-        `file://${spark.processed.root}`,
-        '--curated',
-        `file://${spark.curated.root}`,
-      ]);
+      await runPipelineJobs(
+        'crypto',
+        { raw: join(out, 'raw'), processed: spark.processed.root, curated: spark.curated.root },
+        'hive',
+      );
     }, SETUP_TIMEOUT);
 
     it('processed cryptocurrency: the same latest state, decimals exact', async () => {
@@ -581,22 +575,11 @@ describe('Spark jobs and TypeScript transforms', () => {
         curated: ts.curated,
         tableFormat: 'iceberg',
       });
-      await runJob('crypto_raw_to_processed', [
-        '--raw',
-        `file://${raw.root}`,
-        '--processed',
-        `file://${spark.processed.root}`,
-        '--table-format',
+      await runPipelineJobs(
+        'crypto',
+        { raw: raw.root, processed: spark.processed.root, curated: spark.curated.root },
         'iceberg',
-      ]);
-      await runJob('crypto_processed_to_curated', [
-        '--processed',
-        `file://${spark.processed.root}`,
-        '--curated',
-        `file://${spark.curated.root}`,
-        '--table-format',
-        'iceberg',
-      ]);
+      );
     }, SETUP_TIMEOUT);
 
     it.each([
