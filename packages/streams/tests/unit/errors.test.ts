@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { OptionsError } from '@tributary/core';
 import ts from 'typescript';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import type { StreamsErrorCode } from '../../src/index.js';
+import { ProducerOptionsError, type StreamsErrorCode } from '../../src/index.js';
 
 // StreamsErrorCode is the list users match codes against: every code a module of the package puts
 // in an error or a failed record (a `code:` property with a literal value) must be in it.
@@ -82,5 +83,19 @@ describe('StreamsErrorCode', () => {
     expect(codes.filter((code) => /INVALID_|_INVALID_OPTIONS$/.test(code))).toEqual([]);
     expectTypeOf<'PRODUCER_OPTIONS_INVALID'>().toExtend<StreamsErrorCode>();
     expectTypeOf<'PRODUCER_INVALID_OPTIONS'>().not.toExtend<StreamsErrorCode>();
+  });
+});
+
+describe('ProducerOptionsError', () => {
+  it("is core's OptionsError with PRODUCER_OPTIONS_INVALID, and matches every error with that code only", () => {
+    const own = new ProducerOptionsError('KinesisProducer option streamName must be a name', 'streamName');
+    const producers = new OptionsError('x', { code: 'PRODUCER_OPTIONS_INVALID', option: 'maxAgeMs' });
+    const source = new OptionsError('x', { code: 'SOURCE_OPTIONS_INVALID', option: 'streamName' });
+
+    expect(own).toBeInstanceOf(OptionsError);
+    expect(own).toMatchObject({ code: 'PRODUCER_OPTIONS_INVALID', option: 'streamName' });
+    expect(producers).toBeInstanceOf(ProducerOptionsError);
+    expect(source).not.toBeInstanceOf(ProducerOptionsError);
+    expect(new Error('PRODUCER_OPTIONS_INVALID')).not.toBeInstanceOf(ProducerOptionsError);
   });
 });
