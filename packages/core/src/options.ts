@@ -15,6 +15,16 @@ export interface OptionChecks {
   positiveInteger(option: string, value: unknown): number;
   /** A safe integer >= 0. */
   nonNegativeInteger(option: string, value: unknown): number;
+  /**
+   * A safe integer from `range.min` to `range.max` (the limits a service sets), or `fallback`
+   * when `value` is undefined.
+   */
+  integerInRange(
+    option: string,
+    value: unknown,
+    fallback: number,
+    range: { min: number; max: number },
+  ): number;
   /** A finite number > 0. */
   positiveNumber(option: string, value: unknown): number;
   /** A number >= 0, finite unless `finite: false`, at most `max` when given. */
@@ -71,6 +81,18 @@ export function optionChecks(owner: string, code: OptionsErrorCode): OptionCheck
     nonNegativeInteger(option: string, value: unknown) {
       if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
         throw invalid(option, value, 'an integer >= 0');
+      }
+      return value;
+    },
+    integerInRange(option: string, value: unknown, fallback: number, range: { min: number; max: number }) {
+      if (value === undefined) return fallback;
+      if (
+        typeof value !== 'number' ||
+        !Number.isSafeInteger(value) ||
+        value < range.min ||
+        value > range.max
+      ) {
+        throw invalid(option, value, `an integer from ${range.min} to ${range.max}`);
       }
       return value;
     },

@@ -73,14 +73,6 @@ function evaluate(
 
 const check = optionChecks('createDelivery', 'DELIVERY_OPTIONS_INVALID');
 
-function integerOption(option: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw check.invalid(option, value, `an integer from ${min} to ${max}`);
-  }
-  return value;
-}
-
 /** An OptionsError naming `option` whose cause is why its value was refused. */
 function refused(option: string, reason: string, cause: unknown): OptionsError {
   return new OptionsError(`createDelivery option ${option} ${reason}`, {
@@ -140,11 +132,17 @@ export function resolveDeliveryOptions(options: DeliveryOptions): ResolvedDelive
     prefix: prefixes.prefix,
     errorPrefix: prefixes.errorPrefix,
     streamName,
-    bufferIntervalMs: integerOption('bufferIntervalMs', options.bufferIntervalMs, 60_000, 0, MAX_TIMER_MS),
-    bufferBytes: integerOption('bufferBytes', options.bufferBytes, DEFAULT_BYTES, 1, Number.MAX_SAFE_INTEGER),
+    bufferIntervalMs: check.integerInRange('bufferIntervalMs', options.bufferIntervalMs, 60_000, {
+      min: 0,
+      max: MAX_TIMER_MS,
+    }),
+    bufferBytes: check.integerInRange('bufferBytes', options.bufferBytes, DEFAULT_BYTES, {
+      min: 1,
+      max: Number.MAX_SAFE_INTEGER,
+    }),
     gzip: compression === 'gzip',
     schema,
-    maxInFlight: integerOption('maxInFlight', options.maxInFlight, 1, 1, 1_000),
+    maxInFlight: check.integerInRange('maxInFlight', options.maxInFlight, 1, { min: 1, max: 1_000 }),
     retry: options.retry === undefined ? undefined : Object.freeze({ ...options.retry }),
     clock,
     randomUUID,

@@ -56,6 +56,26 @@ describe('optionChecks', () => {
     });
   });
 
+  describe('integerInRange', () => {
+    it('returns an integer within the range, and the fallback for undefined', () => {
+      const range = { min: 1, max: 128 };
+
+      expect([
+        check.integerInRange('size', 1, 5, range),
+        check.integerInRange('size', 128, 5, range),
+        check.integerInRange('size', undefined, 5, range),
+      ]).toEqual([1, 128, 5]);
+    });
+
+    it.each([0, 129, 1.5, Number.NaN, '3', null])('rejects %s naming the range', (value) => {
+      const error = thrown(() => check.integerInRange('size', value, 5, { min: 1, max: 128 }));
+
+      expect(error).toBeInstanceOf(OptionsError);
+      expect(error).toMatchObject({ code: 'WIDGET_OPTIONS_INVALID', option: 'size' });
+      expect((error as Error).message).toMatch(/^Widget option size must be an integer from 1 to 128, got /);
+    });
+  });
+
   describe('nonNegativeNumber', () => {
     it('accepts 0 and numbers up to max', () => {
       expect([check.nonNegativeNumber('wait', 0), check.nonNegativeNumber('wait', 10, { max: 10 })]).toEqual([
