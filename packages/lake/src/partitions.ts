@@ -121,6 +121,18 @@ export function parsePartitions(key: string): Record<string, string | null> {
   return out;
 }
 
+/**
+ * The `partitions` option of a read as a predicate on a file's partition values: values that must
+ * all match (`{ dt: '2026-11-23' }`), a predicate as it is, or every partition when there is none.
+ */
+export function partitionFilter(
+  partitions: Record<string, string> | ((values: Record<string, string | null>) => boolean) | undefined,
+): (values: Record<string, string | null>) => boolean {
+  if (partitions === undefined) return () => true;
+  if (typeof partitions === 'function') return partitions;
+  return (values) => Object.entries(partitions).every(([k, v]) => values[k] === v);
+}
+
 function textOf(value: unknown): string | null {
   if (value === null || value === undefined) return null;
   if (value instanceof Date) return value.toISOString();

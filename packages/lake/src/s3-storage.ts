@@ -15,12 +15,13 @@ import { Upload } from '@aws-sdk/lib-storage';
 import {
   classifyError,
   type FailedItem,
-  ItemTooLargeError,
   OptionsError,
   PartialBatchFailureError,
   TributaryError,
 } from '@tributary/core';
 import { ObjectNotFoundError, StorageError } from './errors.js';
+import { abortable, isNoSuchKey, statusOf, unquote } from './s3-sdk.js';
+import { choosePartSize, resolveS3StorageOptions, type S3StorageOptions } from './s3-storage-options.js';
 import {
   assertValidKey,
   type Body,
@@ -33,51 +34,11 @@ import {
   type Storage,
 } from './storage.js';
 
-const MiB = 1024 * 1024;
-/** S3's limits on multipart uploads and objects. */
-const MIN_PART_SIZE = 5 * MiB;
-const MAX_PART_SIZE = 5 * 1024 * MiB;
-const MAX_PARTS = 10_000;
-const MAX_OBJECT_SIZE = 5 * 1024 * 1024 * MiB;
+export type { S3StorageOptions } from './s3-storage-options.js';
+export { choosePartSize } from './s3-storage-options.js';
+
 /** DeleteObjects takes at most this many keys. */
 const DELETE_BATCH = 1_000;
-
-export interface S3StorageOptions {
-  /** The client to send requests with; whoever created it destroys it. */
-  client: S3Client;
-  bucket: string;
-  /** Prepended to every key: `''` (default) or a prefix ending in `/`, e.g. `lake/raw/`. */
-  prefix?: string;
-  /**
-   * Part size of multipart uploads, from 5 MiB to 5 GiB. Default 8 MiB. Raised (to a whole MiB)
-   * when `expectedSize` needs bigger parts to stay within 10,000 parts.
-   */
-  partSize?: number;
-  /** Parts uploaded at once; memory use is about `queueSize × partSize`. Default 4. */
-  queueSize?: number;
-  /**
-   * Bytes and strings smaller than this go in one PutObject; larger ones, and every stream, go
-   * through a multipart upload. Default 16 MiB.
-   */
-  multipartThreshold?: number;
-}
-
-/**
- * Choose the part size for an upload of about `expectedSize` bytes: `partSize`, or the smallest
- * whole number of MiB that keeps the upload within S3's 10,000 parts.
- */
-export function choosePartSize(expectedSize: number | undefined, partSize: number): number {
-  if (expectedSize === undefined) return partSize;
-  if (!Number.isSafeInteger(expectedSize) || expectedSize < 0) {
-    throw new OptionsError(`expectedSize must be a whole number of bytes ≥ 0, got ${String(expectedSize)}`, {
-      code: 'STORAGE_OPTIONS_INVALID',
-      option: 'expectedSize',
-      context: { expectedSize },
-    });
-  }
-  if (expectedSize > MAX_OBJECT_SIZE) throw new ItemTooLargeError(expectedSize, MAX_OBJECT_SIZE);
-  return Math.min(MAX_PART_SIZE, Math.max(partSize, Math.ceil(expectedSize / MAX_PARTS / MiB) * MiB));
-}
 
 /**
  * A `Storage` in an S3 bucket (and prefix), through a client you pass in.
@@ -107,73 +68,8 @@ export class S3Storage implements Storage {
   readonly #multipartThreshold: number;
 
   constructor(options: S3StorageOptions) {
-    const {
-      client,
-      bucket,
-      prefix = '',
-      partSize = 8 * MiB,
-      queueSize = 4,
-      multipartThreshold = 16 * MiB,
-    } = options ?? ({} as S3StorageOptions);
-    if (typeof (client as { send?: unknown } | undefined)?.send !== 'function') {
-      throw new OptionsError('S3Storage needs an S3Client (options.client)', {
-        code: 'STORAGE_OPTIONS_INVALID',
-        option: 'client',
-      });
-    }
-    if (typeof bucket !== 'string' || bucket === '' || bucket.includes('/')) {
-      throw new OptionsError(`S3Storage needs a bucket name, got ${JSON.stringify(bucket)}`, {
-        code: 'STORAGE_OPTIONS_INVALID',
-        option: 'bucket',
-        context: { bucket },
-      });
-    }
-    if (typeof prefix !== 'string' || (prefix !== '' && !prefix.endsWith('/'))) {
-      throw new OptionsError(`S3Storage prefix must be '' or end with '/', got ${JSON.stringify(prefix)}`, {
-        code: 'STORAGE_OPTIONS_INVALID',
-        option: 'prefix',
-        context: { bucket },
-      });
-    }
-    if (prefix !== '') {
-      try {
-        assertValidKey(prefix.slice(0, -1));
-      } catch (err) {
-        throw new OptionsError(`S3Storage prefix ${JSON.stringify(prefix)} is not a valid key prefix`, {
-          code: 'STORAGE_OPTIONS_INVALID',
-          option: 'prefix',
-          context: { bucket },
-          cause: err,
-        });
-      }
-    }
-    if (!Number.isSafeInteger(partSize) || partSize < MIN_PART_SIZE || partSize > MAX_PART_SIZE) {
-      throw new OptionsError(
-        `S3Storage partSize must be a whole number from 5 MiB to 5 GiB, got ${partSize}`,
-        {
-          code: 'STORAGE_OPTIONS_INVALID',
-          option: 'partSize',
-          context: { bucket },
-        },
-      );
-    }
-    if (!Number.isSafeInteger(queueSize) || queueSize < 1) {
-      throw new OptionsError(`S3Storage queueSize must be a whole number ≥ 1, got ${queueSize}`, {
-        code: 'STORAGE_OPTIONS_INVALID',
-        option: 'queueSize',
-        context: { bucket },
-      });
-    }
-    if (!Number.isSafeInteger(multipartThreshold) || multipartThreshold < 0) {
-      throw new OptionsError(
-        `S3Storage multipartThreshold must be a whole number ≥ 0, got ${multipartThreshold}`,
-        {
-          code: 'STORAGE_OPTIONS_INVALID',
-          option: 'multipartThreshold',
-          context: { bucket },
-        },
-      );
-    }
+    const { client, bucket, prefix, partSize, queueSize, multipartThreshold } =
+      resolveS3StorageOptions(options);
     this.#client = client;
     this.bucket = bucket;
     this.prefix = prefix;
@@ -544,58 +440,4 @@ export class S3Storage implements Storage {
       },
     );
   }
-}
-
-/**
- * The body as a stream of Buffers for lib-storage: counts the bytes, and ends with the signal's
- * reason as soon as it aborts, even while waiting for the next chunk.
- */
-async function* abortable(
-  body: AsyncIterable<Uint8Array | string>,
-  counted: { bytes: number },
-  signal: AbortSignal | undefined,
-): AsyncGenerator<Buffer> {
-  const iterator = body[Symbol.asyncIterator]();
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal?.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-  aborted.catch(() => {});
-  let finished = false;
-  try {
-    for (;;) {
-      signal?.throwIfAborted();
-      const result = await (signal ? Promise.race([iterator.next(), aborted]) : iterator.next());
-      if (result.done) {
-        finished = true;
-        return;
-      }
-      const chunk =
-        typeof result.value === 'string'
-          ? Buffer.from(result.value)
-          : Buffer.from(result.value.buffer, result.value.byteOffset, result.value.byteLength);
-      counted.bytes += chunk.byteLength;
-      yield chunk;
-    }
-  } finally {
-    if (onAbort) signal?.removeEventListener('abort', onAbort);
-    // Release the caller's stream when we stop early. Not awaited: a generator that is still
-    // waiting for its next chunk only returns after that chunk.
-    if (!finished) void Promise.resolve(iterator.return?.()).catch(() => {});
-  }
-}
-
-function statusOf(err: unknown): number | undefined {
-  const status = (err as { $metadata?: { httpStatusCode?: unknown } } | undefined)?.$metadata?.httpStatusCode;
-  return typeof status === 'number' ? status : undefined;
-}
-
-function isNoSuchKey(err: unknown): boolean {
-  const name = (err as Error | undefined)?.name;
-  return name === 'NoSuchKey' || (statusOf(err) === 404 && name !== 'NoSuchBucket');
-}
-
-function unquote(etag: string | undefined): string | undefined {
-  return etag?.replace(/^"|"$/g, '');
 }

@@ -10,35 +10,33 @@ import {
   type PartitionInput,
   type StorageDescriptor,
   type Table,
-  type TableInput,
   UpdateTableCommand,
 } from '@aws-sdk/client-glue';
 import {
-  classifyError,
   type EventListener,
   emitSafely,
   type FailedItem,
   OptionsError,
   PartialBatchFailureError,
-  TributaryError,
 } from '@tributary/core';
-import { storageOf } from './athena-ddl.js';
 import { CatalogError } from './errors.js';
 import { evolveTable, mergePartitions } from './evolution.js';
+import { callGlue, glueErrorName } from './glue-errors.js';
+import { fromGlueTable, requireS3, toGlueTableInput } from './glue-table-input.js';
 import { assertPartition } from './local-catalog.js';
 import {
   type AddPartitionsResult,
   type Catalog,
   catalogName,
-  columnFromHiveType,
   type GetTableOptions,
   type PutTableResult,
   partitionLabel,
   type TableDefinition,
-  type TableFormat,
   type TablePartition,
   withCatalogNames,
 } from './table.js';
+
+export { fromGlueTable, toGlueTableInput } from './glue-table-input.js';
 
 /** Options of {@link GlueCatalog}. */
 export interface GlueCatalogOptions {
@@ -62,139 +60,6 @@ type TableShape = Pick<Table, 'Parameters' | 'PartitionKeys' | 'StorageDescripto
 
 function projects(table: TableShape): boolean {
   return table.Parameters?.[PROJECTION]?.trim().toLowerCase() === 'true';
-}
-// Table parameters the catalog writes; any other parameter of an existing table is kept on update.
-const MANAGED = [
-  'EXTERNAL',
-  'classification',
-  'typeOfData',
-  'objectCount',
-  'sizeKey',
-  'recordCount',
-  'compressionType',
-  'skip.header.line.count',
-];
-
-function causeName(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e && depth < 4; depth++) {
-    const name = (e as { name?: unknown }).name;
-    if (typeof name === 'string' && name.endsWith('Exception')) return name;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-function requireS3(location: string, what: string): void {
-  if (!/^s3:\/\/[^/]+/.test(location)) {
-    throw new CatalogError(
-      `Glue needs an s3:// location for ${what}, got ${JSON.stringify(location)} (crawl with the \`location\` option to record the S3 location)`,
-      { code: 'CATALOG_INVALID' },
-    );
-  }
-}
-
-function tableParameters(definition: TableDefinition): Record<string, string> {
-  const storage = storageOf(definition.format);
-  const parameters: Record<string, string> = {
-    EXTERNAL: 'TRUE',
-    classification: storage.classification,
-    typeOfData: 'file',
-    objectCount: String(definition.files),
-    sizeKey: String(definition.bytes),
-  };
-  if (definition.rows !== undefined) parameters.recordCount = String(definition.rows);
-  if (
-    definition.format !== 'parquet' &&
-    definition.compression !== undefined &&
-    definition.compression !== 'mixed'
-  ) {
-    parameters.compressionType = definition.compression;
-  }
-  if (definition.format === 'csv') parameters['skip.header.line.count'] = '1';
-  return parameters;
-}
-
-function storageDescriptor(definition: TableDefinition): StorageDescriptor {
-  const storage = storageOf(definition.format);
-  const serdeParameters: Record<string, string> =
-    definition.format === 'parquet' ? { 'serialization.format': '1' } : { ...storage.serdeParameters };
-  return {
-    Columns: definition.columns.map((c) =>
-      c.comment ? { Name: c.name, Type: c.type, Comment: c.comment } : { Name: c.name, Type: c.type },
-    ),
-    Location: definition.location,
-    InputFormat: storage.input,
-    OutputFormat: storage.output,
-    Compressed: definition.compression === 'gzip',
-    NumberOfBuckets: -1,
-    SerdeInfo: { SerializationLibrary: storage.serde, Parameters: serdeParameters },
-    StoredAsSubDirectories: false,
-    Parameters: { classification: storage.classification },
-  };
-}
-
-/**
- * The `TableInput` of CreateTable / UpdateTable for a definition: an `EXTERNAL_TABLE` with the
- * format's SerDe and input/output formats, the definition's columns and partition keys, its S3
- * location, and the parameters Glue's crawler sets (`classification`, `objectCount`, `sizeKey`,
- * `recordCount`, `compressionType`). Parameters of `keep` that the catalog does not manage
- * (e.g. partition projection set by hand) are kept. Column and partition key names are
- * lowercased (`withCatalogNames`), as Glue's crawler writes them.
- */
-export function toGlueTableInput(input: TableDefinition, keep: Record<string, string> = {}): TableInput {
-  requireS3(input.location, `table ${input.name}`);
-  const definition = withCatalogNames(input);
-  const kept = Object.fromEntries(Object.entries(keep).filter(([k]) => !MANAGED.includes(k)));
-  return {
-    Name: definition.name,
-    TableType: 'EXTERNAL_TABLE',
-    Parameters: { ...kept, ...tableParameters(definition) },
-    PartitionKeys: definition.partitionKeys.map((k) => ({ Name: k.name, Type: k.type })),
-    StorageDescriptor: storageDescriptor(definition),
-  };
-}
-
-function formatOf(table: Table): TableFormat {
-  const classification =
-    table.Parameters?.classification ?? table.StorageDescriptor?.Parameters?.classification;
-  if (classification === 'parquet') return 'parquet';
-  if (classification === 'json') return 'ndjson';
-  if (classification === 'csv') return 'csv';
-  const serde = table.StorageDescriptor?.SerdeInfo?.SerializationLibrary?.toLowerCase() ?? '';
-  if (serde.includes('parquet')) return 'parquet';
-  if (serde.includes('json')) return 'ndjson';
-  if (serde.includes('csv')) return 'csv';
-  throw new CatalogError(`Glue table ${table.DatabaseName}.${table.Name} is neither Parquet, JSON nor CSV`, {
-    code: 'CATALOG_FAILED',
-    context: { table: table.Name },
-  });
-}
-
-/** A Glue table as a {@link TableDefinition} (every column nullable: Glue does not record it). */
-export function fromGlueTable(table: Table, database: string): TableDefinition {
-  const sd = table.StorageDescriptor ?? {};
-  const parameters = table.Parameters ?? {};
-  const location = sd.Location ?? '';
-  const definition: TableDefinition = {
-    name: table.Name ?? '',
-    database,
-    location: location === '' || location.endsWith('/') ? location : `${location}/`,
-    format: formatOf(table),
-    columns: (sd.Columns ?? []).map((c) =>
-      columnFromHiveType(c.Name ?? '', c.Type ?? 'string', true, c.Comment),
-    ),
-    partitionKeys: (table.PartitionKeys ?? []).map((k) => ({ name: k.Name ?? '', type: k.Type ?? 'string' })),
-    partitions: [],
-    conflicts: [],
-    files: Number(parameters.objectCount ?? 0) || 0,
-    bytes: Number(parameters.sizeKey ?? 0) || 0,
-    updatedAt: (table.UpdateTime ?? table.CreateTime ?? new Date(0)).toISOString(),
-  };
-  if (parameters.recordCount !== undefined && Number.isFinite(Number(parameters.recordCount)))
-    definition.rows = Number(parameters.recordCount);
-  if (parameters.compressionType === 'gzip' || parameters.compressionType === 'none')
-    definition.compression = parameters.compressionType;
-  return definition;
 }
 
 /**
@@ -247,24 +112,9 @@ export class GlueCatalog implements Catalog {
     Object.freeze(this);
   }
 
-  async #call<T>(
-    what: string,
-    context: { database: string; table?: string },
-    run: () => Promise<T>,
-  ): Promise<T> {
-    try {
-      return await run();
-    } catch (err) {
-      if (TributaryError.isInstance(err)) throw err;
-      const message = err instanceof Error ? err.message : String(err);
-      const where = context.table ? `${context.database}.${context.table}` : context.database;
-      throw new CatalogError(`Glue ${what} failed for ${where}: ${message}`, {
-        code: 'CATALOG_FAILED',
-        cause: err,
-        retryable: classifyError(err).retryable,
-        context,
-      });
-    }
+  #call<T>(what: string, context: { database: string; table?: string }, run: () => Promise<T>): Promise<T> {
+    const where = context.table ? `${context.database}.${context.table}` : context.database;
+    return callGlue(what, where, context, run);
   }
 
   #ids(definition: { name: string; database?: string }): { database: string; table: string } {
@@ -287,7 +137,7 @@ export class GlueCatalog implements Catalog {
       );
       return 'created';
     } catch (err) {
-      if (causeName(err) === 'AlreadyExistsException') return 'existed';
+      if (glueErrorName(err) === 'AlreadyExistsException') return 'existed';
       throw err;
     }
   }
@@ -301,7 +151,7 @@ export class GlueCatalog implements Catalog {
       );
       return out.Table;
     } catch (err) {
-      if (causeName(err) === 'EntityNotFoundException') return undefined;
+      if (glueErrorName(err) === 'EntityNotFoundException') return undefined;
       throw err;
     }
   }
@@ -367,7 +217,7 @@ export class GlueCatalog implements Catalog {
       );
       return true;
     } catch (err) {
-      if (causeName(err) === 'EntityNotFoundException') return false;
+      if (glueErrorName(err) === 'EntityNotFoundException') return false;
       throw err;
     }
   }
@@ -429,7 +279,7 @@ export class GlueCatalog implements Catalog {
         };
       } catch (err) {
         // Someone created it meanwhile: update it instead.
-        if (causeName(err) !== 'AlreadyExistsException') throw err;
+        if (glueErrorName(err) !== 'AlreadyExistsException') throw err;
         raw = await this.#rawTable(ids.database, ids.table);
         if (!raw) throw err;
       }

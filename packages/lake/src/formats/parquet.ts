@@ -1,8 +1,7 @@
 import type { Writable } from 'node:stream';
-import type { Fields, Schema } from '@tributary/core';
+import { type Fields, optionChecks, type Schema } from '@tributary/core';
 import type { Storage } from '../storage.js';
 import type { Codec } from './parquet/column-chunk.js';
-import { ParquetError } from './parquet/errors.js';
 import { readParquet } from './parquet/reader.js';
 import { ParquetRecordWriter } from './parquet/writer.js';
 import type { FileFormat, ReadOptions, WriterOptions } from './types.js';
@@ -30,23 +29,14 @@ export const DEFAULT_ROW_GROUP_BYTES = 32 * 1024 * 1024;
 
 const CODECS: readonly Codec[] = ['SNAPPY', 'UNCOMPRESSED'];
 
-function writerConfig(options: WriterOptions): { rowGroupBytes: number; compression: Codec } {
-  const rowGroupBytes = options.rowGroupBytes ?? DEFAULT_ROW_GROUP_BYTES;
-  if (!Number.isSafeInteger(rowGroupBytes) || rowGroupBytes < 1) {
-    throw new ParquetError(
-      `rowGroupBytes must be a positive integer (got ${String(options.rowGroupBytes)})`,
-      {
-        code: 'PARQUET_OPTIONS_INVALID',
-      },
-    );
-  }
-  const compression = options.compression ?? 'SNAPPY';
-  if (!CODECS.includes(compression)) {
-    throw new ParquetError(`compression must be SNAPPY or UNCOMPRESSED (got ${String(compression)})`, {
-      code: 'PARQUET_OPTIONS_INVALID',
-    });
-  }
-  return Object.freeze({ rowGroupBytes, compression });
+const check = optionChecks('parquetFormat.createWriter', 'PARQUET_OPTIONS_INVALID');
+
+/** The Parquet writer's settings from a format's options (`PARQUET_OPTIONS_INVALID` naming a wrong one). */
+export function parquetWriterConfig(options: WriterOptions): { rowGroupBytes: number; compression: Codec } {
+  return Object.freeze({
+    rowGroupBytes: check.positiveInteger('rowGroupBytes', options.rowGroupBytes ?? DEFAULT_ROW_GROUP_BYTES),
+    compression: check.oneOf('compression', options.compression ?? 'SNAPPY', CODECS),
+  });
 }
 
 /**
@@ -80,7 +70,7 @@ export const parquetFormat: FileFormat = {
     return new ParquetRecordWriter<Schema<F>['$record']>(
       sink,
       schema as Schema<Fields>,
-      writerConfig(options),
+      parquetWriterConfig(options),
     );
   },
   read<F extends Fields>(storage: Storage, key: string, schema: Schema<F>, options: ReadOptions = {}) {

@@ -1,5 +1,6 @@
 import { decimalToUnscaled, unscaledToDecimal } from '@tributary/core';
 import { IcebergError } from './errors.js';
+import type { PartitionValue } from './schema.js';
 
 // Iceberg's single-value binary serialization (spec, appendix D), the encoding of a data file's
 // lower and upper bounds in a manifest and of a partition summary's bounds in a manifest list.
@@ -244,4 +245,23 @@ export function truncateUpperBound(value: string, length = DEFAULT_TRUNCATE_LENG
     return codePoints.slice(0, i).join('') + String.fromCodePoint(next);
   }
   return undefined;
+}
+
+/**
+ * Iceberg's single-value bytes of a lower or upper bound, strings truncated as the default
+ * metrics mode `truncate(16)` does (an upper bound that cannot be truncated is left out).
+ */
+export function boundBytes(
+  type: string,
+  value: PartitionValue | undefined,
+  side: 'lower' | 'upper',
+): Uint8Array | undefined {
+  if (value === undefined || value === null) return undefined;
+  // Binary values (from other writers' tables) are their own bounds.
+  if (value instanceof Uint8Array) return value;
+  if (typeof value === 'string' && type === 'string') {
+    const bound = side === 'lower' ? truncateLowerBound(value) : truncateUpperBound(value);
+    return bound === undefined ? undefined : toBound(type, bound);
+  }
+  return toBound(type, value);
 }

@@ -1,4 +1,6 @@
 import { fileURLToPath } from 'node:url';
+import { OptionsError } from '@tributary/core';
+import { tablePrefix } from '../dataset-commit.js';
 import { ObjectNotFoundError } from '../errors.js';
 import type { Storage } from '../storage.js';
 import { IcebergError } from './errors.js';
@@ -150,9 +152,9 @@ export class StorageCatalog implements IcebergCatalog {
     const key = versionKey(table, version);
     if (!this.storage.putIfAbsent) {
       // Reading needs nothing more than gets; a commit needs an exclusive create.
-      throw new IcebergError(
+      throw new OptionsError(
         `${this.storage.url} cannot create an object only if it is absent, which Iceberg commits need: use LocalStorage, S3Storage or a Glue catalog`,
-        { code: 'ICEBERG_OPTIONS_INVALID', context: { url: this.storage.url } },
+        { code: 'ICEBERG_OPTIONS_INVALID', option: 'storage', context: { url: this.storage.url } },
       );
     }
     const metadata = withMetadataLog(next, base?.metadataLocation, base?.metadata['last-updated-ms']);
@@ -175,4 +177,45 @@ export class StorageCatalog implements IcebergCatalog {
       version: String(version),
     };
   }
+}
+
+/** Where a call finds a table: its storage, and the catalog that registers it (the storage's own by default). */
+export interface TableLocation {
+  storage: Storage;
+  table: string;
+  catalog?: IcebergCatalog;
+}
+
+/** The catalog of a call: `options.catalog` (which must keep its tables in `options.storage`), else the storage's own. */
+export function catalogFor(options: Omit<TableLocation, 'table'>): IcebergCatalog {
+  const catalog = options.catalog ?? new StorageCatalog(options.storage);
+  if (catalog.storage !== options.storage && catalog.storage.url !== options.storage.url) {
+    throw new OptionsError(`the catalog's storage (${catalog.storage.url}) is not ${options.storage.url}`, {
+      code: 'ICEBERG_OPTIONS_INVALID',
+      option: 'catalog',
+      context: { url: options.storage.url },
+    });
+  }
+  return catalog;
+}
+
+/** The table's name without slashes around it (`sensors`), as catalogs and keys spell it. */
+export function tableName(table: string): string {
+  return tablePrefix(table).slice(0, -1);
+}
+
+/** Load a table that must exist (`ICEBERG_TABLE_NOT_FOUND` otherwise), with its catalog and name. */
+export async function loadTable(
+  options: TableLocation,
+): Promise<{ catalog: IcebergCatalog; table: string; loaded: LoadedTable }> {
+  const table = tableName(options.table);
+  const catalog = catalogFor(options);
+  const loaded = await catalog.load(table);
+  if (!loaded) {
+    throw new IcebergError(`no Iceberg table ${table} in ${options.storage.url}`, {
+      code: 'ICEBERG_TABLE_NOT_FOUND',
+      context: { table, url: options.storage.url },
+    });
+  }
+  return { catalog, table, loaded };
 }

@@ -1,4 +1,5 @@
 import { type ErrorContext, TributaryError } from '@tributary/core';
+import { isInstanceOrOptionsError } from '../options-error-instance.js';
 
 /** The codes of {@link IcebergError}. */
 export type IcebergErrorCode =
@@ -17,12 +18,14 @@ export type IcebergErrorCode =
   /** A table that does not exist, or a file the metadata names outside the table's storage. */
   | 'ICEBERG_TABLE_NOT_FOUND'
   | 'ICEBERG_FILE_OUTSIDE_STORAGE'
-  /** Invalid options of a call. */
+  /** Invalid options of a call: a core `OptionsError` whose `option` names it (still an `IcebergError` to `instanceof`). */
   | 'ICEBERG_OPTIONS_INVALID';
 
 /**
  * An Iceberg table could not be read, written or committed. `ICEBERG_COMMIT_CONFLICT` is
- * retryable: run the write again.
+ * retryable: run the write again. Wrong options of an Iceberg call are core `OptionsError`s with
+ * code `ICEBERG_OPTIONS_INVALID` (`option` names the option); `instanceof IcebergError` is true for
+ * them too, as it was when they were `IcebergError`s.
  *
  * @example
  * ```ts
@@ -37,6 +40,11 @@ export type IcebergErrorCode =
 export class IcebergError extends TributaryError {
   override name = 'IcebergError';
   declare readonly code: IcebergErrorCode;
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of instanceof, maybe a subclass
+    return isInstanceOrOptionsError(this, IcebergError, value, 'ICEBERG_OPTIONS_INVALID');
+  }
 
   constructor(
     message: string,

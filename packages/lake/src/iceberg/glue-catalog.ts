@@ -8,8 +8,9 @@ import {
   type TableInput,
   UpdateTableCommand,
 } from '@aws-sdk/client-glue';
-import { classifyError, OptionsError, TributaryError } from '@tributary/core';
+import { OptionsError } from '@tributary/core';
 import { CatalogError } from '../catalog/errors.js';
+import { callGlue, glueErrorName } from '../catalog/glue-errors.js';
 import { catalogName } from '../catalog/table.js';
 import type { Storage } from '../storage.js';
 import { type IcebergCatalog, keyOf, type LoadedTable, locationOf } from './catalog.js';
@@ -117,16 +118,6 @@ export function icebergGlueColumns(metadata: TableMetadata): Column[] {
   return [...columns.values()];
 }
 
-/** The name of an AWS error (`ConcurrentModificationException`), looking through causes. */
-function errorName(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e && depth < 4; depth++) {
-    const name = (e as { name?: unknown }).name;
-    if (typeof name === 'string' && name.endsWith('Exception')) return name;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
 /** The version of a metadata file named `<version>-<uuid>.metadata.json` (-1 for any other name). */
 function metadataVersion(location: string): number {
   const m = /\/(\d+)-[^/]*\.metadata\.json$/.exec(location);
@@ -204,23 +195,17 @@ export class GlueIcebergCatalog implements IcebergCatalog {
     return catalogName(this.#tableName(table), 'table');
   }
 
-  async #call<T>(what: string, name: string, run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (err) {
-      if (TributaryError.isInstance(err)) throw err;
-      const message = err instanceof Error ? err.message : String(err);
-      const error = errorName(err);
-      throw new CatalogError(`Glue ${what} failed for ${this.database}.${name}: ${message}`, {
-        code:
-          error === 'EntityNotFoundException' && what === 'CreateTable'
-            ? 'CATALOG_DATABASE_NOT_FOUND'
-            : 'CATALOG_FAILED',
-        cause: err,
-        retryable: classifyError(err).retryable,
-        context: { database: this.database, table: name },
-      });
-    }
+  #call<T>(what: string, name: string, run: () => Promise<T>): Promise<T> {
+    return callGlue(
+      what,
+      `${this.database}.${name}`,
+      { database: this.database, table: name },
+      run,
+      (error) =>
+        error === 'EntityNotFoundException' && what === 'CreateTable'
+          ? 'CATALOG_DATABASE_NOT_FOUND'
+          : 'CATALOG_FAILED',
+    );
   }
 
   async #getTable(name: string): Promise<Table | undefined> {
@@ -236,7 +221,7 @@ export class GlueIcebergCatalog implements IcebergCatalog {
       );
       return out.Table;
     } catch (err) {
-      if (errorName(err) === 'EntityNotFoundException') return undefined;
+      if (glueErrorName(err) === 'EntityNotFoundException') return undefined;
       throw err;
     }
   }
@@ -423,7 +408,7 @@ export class GlueIcebergCatalog implements IcebergCatalog {
       }
       if (landed) return { ...landed, metadata, metadataLocation, metadataKey };
       await discard();
-      const error = errorName(err);
+      const error = glueErrorName(err);
       if (error === 'ConcurrentModificationException') {
         throw this.#conflict(
           table,

@@ -1,36 +1,15 @@
-import { tablePrefix } from '../dataset-commit.js';
+import { optionChecks } from '@tributary/core';
 import type { Storage } from '../storage.js';
-import { type IcebergCatalog, keyOf, type LoadedTable, StorageCatalog } from './catalog.js';
+import { keyOf, loadTable, type TableLocation } from './catalog.js';
 import { IcebergError } from './errors.js';
 import { decodeManifest } from './manifest.js';
 import { currentSnapshot, type Snapshot, type TableMetadata } from './metadata.js';
-import { snapshotManifests } from './table.js';
+import { snapshotManifests } from './snapshot-files.js';
 
 /** Snapshots younger than this are kept by default (Iceberg's `history.expire.max-snapshot-age-ms`). */
 export const DEFAULT_SNAPSHOT_MAX_AGE_MS = 5 * 24 * 60 * 60 * 1000;
 /** Files younger than this are never orphans: a write may still be running (Iceberg's default is 3 days). */
 export const DEFAULT_ORPHAN_GRACE_MS = 24 * 60 * 60 * 1000;
-
-interface TableOptions {
-  storage: Storage;
-  table: string;
-  catalog?: IcebergCatalog;
-}
-
-async function load(
-  options: TableOptions,
-): Promise<{ catalog: IcebergCatalog; table: string; loaded: LoadedTable }> {
-  const table = tablePrefix(options.table).slice(0, -1);
-  const catalog = options.catalog ?? new StorageCatalog(options.storage);
-  const loaded = await catalog.load(table);
-  if (!loaded) {
-    throw new IcebergError(`no Iceberg table ${table} in ${options.storage.url}`, {
-      code: 'ICEBERG_TABLE_NOT_FOUND',
-      context: { table },
-    });
-  }
-  return { catalog, table, loaded };
-}
 
 /** Every file a set of snapshots reaches: manifest lists, manifests, and data files (live ones, or all). */
 async function reachable(
@@ -59,7 +38,7 @@ async function reachable(
   return { lists, manifests, data };
 }
 
-export interface ExpireSnapshotsOptions extends TableOptions {
+export interface ExpireSnapshotsOptions extends TableLocation {
   /** Expire snapshots older than this. Default: 5 days ago. */
   olderThan?: Date;
   /** Keep at least this many of the most recent snapshots, whatever their age. Default 1. */
@@ -84,15 +63,13 @@ export interface ExpireSnapshotsResult {
  * ```
  */
 export async function expireSnapshots(options: ExpireSnapshotsOptions): Promise<ExpireSnapshotsResult> {
-  const retainLast = options.retainLast ?? 1;
-  if (!(Number.isInteger(retainLast) && retainLast >= 1)) {
-    throw new IcebergError(`retainLast must be a whole number ≥ 1, got ${retainLast}`, {
-      code: 'ICEBERG_OPTIONS_INVALID',
-    });
-  }
+  const retainLast = optionChecks('expireSnapshots', 'ICEBERG_OPTIONS_INVALID').positiveInteger(
+    'retainLast',
+    options.retainLast ?? 1,
+  );
   const cutoff = (options.olderThan ?? new Date(Date.now() - DEFAULT_SNAPSHOT_MAX_AGE_MS)).getTime();
   for (let tries = 0; ; tries++) {
-    const { catalog, table, loaded } = await load(options);
+    const { catalog, table, loaded } = await loadTable(options);
     const { metadata } = loaded;
     const newest = [...metadata.snapshots].sort((a, b) => b['timestamp-ms'] - a['timestamp-ms']);
     const keep = new Set<bigint>(newest.slice(0, retainLast).map((s) => s['snapshot-id']));
@@ -128,7 +105,7 @@ export async function expireSnapshots(options: ExpireSnapshotsOptions): Promise<
   }
 }
 
-export interface RemoveOrphanFilesOptions extends TableOptions {
+export interface RemoveOrphanFilesOptions extends TableLocation {
   /** Only files last written before this are removed. Default: 24 hours ago. */
   olderThan?: Date;
   /** List what would be removed, remove nothing. */
@@ -147,7 +124,7 @@ export interface RemoveOrphanFilesOptions extends TableOptions {
  * ```
  */
 export async function removeOrphanFiles(options: RemoveOrphanFilesOptions): Promise<string[]> {
-  const { catalog, table, loaded } = await load(options);
+  const { catalog, table, loaded } = await loadTable(options);
   const { storage } = catalog;
   const cutoff = (options.olderThan ?? new Date(Date.now() - DEFAULT_ORPHAN_GRACE_MS)).getTime();
   const { metadata } = loaded;

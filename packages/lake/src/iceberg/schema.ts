@@ -374,6 +374,26 @@ export function partitionSourceType(schema: IcebergSchema, field: IcebergPartiti
   return source ? typeText(source.type) : undefined;
 }
 
+/** One folder of a partition path: `timestamp_hour=2026-11-23-10/`, URL-encoded as Java writes it. */
+function pathSegment(
+  field: IcebergPartitionField,
+  value: PartitionValue,
+  sourceType: string | undefined,
+): string {
+  return `${encodeURIComponent(field.name)}=${encodeURIComponent(humanPartitionValue(field.transform, value, sourceType))}/`;
+}
+
+/** The partition folder of a data file, from its values by partition field name. */
+export function partitionPathOf(
+  spec: IcebergPartitionSpec,
+  values: Record<string, PartitionValue>,
+  schema: IcebergSchema,
+): string {
+  return spec.fields
+    .map((f) => pathSegment(f, values[f.name] ?? null, partitionSourceType(schema, f)))
+    .join('');
+}
+
 /** One record's partition: the values (by partition field) and the data folder, cached per value. */
 export type Partitioner = (record: Record<string, unknown>) => { values: PartitionValue[]; path: string };
 
@@ -415,12 +435,7 @@ export function partitioner(spec: IcebergPartitionSpec, schema: IcebergSchema): 
     const key = values.map((v) => (v === null ? '\u0000' : String(v))).join('\u0001');
     let hit = cache.get(key);
     if (!hit) {
-      const path = fields
-        .map(
-          ({ f, type }, i) =>
-            `${encodeURIComponent(f.name)}=${encodeURIComponent(humanPartitionValue(f.transform, values[i] as PartitionValue, type))}/`,
-        )
-        .join('');
+      const path = fields.map(({ f, type }, i) => pathSegment(f, values[i] as PartitionValue, type)).join('');
       hit = { values, path };
       if (cache.size > 10_000) cache.clear();
       cache.set(key, hit);

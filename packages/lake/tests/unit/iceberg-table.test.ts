@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defineSchema, field } from '@tributary/core';
+import { defineSchema, field, OptionsError } from '@tributary/core';
 import {
   byField,
   byHour,
@@ -19,6 +19,7 @@ import {
   scanIceberg,
   type TableMetadata,
   writeDataset,
+  writeIceberg,
 } from '@tributary/lake';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseJson, stringifyJson } from '../../src/iceberg/json.js';
@@ -472,7 +473,8 @@ describe('a storage without putIfAbsent (read-only access, a custom store)', () 
 
     expect(read).toEqual(ids(readings(4)));
     expect(failure).toBeInstanceOf(IcebergError);
-    expect(failure).toMatchObject({ code: 'ICEBERG_OPTIONS_INVALID' });
+    expect(failure).toBeInstanceOf(OptionsError);
+    expect(failure).toMatchObject({ code: 'ICEBERG_OPTIONS_INVALID', context: { option: 'storage' } });
     expect(await readIds(inner, 'sensors')).toEqual(ids(readings(4)));
     expect((await keys(inner, 'sensors/data/')).length).toBe(
       (await scanIceberg({ storage: inner, table: 'sensors' })).files.length,
@@ -611,5 +613,103 @@ describe('Iceberg maintenance', () => {
       expect(listed).toEqual([key]);
       expect(await storage.head(key)).toBeDefined();
     });
+  });
+});
+
+describe('Iceberg options errors', () => {
+  async function failureOf(run: () => Promise<unknown>): Promise<unknown> {
+    return run().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+  }
+
+  it('refuses an unknown write mode as an OptionsError naming mode, still an IcebergError', async () => {
+    const storage = new MemoryStorage();
+
+    const failure = await failureOf(() =>
+      writeIceberg(readings(2), { storage, table: 'sensors', schema: reading, mode: 'upsert' as 'append' }),
+    );
+
+    expect(failure).toBeInstanceOf(OptionsError);
+    expect(failure).toBeInstanceOf(IcebergError);
+    expect(failure).toMatchObject({
+      code: 'ICEBERG_OPTIONS_INVALID',
+      option: 'mode',
+      context: { option: 'mode' },
+    });
+    expect(await keys(storage, '')).toEqual([]);
+  });
+
+  it('refuses file limits below 1 as OptionsErrors naming the limit', async () => {
+    const storage = new MemoryStorage();
+    const limits = [{ maxRowsPerFile: 0 }, { targetFileBytes: 0 }, { maxOpenFiles: 1.5 }];
+
+    const failures = await Promise.all(
+      limits.map((limit) =>
+        failureOf(() => writeIceberg(readings(2), { storage, table: 'sensors', schema: reading, ...limit })),
+      ),
+    );
+
+    expect(failures.map((f) => (f instanceof OptionsError ? f.option : f))).toEqual([
+      'maxRowsPerFile',
+      'targetFileBytes',
+      'maxOpenFiles',
+    ]);
+    expect(failures.every((f) => f instanceof IcebergError)).toBe(true);
+  });
+
+  it('checks the Parquet writer options of a write as parquetFormat does, naming the option, and writes nothing', async () => {
+    const storage = new MemoryStorage();
+
+    const failure = await failureOf(() =>
+      writeIceberg(readings(2), {
+        storage,
+        table: 'sensors',
+        schema: reading,
+        formatOptions: { rowGroupBytes: 0 },
+      }),
+    );
+
+    expect(failure).toBeInstanceOf(OptionsError);
+    expect(failure).toMatchObject({ code: 'PARQUET_OPTIONS_INVALID', option: 'rowGroupBytes' });
+    expect(await keys(storage, '')).toEqual([]);
+  });
+
+  it('refuses a catalog on another storage as an OptionsError naming catalog', async () => {
+    const storage = new MemoryStorage();
+    await writeDataset(readings(2), iceberg(storage));
+    const elsewhere = new StorageCatalog((await localTable()).storage);
+
+    const failure = await failureOf(() => scanIceberg({ storage, table: 'sensors', catalog: elsewhere }));
+
+    expect(failure).toBeInstanceOf(OptionsError);
+    expect(failure).toMatchObject({ code: 'ICEBERG_OPTIONS_INVALID', option: 'catalog' });
+  });
+
+  it('refuses retainLast that is not a whole number >= 1 as an OptionsError naming retainLast', async () => {
+    const storage = new MemoryStorage();
+    await writeDataset(readings(2, 'a'), iceberg(storage));
+
+    const failures = await Promise.all(
+      [0, 1.5].map((retainLast) =>
+        failureOf(() => expireSnapshots({ storage, table: 'sensors', retainLast })),
+      ),
+    );
+
+    for (const failure of failures) {
+      expect(failure).toBeInstanceOf(OptionsError);
+      expect(failure).toBeInstanceOf(IcebergError);
+      expect(failure).toMatchObject({ code: 'ICEBERG_OPTIONS_INVALID', option: 'retainLast' });
+    }
+  });
+
+  it('counts as an IcebergError only an options error of an Iceberg call, and keeps other IcebergErrors apart from OptionsError', () => {
+    const other = new OptionsError('x', { code: 'DATASET_OPTIONS_INVALID', option: 'mode' });
+    const conflict = new IcebergError('y', { code: 'ICEBERG_COMMIT_CONFLICT' });
+
+    expect(other).not.toBeInstanceOf(IcebergError);
+    expect(conflict).toBeInstanceOf(IcebergError);
+    expect(conflict).not.toBeInstanceOf(OptionsError);
   });
 });

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { crc32 } from 'node:zlib';
-import { defineSchema, type Fields, field, type Schema } from '@tributary/core';
+import { defineSchema, type Fields, field, OptionsError, type Schema } from '@tributary/core';
 import { type FileMetaData, parquetMetadata } from 'hyparquet';
 import { parquetHeader } from 'hyparquet/src/column.js';
 import { parquetWriteBuffer } from 'hyparquet-writer';
@@ -462,9 +462,38 @@ describe('parquetFormat', () => {
 
       for (const options of bad) {
         expect(() => parquetFormat.createWriter(sink, everyKind, options)).toThrow(
-          expect.objectContaining({ name: 'ParquetError', code: 'PARQUET_OPTIONS_INVALID' }),
+          expect.objectContaining({ name: 'OptionsError', code: 'PARQUET_OPTIONS_INVALID' }),
         );
       }
+    });
+
+    it('names the option in an OptionsError that is still a ParquetError', () => {
+      const { sink } = memorySink();
+      const bad: [WriterOptions, string][] = [
+        [{ rowGroupBytes: 0 }, 'rowGroupBytes'],
+        [{ compression: 'GZIP' as 'SNAPPY' }, 'compression'],
+      ];
+
+      const failures = bad.map(([options]) => {
+        try {
+          parquetFormat.createWriter(sink, everyKind, options);
+          return undefined;
+        } catch (err) {
+          return err;
+        }
+      });
+
+      expect(failures.map((f) => (f as { context?: { option?: unknown } })?.context?.option)).toEqual(
+        bad.map(([, option]) => option),
+      );
+      for (const failure of failures) {
+        expect(failure).toBeInstanceOf(OptionsError);
+        expect(failure).toBeInstanceOf(ParquetError);
+      }
+      expect(new ParquetError('x', { code: 'PARQUET_READ_FAILED' })).not.toBeInstanceOf(OptionsError);
+      expect(new OptionsError('x', { code: 'ICEBERG_OPTIONS_INVALID', option: 'mode' })).not.toBeInstanceOf(
+        ParquetError,
+      );
     });
 
     it('waits for a slow sink to drain instead of buffering the file in it', async () => {

@@ -1,4 +1,5 @@
 import { type ErrorContext, TributaryError } from '@tributary/core';
+import { isInstanceOrOptionsError } from '../../options-error-instance.js';
 
 /**
  * The codes a {@link ParquetError} carries.
@@ -17,7 +18,8 @@ export type ParquetErrorCode =
   | 'PARQUET_SCHEMA_MISMATCH';
 
 /**
- * Writing or reading a Parquet file failed: invalid writer options (`PARQUET_OPTIONS_INVALID`),
+ * Writing or reading a Parquet file failed: invalid writer options (`PARQUET_OPTIONS_INVALID`, a
+ * core `OptionsError` whose `option` names the option, still a `ParquetError` to `instanceof`),
  * a sink or encoder failure (`PARQUET_WRITE_FAILED`), a write after `close()`
  * (`PARQUET_WRITER_CLOSED`), an unreadable file (`PARQUET_READ_FAILED`), a page whose bytes do not
  * match the CRC-32 in its header (`PARQUET_PAGE_CHECKSUM_MISMATCH`, with `column`, `rowGroup`,
@@ -37,6 +39,11 @@ export type ParquetErrorCode =
 export class ParquetError extends TributaryError {
   override name = 'ParquetError';
   declare readonly code: ParquetErrorCode;
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of instanceof, maybe a subclass
+    return isInstanceOrOptionsError(this, ParquetError, value, 'PARQUET_OPTIONS_INVALID');
+  }
 
   constructor(
     message: string,
