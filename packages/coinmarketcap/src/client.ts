@@ -2,9 +2,7 @@ import {
   type Clock,
   type EventListener,
   emitSafely,
-  OptionsError,
   type RetryOptions,
-  retryAfterMs,
   Secret,
   systemClock,
   TokenBucket,
@@ -12,8 +10,28 @@ import {
   TributaryError,
   withRetry,
 } from '@tributary/core';
+import { callUrl, type FetchLike, fetchResponse } from './client-http.js';
+import {
+  checkConverts,
+  checkInteger,
+  type FiatMapParams,
+  type GlobalMetricsParams,
+  type InfoParams,
+  invalid,
+  isObject,
+  type ListingsAllParams,
+  type ListingsHistoricalParams,
+  type ListingsLatestParams,
+  type ListingsPage,
+  MAX_CONVERTS,
+  MAX_LIMIT,
+  type MapParams,
+  type Query,
+  type QuotesHistoricalParams,
+  type QuotesLatestParams,
+  selectedCount,
+} from './client-params.js';
 import { CreditLedger, type CreditUsage, estimateCredits } from './credits.js';
-import { bodyExcerpt, CoinMarketCapApiError, CoinMarketCapResponseError } from './errors.js';
 import type {
   CmcFiat,
   CmcGlobalMetrics,
@@ -25,14 +43,27 @@ import type {
   CmcResponse,
 } from './types.js';
 
+export type { FetchLike } from './client-http.js';
+export type {
+  CoinSelector,
+  FiatMapParams,
+  GlobalMetricsParams,
+  InfoParams,
+  ListingsAllParams,
+  ListingsHistoricalParams,
+  ListingsLatestParams,
+  ListingsPage,
+  MapParams,
+  QuotesHistoricalParams,
+  QuotesLatestParams,
+} from './client-params.js';
+
 /** The production API. */
 export const CMC_PRO_BASE_URL = 'https://pro-api.coinmarketcap.com';
 /** The sandbox API (fake data, sandbox keys). */
 export const CMC_SANDBOX_BASE_URL = 'https://sandbox-api.coinmarketcap.com';
 
 const SOURCE = 'coinmarketcap';
-const MAX_LIMIT = 5000;
-const MAX_CONVERTS = 120;
 
 /** The limits of a subscription plan. */
 export interface CoinMarketCapPlan {
@@ -45,12 +76,6 @@ export interface CoinMarketCapPlan {
   /** Most `convert` currencies per call the plan allows (Basic: 1). Default 120, the API's cap. */
   maxConvert?: number;
 }
-
-/** The `fetch` the client calls: `globalThis.fetch` or any compatible function. */
-export type FetchLike = (
-  input: string,
-  init: { method: string; headers: Record<string, string>; signal?: AbortSignal },
-) => Promise<Response>;
 
 /** Options of {@link CoinMarketCapClient}. */
 export interface CoinMarketCapClientOptions {
@@ -74,118 +99,6 @@ export interface CoinMarketCapClientOptions {
 /** Options that every endpoint method takes. */
 export interface CallOptions {
   signal?: AbortSignal;
-}
-
-type Convert = string | readonly string[];
-
-/** Parameters of {@link CoinMarketCapClient.listingsLatest}. */
-export interface ListingsLatestParams {
-  /** 1-based offset. Default 1. */
-  start?: number;
-  /** 1–5000. Default 100. */
-  limit?: number;
-  convert?: Convert;
-  sort?:
-    | 'market_cap'
-    | 'name'
-    | 'symbol'
-    | 'date_added'
-    | 'market_cap_strict'
-    | 'price'
-    | 'circulating_supply'
-    | 'total_supply'
-    | 'max_supply'
-    | 'num_market_pairs'
-    | 'volume_24h'
-    | 'percent_change_1h'
-    | 'percent_change_24h'
-    | 'percent_change_7d'
-    | 'cmc_rank';
-  sort_dir?: 'asc' | 'desc';
-  cryptocurrency_type?: 'all' | 'coins' | 'tokens';
-  tag?: string;
-  aux?: string;
-  price_min?: number;
-  price_max?: number;
-  market_cap_min?: number;
-  market_cap_max?: number;
-  volume_24h_min?: number;
-  volume_24h_max?: number;
-}
-
-/** Parameters of {@link CoinMarketCapClient.listingsAll}. */
-export interface ListingsAllParams extends Omit<ListingsLatestParams, 'start' | 'limit'> {
-  /** Stop after this many coins in total. Default: every coin. */
-  limit?: number;
-  /** Coins per request, 1–5000. Default 5000. */
-  pageSize?: number;
-}
-
-/** One page of {@link CoinMarketCapClient.listingsAll}. */
-export interface ListingsPage {
-  /** The 1-based `start` of this page. */
-  start: number;
-  data: CmcListing[];
-  status: CmcResponse<CmcListing[]>['status'];
-}
-
-/** Parameters of {@link CoinMarketCapClient.listingsHistorical}. */
-export interface ListingsHistoricalParams extends Omit<ListingsLatestParams, 'price_min' | 'price_max'> {
-  /** ISO 8601 date or Unix time. */
-  date: string;
-}
-
-/** Exactly one of `id`, `symbol` and `slug`. */
-export type CoinSelector =
-  | { id: number | readonly number[]; symbol?: never; slug?: never }
-  | { symbol: string | readonly string[]; id?: never; slug?: never }
-  | { slug: string | readonly string[]; id?: never; symbol?: never };
-
-/** Parameters of {@link CoinMarketCapClient.quotesLatest}. */
-export type QuotesLatestParams = CoinSelector & { convert?: Convert; aux?: string; skip_invalid?: boolean };
-
-/** Parameters of {@link CoinMarketCapClient.quotesHistorical}. */
-export type QuotesHistoricalParams = CoinSelector & {
-  time_start?: string;
-  time_end?: string;
-  /** Data points to return, 1–10000. Default 10. */
-  count?: number;
-  interval?: string;
-  convert?: Convert;
-  aux?: string;
-  skip_invalid?: boolean;
-};
-
-/** Parameters of {@link CoinMarketCapClient.map}. */
-export interface MapParams {
-  listing_status?: 'active' | 'inactive' | 'untracked' | string;
-  start?: number;
-  limit?: number;
-  sort?: 'id' | 'cmc_rank';
-  symbol?: string | readonly string[];
-  aux?: string;
-}
-
-/** Parameters of {@link CoinMarketCapClient.info}. */
-export type InfoParams = CoinSelector & { aux?: string; skip_invalid?: boolean };
-
-/** Parameters of {@link CoinMarketCapClient.globalMetricsLatest}. */
-export interface GlobalMetricsParams {
-  convert?: Convert;
-}
-
-/** Parameters of {@link CoinMarketCapClient.fiatMap}. */
-export interface FiatMapParams {
-  start?: number;
-  limit?: number;
-  sort?: 'id' | 'name';
-  include_metals?: boolean;
-}
-
-type Query = Record<string, string | number | boolean | readonly (string | number)[] | undefined>;
-
-function invalid(message: string, option: string): OptionsError {
-  return new OptionsError(message, { code: 'CMC_OPTIONS_INVALID', option });
 }
 
 // What a header value can carry as sent: a key with anything else would be echoed by fetch's own error.
@@ -220,44 +133,6 @@ function checkBaseUrl(baseUrl: unknown): string {
     throw invalid(`baseUrl (${shown}) must not have a fragment`, 'baseUrl');
   }
   return parsed.toString();
-}
-
-function checkInteger(name: string, value: unknown, min: number, max: number): void {
-  if (value === undefined) return;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw invalid(`${name} must be an integer from ${min} to ${max} (got ${String(value)})`, name);
-  }
-}
-
-function list(value: string | number | readonly (string | number)[]): (string | number)[] {
-  return Array.isArray(value) ? [...value] : [value as string | number];
-}
-
-const REDACTED = '[redacted]';
-
-/**
- * `error` with every mention of `secret` replaced, in its message, stack and causes: for what a
- * server or a fetch wrapper may echo back. The same error when it mentions no secret.
- */
-function withoutSecret(error: unknown, secret: string | undefined, depth = 0): unknown {
-  if (secret === undefined || depth > 8) return error;
-  if (typeof error === 'string') return error.replaceAll(secret, REDACTED);
-  if (!(error instanceof Error)) return error;
-  const cause = withoutSecret(error.cause, secret, depth + 1);
-  if (!`${error.message}\n${error.stack ?? ''}`.includes(secret) && cause === error.cause) return error;
-  const copy = new Error(
-    error.message.replaceAll(secret, REDACTED),
-    cause === undefined ? undefined : { cause },
-  );
-  copy.name = error.name;
-  copy.stack = (error.stack ?? '').replaceAll(secret, REDACTED);
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && !code.includes(secret)) Object.assign(copy, { code });
-  return copy;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**
@@ -380,7 +255,7 @@ export class CoinMarketCapClient {
   ): Promise<CmcResponse<CmcListing[]>> {
     checkInteger('start', params.start, 1, Number.MAX_SAFE_INTEGER);
     checkInteger('limit', params.limit, 1, MAX_LIMIT);
-    const converts = this.#converts(params.convert);
+    const converts = this.#checkConverts(params.convert);
     return this.#call<CmcListing[]>(
       '/v1/cryptocurrency/listings/latest',
       { ...params, convert: converts },
@@ -435,7 +310,7 @@ export class CoinMarketCapClient {
     }
     checkInteger('start', params.start, 1, Number.MAX_SAFE_INTEGER);
     checkInteger('limit', params.limit, 1, MAX_LIMIT);
-    const converts = this.#converts(params.convert);
+    const converts = this.#checkConverts(params.convert);
     return this.#call<CmcListing[]>(
       '/v1/cryptocurrency/listings/historical',
       { ...params, convert: converts },
@@ -449,8 +324,8 @@ export class CoinMarketCapClient {
     params: QuotesLatestParams,
     options: CallOptions = {},
   ): Promise<CmcResponse<CmcQuotesLatestData>> {
-    const items = this.#selector(params);
-    const converts = this.#converts(params.convert);
+    const items = selectedCount(params);
+    const converts = this.#checkConverts(params.convert);
     return this.#call<CmcQuotesLatestData>(
       '/v2/cryptocurrency/quotes/latest',
       { ...params, convert: converts },
@@ -464,9 +339,9 @@ export class CoinMarketCapClient {
     params: QuotesHistoricalParams,
     options: CallOptions = {},
   ): Promise<CmcResponse<CmcQuotesHistoricalData>> {
-    const coins = this.#selector(params);
+    const coins = selectedCount(params);
     checkInteger('count', params.count, 1, 10_000);
-    const converts = this.#converts(params.convert);
+    const converts = this.#checkConverts(params.convert);
     return this.#call<CmcQuotesHistoricalData>(
       '/v2/cryptocurrency/quotes/historical',
       { ...params, convert: converts },
@@ -487,7 +362,7 @@ export class CoinMarketCapClient {
 
   /** `/v2/cryptocurrency/info`: static metadata (logo, links, description). */
   info(params: InfoParams, options: CallOptions = {}): Promise<CmcResponse<CmcInfoData>> {
-    const items = this.#selector(params);
+    const items = selectedCount(params);
     return this.#call<CmcInfoData>(
       '/v2/cryptocurrency/info',
       { ...params },
@@ -501,7 +376,7 @@ export class CoinMarketCapClient {
     params: GlobalMetricsParams = {},
     options: CallOptions = {},
   ): Promise<CmcResponse<CmcGlobalMetrics>> {
-    const converts = this.#converts(params.convert);
+    const converts = this.#checkConverts(params.convert);
     return this.#call<CmcGlobalMetrics>(
       '/v1/global-metrics/quotes/latest',
       { convert: converts },
@@ -517,45 +392,8 @@ export class CoinMarketCapClient {
     return this.#call<CmcFiat[]>('/v1/fiat/map', { ...params }, estimateCredits('fiatMap'), options);
   }
 
-  #converts(convert: Convert | undefined): string[] | undefined {
-    if (convert === undefined) return undefined;
-    const values = (typeof convert === 'string' ? convert.split(',') : [...convert]).map((c) =>
-      String(c).trim(),
-    );
-    if (values.length === 0 || values.some((c) => c === ''))
-      throw invalid('convert must list non-empty currency codes', 'convert');
-    const max = this.#plan.maxConvert ?? MAX_CONVERTS;
-    if (values.length > max)
-      throw invalid(`convert lists ${values.length} currencies; the plan allows ${max}`, 'convert');
-    return values;
-  }
-
-  /** Validates "exactly one of id, symbol, slug" and returns how many coins it names. */
-  #selector(params: unknown): number {
-    if (!isObject(params)) throw invalid('expected { id } or { symbol } or { slug }', 'params');
-    const given = (['id', 'symbol', 'slug'] as const).filter((k) => params[k] !== undefined);
-    const [which] = given;
-    if (given.length !== 1 || which === undefined) {
-      throw invalid(
-        `give exactly one of id, symbol and slug (got ${given.length === 0 ? 'none' : given.join(', ')})`,
-        'params',
-      );
-    }
-    const values = list(params[which] as string | number | readonly (string | number)[]);
-    if (values.length === 0) throw invalid(`${which} must not be empty`, which);
-    if (which === 'id' && values.some((v) => typeof v !== 'number' || !Number.isInteger(v) || v < 1)) {
-      throw invalid('id must be positive integers', 'id');
-    }
-    return values.length;
-  }
-
-  #url(path: string, query: Query): string {
-    const url = new URL(this.baseUrl + path);
-    for (const [key, value] of Object.entries(query)) {
-      if (value === undefined) continue;
-      url.searchParams.set(key, Array.isArray(value) ? value.join(',') : String(value));
-    }
-    return url.toString();
+  #checkConverts(convert: ListingsLatestParams['convert']): string[] | undefined {
+    return checkConverts(convert, this.#plan.maxConvert ?? MAX_CONVERTS);
   }
 
   async #call<T>(
@@ -566,14 +404,22 @@ export class CoinMarketCapClient {
   ): Promise<CmcResponse<T>> {
     // Refused before the rate limiter and the network: a budget breach must cost nothing.
     this.#ledger.assertCanSpend(estimate, path);
-    const url = this.#url(path, query);
+    const url = callUrl(this.baseUrl, path, query);
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (this.#apiKey !== undefined) headers['X-CMC_PRO_API_KEY'] = this.#apiKey.reveal();
     const startedAt = this.#clock.now();
     const response = await withRetry(
       async () => {
         await this.#bucket.take();
-        return this.#once<T>(url, path, headers, options.signal);
+        return fetchResponse<T>({
+          fetch: this.#fetch,
+          url,
+          endpoint: path,
+          headers,
+          signal: options.signal,
+          apiKey: this.#apiKey,
+          now: () => this.#clock.now(),
+        });
       },
       {
         ...this.#retry,
@@ -613,87 +459,5 @@ export class CoinMarketCapClient {
       time: this.#clock.now(),
     });
     return response.body;
-  }
-
-  async #once<T>(
-    url: string,
-    endpoint: string,
-    headers: Record<string, string>,
-    signal: AbortSignal | undefined,
-  ): Promise<{ body: CmcResponse<T>; bytes: number }> {
-    // What the server or the network says back may quote the request: never let it quote the key.
-    const key = this.#apiKey?.reveal();
-    const scrub = (text: string) => (key === undefined ? text : text.replaceAll(key, REDACTED));
-    let res: Response;
-    try {
-      res = await this.#fetch(url, { method: 'GET', headers, ...(signal === undefined ? {} : { signal }) });
-    } catch (cause) {
-      if (signal?.aborted) throw cause;
-      throw new CoinMarketCapResponseError({
-        problem: 'network',
-        httpStatus: undefined,
-        endpoint,
-        excerpt: '',
-        cause: withoutSecret(cause, key),
-      });
-    }
-    const httpStatus = res.status;
-    let text: string;
-    try {
-      text = await res.text();
-    } catch (cause) {
-      if (signal?.aborted) throw cause;
-      throw new CoinMarketCapResponseError({
-        problem: 'truncated',
-        httpStatus,
-        endpoint,
-        excerpt: '',
-        cause: withoutSecret(cause, key),
-      });
-    }
-    const bytes = Buffer.byteLength(text);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (cause) {
-      const trimmed = text.trimStart();
-      const problem = trimmed.startsWith('{') || trimmed.startsWith('[') ? 'malformed_json' : 'not_json';
-      throw new CoinMarketCapResponseError({
-        problem,
-        httpStatus,
-        endpoint,
-        excerpt: bodyExcerpt(scrub(text)),
-        cause: withoutSecret(cause, key),
-      });
-    }
-    const status = isObject(parsed) ? parsed.status : undefined;
-    if (!isObject(status) || typeof status.error_code !== 'number') {
-      throw new CoinMarketCapResponseError({
-        problem: 'bad_shape',
-        httpStatus,
-        endpoint,
-        excerpt: bodyExcerpt(scrub(text)),
-      });
-    }
-    if (status.error_code !== 0 || httpStatus < 200 || httpStatus > 299) {
-      const wait = retryAfterMs(res.headers.get('retry-after'), this.#clock.now());
-      throw new CoinMarketCapApiError({
-        errorCode: status.error_code !== 0 ? status.error_code : httpStatus,
-        errorMessage:
-          typeof status.error_message === 'string' ? scrub(status.error_message) : `HTTP ${httpStatus}`,
-        httpStatus,
-        endpoint,
-        ...(wait === undefined ? {} : { retryAfterMs: wait }),
-      });
-    }
-    if (!('data' in (parsed as object))) {
-      throw new CoinMarketCapResponseError({
-        problem: 'bad_shape',
-        httpStatus,
-        endpoint,
-        excerpt: bodyExcerpt(scrub(text)),
-      });
-    }
-    return { body: parsed as unknown as CmcResponse<T>, bytes };
   }
 }

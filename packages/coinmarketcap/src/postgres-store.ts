@@ -1,25 +1,28 @@
 import { randomUUID } from 'node:crypto';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import {
-  type Column,
   type EventListener,
   emitSafely,
   type Fields,
-  OptionsError,
   type PgClient,
   type PgPool,
   qualifiedName,
-  quoteIdentifier,
   type Schema,
   TributaryError,
   toPostgresDdl,
-  ValidationError,
   withClient,
 } from '@tributary/core';
-import { from as copyFrom } from 'pg-copy-streams';
 import { PostgresStoreError } from './errors.js';
-import { type NormalizedListings, type NormalizeOptions, normalizeListings } from './normalize.js';
+import type { NormalizedListings, NormalizeOptions } from './normalize.js';
+import {
+  checkCredits,
+  checkSource,
+  invalidOption,
+  isListingsPage,
+  normalizePage,
+  type ValidatedPage,
+  validatePage,
+} from './postgres-store-pages.js';
+import { applyStaged, DATA_TABLES, type DataTable, stageRows, stagingName } from './postgres-store-sql.js';
 import { CRYPTO_SCHEMA, CRYPTO_TABLES, type CryptoTableName } from './schemas.js';
 import type { CmcListing, CmcStatus } from './types.js';
 
@@ -94,24 +97,6 @@ export interface LoadResult {
 }
 
 const SOURCE = 'coinmarketcap-postgres';
-// Order matters only for readers of a half-applied transaction, which never exist; parents first anyway.
-const DATA_TABLES = ['platform', 'tag', 'cryptocurrency', 'cryptocurrency_tag', 'quote'] as const;
-type DataTable = (typeof DATA_TABLES)[number];
-// Listings know tags by slug only: a later listing must not erase a name learnt from quotes/latest.
-const KEEP_WHEN_NULL: Partial<Record<DataTable, ReadonlySet<string>>> = {
-  tag: new Set(['name', 'category']),
-};
-// Loading an older snapshot after a newer one must not roll a coin's latest state back.
-const NEWER_ONLY: Partial<Record<DataTable, string>> = { cryptocurrency: 'last_updated' };
-const COPY_CHUNK_CHARS = 64 * 1024;
-
-function invalidOption(message: string, option: string): OptionsError {
-  return new OptionsError(message, { code: 'CMC_STORE_OPTIONS_INVALID', option });
-}
-
-/** Rows of one page, validated, per data table. */
-type ValidatedPage = Record<DataTable, Record<string, unknown>[]>;
-
 /** Where a load stands, for the error that reports its failure. */
 interface LoadProgress {
   connected: boolean;
@@ -302,7 +287,7 @@ export class PostgresStore {
               const rows = page[name];
               if (rows.length === 0) continue;
               progress.table = name;
-              await this.#stage(client, name, rows);
+              await stageRows(client, name, rows);
               staged[name] += rows.length;
               progress.rows += rows.length;
             }
@@ -312,7 +297,10 @@ export class PostgresStore {
           let changed = 0;
           for (const name of DATA_TABLES) {
             progress.table = name;
-            const counts = staged[name] === 0 ? { inserted: 0, updated: 0 } : await this.#apply(client, name);
+            const counts =
+              staged[name] === 0
+                ? { inserted: 0, updated: 0 }
+                : await applyStaged(client, name, this.tableName(name));
             tables[name] = counts;
             changed += counts.inserted + counts.updated;
           }
@@ -394,172 +382,11 @@ export class PostgresStore {
     });
     return wrapped;
   }
-
-  /** COPY rows into a table's staging table. */
-  async #stage(client: PgClient, name: DataTable, rows: readonly Record<string, unknown>[]): Promise<void> {
-    const columns = (CRYPTO_TABLES[name] as Schema<Fields>).columns;
-    const columnList = columns.map((c) => quoteIdentifier(c.name)).join(', ');
-    const copy = client.query(
-      copyFrom(`COPY ${stagingName(name)} (${columnList}) FROM STDIN (FORMAT csv)`) as never,
-    ) as unknown as NodeJS.WritableStream;
-    await pipeline(Readable.from(csvChunks(columns, rows)), copy);
-  }
-
-  /** Upsert a table from its staging table. */
-  async #apply(client: PgClient, name: DataTable): Promise<TableLoadCounts> {
-    const schema = CRYPTO_TABLES[name] as Schema<Fields>;
-    const result = await client.query(upsertSql(name, schema, this.tableName(name), stagingName(name)));
-    const counts = result.rows[0] as { inserted: number; updated: number } | undefined;
-    return { inserted: Number(counts?.inserted ?? 0), updated: Number(counts?.updated ?? 0) };
-  }
 }
-
-function stagingName(name: DataTable): string {
-  return quoteIdentifier(`tributary_staging_${name}`);
-}
-
-function checkSource(source: unknown): string {
-  if (typeof source !== 'string' || source.length === 0) {
-    throw invalidOption('load options.source must be a non-empty string', 'source');
-  }
-  return source;
-}
-
-function checkCredits(credits: unknown): number {
-  if (typeof credits !== 'number' || !Number.isInteger(credits) || credits < 0 || credits > 2 ** 31 - 1) {
-    throw invalidOption('load options.creditsUsed must be a non-negative 32-bit integer', 'creditsUsed');
-  }
-  return credits;
-}
-
-function isListingsPage(page: SnapshotPage): page is Extract<SnapshotPage, { data: readonly CmcListing[] }> {
-  return typeof page === 'object' && page !== null && Array.isArray((page as { data?: unknown }).data);
-}
-
-function normalizePage(
-  page: Extract<SnapshotPage, { data: readonly CmcListing[] }>,
-  options: NormalizeOptions | undefined,
-  number: number,
-): NormalizedListings {
-  try {
-    return normalizeListings(page.data, options);
-  } catch (error) {
-    throw new PostgresStoreError(`page ${number} of the snapshot does not fit the relational model`, {
-      code: 'CMC_LOAD_INVALID',
-      cause: error,
-      context: { page: number },
-    });
-  }
-}
-
 async function closeQuietly(iterator: AsyncIterator<unknown> | Iterator<unknown>): Promise<void> {
   try {
     await iterator.return?.();
   } catch {
     // The load's own failure is the one to report.
   }
-}
-
-/** Validate one page's rows; `page` (1-based) goes into the error's context. */
-function validatePage(rows: NormalizedListings, page: number | undefined): ValidatedPage {
-  const at = page === undefined ? {} : { page };
-  const where = page === undefined ? '' : ` of page ${page}`;
-  if (typeof rows !== 'object' || rows === null) {
-    throw new PostgresStoreError(`load() rows${where} must be an object of arrays per table`, {
-      code: 'CMC_LOAD_INVALID',
-      context: at,
-    });
-  }
-  const out = {} as ValidatedPage;
-  for (const name of DATA_TABLES) {
-    const input = (rows as unknown as Record<string, unknown>)[name];
-    if (!Array.isArray(input)) {
-      throw new PostgresStoreError(`load() rows.${name}${where} must be an array`, {
-        code: 'CMC_LOAD_INVALID',
-        context: { table: name, ...at },
-      });
-    }
-    const schema = CRYPTO_TABLES[name] as Schema<Fields>;
-    out[name] = input.map((row, i) => {
-      const result = schema.validate(row);
-      if (result.ok) return result.value as Record<string, unknown>;
-      throw new PostgresStoreError(`load() rows.${name}[${i}]${where} does not fit the ${name} table`, {
-        code: 'CMC_LOAD_INVALID',
-        cause: new ValidationError(result.issues),
-        context: { table: name, row: i, ...at },
-      });
-    });
-  }
-  return out;
-}
-
-function upsertSql(name: DataTable, schema: Schema<Fields>, target: string, staging: string): string {
-  const key = schema.primaryKey.map((k) => quoteIdentifier(k)).join(', ');
-  const cols = schema.columns.map((c) => quoteIdentifier(c.name));
-  const others = schema.columns.filter((c) => !schema.primaryKey.includes(c.name)).map((c) => c.name);
-  // Several rows of one key in a command make ON CONFLICT DO UPDATE fail: keep one per key.
-  const newer = NEWER_ONLY[name];
-  // A key staged twice (a coin on two pages of a snapshot) keeps its newest version.
-  const order = newer === undefined ? key : `${key}, ${quoteIdentifier(newer)} DESC NULLS LAST`;
-  let sql = `INSERT INTO ${target} AS t (${cols.join(', ')})\n  SELECT DISTINCT ON (${key}) ${cols.join(', ')} FROM ${staging} ORDER BY ${order}\n  ON CONFLICT (${key}) `;
-  if (name === 'quote' || others.length === 0) {
-    sql += 'DO NOTHING';
-  } else {
-    const keep = KEEP_WHEN_NULL[name];
-    const incoming = (column: string) => {
-      const q = quoteIdentifier(column);
-      return keep?.has(column) ? `COALESCE(EXCLUDED.${q}, t.${q})` : `EXCLUDED.${q}`;
-    };
-    const set = others.map((c) => `${quoteIdentifier(c)} = ${incoming(c)}`).join(', ');
-    const current = others.map((c) => `t.${quoteIdentifier(c)}`).join(', ');
-    const next = others.map(incoming).join(', ');
-    sql += `DO UPDATE SET ${set}\n  WHERE ROW(${current}) IS DISTINCT FROM ROW(${next})`;
-    if (newer) sql += ` AND EXCLUDED.${quoteIdentifier(newer)} >= t.${quoteIdentifier(newer)}`;
-  }
-  // xmax = 0 only on a freshly inserted row version: tells inserts from updates.
-  return `WITH changed AS (\n${sql}\n  RETURNING (xmax = 0) AS inserted\n)\nSELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*) FILTER (WHERE NOT inserted)::int AS updated FROM changed`;
-}
-
-/** One value as a CSV field of COPY: unquoted empty is NULL, `""` the empty string. */
-function csvField(column: Column, value: unknown): string {
-  if (value === null || value === undefined) return '';
-  switch (column.def.kind) {
-    case 'string':
-      return `"${(value as string).replace(/"/g, '""')}"`;
-    case 'boolean':
-      return value ? 't' : 'f';
-    case 'timestamp':
-      return (value as Date).toISOString();
-    case 'int32':
-    case 'int64':
-    case 'double':
-    case 'decimal':
-    case 'date':
-      return String(value);
-    default:
-      throw new TributaryError(
-        `column ${column.name}: ${column.def.kind} columns are not loadable by COPY here`,
-        {
-          code: 'CMC_LOAD_INVALID',
-        },
-      );
-  }
-}
-
-function* csvChunks(columns: readonly Column[], rows: readonly Record<string, unknown>[]): Generator<string> {
-  let chunk = '';
-  for (const row of rows) {
-    let line = '';
-    for (let i = 0; i < columns.length; i++) {
-      const column = columns[i] as Column;
-      if (i > 0) line += ',';
-      line += csvField(column, row[column.name]);
-    }
-    chunk += `${line}\n`;
-    if (chunk.length >= COPY_CHUNK_CHARS) {
-      yield chunk;
-      chunk = '';
-    }
-  }
-  if (chunk.length > 0) yield chunk;
 }

@@ -1,0 +1,90 @@
+// What a store's load is given, checked before anything is written: the load options, and each
+// page of rows validated against the relational model.
+import { type Fields, OptionsError, type Schema, ValidationError } from '@tributary/core';
+import { PostgresStoreError } from './errors.js';
+import { type NormalizedListings, type NormalizeOptions, normalizeListings } from './normalize.js';
+import type { SnapshotPage } from './postgres-store.js';
+import { DATA_TABLES, type DataTable } from './postgres-store-sql.js';
+import { CRYPTO_TABLES } from './schemas.js';
+import type { CmcListing } from './types.js';
+
+/** The store's options error: `CMC_STORE_OPTIONS_INVALID`, naming the option. */
+export function invalidOption(message: string, option: string): OptionsError {
+  return new OptionsError(message, { code: 'CMC_STORE_OPTIONS_INVALID', option });
+}
+
+/** Rows of one page, validated, per data table. */
+export type ValidatedPage = Record<DataTable, Record<string, unknown>[]>;
+
+/** A load's `source` label: a non-empty string. */
+export function checkSource(source: unknown): string {
+  if (typeof source !== 'string' || source.length === 0) {
+    throw invalidOption('load options.source must be a non-empty string', 'source');
+  }
+  return source;
+}
+
+/** A load's `creditsUsed`: what a PostgreSQL `integer` holds, from 0. */
+export function checkCredits(credits: unknown): number {
+  if (typeof credits !== 'number' || !Number.isInteger(credits) || credits < 0 || credits > 2 ** 31 - 1) {
+    throw invalidOption('load options.creditsUsed must be a non-negative 32-bit integer', 'creditsUsed');
+  }
+  return credits;
+}
+
+/** A page as the client gives it (`{ data }` of listings), not already normalized rows. */
+export function isListingsPage(
+  page: SnapshotPage,
+): page is Extract<SnapshotPage, { data: readonly CmcListing[] }> {
+  return typeof page === 'object' && page !== null && Array.isArray((page as { data?: unknown }).data);
+}
+
+/** A page of listings as relational rows, or a `CMC_LOAD_INVALID` naming the page. */
+export function normalizePage(
+  page: Extract<SnapshotPage, { data: readonly CmcListing[] }>,
+  options: NormalizeOptions | undefined,
+  number: number,
+): NormalizedListings {
+  try {
+    return normalizeListings(page.data, options);
+  } catch (error) {
+    throw new PostgresStoreError(`page ${number} of the snapshot does not fit the relational model`, {
+      code: 'CMC_LOAD_INVALID',
+      cause: error,
+      context: { page: number },
+    });
+  }
+}
+
+/** Validate one page's rows; `page` (1-based) goes into the error's context. */
+export function validatePage(rows: NormalizedListings, page: number | undefined): ValidatedPage {
+  const at = page === undefined ? {} : { page };
+  const where = page === undefined ? '' : ` of page ${page}`;
+  if (typeof rows !== 'object' || rows === null) {
+    throw new PostgresStoreError(`load() rows${where} must be an object of arrays per table`, {
+      code: 'CMC_LOAD_INVALID',
+      context: at,
+    });
+  }
+  const out = {} as ValidatedPage;
+  for (const name of DATA_TABLES) {
+    const input = (rows as unknown as Record<string, unknown>)[name];
+    if (!Array.isArray(input)) {
+      throw new PostgresStoreError(`load() rows.${name}${where} must be an array`, {
+        code: 'CMC_LOAD_INVALID',
+        context: { table: name, ...at },
+      });
+    }
+    const schema = CRYPTO_TABLES[name] as Schema<Fields>;
+    out[name] = input.map((row, i) => {
+      const result = schema.validate(row);
+      if (result.ok) return result.value as Record<string, unknown>;
+      throw new PostgresStoreError(`load() rows.${name}[${i}]${where} does not fit the ${name} table`, {
+        code: 'CMC_LOAD_INVALID',
+        cause: new ValidationError(result.issues),
+        context: { table: name, row: i, ...at },
+      });
+    });
+  }
+  return out;
+}
