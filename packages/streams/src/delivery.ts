@@ -10,7 +10,6 @@ import {
   withRetry,
 } from '@tributary/core';
 import { createDelivery, type DeliveryFlushed, type DeliveryStats, type Storage } from '@tributary/lake';
-import { integerOption } from './integer-option.js';
 import type { KinesisSource, KinesisSourceRecord } from './kinesis-source.js';
 import { RecordQueue } from './record-queue.js';
 
@@ -233,7 +232,7 @@ function resolveOptions(options: DeliverToLakeOptions): Readonly<ResolvedOptions
     streamName: options.streamName ?? source.streamName,
     prefix: options.prefix,
     errorPrefix: options.errorPrefix,
-    bufferIntervalMs: integerOption(check, 'bufferIntervalMs', options.bufferIntervalMs, 60_000, {
+    bufferIntervalMs: check.integerInRange('bufferIntervalMs', options.bufferIntervalMs, 60_000, {
       min: 0,
       max: MAX_TIMER_MS,
     }),

@@ -1,7 +1,6 @@
 import type { CreateDeliveryStreamCommandInput } from '@aws-sdk/client-firehose';
 import { OptionsError, optionChecks } from '@tributary/core';
 import { FirehosePrefixError, resolveFirehosePrefixes } from '@tributary/lake';
-import { integerOption } from './integer-option.js';
 
 /** CloudWatch logging of a Firehose stream's delivery errors. */
 export interface FirehoseLogging {
@@ -163,11 +162,11 @@ export function createDeliveryStreamInput(
 
   const { prefix, errorPrefix } = prefixesOf(options.prefix, options.errorPrefix);
 
-  const interval = integerOption(check, 'bufferIntervalSeconds', options.bufferIntervalSeconds, 60, {
+  const interval = check.integerInRange('bufferIntervalSeconds', options.bufferIntervalSeconds, 60, {
     min: 0,
     max: 900,
   });
-  const size = integerOption(check, 'bufferSizeMiB', options.bufferSizeMiB, 5, { min: 1, max: 128 });
+  const size = check.integerInRange('bufferSizeMiB', options.bufferSizeMiB, 5, { min: 1, max: 128 });
   const compression = check.oneOf('compression', options.compression ?? 'UNCOMPRESSED', [
     'GZIP',
     'UNCOMPRESSED',

@@ -7,7 +7,6 @@ import {
   systemClock,
 } from '@tributary/core';
 import { type CheckpointStore, MemoryCheckpointStore } from './checkpoints.js';
-import { integerOption } from './integer-option.js';
 
 /** Where a shard that has no checkpoint is first read from. */
 export type StartingPosition = 'TRIM_HORIZON' | 'LATEST' | { at: Date };
@@ -125,7 +124,7 @@ export function resolveSourceOptions(options: KinesisSourceOptions): ResolvedSou
     throw check.invalid('stopWhenIdle', options.stopWhenIdle, 'a boolean');
   }
   const integer = (option: IntegerOption, fallback: number, min: number, max: number): number =>
-    integerOption(check, option, options[option], fallback, { min, max });
+    check.integerInRange(option, options[option], fallback, { min, max });
   return Object.freeze({
     client,
     streamName,
