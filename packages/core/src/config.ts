@@ -1,53 +1,18 @@
 import { resolve } from 'node:path';
-import { inspect } from 'node:util';
+import {
+  BUCKET_RULE,
+  dedupeProblems,
+  type Env,
+  EnvReader,
+  got,
+  isBucketName,
+  throwProblems,
+  urlHint,
+} from './env-reader.js';
 import { ConfigError, OptionsError } from './errors.js';
+import { REDACTED, Secret } from './secret.js';
 
-const REDACTED = '[redacted]';
-
-/**
- * A string that must not leak: an API key, a connection URL with a password.
- * Every way a value is usually turned into text (`String`, template strings, `JSON.stringify`,
- * `console.log`, `util.inspect`) prints `[redacted]`; only `reveal()` returns the value.
- *
- * @example
- * ```ts
- * const key = new Secret(process.env.CMC_API_KEY ?? '');
- * console.log(`using ${key}`); // using [redacted]
- * await fetch('https://pro-api.coinmarketcap.com/v1/key/info', { headers: { 'X-CMC_PRO_API_KEY': key.reveal() } });
- * ```
- */
-export class Secret {
-  // A private field, unlike a property, is invisible to Object.keys, spread, structuredClone and inspect.
-  readonly #value: string;
-
-  constructor(value: string) {
-    if (typeof value !== 'string') {
-      throw new ConfigError(`Secret value must be a string (got ${typeof value})`);
-    }
-    this.#value = value;
-  }
-
-  /** The secret itself. Call it only where the value leaves for its destination. */
-  reveal(): string {
-    return this.#value;
-  }
-
-  toString(): string {
-    return REDACTED;
-  }
-
-  toJSON(): string {
-    return REDACTED;
-  }
-
-  [Symbol.toPrimitive](): string {
-    return REDACTED;
-  }
-
-  [inspect.custom](): string {
-    return REDACTED;
-  }
-}
+export { Secret };
 
 /** Where tributary runs: `local` (folders, embedded servers) or `aws` (the real services). */
 export type Mode = 'local' | 'aws';
@@ -121,13 +86,6 @@ export interface LoadConfigOptions {
   cwd?: string;
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
-
-interface Problem {
-  variable: string;
-  message: string;
-}
-
 const ENDPOINT_VARIABLES = {
   s3: 'AWS_ENDPOINT_URL_S3',
   kinesis: 'AWS_ENDPOINT_URL_KINESIS',
@@ -145,108 +103,6 @@ const ZONE_VARIABLES: Record<Zone, string> = {
 };
 
 const AWS_CREDENTIALS = 'they come from the AWS credential chain';
-const TRUE_WORDS = new Set(['true', '1', 'yes']);
-const FALSE_WORDS = new Set(['false', '0', 'no']);
-const BUCKET_RULE =
-  '3–63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit';
-
-/** Collects every problem so one run reports all of them, not one per attempt. */
-class EnvReader {
-  readonly problems: Problem[] = [];
-
-  constructor(private readonly env: Env) {}
-
-  /** Trimmed value; empty and blank strings count as unset, as most shells and .env files intend. */
-  get(name: string): string | undefined {
-    const raw = this.env[name];
-    if (typeof raw !== 'string') return undefined;
-    const value = raw.trim();
-    return value === '' ? undefined : value;
-  }
-
-  fail(variable: string, message: string): undefined {
-    this.problems.push({ variable, message });
-    return undefined;
-  }
-
-  bool(name: string, fallback: boolean): boolean {
-    const value = this.get(name);
-    if (value === undefined) return fallback;
-    const word = value.toLowerCase();
-    if (TRUE_WORDS.has(word)) return true;
-    if (FALSE_WORDS.has(word)) return false;
-    this.fail(name, `${name} must be true, false, 1, 0, yes or no ${got(value)}`);
-    return fallback;
-  }
-
-  /**
-   * An http(s) URL with no credentials, query string or fragment (where tokens hide; clients
-   * append paths to it). Messages show the scheme and host at most.
-   */
-  httpUrl(name: string, value: string, credentialsFrom: string): string | undefined {
-    const url = parseUrl(value);
-    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.host === '') {
-      return this.fail(name, `${name} must be an http:// or https:// URL ${urlHint(value)}`);
-    }
-    if (url.username !== '' || url.password !== '') {
-      return this.fail(
-        name,
-        `${name} must not carry credentials (user:password@): ${credentialsFrom} ${urlHint(value)}`,
-      );
-    }
-    if (value.includes('?') || value.includes('#')) {
-      return this.fail(
-        name,
-        `${name} must have no query string or fragment: ${credentialsFrom} ${urlHint(value)}`,
-      );
-    }
-    return value;
-  }
-
-  /** Validates `s3://bucket[/prefix]` and returns it without a trailing slash. */
-  s3Url(name: string, value: string): string | undefined {
-    const url = parseUrl(value);
-    if (url !== undefined && (url.username !== '' || url.password !== '')) {
-      return this.fail(
-        name,
-        `${name} must not carry credentials (user:password@): they come from the AWS credential chain ${urlHint(value)}`,
-      );
-    }
-    const match = /^s3:\/\/([^/]*)(?:\/(.*))?$/.exec(value);
-    if (!match) return this.fail(name, `${name} must be an s3://bucket[/prefix] URL ${urlHint(value)}`);
-    const bucket = match[1] ?? '';
-    if (!isBucketName(bucket)) {
-      return this.fail(name, `${name} must name a valid S3 bucket (${BUCKET_RULE}) ${urlHint(value)}`);
-    }
-    const prefix = (match[2] ?? '').replace(/^\/+|\/+$/g, '');
-    return prefix === '' ? `s3://${bucket}` : `s3://${bucket}/${prefix}`;
-  }
-
-  /** Connection URLs carry passwords: the value never appears in a message or a cause. */
-  postgresUrl(name: string): Secret | undefined {
-    const value = this.get(name);
-    if (value === undefined) return undefined;
-    const url = parseUrl(value);
-    if (url === undefined || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')) {
-      return this.fail(
-        name,
-        `${name} must be a postgres:// or postgresql:// URL (value not shown: it may contain a password)`,
-      );
-    }
-    return new Secret(value);
-  }
-
-  matching(name: string, fallback: string, pattern: RegExp, rule: string): string {
-    const value = this.get(name);
-    if (value === undefined) return fallback;
-    if (!pattern.test(value)) {
-      this.fail(name, `${name} must be ${rule} ${got(value)}`);
-      return fallback;
-    }
-    return value;
-  }
-}
-
 /**
  * Reads tributary's configuration from the environment, validates every value and returns
  * it deeply frozen. Empty strings count as unset. Throws a {@link ConfigError} naming the
@@ -505,69 +361,6 @@ function readCoinMarketCap(reader: EnvReader): TributaryConfig['coinmarketcap'] 
     baseUrl: base?.replace(/\/+$/, ''),
     sandbox,
   };
-}
-
-function throwProblems(problems: readonly Problem[]): void {
-  const [first] = problems;
-  if (first === undefined) return;
-  if (problems.length === 1) throw new ConfigError(first.message, { variable: first.variable });
-  throw new ConfigError(
-    `${problems.length} configuration problems: ${problems.map((p) => p.message).join('; ')}`,
-    {
-      variable: first.variable,
-      variables: problems.map((p) => p.variable),
-    },
-  );
-}
-
-function dedupeProblems(problems: Problem[]): void {
-  const seen = new Set<string>();
-  const unique = problems.filter((p) => {
-    const key = `${p.variable}\0${p.message}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-  problems.splice(0, problems.length, ...unique);
-}
-
-function isBucketName(name: string): boolean {
-  return (
-    name.length >= 3 &&
-    name.length <= 63 &&
-    /^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name) &&
-    !name.includes('..') &&
-    !/^\d+\.\d+\.\d+\.\d+$/.test(name)
-  );
-}
-
-function parseUrl(value: string): URL | undefined {
-  try {
-    return new URL(value);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The offending value for a message, quoted and cut short. Only for values that cannot carry a
- * secret (a mode, a region, a number); URL-valued settings use {@link urlHint}.
- */
-function got(value: string): string {
-  const excerpt = value.length > 80 ? `${value.slice(0, 80)}…` : value;
-  return `(got ${JSON.stringify(excerpt)})`;
-}
-
-/**
- * What a message may show of a URL-valued setting: its scheme and host, never the userinfo,
- * path, query or fragment, any of which can hold a credential. Text that does not start with
- * `scheme://` is not shown at all (in `key:secret@host` the "scheme" would be the key).
- */
-function urlHint(value: string): string {
-  const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? parseUrl(value) : undefined;
-  if (url === undefined) return '(value not shown: it is not a URL)';
-  const host = url.host === '' ? '' : `, host ${JSON.stringify(url.host)}`;
-  return `(got scheme ${JSON.stringify(url.protocol)}${host}; the rest not shown)`;
 }
 
 /** A JSON-safe copy in which every secret is `[redacted]` and unset fields are left out. */
