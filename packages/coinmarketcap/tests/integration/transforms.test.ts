@@ -5,9 +5,6 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateFixtures } from '../../fixtures/generate.js';
 import { coinDailySchema, marketDailySchema } from '../../src/curated-schemas.js';
-import { exportTables, installChangeCapture } from '../../src/dms-export.js';
-import { normalizeListings } from '../../src/normalize.js';
-import { PostgresStore } from '../../src/postgres-store.js';
 import { cryptocurrencySchema, quoteSchema } from '../../src/schemas.js';
 import {
   COIN_DAILY_TABLE,
@@ -17,6 +14,7 @@ import {
   PROCESSED_CRYPTOCURRENCY_TABLE,
   PROCESSED_QUOTE_TABLE,
 } from '../../src/transforms.js';
+import { collect, exportThreeDays } from '../fixtures/transform-inputs.js';
 
 const COINS = 40;
 const SCHEMA = 'transforms';
@@ -30,37 +28,13 @@ const curated = new MemoryStorage();
 beforeAll(async () => {
   server = await startPostgres();
   pool = new pg.Pool({ connectionString: server.url, max: 4 });
-  const store = new PostgresStore({ pool, schema: SCHEMA });
-  await store.init();
-  await installChangeCapture(pool, SCHEMA);
-  let n = 0;
-  const now = () => new Date(Date.UTC(2026, 10, 23, 10, 0, 0, n++));
-  await store.load(normalizeListings(fixtures.listings(0, ['USD'])), { source: 'fixtures' });
-  await exportTables({ pool, storage: raw, schema: SCHEMA, mode: 'full', now });
-  await store.load(normalizeListings(fixtures.listings(1, ['USD'])), { source: 'fixtures' });
-  // A second snapshot on day 1 (snapshot 2's figures at noon), so open, high, low and close differ.
-  const noon = new Date(Date.parse(fixtures.snapshotTime(1)) + 12 * 3_600_000).toISOString();
-  const midday = fixtures.listings(2, ['USD']).map((l) => ({
-    ...l,
-    last_updated: noon,
-    quote: Object.fromEntries(Object.entries(l.quote).map(([k, q]) => [k, { ...q, last_updated: noon }])),
-  }));
-  await store.load(normalizeListings(midday), { source: 'fixtures' });
-  await exportTables({ pool, storage: raw, schema: SCHEMA, mode: 'cdc', now });
-  await store.load(normalizeListings(fixtures.listings(2, ['USD'])), { source: 'fixtures' });
-  await exportTables({ pool, storage: raw, schema: SCHEMA, mode: 'cdc', now });
+  await exportThreeDays({ pool, schema: SCHEMA, raw, fixtures });
 }, 60_000);
 
 afterAll(async () => {
   await pool?.end();
   await server?.stop();
 });
-
-async function collect<T>(rows: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const row of rows) out.push(row);
-  return out;
-}
 
 // The last snapshot of each coin on each UTC day.
 const CLOSING = `WITH closing AS (

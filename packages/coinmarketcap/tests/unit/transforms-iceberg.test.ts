@@ -16,30 +16,7 @@ import {
   MARKET_DAILY_TABLE,
   PROCESSED_QUOTE_TABLE,
 } from '../../src/transforms.js';
-
-function quote(id: number, at: string, price: string, marketCap: string) {
-  return {
-    cryptocurrency_id: id,
-    convert: 'USD',
-    last_updated: new Date(at),
-    price,
-    volume_24h: '1',
-    volume_change_24h: null,
-    percent_change_1h: null,
-    percent_change_24h: null,
-    percent_change_7d: null,
-    percent_change_30d: null,
-    market_cap: marketCap,
-    market_cap_dominance: '50',
-    fully_diluted_market_cap: null,
-  };
-}
-
-async function collect<T>(rows: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const row of rows) out.push(row);
-  return out;
-}
+import { collect, quoteRow } from '../fixtures/transform-inputs.js';
 
 const invalidOption = (option: string, owner = '') => ({
   name: 'OptionsError',
@@ -120,11 +97,11 @@ describe('crypto transforms on Iceberg', () => {
       const curated = new MemoryStorage('curated');
       const quotes = await writeDataset(
         [
-          quote(1, '2026-01-01T00:00:00Z', '100', '1000'),
-          quote(1, '2026-01-01T18:00:00Z', '90', '900'),
-          quote(2, '2026-01-01T18:00:00Z', '5', '500'),
-          quote(1, '2026-01-02T00:00:00Z', '1', '1'),
-          quote(2, '2026-01-02T00:00:00Z', '2', '2'),
+          quoteRow(1, '2026-01-01T00:00:00Z', '100', '1000'),
+          quoteRow(1, '2026-01-01T18:00:00Z', '90', '900'),
+          quoteRow(2, '2026-01-01T18:00:00Z', '5', '500'),
+          quoteRow(1, '2026-01-02T00:00:00Z', '1', '1'),
+          quoteRow(2, '2026-01-02T00:00:00Z', '2', '2'),
         ],
         {
           storage: processed,

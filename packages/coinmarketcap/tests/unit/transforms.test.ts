@@ -10,30 +10,10 @@ import {
   MARKET_DAILY_TABLE,
   PROCESSED_QUOTE_TABLE,
 } from '../../src/transforms.js';
+import { collect, quoteRow } from '../fixtures/transform-inputs.js';
 
-function quote(id: number, at: string, price: string, marketCap: string, convert = 'USD') {
-  return {
-    cryptocurrency_id: id,
-    convert,
-    last_updated: new Date(at),
-    price,
-    volume_24h: '1.000000000000000001',
-    volume_change_24h: null,
-    percent_change_1h: null,
-    percent_change_24h: null,
-    percent_change_7d: null,
-    percent_change_30d: null,
-    market_cap: marketCap,
-    market_cap_dominance: '50',
-    fully_diluted_market_cap: null,
-  };
-}
-
-async function collect<T>(rows: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const row of rows) out.push(row);
-  return out;
-}
+/** A volume with 19 significant digits: decimals must survive exactly. */
+const VOLUME = '1.000000000000000001';
 
 describe('crypto transforms', () => {
   describe('options', () => {
@@ -74,14 +54,24 @@ describe('crypto transforms', () => {
       const curated = new MemoryStorage();
       await writeDataset(
         [
-          quote(1, '2026-01-01T00:00:00Z', '100.000000000000000001', '900000000000000000.000000000000000001'),
-          quote(1, '2026-01-01T12:00:00Z', '120', '900000000000000000.000000000000000002'),
-          quote(1, '2026-01-01T18:00:00Z', '90.5', '900000000000000000.000000000000000003'),
-          quote(2, '2026-01-01T00:00:00Z', '10', '1000'),
-          quote(2, '2026-01-01T18:00:00Z', '5', '500'),
-          quote(2, '2026-01-01T18:00:00Z', '999', '999', 'EUR'),
-          quote(1, '2026-01-02T00:00:00Z', '1', '1'),
-          quote(2, '2026-01-02T00:00:00Z', '2', '2'),
+          quoteRow(
+            1,
+            '2026-01-01T00:00:00Z',
+            '100.000000000000000001',
+            '900000000000000000.000000000000000001',
+            { volume24h: VOLUME },
+          ),
+          quoteRow(1, '2026-01-01T12:00:00Z', '120', '900000000000000000.000000000000000002', {
+            volume24h: VOLUME,
+          }),
+          quoteRow(1, '2026-01-01T18:00:00Z', '90.5', '900000000000000000.000000000000000003', {
+            volume24h: VOLUME,
+          }),
+          quoteRow(2, '2026-01-01T00:00:00Z', '10', '1000', { volume24h: VOLUME }),
+          quoteRow(2, '2026-01-01T18:00:00Z', '5', '500', { volume24h: VOLUME }),
+          quoteRow(2, '2026-01-01T18:00:00Z', '999', '999', { convert: 'EUR', volume24h: VOLUME }),
+          quoteRow(1, '2026-01-02T00:00:00Z', '1', '1', { volume24h: VOLUME }),
+          quoteRow(2, '2026-01-02T00:00:00Z', '2', '2', { volume24h: VOLUME }),
         ],
         {
           storage: processed,
