@@ -329,6 +329,19 @@ async function processDay(
 
   // Pass 1: every line of the window; this day's errors are streamed to the errors table, and
   // each of this day's ids gets its kept occurrence.
+  /** A line of this day's files that is no record: counted as read and invalid. */
+  const errorRow = (
+    key: string,
+    line: number,
+    code: SensorErrorRow['code'],
+    reason: string,
+    rawLine: SensorErrorRow['raw'],
+  ): SensorErrorRow => {
+    read++;
+    invalid++;
+    return { dt: day, key, line, code, reason, raw: rawLine };
+  };
+
   async function* errorsOfDay(): AsyncGenerator<SensorErrorRow> {
     let ordinal = 0;
     for (const file of files) {
@@ -339,33 +352,13 @@ async function processDay(
       for await (const line of readLines(raw, file.key)) {
         lineNumber++;
         if (typeof line !== 'string') {
-          if (!ownsErrors) continue;
-          read++;
-          invalid++;
-          yield {
-            dt: day,
-            key: file.key,
-            line: lineNumber,
-            code: 'INVALID_UTF8',
-            reason: line.reason,
-            raw: line.raw,
-          };
+          if (ownsErrors) yield errorRow(file.key, lineNumber, 'INVALID_UTF8', line.reason, line.raw);
           continue;
         }
         if (line.trim() === '') continue;
         const parsed = parseLine(line);
         if (!parsed.ok) {
-          if (!ownsErrors) continue;
-          read++;
-          invalid++;
-          yield {
-            dt: day,
-            key: file.key,
-            line: lineNumber,
-            code: parsed.code,
-            reason: parsed.reason,
-            raw: line,
-          };
+          if (ownsErrors) yield errorRow(file.key, lineNumber, parsed.code, parsed.reason, line);
           continue;
         }
         const time = parsed.record.timestamp.getTime();
