@@ -213,8 +213,3 @@ export async function resolveSource(source: LakeSource): Promise<ResolvedSource>
     files: files.filter((f) => formatOfKey(f.key) !== undefined && matches(parsePartitions(f.key))),
   };
 }
-
-/** The committed data files of the source that the load reads (the same ones `readDataset` reads). */
-export async function sourceFiles(source: LakeSource): Promise<DatasetFile[]> {
-  return (await resolveSource(source)).files;
-}
