@@ -1,5 +1,5 @@
 import { defineSchema, type Fields, type Schema } from '@tributary/core';
-import { checkPartitionName, type PartitionSpec, partitionPath, partitionValuesOf } from './partitions.js';
+import { checkPartitionName, type PartitionSpec, partitionPathOf } from './partitions.js';
 
 // Where a hive table's records go: the partition folder each record is written under, and what of
 // the record its file holds. Field partitions (byField) live in the folder names, not in the files.
@@ -37,8 +37,7 @@ export function hivePlacement<F extends Fields>(
 ): HivePlacement<F> {
   for (const spec of partitionBy) checkPartitionName(spec.name);
   const fieldPartitions = fieldPartitionsOf(partitionBy);
-  const partitionOf = (record: Record<string, unknown>) =>
-    partitionPath(partitionValuesOf(partitionBy, record));
+  const partitionOf = partitionPathOf(partitionBy);
   if (fieldPartitions.length === 0) return { fileSchema: schema, fieldPartitions, partitionOf };
   const inPaths = new Set(fieldPartitions.map((p) => p.field));
   return {

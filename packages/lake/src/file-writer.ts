@@ -109,40 +109,70 @@ export async function writeFiles(
     open.delete(partition);
     plan.closed(file, partition, stats);
   };
+  const one = async (input: unknown): Promise<void> => {
+    const pending = accept(input);
+    if (pending) await pending;
+  };
+  // One record: undefined when it was buffered (or refused) and nothing needs waiting for.
+  const accept = (input: unknown): Promise<void> | undefined => {
+    const result = plan.schema.validate(input);
+    if (!result.ok) {
+      plan.refuse(input, result.issues);
+      return undefined;
+    }
+    const record = result.value as Record<string, unknown>;
+    let partition: string;
+    try {
+      partition = plan.partitionOf(record);
+    } catch (err) {
+      // A value that would not read back unchanged refuses its record, not the write.
+      if (!(err instanceof PartitionError)) throw err;
+      plan.refuse(input, [partitionIssue(err, record)]);
+      return undefined;
+    }
+    const file = open.get(partition);
+    if (!file) return openAndWrite(partition, record);
+    return written(
+      partition,
+      file,
+      file.writer.append ? file.writer.append(project(record)) : file.writer.write(project(record)),
+    );
+  };
+  const project = plan.project ?? ((record: Record<string, unknown>) => record);
+  const openAndWrite = async (partition: string, record: Record<string, unknown>) => {
+    if (open.size >= plan.maxOpenFiles) {
+      // Close the file that has been open longest: memory stays bounded by maxOpenFiles writers.
+      const [oldest, oldestFile] = open.entries().next().value as [string, StagedFile];
+      await close(oldest, oldestFile);
+    }
+    const index = counts.get(partition) ?? 0;
+    counts.set(partition, index + 1);
+    const file = plan.open(partition, index);
+    open.set(partition, file);
+    await written(partition, file, file.writer.write(project(record)));
+  };
+  // After a record went into `file`: count it, and close the file once it is full.
+  const written = (
+    partition: string,
+    file: StagedFile,
+    pending: Promise<void> | undefined,
+  ): Promise<void> | undefined => {
+    if (pending) return pending.then(() => written(partition, file, undefined));
+    rows++;
+    if (file.writer.rows >= plan.maxRowsPerFile || file.writer.estimatedBytes >= plan.targetFileBytes) {
+      return close(partition, file);
+    }
+    return undefined;
+  };
   try {
-    for await (const input of records) {
-      const result = plan.schema.validate(input);
-      if (!result.ok) {
-        plan.refuse(input, result.issues);
-        continue;
+    if (isSyncIterable(records)) {
+      // A synchronous source is read synchronously: a promise per record only when one must wait.
+      for (const input of records) {
+        const pending = accept(input);
+        if (pending) await pending;
       }
-      const record = result.value as Record<string, unknown>;
-      let partition: string;
-      try {
-        partition = plan.partitionOf(record);
-      } catch (err) {
-        // A value that would not read back unchanged refuses its record, not the write.
-        if (!(err instanceof PartitionError)) throw err;
-        plan.refuse(input, [partitionIssue(err, record)]);
-        continue;
-      }
-      let file = open.get(partition);
-      if (!file) {
-        if (open.size >= plan.maxOpenFiles) {
-          // Close the file that has been open longest: memory stays bounded by maxOpenFiles writers.
-          const [oldest, oldestFile] = open.entries().next().value as [string, StagedFile];
-          await close(oldest, oldestFile);
-        }
-        const index = counts.get(partition) ?? 0;
-        counts.set(partition, index + 1);
-        file = plan.open(partition, index);
-        open.set(partition, file);
-      }
-      await file.writer.write(plan.project ? plan.project(record) : record);
-      rows++;
-      if (file.writer.rows >= plan.maxRowsPerFile || file.writer.estimatedBytes >= plan.targetFileBytes) {
-        await close(partition, file);
-      }
+    } else {
+      for await (const input of records) await one(input);
     }
     for (const [partition, file] of [...open]) await close(partition, file);
   } catch (err) {
@@ -150,6 +180,13 @@ export async function writeFiles(
     throw err;
   }
   return rows;
+}
+
+function isSyncIterable(value: AsyncIterable<unknown> | Iterable<unknown>): value is Iterable<unknown> {
+  return (
+    typeof (value as Iterable<unknown>)[Symbol.iterator] === 'function' &&
+    typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function'
+  );
 }
 
 /** The `flush` event of a file a table write completed. */

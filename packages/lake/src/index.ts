@@ -152,6 +152,7 @@ export {
   HIVE_DEFAULT_PARTITION,
   parsePartitions,
   partitionPath,
+  partitionPathOf,
   unescapePartitionValue,
 } from './partitions.js';
 export type { Body, GetOptions, ListOptions, ObjectInfo, PutOptions, Storage } from './storage.js';

@@ -186,11 +186,14 @@ function utcTimeOf(record: Record<string, unknown>, field: string): Date {
  */
 export function byDay(field: string, name = 'dt'): PartitionSpec[] {
   return [
-    {
-      name,
-      value: (record) => utcTimeOf(record, field).toISOString().slice(0, 10),
-      transform: { kind: 'day', source: field },
-    },
+    timeSpec(
+      {
+        name,
+        value: (record) => utcTimeOf(record, field).toISOString().slice(0, 10),
+        transform: { kind: 'day', source: field },
+      },
+      DAY_MS,
+    ),
   ];
 }
 
@@ -206,7 +209,68 @@ export function byDay(field: string, name = 'dt'): PartitionSpec[] {
 export function byHour(field: string): PartitionSpec[] {
   const transform = { kind: 'hour', source: field } as const;
   return [
-    { ...(byDay(field)[0] as PartitionSpec), transform },
-    { name: 'hour', value: (record) => utcTimeOf(record, field).toISOString().slice(11, 13), transform },
+    timeSpec({ ...(byDay(field)[0] as PartitionSpec), transform }, HOUR_MS),
+    timeSpec(
+      { name: 'hour', value: (record) => utcTimeOf(record, field).toISOString().slice(11, 13), transform },
+      HOUR_MS,
+    ),
   ];
+}
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+/**
+ * The specs `byDay` and `byHour` made, with the span of time that has one value of theirs: a
+ * record's value is then a function of `floor(time / span)` of the source field alone.
+ */
+const TIME_SPANS = new WeakMap<PartitionSpec, number>();
+
+function timeSpec(spec: PartitionSpec, spanMs: number): PartitionSpec {
+  TIME_SPANS.set(spec, spanMs);
+  return spec;
+}
+
+/** Distinct partitions whose paths a {@link partitionPathOf} function keeps. */
+const MAX_CACHED_PATHS = 100_000;
+
+/**
+ * The partition path of a record (as `partitionPath(partitionValuesOf(specs, record))`), computed
+ * once per partition where that is safe: when every spec is one of `byDay`'s or `byHour`'s on the
+ * same field, a record's path depends only on which hour (or day) its time falls in, so the path
+ * is kept per hour number and a record costs one `getTime()` and one map lookup. Other specs are
+ * evaluated for every record. Errors are the same as `partitionPath`'s.
+ *
+ * @example
+ * ```ts
+ * const pathOf = partitionPathOf(byHour('timestamp'));
+ * pathOf({ timestamp: new Date('2026-11-23T10:15:00Z') }); // 'dt=2026-11-23/hour=10/'
+ * ```
+ */
+export function partitionPathOf(
+  specs: readonly PartitionSpec[],
+): (record: Record<string, unknown>) => string {
+  for (const spec of specs) checkPartitionName(spec.name);
+  if (specs.length === 0) return () => '';
+  const uncached = (record: Record<string, unknown>) => partitionPath(partitionValuesOf(specs, record));
+  const source = specs[0]?.transform?.source;
+  let span = 0;
+  for (const spec of specs) {
+    const spanMs = TIME_SPANS.get(spec);
+    if (spanMs === undefined || spec.transform?.source !== source) return uncached;
+    span = span === 0 ? spanMs : Math.min(span, spanMs);
+  }
+  const field = source as string;
+  const paths = new Map<number, string>();
+  return (record) => {
+    const value = record[field];
+    // Not a Date, or an invalid one: the specs themselves throw their errors.
+    if (!(value instanceof Date)) return uncached(record);
+    const unit = Math.floor(value.getTime() / span);
+    let path = paths.get(unit);
+    if (path === undefined) {
+      path = uncached(record);
+      if (paths.size < MAX_CACHED_PATHS) paths.set(unit, path);
+    }
+    return path;
+  };
 }

@@ -45,6 +45,12 @@ export interface ColumnStats {
 export interface RecordWriter<R = Record<string, unknown>> {
   /** Add a record (already valid for the schema). Waits when the sink needs to drain. */
   write(record: R): Promise<void>;
+  /**
+   * `write` without a promise for the records that need no wait: returns `undefined` when the
+   * record is buffered, or the promise to wait for (a row group being written). Optional; a
+   * writer of many small records implements it so that a caller's loop stays synchronous.
+   */
+  append?(record: R): Promise<void> | undefined;
   /** Write what is buffered and the file's trailer; ends the sink. */
   close(): Promise<FileStats>;
   /** Rows accepted so far. */

@@ -80,7 +80,7 @@ const formats = ['ndjson', 'csv', 'parquet'] as const;
 describe('writeDataset', () => {
   describe.each(storages)('failing input or writer (%s storage)', (_name, makeStorage) => {
     it.each(formats)(
-      'rejects promptly with the cause when the input throws after a record (%s), leaving nothing staged',
+      'rejects promptly with the cause when the input (async or sync) throws after a record (%s), leaving nothing staged',
       async (format) => {
         const storage = makeStorage();
         await writeDataset(readings(2, 'old'), { storage, table: 't', schema: reading, format });
@@ -88,24 +88,31 @@ describe('writeDataset', () => {
           yield* readings(3);
           throw new Error('the source broke');
         }
+        // A synchronous source is read synchronously: it must fail the same way.
+        function* syncInput() {
+          yield* readings(3);
+          throw new Error('the source broke');
+        }
 
-        const failure = await settlesWithin(
-          writeDataset(input(), {
-            storage,
-            table: 't',
-            schema: reading,
-            partitionBy: byHour('timestamp'),
-            format,
-          }),
-        ).catch((err: unknown) => err);
+        for (const source of [input(), syncInput()]) {
+          const failure = await settlesWithin(
+            writeDataset(source, {
+              storage,
+              table: 't',
+              schema: reading,
+              partitionBy: byHour('timestamp'),
+              format,
+            }),
+          ).catch((err: unknown) => err);
 
-        expect(failure).toBeInstanceOf(TributaryError);
-        expect((failure as TributaryError).message).toContain('the source broke');
-        expect(((failure as TributaryError).cause as Error).message).toBe('the source broke');
-        expect(await keys(storage, '_tributary/t/_staging/')).toEqual([]);
-        expect(
-          (await collect(readDataset({ storage, table: 't', schema: reading }))).map((r) => r.id).sort(),
-        ).toEqual(['old0', 'old1']);
+          expect(failure).toBeInstanceOf(TributaryError);
+          expect((failure as TributaryError).message).toContain('the source broke');
+          expect(((failure as TributaryError).cause as Error).message).toBe('the source broke');
+          expect(await keys(storage, '_tributary/t/_staging/')).toEqual([]);
+          expect(
+            (await collect(readDataset({ storage, table: 't', schema: reading }))).map((r) => r.id).sort(),
+          ).toEqual(['old0', 'old1']);
+        }
       },
     );
 

@@ -120,6 +120,10 @@ export class ParquetRecordWriter<R> implements RecordWriter<R> {
   }
 
   async write(record: R): Promise<void> {
+    await this.append(record);
+  }
+
+  append(record: R): Promise<void> | undefined {
     if (this.#error) throw this.#error;
     if (this.#closing) {
       throw new ParquetError('write() after close()', { code: 'PARQUET_WRITER_CLOSED' });
@@ -137,7 +141,7 @@ export class ParquetRecordWriter<R> implements RecordWriter<R> {
     }
     this.rows++;
     this.#groupRows++;
-    if (this.#bufferedBytes() >= this.#config.rowGroupBytes) await this.#flushRowGroup();
+    return this.#bufferedBytes() >= this.#config.rowGroupBytes ? this.#flushRowGroup() : undefined;
   }
 
   /** Detach the buffered rows and queue their encoding after any row group still being written. */
