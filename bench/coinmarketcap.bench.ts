@@ -476,7 +476,7 @@ export function summarize(outcomes: Outcome[]) {
     const rest = times.slice(1).sort((a, b) => a - b);
     const median = rest[Math.floor(rest.length / 2)] ?? Number.NaN;
     notes.push(
-      `${o.step.label}: the first snapshot took ${times[0]?.toFixed(2)} s (creating its tables when they are its own), the median of the others ${median.toFixed(2)} s, the slowest ${rest.at(-1)?.toFixed(2)} s.`,
+      `${o.step.label}: the first snapshot took ${times[0]?.toFixed(2)} s (dlt creates its tables in it), the median of the others ${median.toFixed(2)} s, the slowest ${rest.at(-1)?.toFixed(2)} s.`,
     );
   }
   const versions = outcomes.flatMap((o) => (o.result?.versions ? [o.result.versions] : []));
