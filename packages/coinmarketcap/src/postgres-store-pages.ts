@@ -1,10 +1,10 @@
 // What a store's load is given, checked before anything is written: the load options, and each
-// page of rows validated against the relational model.
+// page of rows validated against the relational model and turned into CSV for COPY.
 import { type Fields, OptionsError, type Schema, ValidationError } from '@tributary/core';
 import { PostgresStoreError } from './errors.js';
 import { type NormalizedListings, type NormalizeOptions, normalizeListings } from './normalize.js';
 import type { SnapshotPage } from './postgres-store.js';
-import { DATA_TABLES, type DataTable } from './postgres-store-sql.js';
+import { CsvChunks, type CsvRows, csvEncoder, DATA_TABLES, type DataTable } from './postgres-store-sql.js';
 import { CRYPTO_TABLES } from './schemas.js';
 import type { CmcListing } from './types.js';
 
@@ -13,8 +13,8 @@ export function invalidOption(message: string, option: string): OptionsError {
   return new OptionsError(message, { code: 'CMC_STORE_OPTIONS_INVALID', option });
 }
 
-/** Rows of one page, validated, per data table. */
-export type ValidatedPage = Record<DataTable, Record<string, unknown>[]>;
+/** Rows of one page, validated, as CSV per data table. */
+export type ValidatedPage = Record<DataTable, CsvRows>;
 
 /** A load's `source` label: a non-empty string. */
 export function checkSource(source: unknown): string {
@@ -76,15 +76,27 @@ export function validatePage(rows: NormalizedListings, page: number | undefined)
       });
     }
     const schema = CRYPTO_TABLES[name] as Schema<Fields>;
-    out[name] = input.map((row, i) => {
+    const encoder = csvEncoder(name);
+    const csv = new CsvChunks();
+    for (let i = 0; i < input.length; i++) {
+      const row: unknown = input[i];
+      // Rows as normalizeListings builds them need no rewriting: checked and encoded in one step.
+      const line = encoder.fast(row);
+      if (line !== undefined) {
+        csv.push(line);
+        continue;
+      }
       const result = schema.validate(row);
-      if (result.ok) return result.value as Record<string, unknown>;
-      throw new PostgresStoreError(`load() rows.${name}[${i}]${where} does not fit the ${name} table`, {
-        code: 'CMC_LOAD_INVALID',
-        cause: new ValidationError(result.issues),
-        context: { table: name, row: i, ...at },
-      });
-    });
+      if (!result.ok) {
+        throw new PostgresStoreError(`load() rows.${name}[${i}]${where} does not fit the ${name} table`, {
+          code: 'CMC_LOAD_INVALID',
+          cause: new ValidationError(result.issues),
+          context: { table: name, row: i, ...at },
+        });
+      }
+      csv.push(encoder.line(result.value as Record<string, unknown>));
+    }
+    out[name] = csv.done();
   }
   return out;
 }

@@ -1,10 +1,14 @@
-// The SQL of a store's load: rows COPYed as CSV into a staging table per data table, then upserted
-// into the table, keeping what a later or partial listing must not overwrite.
+// The SQL of a store's load: each page's rows become CSV while they are validated; quotes that are
+// all new are COPYed straight into their table, every other row into a staging table per data
+// table, which is then upserted into the table, keeping what a later or partial listing must not
+// overwrite and touching no row that would not change.
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   type Column,
+  type FieldDef,
   type Fields,
+  isWellFormedText,
   type PgClient,
   quoteIdentifier,
   type Schema,
@@ -16,31 +20,58 @@ import { CRYPTO_TABLES } from './schemas.js';
 // Order matters only for readers of a half-applied transaction, which never exist; parents first anyway.
 export const DATA_TABLES = ['platform', 'tag', 'cryptocurrency', 'cryptocurrency_tag', 'quote'] as const;
 export type DataTable = (typeof DATA_TABLES)[number];
+/** Tables whose rows always go through staging; quotes do only when some may be stored already. */
+export const STAGED_TABLES = ['platform', 'tag', 'cryptocurrency', 'cryptocurrency_tag'] as const;
 // Listings know tags by slug only: a later listing must not erase a name learnt from quotes/latest.
 const KEEP_WHEN_NULL: Partial<Record<DataTable, ReadonlySet<string>>> = {
   tag: new Set(['name', 'category']),
 };
 // Loading an older snapshot after a newer one must not roll a coin's latest state back.
 const NEWER_ONLY: Partial<Record<DataTable, string>> = { cryptocurrency: 'last_updated' };
+// Rows never rewritten once stored: quote history, and the tag links (their key is all they hold).
+const INSERT_ONLY: ReadonlySet<DataTable> = new Set(['cryptocurrency_tag', 'quote']);
 const COPY_CHUNK_CHARS = 64 * 1024;
+// What a timestamp field accepts (ECMAScript's Date range), as core's schema validation checks it.
+const MAX_TIME_MS = 8.64e15;
+const NEGATIVE_ZERO = /^-0\.0*$/;
+const UNIQUE_VIOLATION = '23505';
+
+/** One table's rows of a page as CSV lines for COPY: `count` rows in `chunks`. */
+export interface CsvRows {
+  readonly count: number;
+  readonly chunks: readonly string[];
+}
 
 /** The load's staging copy of a data table (temporary, dropped on commit). */
 export function stagingName(name: DataTable): string {
   return quoteIdentifier(`tributary_staging_${name}`);
 }
 
-/** COPY rows into a table's staging table. */
-export async function stageRows(
+/** The statement creating a table's staging copy, like `target`. */
+export function createStagingSql(name: DataTable, target: string): string {
+  return `CREATE TEMP TABLE ${stagingName(name)} (LIKE ${target}) ON COMMIT DROP`;
+}
+
+/** Whether a failed statement broke a unique index (the quote COPY met a stored quote). */
+export function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === UNIQUE_VIOLATION;
+}
+
+/** COPY CSV rows into `target` (a staging table or the table itself): the rows COPY wrote. */
+export async function copyRows(
   client: PgClient,
   name: DataTable,
-  rows: readonly Record<string, unknown>[],
-): Promise<void> {
-  const columns = (CRYPTO_TABLES[name] as Schema<Fields>).columns;
-  const columnList = columns.map((c) => quoteIdentifier(c.name)).join(', ');
+  target: string,
+  rows: CsvRows,
+): Promise<number> {
+  const columnList = (CRYPTO_TABLES[name] as Schema<Fields>).columns
+    .map((c) => quoteIdentifier(c.name))
+    .join(', ');
   const copy = client.query(
-    copyFrom(`COPY ${stagingName(name)} (${columnList}) FROM STDIN (FORMAT csv)`) as never,
-  ) as unknown as NodeJS.WritableStream;
-  await pipeline(Readable.from(csvChunks(columns, rows)), copy);
+    copyFrom(`COPY ${target} (${columnList}) FROM STDIN (FORMAT csv)`) as never,
+  ) as unknown as NodeJS.WritableStream & { rowCount?: number };
+  await pipeline(Readable.from(rows.chunks), copy);
+  return copy.rowCount ?? rows.count;
 }
 
 /** Upsert `target` from the table's staging table: rows inserted and updated. */
@@ -51,33 +82,51 @@ export async function applyStaged(
 ): Promise<{ inserted: number; updated: number }> {
   const schema = CRYPTO_TABLES[name] as Schema<Fields>;
   const result = await client.query(upsertSql(name, schema, target, stagingName(name)));
+  if (INSERT_ONLY.has(name)) return { inserted: result.rowCount ?? 0, updated: 0 };
   const counts = result.rows[0] as { inserted: number; updated: number } | undefined;
   return { inserted: Number(counts?.inserted ?? 0), updated: Number(counts?.updated ?? 0) };
 }
 
 export function upsertSql(name: DataTable, schema: Schema<Fields>, target: string, staging: string): string {
-  const key = schema.primaryKey.map((k) => quoteIdentifier(k)).join(', ');
+  const keys = schema.primaryKey.map((k) => quoteIdentifier(k));
+  const key = keys.join(', ');
   const cols = schema.columns.map((c) => quoteIdentifier(c.name));
   const others = schema.columns.filter((c) => !schema.primaryKey.includes(c.name)).map((c) => c.name);
-  // Several rows of one key in a command make ON CONFLICT DO UPDATE fail: keep one per key.
-  const newer = NEWER_ONLY[name];
-  // A key staged twice (a coin on two pages of a snapshot) keeps its newest version.
-  const order = newer === undefined ? key : `${key}, ${quoteIdentifier(newer)} DESC NULLS LAST`;
-  let sql = `INSERT INTO ${target} AS t (${cols.join(', ')})\n  SELECT DISTINCT ON (${key}) ${cols.join(', ')} FROM ${staging} ORDER BY ${order}\n  ON CONFLICT (${key}) `;
-  if (name === 'quote' || others.length === 0) {
-    sql += 'DO NOTHING';
-  } else {
-    const keep = KEEP_WHEN_NULL[name];
-    const incoming = (column: string) => {
-      const q = quoteIdentifier(column);
-      return keep?.has(column) ? `COALESCE(EXCLUDED.${q}, t.${q})` : `EXCLUDED.${q}`;
-    };
-    const set = others.map((c) => `${quoteIdentifier(c)} = ${incoming(c)}`).join(', ');
-    const current = others.map((c) => `t.${quoteIdentifier(c)}`).join(', ');
-    const next = others.map(incoming).join(', ');
-    sql += `DO UPDATE SET ${set}\n  WHERE ROW(${current}) IS DISTINCT FROM ROW(${next})`;
-    if (newer) sql += ` AND EXCLUDED.${quoteIdentifier(newer)} >= t.${quoteIdentifier(newer)}`;
+  // The stored row of a staged one, by the primary key's index.
+  const stored = `SELECT 1 FROM ${target} AS c WHERE ${keys.map((k) => `c.${k} = s.${k}`).join(' AND ')}`;
+  if (INSERT_ONLY.has(name) || others.length === 0) {
+    // Stored rows are skipped by the anti-join, far cheaper than ON CONFLICT finding each one;
+    // ON CONFLICT still covers a row a concurrent load commits meanwhile, and a key staged twice
+    // (DO NOTHING keeps the first, in staging order).
+    return `INSERT INTO ${target} AS t (${cols.join(', ')})\n  SELECT ${cols.map((c) => `s.${c}`).join(', ')} FROM ${staging} AS s\n  WHERE NOT EXISTS (${stored})\n  ON CONFLICT (${key}) DO NOTHING`;
   }
+  const newer = NEWER_ONLY[name];
+  const keep = KEEP_WHEN_NULL[name];
+  // What a column would hold after the upsert, `row` being the stored row and `incoming` the new one.
+  const next = (column: string, row: string, incoming: string) => {
+    const q = quoteIdentifier(column);
+    return keep?.has(column) ? `COALESCE(${incoming}.${q}, ${row}.${q})` : `${incoming}.${q}`;
+  };
+  // Whether the upsert would change the stored row: it differs, and (for the latest-state table)
+  // the incoming row is not older.
+  const changes = (row: string, incoming: string) => {
+    const current = others.map((c) => `${row}.${quoteIdentifier(c)}`).join(', ');
+    const after = others.map((c) => next(c, row, incoming)).join(', ');
+    let sql = `ROW(${current}) IS DISTINCT FROM ROW(${after})`;
+    if (newer) sql += ` AND ${incoming}.${quoteIdentifier(newer)} >= ${row}.${quoteIdentifier(newer)}`;
+    return sql;
+  };
+  // Several rows of one key in a command make ON CONFLICT DO UPDATE fail: keep one per key, the
+  // newest version of a key staged twice (a coin on two pages of a snapshot).
+  const order = newer === undefined ? key : `${key}, ${quoteIdentifier(newer)} DESC NULLS LAST`;
+  const set = others.map((c) => `${quoteIdentifier(c)} = ${next(c, 't', 'EXCLUDED')}`).join(', ');
+  // Rows that would not change are left out before ON CONFLICT, which would lock each one it finds.
+  const sql = `INSERT INTO ${target} AS t (${cols.join(', ')})
+  SELECT ${cols.map((c) => `s.${c}`).join(', ')}
+    FROM (SELECT DISTINCT ON (${key}) ${cols.join(', ')} FROM ${staging} ORDER BY ${order}) AS s
+    WHERE NOT EXISTS (${stored} AND NOT (${changes('c', 's')}))
+  ON CONFLICT (${key}) DO UPDATE SET ${set}
+  WHERE ${changes('t', 'EXCLUDED')}`;
   // xmax = 0 only on a freshly inserted row version: tells inserts from updates.
   return `WITH changed AS (\n${sql}\n  RETURNING (xmax = 0) AS inserted\n)\nSELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*) FILTER (WHERE NOT inserted)::int AS updated FROM changed`;
 }
@@ -87,7 +136,7 @@ function csvField(column: Column, value: unknown): string {
   if (value === null || value === undefined) return '';
   switch (column.def.kind) {
     case 'string':
-      return `"${(value as string).replace(/"/g, '""')}"`;
+      return csvString(value as string);
     case 'boolean':
       return value ? 't' : 'f';
     case 'timestamp':
@@ -108,20 +157,131 @@ function csvField(column: Column, value: unknown): string {
   }
 }
 
-function* csvChunks(columns: readonly Column[], rows: readonly Record<string, unknown>[]): Generator<string> {
-  let chunk = '';
-  for (const row of rows) {
-    let line = '';
-    for (let i = 0; i < columns.length; i++) {
-      const column = columns[i] as Column;
-      if (i > 0) line += ',';
-      line += csvField(column, row[column.name]);
+function csvString(value: string): string {
+  return value.includes('"') ? `"${value.replace(/"/g, '""')}"` : `"${value}"`;
+}
+
+/**
+ * A value's CSV field when the schema's validation would return it unchanged (a string, an int32,
+ * a decimal already in canonical text, a valid Date...), else `undefined`: the caller then takes
+ * the schema's own validation, which is the authority on what is valid and how it normalizes.
+ */
+type FastField = (value: unknown) => string | undefined;
+
+function canonicalDecimal(precision: number | undefined, scale: number | undefined): RegExp | undefined {
+  if (!Number.isInteger(precision) || !Number.isInteger(scale)) return undefined;
+  const p = precision as number;
+  const s = scale as number;
+  if (s < 1 || p - s < 1) return undefined;
+  // normalizeDecimal's output: no leading zeros, exactly `scale` fraction digits.
+  return new RegExp(`^-?(?:0|[1-9]\\d{0,${p - s - 1}})\\.\\d{${s}}$`);
+}
+
+function fastValue(def: FieldDef): FastField {
+  switch (def.kind) {
+    case 'string':
+      if (def.maxLength !== undefined) return () => undefined;
+      return (v) => (typeof v === 'string' && isWellFormedText(v) ? csvString(v) : undefined);
+    case 'boolean':
+      return (v) => (v === true ? 't' : v === false ? 'f' : undefined);
+    case 'int32':
+      return (v) => (typeof v === 'number' && (v | 0) === v ? String(v) : undefined);
+    case 'decimal': {
+      const canonical = canonicalDecimal(def.precision, def.scale);
+      if (!canonical) return () => undefined;
+      return (v) => (typeof v === 'string' && canonical.test(v) && !NEGATIVE_ZERO.test(v) ? v : undefined);
     }
-    chunk += `${line}\n`;
-    if (chunk.length >= COPY_CHUNK_CHARS) {
-      yield chunk;
-      chunk = '';
+    case 'timestamp':
+      return (v) => {
+        if (!(v instanceof Date)) return undefined;
+        // NaN fails the comparison too.
+        return Math.abs(v.getTime()) <= MAX_TIME_MS ? v.toISOString() : undefined;
+      };
+    default:
+      return () => undefined;
+  }
+}
+
+function fastField(def: FieldDef): FastField {
+  const value = fastValue(def);
+  if (def.presence === 'required') return (v) => (v === null || v === undefined ? undefined : value(v));
+  if (def.presence === 'nullable') return (v) => (v === null ? '' : v === undefined ? undefined : value(v));
+  return (v) => (v === null || v === undefined ? '' : value(v));
+}
+
+/** Turns a table's rows into CSV lines, validating them against the table's schema. */
+export interface CsvEncoder {
+  /**
+   * The CSV line of a row that the schema's validation would accept and return unchanged, or
+   * `undefined` when the row needs that validation (it may still be valid).
+   */
+  fast(row: unknown): string | undefined;
+  /** The CSV line of a row the schema's validation returned. */
+  line(validated: Record<string, unknown>): string;
+}
+
+const encoders = new Map<DataTable, CsvEncoder>();
+
+/** The CSV encoder of a data table, built once. */
+export function csvEncoder(name: DataTable): CsvEncoder {
+  let encoder = encoders.get(name);
+  if (encoder) return encoder;
+  const columns = (CRYPTO_TABLES[name] as Schema<Fields>).columns;
+  const names = columns.map((c) => c.name);
+  const known = new Set(names);
+  const fields = columns.map((c) => fastField(c.def));
+  const count = columns.length;
+  encoder = {
+    fast(row) {
+      if (typeof row !== 'object' || row === null) return undefined;
+      // Exactly the columns as own enumerable properties: nothing missing, nothing unknown.
+      const keys = Object.keys(row);
+      if (keys.length !== count) return undefined;
+      for (let i = 0; i < count; i++) {
+        const key = keys[i] as string;
+        if (key !== names[i] && !known.has(key)) return undefined;
+      }
+      const source = row as Record<string, unknown>;
+      let line = '';
+      for (let i = 0; i < count; i++) {
+        const field = (fields[i] as FastField)(source[names[i] as string]);
+        if (field === undefined) return undefined;
+        line += i === 0 ? field : `,${field}`;
+      }
+      return line;
+    },
+    line(validated) {
+      let line = '';
+      for (let i = 0; i < count; i++) {
+        const column = columns[i] as Column;
+        if (i > 0) line += ',';
+        line += csvField(column, validated[column.name]);
+      }
+      return line;
+    },
+  };
+  encoders.set(name, encoder);
+  return encoder;
+}
+
+/** Collects CSV lines into chunks of about {@link COPY_CHUNK_CHARS} characters. */
+export class CsvChunks {
+  #chunks: string[] = [];
+  #chunk = '';
+  #count = 0;
+
+  push(line: string): void {
+    this.#chunk += `${line}\n`;
+    this.#count++;
+    if (this.#chunk.length >= COPY_CHUNK_CHARS) {
+      this.#chunks.push(this.#chunk);
+      this.#chunk = '';
     }
   }
-  if (chunk.length > 0) yield chunk;
+
+  done(): CsvRows {
+    if (this.#chunk.length > 0) this.#chunks.push(this.#chunk);
+    this.#chunk = '';
+    return { count: this.#count, chunks: this.#chunks };
+  }
 }

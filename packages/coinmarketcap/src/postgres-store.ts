@@ -22,7 +22,17 @@ import {
   type ValidatedPage,
   validatePage,
 } from './postgres-store-pages.js';
-import { applyStaged, DATA_TABLES, type DataTable, stageRows, stagingName } from './postgres-store-sql.js';
+import {
+  applyStaged,
+  type CsvRows,
+  copyRows,
+  createStagingSql,
+  DATA_TABLES,
+  type DataTable,
+  isUniqueViolation,
+  STAGED_TABLES,
+  stagingName,
+} from './postgres-store-sql.js';
 import { CRYPTO_SCHEMA, CRYPTO_TABLES, type CryptoTableName } from './schemas.js';
 import type { CmcListing, CmcStatus } from './types.js';
 
@@ -97,6 +107,7 @@ export interface LoadResult {
 }
 
 const SOURCE = 'coinmarketcap-postgres';
+const QUOTE_SAVEPOINT = 'tributary_quotes';
 /** Where a load stands, for the error that reports its failure. */
 interface LoadProgress {
   connected: boolean;
@@ -116,9 +127,11 @@ class SourceFailure {
  * The relational model of CoinMarketCap data in PostgreSQL. `init()` creates the schema and the
  * tables (DDL from the schemas); `load()` writes normalized rows in one transaction, and
  * `loadSnapshot()` writes every page of a multi-page snapshot in one transaction: COPY FROM STDIN
- * into temporary staging tables, then `INSERT … ON CONFLICT` into the tables, updating only rows
- * whose values changed, so loading the same response twice changes nothing. Quotes are history
- * (their key includes `last_updated`): existing ones are never rewritten. Any failure (a rejected
+ * into temporary staging tables, then `INSERT … ON CONFLICT` into the tables, writing (or locking)
+ * only rows whose values changed, so loading the same response twice changes nothing. Quotes are
+ * history (their key includes `last_updated`): existing ones are never rewritten, and new ones are
+ * COPYed straight into their table (under a savepoint; if some are stored already, that page's
+ * quotes take the staging path instead, and so do the store's next loads until one finds none). Any failure (a rejected
  * row, a failed page, a connection that dies) rolls the whole load back and rejects with a
  * {@link PostgresStoreError}; the connection is then discarded, never reused.
  *
@@ -135,6 +148,8 @@ class SourceFailure {
  */
 export class PostgresStore {
   readonly options: Readonly<PostgresStoreOptions> & { readonly schema: string };
+  /** Whether the next load tries COPYing its quotes straight into the table (a hint, not a rule). */
+  #quotesDirect = true;
 
   constructor(options: PostgresStoreOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -274,22 +289,40 @@ export class PostgresStore {
       return await withClient(this.options.pool, async (client) => {
         progress.connected = true;
         try {
-          await client.query('BEGIN');
+          // One round trip: the transaction and the staging tables (quotes' only when needed).
+          await client.query(
+            ['BEGIN', ...STAGED_TABLES.map((name) => createStagingSql(name, this.tableName(name)))].join(
+              ';\n',
+            ),
+          );
           const staged = {} as Record<DataTable, number>;
-          for (const name of DATA_TABLES) {
-            staged[name] = 0;
-            await client.query(
-              `CREATE TEMP TABLE ${stagingName(name)} (LIKE ${this.tableName(name)}) ON COMMIT DROP`,
-            );
-          }
+          for (const name of DATA_TABLES) staged[name] = 0;
+          let direct = this.#quotesDirect;
+          let quotesCopied = 0;
           for await (const page of pages(progress)) {
             for (const name of DATA_TABLES) {
               const rows = page[name];
-              if (rows.length === 0) continue;
+              if (rows.count === 0) continue;
               progress.table = name;
-              await stageRows(client, name, rows);
-              staged[name] += rows.length;
-              progress.rows += rows.length;
+              if (name === 'quote') {
+                if (direct) {
+                  const copied = await this.#copyQuotes(client, rows);
+                  if (copied !== undefined) {
+                    quotesCopied += copied;
+                    progress.rows += rows.count;
+                    continue;
+                  }
+                  // Some are stored already: this load and the store's next ones stage their quotes.
+                  direct = false;
+                  this.#quotesDirect = false;
+                }
+                if (staged.quote === 0) {
+                  await client.query(createStagingSql(name, this.tableName(name)));
+                }
+              }
+              await copyRows(client, name, stagingName(name), rows);
+              staged[name] += rows.count;
+              progress.rows += rows.count;
             }
             progress.table = undefined;
           }
@@ -301,6 +334,11 @@ export class PostgresStore {
               staged[name] === 0
                 ? { inserted: 0, updated: 0 }
                 : await applyStaged(client, name, this.tableName(name));
+            if (name === 'quote') {
+              // Staged quotes that were all new: the next load may COPY them straight in again.
+              if (staged.quote > 0 && counts.inserted === staged.quote) this.#quotesDirect = true;
+              counts.inserted += quotesCopied;
+            }
             tables[name] = counts;
             changed += counts.inserted + counts.updated;
           }
@@ -338,6 +376,23 @@ export class PostgresStore {
       });
     } catch (error) {
       throw this.#failed(error, progress);
+    }
+  }
+
+  /**
+   * COPY a page's quotes straight into the quote table under a savepoint: the rows COPY wrote, or
+   * `undefined` when one of them is stored already (the savepoint is rolled back; stage them).
+   */
+  async #copyQuotes(client: PgClient, rows: CsvRows): Promise<number | undefined> {
+    await client.query(`SAVEPOINT ${QUOTE_SAVEPOINT}`);
+    try {
+      const copied = await copyRows(client, 'quote', this.tableName('quote'), rows);
+      await client.query(`RELEASE SAVEPOINT ${QUOTE_SAVEPOINT}`);
+      return copied;
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+      await client.query(`ROLLBACK TO SAVEPOINT ${QUOTE_SAVEPOINT};\nRELEASE SAVEPOINT ${QUOTE_SAVEPOINT}`);
+      return undefined;
     }
   }
 

@@ -267,8 +267,9 @@ describe('PostgresStore', () => {
       await new PostgresStore({ pool, schema }).init();
       await new PostgresStore({ pool, schema }).load(snapshot(0), { source: 'fixtures' });
       const before = await counts(schema);
-      // Killed after platform, tag, cryptocurrency and cryptocurrency_tag were written in the transaction.
-      const dying = terminatingPool(server.url, (text) => text.includes(`INSERT INTO "${schema}"."quote"`));
+      // Killed as the quotes start (their savepoint before the COPY straight into the quote table),
+      // after platform, tag, cryptocurrency and cryptocurrency_tag were staged in the transaction.
+      const dying = terminatingPool(server.url, (text) => text.startsWith('SAVEPOINT'));
       try {
         const store = new PostgresStore({ pool: dying.pool, schema });
 

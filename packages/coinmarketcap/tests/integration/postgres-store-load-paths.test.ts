@@ -1,0 +1,164 @@
+import type { PgClient, PgPool } from '@tributary/core';
+import { type PostgresServer, startPostgres } from '@tributary/local';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateFixtures } from '../../fixtures/generate.js';
+import { installChangeCapture } from '../../src/dms-export.js';
+import { type NormalizedListings, normalizeListings } from '../../src/normalize.js';
+import { PostgresStore } from '../../src/postgres-store.js';
+
+// How a load reaches the tables: quotes straight into their table when none is stored yet, the
+// staging path when some are, and no row touched (not even locked) when nothing changed.
+
+let server: PostgresServer;
+let pool: pg.Pool;
+const fixtures = generateFixtures({ coins: 120, snapshots: 3 });
+const snapshot = (n: number): NormalizedListings => normalizeListings(fixtures.listings(n, ['USD']));
+
+beforeAll(async () => {
+  server = await startPostgres();
+  pool = new pg.Pool({ connectionString: server.url, max: 4 });
+}, 60_000);
+
+afterAll(async () => {
+  await pool?.end();
+  await server?.stop();
+});
+
+/** A pool whose clients record the text of every statement they send (a COPY by its SQL). */
+function recordingPool(statements: string[]): PgPool {
+  return {
+    query: (text, values) => pool.query(text, values),
+    async connect(): Promise<PgClient> {
+      const client = await pool.connect();
+      return {
+        query: ((config: unknown, values?: unknown[]) => {
+          const text = typeof config === 'string' ? config : (config as { text?: string }).text;
+          statements.push(text ?? '');
+          return client.query(config as never, values as never);
+        }) as PgClient['query'],
+        release: (error?: Error | boolean) => client.release(error),
+      };
+    },
+  };
+}
+
+async function freshStore(schema: string, statements?: string[]): Promise<PostgresStore> {
+  await new PostgresStore({ pool, schema }).init();
+  return new PostgresStore({ pool: statements ? recordingPool(statements) : pool, schema });
+}
+
+async function quoteKeys(store: PostgresStore): Promise<string[]> {
+  const { rows } = await pool.query(
+    `SELECT cryptocurrency_id || '/' || convert || '/' || last_updated::text AS k, price::text AS price
+       FROM ${store.tableName('quote')} ORDER BY 1`,
+  );
+  return rows.map((r) => `${r.k}=${r.price}`);
+}
+
+describe('PostgresStore', () => {
+  describe('load paths', () => {
+    it('copies quotes that are all new straight into the quote table, staging none of them', async () => {
+      const statements: string[] = [];
+      const store = await freshStore('paths_direct', statements);
+      await store.load(snapshot(0), { source: 'fixtures' });
+      statements.length = 0;
+
+      const result = await store.load(snapshot(1), { source: 'fixtures' });
+
+      expect(result.tables.quote).toEqual({ inserted: 120, updated: 0 });
+      expect(statements.some((s) => /^COPY "paths_direct"\."quote"/.test(s))).toBe(true);
+      expect(statements.some((s) => s.includes('tributary_staging_quote'))).toBe(false);
+      expect((await quoteKeys(store)).length).toBe(240);
+    });
+
+    it('falls back to the staging upsert when some quotes are stored already, and comes back after', async () => {
+      const statements: string[] = [];
+      const store = await freshStore('paths_fallback', statements);
+      await store.load(snapshot(0), { source: 'fixtures' });
+      const mixed = snapshot(1);
+      // Half the quotes of snapshot 0 again (stored), half of snapshot 1 (new).
+      mixed.quote = [...snapshot(0).quote.slice(0, 60), ...mixed.quote.slice(60)];
+
+      const result = await store.load(mixed, { source: 'mixed' });
+
+      expect(result.tables.quote).toEqual({ inserted: 60, updated: 0 });
+      expect(statements.some((s) => s.includes('tributary_staging_quote'))).toBe(true);
+      const keys = await quoteKeys(store);
+      expect(keys).toHaveLength(180);
+      expect(new Set(keys.map((k) => k.split('=')[0])).size).toBe(180);
+
+      statements.length = 0;
+      const later = await store.load(snapshot(2), { source: 'fixtures' });
+      const last = await store.load(snapshot(2), { source: 'fixtures' }); // all stored: nothing new
+
+      expect(later.tables.quote).toEqual({ inserted: 120, updated: 0 });
+      expect(last.tables.quote).toEqual({ inserted: 0, updated: 0 });
+      expect(await quoteKeys(store)).toHaveLength(300);
+    });
+
+    it('stores a quote that a page holds twice once, keeping the first', async () => {
+      const store = await freshStore('paths_twice');
+      const rows = snapshot(0);
+      const twin = { ...(rows.quote[3] as (typeof rows.quote)[number]), price: '1.000000000000000000' };
+      rows.quote.push(twin);
+
+      const result = await store.load(rows, { source: 'twice' });
+
+      expect(result.tables.quote).toEqual({ inserted: 120, updated: 0 });
+      const { rows: stored } = await pool.query(
+        `SELECT price::text AS price FROM ${store.tableName('quote')} WHERE cryptocurrency_id = $1`,
+        [twin.cryptocurrency_id],
+      );
+      expect(stored).toEqual([{ price: rows.quote[3]?.price }]);
+    });
+
+    it('neither rewrites nor locks a row when the same snapshot is loaded again', async () => {
+      const store = await freshStore('paths_unchanged');
+      await store.load(snapshot(0), { source: 'fixtures' });
+      await store.load(snapshot(1), { source: 'fixtures' });
+      const versions = async () => {
+        const out: Record<string, string[]> = {};
+        for (const table of ['platform', 'tag', 'cryptocurrency', 'cryptocurrency_tag', 'quote'] as const) {
+          const { rows } = await pool.query(
+            `SELECT xmin::text || ':' || xmax::text AS v FROM ${store.tableName(table)} ORDER BY 1`,
+          );
+          out[table] = rows.map((r) => r.v as string);
+        }
+        return out;
+      };
+      const before = await versions();
+
+      const result = await store.load(snapshot(1), { source: 'fixtures' });
+
+      expect(result.rows).toBe(0);
+      // xmin: no new row version; xmax: no row locked by an ON CONFLICT that then changed nothing.
+      expect(await versions()).toEqual(before);
+    });
+
+    it('logs every change of a load for the CDC export, quotes copied straight in included', async () => {
+      const store = await freshStore('paths_capture');
+      await installChangeCapture(pool, 'paths_capture');
+      await store.load(snapshot(0), { source: 'fixtures' });
+      const mixed = snapshot(1);
+      mixed.quote = [...snapshot(0).quote.slice(0, 10), ...mixed.quote.slice(10)];
+
+      await store.load(snapshot(1), { source: 'fixtures' });
+      await store.load(mixed, { source: 'mixed' });
+
+      const { rows } = await pool.query(
+        `SELECT table_name, op, count(*)::int AS n FROM paths_capture._changes GROUP BY 1, 2 ORDER BY 1, 2`,
+      );
+      const first = snapshot(0);
+      expect(rows).toEqual([
+        { table_name: 'cryptocurrency', op: 'I', n: 120 },
+        { table_name: 'cryptocurrency', op: 'U', n: 120 },
+        { table_name: 'cryptocurrency_tag', op: 'I', n: first.cryptocurrency_tag.length },
+        { table_name: 'load', op: 'I', n: 3 },
+        { table_name: 'platform', op: 'I', n: first.platform.length },
+        { table_name: 'quote', op: 'I', n: 240 },
+        { table_name: 'tag', op: 'I', n: first.tag.length },
+      ]);
+    });
+  });
+});
