@@ -552,6 +552,8 @@ describe.each(projects)('an npm project ($type) using the tarballs', (project) =
     // npm leaves out, without an error, a peer whose version the package's range does not allow.
     expect(packageNames.filter((name) => !present(`@tributary/${name}`))).toEqual([]);
     expect(peers.filter((peer) => !present(peer))).toEqual([]);
+    // The lake's optional dependency: npm installs it, with the prebuilt binary of this platform.
+    expect(present('snappy')).toBe(true);
   }, 180_000);
 
   it.each(project.configs)(
@@ -575,7 +577,12 @@ describe.each(projects)('an npm project ($type) using the tarballs', (project) =
       project.type === 'module' ? /^import /m.test(text) : /require\("@tributary\/core"\)/.test(text),
     ).toBe(true);
 
-    const output = await run(process.execPath, [program], dir);
+    // The lake's Parquet pages must go through the native snappy, in the CommonJS and the ESM build
+    // alike: with `native`, a snappy that does not load fails the write instead of falling back.
+    const output = await run(process.execPath, [program], dir, {
+      ...process.env,
+      TRIBUTARY_PARQUET_SNAPPY: 'native',
+    });
 
     const expected = Object.fromEntries(
       sections.filter((s) => project.sections.includes(s.key)).map((s) => [s.key, s.expected]),

@@ -18,8 +18,8 @@ import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
 import { useDictionary } from 'hyparquet-writer/src/dictionary.js';
 import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js';
 import { writePlain } from 'hyparquet-writer/src/plain.js';
-import { snappyCompress } from 'hyparquet-writer/src/snappy.js';
 import { pageChecksum } from './checksum.js';
+import { pageCompressor } from './codecs.js';
 import type { LeafBuffer } from './column-buffer.js';
 
 export type Codec = 'SNAPPY' | 'UNCOMPRESSED';
@@ -162,7 +162,7 @@ export function* writeColumnChunk(
   const element = spec.element;
   const type = store.type;
   const start = out.offset;
-  const compress = codec === 'SNAPPY' ? snappyCompress : undefined;
+  const compress = pageCompressor(codec);
   let uncompressed = 0;
 
   let indexes: Int32Array | undefined;
