@@ -220,6 +220,12 @@ export interface PostgresDdlOptions {
   ifNotExists?: boolean;
   /** Also `CREATE SCHEMA IF NOT EXISTS` for a qualified table (default true). */
   createSchema?: boolean;
+  /**
+   * `WITH (fillfactor = n)`, 10 to 100: the share of each page that inserts fill, leaving the rest
+   * for updates of its rows (HOT updates, no index entry) in a table whose rows are updated often.
+   * Default: PostgreSQL's (100).
+   */
+  fillfactor?: number;
 }
 
 function optionError(function_: string, option: string, message: string, context: ErrorContext = {}) {
@@ -286,13 +292,27 @@ function columnLines<F extends Fields>(schema: Schema<F>, dialect: 'postgres' | 
  */
 export function toPostgresDdl<F extends Fields>(schema: Schema<F>, options: PostgresDdlOptions): string {
   checkCommonOptions('toPostgresDdl', options);
+  const { fillfactor } = options;
+  if (
+    fillfactor !== undefined &&
+    !(typeof fillfactor === 'number' && Number.isInteger(fillfactor) && fillfactor >= 10 && fillfactor <= 100)
+  ) {
+    throw optionError(
+      'toPostgresDdl',
+      'fillfactor',
+      `must be an integer from 10 to 100 (got ${describeValue(fillfactor)})`,
+    );
+  }
   const name = qualifiedName(options.table);
   const statements: string[] = [];
   if (options.table.schema !== undefined && options.createSchema !== false) {
     statements.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(options.table.schema)}`);
   }
   const ifNotExists = options.ifNotExists === false ? '' : 'IF NOT EXISTS ';
-  statements.push(`CREATE TABLE ${ifNotExists}${name} (\n${columnLines(schema, 'postgres').join(',\n')}\n)`);
+  const storage = fillfactor === undefined ? '' : ` WITH (fillfactor = ${fillfactor})`;
+  statements.push(
+    `CREATE TABLE ${ifNotExists}${name} (\n${columnLines(schema, 'postgres').join(',\n')}\n)${storage}`,
+  );
   if (schema.description) statements.push(`COMMENT ON TABLE ${name} IS ${quoteLiteral(schema.description)}`);
   for (const c of schema.columns) {
     if (c.def.description) {

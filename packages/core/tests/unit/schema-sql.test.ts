@@ -117,11 +117,21 @@ describe('toPostgresDdl', () => {
     [{ table: 't' }, 'table'],
     [{ table, ifNotExists: 'false' }, 'ifNotExists'],
     [{ table: { schema: 's', name: 't' }, createSchema: 0 }, 'createSchema'],
+    [{ table, fillfactor: 9 }, 'fillfactor'],
+    [{ table, fillfactor: 70.5 }, 'fillfactor'],
+    [{ table, fillfactor: '70); DROP TABLE victim; --' }, 'fillfactor'],
   ])('refuses %o', (options, option) => {
     const error = refusal(() => toPostgresDdl(schema, options as never));
 
     expect(error.code).toBe('DDL_OPTIONS_INVALID');
     expect(error.context.option).toBe(option);
+  });
+
+  it('leaves room in each page for updates with a fillfactor, and none without one', () => {
+    const roomy = toPostgresDdl(schema, { table, fillfactor: 70 });
+
+    expect(roomy).toMatch(/^CREATE TABLE IF NOT EXISTS [^;]*\n\) WITH \(fillfactor = 70\);/m);
+    expect(toPostgresDdl(schema, { table })).not.toContain('fillfactor');
   });
 
   it('refuses a name PostgreSQL would truncate (over 63 bytes) instead of creating another table', () => {
