@@ -136,6 +136,30 @@ describe('PostgresStore', () => {
       expect(await versions()).toEqual(before);
     });
 
+    it('leaves room in the latest-state table for its updates, so that it stops growing', async () => {
+      const store = await freshStore('paths_room');
+      const pages = async () => {
+        const { rows } = await pool.query(
+          `SELECT pg_relation_size($1::regclass) / current_setting('block_size')::int AS pages`,
+          [store.tableName('cryptocurrency')],
+        );
+        return Number(rows[0].pages);
+      };
+      await store.load(snapshot(0), { source: 'fixtures' });
+      await store.load(snapshot(1), { source: 'fixtures' });
+      const settled = await pages();
+
+      await store.load(snapshot(2), { source: 'fixtures' });
+
+      const { rows } = await pool.query(
+        `SELECT c.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = 'paths_room' AND c.relname = 'cryptocurrency'`,
+      );
+      expect(rows).toEqual([{ reloptions: ['fillfactor=70'] }]);
+      // Every coin was updated again: the new versions took the room of the pruned old ones.
+      expect(await pages()).toBe(settled);
+    });
+
     it('logs every change of a load for the CDC export, quotes copied straight in included', async () => {
       const store = await freshStore('paths_capture');
       await installChangeCapture(pool, 'paths_capture');
