@@ -51,3 +51,98 @@ describe('IdTable', () => {
     });
   });
 });
+
+describe('IdTable', () => {
+  describe('offer', () => {
+    it('says whether an occurrence is the first of its id, a duplicate, or earlier than the one kept', () => {
+      // Arrange
+      const table = new IdTable();
+
+      // Act
+      const outcomes = [
+        table.offer('t-1:7', 5_000, 0),
+        table.offer('t-1:7', 5_000, 1),
+        table.offer('t-1:7', 9_000, 2),
+        table.offer('t-1:7', 4_000, 3),
+        table.offer('uuid-like', 5_000, 4),
+        table.offer('uuid-like', 1_000, 5),
+      ];
+
+      // Assert
+      expect(outcomes).toEqual(['new', 'duplicate', 'duplicate', 'earlier', 'new', 'earlier']);
+      expect([0, 1, 2, 3].map((ordinal) => table.isKept('t-1:7', ordinal))).toEqual([
+        false,
+        false,
+        false,
+        true,
+      ]);
+      expect(table.isKept('uuid-like', 5)).toBe(true);
+    });
+
+    it('tells apart ids that share a sequence, a prefix or a chunk, and ids that only look alike', () => {
+      // Arrange: the same sequence under other prefixes, neighbours in one chunk, a prefix with
+      // colons, and ids that are not `<prefix>:<n>` (leading zero, no digits, 16 digits, no colon).
+      const ids = [
+        'a:5',
+        'b:5',
+        'a:6',
+        'a:256',
+        'a:b:5',
+        'a:05',
+        'a:',
+        ':5',
+        '',
+        '5',
+        'a-5',
+        'a:1234567890123456',
+        'a:123456789012345',
+        'a:0',
+        'a:00',
+        'a:٥',
+      ];
+      const table = new IdTable();
+
+      // Act
+      const first = ids.map((id, i) => table.offer(id, 1_000, i));
+      const again = ids.map((id, i) => table.offer(id, 1_000, ids.length + i));
+
+      // Assert
+      expect(first.every((o) => o === 'new')).toBe(true);
+      expect(again.every((o) => o === 'duplicate')).toBe(true);
+      expect(table.size).toBe(ids.length);
+      expect(ids.every((id, i) => table.isKept(id, i) && !table.isKept(id, ids.length + i))).toBe(true);
+    });
+
+    it('holds a fleet day of sequence ids in 8 bytes each, chunk by chunk, besides the hash table', () => {
+      // Arrange: 10 sensors × sequences 0..1023, four chunks of 256 each.
+      const table = new IdTable(16);
+      const ids = Array.from({ length: 10_240 }, (_, i) => `sensor-${i % 10}:${Math.floor(i / 10)}`);
+
+      // Act
+      for (const [i, id] of ids.entries()) table.offer(id, 10_000, i);
+      for (const [i, id] of ids.entries()) table.offer(id, 1_000, ids.length + i);
+
+      // Assert
+      expect(table.size).toBe(ids.length);
+      expect(table.bytes).toBe(16 * 20 + 40 * 256 * 8);
+      expect(ids.every((id, i) => table.isKept(id, ids.length + i) && !table.isKept(id, i))).toBe(true);
+    });
+
+    it('sends sequence ids to the hash table once chunks would be mostly empty, and still finds every id', () => {
+      // Arrange: sequences a million apart, one chunk each until chunks hold 2^20 slots.
+      const table = new IdTable();
+      const ids = Array.from({ length: 6_000 }, (_, i) => `s:${i * 1_000_000}`);
+
+      // Act
+      const first = ids.map((id, i) => table.offer(id, 5_000, i));
+      const again = ids.map((id, i) => table.offer(id, 1_000, ids.length + i));
+
+      // Assert: 4,097 chunks (the last made at 2^20 slots), the other 1,903 ids hashed.
+      expect(first.every((o) => o === 'new')).toBe(true);
+      expect(again.every((o) => o === 'earlier')).toBe(true);
+      expect(table.size).toBe(ids.length);
+      expect(table.bytes).toBe(4096 * 20 + 4097 * 256 * 8);
+      expect(ids.every((id, i) => table.isKept(id, ids.length + i))).toBe(true);
+    });
+  });
+});
