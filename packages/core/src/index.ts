@@ -96,6 +96,7 @@ export type {
   SdkRetryEventsOptions,
 } from './sdk-retry-events.js';
 export { addSdkRetryEvents, SDK_RETRY_EVENTS_MIDDLEWARE } from './sdk-retry-events.js';
+export { mapLimit } from './map-limit.js';
 export type { TokenBucketOptions } from './token-bucket.js';
 export { TokenBucket } from './token-bucket.js';
 export { isWellFormedText, utf8ByteLength } from './utf8.js';

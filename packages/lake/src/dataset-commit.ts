@@ -1,4 +1,4 @@
-import { OptionsError, TributaryError } from '@tributary/core';
+import { mapLimit, OptionsError, TributaryError } from '@tributary/core';
 import { ObjectNotFoundError } from './errors.js';
 import { formatOfKey } from './formats/registry.js';
 import type { ObjectInfo, Storage } from './storage.js';
@@ -49,6 +49,8 @@ export const STAGING = '_staging';
 /** The zone folder that holds hive tables' manifests and staged files, beside the tables. */
 export const META_ROOT = '_tributary';
 const PROMOTED = '.promoted';
+/** Staged files promoted at once. */
+const PROMOTE_CONCURRENCY = 16;
 
 /** Where the table with prefix `sensors/` keeps its metadata: `_tributary/sensors/`. */
 export function metaPrefix(prefix: string): string {
@@ -247,8 +249,9 @@ export async function promote(
   manifest: Manifest,
   legacy = false,
 ): Promise<void> {
-  for (const { from, to } of manifest.staged) {
-    if (await storage.head(to)) continue;
+  // Files are independent: on an object store each is a few requests, so they go in parallel.
+  await mapLimit(manifest.staged, PROMOTE_CONCURRENCY, async ({ from, to }) => {
+    if (await storage.head(to)) return;
     try {
       const staged = await storage.head(from);
       if (!staged) throw new ObjectNotFoundError(from);
@@ -256,7 +259,7 @@ export async function promote(
       else await storage.put(to, await storage.get(from), { expectedSize: staged.size });
     } catch (err) {
       // Another process rolling the same commit forward may have moved it in the meantime.
-      if (err instanceof ObjectNotFoundError && (await storage.head(to))) continue;
+      if (err instanceof ObjectNotFoundError && (await storage.head(to))) return;
       if (err instanceof ObjectNotFoundError) {
         throw datasetError(
           `Committed file ${to} is missing, and so is its staged copy ${from}`,
@@ -266,7 +269,7 @@ export async function promote(
       }
       throw err;
     }
-  }
+  });
   const leftovers = [...manifest.removed, ...manifest.staged.map((s) => s.from)];
   // Also whatever an earlier, crashed attempt of the same write staged and this one did not.
   for (const old of [false, true]) {

@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { hiveType } from '@tributary/core';
+import { hiveType, mapLimit } from '@tributary/core';
 import { type DatasetFile, listDatasetFiles } from '../dataset.js';
 import { parseCsv } from '../formats/csv.js';
 import { type ParquetColumnInfo, parquetRowCount, readParquetSchema } from '../formats/parquet.js';
@@ -80,19 +80,6 @@ function spread(count: number, max: number): number[] {
   const picked = new Set<number>();
   for (let i = 0; i < max; i++) picked.add(Math.round((i * (count - 1)) / (max - 1)));
   return [...picked].sort((a, b) => a - b);
-}
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 interface Layout {
