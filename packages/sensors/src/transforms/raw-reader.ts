@@ -258,14 +258,19 @@ function readFailed(key: string, err: unknown): unknown {
  * The lines of an object (gunzipped when its key ends in `.gz`) through core's one NDJSON line
  * reader: every line in order, and a line that is not UTF-8 as an `NdjsonDecodeError` in its place.
  */
-export async function* readLines(storage: Storage, key: string): AsyncGenerator<string | NdjsonDecodeError> {
+export function readLines(storage: Storage, key: string): AsyncGenerator<string | NdjsonDecodeError> {
+  return ndjsonLines(chunksOf(storage, key));
+}
+
+/** The bytes of an object, with a failure to get or gunzip them wrapped (per chunk, not per line). */
+async function* chunksOf(storage: Storage, key: string): AsyncGenerator<Uint8Array> {
   try {
     const body = await storage.get(key);
     const source: AsyncIterable<Uint8Array> = key.endsWith('.gz')
       ? // A failure reaches the loop below through the gunzip stream, which pipeline destroys with it.
         pipeline(body, createGunzip(), () => {})
       : body;
-    yield* ndjsonLines(source);
+    yield* source;
   } catch (err) {
     throw readFailed(key, err);
   }

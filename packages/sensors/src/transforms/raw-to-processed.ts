@@ -619,8 +619,11 @@ async function onePass(window: DayWindow, raw: Storage, writes: DayWrites): Prom
         if (offer === 'new') yield line;
         else if (offer === 'duplicate') duplicates++;
         else {
+          // Written before the record that would replace it: abandon the write.
           earlier = true;
-          return;
+          throw new SensorTransformError(`${line.id} has a copy earlier in event time than the one written`, {
+            code: 'SENSOR_TRANSFORM_FAILED',
+          });
         }
       }
     }
@@ -628,13 +631,7 @@ async function onePass(window: DayWindow, raw: Storage, writes: DayWrites): Prom
 
   let result: WriteDatasetResult | undefined;
   try {
-    result = await writes.records(
-      (async function* () {
-        yield* recordsOfDay();
-        // Written before the record that would replace it: abandon the write.
-        if (earlier) throw new Error('an earlier copy of a written id');
-      })(),
-    );
+    result = await writes.records(recordsOfDay());
   } catch (err) {
     errors.close({ error: err });
     await errorsWrite.catch(() => {});

@@ -113,19 +113,29 @@ export function shiftDay(day: string, days: number): string {
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-/** Writes only when there is something to write: an empty run must not add a manifest version. */
+/**
+ * Writes only when there is something to write: an empty run must not add a manifest version.
+ * The write reads `records` itself after the first (no generator in between: one less await per
+ * record), and ending it early ends `records`.
+ */
 export async function writeIfAny<T>(
   records: AsyncGenerator<T>,
   write: (records: AsyncIterable<T>) => Promise<WriteDatasetResult>,
 ): Promise<WriteDatasetResult | undefined> {
   const first = await records.next();
   if (first.done) return undefined;
-  const result = await write(
-    (async function* () {
-      yield first.value;
-      yield* records;
-    })(),
-  );
+  let peeked: IteratorResult<T> | undefined = first;
+  const result = await write({
+    [Symbol.asyncIterator]: () => ({
+      next(): Promise<IteratorResult<T>> {
+        if (peeked === undefined) return records.next();
+        const next = peeked;
+        peeked = undefined;
+        return Promise.resolve(next);
+      },
+      return: (value?: unknown) => records.return(value as never),
+    }),
+  });
   // Every record was validated before; one the writer still refuses would otherwise sit unseen in the result.
   if (result.invalidCount > 0) {
     const issues = result.invalid[0]?.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
