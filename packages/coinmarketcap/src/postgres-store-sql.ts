@@ -81,34 +81,52 @@ export async function applyStaged(
   target: string,
 ): Promise<{ inserted: number; updated: number }> {
   const schema = CRYPTO_TABLES[name] as Schema<Fields>;
-  const result = await client.query(upsertSql(name, schema, target, stagingName(name)));
-  if (INSERT_ONLY.has(name)) return { inserted: result.rowCount ?? 0, updated: 0 };
-  const counts = result.rows[0] as { inserted: number; updated: number } | undefined;
-  return { inserted: Number(counts?.inserted ?? 0), updated: Number(counts?.updated ?? 0) };
+  const [first, second] = upsertSql(name, schema, target, stagingName(name));
+  const result = await client.query(first as string);
+  if (second === undefined) return { inserted: result.rowCount ?? 0, updated: 0 };
+  const updated = result.rowCount ?? 0;
+  const counts = (await client.query(second)).rows[0] as { inserted: number; updated: number } | undefined;
+  return { inserted: Number(counts?.inserted ?? 0), updated: updated + Number(counts?.updated ?? 0) };
 }
 
-export function upsertSql(name: DataTable, schema: Schema<Fields>, target: string, staging: string): string {
+/**
+ * The statements that apply a staging table to its table. Insert-only tables: one INSERT of the
+ * rows not stored yet (its row count is what it inserted). Tables of latest state: an UPDATE of
+ * the stored rows that would change (its row count: updated), then an INSERT of the new keys
+ * returning how many it inserted and updated.
+ */
+export function upsertSql(
+  name: DataTable,
+  schema: Schema<Fields>,
+  target: string,
+  staging: string,
+): [string] | [string, string] {
   const keys = schema.primaryKey.map((k) => quoteIdentifier(k));
   const key = keys.join(', ');
   const cols = schema.columns.map((c) => quoteIdentifier(c.name));
   const others = schema.columns.filter((c) => !schema.primaryKey.includes(c.name)).map((c) => c.name);
+  const sameKey = (row: string, other: string) =>
+    keys.map((k) => `${row}.${k} = ${other}.${k}`).join(' AND ');
   // The stored row of a staged one, by the primary key's index.
-  const stored = `SELECT 1 FROM ${target} AS c WHERE ${keys.map((k) => `c.${k} = s.${k}`).join(' AND ')}`;
+  const stored = `SELECT 1 FROM ${target} AS c WHERE ${sameKey('c', 's')}`;
+  const selected = cols.map((c) => `s.${c}`).join(', ');
   if (INSERT_ONLY.has(name) || others.length === 0) {
     // Stored rows are skipped by the anti-join, far cheaper than ON CONFLICT finding each one;
     // ON CONFLICT still covers a row a concurrent load commits meanwhile, and a key staged twice
     // (DO NOTHING keeps the first, in staging order).
-    return `INSERT INTO ${target} AS t (${cols.join(', ')})\n  SELECT ${cols.map((c) => `s.${c}`).join(', ')} FROM ${staging} AS s\n  WHERE NOT EXISTS (${stored})\n  ON CONFLICT (${key}) DO NOTHING`;
+    return [
+      `INSERT INTO ${target} AS t (${cols.join(', ')})\n  SELECT ${selected} FROM ${staging} AS s\n  WHERE NOT EXISTS (${stored})\n  ON CONFLICT (${key}) DO NOTHING`,
+    ];
   }
   const newer = NEWER_ONLY[name];
   const keep = KEEP_WHEN_NULL[name];
-  // What a column would hold after the upsert, `row` being the stored row and `incoming` the new one.
+  // What a column holds after the upsert, `row` being the stored row and `incoming` the new one.
   const next = (column: string, row: string, incoming: string) => {
     const q = quoteIdentifier(column);
     return keep?.has(column) ? `COALESCE(${incoming}.${q}, ${row}.${q})` : `${incoming}.${q}`;
   };
-  // Whether the upsert would change the stored row: it differs, and (for the latest-state table)
-  // the incoming row is not older.
+  // Whether the upsert changes the stored row: it differs, and (for the latest-state table) the
+  // incoming row is not older. Rows it would not change are neither rewritten nor locked.
   const changes = (row: string, incoming: string) => {
     const current = others.map((c) => `${row}.${quoteIdentifier(c)}`).join(', ');
     const after = others.map((c) => next(c, row, incoming)).join(', ');
@@ -116,19 +134,25 @@ export function upsertSql(name: DataTable, schema: Schema<Fields>, target: strin
     if (newer) sql += ` AND ${incoming}.${quoteIdentifier(newer)} >= ${row}.${quoteIdentifier(newer)}`;
     return sql;
   };
-  // Several rows of one key in a command make ON CONFLICT DO UPDATE fail: keep one per key, the
-  // newest version of a key staged twice (a coin on two pages of a snapshot).
+  // One row per key (an UPDATE or ON CONFLICT DO UPDATE must not meet a row twice): the newest
+  // version of a key staged twice (a coin on two pages of a snapshot).
   const order = newer === undefined ? key : `${key}, ${quoteIdentifier(newer)} DESC NULLS LAST`;
-  const set = others.map((c) => `${quoteIdentifier(c)} = ${next(c, 't', 'EXCLUDED')}`).join(', ');
-  // Rows that would not change are left out before ON CONFLICT, which would lock each one it finds.
-  const sql = `INSERT INTO ${target} AS t (${cols.join(', ')})
-  SELECT ${cols.map((c) => `s.${c}`).join(', ')}
-    FROM (SELECT DISTINCT ON (${key}) ${cols.join(', ')} FROM ${staging} ORDER BY ${order}) AS s
-    WHERE NOT EXISTS (${stored} AND NOT (${changes('c', 's')}))
-  ON CONFLICT (${key}) DO UPDATE SET ${set}
+  const deduplicated = `(SELECT DISTINCT ON (${key}) ${cols.join(', ')} FROM ${staging} ORDER BY ${order}) AS s`;
+  const set = (row: string, incoming: string) =>
+    others.map((c) => `${quoteIdentifier(c)} = ${next(c, row, incoming)}`).join(', ');
+  // One hash join over the stored rows: cheaper than ON CONFLICT's probe and lock of each.
+  const update = `UPDATE ${target} AS t SET ${set('t', 's')}\n  FROM ${deduplicated}\n  WHERE ${sameKey('t', 's')} AND ${changes('t', 's')}`;
+  // New keys; ON CONFLICT covers a row a concurrent load commits meanwhile.
+  const insert = `INSERT INTO ${target} AS t (${cols.join(', ')})
+  SELECT ${selected} FROM ${deduplicated}
+  WHERE NOT EXISTS (${stored})
+  ON CONFLICT (${key}) DO UPDATE SET ${set('t', 'EXCLUDED')}
   WHERE ${changes('t', 'EXCLUDED')}`;
   // xmax = 0 only on a freshly inserted row version: tells inserts from updates.
-  return `WITH changed AS (\n${sql}\n  RETURNING (xmax = 0) AS inserted\n)\nSELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*) FILTER (WHERE NOT inserted)::int AS updated FROM changed`;
+  return [
+    update,
+    `WITH changed AS (\n${insert}\n  RETURNING (xmax = 0) AS inserted\n)\nSELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*) FILTER (WHERE NOT inserted)::int AS updated FROM changed`,
+  ];
 }
 
 /** One value as a CSV field of COPY: unquoted empty is NULL, `""` the empty string. */
