@@ -34,6 +34,7 @@ const COPY_CHUNK_CHARS = 64 * 1024;
 // What a timestamp field accepts (ECMAScript's Date range), as core's schema validation checks it.
 const MAX_TIME_MS = 8.64e15;
 const NEGATIVE_ZERO = /^-0\.0*$/;
+const MINUS = 0x2d;
 const UNIQUE_VIOLATION = '23505';
 
 /** One table's rows of a page as CSV lines for COPY: `count` rows in `chunks`. */
@@ -213,14 +214,26 @@ function fastValue(def: FieldDef): FastField {
     case 'decimal': {
       const canonical = canonicalDecimal(def.precision, def.scale);
       if (!canonical) return () => undefined;
-      return (v) => (typeof v === 'string' && canonical.test(v) && !NEGATIVE_ZERO.test(v) ? v : undefined);
+      return (v) =>
+        typeof v === 'string' && canonical.test(v) && !(v.charCodeAt(0) === MINUS && NEGATIVE_ZERO.test(v))
+          ? v
+          : undefined;
     }
-    case 'timestamp':
+    case 'timestamp': {
+      // Rows of a listing often share a time (last_updated): its text is made once.
+      let lastTime = Number.NaN;
+      let lastText = '';
       return (v) => {
         if (!(v instanceof Date)) return undefined;
+        const time = v.getTime();
+        if (time === lastTime) return lastText;
         // NaN fails the comparison too.
-        return Math.abs(v.getTime()) <= MAX_TIME_MS ? v.toISOString() : undefined;
+        if (!(Math.abs(time) <= MAX_TIME_MS)) return undefined;
+        lastTime = time;
+        lastText = v.toISOString();
+        return lastText;
       };
+    }
     default:
       return () => undefined;
   }
