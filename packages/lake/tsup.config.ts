@@ -1,10 +1,15 @@
 import { defineConfig } from 'tsup';
 
+const publicEntries = { index: 'src/index.ts', s3: 'src/s3.ts', glue: 'src/glue.ts' };
+
 export default defineConfig({
   // `s3` is its own entry (`@tributary/lake/s3`) so that the main entry never loads the AWS SDK.
-  entry: ['src/index.ts', 'src/s3.ts', 'src/glue.ts'],
+  // `parquet-worker` is the script of the Parquet encoding workers (encode-pool.ts), found next to
+  // the chunk that starts them: dist/parquet-worker.js from the ESM build, .cjs from the CommonJS one.
+  entry: { ...publicEntries, 'parquet-worker': 'src/formats/parquet/parquet-worker.ts' },
   format: ['esm', 'cjs'],
-  dts: true,
+  // The worker script is no API: no declarations for it.
+  dts: { entry: publicEntries },
   sourcemap: true,
   clean: true,
   target: 'node20',

@@ -64,7 +64,17 @@ const sections: Section[] = [
   const read: { id: string; value: number }[] = [];
   for await (const row of readDataset({ storage, table: 'readings', schema: rowSchema })) read.push(row);
   read.sort((x, y) => x.id.localeCompare(y.id));
-  out.lake = { text, rows: written.rows, read };`,
+  // Enough rows for a row group that the lake encodes on a worker thread (the built worker script
+  // beside the package's chunks): a worker that cannot start would warn and encode inline.
+  const workerWarnings: string[] = [];
+  process.on('warning', (w: Error & { code?: string }) => {
+    if (w.code === 'TRIBUTARY_PARQUET_WORKERS') workerWarnings.push(w.message);
+  });
+  const many = Array.from({ length: 20000 }, (_, i) => ({ id: 'reading-' + i + '-' + 'x'.repeat(24), value: i }));
+  const manyWritten = await writeDataset(many, { storage, table: 'many', schema: rowSchema });
+  let manyRead = 0;
+  for await (const _row of readDataset({ storage, table: 'many', schema: rowSchema })) manyRead++;
+  out.lake = { text, rows: written.rows, read, many: [manyWritten.rows, manyRead], workerWarnings };`,
     expected: {
       text: 'hello lake',
       rows: 3,
@@ -73,6 +83,8 @@ const sections: Section[] = [
         { id: 'b', value: 2 },
         { id: 'c', value: 3.5 },
       ],
+      many: [20000, 20000],
+      workerWarnings: [],
     },
   },
   {

@@ -103,11 +103,23 @@ export async function writeFiles(
 ): Promise<number> {
   const open = new Map<string, StagedFile>();
   const counts = new Map<string, number>();
+  // Files whose close (last row group, footer, upload) runs while the next records are buffered:
+  // a Parquet row group is encoded on a worker thread meanwhile. Reported in the order closed.
+  const closing: { partition: string; file: StagedFile; done: Promise<FileStats> }[] = [];
   let rows = 0;
-  const close = async (partition: string, file: StagedFile) => {
-    const stats = await finishStaged(file);
-    open.delete(partition);
+  const settleOldest = async () => {
+    const { partition, file, done } = closing[0] as (typeof closing)[number];
+    const stats = await done;
+    // Only now: a file whose close failed is still here for abandonStaged to stop its upload.
+    closing.shift();
     plan.closed(file, partition, stats);
+  };
+  const close = async (partition: string, file: StagedFile) => {
+    open.delete(partition);
+    const done = finishStaged(file);
+    done.catch(() => {}); // awaited in order by settleOldest
+    closing.push({ partition, file, done });
+    while (closing.length > MAX_CLOSING_FILES) await settleOldest();
   };
   const one = async (input: unknown): Promise<void> => {
     const pending = accept(input);
@@ -175,12 +187,16 @@ export async function writeFiles(
       for await (const input of records) await one(input);
     }
     for (const [partition, file] of [...open]) await close(partition, file);
+    while (closing.length > 0) await settleOldest();
   } catch (err) {
-    await abandonStaged(open.values(), err);
+    await abandonStaged([...open.values(), ...closing.map((c) => c.file)], err);
     throw err;
   }
   return rows;
 }
+
+/** Files of one write finishing in the background at once (each holds at most its last row groups). */
+const MAX_CLOSING_FILES = 2;
 
 function isSyncIterable(value: AsyncIterable<unknown> | Iterable<unknown>): value is Iterable<unknown> {
   return (

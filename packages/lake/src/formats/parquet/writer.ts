@@ -6,8 +6,10 @@ import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
 import { endSink, writeTo } from '../sink.js';
 import type { ColumnStats, FileStats, RecordWriter } from '../types.js';
 import { compareUtf8, LeafBuffer } from './column-buffer.js';
-import { type Codec, writeColumnChunk } from './column-chunk.js';
+import { type ChunkResult, type Codec, writeColumnChunk } from './column-chunk.js';
+import { type EncodePool, poolFor } from './encode-pool.js';
 import { ParquetError, wrapParquetError } from './errors.js';
+import { type EncodedRowGroup, shiftChunk } from './row-group-task.js';
 import { type LeafSpec, planSchema, type SchemaPlanOptions } from './schema.js';
 
 const MAGIC = 0x31524150; // "PAR1"
@@ -22,6 +24,11 @@ export const STATISTICS_MAX_BYTES = 256;
 export const CREATED_BY = 'tributary';
 /** About what a column chunk's metadata takes in the footer, besides its min/max. */
 const CHUNK_FOOTER_BYTES = 96;
+/**
+ * Row groups of one writer being encoded on workers at once: the encoding of one overlaps the
+ * buffering of the next, and memory stays bounded by this many groups plus the one buffering.
+ */
+export const MAX_GROUPS_IN_FLIGHT = 2;
 
 function statisticsBytes(leaf: LeafBuffer): number {
   const size = (v: unknown) =>
@@ -34,6 +41,12 @@ export interface ParquetWriterConfig {
   readonly compression: Codec;
   /** Field ids and the timestamp unit, for table formats that need them (Iceberg). */
   readonly schemaPlan?: SchemaPlanOptions;
+  /**
+   * Where row groups are encoded: by default the process-wide pool (`TRIBUTARY_PARQUET_WORKERS`)
+   * for groups of at least `MIN_POOL_BYTES`; a given pool takes every group; `null`, always
+   * inline. The bytes are the same either way.
+   */
+  readonly encodePool?: EncodePool | null;
 }
 
 /** Fold one row group's column into the file's statistics of that column. */
@@ -55,7 +68,11 @@ function addColumnStats(stats: ColumnStats, leaf: LeafBuffer, storedBytes: numbe
 interface PendingGroup {
   leaves: LeafBuffer[];
   rows: number;
+  /** Plain-encoded bytes of its columns. */
+  bytes: number;
 }
+
+const ignore = () => {};
 
 /**
  * Buffers records column-wise and writes a row group each time the buffered column data reaches
@@ -80,6 +97,10 @@ export class ParquetRecordWriter<R> implements RecordWriter<R> {
   /** A running estimate of the footer's size: schema, then each column chunk's metadata. */
   #footerBytes = 64;
   #chain: Promise<void> = Promise.resolve();
+  /** Row groups sent to workers and not yet in the file, oldest first: settle in order, never reject. */
+  readonly #inFlight: Promise<void>[] = [];
+  /** Their plain-encoded bytes, which the estimate counts at the current ratio. */
+  #inFlightBytes = 0;
   #error: unknown;
   #closing: Promise<FileStats> | undefined;
 
@@ -106,8 +127,9 @@ export class ParquetRecordWriter<R> implements RecordWriter<R> {
 
   get estimatedBytes(): number {
     if (this.#closing && !this.#error) return this.#written + this.#out.index;
-    const buffered = this.#bufferedBytes();
-    const pendingFooter = this.#groupRows > 0 ? this.#leaves.length * CHUNK_FOOTER_BYTES : 0;
+    const buffered = this.#bufferedBytes() + this.#inFlightBytes;
+    const groups = this.#inFlight.length + (this.#groupRows > 0 ? 1 : 0);
+    const pendingFooter = groups * this.#leaves.length * CHUNK_FOOTER_BYTES;
     return (
       this.#written + this.#out.index + Math.round(buffered * this.#ratio) + this.#footerBytes + pendingFooter
     );
@@ -144,15 +166,42 @@ export class ParquetRecordWriter<R> implements RecordWriter<R> {
     return this.#bufferedBytes() >= this.#config.rowGroupBytes ? this.#flushRowGroup() : undefined;
   }
 
-  /** Detach the buffered rows and queue their encoding after any row group still being written. */
-  #flushRowGroup(): Promise<void> {
-    if (this.#groupRows === 0) return this.#chain;
-    const group: PendingGroup = { leaves: this.#leaves, rows: this.#groupRows };
+  /**
+   * Detach the buffered rows and queue their encoding after any row group still being written.
+   * Inline, the returned promise is the group's write; on a worker, the group is sent now and the
+   * caller waits only while more than {@link MAX_GROUPS_IN_FLIGHT} groups are in flight.
+   */
+  #flushRowGroup(): Promise<void> | undefined {
+    if (this.#groupRows === 0) return undefined;
+    const group: PendingGroup = {
+      leaves: this.#leaves,
+      rows: this.#groupRows,
+      bytes: this.#bufferedBytes(),
+    };
     // The next group will likely be as large: its buffers start at this size (on their first value).
     this.#leaves = this.#specs.map((spec, i) => new LeafBuffer(spec, group.leaves[i]?.slots ?? 1024));
     this.#groupRows = 0;
-    this.#chain = this.#chain.then(() => this.#writeRowGroup(group));
-    return this.#chain;
+    const pool = this.#config.encodePool === undefined ? poolFor(group.bytes) : this.#config.encodePool;
+    if (!pool?.available) {
+      this.#chain = this.#chain.then(() => this.#writeRowGroup(group));
+      return this.#chain;
+    }
+    const encoded = pool.encode(group.leaves, this.#config.compression);
+    // Its failure is reported when the group's turn comes (below), not as an unhandled rejection.
+    encoded.catch(ignore);
+    this.#inFlightBytes += group.bytes;
+    const written = this.#chain.then(() => this.#writeEncoded(group, encoded));
+    this.#chain = written;
+    // A failure sets #error, which the next append() and close() throw.
+    const settled = written.then(ignore, ignore).then(() => {
+      this.#inFlight.shift();
+      this.#inFlightBytes -= group.bytes;
+    });
+    this.#inFlight.push(settled);
+    if (this.#inFlight.length <= MAX_GROUPS_IN_FLIGHT) return undefined;
+    return (this.#inFlight[0] as Promise<void>).then(() => {
+      if (this.#error) throw this.#error;
+    });
   }
 
   async #flushOut(): Promise<void> {
@@ -161,6 +210,10 @@ export class ParquetRecordWriter<R> implements RecordWriter<R> {
     // Copy: the writer's buffer is reused for the next bytes.
     const chunk = Buffer.from(out.getBytes());
     out.index = 0;
+    await this.#send(chunk);
+  }
+
+  async #send(chunk: Buffer): Promise<void> {
     try {
       await writeTo(this.#sink, chunk);
     } catch (err) {
@@ -169,44 +222,84 @@ export class ParquetRecordWriter<R> implements RecordWriter<R> {
     this.#written += chunk.byteLength;
   }
 
+  /** Encode a row group on this thread, straight into the file's buffer. */
   async #writeRowGroup(group: PendingGroup): Promise<void> {
     if (this.#error) throw this.#error;
     const out = this.#out;
     const start = out.offset;
-    const columns: RowGroup['columns'] = [];
-    let totalBytes = 0n;
-    let raw = 0;
+    const chunks: ChunkResult[] = [];
     try {
-      for (const [i, leaf] of group.leaves.entries()) {
+      for (const leaf of group.leaves) {
         const chunkWriter = writeColumnChunk(out, leaf, this.#config.compression);
         for (let step = chunkWriter.next(); ; step = chunkWriter.next()) {
           if (step.done) {
-            columns.push(step.value.chunk);
-            const stored = Number(step.value.chunk.meta_data?.total_compressed_size ?? 0n);
-            addColumnStats(this.#columnStats[i] as ColumnStats, leaf, stored);
-            this.#footerBytes += CHUNK_FOOTER_BYTES + statisticsBytes(leaf);
-            totalBytes += step.value.chunk.meta_data?.total_uncompressed_size ?? 0n;
-            raw += step.value.uncompressedBytes;
+            chunks.push(step.value);
             break;
           }
           if (out.index >= SINK_CHUNK_BYTES) await this.#flushOut();
         }
       }
-      this.#rowGroups.push({
-        columns,
-        num_rows: BigInt(group.rows),
-        total_byte_size: totalBytes,
-        total_compressed_size: BigInt(out.offset - start),
-        file_offset: BigInt(start),
-      });
-      this.#encodedRaw += raw;
-      this.#encodedStored += out.offset - start;
-      if (this.#encodedRaw > 0) this.#ratio = this.#encodedStored / this.#encodedRaw;
+      this.#addRowGroup(group, chunks, start, out.offset - start);
       await this.#flushOut();
     } catch (err) {
       this.#error ??= wrapParquetError(err, 'PARQUET_WRITE_FAILED', 'writing a Parquet row group failed');
       throw this.#error;
     }
+  }
+
+  /**
+   * Append a row group a worker encoded at offset 0 where the file stands now (its turn in the
+   * chain), shifting its chunks' offsets; encode it here if the pool could not start a worker.
+   */
+  async #writeEncoded(group: PendingGroup, encoded: Promise<EncodedRowGroup | undefined>): Promise<void> {
+    if (this.#error) throw this.#error;
+    try {
+      const result = await encoded;
+      if (!result) return await this.#writeRowGroup(group);
+      if (this.#error) throw this.#error;
+      await this.#flushOut();
+      const out = this.#out;
+      const start = out.offset;
+      const base = BigInt(start);
+      for (const { chunk } of result.chunks) shiftChunk(chunk, base);
+      const { bytes } = result;
+      // The worker's buffer goes to the sink as it is; the file's buffer only moves its offset on.
+      await this.#send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      out.offset += bytes.byteLength;
+      this.#addRowGroup(group, result.chunks, start, bytes.byteLength);
+    } catch (err) {
+      this.#error ??= wrapParquetError(err, 'PARQUET_WRITE_FAILED', 'writing a Parquet row group failed');
+      throw this.#error;
+    }
+  }
+
+  /** A row group's bytes are in the file: its footer entry and the file's statistics. */
+  #addRowGroup(group: PendingGroup, chunks: readonly ChunkResult[], start: number, stored: number): void {
+    const columns: RowGroup['columns'] = [];
+    let totalBytes = 0n;
+    let raw = 0;
+    for (const [i, leaf] of group.leaves.entries()) {
+      const { chunk, uncompressedBytes } = chunks[i] as ChunkResult;
+      columns.push(chunk);
+      addColumnStats(
+        this.#columnStats[i] as ColumnStats,
+        leaf,
+        Number(chunk.meta_data?.total_compressed_size ?? 0n),
+      );
+      this.#footerBytes += CHUNK_FOOTER_BYTES + statisticsBytes(leaf);
+      totalBytes += chunk.meta_data?.total_uncompressed_size ?? 0n;
+      raw += uncompressedBytes;
+    }
+    this.#rowGroups.push({
+      columns,
+      num_rows: BigInt(group.rows),
+      total_byte_size: totalBytes,
+      total_compressed_size: BigInt(stored),
+      file_offset: BigInt(start),
+    });
+    this.#encodedRaw += raw;
+    this.#encodedStored += stored;
+    if (this.#encodedRaw > 0) this.#ratio = this.#encodedStored / this.#encodedRaw;
   }
 
   close(): Promise<FileStats> {
@@ -217,6 +310,8 @@ export class ParquetRecordWriter<R> implements RecordWriter<R> {
   async #close(): Promise<FileStats> {
     if (this.#error) throw this.#error;
     await this.#flushRowGroup();
+    // Everything in flight, in order; a failure of any group rejects here with its error.
+    await this.#chain;
     try {
       let numRows = 0n;
       for (const group of this.#rowGroups) numRows += group.num_rows;
