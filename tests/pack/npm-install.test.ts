@@ -594,6 +594,9 @@ describe.each(projects)('an npm project ($type) using the tarballs', (project) =
     const output = await run(process.execPath, [program], dir, {
       ...process.env,
       TRIBUTARY_PARQUET_SNAPPY: 'native',
+      // One encoding worker even on a 2-core machine (where the default is none): the built worker
+      // script must load from the installed package, in both module systems.
+      TRIBUTARY_PARQUET_WORKERS: '1',
     });
 
     const expected = Object.fromEntries(
