@@ -45,6 +45,7 @@ export type {
   TributaryEventType,
 } from './events.js';
 export { EventCounters, EventHub, emitSafely } from './events.js';
+export { mapLimit } from './map-limit.js';
 export type { OptionChecks } from './options.js';
 export { optionChecks } from './options.js';
 export type { ErrorClassification, RetryInfo, RetryOptions } from './retry.js';
@@ -96,7 +97,6 @@ export type {
   SdkRetryEventsOptions,
 } from './sdk-retry-events.js';
 export { addSdkRetryEvents, SDK_RETRY_EVENTS_MIDDLEWARE } from './sdk-retry-events.js';
-export { mapLimit } from './map-limit.js';
 export type { TokenBucketOptions } from './token-bucket.js';
 export { TokenBucket } from './token-bucket.js';
 export { isWellFormedText, utf8ByteLength } from './utf8.js';
