@@ -1,5 +1,6 @@
 export type { BatcherClock, BatcherOptions, FlushInfo, FlushReason } from './batcher.js';
 export { Batcher, FlushFailedError } from './batcher.js';
+export { daysFromCivil } from './civil-date.js';
 export type { SleepOptions } from './clock.js';
 export { type Clock, sleep, systemClock } from './clock.js';
 export type { LoadConfigOptions, Mode, TributaryConfig, WarehouseEngine } from './config.js';

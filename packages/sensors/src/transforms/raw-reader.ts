@@ -3,6 +3,7 @@
 import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import {
+  daysFromCivil,
   describeValue,
   type EventListener,
   emitSafely,
@@ -395,16 +396,6 @@ function digits(text: string, at: number, count: number): number {
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 const DAY_MS = 86_400_000;
-
-/** Days from 1970-01-01 to a day of the proleptic Gregorian calendar (H. Hinnant's `days_from_civil`). */
-function daysFromCivil(year: number, month: number, day: number): number {
-  const y = month <= 2 ? year - 1 : year;
-  const era = Math.floor(y / 400);
-  const yearOfEra = y - era * 400;
-  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
-  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
-  return era * 146_097 + dayOfEra - 719_468;
-}
 
 /**
  * UTC ms of `YYYY-MM-DDTHH:MM:SS.sssZ` for a year from 0100, a real calendar day and a time of

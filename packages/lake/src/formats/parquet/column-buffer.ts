@@ -1,4 +1,10 @@
-import { decimalToUnscaled, describeValue, normalizeDecimal, utf8ByteLength } from '@tributary/core';
+import {
+  daysFromCivil,
+  decimalToUnscaled,
+  describeValue,
+  normalizeDecimal,
+  utf8ByteLength,
+} from '@tributary/core';
 import { unconvertDecimal } from 'hyparquet-writer/src/unconvert.js';
 import { ParquetError } from './errors.js';
 import type { LeafSpec } from './schema.js';
@@ -40,17 +46,6 @@ export type ValueStore =
   | { type: 'FIXED_LEN_BYTE_ARRAY'; values: Growable<Uint8Array>; width: number };
 
 const DAY_MS = 86_400_000;
-
-/** Days since 1970-01-01 of a proleptic Gregorian date, exact for every year (Date.UTC maps 0-99 to 19xx). */
-export function daysFromCivil(year: number, month: number, day: number): number {
-  const y = month <= 2 ? year - 1 : year;
-  const era = Math.floor(y / 400);
-  const yoe = y - era * 400;
-  const mp = (month + 9) % 12;
-  const doy = Math.floor((153 * mp + 2) / 5) + day - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146_097 + doe - 719_468;
-}
 
 function dateToDays(value: unknown): number {
   if (value instanceof Date) return Math.floor(value.getTime() / DAY_MS);
