@@ -8,6 +8,7 @@ import {
   type Column,
   type FieldDef,
   type Fields,
+  isCanonicalDecimal,
   isWellFormedText,
   type PgClient,
   quoteIdentifier,
@@ -33,8 +34,6 @@ const INSERT_ONLY: ReadonlySet<DataTable> = new Set(['cryptocurrency_tag', 'quot
 const COPY_CHUNK_CHARS = 64 * 1024;
 // What a timestamp field accepts (ECMAScript's Date range), as core's schema validation checks it.
 const MAX_TIME_MS = 8.64e15;
-const NEGATIVE_ZERO = /^-0\.0*$/;
-const MINUS = 0x2d;
 const UNIQUE_VIOLATION = '23505';
 
 /** One table's rows of a page as CSV lines for COPY: `count` rows in `chunks`. */
@@ -193,15 +192,6 @@ function csvString(value: string): string {
  */
 type FastField = (value: unknown) => string | undefined;
 
-function canonicalDecimal(precision: number | undefined, scale: number | undefined): RegExp | undefined {
-  if (!Number.isInteger(precision) || !Number.isInteger(scale)) return undefined;
-  const p = precision as number;
-  const s = scale as number;
-  if (s < 1 || p - s < 1) return undefined;
-  // normalizeDecimal's output: no leading zeros, exactly `scale` fraction digits.
-  return new RegExp(`^-?(?:0|[1-9]\\d{0,${p - s - 1}})\\.\\d{${s}}$`);
-}
-
 function fastValue(def: FieldDef): FastField {
   switch (def.kind) {
     case 'string':
@@ -212,12 +202,10 @@ function fastValue(def: FieldDef): FastField {
     case 'int32':
       return (v) => (typeof v === 'number' && (v | 0) === v ? String(v) : undefined);
     case 'decimal': {
-      const canonical = canonicalDecimal(def.precision, def.scale);
-      if (!canonical) return () => undefined;
+      const { precision, scale } = def;
+      if (!Number.isInteger(precision) || !Number.isInteger(scale)) return () => undefined;
       return (v) =>
-        typeof v === 'string' && canonical.test(v) && !(v.charCodeAt(0) === MINUS && NEGATIVE_ZERO.test(v))
-          ? v
-          : undefined;
+        typeof v === 'string' && isCanonicalDecimal(v, precision as number, scale as number) ? v : undefined;
     }
     case 'timestamp': {
       // Rows of a listing often share a time (last_updated): its text is made once.

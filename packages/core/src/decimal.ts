@@ -67,6 +67,34 @@ export function normalizeDecimal(
   return sign === '-' && !isZero ? `-${body}` : body;
 }
 
+const canonicalForms = new Map<string, RegExp>();
+
+/**
+ * Whether `text` is already the canonical text {@link normalizeDecimal} returns for this
+ * precision and scale (exactly `scale` fraction digits, no leading zeros, no `-0`): such text
+ * needs no normalizing. A check for hot paths; anything it refuses may still normalize.
+ *
+ * @example
+ * ```ts
+ * isCanonicalDecimal('12.35', 10, 2); // true
+ * isCanonicalDecimal('12.3', 10, 2); // false: normalizeDecimal gives '12.30'
+ * isCanonicalDecimal('-0.00', 10, 2); // false: normalizeDecimal gives '0.00'
+ * ```
+ */
+export function isCanonicalDecimal(text: string, precision: number, scale: number): boolean {
+  const key = `${precision},${scale}`;
+  let form = canonicalForms.get(key);
+  if (form === undefined) {
+    const wholeDigits = precision - scale;
+    const whole = wholeDigits < 1 ? '0' : `(?:0|[1-9]\\d{0,${wholeDigits - 1}})`;
+    form = new RegExp(scale > 0 ? `^-?${whole}\\.\\d{${scale}}$` : `^-?${whole}$`);
+    canonicalForms.set(key, form);
+  }
+  if (!form.test(text)) return false;
+  // normalizeDecimal drops the sign of zero.
+  return text.charCodeAt(0) !== 45 || /[1-9]/.test(text);
+}
+
 /**
  * The unscaled integer of a canonical decimal text (`'12.35'` at scale 2 → `1235n`), the form
  * Parquet's DECIMAL stores.

@@ -6,7 +6,7 @@ export { type Clock, sleep, systemClock } from './clock.js';
 export type { LoadConfigOptions, Mode, TributaryConfig, WarehouseEngine } from './config.js';
 export { loadConfig, Secret } from './config.js';
 export type { DecimalProblem } from './decimal.js';
-export { decimalToUnscaled, normalizeDecimal, unscaledToDecimal } from './decimal.js';
+export { decimalToUnscaled, isCanonicalDecimal, normalizeDecimal, unscaledToDecimal } from './decimal.js';
 export type { NdjsonDecodeOptions } from './encoding.js';
 export {
   createNdjsonDecoder,

@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decimalToUnscaled, normalizeDecimal, unscaledToDecimal } from '../../src/index.js';
+import {
+  decimalToUnscaled,
+  isCanonicalDecimal,
+  normalizeDecimal,
+  unscaledToDecimal,
+} from '../../src/index.js';
 
 describe('decimal', () => {
   describe('normalizeDecimal', () => {
@@ -66,5 +71,28 @@ describe('decimal', () => {
       expect(unscaledToDecimal(0n, 2)).toBe('0.00');
       expect(decimalToUnscaled('12.3', 3)).toBe(12300n);
     });
+  });
+});
+
+describe('isCanonicalDecimal', () => {
+  const texts = fc.oneof(
+    fc.stringMatching(/^-?\d{0,6}(\.\d{0,4})?$/),
+    fc.constantFrom('0.00', '-0.00', '00.50', '1.5', '-12.35', '0', '-0', '123', '1e2', ''),
+  );
+
+  it.each([
+    [10, 2],
+    [6, 0],
+    [4, 4],
+    [38, 18],
+  ])('is true exactly when normalizeDecimal(text, %i, %i) returns the text itself', (precision, scale) => {
+    fc.assert(
+      fc.property(texts, (text) => {
+        expect(isCanonicalDecimal(text, precision, scale)).toBe(
+          normalizeDecimal(text, precision, scale) === text,
+        );
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -2,6 +2,7 @@ import {
   daysFromCivil,
   decimalToUnscaled,
   describeValue,
+  isCanonicalDecimal,
   normalizeDecimal,
   utf8ByteLength,
 } from '@tributary/core';
@@ -317,7 +318,7 @@ export class LeafBuffer {
     // Records validated by core hold canonical text (checked by one regex); anything else is
     // normalized the same way core does, which also rejects too many integer digits.
     let text: string | undefined;
-    if (typeof value === 'string' && isCanonical(value, precision, scale)) text = value;
+    if (typeof value === 'string' && isCanonicalDecimal(value, precision, scale)) text = value;
     else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') {
       const normalized = normalizeDecimal(value, precision, scale);
       if (typeof normalized === 'string') text = normalized;
@@ -339,15 +340,4 @@ function toInt64(value: unknown): bigint | undefined {
     n = BigInt(time);
   } else return undefined;
   return n < INT64_MIN || n > INT64_MAX ? undefined : n;
-}
-
-const CANONICAL_DECIMAL = /^-?(\d+)(?:\.(\d+))?$/;
-
-/** Core's canonical decimal text with exactly `scale` fraction digits that fits the precision. */
-function isCanonical(text: string, precision: number, scale: number): boolean {
-  const m = CANONICAL_DECIMAL.exec(text);
-  if (!m) return false;
-  const whole = m[1] as string;
-  if ((m[2]?.length ?? 0) !== scale) return false;
-  return whole === '0' || (whole.charCodeAt(0) !== 48 && whole.length <= precision - scale);
 }
