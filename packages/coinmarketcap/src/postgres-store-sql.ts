@@ -10,6 +10,7 @@ import {
   type Fields,
   isCanonicalDecimal,
   isWellFormedText,
+  MAX_TIMESTAMP_MS,
   type PgClient,
   quoteIdentifier,
   type Schema,
@@ -32,8 +33,6 @@ const NEWER_ONLY: Partial<Record<DataTable, string>> = { cryptocurrency: 'last_u
 // Rows never rewritten once stored: quote history, and the tag links (their key is all they hold).
 const INSERT_ONLY: ReadonlySet<DataTable> = new Set(['cryptocurrency_tag', 'quote']);
 const COPY_CHUNK_CHARS = 64 * 1024;
-// What a timestamp field accepts (ECMAScript's Date range), as core's schema validation checks it.
-const MAX_TIME_MS = 8.64e15;
 const UNIQUE_VIOLATION = '23505';
 
 /** One table's rows of a page as CSV lines for COPY: `count` rows in `chunks`. */
@@ -216,7 +215,7 @@ function fastValue(def: FieldDef): FastField {
         const time = v.getTime();
         if (time === lastTime) return lastText;
         // NaN fails the comparison too.
-        if (!(Math.abs(time) <= MAX_TIME_MS)) return undefined;
+        if (!(Math.abs(time) <= MAX_TIMESTAMP_MS)) return undefined;
         lastTime = time;
         lastText = v.toISOString();
         return lastText;

@@ -64,7 +64,7 @@ export type {
   SchemaOptions,
   ValidationResult,
 } from './schema.js';
-export { defineSchema, Field, field, parseIsoTimestamp } from './schema.js';
+export { defineSchema, Field, field, MAX_TIMESTAMP_MS, parseIsoTimestamp } from './schema.js';
 export type {
   AthenaColumn,
   GlueColumn,

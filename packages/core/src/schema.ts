@@ -2,6 +2,12 @@ import { normalizeDecimal } from './decimal.js';
 import { describeValue, TributaryError, ValidationError, type ValidationIssue } from './errors.js';
 import { isWellFormedText, utf8ByteLength } from './utf8.js';
 
+/**
+ * The largest distance from the epoch, in ms either way, of a value a `timestamp` field accepts:
+ * ECMAScript's Date range (±100,000,000 days).
+ */
+export const MAX_TIMESTAMP_MS = 8.64e15;
+
 /** The primitive kinds a field can have. */
 export type PrimitiveKind =
   | 'string'
@@ -338,7 +344,7 @@ function compilePrimitive(def: FieldDef): Check {
         else if (typeof v === 'string') time = parseIsoTimestamp(v);
         else return issue(issues, path, 'type', 'timestamp (Date, epoch ms or ISO-8601)', v);
         if (time === undefined) return issue(issues, path, 'format', 'ISO-8601 timestamp', v);
-        if (Number.isNaN(time) || Math.abs(time) > 8.64e15)
+        if (Number.isNaN(time) || Math.abs(time) > MAX_TIMESTAMP_MS)
           return issue(issues, path, 'range', 'valid timestamp', v);
         return new Date(time);
       };

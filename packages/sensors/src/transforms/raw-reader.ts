@@ -8,6 +8,7 @@ import {
   type EventListener,
   emitSafely,
   isWellFormedText,
+  MAX_TIMESTAMP_MS,
   type NdjsonDecodeError,
   ndjsonLines,
   TributaryError,
@@ -328,9 +329,6 @@ const FAST_PATH =
   sensorRecordSchema.columns.map((c) => `${c.name}:${c.def.kind}:${c.def.presence}`).join(',') ===
     'id:string:required,sensorId:string:required,type:string:required,value:double:required,unit:string:required,timestamp:timestamp:required';
 
-/** The largest time a timestamp field takes, in ms from the epoch either way. */
-const MAX_TIME = 8.64e15;
-
 /**
  * A parsed line as `sensorRecordSchema.validate` makes it, when it is the line every producer
  * sends: exactly the six fields as own properties, strings short enough that their UTF-8 length
@@ -379,7 +377,7 @@ export function fastRecord(value: Record<string, unknown>): SensorRecord | undef
   if (typeof timestamp === 'string') time = isoMillis(timestamp);
   else if (typeof timestamp === 'number' && Number.isFinite(timestamp)) time = Math.floor(timestamp);
   else return undefined;
-  if (!(Math.abs(time) <= MAX_TIME)) return undefined;
+  if (!(Math.abs(time) <= MAX_TIMESTAMP_MS)) return undefined;
   return { id, sensorId, type, value: reading, unit, timestamp: new Date(time) };
 }
 
