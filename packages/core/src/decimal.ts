@@ -67,7 +67,22 @@ export function normalizeDecimal(
   return sign === '-' && !isZero ? `-${body}` : body;
 }
 
-const canonicalForms = new Map<string, RegExp>();
+// The canonical form's pattern per precision and scale, indexed by numbers: a hot path builds no key.
+const canonicalForms: (RegExp | undefined)[][] = [];
+const NON_ZERO_DIGIT = /[1-9]/;
+
+function canonicalForm(precision: number, scale: number): RegExp {
+  const byScale = canonicalForms[precision] ?? [];
+  canonicalForms[precision] = byScale;
+  let form = byScale[scale];
+  if (form === undefined) {
+    const wholeDigits = precision - scale;
+    const whole = wholeDigits < 1 ? '0' : `(?:0|[1-9]\\d{0,${wholeDigits - 1}})`;
+    form = new RegExp(scale > 0 ? `^-?${whole}\\.\\d{${scale}}$` : `^-?${whole}$`);
+    byScale[scale] = form;
+  }
+  return form;
+}
 
 /**
  * Whether `text` is already the canonical text {@link normalizeDecimal} returns for this
@@ -82,17 +97,9 @@ const canonicalForms = new Map<string, RegExp>();
  * ```
  */
 export function isCanonicalDecimal(text: string, precision: number, scale: number): boolean {
-  const key = `${precision},${scale}`;
-  let form = canonicalForms.get(key);
-  if (form === undefined) {
-    const wholeDigits = precision - scale;
-    const whole = wholeDigits < 1 ? '0' : `(?:0|[1-9]\\d{0,${wholeDigits - 1}})`;
-    form = new RegExp(scale > 0 ? `^-?${whole}\\.\\d{${scale}}$` : `^-?${whole}$`);
-    canonicalForms.set(key, form);
-  }
-  if (!form.test(text)) return false;
+  if (!canonicalForm(precision, scale).test(text)) return false;
   // normalizeDecimal drops the sign of zero.
-  return text.charCodeAt(0) !== 45 || /[1-9]/.test(text);
+  return text.charCodeAt(0) !== 45 || NON_ZERO_DIGIT.test(text);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { normalizeDecimal } from './decimal.js';
+import { isCanonicalDecimal, normalizeDecimal } from './decimal.js';
 import { describeValue, TributaryError, ValidationError, type ValidationIssue } from './errors.js';
 import { isWellFormedText, utf8ByteLength } from './utf8.js';
 
@@ -183,6 +183,14 @@ export interface Schema<F extends Fields> {
   validate(input: unknown): ValidationResult<RecordOf<F>>;
   /** Like `validate`, but throws a `ValidationError` holding every issue. */
   parse(input: unknown): RecordOf<F>;
+  /**
+   * Whether `input` is already a record in the form `validate` returns: every column an own
+   * enumerable key (nothing else), each value as `validate` would give it back (a valid `Date`
+   * for a timestamp, canonical decimal text, a `bigint` int64, well-formed text...). It allocates
+   * nothing: writers call it first and skip `validate` for such records. `false` says only "not in
+   * that form": `validate` may still accept the input and coerce it.
+   */
+  isRecord(input: unknown): input is RecordOf<F>;
 }
 
 const INVALID: unique symbol = Symbol('invalid');
@@ -216,8 +224,12 @@ const ISO_TIMESTAMP =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Days of a month (1–12) of the proleptic Gregorian calendar, for any year (Date.UTC maps 0–99 to 1900–1999). */
 function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month !== 2) return MONTH_DAYS[month - 1] as number;
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
 }
 
 /** Parse ISO-8601 text as UTC milliseconds; text without a zone is UTC, never local time. */
@@ -370,6 +382,72 @@ function compilePrimitive(def: FieldDef): Check {
   }
 }
 
+/** Whether a non-null value is already what a primitive field's check returns for it (no coercion). */
+type Conforms = (value: unknown) => boolean;
+
+function compileConforms(def: FieldDef): Conforms {
+  switch (def.kind) {
+    case 'string': {
+      const max = def.maxLength;
+      return (v) =>
+        typeof v === 'string' &&
+        isWellFormedText(v) &&
+        (max === undefined || v.length <= max / 3 || utf8ByteLength(v) <= max);
+    }
+    case 'boolean':
+      return (v) => typeof v === 'boolean';
+    case 'int32':
+      return (v) => typeof v === 'number' && (v | 0) === v;
+    case 'int64':
+      return (v) => typeof v === 'bigint' && v >= INT64_MIN && v <= INT64_MAX;
+    case 'double':
+      return (v) => typeof v === 'number' && Number.isFinite(v);
+    case 'decimal': {
+      const precision = def.precision as number;
+      const scale = def.scale as number;
+      return (v) => typeof v === 'string' && isCanonicalDecimal(v, precision, scale);
+    }
+    case 'timestamp':
+      return (v) => {
+        if (!(v instanceof Date)) return false;
+        const time = v.getTime();
+        // NaN fails the comparison too.
+        return Math.abs(time) <= MAX_TIMESTAMP_MS;
+      };
+    case 'date': {
+      const check = compilePrimitive(def);
+      const issues: ValidationIssue[] = [];
+      // The check returns valid text unchanged: identity means "already a date".
+      return (v) => {
+        if (typeof v !== 'string') return false;
+        const same = check(v, '', issues) === v;
+        issues.length = 0;
+        return same;
+      };
+    }
+    case 'list': {
+      const element = compileConforms(def.element as FieldDef);
+      return (v) => {
+        if (!Array.isArray(v)) return false;
+        for (let i = 0; i < v.length; i++) {
+          const item = v[i];
+          if (item === null || item === undefined || !element(item)) return false;
+        }
+        return true;
+      };
+    }
+    default:
+      throw schemaError(`unknown field kind ${def.kind}`);
+  }
+}
+
+/** Whether a record's own value (`undefined` when the key is missing) is in its validated form. */
+function compileFieldConforms(def: FieldDef): Conforms {
+  const inner = compileConforms(def);
+  if (def.presence === 'required') return (v) => v !== null && v !== undefined && inner(v);
+  return (v) => v === null || (v !== undefined && inner(v));
+}
+
 function compileField(def: FieldDef): Check {
   const inner: Check =
     def.kind === 'list'
@@ -475,6 +553,21 @@ export function defineSchema<F extends Fields>(fields: F, options: SchemaOptions
     return issues.length === 0 ? { ok: true, value: out as RecordOf<F> } : { ok: false, issues };
   };
 
+  const conforms = columns.map((c) => compileFieldConforms(c.def));
+  const slots = new Map(names.map((name, i) => [name, i]));
+  const isRecord = (input: unknown): input is RecordOf<F> => {
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) return false;
+    // Every enumerable key is a column (so own, distinct and not inherited), and as many as columns.
+    let count = 0;
+    for (const key in input) {
+      const slot = slots.get(key);
+      if (slot === undefined || !Object.hasOwn(input, key)) return false;
+      if (!(conforms[slot] as Conforms)((input as Record<string, unknown>)[key])) return false;
+      count++;
+    }
+    return count === columns.length;
+  };
+
   return Object.freeze({
     fields: Object.freeze({ ...fields }),
     columns: Object.freeze(columns),
@@ -483,6 +576,7 @@ export function defineSchema<F extends Fields>(fields: F, options: SchemaOptions
     unknownFields,
     $record: undefined as unknown as RecordOf<F>,
     validate,
+    isRecord,
     parse(input: unknown): RecordOf<F> {
       const result = validate(input);
       if (!result.ok) throw new ValidationError(result.issues);

@@ -121,18 +121,26 @@ export async function writeFiles(
     closing.push({ partition, file, done });
     while (closing.length > MAX_CLOSING_FILES) await settleOldest();
   };
+  // Schemas built before isRecord existed (or written by hand) validate every record.
+  const checksForm = typeof plan.schema.isRecord === 'function';
+  const isRecord = (input: unknown): boolean => checksForm && plan.schema.isRecord(input);
   const one = async (input: unknown): Promise<void> => {
     const pending = accept(input);
     if (pending) await pending;
   };
   // One record: undefined when it was buffered (or refused) and nothing needs waiting for.
   const accept = (input: unknown): Promise<void> | undefined => {
-    const result = plan.schema.validate(input);
-    if (!result.ok) {
-      plan.refuse(input, result.issues);
-      return undefined;
+    let record: Record<string, unknown>;
+    // A record already in validated form (most are) is used as it is: nothing to coerce or allocate.
+    if (isRecord(input)) record = input as Record<string, unknown>;
+    else {
+      const result = plan.schema.validate(input);
+      if (!result.ok) {
+        plan.refuse(input, result.issues);
+        return undefined;
+      }
+      record = result.value as Record<string, unknown>;
     }
-    const record = result.value as Record<string, unknown>;
     let partition: string;
     try {
       partition = plan.partitionOf(record);

@@ -213,6 +213,14 @@ describe('defineSchema', () => {
       expect(at(input)).toBe(expected);
     });
 
+    it('knows the leap days of the years 0 to 99 (the proleptic Gregorian calendar, not 1900–1999)', () => {
+      expect(at('0000-02-29T12:00:00Z')).toBe('0000-02-29T12:00:00.000Z');
+      expect(at('0004-02-29')).toBe('0004-02-29T00:00:00.000Z');
+      expect(ts.validate({ t: '0001-02-29T00:00:00Z' }).ok).toBe(false);
+      expect(ts.validate({ t: '0100-02-29T00:00:00Z' }).ok).toBe(false);
+      expect(at('0400-02-29T00:00:00Z')).toBe('0400-02-29T00:00:00.000Z');
+    });
+
     it.each([
       ['2026-13-01T00:00:00Z', 'format'],
       ['2023-02-29T00:00:00Z', 'format'],
@@ -228,7 +236,7 @@ describe('defineSchema', () => {
     it('parses what Date#toISOString writes, for any instant', () => {
       fc.assert(
         fc.property(
-          fc.date({ min: new Date('0001-01-01'), max: new Date('9999-12-31'), noInvalidDate: true }),
+          fc.date({ min: new Date('0000-01-01'), max: new Date('9999-12-31'), noInvalidDate: true }),
           (d) => {
             expect(parseIsoTimestamp(d.toISOString())).toBe(d.getTime());
           },
@@ -245,9 +253,16 @@ describe('defineSchema', () => {
       expect(day.parse({ d: new Date('2026-11-23T23:59:59.999Z') }).d).toBe('2026-11-23');
     });
 
-    it.each(['2023-02-29', '2026-11-31', '26-11-23', '2026-11-23T00:00:00Z'])('rejects %s', (input) => {
-      expect(day.validate({ d: input }).ok).toBe(false);
+    it('accepts 29 February of year 0, a leap year', () => {
+      expect(day.parse({ d: '0000-02-29' }).d).toBe('0000-02-29');
     });
+
+    it.each(['2023-02-29', '0100-02-29', '2026-11-31', '26-11-23', '2026-11-23T00:00:00Z'])(
+      'rejects %s',
+      (input) => {
+        expect(day.validate({ d: input }).ok).toBe(false);
+      },
+    );
   });
 
   describe('options', () => {
@@ -312,6 +327,142 @@ describe('defineSchema', () => {
       expect(lone.ok ? [] : lone.issues.map((i) => [i.path, i.code])).toEqual([['name', 'encoding']]);
       expect(inList.ok ? [] : inList.issues.map((i) => [i.path, i.code])).toEqual([['tags[0]', 'encoding']]);
       expect(pair).toEqual({ ok: true, value: { name: '😀', tags: ['😀'] } });
+    });
+  });
+
+  describe('isRecord', () => {
+    const record = everyKind.parse(valid);
+
+    it('is true for what validate returns, so a writer can skip validating it again', () => {
+      expect(everyKind.isRecord(record)).toBe(true);
+      expect(everyKind.isRecord({ ...record, price: null, counts: [1n, -2n] })).toBe(true);
+    });
+
+    it.each([
+      ['a value validate would coerce (an ISO timestamp text)', { at: '2026-11-23T10:15:30.123Z' }],
+      ['an int64 given as a number', { volume: 42 }],
+      ['decimal text that is not canonical', { small: '12.3' }],
+      ['negative zero as decimal text', { small: '-0.00' }],
+      ['an invalid Date', { at: new Date('nope') }],
+      ['an int32 that is not an integer', { rank: 1.5 }],
+      ['a double that is not finite', { value: Number.POSITIVE_INFINITY }],
+      ['text with a lone surrogate', { id: 'a\uD800' }],
+      ['text over maxLength in UTF-8 bytes', { id: 'é'.repeat(33) }],
+      ['a list holding a null', { tags: ['a', null] }],
+      ['a list element validate would coerce', { counts: [1] }],
+      ['a date that is not on the calendar', { day: '2026-02-30' }],
+      ['an unknown key', { extra: 1 }],
+      ['undefined for a required field', { id: undefined }],
+    ])('is false for %s', (_, change) => {
+      expect(everyKind.isRecord({ ...record, ...change })).toBe(false);
+    });
+
+    it('is false when a key is missing, inherited or not enumerable, and for non-objects', () => {
+      const { price: _price, ...missing } = record;
+      const inherited = Object.assign(Object.create({ price: null }), missing);
+      const hidden = Object.defineProperty({ ...missing, extra: 1 }, 'price', {
+        value: null,
+        enumerable: false,
+      });
+      for (const input of [missing, inherited, hidden, null, 'text', [record]]) {
+        expect(everyKind.isRecord(input)).toBe(false);
+      }
+    });
+
+    // Values of each field that validate accepts or refuses, in validated form or not.
+    const anyValue = {
+      id: fc.oneof(fc.string({ maxLength: 70 }), fc.constant('a\uDC00'), fc.integer()),
+      active: fc.oneof(fc.boolean(), fc.constant('true')),
+      rank: fc.oneof(fc.integer(), fc.double(), fc.bigInt({ min: -10n, max: 10n }), fc.constant(null)),
+      volume: fc.oneof(fc.bigInt(), fc.integer(), fc.constant('12')),
+      value: fc.oneof(fc.double(), fc.constant('1')),
+      price: fc.oneof(fc.constant(null), fc.constant(undefined), fc.constant('1.5'), fc.double()),
+      small: fc.oneof(
+        fc.constantFrom('12.30', '12.3', '-0.00', '0.00', '1e2', '1234567.89', '12345678.90'),
+        fc.double({ noNaN: true, min: -1e7, max: 1e7 }),
+      ),
+      mid: fc.constantFrom('7', '7.0000', '-7.0000', '00.1000'),
+      at: fc.oneof(fc.date(), fc.constant('2026-11-23T10:15:30Z'), fc.integer()),
+      day: fc.constantFrom('2026-11-23', '0000-02-29', '2023-02-29', new Date(0)),
+      tags: fc.oneof(fc.constant(null), fc.array(fc.oneof(fc.string(), fc.constant(null)), { maxLength: 3 })),
+      counts: fc.oneof(
+        fc.constant(undefined),
+        fc.array(fc.oneof(fc.bigInt(), fc.integer()), { maxLength: 3 }),
+      ),
+    };
+    const same = (a: unknown, b: unknown) =>
+      a instanceof Date && b instanceof Date ? a.getTime() === b.getTime() : Object.is(a, b);
+
+    // Values already in validated form, field by field.
+    const int64 = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });
+    const recordForm = {
+      id: fc.string({ maxLength: 20 }),
+      active: fc.boolean(),
+      rank: fc.oneof(fc.integer(), fc.constant(null)),
+      volume: int64,
+      value: fc.double({ noNaN: true, noDefaultInfinity: true }),
+      price: fc.constantFrom(null, '1.500000000000000000'),
+      small: fc.constantFrom('12.30', '-0.01', '0.00'),
+      mid: fc.constantFrom('7.0000', '-7.0000'),
+      at: fc.date({ noInvalidDate: true }),
+      day: fc.constantFrom('2026-11-23', '0000-02-29'),
+      tags: fc.oneof(fc.constant(null), fc.array(fc.string(), { maxLength: 3 })),
+      counts: fc.array(int64, { maxLength: 3 }),
+    };
+    const columnNames = everyKind.columns.map((c) => c.name) as (keyof typeof anyValue)[];
+
+    it('is true only for input that validate accepts and returns unchanged', () => {
+      let records = 0;
+      let others = 0;
+      fc.assert(
+        fc.property(
+          fc.record(recordForm),
+          fc.constantFrom(...columnNames),
+          fc.record(anyValue),
+          (base, key, replacement) => {
+            // A record in validated form with one field replaced by any value, or that key missing.
+            const input: Record<string, unknown> = { ...base, [key]: replacement[key] };
+            if (replacement[key] === undefined && key !== 'price') delete input[key];
+            if (!everyKind.isRecord(input)) {
+              others++;
+              return;
+            }
+            records++;
+            const result = everyKind.validate(input);
+            expect(result.ok).toBe(true);
+            if (!result.ok) return;
+            for (const name of columnNames) {
+              const before = input[name];
+              const after = (result.value as Record<string, unknown>)[name];
+              if (Array.isArray(before)) expect(after).toEqual(before);
+              else expect(same(before, after)).toBe(true);
+            }
+          },
+        ),
+        { numRuns: 3000 },
+      );
+      // Both answers were exercised.
+      expect(records).toBeGreaterThan(300);
+      expect(others).toBeGreaterThan(300);
+    });
+
+    it('is true for every record validate returns', () => {
+      let accepted = 0;
+      fc.assert(
+        fc.property(
+          fc.record(recordForm),
+          fc.constantFrom(...columnNames),
+          fc.record(anyValue),
+          (base, key, replacement) => {
+            const result = everyKind.validate({ ...base, [key]: replacement[key] });
+            if (!result.ok) return;
+            accepted++;
+            expect(everyKind.isRecord(result.value)).toBe(true);
+          },
+        ),
+        { numRuns: 2000 },
+      );
+      expect(accepted).toBeGreaterThan(300);
     });
   });
 

@@ -93,6 +93,52 @@ describe.each(['ndjson', 'csv', 'parquet'] as const)('writeDataset (%s)', (forma
     });
   });
 
+  describe('records already in validated form', () => {
+    it('writes what each record held when it was given, though its source reuses one object', async () => {
+      const storage = new MemoryStorage();
+      // A generator that refills the same object: the writer must keep no reference to it.
+      function* reused() {
+        const row = { id: '', type: 'temperature', value: 0, timestamp: new Date(0) };
+        for (let i = 0; i < 5; i++) {
+          row.id = `r${i}`;
+          row.value = i;
+          row.timestamp = new Date(Date.UTC(2026, 10, 23, 10, i));
+          yield row;
+        }
+      }
+
+      await writeDataset(reused(), { ...base, storage });
+      const read = await collect(readDataset({ storage, table: 'sensors', schema: reading }));
+
+      expect(read.sort(byId).map((r) => [r.id, r.value, r.timestamp.getUTCMinutes()])).toEqual([
+        ['r0', 0, 0],
+        ['r1', 1, 1],
+        ['r2', 2, 2],
+        ['r3', 3, 3],
+        ['r4', 4, 4],
+      ]);
+    });
+
+    it('still coerces records that are not, next to records that are', async () => {
+      const storage = new MemoryStorage();
+      const input = [
+        { id: 'a', type: 'temperature', value: 1, timestamp: new Date(Date.UTC(2026, 10, 23, 10)) },
+        { id: 'b', type: 'temperature', value: 2, timestamp: '2026-11-23T10:30:00+01:00' },
+        { id: 'c', type: 'temperature', value: 3, timestamp: Date.UTC(2026, 10, 23, 10, 45) },
+      ];
+
+      const result = await writeDataset(input, { ...base, storage });
+      const read = await collect(readDataset({ storage, table: 'sensors', schema: reading }));
+
+      expect(result.partitions).toEqual(['dt=2026-11-23/hour=09/', 'dt=2026-11-23/hour=10/']);
+      expect(read.sort(byId).map((r) => r.timestamp.toISOString())).toEqual([
+        '2026-11-23T10:00:00.000Z',
+        '2026-11-23T09:30:00.000Z',
+        '2026-11-23T10:45:00.000Z',
+      ]);
+    });
+  });
+
   describe('files', () => {
     it('rolls files by rows, with deterministic names for the same writeId', async () => {
       const a = new MemoryStorage();
