@@ -39,6 +39,8 @@ export { choosePartSize } from './s3-storage-options.js';
 
 /** DeleteObjects takes at most this many keys. */
 const DELETE_BATCH = 1_000;
+/** Objects whose size and ETag a storage remembers for its copies (a few hundred KiB at most). */
+const KNOWN_OBJECTS = 1_024;
 
 /**
  * A `Storage` in an S3 bucket (and prefix), through a client you pass in.
@@ -66,6 +68,12 @@ export class S3Storage implements Storage {
   readonly #partSize: number;
   readonly #queueSize: number;
   readonly #multipartThreshold: number;
+  /**
+   * Size and ETag of the objects this storage last put or read the head of, oldest first, at most
+   * `KNOWN_OBJECTS`: a copy whose answer carries the ETag seen of its source copied those bytes,
+   * so its size needs no HEAD. A hint checked by that ETag, never an answer about the bucket.
+   */
+  readonly #known = new Map<string, { size: number; etag: string }>();
 
   constructor(options: S3StorageOptions) {
     const { client, bucket, prefix, partSize, queueSize, multipartThreshold } =
@@ -99,7 +107,7 @@ export class S3Storage implements Storage {
           abortSignal: signal,
         }),
       );
-      return { key, size: bytes.byteLength, etag: unquote(out.ETag) };
+      return this.#remember({ key, size: bytes.byteLength, etag: unquote(out.ETag) });
     }
 
     const counted = { bytes: 0 };
@@ -116,7 +124,7 @@ export class S3Storage implements Storage {
     });
     try {
       const out = await upload.done();
-      return { key, size: bytes?.byteLength ?? counted.bytes, etag: unquote(out.ETag) };
+      return this.#remember({ key, size: bytes?.byteLength ?? counted.bytes, etag: unquote(out.ETag) });
     } catch (err) {
       // On abort the body stops with the signal's reason, and lib-storage aborts the multipart
       // upload before rejecting with it. (upload.abort() would reject at once, racing the cleanup.)
@@ -143,7 +151,7 @@ export class S3Storage implements Storage {
           IfNoneMatch: '*',
         }),
       );
-      return { key, size: bytes.byteLength, etag: unquote(out.ETag) };
+      return this.#remember({ key, size: bytes.byteLength, etag: unquote(out.ETag) });
     } catch (err) {
       // 412: the key exists; 409: a concurrent conditional write to it is in progress.
       if (statusOf(err) === 412 || statusOf(err) === 409) return undefined;
@@ -163,11 +171,24 @@ export class S3Storage implements Storage {
           CopySource: `${this.bucket}/${source.split('/').map(encodeURIComponent).join('/')}`,
         }),
       );
+      const etag = unquote(out.CopyObjectResult?.ETag);
+      const known = this.#known.get(from);
+      if (known !== undefined && etag === known.etag) {
+        // An ETag names the bytes (their MD5, or their parts'): the copy has the size seen with it.
+        return this.#remember({
+          key: to,
+          size: known.size,
+          etag,
+          lastModified: out.CopyObjectResult?.LastModified,
+        });
+      }
       const info = await this.head(to);
-      return info ?? { key: to, size: 0, etag: unquote(out.CopyObjectResult?.ETag) };
+      return info ?? { key: to, size: 0, etag };
     } catch (err) {
-      if (statusOf(err) === 404 || isNoSuchKey(err))
+      if (statusOf(err) === 404 || isNoSuchKey(err)) {
+        this.#known.delete(from);
         throw new ObjectNotFoundError(from, this.#context(from, err), err);
+      }
       throw this.#wrap(err, 'copy', from);
     }
   }
@@ -218,10 +239,18 @@ export class S3Storage implements Storage {
     const Key = this.#keyOf(key);
     try {
       const out = await this.#client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }));
-      return { key, size: out.ContentLength ?? 0, lastModified: out.LastModified, etag: unquote(out.ETag) };
+      return this.#remember({
+        key,
+        size: out.ContentLength ?? 0,
+        lastModified: out.LastModified,
+        etag: unquote(out.ETag),
+      });
     } catch (err) {
       // HEAD responses have no body, so a 404 cannot tell a missing key from a missing bucket.
-      if (statusOf(err) === 404 || isNoSuchKey(err)) return undefined;
+      if (statusOf(err) === 404 || isNoSuchKey(err)) {
+        this.#known.delete(key);
+        return undefined;
+      }
       throw this.#wrap(err, 'head', key);
     }
   }
@@ -361,6 +390,7 @@ export class S3Storage implements Storage {
     };
     for await (const key of keys) {
       assertValidKey(key);
+      this.#known.delete(key);
       batch.add(key);
       if (batch.size === DELETE_BATCH) await send();
     }
@@ -372,6 +402,15 @@ export class S3Storage implements Storage {
         context: { bucket: this.bucket },
       });
     }
+  }
+
+  /** Note what a put, head or copy saw of an object (see `#known`), and return it. */
+  #remember(info: ObjectInfo): ObjectInfo {
+    this.#known.delete(info.key);
+    if (info.etag === undefined) return info;
+    this.#known.set(info.key, { size: info.size, etag: info.etag });
+    if (this.#known.size > KNOWN_OBJECTS) this.#known.delete(this.#known.keys().next().value as string);
+    return info;
   }
 
   #keyOf(key: string): string {

@@ -123,6 +123,33 @@ describe('S3Storage', () => {
     });
   });
 
+  describe('copy', () => {
+    it('copies what it put with one request, and reads the head of a copy whose source it did not see', async () => {
+      const log: string[] = [];
+      const s3 = clientWithLog(log);
+      const storage = freshStorage(s3);
+      const bytes = new Uint8Array(70_000).map((_, i) => (i * 13) % 251);
+      await storage.put('staged/a.bin', bytes);
+      // Changed behind the storage's back: what it saw of the source is no longer true.
+      await storage.put('staged/b.bin', 'short');
+      await new S3Storage({ client: s3, bucket: BUCKET, prefix: storage.prefix }).put('staged/b.bin', bytes);
+      log.length = 0;
+
+      const seen = await storage.copy('staged/a.bin', 'final/a.bin');
+      const seenRequests = [...log];
+      log.length = 0;
+      const changed = await storage.copy('staged/b.bin', 'final/b.bin');
+      const changedRequests = [...log];
+      s3.destroy();
+
+      expect(seen).toMatchObject({ key: 'final/a.bin', size: 70_000 });
+      expect(seenRequests).toEqual(['CopyObjectCommand']);
+      expect(changed).toMatchObject({ key: 'final/b.bin', size: 70_000 });
+      expect(changedRequests).toEqual(['CopyObjectCommand', 'HeadObjectCommand']);
+      expect(Buffer.from(await storage.getBytes('final/a.bin')).equals(Buffer.from(bytes))).toBe(true);
+    });
+  });
+
   describe('list and delete', () => {
     it('lists 1,050 objects across pages in order, then deletes them in batches of 1,000', async () => {
       const log: string[] = [];

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -266,6 +267,77 @@ describe('S3Storage', () => {
       expect(await storage().head('a')).toEqual({ key: 'a', size: 42, etag: 'e', lastModified });
       expect(await storage().head('b')).toBeUndefined();
       await expect(storage().head('c')).rejects.toBeInstanceOf(StorageError);
+    });
+  });
+
+  describe('copy', () => {
+    const lastModified = new Date('2026-11-23T10:00:00Z');
+
+    it('sends only the CopyObject when it answers the ETag its put or head saw of the source', async () => {
+      s3.on(PutObjectCommand).resolves({ ETag: '"e1"' });
+      s3.on(HeadObjectCommand).resolves({ ContentLength: 9, ETag: '"e2"' });
+      s3.on(CopyObjectCommand, { CopySource: 'lake/raw/staged/a.bin' }).resolves({
+        CopyObjectResult: { ETag: '"e1"', LastModified: lastModified },
+      });
+      s3.on(CopyObjectCommand, { CopySource: 'lake/raw/staged/b.bin' }).resolves({
+        CopyObjectResult: { ETag: '"e2"', LastModified: lastModified },
+      });
+      const s = storage();
+      await s.put('staged/a.bin', 'seven b');
+      await s.head('staged/b.bin');
+      s3.resetHistory();
+
+      const fromPut = await s.copy('staged/a.bin', 'final/a.bin');
+      const fromHead = await s.copy('staged/b.bin', 'final/b.bin');
+
+      expect(fromPut).toEqual({ key: 'final/a.bin', size: 7, etag: 'e1', lastModified });
+      expect(fromHead).toEqual({ key: 'final/b.bin', size: 9, etag: 'e2', lastModified });
+      expect(s3.commandCalls(CopyObjectCommand)).toHaveLength(2);
+      expect(s3.commandCalls(HeadObjectCommand)).toHaveLength(0);
+    });
+
+    it('reads the head of the copy when its ETag is not the one seen (the source changed, or never seen)', async () => {
+      s3.on(PutObjectCommand).resolves({ ETag: '"e1"' });
+      s3.on(CopyObjectCommand).resolves({ CopyObjectResult: { ETag: '"e3"', LastModified: lastModified } });
+      s3.on(HeadObjectCommand, { Key: 'raw/final/a.bin' }).resolves({
+        ContentLength: 11,
+        ETag: '"e3"',
+        LastModified: lastModified,
+      });
+      s3.on(HeadObjectCommand, { Key: 'raw/final/b.bin' }).resolves({
+        ContentLength: 5,
+        ETag: '"e3"',
+        LastModified: lastModified,
+      });
+      const s = storage();
+      await s.put('staged/a.bin', 'seven b');
+
+      const changed = await s.copy('staged/a.bin', 'final/a.bin');
+      const unseen = await s.copy('staged/b.bin', 'final/b.bin');
+
+      expect(changed).toEqual({ key: 'final/a.bin', size: 11, etag: 'e3', lastModified });
+      expect(unseen).toEqual({ key: 'final/b.bin', size: 5, etag: 'e3', lastModified });
+      expect(s3.commandCalls(HeadObjectCommand)).toHaveLength(2);
+    });
+
+    it('forgets what it saw of a key once that key is deleted or found missing', async () => {
+      s3.on(PutObjectCommand).resolves({ ETag: '"e1"' });
+      s3.on(DeleteObjectsCommand).resolves({});
+      s3.on(HeadObjectCommand, { Key: 'raw/staged/b.bin' }).rejects(serviceError('NotFound', 404));
+      s3.on(HeadObjectCommand, { Key: 'raw/final/a.bin' }).resolves({ ContentLength: 3, ETag: '"e1"' });
+      s3.on(HeadObjectCommand, { Key: 'raw/final/b.bin' }).resolves({ ContentLength: 4, ETag: '"e1"' });
+      s3.on(CopyObjectCommand).resolves({ CopyObjectResult: { ETag: '"e1"' } });
+      const s = storage();
+      await s.put('staged/a.bin', 'seven b');
+      await s.put('staged/b.bin', 'seven b');
+      await s.delete(['staged/a.bin']);
+      await s.head('staged/b.bin');
+
+      const afterDelete = await s.copy('staged/a.bin', 'final/a.bin');
+      const afterMissing = await s.copy('staged/b.bin', 'final/b.bin');
+
+      expect(afterDelete).toMatchObject({ size: 3 });
+      expect(afterMissing).toMatchObject({ size: 4 });
     });
   });
 
