@@ -336,6 +336,19 @@ describe('parquetFormat', () => {
       expect(back[8]?.at).toEqual(new Date(8000));
     });
 
+    it('keeps -0 apart from 0 in a dictionary-encoded column (every other value as written)', async () => {
+      const schema = defineSchema({ value: field.double() });
+      // Few distinct values: the column is dictionary-encoded.
+      const inputs = Array.from({ length: 2000 }, (_, i) => ({ value: [0, -0, 1.5, -0, 0][i % 5] }));
+      const { storage, file } = await writeParquet(schema, inputs);
+
+      const back = await readAll(storage, schema);
+
+      expect(pageTypes(file).get('value')?.[0]).toBe('DICTIONARY_PAGE');
+      expect(back.map((r) => Object.is(r.value, -0))).toEqual(inputs.map((r) => Object.is(r.value, -0)));
+      expect(back.map((r) => r.value)).toEqual(inputs.map((r) => r.value));
+    });
+
     it('writes only V1 data pages (DataPageHeader), with a dictionary page where it pays', async () => {
       const schema = defineSchema({
         id: field.string(),

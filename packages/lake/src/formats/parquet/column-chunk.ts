@@ -15,12 +15,12 @@ import type {
 } from 'hyparquet';
 import { ByteWriter } from 'hyparquet-writer/src/bytewriter.js';
 import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
-import { useDictionary } from 'hyparquet-writer/src/dictionary.js';
 import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js';
 import { writePlain } from 'hyparquet-writer/src/plain.js';
 import { pageChecksum } from './checksum.js';
 import { pageCompressor } from './codecs.js';
 import type { LeafBuffer } from './column-buffer.js';
+import { buildDictionary } from './dictionary.js';
 
 export type Codec = 'SNAPPY' | 'UNCOMPRESSED';
 type PageEncodingStats = NonNullable<ColumnMetaData['encoding_stats']>[number];
@@ -170,13 +170,13 @@ export function* writeColumnChunk(
   let dictionary_page_offset: bigint | undefined;
   if (type === 'BYTE_ARRAY' || type === 'INT32' || type === 'INT64' || type === 'DOUBLE') {
     const values = type === 'BYTE_ARRAY' ? store.values : store.values.view();
-    // hyparquet-writer's heuristic: sample, then keep a dictionary only if it halves the size.
-    const { dictionary, indexes: found } = useDictionary(values, type, undefined, undefined, undefined, true);
-    if (dictionary && found) {
-      indexes = Int32Array.from(found);
-      dictionaryWidth = bitWidth(dictionary.length - 1);
+    // Sample, then keep a dictionary only if it halves the size (hyparquet-writer's rule).
+    const dictionary = buildDictionary(values as ArrayLike<string | number | bigint>, type);
+    if (dictionary) {
+      indexes = dictionary.indexes;
+      dictionaryWidth = bitWidth(dictionary.values.length - 1);
       dictionary_page_offset = BigInt(out.offset);
-      uncompressed += writeDictionaryPage(out, element, dictionary, compress);
+      uncompressed += writeDictionaryPage(out, element, dictionary.values as DecodedArray, compress);
       yield;
     }
   }
