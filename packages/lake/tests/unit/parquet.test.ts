@@ -1,11 +1,13 @@
 import { Writable } from 'node:stream';
 import { crc32 } from 'node:zlib';
-import { defineSchema, type Fields, field, OptionsError, type Schema } from '@tributary/core';
+import { defineSchema, type Fields, field, OptionsError, type Schema, utf8ByteLength } from '@tributary/core';
+import fc from 'fast-check';
 import { type FileMetaData, parquetMetadata } from 'hyparquet';
 import { parquetHeader } from 'hyparquet/src/column.js';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { describe, expect, it } from 'vitest';
 import { ObjectNotFoundError } from '../../src/errors.js';
+import { measureText } from '../../src/formats/parquet/column-buffer.js';
 import {
   ParquetError,
   parquetFormat,
@@ -266,6 +268,60 @@ describe('parquetFormat', () => {
       const statistics = footer(file).row_groups[0]?.columns[0]?.meta_data?.statistics;
       expect(statistics?.min_value).toBe('');
       expect(statistics?.max_value).toBe('🌊 wave');
+    });
+
+    // Units around each boundary of UTF-8 lengths and of the surrogates, and plain ASCII.
+    const unit = fc.oneof(
+      fc.constantFrom(
+        0x41,
+        0x7f,
+        0x80,
+        0x7ff,
+        0x800,
+        0xd7ff,
+        0xd800,
+        0xdbff,
+        0xdc00,
+        0xdfff,
+        0xe000,
+        0xfffd,
+        0xffff,
+      ),
+      fc.integer({ min: 0x20, max: 0x7e }),
+      fc.integer({ min: 0, max: 0xffff }),
+    );
+    // Whole characters too, so that well-formed texts often hold surrogate pairs next to U+E000 and up.
+    const piece = fc.oneof(
+      unit.map((code) => String.fromCharCode(code)),
+      fc.constantFrom('🌊', '\u{10000}', '\u{10FFFF}', '\uE000', '\uFFFD', 'é', '日', 'a'),
+    );
+    const units = fc.array(piece, { maxLength: 8 }).map((pieces) => pieces.join(''));
+
+    it('measures any UTF-16 text as core does (a lone surrogate as the 3 bytes of U+FFFD)', () => {
+      fc.assert(
+        fc.property(units, (text) => {
+          expect(measureText(text)).toBe(utf8ByteLength(text));
+        }),
+        { numRuns: 5000 },
+      );
+    });
+
+    it('takes string statistics in UTF-8 byte order, whatever the texts', async () => {
+      const schema = defineSchema({ s: field.string() });
+      const wellFormed = units.filter((text) => text.isWellFormed());
+      await fc.assert(
+        fc.asyncProperty(fc.array(wellFormed, { minLength: 1, maxLength: 12 }), async (texts) => {
+          const { file } = await writeParquet(
+            schema,
+            texts.map((s) => ({ s })),
+          );
+          const sorted = [...texts].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+          const statistics = footer(file).row_groups[0]?.columns[0]?.meta_data?.statistics;
+          expect(statistics?.min_value).toBe(sorted[0]);
+          expect(statistics?.max_value).toBe(sorted[sorted.length - 1]);
+        }),
+        { numRuns: 300 },
+      );
     });
 
     it('round-trips lists: null, empty, one and many elements', async () => {

@@ -4,7 +4,6 @@ import {
   describeValue,
   isCanonicalDecimal,
   normalizeDecimal,
-  utf8ByteLength,
 } from '@tributary/core';
 import { unconvertDecimal } from 'hyparquet-writer/src/unconvert.js';
 import { ParquetError } from './errors.js';
@@ -70,6 +69,39 @@ export function compareUtf8(a: string, b: string): number {
     if (x !== y) return codeUnitRank(x) - codeUnitRank(y);
   }
   return a.length - b.length;
+}
+
+/** Whether the text {@link measureText} measured last has no UTF-16 unit at or above U+D800. */
+let textBelowSurrogates = true;
+
+/**
+ * The UTF-8 byte length of `text` (core's `utf8ByteLength`: a lone surrogate counts as U+FFFD's
+ * 3 bytes), noting in {@link textBelowSurrogates} whether it holds a unit at or above U+D800.
+ */
+export function measureText(text: string): number {
+  const length = text.length;
+  let extra = 0;
+  let below = true;
+  for (let index = 0; index < length; index++) {
+    const code = text.charCodeAt(index);
+    if (code < 0x80) continue;
+    if (code < 0x800) extra += 1;
+    else {
+      if (code >= 0xd800) below = false;
+      if (code <= 0xdbff && code >= 0xd800 && index + 1 < length) {
+        const next = text.charCodeAt(index + 1);
+        if (next >= 0xdc00 && next <= 0xdfff) {
+          // A pair: 2 units, 4 bytes.
+          extra += 2;
+          index++;
+          continue;
+        }
+      }
+      extra += 2;
+    }
+  }
+  textBelowSurrogates = below;
+  return length + extra;
 }
 
 type Stat = number | bigint | string | boolean;
@@ -237,10 +269,15 @@ export class LeafBuffer {
       case 'string': {
         if (typeof value !== 'string') this.#invalid(value, 'a string');
         (s.values as string[]).push(value);
-        this.bytes += 4 + utf8ByteLength(value);
+        this.bytes += 4 + measureText(value);
         if (this.min === undefined || this.max === undefined) {
           this.min = value;
           this.max = value;
+        } else if (textBelowSurrogates) {
+          // No unit of the value is ≥ U+D800: at the first unit where it differs from another
+          // string, code-unit order is code-point order, so the engine's comparison is UTF-8 order.
+          if (value < (this.min as string)) this.min = value;
+          else if (value > (this.max as string)) this.max = value;
         } else if (compareUtf8(value, this.min as string) < 0) this.min = value;
         else if (compareUtf8(value, this.max as string) > 0) this.max = value;
         return;
