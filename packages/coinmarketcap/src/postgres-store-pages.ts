@@ -1,5 +1,5 @@
-// What a store's load is given, checked before anything is written: the load options, and each
-// page of rows validated against the relational model and turned into CSV for COPY.
+// What a store's load is given: the load options, checked before anything is sent, and each page
+// of rows, validated against the relational model as it is turned into CSV for COPY.
 import { type Fields, OptionsError, type Schema, ValidationError } from '@tributary/core';
 import { PostgresStoreError } from './errors.js';
 import { type NormalizedListings, type NormalizeOptions, normalizeListings } from './normalize.js';
@@ -15,6 +15,13 @@ export function invalidOption(message: string, option: string): OptionsError {
 
 /** Rows of one page, validated, as CSV per data table. */
 export type ValidatedPage = Record<DataTable, CsvRows>;
+
+/** Rows of one page per data table, checked to be arrays; each row is checked as it is encoded. */
+export interface PageRows {
+  readonly tables: Readonly<Record<DataTable, readonly unknown[]>>;
+  /** 1-based, in a snapshot of pages; undefined for a single load. */
+  readonly page: number | undefined;
+}
 
 /** A load's `source` label: a non-empty string. */
 export function checkSource(source: unknown): string {
@@ -56,8 +63,8 @@ export function normalizePage(
   }
 }
 
-/** Validate one page's rows; `page` (1-based) goes into the error's context. */
-export function validatePage(rows: NormalizedListings, page: number | undefined): ValidatedPage {
+/** Check that a page holds an array of rows per data table; `page` (1-based) goes into the error's context. */
+export function checkPage(rows: NormalizedListings, page: number | undefined): PageRows {
   const at = page === undefined ? {} : { page };
   const where = page === undefined ? '' : ` of page ${page}`;
   if (typeof rows !== 'object' || rows === null) {
@@ -66,7 +73,7 @@ export function validatePage(rows: NormalizedListings, page: number | undefined)
       context: at,
     });
   }
-  const out = {} as ValidatedPage;
+  const tables = {} as Record<DataTable, readonly unknown[]>;
   for (const name of DATA_TABLES) {
     const input = (rows as unknown as Record<string, unknown>)[name];
     if (!Array.isArray(input)) {
@@ -75,28 +82,52 @@ export function validatePage(rows: NormalizedListings, page: number | undefined)
         context: { table: name, ...at },
       });
     }
-    const schema = CRYPTO_TABLES[name] as Schema<Fields>;
-    const encoder = csvEncoder(name);
-    const csv = new CsvChunks();
-    for (let i = 0; i < input.length; i++) {
-      const row: unknown = input[i];
-      // Rows as normalizeListings builds them need no rewriting: checked and encoded in one step.
-      const line = encoder.fast(row);
-      if (line !== undefined) {
-        csv.push(line);
-        continue;
-      }
+    tables[name] = input;
+  }
+  return { tables, page };
+}
+
+/**
+ * A table's rows of a checked page as COPY's CSV, chunk by chunk: each row is validated against
+ * the table's schema as it is encoded, so a caller that reads the chunks as it sends them
+ * validates the page while PostgreSQL works. A row that does not fit throws `CMC_LOAD_INVALID`
+ * naming the table, the row and the page.
+ */
+export function* csvChunks(rows: PageRows, name: DataTable): Generator<Buffer, void, undefined> {
+  const input = rows.tables[name];
+  const schema = CRYPTO_TABLES[name] as Schema<Fields>;
+  const encoder = csvEncoder(name);
+  const csv = new CsvChunks();
+  for (let i = 0; i < input.length; i++) {
+    const row: unknown = input[i];
+    // Rows as normalizeListings builds them need no rewriting: checked and encoded in one step.
+    let line = encoder.fast(row);
+    if (line === undefined) {
       const result = schema.validate(row);
       if (!result.ok) {
+        const at = rows.page === undefined ? {} : { page: rows.page };
+        const where = rows.page === undefined ? '' : ` of page ${rows.page}`;
         throw new PostgresStoreError(`load() rows.${name}[${i}]${where} does not fit the ${name} table`, {
           code: 'CMC_LOAD_INVALID',
           cause: new ValidationError(result.issues),
           context: { table: name, row: i, ...at },
         });
       }
-      csv.push(encoder.line(result.value as Record<string, unknown>));
+      line = encoder.line(result.value as Record<string, unknown>);
     }
-    out[name] = csv.done();
+    const full = csv.push(line);
+    if (full !== undefined) yield full;
+  }
+  const rest = csv.rest();
+  if (rest !== undefined) yield rest;
+}
+
+/** Validate one page's rows, all at once; `page` (1-based) goes into the error's context. */
+export function validatePage(rows: NormalizedListings, page: number | undefined): ValidatedPage {
+  const checked = checkPage(rows, page);
+  const out = {} as ValidatedPage;
+  for (const name of DATA_TABLES) {
+    out[name] = { count: checked.tables[name].length, chunks: [...csvChunks(checked, name)] };
   }
   return out;
 }

@@ -2,6 +2,7 @@
 // all new are COPYed straight into their table, every other row into a staging table per data
 // table, which is then upserted into the table, keeping what a later or partial listing must not
 // overwrite and touching no row that would not change.
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -15,6 +16,7 @@ import {
   quoteIdentifier,
   type Schema,
   TributaryError,
+  toPostgresDdl,
 } from '@tributary/core';
 import { from as copyFrom } from 'pg-copy-streams';
 import { CRYPTO_TABLES } from './schemas.js';
@@ -32,23 +34,38 @@ const KEEP_WHEN_NULL: Partial<Record<DataTable, ReadonlySet<string>>> = {
 const NEWER_ONLY: Partial<Record<DataTable, string>> = { cryptocurrency: 'last_updated' };
 // Rows never rewritten once stored: quote history, and the tag links (their key is all they hold).
 const INSERT_ONLY: ReadonlySet<DataTable> = new Set(['cryptocurrency_tag', 'quote']);
-const COPY_CHUNK_CHARS = 64 * 1024;
+/** Bytes of CSV per COPY data message (a chunk ends at a line's end, so it may hold a little more). */
+const COPY_CHUNK_BYTES = 64 * 1024;
 const UNIQUE_VIOLATION = '23505';
 
 /** One table's rows of a page as CSV lines for COPY: `count` rows in `chunks`. */
 export interface CsvRows {
   readonly count: number;
-  readonly chunks: readonly string[];
+  readonly chunks: readonly Buffer[];
 }
 
-/** The load's staging copy of a data table (temporary, dropped on commit). */
-export function stagingName(name: DataTable): string {
-  return quoteIdentifier(`tributary_staging_${name}`);
+/**
+ * The staging tables of a store's tables, by data table: temporary, created once per connection
+ * and emptied at each commit. The name carries a hash of the table's DDL (its qualified name and
+ * columns), so that a connection never stages into a copy of another table, or of an older
+ * version of this one.
+ */
+export function stagingNames(schema: string): Readonly<Record<DataTable, string>> {
+  const names = {} as Record<DataTable, string>;
+  for (const name of DATA_TABLES) {
+    const ddl = toPostgresDdl(CRYPTO_TABLES[name] as Schema<Fields>, { table: { schema, name } });
+    const hash = createHash('sha256').update(ddl).digest('hex').slice(0, 12);
+    names[name] = `pg_temp.${quoteIdentifier(`tributary_staging_${name}_${hash}`)}`;
+  }
+  return Object.freeze(names);
 }
 
-/** The statement creating a table's staging copy, like `target`. */
-export function createStagingSql(name: DataTable, target: string): string {
-  return `CREATE TEMP TABLE ${stagingName(name)} (LIKE ${target}) ON COMMIT DROP`;
+/**
+ * The statement creating a table's staging copy, like `target`, unless this connection has it.
+ * `ON COMMIT DELETE ROWS`: what a load staged is gone when it commits (and when it rolls back).
+ */
+export function createStagingSql(staging: string, target: string): string {
+  return `CREATE TEMP TABLE IF NOT EXISTS ${staging} (LIKE ${target}) ON COMMIT DELETE ROWS`;
 }
 
 /** Whether a failed statement broke a unique index (the quote COPY met a stored quote). */
@@ -56,12 +73,17 @@ export function isUniqueViolation(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === UNIQUE_VIOLATION;
 }
 
-/** COPY CSV rows into `target` (a staging table or the table itself): the rows COPY wrote. */
+/**
+ * COPY CSV rows into `target` (a staging table or the table itself): the rows COPY wrote. The
+ * chunks are read as COPY takes them, so an iterable that encodes as it goes does its work while
+ * PostgreSQL parses the chunks before; when it throws (a row that does not fit), the COPY is
+ * aborted and its error is the one this rejects with.
+ */
 export async function copyRows(
   client: PgClient,
   name: DataTable,
   target: string,
-  rows: CsvRows,
+  chunks: Iterable<Buffer>,
 ): Promise<number> {
   const columnList = (CRYPTO_TABLES[name] as Schema<Fields>).columns
     .map((c) => quoteIdentifier(c.name))
@@ -69,23 +91,45 @@ export async function copyRows(
   const copy = client.query(
     copyFrom(`COPY ${target} (${columnList}) FROM STDIN (FORMAT csv)`) as never,
   ) as unknown as NodeJS.WritableStream & { rowCount?: number };
-  await pipeline(Readable.from(rows.chunks), copy);
-  return copy.rowCount ?? rows.count;
+  let sourceFailed: { error: unknown } | undefined;
+  function* source(): Generator<Buffer> {
+    try {
+      yield* chunks;
+    } catch (error) {
+      sourceFailed = { error };
+      throw error;
+    }
+  }
+  try {
+    // Two chunks read ahead at most: memory stays bounded whatever the page's size.
+    await pipeline(Readable.from(source(), { highWaterMark: 2 }), copy);
+  } catch (error) {
+    // PostgreSQL's "COPY … failed" is only the echo of the source's own failure.
+    throw sourceFailed === undefined ? error : sourceFailed.error;
+  }
+  return copy.rowCount ?? 0;
 }
 
-/** Upsert `target` from the table's staging table: rows inserted and updated. */
+/** Upsert `target` from its staging table, in one round trip: rows inserted and updated. */
 export async function applyStaged(
   client: PgClient,
   name: DataTable,
   target: string,
+  staging: string,
 ): Promise<{ inserted: number; updated: number }> {
   const schema = CRYPTO_TABLES[name] as Schema<Fields>;
-  const [first, second] = upsertSql(name, schema, target, stagingName(name));
-  const result = await client.query(first as string);
-  if (second === undefined) return { inserted: result.rowCount ?? 0, updated: 0 };
-  const updated = result.rowCount ?? 0;
-  const counts = (await client.query(second)).rows[0] as { inserted: number; updated: number } | undefined;
-  return { inserted: Number(counts?.inserted ?? 0), updated: updated + Number(counts?.updated ?? 0) };
+  const [first, second] = upsertSql(name, schema, target, staging);
+  if (second === undefined) return { inserted: (await client.query(first)).rowCount ?? 0, updated: 0 };
+  // Two statements in one query: pg gives one result per statement.
+  const [update, insert] = (await client.query(`${first};\n${second}`)) as unknown as [
+    { rowCount: number | null },
+    { rows: { inserted: number; updated: number }[] },
+  ];
+  const counts = insert.rows[0];
+  return {
+    inserted: Number(counts?.inserted ?? 0),
+    updated: (update.rowCount ?? 0) + Number(counts?.updated ?? 0),
+  };
 }
 
 /**
@@ -288,24 +332,49 @@ export function csvEncoder(name: DataTable): CsvEncoder {
   return encoder;
 }
 
-/** Collects CSV lines into chunks of about {@link COPY_CHUNK_CHARS} characters. */
+/**
+ * Collects CSV lines into chunks of about {@link COPY_CHUNK_BYTES} bytes of UTF-8, written
+ * straight into each chunk's buffer: no long string is built only to be encoded again.
+ */
 export class CsvChunks {
-  #chunks: string[] = [];
-  #chunk = '';
+  #buffer = Buffer.allocUnsafeSlow(COPY_CHUNK_BYTES);
+  #used = 0;
   #count = 0;
 
-  push(line: string): void {
-    this.#chunk += `${line}\n`;
-    this.#count++;
-    if (this.#chunk.length >= COPY_CHUNK_CHARS) {
-      this.#chunks.push(this.#chunk);
-      this.#chunk = '';
-    }
+  /** Rows pushed so far. */
+  get count(): number {
+    return this.#count;
   }
 
-  done(): CsvRows {
-    if (this.#chunk.length > 0) this.#chunks.push(this.#chunk);
-    this.#chunk = '';
-    return { count: this.#count, chunks: this.#chunks };
+  /** Add a line (without its newline); a chunk that is now full, to be sent. */
+  push(line: string): Buffer | undefined {
+    this.#count++;
+    // At most 3 bytes of UTF-8 per UTF-16 unit, plus the newline.
+    const most = line.length * 3 + 1;
+    if (this.#used + most <= this.#buffer.length) {
+      this.#used += this.#buffer.write(line, this.#used);
+      this.#buffer[this.#used++] = 0x0a;
+      return this.#used >= COPY_CHUNK_BYTES ? this.#take(COPY_CHUNK_BYTES) : undefined;
+    }
+    // The line does not fit: the chunk so far, then the line in a chunk of its own.
+    const full = this.#used > 0 ? this.#take(Math.max(COPY_CHUNK_BYTES, most)) : undefined;
+    if (most > this.#buffer.length) this.#buffer = Buffer.allocUnsafeSlow(most);
+    this.#used = this.#buffer.write(line, 0);
+    this.#buffer[this.#used++] = 0x0a;
+    return full;
+  }
+
+  /** What is left, if anything. */
+  rest(): Buffer | undefined {
+    return this.#used > 0 ? this.#take(COPY_CHUNK_BYTES) : undefined;
+  }
+
+  // The filled part of the buffer, handed over for good (a socket may still hold it after a
+  // write returns): the next lines go into a new one.
+  #take(size: number): Buffer {
+    const chunk = this.#buffer.subarray(0, this.#used);
+    this.#buffer = Buffer.allocUnsafeSlow(size);
+    this.#used = 0;
+    return chunk;
   }
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setImmediate as turn } from 'node:timers/promises';
 import {
   type EventListener,
   emitSafely,
@@ -15,23 +16,23 @@ import { PostgresStoreError } from './errors.js';
 import type { NormalizedListings, NormalizeOptions } from './normalize.js';
 import {
   checkCredits,
+  checkPage,
   checkSource,
+  csvChunks,
   invalidOption,
   isListingsPage,
   normalizePage,
-  type ValidatedPage,
-  validatePage,
+  type PageRows,
 } from './postgres-store-pages.js';
 import {
   applyStaged,
-  type CsvRows,
   copyRows,
   createStagingSql,
   DATA_TABLES,
   type DataTable,
   isUniqueViolation,
   STAGED_TABLES,
-  stagingName,
+  stagingNames,
 } from './postgres-store-sql.js';
 import { CRYPTO_SCHEMA, CRYPTO_TABLES, type CryptoTableName } from './schemas.js';
 import type { CmcListing, CmcStatus } from './types.js';
@@ -127,11 +128,25 @@ class SourceFailure {
   constructor(readonly error: unknown) {}
 }
 
+/** A page for a load's transaction; `last` when no page follows it. */
+interface LoadPage {
+  readonly rows: PageRows;
+  readonly last: boolean;
+}
+
+/** The quotes of a load so far: the path they take, and the rows each path took. */
+interface QuoteState {
+  direct: boolean;
+  copied: number;
+  staged: number;
+}
+
 /**
  * The relational model of CoinMarketCap data in PostgreSQL. `init()` creates the schema and the
  * tables (DDL from the schemas); `load()` writes normalized rows in one transaction, and
  * `loadSnapshot()` writes every page of a multi-page snapshot in one transaction: COPY FROM STDIN
- * into temporary staging tables, then `INSERT … ON CONFLICT` into the tables, writing (or locking)
+ * into temporary staging tables (created once per connection, named `tributary_staging_*`, emptied
+ * by every commit), then `INSERT … ON CONFLICT` into the tables, writing (or locking)
  * only rows whose values changed, so loading the same response twice changes nothing. Quotes are
  * history (their key includes `last_updated`): existing ones are never rewritten, and new ones are
  * COPYed straight into their table (under a savepoint; if some are stored already, that page's
@@ -154,6 +169,10 @@ export class PostgresStore {
   readonly options: Readonly<PostgresStoreOptions> & { readonly schema: string };
   /** Whether the next load tries COPYing its quotes straight into the table (a hint, not a rule). */
   #quotesDirect = true;
+  /** The staging tables, by data table. */
+  readonly #staging: Readonly<Record<DataTable, string>>;
+  /** Begins a load: the transaction, and the staging tables when the connection has none yet. */
+  readonly #begin: string;
 
   constructor(options: PostgresStoreOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -171,6 +190,11 @@ export class PostgresStore {
       throw invalidOption('PostgresStore options.onEvent must be a function', 'onEvent');
     }
     this.options = Object.freeze({ ...options, schema });
+    this.#staging = stagingNames(schema);
+    this.#begin = [
+      'BEGIN',
+      ...STAGED_TABLES.map((name) => createStagingSql(this.#staging[name], this.tableName(name))),
+    ].join(';\n');
   }
 
   /** The quoted, schema-qualified name of a table, for queries of your own. */
@@ -205,18 +229,23 @@ export class PostgresStore {
 
   /**
    * Load normalized rows in one transaction; any failure rolls it all back. Rows that do not fit
-   * the schemas are refused (`CMC_LOAD_INVALID`) before the database is touched.
+   * the schemas are refused (`CMC_LOAD_INVALID`, naming the table and the row) and nothing is
+   * written: each table's rows are validated as they are sent, while PostgreSQL takes the rows
+   * before them.
    */
   async load(rows: NormalizedListings, options: LoadOptions): Promise<LoadResult> {
     const source = checkSource(options?.source);
     const creditsUsed = checkCredits(options.creditsUsed ?? 0);
-    const page = validatePage(rows, undefined);
+    const page = checkPage(rows, undefined);
     return this.#transaction(
       async function* () {
-        yield page;
+        yield { rows: page, last: true };
       },
       source,
       () => creditsUsed,
+      () => {
+        for (const name of DATA_TABLES) drain(csvChunks(page, name));
+      },
     );
   }
 
@@ -254,7 +283,7 @@ export class PostgresStore {
     }
     const normalize = options.normalize;
     let credits = 0;
-    async function* validated(progress: LoadProgress): AsyncGenerator<ValidatedPage> {
+    async function* checked(progress: LoadProgress): AsyncGenerator<LoadPage> {
       let number = 0;
       const iterator = (
         Symbol.asyncIterator in iterable
@@ -277,7 +306,8 @@ export class PostgresStore {
           if (isListingsPage(page) && typeof page.status?.credit_count === 'number') {
             credits += page.status.credit_count;
           }
-          yield validatePage(rows, number);
+          // Whether a page is the last is known only once the next is asked for.
+          yield { rows: checkPage(rows, number), last: false };
         }
         progress.page = undefined;
       } finally {
@@ -285,14 +315,20 @@ export class PostgresStore {
         if (progress.page !== undefined) await closeQuietly(iterator);
       }
     }
-    return this.#transaction(validated, source, () => creditsUsed ?? credits);
+    return this.#transaction(checked, source, () => creditsUsed ?? credits);
   }
 
-  /** Stage every page, then apply the staging tables to the tables, in one transaction. */
+  /**
+   * Stage every page, then apply the staging tables to the tables, in one transaction. This
+   * process and PostgreSQL work at the same time (never two statements at once on the client):
+   * each COPY encodes its next chunk while PostgreSQL parses the one before, and the last page's
+   * quotes are encoded while the upserts run, then COPYed.
+   */
   async #transaction(
-    pages: (progress: LoadProgress) => AsyncIterable<ValidatedPage>,
+    pages: (progress: LoadProgress) => AsyncIterable<LoadPage>,
     source: string,
     creditsUsed: () => number,
+    validate?: () => void,
   ): Promise<LoadResult> {
     const startedAt = new Date();
     const progress: LoadProgress = { connected: false, table: undefined, page: undefined, rows: 0 };
@@ -300,55 +336,73 @@ export class PostgresStore {
       return await withClient(this.options.pool, async (client) => {
         progress.connected = true;
         try {
-          // One round trip: the transaction and the staging tables (quotes' only when needed).
-          await client.query(
-            ['BEGIN', ...STAGED_TABLES.map((name) => createStagingSql(name, this.tableName(name)))].join(
-              ';\n',
-            ),
-          );
+          await client.query(this.#begin);
           const staged = {} as Record<DataTable, number>;
           for (const name of DATA_TABLES) staged[name] = 0;
-          let direct = this.#quotesDirect;
-          let quotesCopied = 0;
-          for await (const page of pages(progress)) {
-            for (const name of DATA_TABLES) {
-              const rows = page[name];
-              if (rows.count === 0) continue;
+          const quotes: QuoteState = { direct: this.#quotesDirect, copied: 0, staged: 0 };
+          let lastQuotes: PageRows | undefined;
+          for await (const { rows, last } of pages(progress)) {
+            for (const name of STAGED_TABLES) {
+              const count = rows.tables[name].length;
+              if (count === 0) continue;
               progress.table = name;
-              if (name === 'quote') {
-                if (direct) {
-                  const copied = await this.#copyQuotes(client, rows);
-                  if (copied !== undefined) {
-                    quotesCopied += copied;
-                    progress.rows += rows.count;
-                    continue;
-                  }
-                  // Some are stored already: this load and the store's next ones stage their quotes.
-                  direct = false;
-                  this.#quotesDirect = false;
-                }
-                if (staged.quote === 0) {
-                  await client.query(createStagingSql(name, this.tableName(name)));
-                }
-              }
-              await copyRows(client, name, stagingName(name), rows);
-              staged[name] += rows.count;
-              progress.rows += rows.count;
+              staged[name] += await copyRows(client, name, this.#staging[name], csvChunks(rows, name));
+              progress.rows += count;
             }
             progress.table = undefined;
+            const count = rows.tables.quote.length;
+            if (count === 0) continue;
+            if (last) {
+              lastQuotes = rows;
+              continue;
+            }
+            progress.table = 'quote';
+            await this.#loadQuotes(client, quotes, () => csvChunks(rows, 'quote'));
+            progress.rows += count;
+            progress.table = undefined;
+          }
+          // The upserts run while the last page's quotes are encoded (a row that does not fit
+          // stops them before the next statement).
+          const upserts = this.#upsert(
+            client,
+            STAGED_TABLES.filter((name) => staged[name] > 0),
+          );
+          let chunks: Buffer[] | undefined;
+          if (lastQuotes !== undefined) {
+            try {
+              chunks = await readAll(csvChunks(lastQuotes, 'quote'));
+            } catch (error) {
+              // No more upserts; the one under way ends before the ROLLBACK goes out.
+              upserts.stop();
+              await upserts.done.catch(() => undefined);
+              progress.table = 'quote';
+              throw error;
+            }
+          }
+          const applied = await upserts.done.catch((error: unknown) => {
+            progress.table = upserts.at();
+            throw error;
+          });
+          if (lastQuotes !== undefined && chunks !== undefined) {
+            progress.table = 'quote';
+            const encoded = chunks;
+            await this.#loadQuotes(client, quotes, () => encoded);
+            progress.rows += lastQuotes.tables.quote.length;
           }
           const tables = {} as Record<CryptoTableName, TableLoadCounts>;
           let changed = 0;
           for (const name of DATA_TABLES) {
             progress.table = name;
-            const counts =
-              staged[name] === 0
-                ? { inserted: 0, updated: 0 }
-                : await applyStaged(client, name, this.tableName(name));
+            let counts: TableLoadCounts = { inserted: 0, updated: 0 };
             if (name === 'quote') {
-              // Staged quotes that were all new: the next load may COPY them straight in again.
-              if (staged.quote > 0 && counts.inserted === staged.quote) this.#quotesDirect = true;
-              counts.inserted += quotesCopied;
+              if (quotes.staged > 0) {
+                counts = await applyStaged(client, name, this.tableName(name), this.#staging.quote);
+                // Staged quotes that were all new: the next load may COPY them straight in again.
+                if (counts.inserted === quotes.staged) this.#quotesDirect = true;
+              }
+              counts.inserted += quotes.copied;
+            } else {
+              counts = applied.get(name) ?? counts;
             }
             tables[name] = counts;
             changed += counts.inserted + counts.updated;
@@ -386,18 +440,79 @@ export class PostgresStore {
         }
       });
     } catch (error) {
-      throw this.#failed(error, progress);
+      let failure = error;
+      if (!progress.connected && validate !== undefined) {
+        // No database to load into: rows that do not fit are still the first thing to tell.
+        try {
+          validate();
+        } catch (invalid) {
+          failure = invalid;
+        }
+      }
+      throw this.#failed(failure, progress);
     }
+  }
+
+  /**
+   * Upsert each table from its staging table, one statement after the other, in the background:
+   * `done` gives the counts, `at()` the table being upserted, and `stop()` sends no more.
+   */
+  #upsert(
+    client: PgClient,
+    names: readonly DataTable[],
+  ): { done: Promise<Map<DataTable, TableLoadCounts>>; at(): DataTable | undefined; stop(): void } {
+    let at: DataTable | undefined;
+    let stopped = false;
+    const run = async () => {
+      const applied = new Map<DataTable, TableLoadCounts>();
+      for (const name of names) {
+        if (stopped) break;
+        at = name;
+        applied.set(name, await applyStaged(client, name, this.tableName(name), this.#staging[name]));
+      }
+      return applied;
+    };
+    const done = run();
+    done.catch(() => undefined); // handled where it is awaited, maybe only after the quotes are encoded
+    return {
+      done,
+      at: () => at,
+      stop: () => {
+        stopped = true;
+      },
+    };
+  }
+
+  /**
+   * A page's quotes: COPYed straight into the quote table while they may all be new, else into
+   * their staging table (created when the load first needs it). `chunks` gives their CSV, again
+   * for the staging table when the straight COPY meets a stored quote.
+   */
+  async #loadQuotes(client: PgClient, quotes: QuoteState, chunks: () => Iterable<Buffer>): Promise<void> {
+    if (quotes.direct) {
+      const copied = await this.#copyQuotes(client, chunks());
+      if (copied !== undefined) {
+        quotes.copied += copied;
+        return;
+      }
+      // Some are stored already: this load and the store's next ones stage their quotes.
+      quotes.direct = false;
+      this.#quotesDirect = false;
+    }
+    if (quotes.staged === 0) {
+      await client.query(createStagingSql(this.#staging.quote, this.tableName('quote')));
+    }
+    quotes.staged += await copyRows(client, 'quote', this.#staging.quote, chunks());
   }
 
   /**
    * COPY a page's quotes straight into the quote table under a savepoint: the rows COPY wrote, or
    * `undefined` when one of them is stored already (the savepoint is rolled back; stage them).
    */
-  async #copyQuotes(client: PgClient, rows: CsvRows): Promise<number | undefined> {
+  async #copyQuotes(client: PgClient, chunks: Iterable<Buffer>): Promise<number | undefined> {
     await client.query(`SAVEPOINT ${QUOTE_SAVEPOINT}`);
     try {
-      const copied = await copyRows(client, 'quote', this.tableName('quote'), rows);
+      const copied = await copyRows(client, 'quote', this.tableName('quote'), chunks);
       await client.query(`RELEASE SAVEPOINT ${QUOTE_SAVEPOINT}`);
       return copied;
     } catch (error) {
@@ -454,5 +569,21 @@ async function closeQuietly(iterator: AsyncIterator<unknown> | Iterator<unknown>
     await iterator.return?.();
   } catch {
     // The load's own failure is the one to report.
+  }
+}
+
+/** Every chunk, the event loop turning after each: the client meanwhile sends what is queued. */
+async function readAll(chunks: Iterable<Buffer>): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for (const chunk of chunks) {
+    out.push(chunk);
+    await turn();
+  }
+  return out;
+}
+
+function drain(chunks: Iterable<unknown>): void {
+  for (const _ of chunks) {
+    // Only the validation matters here.
   }
 }

@@ -1,14 +1,15 @@
-import type { PgClient, PgPool } from '@tributary/core';
+import { type PgClient, type PgPool, ValidationError } from '@tributary/core';
 import { type PostgresServer, startPostgres } from '@tributary/local';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateFixtures } from '../../fixtures/generate.js';
 import { installChangeCapture } from '../../src/dms-export.js';
 import { type NormalizedListings, normalizeListings } from '../../src/normalize.js';
-import { PostgresStore } from '../../src/postgres-store.js';
+import { PostgresStore, PostgresStoreError } from '../../src/postgres-store.js';
 
 // How a load reaches the tables: quotes straight into their table when none is stored yet, the
-// staging path when some are, and no row touched (not even locked) when nothing changed.
+// staging path when some are, and no row touched (not even locked) when nothing changed. Rows are
+// validated as they are sent, so a row that does not fit is found in the middle of a load.
 
 let server: PostgresServer;
 let pool: pg.Pool;
@@ -185,4 +186,125 @@ describe('PostgresStore', () => {
       ]);
     });
   });
+
+  describe('rows that do not fit, found mid-load', () => {
+    // Large enough for several COPY chunks per table: the rows before the bad one are sent already.
+    const big = generateFixtures({ coins: 1500, snapshots: 2 });
+    const bigSnapshot = (n: number): NormalizedListings => normalizeListings(big.listings(n, ['USD']));
+    const TABLES = ['platform', 'tag', 'cryptocurrency', 'cryptocurrency_tag', 'quote', 'load'] as const;
+    const counts = async (schema: string) => {
+      const out: Record<string, number> = {};
+      for (const table of TABLES) {
+        const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}"."${table}"`);
+        out[table] = rows[0].n;
+      }
+      return out;
+    };
+
+    it.each([
+      // The first table a load sends; a coin deep in its COPY; a quote, encoded while the upserts run.
+      { table: 'platform', spoil: (rows: NormalizedListings) => spoilLast(rows.platform, 'id', 1.5) },
+      {
+        table: 'cryptocurrency',
+        spoil: (rows: NormalizedListings) => spoilAt(rows.cryptocurrency, 1400, 'name', 7),
+      },
+      {
+        table: 'quote',
+        spoil: (rows: NormalizedListings) => spoilAt(rows.quote, 1400, 'price', 'not a number'),
+      },
+    ] as const)(
+      'refuses a bad row of $table with CMC_LOAD_INVALID and writes nothing',
+      async ({ table, spoil }) => {
+        const schema = `paths_invalid_${table}`;
+        const store = await freshStore(schema);
+        await store.load(bigSnapshot(0), { source: 'fixtures' });
+        const before = await counts(schema);
+        const bad = bigSnapshot(1);
+        const row = spoil(bad);
+
+        const error = await store.load(bad, { source: 'fixtures' }).catch((e: unknown) => e);
+
+        expect(error).toBeInstanceOf(PostgresStoreError);
+        expect((error as PostgresStoreError).code).toBe('CMC_LOAD_INVALID');
+        expect((error as PostgresStoreError).context).toMatchObject({ table, row });
+        expect((error as Error).cause).toBeInstanceOf(ValidationError);
+        expect(await counts(schema)).toEqual(before);
+        expect(pool.totalCount).toBe(pool.idleCount);
+        // The pool serves on, and the same rows load once mended.
+        const again = await store.load(bigSnapshot(1), { source: 'fixtures' });
+        expect(again.tables.quote.inserted).toBe(1500);
+      },
+    );
+  });
+
+  describe('staging tables', () => {
+    /** The staging tables on the connection of a one-connection pool, with their row counts. */
+    async function stagingTables(single: pg.Pool): Promise<Record<string, number>> {
+      const { rows } = await single.query(
+        `SELECT c.relname FROM pg_class c WHERE c.relnamespace = pg_my_temp_schema() AND c.relname LIKE 'tributary_staging_%' ORDER BY 1`,
+      );
+      const out: Record<string, number> = {};
+      for (const { relname } of rows as { relname: string }[]) {
+        const counted = await single.query(`SELECT count(*)::int AS n FROM pg_temp."${relname}"`);
+        out[relname] = counted.rows[0].n;
+      }
+      return out;
+    }
+
+    it('keeps them on the connection, empty once a load commits, and recreates them when dropped', async () => {
+      const single = new pg.Pool({ connectionString: server.url, max: 1 });
+      try {
+        await new PostgresStore({ pool, schema: 'staging_kept' }).init();
+        const store = new PostgresStore({ pool: single, schema: 'staging_kept' });
+        await store.load(snapshot(0), { source: 'fixtures' });
+        const kept = await stagingTables(single);
+
+        await single.query('DISCARD TEMP'); // other code on the connection drops them
+        const again = await store.load(snapshot(1), { source: 'fixtures' });
+
+        expect(Object.keys(kept)).toHaveLength(4);
+        expect(Object.values(kept)).toEqual([0, 0, 0, 0]);
+        expect(again.tables.cryptocurrency).toEqual({ inserted: 0, updated: 120 });
+        expect(await stagingTables(single)).toEqual(kept);
+      } finally {
+        await single.end();
+      }
+    });
+
+    it('gives the tables of each schema staging tables of their own on a shared connection', async () => {
+      const single = new pg.Pool({ connectionString: server.url, max: 1 });
+      try {
+        const stores: PostgresStore[] = [];
+        for (const schema of ['staging_one', 'staging_two']) {
+          await new PostgresStore({ pool, schema }).init();
+          stores.push(new PostgresStore({ pool: single, schema }));
+        }
+
+        const results = [];
+        for (const store of stores) results.push(await store.load(snapshot(0), { source: 'fixtures' }));
+        results.push(await stores[0]?.load(snapshot(1), { source: 'fixtures' }));
+
+        expect(results.map((r) => r?.tables.cryptocurrency)).toEqual([
+          { inserted: 120, updated: 0 },
+          { inserted: 120, updated: 0 },
+          { inserted: 0, updated: 120 },
+        ]);
+        const tables = await stagingTables(single);
+        expect(Object.keys(tables)).toHaveLength(8);
+        expect(Object.values(tables).every((n) => n === 0)).toBe(true);
+      } finally {
+        await single.end();
+      }
+    });
+  });
 });
+
+/** Spoil `column` of the row at `index`: the index of the row spoilt. */
+function spoilAt(rows: readonly object[], index: number, column: string, value: unknown): number {
+  (rows[index] as Record<string, unknown>)[column] = value;
+  return index;
+}
+
+function spoilLast(rows: readonly object[], column: string, value: unknown): number {
+  return spoilAt(rows, rows.length - 1, column, value);
+}
