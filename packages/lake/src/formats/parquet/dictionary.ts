@@ -58,6 +58,12 @@ export function buildDictionary(
   }
   if (sampleTotal === 0 || sampleDistinct / sampleTotal > SAMPLE_REJECTION_RATIO) return undefined;
 
+  if ((type === 'DOUBLE' || type === 'INT64') && ArrayBuffer.isView(values)) {
+    return wideDictionary(values as Float64Array | BigInt64Array, sampleDistinct / sampleTotal);
+  }
+  // Fixed-width values: the plain size is known, so a dictionary that has grown too large to pay
+  // is given up at once (it only grows).
+  const width = type === 'INT32' ? 4 : type === 'BYTE_ARRAY' ? 0 : 8;
   const dictionary: (string | number | bigint)[] = [];
   const indexes = new Int32Array(count);
   const indexOf = new Map<unknown, number>();
@@ -80,6 +86,7 @@ export function buildDictionary(
       dictionary.push(value);
       indexOf.set(key, index);
       dictionaryBytes += plainSize(value, type);
+      if (width > 0 && !pays(dictionary.length, count, width)) return undefined;
     }
     if (type === 'BYTE_ARRAY') totalBytes += (value as string).length;
     indexes[i] = index;
@@ -94,5 +101,71 @@ export function buildDictionary(
   const plainBytes = totalBytes + count * prefix;
   const dictionaryPlainBytes = dictionaryBytes + dictionary.length * prefix;
   if (2 * (dictionaryPlainBytes + indexBytes) > plainBytes) return undefined;
+  return { values: dictionary, indexes };
+}
+
+/** Whether a dictionary of `size` fixed-width values and its indexes halve `count` plain values. */
+function pays(size: number, count: number, width: number): boolean {
+  const indexBytes = Math.ceil((count * Math.ceil(Math.log2(size))) / 8);
+  return 2 * (size * width + indexBytes) <= count * width;
+}
+
+/**
+ * The dictionary of 8-byte values (DOUBLE, INT64) keyed by their bits in an open-addressing table:
+ * no number or bigint is boxed per value, and -0 and 0 (different bits) stay apart.
+ */
+function wideDictionary(values: Float64Array | BigInt64Array, sampleShare: number): Dictionary | undefined {
+  const count = values.length;
+  const words = new Uint32Array(values.buffer, values.byteOffset, count * 2);
+  // Slots hold a dictionary index + 1 (0: empty), at most half full; sized for the distinct values
+  // the sample suggests (a dictionary never holds more than half the values and still pays).
+  const expected = Math.min(Math.ceil(sampleShare * count) + 16, Math.ceil(count / 2) + 1);
+  let mask = 2 ** Math.ceil(Math.log2(expected * 2 + 2)) - 1;
+  let slots = new Int32Array(mask + 1);
+  let firstAt = new Int32Array(expected);
+  let size = 0;
+  const indexes = new Int32Array(count);
+  const slotOf = (lo: number, hi: number): number => {
+    let slot = (Math.imul(lo, 0x9e3779b1) ^ Math.imul(hi ^ (lo >>> 16), 0x85ebca77)) & mask;
+    for (;;) {
+      const entry = slots[slot] as number;
+      if (entry === 0) return slot;
+      const at = (firstAt[entry - 1] as number) * 2;
+      if (words[at] === lo && words[at + 1] === hi) return slot;
+      slot = (slot + 1) & mask;
+    }
+  };
+  for (let i = 0; i < count; i++) {
+    const lo = words[i * 2] as number;
+    const hi = words[i * 2 + 1] as number;
+    const slot = slotOf(lo, hi);
+    let entry = slots[slot] as number;
+    if (entry === 0) {
+      if (size === firstAt.length) {
+        const grown = new Int32Array(size * 2);
+        grown.set(firstAt);
+        firstAt = grown;
+      }
+      firstAt[size] = i;
+      size++;
+      entry = size;
+      if (!pays(size, count, 8)) return undefined;
+      if (size * 2 > mask) {
+        // Rehash every entry into a table twice as large.
+        mask = mask * 2 + 1;
+        slots = new Int32Array(mask + 1);
+        for (let d = 0; d < size; d++) {
+          const at = (firstAt[d] as number) * 2;
+          slots[slotOf(words[at] as number, words[at + 1] as number)] = d + 1;
+        }
+      } else slots[slot] = entry;
+    }
+    indexes[i] = entry - 1;
+  }
+  // The dictionary and its bit-packed indexes must at least halve the plain bytes.
+  const bitWidth = Math.ceil(Math.log2(size));
+  if (2 * (size * 8 + Math.ceil((count * bitWidth) / 8)) > count * 8) return undefined;
+  const dictionary: (number | bigint)[] = new Array(size);
+  for (let d = 0; d < size; d++) dictionary[d] = values[firstAt[d] as number] as number | bigint;
   return { values: dictionary, indexes };
 }
