@@ -71,6 +71,9 @@ export function compareUtf8(a: string, b: string): number {
   return a.length - b.length;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range starts at U+0000
+const NON_ASCII = /[^\u0000-\u007f]/;
+
 /** Whether the text {@link measureText} measured last has no UTF-16 unit at or above U+D800. */
 let textBelowSurrogates = true;
 
@@ -79,6 +82,11 @@ let textBelowSurrogates = true;
  * 3 bytes), noting in {@link textBelowSurrogates} whether it holds a unit at or above U+D800.
  */
 export function measureText(text: string): number {
+  // Most text is ASCII, which the regex engine finds faster than a loop over its units.
+  if (!NON_ASCII.test(text)) {
+    textBelowSurrogates = true;
+    return text.length;
+  }
   const length = text.length;
   let extra = 0;
   let below = true;
