@@ -26,6 +26,7 @@ export const description =
 const CANDIDATES = {
   tributary: 'tributary writeDataset, hive',
   'tributary-capped': 'tributary writeDataset, hive, heap ≤ 128 MiB',
+  'tributary-workers': 'tributary writeDataset, hive, 1 encode worker',
   'tributary-iceberg': 'tributary writeDataset, Iceberg',
   'tributary-s3': 'tributary writeDataset, hive → S3 (moto)',
   pyiceberg: 'pyiceberg append (pyarrow)',
@@ -40,6 +41,8 @@ const CANDIDATE_IDS = Object.keys(CANDIDATES) as Candidate[];
 /** Outputs that are Iceberg tables: read through their current snapshot, not a folder glob. */
 const ICEBERG: readonly Candidate[] = ['tributary-iceberg', 'pyiceberg'];
 const CAPPED_HEAP_MIB = 128;
+/** The lake's setting of how many worker threads encode Parquet row groups. */
+const ENCODE_WORKERS = 'TRIBUTARY_PARQUET_WORKERS';
 /** The Iceberg write may cost at most this much more than the hive write (issue 14). */
 const ICEBERG_OVER_HIVE = 0.1;
 /** Generated rows looked up by id in every output, every field compared. */
@@ -85,6 +88,8 @@ interface Step {
   input: StepInput;
   /** Extra node flags for the step's child process. */
   nodeArgs?: string[];
+  /** Extra environment of the step's child process. */
+  env?: Record<string, string>;
   removeAfter?: string[];
 }
 
@@ -155,6 +160,8 @@ export function plan(args: string[], context: { workdir: string }) {
         ...(candidate === 'tributary-capped'
           ? { nodeArgs: [`--max-old-space-size=${CAPPED_HEAP_MIB}`] }
           : {}),
+        // Row groups encoded on one worker thread: the default from 3 cores, opt-in below.
+        ...(candidate === 'tributary-workers' ? { env: { [ENCODE_WORKERS]: '1' } } : {}),
       });
     }
     steps.push({
@@ -277,6 +284,7 @@ function parquetFiles(dir: string): { files: number; bytes: number } {
 const WRITERS: Record<Candidate, (rows: number, dir: string) => Promise<WriteOutcome>> = {
   tributary: (rows, dir) => writeTributary(rows, dir, 'hive'),
   'tributary-capped': (rows, dir) => writeTributary(rows, dir, 'hive'),
+  'tributary-workers': (rows, dir) => writeTributary(rows, dir, 'hive'),
   'tributary-iceberg': (rows, dir) => writeTributary(rows, dir, 'iceberg'),
   'tributary-s3': writeTributaryS3,
   pyiceberg: writePyiceberg,
@@ -1232,6 +1240,12 @@ export function summarize(
         WALL_OVER_PYARROW,
         tributary.seconds / pyarrow.seconds,
         `${compare('wall', tributary.seconds, pyarrow.seconds)}, ${rss(tributary, pyarrow)}`,
+      );
+    }
+    const workers = find('write', 'tributary-workers');
+    if (workers && pyarrow) {
+      comparisons.push(
+        `${int(rows)} rows, with one encode worker (${ENCODE_WORKERS}=1, not a default below 3 cores): ${compare('write vs pyarrow write_dataset', writeSeconds(workers), writeSeconds(pyarrow))}, ${compare('wall vs pyarrow', workers.seconds, pyarrow.seconds)}, CPU ${fmt(workers.cpuSeconds)} s, ${rss(workers, pyarrow)}`,
       );
     }
     if (toS3 && wrangler) {

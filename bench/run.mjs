@@ -42,7 +42,7 @@ async function childMain(name, inputJson) {
   process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
 }
 
-function runChild(name, input, nodeArgs = []) {
+function runChild(name, input, nodeArgs = [], env = {}) {
   return new Promise((resolvePromise) => {
     const started = performance.now();
     const child = spawn(
@@ -51,7 +51,7 @@ function runChild(name, input, nodeArgs = []) {
       {
         cwd: repoRoot,
         stdio: ['ignore', 'pipe', 'inherit'],
-        env: { ...process.env, TRIBUTARY_BENCH_CHILD: '1' },
+        env: { ...process.env, ...env, TRIBUTARY_BENCH_CHILD: '1' },
       },
     );
     let out = '';
@@ -133,7 +133,7 @@ async function parentMain(argv) {
   for (const [i, step] of plan.steps.entries()) {
     const prefix = `[${String(i + 1).padStart(String(plan.steps.length).length)}/${plan.steps.length}] ${step.label}`;
     process.stderr.write(`${prefix} …\n`);
-    const outcome = await runChild(name, step.input, step.nodeArgs);
+    const outcome = await runChild(name, step.input, step.nodeArgs, step.env);
     if (!outcome.ok) crashed++;
     process.stderr.write(
       `${prefix} ${outcome.ok ? 'done' : `FAILED (${outcome.error})`} in ${outcome.seconds.toFixed(1)} s\n`,
