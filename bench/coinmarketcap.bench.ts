@@ -201,10 +201,13 @@ function statementLabel(sql: string): string {
     const table = /^\s*COPY\s+(?:"?[^"\s.]+"?\.)?"?([^"\s(]+)"?/i.exec(sql)?.[1] ?? '?';
     return `COPY → ${table} (straight in)`;
   }
-  // An upsert from staging: an INSERT of the rows not stored yet (tables whose rows never change),
-  // or the UPDATE of the rows that change and the INSERT of new keys, in one query.
+  // An upsert from staging: for tables whose rows never change, an INSERT of the rows not stored
+  // yet; for the others, an UPDATE of the stored rows that change, then (only when some staged
+  // keys may be new) an INSERT of the new keys.
   if (staging !== undefined && /^\s*INSERT/i.test(sql)) return `upsert ${staging} (INSERT)`;
-  if (staging !== undefined && /^\s*(UPDATE|WITH)/i.test(sql)) return `upsert ${staging} (UPDATE + INSERT)`;
+  if (staging !== undefined && /^\s*UPDATE/i.test(sql)) return `upsert ${staging}: UPDATE of changed rows`;
+  if (staging !== undefined && /^\s*WITH changed AS/i.test(sql))
+    return `upsert ${staging}: INSERT of new keys`;
   if (/^\s*INSERT INTO\s+\S*load/i.test(sql)) return 'INSERT the load row';
   return sql.trim().split(/\s+/).slice(0, 3).join(' ');
 }

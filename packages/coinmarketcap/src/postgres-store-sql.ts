@@ -37,6 +37,8 @@ const INSERT_ONLY: ReadonlySet<DataTable> = new Set(['cryptocurrency_tag', 'quot
 /** Bytes of CSV per COPY data message (a chunk ends at a line's end, so it may hold a little more). */
 const COPY_CHUNK_BYTES = 64 * 1024;
 const UNIQUE_VIOLATION = '23505';
+/** Timestamp texts an encoder keeps per column (about 1.5 MiB at most). */
+const TIMESTAMP_TEXTS = 16_384;
 
 /** One table's rows of a page as CSV lines for COPY: `count` rows in `chunks`. */
 export interface CsvRows {
@@ -110,26 +112,26 @@ export async function copyRows(
   return copy.rowCount ?? 0;
 }
 
-/** Upsert `target` from its staging table, in one round trip: rows inserted and updated. */
+/**
+ * Upsert `target` from its staging table, which holds `staged` rows: rows inserted and updated.
+ * When the UPDATE changed as many rows as were staged, every staged key is stored (and no key was
+ * staged twice): there is nothing to insert, and the INSERT is not sent.
+ */
 export async function applyStaged(
   client: PgClient,
   name: DataTable,
   target: string,
   staging: string,
+  staged: number,
 ): Promise<{ inserted: number; updated: number }> {
   const schema = CRYPTO_TABLES[name] as Schema<Fields>;
   const [first, second] = upsertSql(name, schema, target, staging);
-  if (second === undefined) return { inserted: (await client.query(first)).rowCount ?? 0, updated: 0 };
-  // Two statements in one query: pg gives one result per statement.
-  const [update, insert] = (await client.query(`${first};\n${second}`)) as unknown as [
-    { rowCount: number | null },
-    { rows: { inserted: number; updated: number }[] },
-  ];
-  const counts = insert.rows[0];
-  return {
-    inserted: Number(counts?.inserted ?? 0),
-    updated: (update.rowCount ?? 0) + Number(counts?.updated ?? 0),
-  };
+  const result = await client.query(first);
+  if (second === undefined) return { inserted: result.rowCount ?? 0, updated: 0 };
+  const updated = result.rowCount ?? 0;
+  if (updated === staged) return { inserted: 0, updated };
+  const counts = (await client.query(second)).rows[0] as { inserted: number; updated: number } | undefined;
+  return { inserted: Number(counts?.inserted ?? 0), updated: updated + Number(counts?.updated ?? 0) };
 }
 
 /**
@@ -251,18 +253,27 @@ function fastValue(def: FieldDef): FastField {
         typeof v === 'string' && isCanonicalDecimal(v, precision as number, scale as number) ? v : undefined;
     }
     case 'timestamp': {
-      // Rows of a listing often share a time (last_updated): its text is made once.
+      // Rows of a listing often share a time (last_updated): its text is made once. Other times
+      // (date_added) come back with every listing of the same coins: their texts are kept, up
+      // to a bound (toISOString costs about ten times a Map lookup).
       let lastTime = Number.NaN;
       let lastText = '';
+      const texts = new Map<number, string>();
       return (v) => {
         if (!(v instanceof Date)) return undefined;
         const time = v.getTime();
         if (time === lastTime) return lastText;
         // NaN fails the comparison too.
         if (!(Math.abs(time) <= MAX_TIMESTAMP_MS)) return undefined;
+        let text = texts.get(time);
+        if (text === undefined) {
+          if (texts.size >= TIMESTAMP_TEXTS) texts.clear();
+          text = v.toISOString();
+          texts.set(time, text);
+        }
         lastTime = time;
-        lastText = v.toISOString();
-        return lastText;
+        lastText = text;
+        return text;
       };
     }
     default:

@@ -363,10 +363,7 @@ export class PostgresStore {
           }
           // The upserts run while the last page's quotes are encoded (a row that does not fit
           // stops them before the next statement).
-          const upserts = this.#upsert(
-            client,
-            STAGED_TABLES.filter((name) => staged[name] > 0),
-          );
+          const upserts = this.#upsert(client, staged);
           let chunks: Buffer[] | undefined;
           if (lastQuotes !== undefined) {
             try {
@@ -396,7 +393,13 @@ export class PostgresStore {
             let counts: TableLoadCounts = { inserted: 0, updated: 0 };
             if (name === 'quote') {
               if (quotes.staged > 0) {
-                counts = await applyStaged(client, name, this.tableName(name), this.#staging.quote);
+                counts = await applyStaged(
+                  client,
+                  name,
+                  this.tableName(name),
+                  this.#staging.quote,
+                  quotes.staged,
+                );
                 // Staged quotes that were all new: the next load may COPY them straight in again.
                 if (counts.inserted === quotes.staged) this.#quotesDirect = true;
               }
@@ -459,16 +462,20 @@ export class PostgresStore {
    */
   #upsert(
     client: PgClient,
-    names: readonly DataTable[],
+    staged: Readonly<Record<DataTable, number>>,
   ): { done: Promise<Map<DataTable, TableLoadCounts>>; at(): DataTable | undefined; stop(): void } {
     let at: DataTable | undefined;
     let stopped = false;
     const run = async () => {
       const applied = new Map<DataTable, TableLoadCounts>();
-      for (const name of names) {
+      for (const name of STAGED_TABLES) {
         if (stopped) break;
+        if (staged[name] === 0) continue;
         at = name;
-        applied.set(name, await applyStaged(client, name, this.tableName(name), this.#staging[name]));
+        applied.set(
+          name,
+          await applyStaged(client, name, this.tableName(name), this.#staging[name], staged[name]),
+        );
       }
       return applied;
     };

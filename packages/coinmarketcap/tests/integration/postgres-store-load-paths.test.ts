@@ -137,6 +137,31 @@ describe('PostgresStore', () => {
       expect(await versions()).toEqual(before);
     });
 
+    it('sends no INSERT of new coins when every staged coin was stored and updated', async () => {
+      const statements: string[] = [];
+      const store = await freshStore('paths_no_insert', statements);
+      const partial = snapshot(0);
+      partial.cryptocurrency = partial.cryptocurrency.slice(0, 100);
+      await store.load(partial, { source: 'fixtures' });
+      const coinInserts = () =>
+        statements.filter((s) => /INSERT INTO "paths_no_insert"\."cryptocurrency" /.test(s)).length;
+      statements.length = 0;
+
+      const some = await store.load(snapshot(1), { source: 'fixtures' }); // 20 coins are new
+      const withNew = coinInserts();
+      statements.length = 0;
+      const none = await store.load(snapshot(2), { source: 'fixtures' }); // every coin is stored
+
+      expect(some.tables.cryptocurrency).toEqual({ inserted: 20, updated: 100 });
+      expect(withNew).toBe(1);
+      expect(none.tables.cryptocurrency).toEqual({ inserted: 0, updated: 120 });
+      expect(coinInserts()).toBe(0);
+      const { rows } = await pool.query(
+        `SELECT count(*)::int AS n, max(last_updated) AS t FROM ${store.tableName('cryptocurrency')}`,
+      );
+      expect(rows[0]).toEqual({ n: 120, t: new Date(fixtures.snapshotTime(2)) });
+    });
+
     it('leaves room in the latest-state table for its updates, so that it stops growing', async () => {
       const store = await freshStore('paths_room');
       const pages = async () => {
