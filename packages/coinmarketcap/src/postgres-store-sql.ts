@@ -70,6 +70,24 @@ export function createStagingSql(staging: string, target: string): string {
   return `CREATE TEMP TABLE IF NOT EXISTS ${staging} (LIKE ${target}) ON COMMIT DELETE ROWS`;
 }
 
+/**
+ * Whether rows that fit a table's schema hold no primary key twice, for sure: the key is one
+ * column whose values are all numbers (which validation keeps as they are), none repeated.
+ * `false` says only "not known".
+ */
+export function distinctKeys(name: DataTable, rows: readonly unknown[]): boolean {
+  const { primaryKey } = CRYPTO_TABLES[name] as Schema<Fields>;
+  if (primaryKey.length !== 1) return false;
+  const column = primaryKey[0] as string;
+  const seen = new Set<number>();
+  for (const row of rows) {
+    const value = (row as Record<string, unknown>)[column];
+    if (typeof value !== 'number' || seen.has(value)) return false;
+    seen.add(value);
+  }
+  return true;
+}
+
 /** Whether a failed statement broke a unique index (the quote COPY met a stored quote). */
 export function isUniqueViolation(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === UNIQUE_VIOLATION;
@@ -113,9 +131,10 @@ export async function copyRows(
 }
 
 /**
- * Upsert `target` from its staging table, which holds `staged` rows: rows inserted and updated.
- * When the UPDATE changed as many rows as were staged, every staged key is stored (and no key was
- * staged twice): there is nothing to insert, and the INSERT is not sent.
+ * Upsert `target` from its staging table, which holds `staged` rows (`distinct` when no key is
+ * among them twice, known for sure): rows inserted and updated. When the UPDATE changed as many
+ * rows as were staged, every staged key is stored (and none was staged twice): there is nothing
+ * to insert, and the INSERT is not sent.
  */
 export async function applyStaged(
   client: PgClient,
@@ -123,9 +142,10 @@ export async function applyStaged(
   target: string,
   staging: string,
   staged: number,
+  distinct = false,
 ): Promise<{ inserted: number; updated: number }> {
   const schema = CRYPTO_TABLES[name] as Schema<Fields>;
-  const [first, second] = upsertSql(name, schema, target, staging);
+  const [first, second] = upsertSql(name, schema, target, staging, distinct);
   const result = await client.query(first);
   if (second === undefined) return { inserted: result.rowCount ?? 0, updated: 0 };
   const updated = result.rowCount ?? 0;
@@ -138,13 +158,15 @@ export async function applyStaged(
  * The statements that apply a staging table to its table. Insert-only tables: one INSERT of the
  * rows not stored yet (its row count is what it inserted). Tables of latest state: an UPDATE of
  * the stored rows that would change (its row count: updated), then an INSERT of the new keys
- * returning how many it inserted and updated.
+ * returning how many it inserted and updated; `distinct` when the staging table is known to hold
+ * no key twice (else each key's newest staged row is taken).
  */
 export function upsertSql(
   name: DataTable,
   schema: Schema<Fields>,
   target: string,
   staging: string,
+  distinct = false,
 ): [string] | [string, string] {
   const keys = schema.primaryKey.map((k) => quoteIdentifier(k));
   const key = keys.join(', ');
@@ -180,9 +202,12 @@ export function upsertSql(
     return sql;
   };
   // One row per key (an UPDATE or ON CONFLICT DO UPDATE must not meet a row twice): the newest
-  // version of a key staged twice (a coin on two pages of a snapshot).
+  // version of a key staged twice (a coin on two pages of a snapshot). Keys known to be distinct
+  // need no sort (a sixth of the coins' UPDATE).
   const order = newer === undefined ? key : `${key}, ${quoteIdentifier(newer)} DESC NULLS LAST`;
-  const deduplicated = `(SELECT DISTINCT ON (${key}) ${cols.join(', ')} FROM ${staging} ORDER BY ${order}) AS s`;
+  const deduplicated = distinct
+    ? `${staging} AS s`
+    : `(SELECT DISTINCT ON (${key}) ${cols.join(', ')} FROM ${staging} ORDER BY ${order}) AS s`;
   const set = (row: string, incoming: string) =>
     others.map((c) => `${quoteIdentifier(c)} = ${next(c, row, incoming)}`).join(', ');
   // One hash join over the stored rows: cheaper than ON CONFLICT's probe and lock of each.

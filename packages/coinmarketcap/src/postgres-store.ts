@@ -30,6 +30,7 @@ import {
   createStagingSql,
   DATA_TABLES,
   type DataTable,
+  distinctKeys,
   isUniqueViolation,
   STAGED_TABLES,
   stagingNames,
@@ -338,7 +339,11 @@ export class PostgresStore {
         try {
           await client.query(this.#begin);
           const staged = {} as Record<DataTable, number>;
-          for (const name of DATA_TABLES) staged[name] = 0;
+          const distinct = {} as Record<DataTable, boolean>;
+          for (const name of DATA_TABLES) {
+            staged[name] = 0;
+            distinct[name] = false;
+          }
           const quotes: QuoteState = { direct: this.#quotesDirect, copied: 0, staged: 0 };
           let lastQuotes: PageRows | undefined;
           for await (const { rows, last } of pages(progress)) {
@@ -346,6 +351,8 @@ export class PostgresStore {
               const count = rows.tables[name].length;
               if (count === 0) continue;
               progress.table = name;
+              // Keys staged from one page only may be known distinct (no DISTINCT ON needed).
+              distinct[name] = staged[name] === 0 && distinctKeys(name, rows.tables[name]);
               staged[name] += await copyRows(client, name, this.#staging[name], csvChunks(rows, name));
               progress.rows += count;
             }
@@ -363,7 +370,7 @@ export class PostgresStore {
           }
           // The upserts run while the last page's quotes are encoded (a row that does not fit
           // stops them before the next statement).
-          const upserts = this.#upsert(client, staged);
+          const upserts = this.#upsert(client, staged, distinct);
           let chunks: Buffer[] | undefined;
           if (lastQuotes !== undefined) {
             try {
@@ -463,6 +470,7 @@ export class PostgresStore {
   #upsert(
     client: PgClient,
     staged: Readonly<Record<DataTable, number>>,
+    distinct: Readonly<Record<DataTable, boolean>>,
   ): { done: Promise<Map<DataTable, TableLoadCounts>>; at(): DataTable | undefined; stop(): void } {
     let at: DataTable | undefined;
     let stopped = false;
@@ -474,7 +482,14 @@ export class PostgresStore {
         at = name;
         applied.set(
           name,
-          await applyStaged(client, name, this.tableName(name), this.#staging[name], staged[name]),
+          await applyStaged(
+            client,
+            name,
+            this.tableName(name),
+            this.#staging[name],
+            staged[name],
+            distinct[name],
+          ),
         );
       }
       return applied;

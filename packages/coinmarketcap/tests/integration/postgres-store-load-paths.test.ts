@@ -162,6 +162,38 @@ describe('PostgresStore', () => {
       expect(rows[0]).toEqual({ n: 120, t: new Date(fixtures.snapshotTime(2)) });
     });
 
+    it('sorts no staged coins when a page holds each once, and keeps the newest when it holds one twice', async () => {
+      const statements: string[] = [];
+      const store = await freshStore('paths_distinct', statements);
+      await store.load(snapshot(0), { source: 'fixtures' });
+      const coinUpdate = () =>
+        statements.find((s) => /^UPDATE "paths_distinct"\."cryptocurrency"/.test(s)) ?? '';
+      statements.length = 0;
+      await store.load(snapshot(1), { source: 'fixtures' });
+      const once = coinUpdate();
+      const twice = snapshot(2);
+      // Coin 5 twice: its snapshot-1 version (older, renamed) after its snapshot-2 one.
+      const older = {
+        ...(snapshot(1).cryptocurrency[5] as (typeof twice.cryptocurrency)[number]),
+        name: 'Stale',
+      };
+      twice.cryptocurrency.push(older);
+      statements.length = 0;
+
+      const result = await store.load(twice, { source: 'fixtures' });
+
+      expect(once).not.toContain('DISTINCT ON');
+      expect(coinUpdate()).toContain('DISTINCT ON');
+      expect(result.tables.cryptocurrency).toEqual({ inserted: 0, updated: 120 });
+      const { rows } = await pool.query(
+        `SELECT name, last_updated FROM ${store.tableName('cryptocurrency')} WHERE id = $1`,
+        [older.id],
+      );
+      expect(rows).toEqual([
+        { name: twice.cryptocurrency[5]?.name, last_updated: new Date(fixtures.snapshotTime(2)) },
+      ]);
+    });
+
     it('leaves room in the latest-state table for its updates, so that it stops growing', async () => {
       const store = await freshStore('paths_room');
       const pages = async () => {
