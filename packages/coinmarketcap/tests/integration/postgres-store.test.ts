@@ -261,6 +261,27 @@ describe('PostgresStore', () => {
     });
   });
 
+  describe('a database that cannot be reached', () => {
+    const unreachable: PgPool = {
+      query: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:1')),
+      connect: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:1')),
+    };
+
+    it('still tells rows that do not fit first, and a connection failure otherwise', async () => {
+      const store = new PostgresStore({ pool: unreachable });
+      const bad = snapshot(2);
+      (bad.quote[9] as { price: unknown }).price = 'not a number';
+
+      const invalid = await store.load(bad, { source: 'fixtures' }).catch((e: unknown) => e);
+      const failed = await store.load(snapshot(2), { source: 'fixtures' }).catch((e: unknown) => e);
+
+      expect((invalid as PostgresStoreError).code).toBe('CMC_LOAD_INVALID');
+      expect((invalid as PostgresStoreError).context).toMatchObject({ table: 'quote', row: 9 });
+      expect((failed as PostgresStoreError).code).toBe('CMC_LOAD_FAILED');
+      expect(((failed as Error).cause as Error).message).toContain('ECONNREFUSED');
+    });
+  });
+
   describe('a backend that dies mid-load', () => {
     it('rejects with a typed error whose cause is the driver error, keeps the tables as they were, and the pool serves on', async () => {
       const schema = 'cmc_terminated';
