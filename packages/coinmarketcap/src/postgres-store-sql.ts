@@ -94,7 +94,8 @@ export function isUniqueViolation(error: unknown): boolean {
 }
 
 /**
- * COPY CSV rows into `target` (a staging table or the table itself): the rows COPY wrote. The
+ * COPY `count` rows of CSV into `target` (a staging table or the table itself): the rows COPY
+ * wrote (by its own count when the client reports one). The
  * chunks are read as COPY takes them, so an iterable that encodes as it goes does its work while
  * PostgreSQL parses the chunks before; when it throws (a row that does not fit), the COPY is
  * aborted and its error is the one this rejects with.
@@ -104,6 +105,7 @@ export async function copyRows(
   name: DataTable,
   target: string,
   chunks: Iterable<Buffer>,
+  count: number,
 ): Promise<number> {
   const columnList = (CRYPTO_TABLES[name] as Schema<Fields>).columns
     .map((c) => quoteIdentifier(c.name))
@@ -127,7 +129,7 @@ export async function copyRows(
     // PostgreSQL's "COPY … failed" is only the echo of the source's own failure.
     throw sourceFailed === undefined ? error : sourceFailed.error;
   }
-  return copy.rowCount ?? 0;
+  return copy.rowCount ?? count;
 }
 
 /**

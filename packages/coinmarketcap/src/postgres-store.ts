@@ -353,7 +353,8 @@ export class PostgresStore {
               progress.table = name;
               // Keys staged from one page only may be known distinct (no DISTINCT ON needed).
               distinct[name] = staged[name] === 0 && distinctKeys(name, rows.tables[name]);
-              staged[name] += await copyRows(client, name, this.#staging[name], csvChunks(rows, name));
+              await copyRows(client, name, this.#staging[name], csvChunks(rows, name), count);
+              staged[name] += count;
               progress.rows += count;
             }
             progress.table = undefined;
@@ -364,7 +365,7 @@ export class PostgresStore {
               continue;
             }
             progress.table = 'quote';
-            await this.#loadQuotes(client, quotes, () => csvChunks(rows, 'quote'));
+            await this.#loadQuotes(client, quotes, () => csvChunks(rows, 'quote'), count);
             progress.rows += count;
             progress.table = undefined;
           }
@@ -390,7 +391,7 @@ export class PostgresStore {
           if (lastQuotes !== undefined && chunks !== undefined) {
             progress.table = 'quote';
             const encoded = chunks;
-            await this.#loadQuotes(client, quotes, () => encoded);
+            await this.#loadQuotes(client, quotes, () => encoded, lastQuotes.tables.quote.length);
             progress.rows += lastQuotes.tables.quote.length;
           }
           const tables = {} as Record<CryptoTableName, TableLoadCounts>;
@@ -510,9 +511,14 @@ export class PostgresStore {
    * their staging table (created when the load first needs it). `chunks` gives their CSV, again
    * for the staging table when the straight COPY meets a stored quote.
    */
-  async #loadQuotes(client: PgClient, quotes: QuoteState, chunks: () => Iterable<Buffer>): Promise<void> {
+  async #loadQuotes(
+    client: PgClient,
+    quotes: QuoteState,
+    chunks: () => Iterable<Buffer>,
+    count: number,
+  ): Promise<void> {
     if (quotes.direct) {
-      const copied = await this.#copyQuotes(client, chunks());
+      const copied = await this.#copyQuotes(client, chunks(), count);
       if (copied !== undefined) {
         quotes.copied += copied;
         return;
@@ -524,17 +530,18 @@ export class PostgresStore {
     if (quotes.staged === 0) {
       await client.query(createStagingSql(this.#staging.quote, this.tableName('quote')));
     }
-    quotes.staged += await copyRows(client, 'quote', this.#staging.quote, chunks());
+    await copyRows(client, 'quote', this.#staging.quote, chunks(), count);
+    quotes.staged += count;
   }
 
   /**
    * COPY a page's quotes straight into the quote table under a savepoint: the rows COPY wrote, or
    * `undefined` when one of them is stored already (the savepoint is rolled back; stage them).
    */
-  async #copyQuotes(client: PgClient, chunks: Iterable<Buffer>): Promise<number | undefined> {
+  async #copyQuotes(client: PgClient, chunks: Iterable<Buffer>, count: number): Promise<number | undefined> {
     await client.query(`SAVEPOINT ${QUOTE_SAVEPOINT}`);
     try {
-      const copied = await copyRows(client, 'quote', this.tableName('quote'), chunks);
+      const copied = await copyRows(client, 'quote', this.tableName('quote'), chunks, count);
       await client.query(`RELEASE SAVEPOINT ${QUOTE_SAVEPOINT}`);
       return copied;
     } catch (error) {
