@@ -45,9 +45,12 @@ const KNOWN_OBJECTS = 1_024;
 /**
  * A `Storage` in an S3 bucket (and prefix), through a client you pass in.
  *
- * Small bodies go in one PutObject; streams and large bodies in a multipart upload
- * (`@aws-sdk/lib-storage`) with bounded memory, which is aborted on failure so that no parts are
- * left behind. Errors are `StorageError`s with the SDK's error as `cause` (`retryable` from its
+ * Bytes and strings below `multipartThreshold`, and streams that end within their first part, go
+ * in one PutObject; the rest in a multipart upload (`@aws-sdk/lib-storage`: at most `queueSize`
+ * parts in flight, so about `(queueSize + 1) × partSize` of memory per put), which is aborted on
+ * failure so that no parts are left behind. A `copy` is one server-side CopyObject when its answer
+ * carries the ETag this storage saw of the source (in its own put or head), else also a HEAD of
+ * the copy for its size. The SDK's checksums are the client's (CRC32 by default). Errors are `StorageError`s with the SDK's error as `cause` (`retryable` from its
  * classification); the SDK's own retries apply, none are added. Import it from
  * `@tributary/lake/s3`, so that the main entry never loads the AWS SDK.
  *

@@ -97,6 +97,22 @@ describe('S3Storage', () => {
       expect(log).toContain('CompleteMultipartUploadCommand');
     });
 
+    it('sends a stream that ends within its first part in one PutObject', async () => {
+      const log: string[] = [];
+      const s3 = clientWithLog(log);
+      const storage = freshStorage(s3);
+      const body = noise(3 * MiB);
+
+      const info = await storage.put('small/noise.bin', body.chunks);
+      const readBack = createHash('sha256').update(await storage.getBytes('small/noise.bin'));
+      s3.destroy();
+
+      expect(info).toMatchObject({ key: 'small/noise.bin', size: 3 * MiB });
+      expect(readBack.digest('hex')).toBe(body.digest());
+      expect(log.slice(0, 1)).toEqual(['PutObjectCommand']);
+      expect(log).not.toContain('CreateMultipartUploadCommand');
+    });
+
     it('rejects an upload aborted mid-stream and leaves no object', async () => {
       const log: string[] = [];
       const s3 = clientWithLog(log);
