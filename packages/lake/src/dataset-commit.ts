@@ -251,12 +251,17 @@ export async function promote(
 ): Promise<void> {
   // Files are independent: on an object store each is a few requests, so they go in parallel.
   await mapLimit(manifest.staged, PROMOTE_CONCURRENCY, async ({ from, to }) => {
-    if (await storage.head(to)) return;
     try {
+      // One request where the storage copies: copying again what an earlier attempt promoted puts
+      // the same bytes in place, and a staged file already moved away is told apart below.
+      if (storage.copy) {
+        await storage.copy(from, to);
+        return;
+      }
+      if (await storage.head(to)) return;
       const staged = await storage.head(from);
       if (!staged) throw new ObjectNotFoundError(from);
-      if (storage.copy) await storage.copy(from, to);
-      else await storage.put(to, await storage.get(from), { expectedSize: staged.size });
+      await storage.put(to, await storage.get(from), { expectedSize: staged.size });
     } catch (err) {
       // Another process rolling the same commit forward may have moved it in the meantime.
       if (err instanceof ObjectNotFoundError && (await storage.head(to))) return;

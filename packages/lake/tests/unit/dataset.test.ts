@@ -240,6 +240,30 @@ describe('writeDataset', () => {
       expect(await keys(storage, '_tributary/sensors/_staging/')).toEqual([]);
     });
 
+    it('promotes each staged file with one copy where the storage copies (no HEAD of either key)', async () => {
+      class CountingStorage extends MemoryStorage {
+        heads: string[] = [];
+        copies = 0;
+        override async head(key: string) {
+          this.heads.push(key);
+          return super.head(key);
+        }
+        override async copy(from: string, to: string) {
+          this.copies++;
+          return super.copy(from, to);
+        }
+      }
+      const storage = new CountingStorage();
+
+      const result = await writeDataset(readings(6), { ...base, storage });
+
+      expect(result.files).toHaveLength(2);
+      expect(storage.copies).toBe(2);
+      const fileKeys = new Set(result.files.map((f) => f.key));
+      expect(storage.heads.filter((key) => fileKeys.has(key) || key.includes('/_staging/'))).toEqual([]);
+      expect(await collect(readDataset({ storage, table: 'sensors', schema: reading }))).toHaveLength(6);
+    });
+
     it('refuses to commit over a version another writer committed', async () => {
       const storage = new MemoryStorage();
       const slow = (async function* () {
