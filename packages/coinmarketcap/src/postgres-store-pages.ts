@@ -100,9 +100,9 @@ export function* csvChunks(rows: PageRows, name: DataTable): Generator<Buffer, v
   const csv = new CsvChunks();
   for (let i = 0; i < input.length; i++) {
     const row: unknown = input[i];
-    // Rows as normalizeListings builds them need no rewriting: checked and encoded in one step.
-    let line = encoder.fast(row);
-    if (line === undefined) {
+    // Rows as normalizeListings builds them are already in validated form: taken as they are.
+    let record = row as Record<string, unknown>;
+    if (!schema.isRecord(row)) {
       const result = schema.validate(row);
       if (!result.ok) {
         const at = rows.page === undefined ? {} : { page: rows.page };
@@ -113,9 +113,9 @@ export function* csvChunks(rows: PageRows, name: DataTable): Generator<Buffer, v
           context: { table: name, row: i, ...at },
         });
       }
-      line = encoder.line(result.value as Record<string, unknown>);
+      record = result.value as Record<string, unknown>;
     }
-    const full = csv.push(line);
+    const full = csv.push(encoder.line(record));
     if (full !== undefined) yield full;
   }
   const rest = csv.rest();

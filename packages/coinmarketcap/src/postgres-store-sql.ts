@@ -7,11 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   type Column,
-  type FieldDef,
   type Fields,
-  isCanonicalDecimal,
-  isWellFormedText,
-  MAX_TIMESTAMP_MS,
   type PgClient,
   quoteIdentifier,
   type Schema,
@@ -227,58 +223,19 @@ export function upsertSql(
   ];
 }
 
-/** One value as a CSV field of COPY: unquoted empty is NULL, `""` the empty string. */
-function csvField(column: Column, value: unknown): string {
-  if (value === null || value === undefined) return '';
-  switch (column.def.kind) {
-    case 'string':
-      return csvString(value as string);
-    case 'boolean':
-      return value ? 't' : 'f';
-    case 'timestamp':
-      return (value as Date).toISOString();
-    case 'int32':
-    case 'int64':
-    case 'double':
-    case 'decimal':
-    case 'date':
-      return String(value);
-    default:
-      throw new TributaryError(
-        `column ${column.name}: ${column.def.kind} columns are not loadable by COPY here`,
-        {
-          code: 'CMC_LOAD_INVALID',
-        },
-      );
-  }
-}
-
 function csvString(value: string): string {
   return value.includes('"') ? `"${value.replace(/"/g, '""')}"` : `"${value}"`;
 }
 
-/**
- * A value's CSV field when the schema's validation would return it unchanged (a string, an int32,
- * a decimal already in canonical text, a valid Date...), else `undefined`: the caller then takes
- * the schema's own validation, which is the authority on what is valid and how it normalizes.
- */
-type FastField = (value: unknown) => string | undefined;
+/** A non-null value of a validated record as a CSV field of COPY. */
+type FieldEncoder = (value: unknown) => string;
 
-function fastValue(def: FieldDef): FastField {
-  switch (def.kind) {
+function fieldEncoder(column: Column): FieldEncoder {
+  switch (column.def.kind) {
     case 'string':
-      if (def.maxLength !== undefined) return () => undefined;
-      return (v) => (typeof v === 'string' && isWellFormedText(v) ? csvString(v) : undefined);
+      return (v) => csvString(v as string);
     case 'boolean':
-      return (v) => (v === true ? 't' : v === false ? 'f' : undefined);
-    case 'int32':
-      return (v) => (typeof v === 'number' && (v | 0) === v ? String(v) : undefined);
-    case 'decimal': {
-      const { precision, scale } = def;
-      if (!Number.isInteger(precision) || !Number.isInteger(scale)) return () => undefined;
-      return (v) =>
-        typeof v === 'string' && isCanonicalDecimal(v, precision as number, scale as number) ? v : undefined;
-    }
+      return (v) => (v ? 't' : 'f');
     case 'timestamp': {
       // Rows of a listing often share a time (last_updated): its text is made once. Other times
       // (date_added) come back with every listing of the same coins: their texts are kept, up
@@ -287,15 +244,12 @@ function fastValue(def: FieldDef): FastField {
       let lastText = '';
       const texts = new Map<number, string>();
       return (v) => {
-        if (!(v instanceof Date)) return undefined;
-        const time = v.getTime();
+        const time = (v as Date).getTime();
         if (time === lastTime) return lastText;
-        // NaN fails the comparison too.
-        if (!(Math.abs(time) <= MAX_TIMESTAMP_MS)) return undefined;
         let text = texts.get(time);
         if (text === undefined) {
           if (texts.size >= TIMESTAMP_TEXTS) texts.clear();
-          text = v.toISOString();
+          text = (v as Date).toISOString();
           texts.set(time, text);
         }
         lastTime = time;
@@ -303,27 +257,24 @@ function fastValue(def: FieldDef): FastField {
         return text;
       };
     }
+    case 'int32':
+    case 'int64':
+    case 'double':
+    case 'decimal':
+    case 'date':
+      return (v) => String(v);
     default:
-      return () => undefined;
+      throw new TributaryError(
+        `column ${column.name}: ${column.def.kind} columns are not loadable by COPY here`,
+        { code: 'CMC_LOAD_INVALID' },
+      );
   }
 }
 
-function fastField(def: FieldDef): FastField {
-  const value = fastValue(def);
-  if (def.presence === 'required') return (v) => (v === null || v === undefined ? undefined : value(v));
-  if (def.presence === 'nullable') return (v) => (v === null ? '' : v === undefined ? undefined : value(v));
-  return (v) => (v === null || v === undefined ? '' : value(v));
-}
-
-/** Turns a table's rows into CSV lines, validating them against the table's schema. */
+/** Turns a table's validated records into CSV lines of COPY (unquoted empty is NULL, `""` the empty string). */
 export interface CsvEncoder {
-  /**
-   * The CSV line of a row that the schema's validation would accept and return unchanged, or
-   * `undefined` when the row needs that validation (it may still be valid).
-   */
-  fast(row: unknown): string | undefined;
-  /** The CSV line of a row the schema's validation returned. */
-  line(validated: Record<string, unknown>): string;
+  /** The CSV line of a record in validated form (what the schema's `validate` returns, or `isRecord` accepts). */
+  line(record: Record<string, unknown>): string;
 }
 
 const encoders = new Map<DataTable, CsvEncoder>();
@@ -334,34 +285,15 @@ export function csvEncoder(name: DataTable): CsvEncoder {
   if (encoder) return encoder;
   const columns = (CRYPTO_TABLES[name] as Schema<Fields>).columns;
   const names = columns.map((c) => c.name);
-  const known = new Set(names);
-  const fields = columns.map((c) => fastField(c.def));
+  const fields = columns.map(fieldEncoder);
   const count = columns.length;
   encoder = {
-    fast(row) {
-      if (typeof row !== 'object' || row === null) return undefined;
-      // Exactly the columns as own enumerable properties: nothing missing, nothing unknown.
-      const keys = Object.keys(row);
-      if (keys.length !== count) return undefined;
-      for (let i = 0; i < count; i++) {
-        const key = keys[i] as string;
-        if (key !== names[i] && !known.has(key)) return undefined;
-      }
-      const source = row as Record<string, unknown>;
+    line(record) {
       let line = '';
       for (let i = 0; i < count; i++) {
-        const field = (fields[i] as FastField)(source[names[i] as string]);
-        if (field === undefined) return undefined;
+        const value = record[names[i] as string];
+        const field = value === null || value === undefined ? '' : (fields[i] as FieldEncoder)(value);
         line += i === 0 ? field : `,${field}`;
-      }
-      return line;
-    },
-    line(validated) {
-      let line = '';
-      for (let i = 0; i < count; i++) {
-        const column = columns[i] as Column;
-        if (i > 0) line += ',';
-        line += csvField(column, validated[column.name]);
       }
       return line;
     },
