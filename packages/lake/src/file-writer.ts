@@ -1,4 +1,5 @@
 import { PassThrough } from 'node:stream';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import {
   describeValue,
   type EventListener,
@@ -185,14 +186,27 @@ export async function writeFiles(
     return undefined;
   };
   try {
+    // Every YIELD_EVERY records the event loop gets a turn: uploads of files written or closed
+    // meanwhile go on while records are encoded, however fast the source is.
+    let untilYield = YIELD_EVERY;
     if (isSyncIterable(records)) {
       // A synchronous source is read synchronously: a promise per record only when one must wait.
       for (const input of records) {
         const pending = accept(input);
         if (pending) await pending;
+        if (--untilYield === 0) {
+          untilYield = YIELD_EVERY;
+          await nextTurn();
+        }
       }
     } else {
-      for await (const input of records) await one(input);
+      for await (const input of records) {
+        await one(input);
+        if (--untilYield === 0) {
+          untilYield = YIELD_EVERY;
+          await nextTurn();
+        }
+      }
     }
     for (const [partition, file] of [...open]) await close(partition, file);
     while (closing.length > 0) await settleOldest();
@@ -203,8 +217,13 @@ export async function writeFiles(
   return rows;
 }
 
-/** Files of one write finishing in the background at once (each holds at most its last row groups). */
+/**
+ * Files of one write finishing in the background at once: each holds at most its last row group
+ * and what its upload has not sent yet (on S3, up to `queueSize` parts).
+ */
 const MAX_CLOSING_FILES = 2;
+/** Records between two turns of the event loop (a turn costs about a microsecond). */
+const YIELD_EVERY = 4096;
 
 function isSyncIterable(value: AsyncIterable<unknown> | Iterable<unknown>): value is Iterable<unknown> {
   return (

@@ -119,6 +119,26 @@ describe.each(['ndjson', 'csv', 'parquet'] as const)('writeDataset (%s)', (forma
       ]);
     });
 
+    it('gives the event loop turns while it reads a fast source (uploads go on meanwhile)', async () => {
+      const storage = new MemoryStorage();
+      let read = 0;
+      let readWhenTimerFired: number | undefined;
+      function* fast() {
+        for (const row of readings(20_000)) {
+          read++;
+          yield row;
+        }
+      }
+      setImmediate(() => {
+        readWhenTimerFired = read;
+      });
+
+      await writeDataset(fast(), { ...base, storage });
+
+      expect(readWhenTimerFired).toBeGreaterThan(0);
+      expect(readWhenTimerFired).toBeLessThan(20_000);
+    });
+
     it('still coerces records that are not, next to records that are', async () => {
       const storage = new MemoryStorage();
       const input = [
