@@ -50,9 +50,10 @@ const KNOWN_OBJECTS = 1_024;
  * parts in flight, so about `(queueSize + 1) × partSize` of memory per put), which is aborted on
  * failure so that no parts are left behind. A `copy` is one server-side CopyObject when its answer
  * carries the ETag this storage saw of the source (in its own put or head), else also a HEAD of
- * the copy for its size. The SDK's checksums are the client's (CRC32 by default). Errors are `StorageError`s with the SDK's error as `cause` (`retryable` from its
- * classification); the SDK's own retries apply, none are added. Import it from
- * `@tributary/lake/s3`, so that the main entry never loads the AWS SDK.
+ * the copy for its size. The SDK's checksums are the client's (CRC32 by default). Errors are
+ * `StorageError`s with the SDK's error as `cause` (`retryable` from its classification); the SDK's
+ * own retries apply, none are added. Import it from `@tributary/lake/s3`, so that the main entry
+ * never loads the AWS SDK.
  *
  * @example
  * ```ts
