@@ -97,12 +97,16 @@ interface Options {
   rows: number[];
   candidates: Candidate[];
   strict: boolean;
+  /** Runs of each step; the table and the targets take each step's median run by wall time. */
+  repeat: number;
 }
 
 const USAGE = `options:
   --rows N        row count (repeatable; 1000000, 1e6, 1M and 300k all work). Default 1M and 3M.
   --quick         100k and 300k rows: a smoke run
   --only a,b      candidates: ${CANDIDATE_IDS.join(', ')}
+  --repeat N      run each generate and write step N times (each in its own process) and report
+                  each one's median run by wall time (default 1)
   --strict        exit non-zero when a target (peak RSS, flat RSS, Iceberg, issue 18's pyarrow/awswrangler ratios) is missed
   --keep          keep the written datasets (their folder is printed)`;
 
@@ -111,9 +115,11 @@ function parseOptions(args: string[]): Options {
   let candidates: Candidate[] = CANDIDATE_IDS;
   let quick = false;
   let strict = false;
+  let repeat = 1;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === '--rows') rows.push(parseCount(arg, args[++i], USAGE));
+    else if (arg === '--repeat') repeat = parseCount(arg, args[++i], USAGE);
     else if (arg === '--quick') quick = true;
     else if (arg === '--strict') strict = true;
     else if (arg === '--only') {
@@ -125,7 +131,7 @@ function parseOptions(args: string[]): Options {
     } else throw new Error(`unknown option ${arg}\n${USAGE}`);
   }
   const counts = rows.length > 0 ? rows : quick ? QUICK_ROWS : DEFAULT_ROWS;
-  return { rows: [...new Set(counts)].sort((a, b) => a - b), candidates, strict };
+  return { rows: [...new Set(counts)].sort((a, b) => a - b), candidates, strict, repeat };
 }
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
@@ -145,24 +151,32 @@ export function plan(args: string[], context: { workdir: string }) {
   const options = parseOptions(args);
   const steps: Step[] = [];
   for (const rows of options.rows) {
-    steps.push({ label: `${int(rows)} rows · generate only`, input: { kind: 'generate', rows } });
-    const outputs = options.candidates.map((candidate) => ({
-      candidate,
-      dir: join(context.workdir, `${candidate}-${rows}`),
-    }));
-    for (const { candidate, dir } of outputs) {
-      steps.push({
-        label: `${int(rows)} rows · ${CANDIDATES[candidate]}`,
-        input: { kind: 'write', candidate, rows, dir },
-        // V8 grows its heap lazily up to what the machine allows, so an uncapped peak RSS grows
-        // with the run's length even when little is retained; under a fixed heap cap, a writer
-        // whose memory is bounded finishes at any size with the same peak.
-        ...(candidate === 'tributary-capped'
-          ? { nodeArgs: [`--max-old-space-size=${CAPPED_HEAP_MIB}`] }
-          : {}),
-        // Row groups encoded on one worker thread: the default from 3 cores, opt-in below.
-        ...(candidate === 'tributary-workers' ? { env: { [ENCODE_WORKERS]: '1' } } : {}),
-      });
+    // Each run of a step writes a folder of its own; only the last run's are verified (and kept
+    // until then), the earlier ones are removed as soon as their step is done.
+    let outputs: { candidate: Candidate; dir: string }[] = [];
+    for (let run = 1; run <= options.repeat; run++) {
+      const last = run === options.repeat;
+      const of = options.repeat > 1 ? ` (run ${run} of ${options.repeat})` : '';
+      steps.push({ label: `${int(rows)} rows · generate only${of}`, input: { kind: 'generate', rows } });
+      outputs = options.candidates.map((candidate) => ({
+        candidate,
+        dir: join(context.workdir, `${candidate}-${rows}${options.repeat > 1 ? `-${run}` : ''}`),
+      }));
+      for (const { candidate, dir } of outputs) {
+        steps.push({
+          label: `${int(rows)} rows · ${CANDIDATES[candidate]}${of}`,
+          input: { kind: 'write', candidate, rows, dir },
+          ...(last ? {} : { removeAfter: [dir] }),
+          // V8 grows its heap lazily up to what the machine allows, so an uncapped peak RSS grows
+          // with the run's length even when little is retained; under a fixed heap cap, a writer
+          // whose memory is bounded finishes at any size with the same peak.
+          ...(candidate === 'tributary-capped'
+            ? { nodeArgs: [`--max-old-space-size=${CAPPED_HEAP_MIB}`] }
+            : {}),
+          // Row groups encoded on one worker thread: the default from 3 cores, opt-in below.
+          ...(candidate === 'tributary-workers' ? { env: { [ENCODE_WORKERS]: '1' } } : {}),
+        });
+      }
     }
     steps.push({
       label: `${int(rows)} rows · verify with DuckDB`,
@@ -1058,6 +1072,35 @@ function versionOf(repoRoot: string, name: string): string {
   }
 }
 
+/**
+ * The outcomes of a row count with each generate and write step's median run by wall time in
+ * place of its runs (a failed run keeps its place: it is a failure of the step); `note` hears the
+ * walls of every step that ran more than once.
+ */
+function medianRuns(group: StepOutcome[], note: (line: string) => void): StepOutcome[] {
+  const keyOf = (o: StepOutcome) =>
+    o.step.input.kind === 'write' ? `write ${o.step.input.candidate}` : o.step.input.kind;
+  const runs = new Map<string, StepOutcome[]>();
+  for (const o of group) {
+    if (o.step.input.kind === 'verify' || !o.ok || !o.result) continue;
+    const key = keyOf(o);
+    runs.set(key, [...(runs.get(key) ?? []), o]);
+  }
+  const chosen = new Set<StepOutcome>();
+  for (const [key, list] of runs) {
+    const sorted = [...list].sort(
+      (a, b) => (a.result as { seconds: number }).seconds - (b.result as { seconds: number }).seconds,
+    );
+    chosen.add(sorted[Math.floor((sorted.length - 1) / 2)] as StepOutcome);
+    if (list.length > 1) {
+      const walls = list.map((o) => (o.result as { seconds: number }).seconds.toFixed(2)).join(', ');
+      const name = key === 'generate' ? 'generate only' : CANDIDATES[key.slice(6) as Candidate];
+      note(`${name}: walls of its runs ${walls} s`);
+    }
+  }
+  return group.filter((o) => o.step.input.kind === 'verify' || !o.ok || !o.result || chosen.has(o));
+}
+
 export function summarize(
   outcomes: StepOutcome[],
   context: { repoRoot: string; plan: ReturnType<typeof plan> },
@@ -1090,8 +1133,16 @@ export function summarize(
   }
   const comparisons: string[] = [];
 
+  if (options.repeat > 1) {
+    notes.push(
+      `each generate and write step ran ${options.repeat} times, each in its own process; the table and the targets take each step's median run by wall time (the walls of every run are listed below the table).`,
+    );
+  }
   for (const rows of options.rows) {
-    const group = outcomes.filter((o) => o.step.input.rows === rows);
+    const group = medianRuns(
+      outcomes.filter((o) => o.step.input.rows === rows),
+      (line) => notes.push(`${int(rows)} rows · ${line}`),
+    );
     const find = <K extends StepResult['kind']>(kind: K, candidate?: Candidate) =>
       group.find(
         (o) =>
