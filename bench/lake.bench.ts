@@ -1098,7 +1098,20 @@ function medianRuns(group: StepOutcome[], note: (line: string) => void): StepOut
       note(`${name}: walls of its runs ${walls} s`);
     }
   }
-  return group.filter((o) => o.step.input.kind === 'verify' || !o.ok || !o.result || chosen.has(o));
+  // In the order of the first run: each step's median run takes the place of that step's first.
+  const placed = new Set<string>();
+  const ordered: StepOutcome[] = [];
+  for (const o of group) {
+    if (o.step.input.kind === 'verify' || !o.ok || !o.result) {
+      ordered.push(o);
+      continue;
+    }
+    const key = keyOf(o);
+    if (placed.has(key)) continue;
+    placed.add(key);
+    ordered.push(...[...chosen].filter((c) => keyOf(c) === key));
+  }
+  return ordered;
 }
 
 export function summarize(
