@@ -1,10 +1,11 @@
 // What a store's load is given: the load options, checked before anything is sent, and each page
 // of rows, validated against the relational model as it is turned into CSV for COPY.
+import { setImmediate as turn } from 'node:timers/promises';
 import { type Fields, OptionsError, type Schema, ValidationError } from '@tributary/core';
 import { PostgresStoreError } from './errors.js';
 import { type NormalizedListings, type NormalizeOptions, normalizeListings } from './normalize.js';
-import type { SnapshotPage } from './postgres-store.js';
 import { CsvChunks, type CsvRows, csvEncoder, DATA_TABLES, type DataTable } from './postgres-store-sql.js';
+import type { SnapshotPage } from './postgres-store-types.js';
 import { CRYPTO_TABLES } from './schemas.js';
 import type { CmcListing } from './types.js';
 
@@ -130,4 +131,21 @@ export function validatePage(rows: NormalizedListings, page: number | undefined)
     out[name] = { count: checked.tables[name].length, chunks: [...csvChunks(checked, name)] };
   }
   return out;
+}
+
+/** Every chunk, the event loop turning after each: the client meanwhile sends what is queued. */
+export async function readAll(chunks: Iterable<Buffer>): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for (const chunk of chunks) {
+    out.push(chunk);
+    await turn();
+  }
+  return out;
+}
+
+/** Read every chunk and drop it: only the validation that makes them matters. */
+export function drain(chunks: Iterable<unknown>): void {
+  for (const _ of chunks) {
+    // Only the validation matters here.
+  }
 }

@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { setImmediate as turn } from 'node:timers/promises';
 import {
-  type EventListener,
   emitSafely,
   type Fields,
   type PgClient,
@@ -13,16 +11,18 @@ import {
   withClient,
 } from '@tributary/core';
 import { PostgresStoreError } from './errors.js';
-import type { NormalizedListings, NormalizeOptions } from './normalize.js';
+import type { NormalizedListings } from './normalize.js';
 import {
   checkCredits,
   checkPage,
   checkSource,
   csvChunks,
+  drain,
   invalidOption,
   isListingsPage,
   normalizePage,
   type PageRows,
+  readAll,
 } from './postgres-store-pages.js';
 import {
   applyStaged,
@@ -34,10 +34,26 @@ import {
   isUniqueViolation,
   STAGED_TABLES,
   stagingNames,
+  upsertInBackground,
 } from './postgres-store-sql.js';
+import type {
+  LoadOptions,
+  LoadResult,
+  PostgresStoreOptions,
+  SnapshotLoadOptions,
+  SnapshotPage,
+  TableLoadCounts,
+} from './postgres-store-types.js';
 import { CRYPTO_SCHEMA, CRYPTO_TABLES, type CryptoTableName } from './schemas.js';
-import type { CmcListing, CmcStatus } from './types.js';
 
+export type {
+  LoadOptions,
+  LoadResult,
+  PostgresStoreOptions,
+  SnapshotLoadOptions,
+  SnapshotPage,
+  TableLoadCounts,
+} from './postgres-store-types.js';
 export { PostgresStoreError };
 
 /**
@@ -53,60 +69,6 @@ export type PgClientLike = PgClient;
  * @deprecated Use `PgPool` from `@tributary/core`; this is the same type.
  */
 export type PgPoolLike = PgPool;
-
-/** Options of {@link PostgresStore}. */
-export interface PostgresStoreOptions {
-  /** A `pg.Pool` (or anything with its `query()` and `connect()`); the store never ends it. */
-  pool: PgPool;
-  /** The PostgreSQL schema of the tables. Default {@link CRYPTO_SCHEMA}. */
-  schema?: string;
-  /** `records.out` after each committed load, `failure` when a load is rolled back. */
-  onEvent?: EventListener;
-}
-
-/** Options of {@link PostgresStore.load}. */
-export interface LoadOptions {
-  /** What the rows came from, e.g. `listings/latest` or `fixtures`; stored in the `load` row. */
-  source: string;
-  /** API credits the response cost (`status.credit_count`). Default 0. */
-  creditsUsed?: number;
-}
-
-/**
- * One page of a snapshot for {@link PostgresStore.loadSnapshot}: a page of listings as
- * `CoinMarketCapClient.listingsAll` yields it (normalized by the store; `status.credit_count` is
- * added to the load's credits), or rows already normalized (e.g. by `normalizeQuotes`).
- */
-export type SnapshotPage =
-  | { readonly data: readonly CmcListing[]; readonly status?: Pick<CmcStatus, 'credit_count'> }
-  | NormalizedListings;
-
-/** Options of {@link PostgresStore.loadSnapshot}. */
-export interface SnapshotLoadOptions {
-  /** What the pages came from, e.g. `listings/latest`; stored in the `load` row. */
-  source: string;
-  /** API credits the snapshot cost. Default: the sum of the pages' `status.credit_count`. */
-  creditsUsed?: number;
-  /** How pages of listings are normalized (e.g. which `convert` currencies to keep). */
-  normalize?: NormalizeOptions;
-}
-
-/** Rows a load changed in one table. */
-export interface TableLoadCounts {
-  inserted: number;
-  updated: number;
-}
-
-/** What {@link PostgresStore.load} did. */
-export interface LoadResult {
-  /** The id of the `load` row. */
-  readonly loadId: string;
-  readonly startedAt: Date;
-  readonly finishedAt: Date;
-  /** Rows inserted or updated over the data tables (the `load` row not counted). */
-  readonly rows: number;
-  readonly tables: Readonly<Record<CryptoTableName, TableLoadCounts>>;
-}
 
 const SOURCE = 'coinmarketcap-postgres';
 const QUOTE_SAVEPOINT = 'tributary_quotes';
@@ -172,6 +134,11 @@ export class PostgresStore {
   #quotesDirect = true;
   /** The staging tables, by data table. */
   readonly #staging: Readonly<Record<DataTable, string>>;
+  /** Each data table's name and its staging table's, for the upserts. */
+  readonly #tables = {
+    target: (name: DataTable) => this.tableName(name),
+    staging: (name: DataTable) => this.#staging[name],
+  };
   /** Begins a load: the transaction, and the staging tables when the connection has none yet. */
   readonly #begin: string;
 
@@ -371,7 +338,7 @@ export class PostgresStore {
           }
           // The upserts run while the last page's quotes are encoded (a row that does not fit
           // stops them before the next statement).
-          const upserts = this.#upsert(client, staged, distinct);
+          const upserts = upsertInBackground(client, this.#tables, staged, distinct);
           let chunks: Buffer[] | undefined;
           if (lastQuotes !== undefined) {
             try {
@@ -462,48 +429,6 @@ export class PostgresStore {
       }
       throw this.#failed(failure, progress);
     }
-  }
-
-  /**
-   * Upsert each table from its staging table, one statement after the other, in the background:
-   * `done` gives the counts, `at()` the table being upserted, and `stop()` sends no more.
-   */
-  #upsert(
-    client: PgClient,
-    staged: Readonly<Record<DataTable, number>>,
-    distinct: Readonly<Record<DataTable, boolean>>,
-  ): { done: Promise<Map<DataTable, TableLoadCounts>>; at(): DataTable | undefined; stop(): void } {
-    let at: DataTable | undefined;
-    let stopped = false;
-    const run = async () => {
-      const applied = new Map<DataTable, TableLoadCounts>();
-      for (const name of STAGED_TABLES) {
-        if (stopped) break;
-        if (staged[name] === 0) continue;
-        at = name;
-        applied.set(
-          name,
-          await applyStaged(
-            client,
-            name,
-            this.tableName(name),
-            this.#staging[name],
-            staged[name],
-            distinct[name],
-          ),
-        );
-      }
-      return applied;
-    };
-    const done = run();
-    done.catch(() => undefined); // handled where it is awaited, maybe only after the quotes are encoded
-    return {
-      done,
-      at: () => at,
-      stop: () => {
-        stopped = true;
-      },
-    };
   }
 
   /**
@@ -598,21 +523,5 @@ async function closeQuietly(iterator: AsyncIterator<unknown> | Iterator<unknown>
     await iterator.return?.();
   } catch {
     // The load's own failure is the one to report.
-  }
-}
-
-/** Every chunk, the event loop turning after each: the client meanwhile sends what is queued. */
-async function readAll(chunks: Iterable<Buffer>): Promise<Buffer[]> {
-  const out: Buffer[] = [];
-  for (const chunk of chunks) {
-    out.push(chunk);
-    await turn();
-  }
-  return out;
-}
-
-function drain(chunks: Iterable<unknown>): void {
-  for (const _ of chunks) {
-    // Only the validation matters here.
   }
 }
