@@ -1,5 +1,6 @@
 // The checks a schema compiles for its fields, once: `validate`'s (check and coerce a value,
 // recording every issue with its path) and `isRecord`'s (is a value already in validated form).
+import { daysFromCivil } from './civil-date.js';
 import { isCanonicalDecimal, normalizeDecimal } from './decimal.js';
 import { describeValue, TributaryError, type ValidationIssue } from './errors.js';
 import type { FieldDef } from './schema.js';
@@ -57,8 +58,55 @@ function daysInMonth(year: number, month: number): number {
   return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
 }
 
+/** The value of `count` decimal digits of `text` from `at`, or -1 when one is not a digit. */
+function digitsAt(text: string, at: number, count: number): number {
+  let n = 0;
+  for (let i = at; i < at + count; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * UTC ms of text in `Date#toISOString`'s form for years 0000–9999 (`YYYY-MM-DDTHH:MM:SS.sssZ`),
+ * read without a regex or a Date; NaN for any other text, including a day not on the calendar.
+ */
+function canonicalIsoMillis(text: string): number {
+  if (
+    text.length !== 24 ||
+    text.charCodeAt(4) !== 45 ||
+    text.charCodeAt(7) !== 45 ||
+    text.charCodeAt(10) !== 84 ||
+    text.charCodeAt(13) !== 58 ||
+    text.charCodeAt(16) !== 58 ||
+    text.charCodeAt(19) !== 46 ||
+    text.charCodeAt(23) !== 90
+  ) {
+    return Number.NaN;
+  }
+  const year = digitsAt(text, 0, 4);
+  const month = digitsAt(text, 5, 2);
+  const day = digitsAt(text, 8, 2);
+  const hour = digitsAt(text, 11, 2);
+  const minute = digitsAt(text, 14, 2);
+  const second = digitsAt(text, 17, 2);
+  const ms = digitsAt(text, 20, 3);
+  if (year < 0 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return Number.NaN;
+  if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || ms < 0) {
+    return Number.NaN;
+  }
+  return daysFromCivil(year, month, day) * DAY_MS + hour * 3_600_000 + minute * 60_000 + second * 1000 + ms;
+}
+
 /** Parse ISO-8601 text as UTC milliseconds; text without a zone is UTC, never local time. */
 export function parseIsoTimestamp(text: string): number | undefined {
+  // The form every writer of ours (and toISOString) produces: read directly.
+  const canonical = canonicalIsoMillis(text);
+  if (!Number.isNaN(canonical)) return canonical;
   const m = ISO_TIMESTAMP.exec(text.trim());
   if (!m) return undefined;
   const [, y, mo, d, h = '0', mi = '0', s = '0', frac = '', zone] = m;

@@ -233,6 +233,42 @@ describe('defineSchema', () => {
       expect(ts.validate({ t: input })).toMatchObject({ ok: false, issues: [{ path: 't', code }] });
     });
 
+    it('gives the instant of every toISOString from year 0000 to 9999 (read without the regex)', () => {
+      // Arrange: a fixed spread of instants, each leap rule and the ends of the range.
+      const first = new Date('0000-01-01T00:00:00.000Z').getTime();
+      const last = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+      const times = [
+        first,
+        last,
+        Date.UTC(2000, 1, 29),
+        Date.UTC(2100, 2, 1) - 1,
+        Date.UTC(1600, 1, 29, 12),
+        new Date('0000-02-29T23:59:59.999Z').getTime(),
+      ];
+      let state = 7;
+      for (let i = 0; i < 20_000; i++) {
+        state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
+        times.push(first + Math.floor((state / 2 ** 32) * (last - first)));
+      }
+
+      // Act
+      const wrong = times.filter((t) => parseIsoTimestamp(new Date(t).toISOString()) !== t);
+
+      // Assert
+      expect(wrong).toEqual([]);
+    });
+
+    it.each([
+      '2023-02-29T00:00:00.000Z',
+      '2026-11-31T00:00:00.000Z',
+      '2026-11-23T24:00:00.000Z',
+      '2026-11-23T10:60:00.000Z',
+      '2026-13-01T00:00:00.000Z',
+      '2026-11-23T10:00:00.00AZ',
+    ])('refuses %s, in the form toISOString writes but not a real instant', (text) => {
+      expect(parseIsoTimestamp(text)).toBeUndefined();
+    });
+
     it('parses what Date#toISOString writes, for any instant', () => {
       fc.assert(
         fc.property(

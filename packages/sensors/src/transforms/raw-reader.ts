@@ -3,7 +3,6 @@
 import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import {
-  daysFromCivil,
   describeValue,
   type EventListener,
   emitSafely,
@@ -11,6 +10,7 @@ import {
   MAX_TIMESTAMP_MS,
   type NdjsonDecodeError,
   ndjsonLines,
+  parseIsoTimestamp,
   TributaryError,
 } from '@tributary/core';
 import { compareKeys, type Storage } from '@tributary/lake';
@@ -374,56 +374,9 @@ export function fastRecord(value: Record<string, unknown>): SensorRecord | undef
     return undefined;
   }
   let time: number;
-  if (typeof timestamp === 'string') time = isoMillis(timestamp);
+  if (typeof timestamp === 'string') time = parseIsoTimestamp(timestamp) ?? Number.NaN;
   else if (typeof timestamp === 'number' && Number.isFinite(timestamp)) time = Math.floor(timestamp);
   else return undefined;
   if (!(Math.abs(time) <= MAX_TIMESTAMP_MS)) return undefined;
   return { id, sensorId, type, value: reading, unit, timestamp: new Date(time) };
-}
-
-/** The value of `count` decimal digits of `text` from `at`, or -1 when one is not a digit. */
-function digits(text: string, at: number, count: number): number {
-  let n = 0;
-  for (let i = at; i < at + count; i++) {
-    const d = text.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return -1;
-    n = n * 10 + d;
-  }
-  return n;
-}
-
-const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-const DAY_MS = 86_400_000;
-
-/**
- * UTC ms of `YYYY-MM-DDTHH:MM:SS.sssZ` for a year from 0100, a real calendar day and a time of
- * day, as core's `parseIsoTimestamp` gives them; NaN for any other text, including the other
- * ISO-8601 forms that `parseIsoTimestamp` takes, and years 0000–0099 (whose leap days it judges
- * by 19YY's).
- */
-export function isoMillis(text: string): number {
-  if (
-    text.length !== 24 ||
-    text.charCodeAt(4) !== 45 ||
-    text.charCodeAt(7) !== 45 ||
-    text.charCodeAt(10) !== 84 ||
-    text.charCodeAt(13) !== 58 ||
-    text.charCodeAt(16) !== 58 ||
-    text.charCodeAt(19) !== 46 ||
-    text.charCodeAt(23) !== 90
-  ) {
-    return Number.NaN;
-  }
-  const year = digits(text, 0, 4);
-  const month = digits(text, 5, 2);
-  const day = digits(text, 8, 2);
-  const hour = digits(text, 11, 2);
-  const minute = digits(text, 14, 2);
-  const second = digits(text, 17, 2);
-  const ms = digits(text, 20, 3);
-  if (year < 100 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23) return Number.NaN;
-  if (minute < 0 || minute > 59 || second < 0 || second > 59 || ms < 0) return Number.NaN;
-  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  if (day > (DAYS_IN_MONTH[month - 1] as number) + (leap ? 1 : 0)) return Number.NaN;
-  return daysFromCivil(year, month, day) * DAY_MS + hour * 3_600_000 + minute * 60_000 + second * 1000 + ms;
 }
