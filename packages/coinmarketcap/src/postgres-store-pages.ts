@@ -4,7 +4,7 @@ import { setImmediate as turn } from 'node:timers/promises';
 import { type Fields, OptionsError, type Schema, ValidationError } from '@tributary/core';
 import { PostgresStoreError } from './errors.js';
 import { type NormalizedListings, type NormalizeOptions, normalizeListings } from './normalize.js';
-import { CsvChunks, type CsvRows, csvEncoder, DATA_TABLES, type DataTable } from './postgres-store-sql.js';
+import { CsvChunks, csvEncoder, DATA_TABLES, type DataTable } from './postgres-store-sql.js';
 import type { SnapshotPage } from './postgres-store-types.js';
 import { CRYPTO_TABLES } from './schemas.js';
 import type { CmcListing } from './types.js';
@@ -13,9 +13,6 @@ import type { CmcListing } from './types.js';
 export function invalidOption(message: string, option: string): OptionsError {
   return new OptionsError(message, { code: 'CMC_STORE_OPTIONS_INVALID', option });
 }
-
-/** Rows of one page, validated, as CSV per data table. */
-export type ValidatedPage = Record<DataTable, CsvRows>;
 
 /** Rows of one page per data table, checked to be arrays; each row is checked as it is encoded. */
 export interface PageRows {
@@ -121,16 +118,6 @@ export function* csvChunks(rows: PageRows, name: DataTable): Generator<Buffer, v
   }
   const rest = csv.rest();
   if (rest !== undefined) yield rest;
-}
-
-/** Validate one page's rows, all at once; `page` (1-based) goes into the error's context. */
-export function validatePage(rows: NormalizedListings, page: number | undefined): ValidatedPage {
-  const checked = checkPage(rows, page);
-  const out = {} as ValidatedPage;
-  for (const name of DATA_TABLES) {
-    out[name] = { count: checked.tables[name].length, chunks: [...csvChunks(checked, name)] };
-  }
-  return out;
 }
 
 /** Every chunk, the event loop turning after each: the client meanwhile sends what is queued. */

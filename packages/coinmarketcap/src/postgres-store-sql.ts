@@ -36,12 +36,6 @@ const UNIQUE_VIOLATION = '23505';
 /** Timestamp texts an encoder keeps per column (about 1.5 MiB at most). */
 const TIMESTAMP_TEXTS = 16_384;
 
-/** One table's rows of a page as CSV lines for COPY: `count` rows in `chunks`. */
-export interface CsvRows {
-  readonly count: number;
-  readonly chunks: readonly Buffer[];
-}
-
 /**
  * The staging tables of a store's tables, by data table: temporary, created once per connection
  * and emptied at each commit. The name carries a hash of the table's DDL (its qualified name and

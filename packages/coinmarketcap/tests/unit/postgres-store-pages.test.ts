@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { generateFixtures } from '../../fixtures/generate.js';
 import { type NormalizedListings, normalizeListings } from '../../src/normalize.js';
 import { PostgresStoreError } from '../../src/postgres-store.js';
-import { validatePage } from '../../src/postgres-store-pages.js';
+import { checkPage, csvChunks } from '../../src/postgres-store-pages.js';
 import { csvEncoder, DATA_TABLES, type DataTable } from '../../src/postgres-store-sql.js';
 import { CRYPTO_TABLES } from '../../src/schemas.js';
 
@@ -32,10 +32,11 @@ function slowCsv(name: DataTable, rows: readonly unknown[]): string | 'refused' 
   return out;
 }
 
-/** What validatePage makes of the rows of one table: its CSV, or `refused`. */
+/** What a load sends of the rows of one table: its CSV, or `refused`. */
 function pageCsv(name: DataTable, rows: readonly unknown[]): string | 'refused' {
   try {
-    return validatePage({ ...EMPTY, [name]: rows } as NormalizedListings, undefined)[name].chunks.join('');
+    const page = checkPage({ ...EMPTY, [name]: rows } as NormalizedListings, undefined);
+    return Buffer.concat([...csvChunks(page, name)]).toString('utf8');
   } catch (error) {
     if (error instanceof PostgresStoreError && error.code === 'CMC_LOAD_INVALID') return 'refused';
     throw error;
@@ -126,7 +127,7 @@ function rowsOf(name: DataTable): fc.Arbitrary<unknown[]> {
   return fc.array(row, { maxLength: 4 });
 }
 
-describe('validatePage', () => {
+describe('csvChunks', () => {
   it('encodes normalized listings exactly as the schemas validation would', () => {
     const fixtures = generateFixtures({ coins: 200, snapshots: 2 });
     const rows = normalizeListings(fixtures.listings(1, ['USD', 'EUR']));
@@ -154,7 +155,8 @@ describe('validatePage', () => {
 
     const error = (() => {
       try {
-        validatePage(rows, 4);
+        const page = checkPage(rows, 4);
+        for (const name of DATA_TABLES) [...csvChunks(page, name)];
       } catch (e) {
         return e;
       }
