@@ -627,4 +627,31 @@ pq.write_table(table, f'{folder}/pyarrow-plain.parquet')
       );
     });
   });
+
+  it('pyarrow and DuckDB read -0 apart from 0 in a dictionary-encoded double column', async () => {
+    // Few distinct values: the column is dictionary-encoded, and -0 has a dictionary entry of its own.
+    const zeros = defineSchema({ value: field.double() });
+    const values = Array.from({ length: 2000 }, (_, i) => [0, -0, 1.5, -0, 0][i % 5] as number);
+    const path = join(folder, 'zeros.parquet');
+    const writer = parquetFormat.createWriter(createWriteStream(path), zeros);
+    for (const value of values) await writer.write({ value });
+    await writer.close();
+    const script = [
+      'import json, math, sys, pyarrow.parquet as pq',
+      'meta = pq.ParquetFile(sys.argv[1]).metadata.row_group(0).column(0)',
+      "values = pq.read_table(sys.argv[1]).column('value').to_pylist()",
+      "print(json.dumps({'dictionary': meta.has_dictionary_page, 'negative': [math.copysign(1, v) < 0 for v in values]}))",
+    ].join('\n');
+
+    const { stdout } = await promisify(execFile)(PYTHON, ['-c', script, path]);
+    const fromPyarrow = JSON.parse(stdout) as { dictionary: boolean; negative: boolean[] };
+    const fromDuckdb = await query(
+      `SELECT count(*) FILTER (WHERE signbit(value)) AS negative FROM read_parquet('${path}')`,
+    );
+
+    const negative = values.map((v) => Object.is(v, -0));
+    expect(fromPyarrow.dictionary).toBe(true);
+    expect(fromPyarrow.negative).toEqual(negative);
+    expect(Number(fromDuckdb[0]?.negative)).toBe(negative.filter(Boolean).length);
+  });
 });
