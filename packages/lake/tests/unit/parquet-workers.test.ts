@@ -12,6 +12,7 @@ import {
   EncodePool,
   MIN_CORES_FOR_DEFAULT_POOL,
   MIN_POOL_BYTES,
+  poolFor,
   WORKERS_VARIABLE,
   workerCount,
 } from '../../src/formats/parquet/encode-pool.js';
@@ -100,9 +101,11 @@ async function failureOf(encodePool: EncodePool | null): Promise<unknown> {
 }
 
 const pools: EncodePool[] = [];
-function pool(entry?: URL): EncodePool {
+/** A pool whose workers are ready (a row group goes only to a ready, idle worker). */
+async function pool(entry?: URL): Promise<EncodePool> {
   const created = new EncodePool({ size: 2, ...(entry ? { entry: { file: entry } } : {}) });
   pools.push(created);
+  await created.warm();
   return created;
 }
 
@@ -118,7 +121,7 @@ describe('ParquetRecordWriter on encoding workers', () => {
   describe('bytes', () => {
     it('writes the same file, byte for byte, as the inline encoding (many row groups, every type)', async () => {
       // Arrange
-      const workers = pool();
+      const workers = await pool();
       const encode = vi.spyOn(workers, 'encode');
 
       // Act
@@ -126,7 +129,8 @@ describe('ParquetRecordWriter on encoding workers', () => {
       const pooled = await writeFile(workers);
 
       // Assert
-      expect(encode.mock.calls.length).toBeGreaterThan(5);
+      const taken = encode.mock.results.filter((result) => result.value !== undefined).length;
+      expect(taken).toBeGreaterThan(5);
       expect(workers.available).toBe(true);
       expect(pooled.file.equals(inline.file)).toBe(true);
       expect(pooled.stats).toEqual(inline.stats);
@@ -140,7 +144,7 @@ describe('ParquetRecordWriter on encoding workers', () => {
         sensor: `sensor-${i % 500}`,
         value: i / 7,
       }));
-      const workers = pool();
+      const workers = await pool();
 
       // Act
       const inline = await writeFile(null, inputs, 4 << 20, schema as Schema<Fields>);
@@ -156,6 +160,39 @@ describe('ParquetRecordWriter on encoding workers', () => {
       expect(idChunk?.encodings).not.toContain('RLE_DICTIONARY');
       expect(Number(idChunk?.total_uncompressed_size)).toBeGreaterThan(2 * PAGE_BYTES);
       expect(pooled.file.equals(inline.file)).toBe(true);
+    });
+  });
+
+  describe('when no worker is idle', () => {
+    it('encodes the row group on the calling thread, into the same bytes', async () => {
+      // Arrange: one ready worker. Appends run synchronously until a group must be waited for, so
+      // the worker's reply to one group cannot arrive before the next group is flushed.
+      const one = new EncodePool({ size: 1 });
+      pools.push(one);
+      await one.warm();
+      const encode = vi.spyOn(one, 'encode');
+
+      // Act
+      const inline = await writeFile(null);
+      const mixed = await writeFile(one);
+
+      // Assert: some groups went to the worker, the others were encoded here, and nothing changed.
+      const taken = encode.mock.results.filter((result) => result.value !== undefined).length;
+      expect(taken).toBeGreaterThan(0);
+      expect(encode.mock.calls.length - taken).toBeGreaterThan(0);
+      expect(mixed.file.equals(inline.file)).toBe(true);
+      expect(mixed.stats).toEqual(inline.stats);
+    });
+
+    it('encodes on the calling thread while the first worker starts', () => {
+      // Arrange
+      const cold = new EncodePool({ size: 1 });
+      pools.push(cold);
+      const leaves = [] as Parameters<EncodePool['encode']>[0];
+
+      // Act / Assert: nothing ready yet, so the caller keeps the group.
+      expect(cold.encode(leaves, 'SNAPPY')).toBeUndefined();
+      expect(cold.encode(leaves, 'SNAPPY')).toBeUndefined();
     });
   });
 
@@ -227,8 +264,8 @@ describe('ParquetRecordWriter on encoding workers', () => {
   describe('fallback', () => {
     it('encodes inline, with the same bytes and one warning, when the worker script is missing', async () => {
       // Arrange
-      const missing = pool(fixture('no-such-worker.js'));
       const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+      const missing = await pool(fixture('no-such-worker.js'));
 
       // Act
       const inline = await writeFile(null);
@@ -243,7 +280,7 @@ describe('ParquetRecordWriter on encoding workers', () => {
 
     it('encodes inline, with the same bytes, when the worker fails while loading', async () => {
       // Arrange
-      const broken = pool(fixture('parquet-worker-throws-on-load.mjs'));
+      const broken = await pool(fixture('parquet-worker-throws-on-load.mjs'));
       vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
 
       // Act
@@ -263,7 +300,7 @@ describe('ParquetRecordWriter on encoding workers', () => {
 
       // Act
       const inline = await failureOf(null);
-      const pooled = await failureOf(pool());
+      const pooled = await failureOf(await pool());
 
       // Assert
       expect(inline).toBeInstanceOf(ConfigError);
@@ -277,7 +314,7 @@ describe('ParquetRecordWriter on encoding workers', () => {
 
     it('wraps a plain error of the encoder in PARQUET_WRITE_FAILED', async () => {
       // Act
-      const err = await failureOf(pool(fixture('parquet-worker-fails.mjs')));
+      const err = await failureOf(await pool(fixture('parquet-worker-fails.mjs')));
 
       // Assert
       expect(err).toBeInstanceOf(ParquetError);
@@ -290,7 +327,7 @@ describe('ParquetRecordWriter on encoding workers', () => {
 
     it('fails the write with PARQUET_WRITE_FAILED when a worker dies on a row group', async () => {
       // Act
-      const err = await failureOf(pool(fixture('parquet-worker-exits.mjs')));
+      const err = await failureOf(await pool(fixture('parquet-worker-exits.mjs')));
 
       // Assert
       expect(err).toBeInstanceOf(ParquetError);
@@ -343,11 +380,15 @@ describe('the process-wide encoding pool', () => {
     // Act
     const inline = await write('0');
     const sentInline = encode.mock.calls.length;
+    // The process-wide pool, with its worker ready: the first hour's group goes to it.
+    vi.stubEnv(WORKERS_VARIABLE, '1');
+    await poolFor(MIN_POOL_BYTES)?.warm();
     const pooled = await write('1');
 
     // Assert
     expect(sentInline).toBe(0);
     expect(encode.mock.calls.length).toBe(2);
+    expect(encode.mock.results[0]?.value).toBeDefined();
     expect([...pooled.keys()]).toEqual([...inline.keys()]);
     for (const [key, bytes] of inline) expect(pooled.get(key)?.equals(bytes), key).toBe(true);
     expect(MIN_POOL_BYTES).toBeLessThan(8_000 * 40);

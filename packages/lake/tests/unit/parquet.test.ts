@@ -15,7 +15,8 @@ import { parquetHeader } from 'hyparquet/src/column.js';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { describe, expect, it } from 'vitest';
 import { ObjectNotFoundError } from '../../src/errors.js';
-import { measureText } from '../../src/formats/parquet/column-buffer.js';
+import { LeafBuffer } from '../../src/formats/parquet/column-buffer.js';
+import { type LeafSpec, planSchema } from '../../src/formats/parquet/schema.js';
 import {
   ParquetError,
   parquetFormat,
@@ -305,12 +306,32 @@ describe('parquetFormat', () => {
     );
     const units = fc.array(piece, { maxLength: 8 }).map((pieces) => pieces.join(''));
 
-    it('measures any UTF-16 text as core does (a lone surrogate as the 3 bytes of U+FFFD)', () => {
+    it('buffers any UTF-16 text as its UTF-8 bytes, of the length core measures (a lone surrogate as U+FFFD)', () => {
       fc.assert(
-        fc.property(units, (text) => {
-          expect(measureText(text)).toBe(utf8ByteLength(text));
+        fc.property(fc.array(units, { maxLength: 6 }), (texts) => {
+          // Arrange: a buffer with room for the first text only, so that appending grows it.
+          const leaf = new LeafBuffer(
+            planSchema(defineSchema({ s: field.string() })).leaves[0] as LeafSpec,
+            1,
+          );
+          for (const text of texts) leaf.push(text);
+          const store = leaf.store as Extract<LeafBuffer['store'], { type: 'BYTE_ARRAY' }>;
+          const bytes = store.values.data.subarray(0, store.values.length);
+          const ends = [...store.ends.data.subarray(0, store.ends.length)];
+
+          // Assert
+          // Each text on its own: a lone surrogate at the end of one and the start of the next is no pair.
+          const expected = Buffer.concat(texts.map((text) => Buffer.from(text, 'utf8')));
+          expect(Buffer.from(bytes).equals(expected)).toBe(true);
+          let end = 0;
+          const expectedEnds = texts.map((text) => {
+            end += utf8ByteLength(text);
+            return end;
+          });
+          expect(ends).toEqual(expectedEnds);
+          expect(leaf.bytes).toBe(end + 4 * texts.length);
         }),
-        { numRuns: 5000 },
+        { numRuns: 3000 },
       );
     });
 

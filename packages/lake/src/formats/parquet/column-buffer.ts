@@ -42,7 +42,7 @@ export type ValueStore =
   | { type: 'INT32'; values: Growable<Int32Array> }
   | { type: 'INT64'; values: Growable<BigInt64Array> }
   | { type: 'DOUBLE'; values: Growable<Float64Array> }
-  | { type: 'BYTE_ARRAY'; values: string[] }
+  | { type: 'BYTE_ARRAY'; values: Growable<Uint8Array>; ends: Growable<Int32Array> }
   | { type: 'FIXED_LEN_BYTE_ARRAY'; values: Growable<Uint8Array>; width: number };
 
 const DAY_MS = 86_400_000;
@@ -71,45 +71,51 @@ export function compareUtf8(a: string, b: string): number {
   return a.length - b.length;
 }
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range starts at U+0000
-const NON_ASCII = /[^\u0000-\u007f]/;
-
-/** Whether the text {@link measureText} measured last has no UTF-16 unit at or above U+D800. */
+/** Whether the text {@link appendUtf8} appended last has no UTF-16 unit at or above U+D800. */
 let textBelowSurrogates = true;
 
+/** Text bytes one row group's string column may hold: its value ends are int32 offsets. */
+export const MAX_STRING_BYTES = 2 ** 31 - 1;
+
+let utf8Target: Buffer | undefined;
+
 /**
- * The UTF-8 byte length of `text` (core's `utf8ByteLength`: a lone surrogate counts as U+FFFD's
- * 3 bytes), noting in {@link textBelowSurrogates} whether it holds a unit at or above U+D800.
+ * Append `text` to `bytes` in UTF-8 (a lone surrogate as U+FFFD's 3 bytes, as `Buffer` writes
+ * it) and return the new end, noting in {@link textBelowSurrogates} whether the text holds a
+ * unit at or above U+D800. ASCII, most text, is copied unit by unit; the rest goes to `Buffer`.
  */
-export function measureText(text: string): number {
-  // Most text is ASCII, which the regex engine finds faster than a loop over its units.
-  if (!NON_ASCII.test(text)) {
-    textBelowSurrogates = true;
-    return text.length;
-  }
+export function appendUtf8(
+  bytes: { data: Uint8Array; length: number; reserve(extra: number): void },
+  text: string,
+): number {
   const length = text.length;
-  let extra = 0;
+  // A UTF-16 unit never takes more than 3 bytes in UTF-8.
+  bytes.reserve(length * 3);
+  const data = bytes.data;
+  const at = bytes.length;
+  let i = 0;
+  for (; i < length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x80) break;
+    data[at + i] = code;
+  }
+  if (i === length) {
+    textBelowSurrogates = true;
+    bytes.length = at + length;
+    return bytes.length;
+  }
   let below = true;
-  for (let index = 0; index < length; index++) {
-    const code = text.charCodeAt(index);
-    if (code < 0x80) continue;
-    if (code < 0x800) extra += 1;
-    else {
-      if (code >= 0xd800) below = false;
-      if (code <= 0xdbff && code >= 0xd800 && index + 1 < length) {
-        const next = text.charCodeAt(index + 1);
-        if (next >= 0xdc00 && next <= 0xdfff) {
-          // A pair: 2 units, 4 bytes.
-          extra += 2;
-          index++;
-          continue;
-        }
-      }
-      extra += 2;
+  for (let j = i; j < length; j++) {
+    if (text.charCodeAt(j) >= 0xd800) {
+      below = false;
+      break;
     }
   }
   textBelowSurrogates = below;
-  return length + extra;
+  if (utf8Target?.buffer !== data.buffer) utf8Target = Buffer.from(data.buffer);
+  const written = utf8Target.write(text.slice(i), data.byteOffset + at + i, 'utf8');
+  bytes.length = at + i + written;
+  return bytes.length;
 }
 
 type Stat = number | bigint | string | boolean;
@@ -151,7 +157,12 @@ export class LeafBuffer {
         this.store = { type, values: new Growable((n) => new Float64Array(n), capacity) };
         break;
       case 'BYTE_ARRAY':
-        this.store = { type, values: [] };
+        // About 16 bytes a value to start with; the first row group sizes the next (see the writer).
+        this.store = {
+          type,
+          values: new Growable((n) => new Uint8Array(n), capacity * 16),
+          ends: new Growable((n) => new Int32Array(n), capacity),
+        };
         break;
       case 'FIXED_LEN_BYTE_ARRAY': {
         const width = spec.element.type_length as number;
@@ -170,7 +181,7 @@ export class LeafBuffer {
   get valueCount(): number {
     const s = this.store;
     return s.type === 'BYTE_ARRAY'
-      ? s.values.length
+      ? s.ends.length
       : s.type === 'FIXED_LEN_BYTE_ARRAY'
         ? s.values.length / s.width
         : s.values.length;
@@ -205,8 +216,10 @@ export class LeafBuffer {
     if (this.definitionLevels) this.definitionLevels.length = this.#markSlots;
     if (this.repetitionLevels) this.repetitionLevels.length = this.#markSlots;
     const s = this.store;
-    if (s.type === 'BYTE_ARRAY') s.values.length = this.#markValues;
-    else if (s.type === 'FIXED_LEN_BYTE_ARRAY') s.values.length = this.#markValues * s.width;
+    if (s.type === 'BYTE_ARRAY') {
+      s.ends.length = this.#markValues;
+      s.values.length = this.#markValues === 0 ? 0 : (s.ends.data[this.#markValues - 1] as number);
+    } else if (s.type === 'FIXED_LEN_BYTE_ARRAY') s.values.length = this.#markValues * s.width;
     else s.values.length = this.#markValues;
     this.bytes = this.#markBytes;
     this.nullCount = this.#markNulls;
@@ -276,8 +289,18 @@ export class LeafBuffer {
     switch (spec.kind) {
       case 'string': {
         if (typeof value !== 'string') this.#invalid(value, 'a string');
-        (s.values as string[]).push(value);
-        this.bytes += 4 + measureText(value);
+        const store = s as Extract<ValueStore, { type: 'BYTE_ARRAY' }>;
+        if (store.values.length + value.length * 3 > MAX_STRING_BYTES) {
+          throw new ParquetError(
+            `column ${spec.name}: the row group's text exceeds ${MAX_STRING_BYTES} bytes (lower rowGroupBytes)`,
+            { code: 'PARQUET_WRITE_FAILED', context: { column: spec.name } },
+          );
+        }
+        const start = store.values.length;
+        const end = appendUtf8(store.values, value);
+        store.ends.reserve(1);
+        store.ends.data[store.ends.length++] = end;
+        this.bytes += 4 + end - start;
         if (this.min === undefined || this.max === undefined) {
           this.min = value;
           this.max = value;

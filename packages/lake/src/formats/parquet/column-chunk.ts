@@ -73,31 +73,46 @@ function writeLevels(body: ByteWriter, levels: Uint8Array, maxLevel: number): vo
   body.view.setUint32(at, length, true);
 }
 
-let utf8View: Buffer | undefined;
-
 /**
- * PLAIN BYTE_ARRAY strings, written straight into the writer's buffer: hyparquet-writer's
- * `writePlain` builds a TextEncoder and a Uint8Array per value, which dominates the encoding of
- * a column of unique ids.
+ * PLAIN BYTE_ARRAY values `start` to `end`, each its length and its UTF-8 bytes, copied from the
+ * column buffer's bytes.
  */
-function writePlainStrings(body: ByteWriter, values: readonly string[], start: number, end: number): void {
+function writePlainBytes(
+  body: ByteWriter,
+  store: { values: { data: Uint8Array }; ends: { data: Int32Array } },
+  start: number,
+  end: number,
+): void {
+  const bytes = store.values.data;
+  const ends = store.ends.data;
+  const first = start === 0 ? 0 : (ends[start - 1] as number);
+  const total = (end > start ? (ends[end - 1] as number) - first : 0) + 4 * (end - start);
+  body.ensure(total);
+  const view = body.view;
+  const target = new Uint8Array(body.buffer);
+  let at = body.index;
+  let from = first;
   for (let i = start; i < end; i++) {
-    const text = values[i] as string;
-    // A UTF-16 code unit never takes more than 3 bytes in UTF-8.
-    body.ensure(4 + text.length * 3);
-    if (utf8View?.buffer !== body.buffer) utf8View = Buffer.from(body.buffer);
-    const length = utf8View.write(text, body.index + 4, 'utf8');
-    body.view.setUint32(body.index, length, true);
-    body.index += 4 + length;
-    body.offset += 4 + length;
+    const to = ends[i] as number;
+    const length = to - from;
+    view.setUint32(at, length, true);
+    at += 4;
+    if (length < 64) for (let k = from; k < to; k++) target[at++] = bytes[k] as number;
+    else {
+      target.set(bytes.subarray(from, to), at);
+      at += length;
+    }
+    from = to;
   }
+  body.index += total;
+  body.offset += total;
 }
 
 function writePlainValues(body: ByteWriter, leaf: LeafBuffer, start: number, end: number): void {
   const s = leaf.store;
   switch (s.type) {
     case 'BYTE_ARRAY':
-      writePlainStrings(body, s.values, start, end);
+      writePlainBytes(body, s, start, end);
       return;
     case 'BOOLEAN':
       writePlain(
@@ -169,9 +184,12 @@ export function* writeColumnChunk(
   let dictionaryWidth = 0;
   let dictionary_page_offset: bigint | undefined;
   if (type === 'BYTE_ARRAY' || type === 'INT32' || type === 'INT64' || type === 'DOUBLE') {
-    const values = type === 'BYTE_ARRAY' ? store.values : store.values.view();
+    const values =
+      store.type === 'BYTE_ARRAY'
+        ? { bytes: store.values.view(), ends: store.ends.view() }
+        : (store.values.view() as ArrayLike<number | bigint>);
     // Sample, then keep a dictionary only if it halves the size (hyparquet-writer's rule).
-    const dictionary = buildDictionary(values as ArrayLike<string | number | bigint>, type);
+    const dictionary = buildDictionary(values, type);
     if (dictionary) {
       indexes = dictionary.indexes;
       dictionaryWidth = bitWidth(dictionary.values.length - 1);
@@ -185,7 +203,7 @@ export function* writeColumnChunk(
   const valueBytes: (index: number) => number = indexes
     ? () => 4
     : store.type === 'BYTE_ARRAY'
-      ? (i) => 4 + (store.values[i] as string).length
+      ? (i) => 4 + (store.ends.data[i] as number) - (i === 0 ? 0 : (store.ends.data[i - 1] as number))
       : store.type === 'FIXED_LEN_BYTE_ARRAY'
         ? () => store.width
         : store.type === 'BOOLEAN'

@@ -1,15 +1,23 @@
 // Whether a column chunk is dictionary-encoded, and its dictionary and indexes. The rule is
 // hyparquet-writer's (a sample rejects columns that are clearly not worth it; a dictionary is kept
 // only when it and its bit-packed indexes at least halve the plain bytes), built straight into an
-// Int32Array, with a shortcut for runs of one value, and with -0 kept apart from 0.
+// Int32Array, with a shortcut for runs of one value, and with -0 kept apart from 0. Text is keyed
+// by its UTF-8 bytes, as the column buffer holds it.
 
 /** The physical types a dictionary is considered for. */
 export type DictionaryType = 'BYTE_ARRAY' | 'INT32' | 'INT64' | 'DOUBLE';
 
 /** A chunk's dictionary (distinct values, first seen first) and each value's index in it. */
 export interface Dictionary {
-  readonly values: (string | number | bigint)[];
+  /** Numbers for INT32 and DOUBLE, bigints for INT64, each value's UTF-8 bytes for BYTE_ARRAY. */
+  readonly values: (number | bigint | Uint8Array)[];
   readonly indexes: Int32Array;
+}
+
+/** A BYTE_ARRAY chunk's values: value `i` is `bytes` from `ends[i - 1]` (0 for the first) to `ends[i]`. */
+export interface ByteValues {
+  readonly bytes: Uint8Array;
+  readonly ends: Int32Array;
 }
 
 const SAMPLE_SIZE = 1_000;
@@ -18,27 +26,29 @@ const SAMPLE_REJECTION_RATIO = 0.9;
 // Map keys compare with SameValueZero, which holds -0 and 0 equal: -0 gets a key of its own.
 const NEGATIVE_ZERO = Symbol('-0');
 
-/** The PLAIN size of one value: strings by UTF-16 length, as hyparquet-writer estimates them. */
-function plainSize(value: string | number | bigint, type: DictionaryType): number {
-  if (type === 'BYTE_ARRAY') return (value as string).length;
-  return type === 'INT32' ? 4 : 8;
-}
-
-function keyOf(value: string | number | bigint): string | number | bigint | symbol {
+function keyOf(value: number | bigint): number | bigint | symbol {
   return value === 0 && Object.is(value, -0) ? NEGATIVE_ZERO : value;
 }
 
 /**
  * The dictionary of a chunk's non-null values, or `undefined` when plain encoding is the better
- * choice. `values` are strings for BYTE_ARRAY, numbers for INT32 and DOUBLE, bigints for INT64.
+ * choice: numbers for INT32 and DOUBLE, bigints for INT64, UTF-8 text for BYTE_ARRAY.
  */
 export function buildDictionary(
-  values: ArrayLike<string | number | bigint>,
+  values: ArrayLike<number | bigint> | ByteValues,
   type: DictionaryType,
+): Dictionary | undefined {
+  if (type === 'BYTE_ARRAY') return byteDictionary(values as ByteValues);
+  return fixedDictionary(values as ArrayLike<number | bigint>, type);
+}
+
+function fixedDictionary(
+  values: ArrayLike<number | bigint>,
+  type: Exclude<DictionaryType, 'BYTE_ARRAY'>,
 ): Dictionary | undefined {
   const count = values.length;
   if (count === 0) return undefined;
-  const prefix = type === 'BYTE_ARRAY' ? 4 : 0;
+  const width = type === 'INT32' ? 4 : 8;
 
   // A sample spread over the whole chunk, weighted by bytes.
   const sampleSize = Math.min(count, SAMPLE_SIZE);
@@ -47,36 +57,31 @@ export function buildDictionary(
   let sampleTotal = 0;
   for (let i = 0; i < sampleSize; i++) {
     const at = sampleSize === 1 ? 0 : Math.floor((i * (count - 1)) / (sampleSize - 1));
-    const value = values[at] as string | number | bigint;
-    const size = plainSize(value, type) + prefix;
-    sampleTotal += size;
+    const value = values[at] as number | bigint;
+    sampleTotal += width;
     const key = keyOf(value);
     if (!seen.has(key)) {
       seen.add(key);
-      sampleDistinct += size;
+      sampleDistinct += width;
     }
   }
-  if (sampleTotal === 0 || sampleDistinct / sampleTotal > SAMPLE_REJECTION_RATIO) return undefined;
+  if (sampleDistinct / sampleTotal > SAMPLE_REJECTION_RATIO) return undefined;
 
   if ((type === 'DOUBLE' || type === 'INT64') && ArrayBuffer.isView(values)) {
     return wideDictionary(values as Float64Array | BigInt64Array, sampleDistinct / sampleTotal);
   }
   // Fixed-width values: the plain size is known, so a dictionary that has grown too large to pay
   // is given up at once (it only grows).
-  const width = type === 'INT32' ? 4 : type === 'BYTE_ARRAY' ? 0 : 8;
-  const dictionary: (string | number | bigint)[] = [];
+  const dictionary: (number | bigint)[] = [];
   const indexes = new Int32Array(count);
   const indexOf = new Map<unknown, number>();
-  let dictionaryBytes = 0;
-  let totalBytes = 0;
-  let previous: string | number | bigint | undefined;
+  let previous: number | bigint | undefined;
   let previousIndex = -1;
   for (let i = 0; i < count; i++) {
-    const value = values[i] as string | number | bigint;
+    const value = values[i] as number | bigint;
     // Object.is: -0 is not a run of 0, and NaN is one of NaN.
     if (previousIndex >= 0 && Object.is(value, previous)) {
       indexes[i] = previousIndex;
-      totalBytes += type === 'BYTE_ARRAY' ? (value as string).length : 0;
       continue;
     }
     const key = keyOf(value);
@@ -85,22 +90,138 @@ export function buildDictionary(
       index = dictionary.length;
       dictionary.push(value);
       indexOf.set(key, index);
-      dictionaryBytes += plainSize(value, type);
-      if (width > 0 && !pays(dictionary.length, count, width)) return undefined;
+      if (!pays(dictionary.length, count, width)) return undefined;
     }
-    if (type === 'BYTE_ARRAY') totalBytes += (value as string).length;
     indexes[i] = index;
     previous = value;
     previousIndex = index;
   }
-  if (type !== 'BYTE_ARRAY') totalBytes = count * (type === 'INT32' ? 4 : 8);
+  return pays(dictionary.length, count, width) ? { values: dictionary, indexes } : undefined;
+}
 
+/** FNV-1a of a value's bytes. */
+function hashBytes(bytes: Uint8Array, start: number, end: number): number {
+  let hash = 0x811c9dc5;
+  for (let k = start; k < end; k++) hash = Math.imul(hash ^ (bytes[k] as number), 0x01000193);
+  return hash;
+}
+
+function sameBytes(bytes: Uint8Array, a: number, b: number, length: number): boolean {
+  for (let k = 0; k < length; k++) if (bytes[a + k] !== bytes[b + k]) return false;
+  return true;
+}
+
+/**
+ * Distinct byte strings of one chunk, in an open-addressing table (at most half full) of indexes
+ * into the dictionary, each entry the position of the value's first occurrence.
+ */
+class ByteTable {
+  size = 0;
+  #slots: Int32Array;
+  #mask: number;
+  /** The value index of each entry's first occurrence. */
+  firstAt: Int32Array;
+  readonly #values: ByteValues;
+
+  constructor(values: ByteValues, expected: number) {
+    this.#values = values;
+    this.#mask = 2 ** Math.ceil(Math.log2(expected * 2 + 2)) - 1;
+    this.#slots = new Int32Array(this.#mask + 1);
+    this.firstAt = new Int32Array(Math.max(16, expected));
+  }
+
+  /** The entry of value `i`, added if it is new (then `size` grows). */
+  entryOf(i: number): number {
+    const { bytes, ends } = this.#values;
+    const start = i === 0 ? 0 : (ends[i - 1] as number);
+    const length = (ends[i] as number) - start;
+    const slot = this.#find(hashBytes(bytes, start, start + length), start, length);
+    const entry = this.#slots[slot] as number;
+    if (entry !== 0) return entry - 1;
+    if (this.size === this.firstAt.length) {
+      const grown = new Int32Array(this.size * 2);
+      grown.set(this.firstAt);
+      this.firstAt = grown;
+    }
+    this.firstAt[this.size] = i;
+    this.size++;
+    if (this.size * 2 > this.#mask) this.#grow();
+    else this.#slots[slot] = this.size;
+    return this.size - 1;
+  }
+
+  #find(hash: number, start: number, length: number): number {
+    const { bytes, ends } = this.#values;
+    const slots = this.#slots;
+    const mask = this.#mask;
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const entry = slots[slot] as number;
+      if (entry === 0) return slot;
+      const first = this.firstAt[entry - 1] as number;
+      const firstStart = first === 0 ? 0 : (ends[first - 1] as number);
+      if ((ends[first] as number) - firstStart === length && sameBytes(bytes, firstStart, start, length)) {
+        return slot;
+      }
+    }
+  }
+
+  /** Rehash every entry into a table twice as large. */
+  #grow(): void {
+    const { bytes, ends } = this.#values;
+    this.#mask = this.#mask * 2 + 1;
+    this.#slots = new Int32Array(this.#mask + 1);
+    for (let d = 0; d < this.size; d++) {
+      const first = this.firstAt[d] as number;
+      const start = first === 0 ? 0 : (ends[first - 1] as number);
+      const end = ends[first] as number;
+      this.#slots[this.#find(hashBytes(bytes, start, end), start, end - start)] = d + 1;
+    }
+  }
+}
+
+/** The dictionary of a BYTE_ARRAY chunk, keyed by each value's bytes. */
+function byteDictionary(values: ByteValues): Dictionary | undefined {
+  const { bytes, ends } = values;
+  const count = ends.length;
+  if (count === 0) return undefined;
+  const sizeOf = (i: number) => 4 + (ends[i] as number) - (i === 0 ? 0 : (ends[i - 1] as number));
+
+  // A sample spread over the whole chunk, weighted by bytes.
+  const sampleSize = Math.min(count, SAMPLE_SIZE);
+  const sample = new ByteTable(values, sampleSize);
+  let sampleDistinct = 0;
+  let sampleTotal = 0;
+  for (let i = 0; i < sampleSize; i++) {
+    const at = sampleSize === 1 ? 0 : Math.floor((i * (count - 1)) / (sampleSize - 1));
+    const size = sizeOf(at);
+    sampleTotal += size;
+    const known = sample.size;
+    sample.entryOf(at);
+    if (sample.size > known) sampleDistinct += size;
+  }
+  if (sampleDistinct / sampleTotal > SAMPLE_REJECTION_RATIO) return undefined;
+
+  const table = new ByteTable(
+    values,
+    Math.min(Math.ceil((sampleDistinct / sampleTotal) * count) + 16, count),
+  );
+  const indexes = new Int32Array(count);
+  let dictionaryBytes = 0;
+  for (let i = 0; i < count; i++) {
+    const known = table.size;
+    indexes[i] = table.entryOf(i);
+    if (table.size > known) dictionaryBytes += sizeOf(i);
+  }
   // The dictionary and its bit-packed indexes must at least halve the plain bytes.
-  const bitWidth = Math.ceil(Math.log2(dictionary.length));
+  const bitWidth = Math.ceil(Math.log2(table.size));
   const indexBytes = Math.ceil((count * bitWidth) / 8);
-  const plainBytes = totalBytes + count * prefix;
-  const dictionaryPlainBytes = dictionaryBytes + dictionary.length * prefix;
-  if (2 * (dictionaryPlainBytes + indexBytes) > plainBytes) return undefined;
+  const plainBytes = (ends[count - 1] as number) + 4 * count;
+  if (2 * (dictionaryBytes + indexBytes) > plainBytes) return undefined;
+  const dictionary: Uint8Array[] = new Array(table.size);
+  for (let d = 0; d < table.size; d++) {
+    const first = table.firstAt[d] as number;
+    dictionary[d] = bytes.subarray(first === 0 ? 0 : (ends[first - 1] as number), ends[first] as number);
+  }
   return { values: dictionary, indexes };
 }
 

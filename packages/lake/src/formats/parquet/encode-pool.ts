@@ -1,5 +1,8 @@
 // A process-wide pool of worker threads that encode and compress Parquet row groups, so that the
-// main thread keeps validating and buffering records while a full row group is encoded. Workers
+// main thread keeps validating and buffering records while a full row group is encoded. A row
+// group goes to a worker only when one is ready and idle; otherwise the calling thread encodes it
+// itself (while a worker starts, and whenever every worker is busy), so neither thread waits on
+// the other: at the end of a write, when every open file closes at once, both encode. Workers
 // start on the first row group large enough to be worth sending, and are unref'd whenever they
 // have nothing to do, so an idle pool never keeps the process alive. A worker that cannot start
 // (its script missing because the package was bundled, a broken install) turns the pool off for
@@ -17,7 +20,6 @@ import {
   type ErrorData,
   errorFromData,
   type RowGroupTask,
-  releaseValues,
   rowGroupTask,
 } from './row-group-task.js';
 
@@ -26,9 +28,9 @@ import {
  * of 3 or more cores, none on 1 or 2), `0` (encode every row group on the calling thread), or a
  * number of workers. Read at each row group; the pool's size is fixed when its first worker starts.
  *
- * On 2 cores a worker made a 1M-row write 14 % faster in wall time on an idle machine but took
- * 16 % more CPU and about 60 MiB more memory, and gained nothing once the machine was busy: the
- * default leaves it off there.
+ * On 2 cores a worker made a 1M-row write 8 % faster in wall time on an idle machine (3.31 →
+ * 3.05 s, medians of 3) but took 7 % more CPU and about 50 MiB more memory, and 3 % slower with
+ * the other core busy: the default leaves it off there.
  */
 export const WORKERS_VARIABLE = 'TRIBUTARY_PARQUET_WORKERS';
 
@@ -96,15 +98,16 @@ interface Job {
   id: number;
   leaves: readonly LeafBuffer[];
   compression: Codec;
-  resolve(value: EncodedRowGroup | undefined): void;
+  resolve(value: EncodedRowGroup): void;
   reject(reason: unknown): void;
 }
 
 interface PoolWorker {
   worker: Worker;
   ready: boolean;
-  /** Jobs waiting for the worker to say it is ready (their buffers still on this thread). */
-  waiting: Job[];
+  /** Settles once the worker is ready or lost. */
+  started: Promise<void>;
+  onStarted(): void;
   /** Jobs posted to the worker, by id. */
   running: Map<number, Job>;
   gone: boolean;
@@ -118,9 +121,9 @@ export interface EncodePoolOptions {
 }
 
 /**
- * Encodes row groups on worker threads. `encode` resolves with the group's bytes (at offset 0),
- * or with `undefined` when no worker could start, in which case the leaves are untouched and the
- * caller encodes them itself.
+ * Encodes row groups on worker threads. `encode` resolves with the group's bytes (at offset 0), or
+ * returns undefined when no worker is ready and idle, in which case the leaves are untouched and
+ * the caller encodes them itself.
  */
 export class EncodePool {
   readonly size: number;
@@ -140,19 +143,25 @@ export class EncodePool {
     return this.#unavailable === undefined;
   }
 
-  encode(leaves: readonly LeafBuffer[], compression: Codec): Promise<EncodedRowGroup | undefined> {
-    if (this.#unavailable) return Promise.resolve(undefined);
+  /**
+   * Send a row group to an idle worker, or return undefined (synchronously) when none is ready and
+   * idle: the caller encodes it itself. A worker is started meanwhile while the pool is below its
+   * size.
+   */
+  encode(leaves: readonly LeafBuffer[], compression: Codec): Promise<EncodedRowGroup> | undefined {
+    if (this.#unavailable) return undefined;
+    const target = this.#idleWorker();
+    if (!target) return undefined;
     return new Promise((resolve, reject) => {
-      const job: Job = { id: this.#nextId++, leaves, compression, resolve, reject };
-      const target = this.#pick();
-      if (!target) {
-        resolve(undefined);
-        return;
-      }
-      if (target.ready) this.#post(target, job);
-      else target.waiting.push(job);
+      this.#post(target, { id: this.#nextId++, leaves, compression, resolve, reject });
       this.#updateRef(target);
     });
+  }
+
+  /** Start every worker and wait until each is ready (or the pool is off): tests, and warming up. */
+  async warm(): Promise<void> {
+    while (!this.#unavailable && this.#workers.length < this.size) if (!this.#start()) break;
+    await Promise.all(this.#workers.map((w) => w.started));
   }
 
   /** Stop every worker (tests; the pool starts new ones on the next row group). */
@@ -170,19 +179,15 @@ export class EncodePool {
     );
   }
 
-  /** The least busy worker, starting a new one while the pool is below its size and all are busy. */
-  #pick(): PoolWorker | undefined {
-    let best: PoolWorker | undefined;
-    let bestLoad = Number.POSITIVE_INFINITY;
+  /** A ready worker with nothing to do; else undefined, starting one while the pool is below its size. */
+  #idleWorker(): PoolWorker | undefined {
+    let starting = false;
     for (const w of this.#workers) {
-      const load = w.waiting.length + w.running.size;
-      if (load < bestLoad) {
-        best = w;
-        bestLoad = load;
-      }
+      if (w.ready && w.running.size === 0) return w;
+      if (!w.ready) starting = true;
     }
-    if (best && (bestLoad === 0 || this.#workers.length >= this.size)) return best;
-    return this.#start() ?? best;
+    if (!starting && this.#workers.length < this.size) this.#start();
+    return undefined;
   }
 
   #start(): PoolWorker | undefined {
@@ -200,7 +205,11 @@ export class EncodePool {
       return undefined;
     }
     worker.unref();
-    const w: PoolWorker = { worker, ready: false, waiting: [], running: new Map(), gone: false };
+    let onStarted = () => {};
+    const started = new Promise<void>((resolve) => {
+      onStarted = resolve;
+    });
+    const w: PoolWorker = { worker, ready: false, started, onStarted, running: new Map(), gone: false };
     this.#workers.push(w);
     worker.on('message', (reply: WorkerReply) => this.#reply(w, reply));
     worker.on('error', (err) => this.#lost(w, err));
@@ -219,16 +228,14 @@ export class EncodePool {
     } catch (err) {
       w.running.delete(job.id);
       job.reject(err);
-      return;
     }
-    releaseValues(job.leaves);
   }
 
   #reply(w: PoolWorker, reply: WorkerReply): void {
     if (reply.type === 'ready') {
       w.ready = true;
-      for (const job of w.waiting.splice(0)) this.#post(w, job);
       this.#updateRef(w);
+      w.onStarted();
       return;
     }
     const job = w.running.get(reply.id);
@@ -245,11 +252,9 @@ export class EncodePool {
     w.gone = true;
     const at = this.#workers.indexOf(w);
     if (at >= 0) this.#workers.splice(at, 1);
-    if (!w.ready) {
-      this.#turnOff(err);
-      // Never posted: the caller encodes these inline.
-      for (const job of w.waiting.splice(0)) job.resolve(undefined);
-    }
+    // Jobs go only to ready workers: one lost while starting had none, and turns the pool off.
+    if (!w.ready) this.#turnOff(err);
+    w.onStarted();
     this.#fail(
       w,
       new ParquetError(`a Parquet encoding worker failed: ${err.message}`, {
@@ -261,7 +266,6 @@ export class EncodePool {
   }
 
   #fail(w: PoolWorker, err: Error): void {
-    for (const job of w.waiting.splice(0)) job.reject(err);
     for (const job of w.running.values()) job.reject(err);
     w.running.clear();
   }
@@ -277,7 +281,7 @@ export class EncodePool {
 
   /** Hold the process open only while the worker has jobs. */
   #updateRef(w: PoolWorker): void {
-    if (w.waiting.length + w.running.size > 0) w.worker.ref();
+    if (w.running.size > 0) w.worker.ref();
     else w.worker.unref();
   }
 }

@@ -168,8 +168,9 @@ export class ParquetRecordWriter<R> implements RecordWriter<R> {
 
   /**
    * Detach the buffered rows and queue their encoding after any row group still being written.
-   * Inline, the returned promise is the group's write; on a worker, the group is sent now and the
-   * caller waits only while more than {@link MAX_GROUPS_IN_FLIGHT} groups are in flight.
+   * Inline (no pool, or no worker idle), the returned promise is the group's write; on a worker,
+   * the group is sent now and the caller waits only while more than {@link MAX_GROUPS_IN_FLIGHT}
+   * groups are in flight.
    */
   #flushRowGroup(): Promise<void> | undefined {
     if (this.#groupRows === 0) return undefined;
@@ -182,11 +183,12 @@ export class ParquetRecordWriter<R> implements RecordWriter<R> {
     this.#leaves = this.#specs.map((spec, i) => new LeafBuffer(spec, group.leaves[i]?.slots ?? 1024));
     this.#groupRows = 0;
     const pool = this.#config.encodePool === undefined ? poolFor(group.bytes) : this.#config.encodePool;
-    if (!pool?.available) {
+    // No worker idle (or none at all): this thread encodes the group, and the caller waits for it.
+    const encoded = pool?.encode(group.leaves, this.#config.compression);
+    if (!encoded) {
       this.#chain = this.#chain.then(() => this.#writeRowGroup(group));
       return this.#chain;
     }
-    const encoded = pool.encode(group.leaves, this.#config.compression);
     // Its failure is reported when the group's turn comes (below), not as an unhandled rejection.
     encoded.catch(ignore);
     this.#inFlightBytes += group.bytes;
@@ -249,13 +251,12 @@ export class ParquetRecordWriter<R> implements RecordWriter<R> {
 
   /**
    * Append a row group a worker encoded at offset 0 where the file stands now (its turn in the
-   * chain), shifting its chunks' offsets; encode it here if the pool could not start a worker.
+   * chain), shifting its chunks' offsets.
    */
-  async #writeEncoded(group: PendingGroup, encoded: Promise<EncodedRowGroup | undefined>): Promise<void> {
+  async #writeEncoded(group: PendingGroup, encoded: Promise<EncodedRowGroup>): Promise<void> {
     if (this.#error) throw this.#error;
     try {
       const result = await encoded;
-      if (!result) return await this.#writeRowGroup(group);
       if (this.#error) throw this.#error;
       await this.#flushOut();
       const out = this.#out;
