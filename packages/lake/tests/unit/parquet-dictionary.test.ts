@@ -122,6 +122,20 @@ describe('buildDictionary', () => {
     );
   });
 
+  it('keeps apart 600 texts of one length that share all but their first or last byte', () => {
+    // 600 ten-byte texts, each about 3 times in 2,000 values: the table is about a third full, so
+    // probes pass other entries and compare their bytes (an offset off by one fails here).
+    const values = Array.from({ length: 2_000 }, (_, i) => {
+      const k = (i * 7919) % 600;
+      return `${String.fromCharCode(0x61 + (k % 3))}reading-${String.fromCharCode(0x20 + Math.floor(k / 3))}`;
+    });
+
+    const dictionary = buildDictionary(byteValues(values), 'BYTE_ARRAY');
+
+    same(dictionary, model(values, 'BYTE_ARRAY'));
+    expect(dictionary?.values).toHaveLength(600);
+  });
+
   it('grows its table past thousands of distinct doubles and still finds each one', () => {
     // Half zeros (so the sample keeps it) and 3,000 values 1 + k·ε that differ only in their low
     // 32 bits: the table rehashes three times and must compare all 64 bits.
