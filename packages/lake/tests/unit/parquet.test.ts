@@ -13,9 +13,11 @@ import fc from 'fast-check';
 import { type FileMetaData, parquetMetadata } from 'hyparquet';
 import { parquetHeader } from 'hyparquet/src/column.js';
 import { parquetWriteBuffer } from 'hyparquet-writer';
+import { ByteWriter } from 'hyparquet-writer/src/bytewriter.js';
 import { describe, expect, it } from 'vitest';
 import { ObjectNotFoundError } from '../../src/errors.js';
-import { LeafBuffer } from '../../src/formats/parquet/column-buffer.js';
+import { LeafBuffer, timestampInt64 } from '../../src/formats/parquet/column-buffer.js';
+import { writeTimestamps } from '../../src/formats/parquet/column-chunk.js';
 import { type LeafSpec, planSchema } from '../../src/formats/parquet/schema.js';
 import {
   ParquetError,
@@ -331,6 +333,34 @@ describe('parquetFormat', () => {
           expect(ends).toEqual(expectedEnds);
           expect(leaf.bytes).toBe(end + 4 * texts.length);
         }),
+        { numRuns: 3000 },
+      );
+    });
+
+    it('writes timestamps held as milliseconds as the int64s of their unit, for any safe integer', () => {
+      const millis = fc.oneof(
+        fc.maxSafeInteger(),
+        fc.integer({ min: -(2 ** 40), max: 2 ** 40 }),
+        fc.constantFrom(0, -1, 1, 2 ** 32 - 1, 2 ** 32, -(2 ** 32), -(2 ** 32) - 1, 8.64e15, -8.64e15),
+        fc.constantFrom(Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER),
+      );
+      fc.assert(
+        fc.property(
+          fc.array(millis, { minLength: 1, maxLength: 20 }),
+          fc.constantFrom('MILLIS' as const, 'MICROS' as const),
+          (values, unit) => {
+            // Arrange: the first value is left out (a page starts anywhere in the chunk).
+            const body = new ByteWriter(8);
+
+            // Act
+            writeTimestamps(body, Float64Array.from(values), 1, values.length, unit);
+
+            // Assert
+            const expected = BigInt64Array.from(values.slice(1), (ms) => timestampInt64(ms, unit));
+            expect(Buffer.from(body.getBytes()).equals(Buffer.from(expected.buffer))).toBe(true);
+            expect(body.offset).toBe(8 * (values.length - 1));
+          },
+        ),
         { numRuns: 3000 },
       );
     });

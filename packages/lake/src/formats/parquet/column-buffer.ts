@@ -7,7 +7,7 @@ import {
 } from '@tributary/core';
 import { unconvertDecimal } from 'hyparquet-writer/src/unconvert.js';
 import { ParquetError } from './errors.js';
-import type { LeafSpec } from './schema.js';
+import type { LeafSpec, TimestampUnit } from './schema.js';
 
 /** A typed array that grows by doubling; `view()` is the filled part, without copying. */
 class Growable<T extends Uint8Array | Int32Array | Float64Array | BigInt64Array> {
@@ -40,7 +40,9 @@ class Growable<T extends Uint8Array | Int32Array | Float64Array | BigInt64Array>
 export type ValueStore =
   | { type: 'BOOLEAN'; values: Growable<Uint8Array> }
   | { type: 'INT32'; values: Growable<Int32Array> }
-  | { type: 'INT64'; values: Growable<BigInt64Array> }
+  | { type: 'INT64'; values: Growable<BigInt64Array>; unit?: undefined }
+  // Timestamps: milliseconds as numbers (no bigint per value), written as int64s of `unit`.
+  | { type: 'INT64'; values: Growable<Float64Array>; unit: TimestampUnit }
   | { type: 'DOUBLE'; values: Growable<Float64Array> }
   | { type: 'BYTE_ARRAY'; values: Growable<Uint8Array>; ends: Growable<Int32Array> }
   | { type: 'FIXED_LEN_BYTE_ARRAY'; values: Growable<Uint8Array>; width: number };
@@ -151,7 +153,10 @@ export class LeafBuffer {
         this.store = { type, values: new Growable((n) => new Int32Array(n), capacity) };
         break;
       case 'INT64':
-        this.store = { type, values: new Growable((n) => new BigInt64Array(n), capacity) };
+        this.store =
+          spec.kind === 'timestamp'
+            ? { type, values: new Growable((n) => new Float64Array(n), capacity), unit: spec.timestampUnit }
+            : { type, values: new Growable((n) => new BigInt64Array(n), capacity) };
         break;
       case 'DOUBLE':
         this.store = { type, values: new Growable((n) => new Float64Array(n), capacity) };
@@ -209,6 +214,17 @@ export class LeafBuffer {
   #markNulls = 0;
   #markMin: Stat | undefined;
   #markMax: Stat | undefined;
+
+  /**
+   * The row group is complete: a timestamp column's statistics, kept in milliseconds while
+   * buffering, become int64s of its unit (as its values are written). Idempotent.
+   */
+  seal(): void {
+    const s = this.store;
+    if (s.type !== 'INT64' || s.unit === undefined) return;
+    if (typeof this.min === 'number') this.min = timestampInt64(this.min, s.unit);
+    if (typeof this.max === 'number') this.max = timestampInt64(this.max, s.unit);
+  }
 
   /** Undo the last `push()`, which failed here or in another column of the same record. */
   rollback(): void {
@@ -335,17 +351,25 @@ export class LeafBuffer {
         this.#stat(n);
         return;
       }
-      case 'int64':
-      case 'timestamp': {
-        let n = toInt64(value);
-        if (n === undefined) this.#invalid(value, spec.kind === 'timestamp' ? 'a valid Date' : 'an int64');
-        // Dates hold milliseconds, well inside int64 as microseconds (core caps them at ±8.64e15 ms).
-        if (spec.kind === 'timestamp' && spec.timestampUnit === 'MICROS') n *= 1000n;
+      case 'int64': {
+        const n = toInt64(value);
+        if (n === undefined) this.#invalid(value, 'an int64');
         const g = s.values as Growable<BigInt64Array>;
         g.reserve(1);
         g.data[g.length++] = n;
         this.bytes += 8;
         this.#stat(n);
+        return;
+      }
+      case 'timestamp': {
+        const ms = timestampMillis(value);
+        if (ms === undefined) this.#invalid(value, 'a valid Date');
+        const g = s.values as Growable<Float64Array>;
+        g.reserve(1);
+        g.data[g.length++] = ms;
+        this.bytes += 8;
+        // In milliseconds until seal(), which turns them into int64s of the column's unit.
+        this.#stat(ms);
         return;
       }
       case 'double': {
@@ -398,6 +422,31 @@ export class LeafBuffer {
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * A timestamp's milliseconds: a Date's time, or a whole number of milliseconds (as a number or
+ * bigint) that a double holds exactly; undefined otherwise. -0 is 0.
+ */
+function timestampMillis(value: unknown): number | undefined {
+  const ms =
+    value instanceof Date
+      ? value.getTime()
+      : typeof value === 'number'
+        ? value
+        : typeof value === 'bigint' && value >= MIN_SAFE && value <= MAX_SAFE
+          ? Number(value)
+          : Number.NaN;
+  if (!Number.isSafeInteger(ms)) return undefined;
+  return ms === 0 ? 0 : ms;
+}
+
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** A timestamp of `ms` milliseconds as the int64 a column of `unit` holds. */
+export function timestampInt64(ms: number, unit: TimestampUnit): bigint {
+  return unit === 'MICROS' ? BigInt(ms) * 1000n : BigInt(ms);
+}
 
 function toInt64(value: unknown): bigint | undefined {
   let n: bigint;

@@ -19,8 +19,9 @@ import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js';
 import { writePlain } from 'hyparquet-writer/src/plain.js';
 import { pageChecksum } from './checksum.js';
 import { pageCompressor } from './codecs.js';
-import type { LeafBuffer } from './column-buffer.js';
+import { type LeafBuffer, timestampInt64 } from './column-buffer.js';
 import { buildDictionary } from './dictionary.js';
+import type { TimestampUnit } from './schema.js';
 
 export type Codec = 'SNAPPY' | 'UNCOMPRESSED';
 type PageEncodingStats = NonNullable<ColumnMetaData['encoding_stats']>[number];
@@ -125,9 +126,54 @@ function writePlainValues(body: ByteWriter, leaf: LeafBuffer, start: number, end
     case 'FIXED_LEN_BYTE_ARRAY':
       body.appendBytes(s.values.data.subarray(start * s.width, end * s.width));
       return;
+    case 'INT64':
+      if (s.unit !== undefined) {
+        writeTimestamps(body, s.values.data, start, end, s.unit);
+        return;
+      }
+      writePlain(body, s.values.data.subarray(start, end), s.type, undefined);
+      return;
     default:
       writePlain(body, s.values.data.subarray(start, end), s.type, undefined);
   }
+}
+
+const TWO_32 = 2 ** 32;
+
+/**
+ * PLAIN int64s of timestamps held as milliseconds (safe integers), in `unit`: each value split
+ * into 32-bit halves with numbers only. Microseconds exceed a double's exact range, so the
+ * multiplication by 1,000 is done on the halves (the high one stays within int32 for any safe
+ * integer of milliseconds: 2^21 · 1,000 < 2^31).
+ */
+export function writeTimestamps(
+  body: ByteWriter,
+  millis: Float64Array,
+  start: number,
+  end: number,
+  unit: TimestampUnit,
+): void {
+  body.ensure((end - start) * 8);
+  const view = body.view;
+  let at = body.index;
+  const micros = unit === 'MICROS';
+  for (let i = start; i < end; i++) {
+    const ms = millis[i] as number;
+    let high = Math.floor(ms / TWO_32);
+    let low = ms - high * TWO_32;
+    if (micros) {
+      const lowMicros = low * 1000;
+      const carry = Math.floor(lowMicros / TWO_32);
+      low = lowMicros - carry * TWO_32;
+      high = high * 1000 + carry;
+    }
+    view.setUint32(at, low, true);
+    view.setInt32(at + 4, high, true);
+    at += 8;
+  }
+  const written = at - body.index;
+  body.index = at;
+  body.offset += written;
 }
 
 /**
@@ -140,7 +186,7 @@ function writeDictionaryPage(
   dictionary: DecodedArray,
   compress: ((raw: Uint8Array) => Uint8Array) | undefined,
 ): number {
-  const page = new ByteWriter();
+  const page = pageBody();
   writePlain(page, dictionary, element.type as NonNullable<SchemaElement['type']>, element.type_length);
   const raw = page.getBytes();
   const stored = compress ? compress(raw) : raw;
@@ -155,6 +201,22 @@ function writeDictionaryPage(
   const headerBytes = out.offset - headerStart;
   out.appendBytes(stored);
   return headerBytes + raw.byteLength;
+}
+
+let scratch: ByteWriter | undefined;
+/** A page buffer grown past this (a page of a few huge values) is not kept for the next page. */
+const MAX_KEPT_PAGE_BUFFER = 4 * PAGE_BYTES;
+
+/**
+ * The buffer a page is built in before it is compressed into the file's bytes, emptied: one per
+ * thread, reused from page to page (fewer buffers for the garbage collector), since a page is
+ * built and copied out within one step of `writeColumnChunk` (no other page starts in between).
+ */
+function pageBody(): ByteWriter {
+  if (!scratch || scratch.buffer.byteLength > MAX_KEPT_PAGE_BUFFER) scratch = new ByteWriter(1 << 16);
+  scratch.index = 0;
+  scratch.offset = 0;
+  return scratch;
 }
 
 export interface ChunkResult {
@@ -189,8 +251,16 @@ export function* writeColumnChunk(
         ? { bytes: store.values.view(), ends: store.ends.view() }
         : (store.values.view() as ArrayLike<number | bigint>);
     // Sample, then keep a dictionary only if it halves the size (hyparquet-writer's rule).
-    const dictionary = buildDictionary(values, type);
+    let dictionary = buildDictionary(values, type);
     if (dictionary) {
+      // Timestamps held as milliseconds: the dictionary page holds the column's int64s.
+      if (store.type === 'INT64' && store.unit !== undefined) {
+        const unit = store.unit;
+        dictionary = {
+          ...dictionary,
+          values: dictionary.values.map((ms) => timestampInt64(ms as number, unit)),
+        };
+      }
       indexes = dictionary.indexes;
       dictionaryWidth = bitWidth(dictionary.values.length - 1);
       dictionary_page_offset = BigInt(out.offset);
@@ -214,10 +284,8 @@ export function* writeColumnChunk(
   const pages = planPages(leaf, valueBytes);
 
   const data_page_offset = BigInt(out.offset);
-  const body = new ByteWriter(1 << 16);
   for (const page of pages) {
-    body.index = 0;
-    body.offset = 0;
+    const body = pageBody();
     if (leaf.repetitionLevels) {
       writeLevels(
         body,

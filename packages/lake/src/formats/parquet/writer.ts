@@ -174,6 +174,7 @@ export class ParquetRecordWriter<R> implements RecordWriter<R> {
    */
   #flushRowGroup(): Promise<void> | undefined {
     if (this.#groupRows === 0) return undefined;
+    for (const leaf of this.#leaves) leaf.seal();
     const group: PendingGroup = {
       leaves: this.#leaves,
       rows: this.#groupRows,
