@@ -5,6 +5,7 @@ import {
   buildDictionary,
   type DictionaryType,
 } from '../../src/formats/parquet/dictionary.js';
+import { TextBuffer } from '../../src/formats/parquet/text-buffer.js';
 
 /** Texts as the column buffer holds them: their UTF-8 bytes one after another, and each one's end. */
 function byteValues(texts: readonly string[]): ByteValues {
@@ -160,5 +161,102 @@ describe('buildDictionary', () => {
         'DOUBLE',
       ),
     ).toBeUndefined();
+  });
+});
+
+describe('TextBuffer, coded', () => {
+  // A pool of texts, so that values repeat; records of 1 to 3 texts (a list column), now and then
+  // one taken back whole (a record refused by a later column).
+  const records = fc.array(
+    fc.tuple(fc.array(fc.nat(), { minLength: 1, maxLength: 3 }), fc.integer({ min: 0, max: 9 })),
+    { minLength: 1, maxLength: 200 },
+  );
+  const texts = fc.array(fc.string({ unit: 'grapheme', maxLength: 10 }), { minLength: 1, maxLength: 60 });
+
+  it('holds what a plain buffer holds, and gives the dictionary the plain rule gives', () => {
+    fc.assert(
+      fc.property(texts, records, (pool, steps) => {
+        // Arrange
+        const coded = new TextBuffer(1);
+        const plain = new TextBuffer(1, false);
+        let plainBytes = 0;
+
+        // Act
+        for (const [picks, chance] of steps) {
+          const before = [coded.count, coded.texts, plain.count, plain.texts, plainBytes] as const;
+          for (const pick of picks) {
+            const value = pool[pick % pool.length] as string;
+            const length = coded.push(value);
+            expect(plain.push(value)).toBe(length);
+            plainBytes += 4 + length;
+          }
+          if (chance < 2) {
+            coded.rollback(before[0], before[1]);
+            plain.rollback(before[2], before[3]);
+            plainBytes = before[4];
+          }
+        }
+        const expected = buildDictionary(
+          { bytes: plain.bytes.view(), ends: plain.ends.view() },
+          'BYTE_ARRAY',
+        );
+        coded.seal(plainBytes);
+
+        // Assert: coded only if that is the chunk's dictionary; else the same bytes as plain.
+        expect(coded.count).toBe(plain.count);
+        if (coded.codes) {
+          const actual = coded.dictionary(plainBytes);
+          expect(actual?.values.map((v) => Buffer.from(v as Uint8Array).toString('hex'))).toEqual(
+            expected?.values.map((v: unknown) => Buffer.from(v as Uint8Array).toString('hex')),
+          );
+          expect([...(actual?.indexes ?? [])]).toEqual([...(expected?.indexes ?? [])]);
+        } else {
+          expect(expected).toBeUndefined();
+          expect(Buffer.from(coded.bytes.view()).equals(Buffer.from(plain.bytes.view()))).toBe(true);
+          expect([...coded.ends.view()]).toEqual([...plain.ends.view()]);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('takes back a record whose texts turned it plain', () => {
+    // Arrange: 4,096 values, 3,001 of them distinct, coded (the warm-up); the next new text turns
+    // the column plain, so the record's mark of 3,001 texts no longer tells where it stood.
+    const coded = new TextBuffer(16);
+    const ids = [
+      ...Array.from({ length: 1096 }, () => 'same'),
+      ...Array.from({ length: 3000 }, (_, i) => `id-${i}`),
+    ];
+    for (const id of ids) coded.push(id);
+    const codedBefore = coded.codes !== undefined;
+    const [count, texts] = [coded.count, coded.texts];
+
+    // Act: a record of two new texts, then taken back.
+    coded.push('new-1');
+    coded.push('new-2');
+    coded.rollback(count, texts);
+    coded.push('after');
+
+    // Assert
+    expect(codedBefore).toBe(true);
+    expect([count, texts]).toEqual([4096, 3001]);
+    expect(coded.codes).toBeUndefined();
+    expect(coded.count).toBe(4097);
+    expect(Buffer.from(coded.bytes.view()).toString()).toBe(`${ids.join('')}after`);
+  });
+
+  it('turns plain once most values are distinct, keeping every value', () => {
+    // Arrange: unique ids, as an id column has.
+    const coded = new TextBuffer(16);
+    const ids = Array.from({ length: 10_000 }, (_, i) => `id-${i}`);
+
+    // Act
+    for (const id of ids) coded.push(id);
+
+    // Assert
+    expect(coded.codes).toBeUndefined();
+    expect(Buffer.from(coded.bytes.view()).toString()).toBe(ids.join(''));
+    expect(coded.count).toBe(10_000);
   });
 });

@@ -7,34 +7,9 @@ import {
 } from '@tributary/core';
 import { unconvertDecimal } from 'hyparquet-writer/src/unconvert.js';
 import { ParquetError } from './errors.js';
+import { Growable } from './growable.js';
 import type { LeafSpec, TimestampUnit } from './schema.js';
-
-/** A typed array that grows by doubling; `view()` is the filled part, without copying. */
-class Growable<T extends Uint8Array | Int32Array | Float64Array | BigInt64Array> {
-  data: T;
-  length = 0;
-  readonly #make: (size: number) => T;
-  readonly #initial: number;
-
-  /** Nothing is allocated until the first value: `capacity` is the size of that first allocation. */
-  constructor(make: (size: number) => T, capacity: number) {
-    this.#make = make;
-    this.#initial = Math.max(16, capacity);
-    this.data = make(0);
-  }
-
-  reserve(extra: number): void {
-    if (this.length + extra <= this.data.length) return;
-    const next = this.#make(Math.max(this.data.length * 2, this.length + extra, this.#initial));
-    // biome-ignore lint/suspicious/noExplicitAny: same element type on both sides
-    (next as any).set(this.data);
-    this.data = next;
-  }
-
-  view(): T {
-    return this.data.subarray(0, this.length) as T;
-  }
-}
+import { MAX_STRING_BYTES, TextBuffer } from './text-buffer.js';
 
 /** How the values of a leaf are held until its row group is written: in their physical form. */
 export type ValueStore =
@@ -44,8 +19,11 @@ export type ValueStore =
   // Timestamps: milliseconds as numbers (no bigint per value), written as int64s of `unit`.
   | { type: 'INT64'; values: Growable<Float64Array>; unit: TimestampUnit }
   | { type: 'DOUBLE'; values: Growable<Float64Array> }
-  | { type: 'BYTE_ARRAY'; values: Growable<Uint8Array>; ends: Growable<Int32Array> }
+  | { type: 'BYTE_ARRAY'; text: TextBuffer }
   | { type: 'FIXED_LEN_BYTE_ARRAY'; values: Growable<Uint8Array>; width: number };
+
+/** Every store but text's: a growable typed array of values. */
+type NumericStore = Exclude<ValueStore, { type: 'BYTE_ARRAY' }>;
 
 const DAY_MS = 86_400_000;
 
@@ -71,53 +49,6 @@ export function compareUtf8(a: string, b: string): number {
     if (x !== y) return codeUnitRank(x) - codeUnitRank(y);
   }
   return a.length - b.length;
-}
-
-/** Whether the text {@link appendUtf8} appended last has no UTF-16 unit at or above U+D800. */
-let textBelowSurrogates = true;
-
-/** Text bytes one row group's string column may hold: its value ends are int32 offsets. */
-export const MAX_STRING_BYTES = 2 ** 31 - 1;
-
-let utf8Target: Buffer | undefined;
-
-/**
- * Append `text` to `bytes` in UTF-8 (a lone surrogate as U+FFFD's 3 bytes, as `Buffer` writes
- * it) and return the new end, noting in {@link textBelowSurrogates} whether the text holds a
- * unit at or above U+D800. ASCII, most text, is copied unit by unit; the rest goes to `Buffer`.
- */
-export function appendUtf8(
-  bytes: { data: Uint8Array; length: number; reserve(extra: number): void },
-  text: string,
-): number {
-  const length = text.length;
-  // A UTF-16 unit never takes more than 3 bytes in UTF-8.
-  bytes.reserve(length * 3);
-  const data = bytes.data;
-  const at = bytes.length;
-  let i = 0;
-  for (; i < length; i++) {
-    const code = text.charCodeAt(i);
-    if (code >= 0x80) break;
-    data[at + i] = code;
-  }
-  if (i === length) {
-    textBelowSurrogates = true;
-    bytes.length = at + length;
-    return bytes.length;
-  }
-  let below = true;
-  for (let j = i; j < length; j++) {
-    if (text.charCodeAt(j) >= 0xd800) {
-      below = false;
-      break;
-    }
-  }
-  textBelowSurrogates = below;
-  if (utf8Target?.buffer !== data.buffer) utf8Target = Buffer.from(data.buffer);
-  const written = utf8Target.write(text.slice(i), data.byteOffset + at + i, 'utf8');
-  bytes.length = at + i + written;
-  return bytes.length;
 }
 
 type Stat = number | bigint | string | boolean;
@@ -162,12 +93,7 @@ export class LeafBuffer {
         this.store = { type, values: new Growable((n) => new Float64Array(n), capacity) };
         break;
       case 'BYTE_ARRAY':
-        // About 16 bytes a value to start with; the first row group sizes the next (see the writer).
-        this.store = {
-          type,
-          values: new Growable((n) => new Uint8Array(n), capacity * 16),
-          ends: new Growable((n) => new Int32Array(n), capacity),
-        };
+        this.store = { type, text: new TextBuffer(capacity) };
         break;
       case 'FIXED_LEN_BYTE_ARRAY': {
         const width = spec.element.type_length as number;
@@ -186,7 +112,7 @@ export class LeafBuffer {
   get valueCount(): number {
     const s = this.store;
     return s.type === 'BYTE_ARRAY'
-      ? s.ends.length
+      ? s.text.count
       : s.type === 'FIXED_LEN_BYTE_ARRAY'
         ? s.values.length / s.width
         : s.values.length;
@@ -214,6 +140,7 @@ export class LeafBuffer {
   #markNulls = 0;
   #markMin: Stat | undefined;
   #markMax: Stat | undefined;
+  #markTexts = 0;
 
   /**
    * The row group is complete: a timestamp column's statistics, kept in milliseconds while
@@ -221,6 +148,8 @@ export class LeafBuffer {
    */
   seal(): void {
     const s = this.store;
+    // A text column keeps its codes only where they are the chunk's dictionary.
+    if (s.type === 'BYTE_ARRAY') s.text.seal(this.bytes);
     if (s.type !== 'INT64' || s.unit === undefined) return;
     if (typeof this.min === 'number') this.min = timestampInt64(this.min, s.unit);
     if (typeof this.max === 'number') this.max = timestampInt64(this.max, s.unit);
@@ -232,10 +161,8 @@ export class LeafBuffer {
     if (this.definitionLevels) this.definitionLevels.length = this.#markSlots;
     if (this.repetitionLevels) this.repetitionLevels.length = this.#markSlots;
     const s = this.store;
-    if (s.type === 'BYTE_ARRAY') {
-      s.ends.length = this.#markValues;
-      s.values.length = this.#markValues === 0 ? 0 : (s.ends.data[this.#markValues - 1] as number);
-    } else if (s.type === 'FIXED_LEN_BYTE_ARRAY') s.values.length = this.#markValues * s.width;
+    if (s.type === 'BYTE_ARRAY') s.text.rollback(this.#markValues, this.#markTexts);
+    else if (s.type === 'FIXED_LEN_BYTE_ARRAY') s.values.length = this.#markValues * s.width;
     else s.values.length = this.#markValues;
     this.bytes = this.#markBytes;
     this.nullCount = this.#markNulls;
@@ -251,6 +178,7 @@ export class LeafBuffer {
     this.#markNulls = this.nullCount;
     this.#markMin = this.min;
     this.#markMax = this.max;
+    if (this.store.type === 'BYTE_ARRAY') this.#markTexts = this.store.text.texts;
     const spec = this.spec;
     if (value === null || value === undefined) {
       if (!spec.nullable) {
@@ -305,22 +233,20 @@ export class LeafBuffer {
     switch (spec.kind) {
       case 'string': {
         if (typeof value !== 'string') this.#invalid(value, 'a string');
-        const store = s as Extract<ValueStore, { type: 'BYTE_ARRAY' }>;
-        if (store.values.length + value.length * 3 > MAX_STRING_BYTES) {
+        const text = (s as Extract<ValueStore, { type: 'BYTE_ARRAY' }>).text;
+        if (text.bytes.length + value.length * 3 > MAX_STRING_BYTES) {
           throw new ParquetError(
             `column ${spec.name}: the row group's text exceeds ${MAX_STRING_BYTES} bytes (lower rowGroupBytes)`,
             { code: 'PARQUET_WRITE_FAILED', context: { column: spec.name } },
           );
         }
-        const start = store.values.length;
-        const end = appendUtf8(store.values, value);
-        store.ends.reserve(1);
-        store.ends.data[store.ends.length++] = end;
-        this.bytes += 4 + end - start;
+        this.bytes += 4 + text.push(value);
+        // A text seen before in this row group is within min and max already.
+        if (text.repeated) return;
         if (this.min === undefined || this.max === undefined) {
           this.min = value;
           this.max = value;
-        } else if (textBelowSurrogates) {
+        } else if (text.belowSurrogates) {
           // No unit of the value is ≥ U+D800: at the first unit where it differs from another
           // string, code-unit order is code-point order, so the engine's comparison is UTF-8 order.
           if (value < (this.min as string)) this.min = value;
@@ -331,7 +257,7 @@ export class LeafBuffer {
       }
       case 'boolean': {
         if (typeof value !== 'boolean') this.#invalid(value, 'a boolean');
-        const g = s.values as Growable<Uint8Array>;
+        const g = (s as NumericStore).values as Growable<Uint8Array>;
         g.reserve(1);
         g.data[g.length++] = value ? 1 : 0;
         this.bytes += 0.125;
@@ -344,7 +270,7 @@ export class LeafBuffer {
         if (typeof n !== 'number' || (n | 0) !== n) {
           this.#invalid(value, spec.kind === 'date' ? 'a YYYY-MM-DD date' : 'an int32');
         }
-        const g = s.values as Growable<Int32Array>;
+        const g = (s as NumericStore).values as Growable<Int32Array>;
         g.reserve(1);
         g.data[g.length++] = n;
         this.bytes += 4;
@@ -354,7 +280,7 @@ export class LeafBuffer {
       case 'int64': {
         const n = toInt64(value);
         if (n === undefined) this.#invalid(value, 'an int64');
-        const g = s.values as Growable<BigInt64Array>;
+        const g = (s as NumericStore).values as Growable<BigInt64Array>;
         g.reserve(1);
         g.data[g.length++] = n;
         this.bytes += 8;
@@ -364,7 +290,7 @@ export class LeafBuffer {
       case 'timestamp': {
         const ms = timestampMillis(value);
         if (ms === undefined) this.#invalid(value, 'a valid Date');
-        const g = s.values as Growable<Float64Array>;
+        const g = (s as NumericStore).values as Growable<Float64Array>;
         g.reserve(1);
         g.data[g.length++] = ms;
         this.bytes += 8;
@@ -374,7 +300,7 @@ export class LeafBuffer {
       }
       case 'double': {
         if (typeof value !== 'number') this.#invalid(value, 'a number');
-        const g = s.values as Growable<Float64Array>;
+        const g = (s as NumericStore).values as Growable<Float64Array>;
         g.reserve(1);
         g.data[g.length++] = value;
         this.bytes += 8;

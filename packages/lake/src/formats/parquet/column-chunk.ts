@@ -22,6 +22,7 @@ import { pageCompressor } from './codecs.js';
 import { type LeafBuffer, timestampInt64 } from './column-buffer.js';
 import { buildDictionary } from './dictionary.js';
 import type { TimestampUnit } from './schema.js';
+import type { TextBuffer } from './text-buffer.js';
 
 export type Codec = 'SNAPPY' | 'UNCOMPRESSED';
 type PageEncodingStats = NonNullable<ColumnMetaData['encoding_stats']>[number];
@@ -78,14 +79,9 @@ function writeLevels(body: ByteWriter, levels: Uint8Array, maxLevel: number): vo
  * PLAIN BYTE_ARRAY values `start` to `end`, each its length and its UTF-8 bytes, copied from the
  * column buffer's bytes.
  */
-function writePlainBytes(
-  body: ByteWriter,
-  store: { values: { data: Uint8Array }; ends: { data: Int32Array } },
-  start: number,
-  end: number,
-): void {
-  const bytes = store.values.data;
-  const ends = store.ends.data;
+function writePlainBytes(body: ByteWriter, text: TextBuffer, start: number, end: number): void {
+  const bytes = text.bytes.data;
+  const ends = text.ends.data;
   const first = start === 0 ? 0 : (ends[start - 1] as number);
   const total = (end > start ? (ends[end - 1] as number) - first : 0) + 4 * (end - start);
   body.ensure(total);
@@ -113,7 +109,7 @@ function writePlainValues(body: ByteWriter, leaf: LeafBuffer, start: number, end
   const s = leaf.store;
   switch (s.type) {
     case 'BYTE_ARRAY':
-      writePlainBytes(body, s, start, end);
+      writePlainBytes(body, s.text, start, end);
       return;
     case 'BOOLEAN':
       writePlain(
@@ -246,12 +242,14 @@ export function* writeColumnChunk(
   let dictionaryWidth = 0;
   let dictionary_page_offset: bigint | undefined;
   if (type === 'BYTE_ARRAY' || type === 'INT32' || type === 'INT64' || type === 'DOUBLE') {
-    const values =
+    // Sample, then keep a dictionary only if it halves the size (hyparquet-writer's rule). Text
+    // still coded after the writer sealed it has its dictionary already.
+    let dictionary =
       store.type === 'BYTE_ARRAY'
-        ? { bytes: store.values.view(), ends: store.ends.view() }
-        : (store.values.view() as ArrayLike<number | bigint>);
-    // Sample, then keep a dictionary only if it halves the size (hyparquet-writer's rule).
-    let dictionary = buildDictionary(values, type);
+        ? store.text.codes
+          ? store.text.dictionary(leaf.bytes)
+          : buildDictionary({ bytes: store.text.bytes.view(), ends: store.text.ends.view() }, type)
+        : buildDictionary(store.values.view() as ArrayLike<number | bigint>, type);
     if (dictionary) {
       // Timestamps held as milliseconds: the dictionary page holds the column's int64s.
       if (store.type === 'INT64' && store.unit !== undefined) {
@@ -273,7 +271,7 @@ export function* writeColumnChunk(
   const valueBytes: (index: number) => number = indexes
     ? () => 4
     : store.type === 'BYTE_ARRAY'
-      ? (i) => 4 + (store.ends.data[i] as number) - (i === 0 ? 0 : (store.ends.data[i - 1] as number))
+      ? (i) => 4 + store.text.lengthOf(i)
       : store.type === 'FIXED_LEN_BYTE_ARRAY'
         ? () => store.width
         : store.type === 'BOOLEAN'

@@ -290,3 +290,47 @@ function wideDictionary(values: Float64Array | BigInt64Array, sampleShare: numbe
   for (let d = 0; d < size; d++) dictionary[d] = values[firstAt[d] as number] as number | bigint;
   return { values: dictionary, indexes };
 }
+
+/**
+ * The dictionary of a BYTE_ARRAY chunk buffered coded (each distinct text once, first seen first,
+ * and each value's index among them), by the same rule as {@link buildDictionary}, which gives
+ * the same dictionary for the same values: the sample, then the halving. `plainBytes` is the
+ * chunk's PLAIN size (each value's length prefix and bytes).
+ */
+export function codedDictionary(
+  distinct: ByteValues,
+  codes: Int32Array,
+  plainBytes: number,
+): Dictionary | undefined {
+  const count = codes.length;
+  if (count === 0) return undefined;
+  const { bytes, ends } = distinct;
+  const sizeOf = (code: number) => 4 + (ends[code] as number) - (code === 0 ? 0 : (ends[code - 1] as number));
+
+  const sampleSize = Math.min(count, SAMPLE_SIZE);
+  const seen = new Uint8Array(ends.length);
+  let sampleDistinct = 0;
+  let sampleTotal = 0;
+  for (let i = 0; i < sampleSize; i++) {
+    const at = sampleSize === 1 ? 0 : Math.floor((i * (count - 1)) / (sampleSize - 1));
+    const code = codes[at] as number;
+    const size = sizeOf(code);
+    sampleTotal += size;
+    if (seen[code] === 0) {
+      seen[code] = 1;
+      sampleDistinct += size;
+    }
+  }
+  if (sampleDistinct / sampleTotal > SAMPLE_REJECTION_RATIO) return undefined;
+
+  let dictionaryBytes = 0;
+  for (let code = 0; code < ends.length; code++) dictionaryBytes += sizeOf(code);
+  const bitWidth = Math.ceil(Math.log2(ends.length));
+  const indexBytes = Math.ceil((count * bitWidth) / 8);
+  if (2 * (dictionaryBytes + indexBytes) > plainBytes) return undefined;
+  const dictionary: Uint8Array[] = new Array(ends.length);
+  for (let code = 0; code < ends.length; code++) {
+    dictionary[code] = bytes.subarray(code === 0 ? 0 : (ends[code - 1] as number), ends[code] as number);
+  }
+  return { values: dictionary, indexes: codes };
+}

@@ -27,8 +27,9 @@ export interface LeafPayload {
   repetitionLevels: Levels;
   /** The filled part of the value store (a BYTE_ARRAY leaf's UTF-8 bytes). */
   values: NumericArray;
-  /** A BYTE_ARRAY leaf's value ends. */
+  /** A BYTE_ARRAY leaf's text ends, and its codes if it is coded (see TextBuffer). */
   ends?: Int32Array;
+  codes?: Int32Array;
 }
 
 /** A row group to encode. */
@@ -67,8 +68,13 @@ export function rowGroupTask(
       max: leaf.max,
       definitionLevels: leaf.definitionLevels && (filled(leaf.definitionLevels) as Uint8Array),
       repetitionLevels: leaf.repetitionLevels && (filled(leaf.repetitionLevels) as Uint8Array),
-      values: filled(store.values as GrowableOf<NumericArray>),
-      ...(store.type === 'BYTE_ARRAY' ? { ends: filled(store.ends) as Int32Array } : {}),
+      ...(store.type === 'BYTE_ARRAY'
+        ? {
+            values: filled(store.text.bytes),
+            ends: filled(store.text.ends) as Int32Array,
+            ...(store.text.codes ? { codes: filled(store.text.codes) as Int32Array } : {}),
+          }
+        : { values: filled(store.values as GrowableOf<NumericArray>) }),
     };
   });
   return { task: { compression, leaves: payloads }, transfer: [...transfer] };
@@ -94,8 +100,9 @@ export function leavesOf(task: RowGroupTask): LeafBuffer[] {
     restore(leaf.definitionLevels, payload.definitionLevels);
     restore(leaf.repetitionLevels, payload.repetitionLevels);
     const store = leaf.store;
-    restore(store.values as GrowableOf<NumericArray>, payload.values);
-    if (store.type === 'BYTE_ARRAY') restore(store.ends, payload.ends);
+    if (store.type === 'BYTE_ARRAY') {
+      store.text.adopt(payload.values as Uint8Array, payload.ends as Int32Array, payload.codes);
+    } else restore(store.values as GrowableOf<NumericArray>, payload.values);
     return leaf;
   });
 }
