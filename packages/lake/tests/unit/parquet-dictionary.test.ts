@@ -246,6 +246,28 @@ describe('TextBuffer, coded', () => {
     expect(Buffer.from(coded.bytes.view()).toString()).toBe(`${ids.join('')}after`);
   });
 
+  it('turns plain at a lone surrogate, whose UTF-8 another text can share', () => {
+    // Arrange: two texts that differ as UTF-16 and are the same U+FFFD in UTF-8.
+    const coded = new TextBuffer(16);
+    const plain = new TextBuffer(16, false);
+    // Repeated enough for a dictionary to pay.
+    const values = Array.from({ length: 20 }, () => ['a', 'a', '\ud800', '\udc00', 'a', '\ud800']).flat();
+    let plainBytes = 0;
+
+    // Act
+    for (const value of values) {
+      plainBytes += 4 + coded.push(value);
+      plain.push(value);
+    }
+    coded.seal(plainBytes);
+
+    // Assert: plain, as the plain buffer; the dictionary built on it merges the two.
+    expect(coded.codes).toBeUndefined();
+    expect(Buffer.from(coded.bytes.view()).equals(Buffer.from(plain.bytes.view()))).toBe(true);
+    const dictionary = buildDictionary({ bytes: coded.bytes.view(), ends: coded.ends.view() }, 'BYTE_ARRAY');
+    expect(dictionary?.values).toHaveLength(2);
+  });
+
   it('turns plain once most values are distinct, keeping every value', () => {
     // Arrange: unique ids, as an id column has.
     const coded = new TextBuffer(16);

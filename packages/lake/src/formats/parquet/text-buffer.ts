@@ -4,6 +4,7 @@
 // to build its dictionary. Past MAX_CODED_TEXTS distinct texts, once more than half the values are
 // distinct, or when the first 256 values all differ, the column turns plain: every value's bytes
 // one after another. Which form a column is buffered in never changes the bytes written.
+import { isWellFormedText } from '@tributary/core';
 import { codedDictionary, type Dictionary } from './dictionary.js';
 import { Growable } from './growable.js';
 
@@ -124,10 +125,13 @@ export class TextBuffer {
         return this.lengthOf(known);
       }
       const size = keys.size;
+      // Two ill-formed texts (lone surrogates) can have the same UTF-8: such a text turns the
+      // column plain, so that a code always stands for distinct bytes.
       const coding =
         size < MAX_CODED_TEXTS &&
         (size < ALL_DISTINCT_GIVE_UP || size < codes.length) &&
-        (codes.length < CODED_WARM_UP || size * 2 <= codes.length);
+        (codes.length < CODED_WARM_UP || size * 2 <= codes.length) &&
+        isWellFormedText(text);
       if (coding) {
         const code = keys.size;
         const length = this.#append(text);
