@@ -144,11 +144,11 @@ export class LeafBuffer {
 
   /**
    * The row group is complete: a timestamp column's statistics, kept in milliseconds while
-   * buffering, become int64s of its unit (as its values are written). Idempotent.
+   * buffering, become int64s of its unit (as its values are written), and a coded text column
+   * keeps its codes only where they are the chunk's dictionary. Idempotent.
    */
   seal(): void {
     const s = this.store;
-    // A text column keeps its codes only where they are the chunk's dictionary.
     if (s.type === 'BYTE_ARRAY') s.text.seal(this.bytes);
     if (s.type !== 'INT64' || s.unit === undefined) return;
     if (typeof this.min === 'number') this.min = timestampInt64(this.min, s.unit);
@@ -234,7 +234,9 @@ export class LeafBuffer {
       case 'string': {
         if (typeof value !== 'string') this.#invalid(value, 'a string');
         const text = (s as Extract<ValueStore, { type: 'BYTE_ARRAY' }>).text;
-        if (text.bytes.length + value.length * 3 > MAX_STRING_BYTES) {
+        // Counted on the PLAIN size (length prefixes included), which bounds the bytes held in
+        // either form of the column.
+        if (this.bytes + value.length * 3 > MAX_STRING_BYTES) {
           throw new ParquetError(
             `column ${spec.name}: the row group's text exceeds ${MAX_STRING_BYTES} bytes (lower rowGroupBytes)`,
             { code: 'PARQUET_WRITE_FAILED', context: { column: spec.name } },

@@ -66,6 +66,8 @@ export class TextBuffer {
   /** While coded: the index of each distinct text, and the texts in index order. */
   #keys: Map<string, number> | undefined;
   #distinct: string[] = [];
+  /** Once sealed coded: the chunk's dictionary. */
+  #sealed: Dictionary | undefined;
   /** Of the text pushed last: whether it was seen before, and whether it has no unit ≥ U+D800. */
   repeated = false;
   belowSurrogates = true;
@@ -179,15 +181,17 @@ export class TextBuffer {
    * and turns plain otherwise.
    */
   seal(plainBytes: number): void {
-    if (!this.codes) return;
+    if (!this.codes || this.#sealed) return;
     this.#keys = undefined;
     this.#distinct = [];
-    if (!this.dictionary(plainBytes)) this.#uncode();
+    this.#sealed = this.dictionary(plainBytes);
+    if (!this.#sealed) this.#uncode();
   }
 
   /** A coded column's dictionary, or undefined when it does not pay (see `codedDictionary`). */
   dictionary(plainBytes: number): Dictionary | undefined {
     if (!this.codes) return undefined;
+    if (this.#sealed) return this.#sealed;
     return codedDictionary(
       { bytes: this.bytes.view(), ends: this.ends.view() },
       this.codes.view(),
@@ -206,8 +210,9 @@ export class TextBuffer {
     const count = codes.length;
     let total = 0;
     for (let i = 0; i < count; i++) total += this.lengthOf(codes.data[i] as number);
-    const bytes = new Uint8Array(Math.max(16, total * 2));
-    const ends = new Int32Array(Math.max(16, count * 2));
+    // Exactly what is held: a push that follows grows them by doubling.
+    const bytes = new Uint8Array(Math.max(16, total));
+    const ends = new Int32Array(Math.max(16, count));
     let at = 0;
     for (let i = 0; i < count; i++) {
       const code = codes.data[i] as number;
