@@ -31,6 +31,45 @@ function keyOf(value: number | bigint): number | bigint | symbol {
 }
 
 /**
+ * The share of a sample's bytes that its distinct values hold: SAMPLE_SIZE values spread over the
+ * chunk's `count`, weighted by their plain size (`sizeAt`); `isNew(at)` tells whether the value at
+ * `at` is the first of its kind in the sample (it is asked once per sampled value, in order).
+ */
+function sampledShare(count: number, sizeAt: (at: number) => number, isNew: (at: number) => boolean): number {
+  const sampleSize = Math.min(count, SAMPLE_SIZE);
+  let distinct = 0;
+  let total = 0;
+  for (let i = 0; i < sampleSize; i++) {
+    const at = sampleSize === 1 ? 0 : Math.floor((i * (count - 1)) / (sampleSize - 1));
+    const size = sizeAt(at);
+    total += size;
+    if (isNew(at)) distinct += size;
+  }
+  return distinct / total;
+}
+
+/** Whether a dictionary of `size` values (`dictionaryBytes` plain) and its bit-packed indexes halve `plainBytes`. */
+function halves(dictionaryBytes: number, size: number, count: number, plainBytes: number): boolean {
+  const indexBytes = Math.ceil((count * Math.ceil(Math.log2(size))) / 8);
+  return 2 * (dictionaryBytes + indexBytes) <= plainBytes;
+}
+
+/** Where text `i` of `ends` starts. */
+function startOf(ends: Int32Array, i: number): number {
+  return i === 0 ? 0 : (ends[i - 1] as number);
+}
+
+/** Dictionary entry `d` is text `textOf(d)` of `values`: the entries as views of their bytes. */
+function textEntries(values: ByteValues, size: number, textOf: (d: number) => number): Uint8Array[] {
+  const entries: Uint8Array[] = new Array(size);
+  for (let d = 0; d < size; d++) {
+    const i = textOf(d);
+    entries[d] = values.bytes.subarray(startOf(values.ends, i), values.ends[i] as number);
+  }
+  return entries;
+}
+
+/**
  * The dictionary of a chunk's non-null values, or `undefined` when plain encoding is the better
  * choice: numbers for INT32 and DOUBLE, bigints for INT64, UTF-8 text for BYTE_ARRAY.
  */
@@ -50,25 +89,21 @@ function fixedDictionary(
   if (count === 0) return undefined;
   const width = type === 'INT32' ? 4 : 8;
 
-  // A sample spread over the whole chunk, weighted by bytes.
-  const sampleSize = Math.min(count, SAMPLE_SIZE);
   const seen = new Set<unknown>();
-  let sampleDistinct = 0;
-  let sampleTotal = 0;
-  for (let i = 0; i < sampleSize; i++) {
-    const at = sampleSize === 1 ? 0 : Math.floor((i * (count - 1)) / (sampleSize - 1));
-    const value = values[at] as number | bigint;
-    sampleTotal += width;
-    const key = keyOf(value);
-    if (!seen.has(key)) {
+  const share = sampledShare(
+    count,
+    () => width,
+    (at) => {
+      const key = keyOf(values[at] as number | bigint);
+      if (seen.has(key)) return false;
       seen.add(key);
-      sampleDistinct += width;
-    }
-  }
-  if (sampleDistinct / sampleTotal > SAMPLE_REJECTION_RATIO) return undefined;
+      return true;
+    },
+  );
+  if (share > SAMPLE_REJECTION_RATIO) return undefined;
 
   if ((type === 'DOUBLE' || type === 'INT64') && ArrayBuffer.isView(values)) {
-    return wideDictionary(values as Float64Array | BigInt64Array, sampleDistinct / sampleTotal);
+    return wideDictionary(values as Float64Array | BigInt64Array, share);
   }
   // Fixed-width values: the plain size is known, so a dictionary that has grown too large to pay
   // is given up at once (it only grows).
@@ -133,7 +168,7 @@ class ByteTable {
   /** The entry of value `i`, added if it is new (then `size` grows). */
   entryOf(i: number): number {
     const { bytes, ends } = this.#values;
-    const start = i === 0 ? 0 : (ends[i - 1] as number);
+    const start = startOf(ends, i);
     const length = (ends[i] as number) - start;
     const slot = this.#find(hashBytes(bytes, start, start + length), start, length);
     const entry = this.#slots[slot] as number;
@@ -158,7 +193,7 @@ class ByteTable {
       const entry = slots[slot] as number;
       if (entry === 0) return slot;
       const first = this.firstAt[entry - 1] as number;
-      const firstStart = first === 0 ? 0 : (ends[first - 1] as number);
+      const firstStart = startOf(ends, first);
       if ((ends[first] as number) - firstStart === length && sameBytes(bytes, firstStart, start, length)) {
         return slot;
       }
@@ -172,7 +207,7 @@ class ByteTable {
     this.#slots = new Int32Array(this.#mask + 1);
     for (let d = 0; d < this.size; d++) {
       const first = this.firstAt[d] as number;
-      const start = first === 0 ? 0 : (ends[first - 1] as number);
+      const start = startOf(ends, first);
       const end = ends[first] as number;
       this.#slots[this.#find(hashBytes(bytes, start, end), start, end - start)] = d + 1;
     }
@@ -181,30 +216,20 @@ class ByteTable {
 
 /** The dictionary of a BYTE_ARRAY chunk, keyed by each value's bytes. */
 function byteDictionary(values: ByteValues): Dictionary | undefined {
-  const { bytes, ends } = values;
+  const { ends } = values;
   const count = ends.length;
   if (count === 0) return undefined;
-  const sizeOf = (i: number) => 4 + (ends[i] as number) - (i === 0 ? 0 : (ends[i - 1] as number));
+  const sizeOf = (i: number) => 4 + (ends[i] as number) - startOf(ends, i);
 
-  // A sample spread over the whole chunk, weighted by bytes.
-  const sampleSize = Math.min(count, SAMPLE_SIZE);
-  const sample = new ByteTable(values, sampleSize);
-  let sampleDistinct = 0;
-  let sampleTotal = 0;
-  for (let i = 0; i < sampleSize; i++) {
-    const at = sampleSize === 1 ? 0 : Math.floor((i * (count - 1)) / (sampleSize - 1));
-    const size = sizeOf(at);
-    sampleTotal += size;
+  const sample = new ByteTable(values, Math.min(count, SAMPLE_SIZE));
+  const share = sampledShare(count, sizeOf, (at) => {
     const known = sample.size;
     sample.entryOf(at);
-    if (sample.size > known) sampleDistinct += size;
-  }
-  if (sampleDistinct / sampleTotal > SAMPLE_REJECTION_RATIO) return undefined;
+    return sample.size > known;
+  });
+  if (share > SAMPLE_REJECTION_RATIO) return undefined;
 
-  const table = new ByteTable(
-    values,
-    Math.min(Math.ceil((sampleDistinct / sampleTotal) * count) + 16, count),
-  );
+  const table = new ByteTable(values, Math.min(Math.ceil(share * count) + 16, count));
   const indexes = new Int32Array(count);
   let dictionaryBytes = 0;
   for (let i = 0; i < count; i++) {
@@ -212,23 +237,13 @@ function byteDictionary(values: ByteValues): Dictionary | undefined {
     indexes[i] = table.entryOf(i);
     if (table.size > known) dictionaryBytes += sizeOf(i);
   }
-  // The dictionary and its bit-packed indexes must at least halve the plain bytes.
-  const bitWidth = Math.ceil(Math.log2(table.size));
-  const indexBytes = Math.ceil((count * bitWidth) / 8);
-  const plainBytes = (ends[count - 1] as number) + 4 * count;
-  if (2 * (dictionaryBytes + indexBytes) > plainBytes) return undefined;
-  const dictionary: Uint8Array[] = new Array(table.size);
-  for (let d = 0; d < table.size; d++) {
-    const first = table.firstAt[d] as number;
-    dictionary[d] = bytes.subarray(first === 0 ? 0 : (ends[first - 1] as number), ends[first] as number);
-  }
-  return { values: dictionary, indexes };
+  if (!halves(dictionaryBytes, table.size, count, (ends[count - 1] as number) + 4 * count)) return undefined;
+  return { values: textEntries(values, table.size, (d) => table.firstAt[d] as number), indexes };
 }
 
 /** Whether a dictionary of `size` fixed-width values and its indexes halve `count` plain values. */
 function pays(size: number, count: number, width: number): boolean {
-  const indexBytes = Math.ceil((count * Math.ceil(Math.log2(size))) / 8);
-  return 2 * (size * width + indexBytes) <= count * width;
+  return halves(size * width, size, count, count * width);
 }
 
 /**
@@ -283,9 +298,7 @@ function wideDictionary(values: Float64Array | BigInt64Array, sampleShare: numbe
     }
     indexes[i] = entry - 1;
   }
-  // The dictionary and its bit-packed indexes must at least halve the plain bytes.
-  const bitWidth = Math.ceil(Math.log2(size));
-  if (2 * (size * 8 + Math.ceil((count * bitWidth) / 8)) > count * 8) return undefined;
+  if (!pays(size, count, 8)) return undefined;
   const dictionary: (number | bigint)[] = new Array(size);
   for (let d = 0; d < size; d++) dictionary[d] = values[firstAt[d] as number] as number | bigint;
   return { values: dictionary, indexes };
@@ -304,33 +317,24 @@ export function codedDictionary(
 ): Dictionary | undefined {
   const count = codes.length;
   if (count === 0) return undefined;
-  const { bytes, ends } = distinct;
-  const sizeOf = (code: number) => 4 + (ends[code] as number) - (code === 0 ? 0 : (ends[code - 1] as number));
+  const { ends } = distinct;
+  const sizeOf = (code: number) => 4 + (ends[code] as number) - startOf(ends, code);
 
-  const sampleSize = Math.min(count, SAMPLE_SIZE);
   const seen = new Uint8Array(ends.length);
-  let sampleDistinct = 0;
-  let sampleTotal = 0;
-  for (let i = 0; i < sampleSize; i++) {
-    const at = sampleSize === 1 ? 0 : Math.floor((i * (count - 1)) / (sampleSize - 1));
-    const code = codes[at] as number;
-    const size = sizeOf(code);
-    sampleTotal += size;
-    if (seen[code] === 0) {
+  const share = sampledShare(
+    count,
+    (at) => sizeOf(codes[at] as number),
+    (at) => {
+      const code = codes[at] as number;
+      if (seen[code] === 1) return false;
       seen[code] = 1;
-      sampleDistinct += size;
-    }
-  }
-  if (sampleDistinct / sampleTotal > SAMPLE_REJECTION_RATIO) return undefined;
+      return true;
+    },
+  );
+  if (share > SAMPLE_REJECTION_RATIO) return undefined;
 
   let dictionaryBytes = 0;
   for (let code = 0; code < ends.length; code++) dictionaryBytes += sizeOf(code);
-  const bitWidth = Math.ceil(Math.log2(ends.length));
-  const indexBytes = Math.ceil((count * bitWidth) / 8);
-  if (2 * (dictionaryBytes + indexBytes) > plainBytes) return undefined;
-  const dictionary: Uint8Array[] = new Array(ends.length);
-  for (let code = 0; code < ends.length; code++) {
-    dictionary[code] = bytes.subarray(code === 0 ? 0 : (ends[code - 1] as number), ends[code] as number);
-  }
-  return { values: dictionary, indexes: codes };
+  if (!halves(dictionaryBytes, ends.length, count, plainBytes)) return undefined;
+  return { values: textEntries(distinct, ends.length, (code) => code), indexes: codes };
 }

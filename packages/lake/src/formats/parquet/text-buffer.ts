@@ -25,7 +25,7 @@ let appendedBelowSurrogates = true;
  * Append `text` to `bytes` in UTF-8 (a lone surrogate as U+FFFD's 3 bytes, as `Buffer` writes
  * it) and return the new end. ASCII, most text, is copied unit by unit; the rest goes to `Buffer`.
  */
-export function appendUtf8(bytes: Growable<Uint8Array>, text: string): number {
+function appendUtf8(bytes: Growable<Uint8Array>, text: string): number {
   const length = text.length;
   // A UTF-16 unit never takes more than 3 bytes in UTF-8.
   bytes.reserve(length * 3);
