@@ -4,7 +4,7 @@
 // destination (merge), each in its own process against its own embedded PostgreSQL. One more run
 // of the store goes through a pool that times every statement it sends: where a load's time goes.
 import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -69,6 +69,8 @@ interface StepResult {
   seconds: number;
   /** CPU seconds of the loading process over the loads (the Python process's for the Python loaders). */
   cpuSeconds: number;
+  /** CPU seconds of the PostgreSQL server (all its processes) over the loads; undefined without /proc. */
+  serverCpuSeconds: number | undefined;
   prepareSeconds: number;
   maxRssMiB: number;
   /** Rows in the quote and cryptocurrency tables the step loaded, and `sum(price)` of its quotes as text. */
@@ -136,6 +138,40 @@ function csvValue(value: unknown): string {
 }
 
 const run = promisify(execFile);
+
+/** User and system seconds of a process, and of its children it has waited for, from /proc (Linux). */
+function processCpu(pid: number | string, withReaped: boolean): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The fields after the command name (which may hold spaces), from the state on.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = (i: number) => Number(fields[i]);
+  // utime, stime (fields 14 and 15 of stat(5)), then cutime and cstime.
+  return (ticks(11) + ticks(12) + (withReaped ? ticks(13) + ticks(14) : 0)) / 100;
+}
+
+/**
+ * CPU seconds of a PostgreSQL server so far: the postmaster, every live child (backends,
+ * WAL writer, checkpointer…) and the children that already ended (which the postmaster reaped).
+ * `undefined` where there is no /proc to read.
+ */
+function serverCpu(postmaster: number): number | undefined {
+  try {
+    let seconds = processCpu(postmaster, true);
+    for (const entry of readdirSync('/proc')) {
+      if (!/^[0-9]+$/.test(entry)) continue;
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (parent === postmaster) seconds += processCpu(entry, false);
+      } catch {
+        // The process ended meanwhile: the postmaster's reaped time holds it once it is waited for.
+      }
+    }
+    return seconds;
+  } catch {
+    return undefined;
+  }
+}
 
 interface PythonLoad {
   seconds: number;
@@ -277,6 +313,7 @@ export async function runStep(input: StepInput): Promise<StepResult> {
     let versions: string | undefined;
     let snapshotSeconds: number[] | undefined;
     let trace: StepResult['trace'];
+    const serverStarted = serverCpu(server.pid);
     const elapsed = stopwatch();
     if (input.kind === 'store' || input.kind === 'store-traced') {
       const times = new Map<string, StatementTime>();
@@ -355,6 +392,9 @@ export async function runStep(input: StepInput): Promise<StepResult> {
         coinTable = 'dlt_bench.cryptocurrency';
       }
     }
+    const serverEnded = serverCpu(server.pid);
+    const serverCpuSeconds =
+      serverStarted === undefined || serverEnded === undefined ? undefined : serverEnded - serverStarted;
     const expectCoins = input.kind !== 'insert' && input.kind !== 'copy';
     const [counts] = (
       await pool.query(
@@ -370,6 +410,7 @@ export async function runStep(input: StepInput): Promise<StepResult> {
       quoteRows,
       seconds,
       cpuSeconds,
+      serverCpuSeconds,
       prepareSeconds,
       maxRssMiB: rss ?? maxRssMiB(),
       counted,
@@ -434,6 +475,7 @@ export function summarize(outcomes: Outcome[]) {
         ratio: '—',
         vsStore: '—',
         cpu: '—',
+        serverCpu: '—',
         rss: '—',
       };
     }
@@ -453,6 +495,7 @@ export function summarize(outcomes: Outcome[]) {
       ratio: copy ? `${(rate(r) / rate(copy)).toFixed(2)}×` : '—',
       vsStore: store && r !== store ? `${(rate(store) / rate(r)).toFixed(2)}×` : '—',
       cpu: r.cpuSeconds.toFixed(2),
+      serverCpu: r.serverCpuSeconds === undefined ? '—' : r.serverCpuSeconds.toFixed(2),
       rss: r.maxRssMiB.toFixed(0),
     };
   });
@@ -461,6 +504,14 @@ export function summarize(outcomes: Outcome[]) {
     const ratio = rate(store) / rate(copy);
     targetNotes.push(
       `target · PostgresStore.load vs raw COPY of the same quote rows (≥ ${STORE_OVER_COPY}×): ${int(rate(store))} vs ${int(rate(copy))} quote rows/s = ${ratio.toFixed(2)}×: ${ratio >= STORE_OVER_COPY ? 'met' : 'MISSED'}`,
+    );
+  }
+  // One connection is one backend process: a load's statements run one after the other on one
+  // core, so the server's CPU over the loads is a floor under their wall time, whatever the client does.
+  if (store?.serverCpuSeconds !== undefined && copy?.serverCpuSeconds !== undefined) {
+    const ceiling = store.quoteRows / store.serverCpuSeconds / rate(copy);
+    notes.push(
+      `PostgreSQL's own work: the store's loads took ${store.serverCpuSeconds.toFixed(2)} s of the server's CPU, raw COPY ${copy.serverCpuSeconds.toFixed(2)} s (${(store.serverCpuSeconds / copy.serverCpuSeconds).toFixed(1)}×: besides the same quote rows, the store stages and upserts each snapshot's cryptocurrency, tag and cryptocurrency_tag rows). A load's statements run one after the other in one backend process, so that CPU time is a floor under the loads' wall time: with the client costing nothing, the store would reach at most ${ceiling.toFixed(2)}× raw COPY's rate (the store's wall time is ${(store.seconds / store.serverCpuSeconds).toFixed(2)}× the server's CPU time).`,
     );
   }
   for (const kind of PYTHON_LOADERS) {
@@ -504,6 +555,7 @@ export function summarize(outcomes: Outcome[]) {
       { key: 'ratio', title: '× COPY' },
       { key: 'vsStore', title: 'store is ×' },
       { key: 'cpu', title: 'CPU s' },
+      { key: 'serverCpu', title: 'PostgreSQL CPU s' },
       { key: 'rss', title: 'peak RSS MiB' },
     ],
     rows,

@@ -120,14 +120,89 @@ export function* csvChunks(rows: PageRows, name: DataTable): Generator<Buffer, v
   if (rest !== undefined) yield rest;
 }
 
-/** Every chunk, the event loop turning after each: the client meanwhile sends what is queued. */
-export async function readAll(chunks: Iterable<Buffer>): Promise<Buffer[]> {
-  const out: Buffer[] = [];
-  for (const chunk of chunks) {
-    out.push(chunk);
-    await turn();
+/** A table's chunks as {@link EncodeAhead} holds them. */
+interface AheadTable {
+  source: Iterator<Buffer, void>;
+  /** Encoded, not yet read. */
+  chunks: Buffer[];
+  done: boolean;
+  /** Read by a COPY: the background leaves the rest to it. */
+  taken: boolean;
+  failure: { error: unknown } | undefined;
+}
+
+/**
+ * A page's tables turned into COPY's CSV in the background, table after table, the event loop
+ * turning after each chunk: while PostgreSQL works through one COPY, this process encodes (and
+ * validates) what the next ones send. {@link take} gives a table's chunks, those encoded so far
+ * first, then encodes the rest as they are read; nothing is encoded twice. A row that does not
+ * fit throws where its chunk would be read, and stops the background at once ({@link guard}).
+ * Memory: at most the page's CSV of the tables not read yet.
+ */
+export class EncodeAhead {
+  readonly #tables = new Map<DataTable, AheadTable>();
+  #stopped = false;
+  #failure: { error: unknown } | undefined;
+
+  constructor(rows: PageRows, names: readonly DataTable[]) {
+    for (const name of names) {
+      if (rows.tables[name].length === 0) continue;
+      this.#tables.set(name, {
+        source: csvChunks(rows, name),
+        chunks: [],
+        done: false,
+        taken: false,
+        failure: undefined,
+      });
+    }
+    void this.#run();
   }
-  return out;
+
+  /** The chunks of `name` (one of the names it was given, read once). */
+  *take(name: DataTable): Generator<Buffer, void, undefined> {
+    const table = this.#tables.get(name);
+    if (table === undefined) return;
+    table.taken = true;
+    const encoded = table.chunks;
+    table.chunks = [];
+    yield* encoded;
+    if (table.failure !== undefined) throw table.failure.error;
+    if (!table.done) yield* { [Symbol.iterator]: () => table.source };
+  }
+
+  /** `chunks`, cut short by the failure of a row encoded here: the load fails, so why send more. */
+  *guard(chunks: Iterable<Buffer>): Generator<Buffer, void, undefined> {
+    for (const chunk of chunks) {
+      if (this.#failure !== undefined) throw this.#failure.error;
+      yield chunk;
+    }
+    if (this.#failure !== undefined) throw this.#failure.error;
+  }
+
+  /** No more encoding in the background (the load is over, or failed). */
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  // Never rejects: a failure is kept for the table's reader.
+  async #run(): Promise<void> {
+    for (const table of this.#tables.values()) {
+      while (!this.#stopped && !table.taken && !table.done) {
+        try {
+          const next = table.source.next();
+          if (next.done) table.done = true;
+          else table.chunks.push(next.value);
+        } catch (error) {
+          table.done = true;
+          table.failure = { error };
+          this.#failure = table.failure;
+          return;
+        }
+        await turn();
+      }
+      if (this.#stopped) return;
+    }
+  }
 }
 
 /** Read every chunk and drop it: only the validation that makes them matters. */

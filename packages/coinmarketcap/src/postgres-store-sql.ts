@@ -146,56 +146,6 @@ export async function applyStaged(
   return { inserted: Number(counts?.inserted ?? 0), updated: updated + Number(counts?.updated ?? 0) };
 }
 
-/** A load's upserts under way: `done` gives the counts, `at()` the table being upserted, `stop()` sends no more. */
-export interface Upserts {
-  readonly done: Promise<Map<DataTable, { inserted: number; updated: number }>>;
-  at(): DataTable | undefined;
-  stop(): void;
-}
-
-/**
- * Upsert each staged table from its staging table, one statement after the other, in the
- * background (the caller meanwhile encodes rows it sends next, never a statement of its own).
- */
-export function upsertInBackground(
-  client: PgClient,
-  tables: { target(name: DataTable): string; staging(name: DataTable): string },
-  staged: Readonly<Record<DataTable, number>>,
-  distinct: Readonly<Record<DataTable, boolean>>,
-): Upserts {
-  let at: DataTable | undefined;
-  let stopped = false;
-  const run = async () => {
-    const applied = new Map<DataTable, { inserted: number; updated: number }>();
-    for (const name of STAGED_TABLES) {
-      if (stopped) break;
-      if (staged[name] === 0) continue;
-      at = name;
-      applied.set(
-        name,
-        await applyStaged(
-          client,
-          name,
-          tables.target(name),
-          tables.staging(name),
-          staged[name],
-          distinct[name],
-        ),
-      );
-    }
-    return applied;
-  };
-  const done = run();
-  done.catch(() => undefined); // handled where it is awaited, maybe only after the quotes are encoded
-  return {
-    done,
-    at: () => at,
-    stop: () => {
-      stopped = true;
-    },
-  };
-}
-
 /**
  * The statements that apply a staging table to its table. Insert-only tables: one INSERT of the
  * rows not stored yet (its row count is what it inserted). Tables of latest state: an UPDATE of

@@ -18,11 +18,11 @@ import {
   checkSource,
   csvChunks,
   drain,
+  EncodeAhead,
   invalidOption,
   isListingsPage,
   normalizePage,
   type PageRows,
-  readAll,
 } from './postgres-store-pages.js';
 import {
   applyStaged,
@@ -34,7 +34,6 @@ import {
   isUniqueViolation,
   STAGED_TABLES,
   stagingNames,
-  upsertInBackground,
 } from './postgres-store-sql.js';
 import type {
   LoadOptions,
@@ -89,12 +88,6 @@ interface LoadProgress {
 /** A failure of the page source, told apart from the database's own failures. */
 class SourceFailure {
   constructor(readonly error: unknown) {}
-}
-
-/** A page for a load's transaction; `last` when no page follows it. */
-interface LoadPage {
-  readonly rows: PageRows;
-  readonly last: boolean;
 }
 
 /** The quotes of a load so far: the path they take, and the rows each path took. */
@@ -207,7 +200,7 @@ export class PostgresStore {
     const page = checkPage(rows, undefined);
     return this.#transaction(
       async function* () {
-        yield { rows: page, last: true };
+        yield page;
       },
       source,
       () => creditsUsed,
@@ -251,7 +244,7 @@ export class PostgresStore {
     }
     const normalize = options.normalize;
     let credits = 0;
-    async function* checked(progress: LoadProgress): AsyncGenerator<LoadPage> {
+    async function* checked(progress: LoadProgress): AsyncGenerator<PageRows> {
       let number = 0;
       const iterator = (
         Symbol.asyncIterator in iterable
@@ -274,8 +267,7 @@ export class PostgresStore {
           if (isListingsPage(page) && typeof page.status?.credit_count === 'number') {
             credits += page.status.credit_count;
           }
-          // Whether a page is the last is known only once the next is asked for.
-          yield { rows: checkPage(rows, number), last: false };
+          yield checkPage(rows, number);
         }
         progress.page = undefined;
       } finally {
@@ -289,11 +281,12 @@ export class PostgresStore {
   /**
    * Stage every page, then apply the staging tables to the tables, in one transaction. This
    * process and PostgreSQL work at the same time (never two statements at once on the client):
-   * each COPY encodes its next chunk while PostgreSQL parses the one before, and the last page's
-   * quotes are encoded while the upserts run, then COPYed.
+   * a page's quotes go first, and while PostgreSQL takes them (its larger part of the load's
+   * work), this process encodes the page's other tables; each COPY encodes its next chunk while
+   * PostgreSQL parses the one before.
    */
   async #transaction(
-    pages: (progress: LoadProgress) => AsyncIterable<LoadPage>,
+    pages: (progress: LoadProgress) => AsyncIterable<PageRows>,
     source: string,
     creditsUsed: () => number,
     validate?: () => void,
@@ -312,54 +305,45 @@ export class PostgresStore {
             distinct[name] = false;
           }
           const quotes: QuoteState = { direct: this.#quotesDirect, copied: 0, staged: 0 };
-          let lastQuotes: PageRows | undefined;
-          for await (const { rows, last } of pages(progress)) {
-            for (const name of STAGED_TABLES) {
-              const count = rows.tables[name].length;
-              if (count === 0) continue;
-              progress.table = name;
-              // Keys staged from one page only may be known distinct (no DISTINCT ON needed).
-              distinct[name] = staged[name] === 0 && distinctKeys(name, rows.tables[name]);
-              await copyRows(client, name, this.#staging[name], csvChunks(rows, name), count);
-              staged[name] += count;
-              progress.rows += count;
-            }
-            progress.table = undefined;
-            const count = rows.tables.quote.length;
-            if (count === 0) continue;
-            if (last) {
-              lastQuotes = rows;
-              continue;
-            }
-            progress.table = 'quote';
-            await this.#loadQuotes(client, quotes, () => csvChunks(rows, 'quote'), count);
-            progress.rows += count;
-            progress.table = undefined;
-          }
-          // The upserts run while the last page's quotes are encoded (a row that does not fit
-          // stops them before the next statement).
-          const upserts = upsertInBackground(client, this.#tables, staged, distinct);
-          let chunks: Buffer[] | undefined;
-          if (lastQuotes !== undefined) {
+          for await (const rows of pages(progress)) {
+            const ahead = new EncodeAhead(rows, STAGED_TABLES);
             try {
-              chunks = await readAll(csvChunks(lastQuotes, 'quote'));
-            } catch (error) {
-              // No more upserts; the one under way ends before the ROLLBACK goes out.
-              upserts.stop();
-              await upserts.done.catch(() => undefined);
-              progress.table = 'quote';
-              throw error;
+              const count = rows.tables.quote.length;
+              if (count > 0) {
+                progress.table = 'quote';
+                await this.#loadQuotes(client, quotes, () => ahead.guard(csvChunks(rows, 'quote')), count);
+                progress.rows += count;
+              }
+              for (const name of STAGED_TABLES) {
+                const count = rows.tables[name].length;
+                if (count === 0) continue;
+                progress.table = name;
+                // Keys staged from one page only may be known distinct (no DISTINCT ON needed).
+                distinct[name] = staged[name] === 0 && distinctKeys(name, rows.tables[name]);
+                await copyRows(client, name, this.#staging[name], ahead.take(name), count);
+                staged[name] += count;
+                progress.rows += count;
+              }
+              progress.table = undefined;
+            } finally {
+              ahead.stop();
             }
           }
-          const applied = await upserts.done.catch((error: unknown) => {
-            progress.table = upserts.at();
-            throw error;
-          });
-          if (lastQuotes !== undefined && chunks !== undefined) {
-            progress.table = 'quote';
-            const encoded = chunks;
-            await this.#loadQuotes(client, quotes, () => encoded, lastQuotes.tables.quote.length);
-            progress.rows += lastQuotes.tables.quote.length;
+          const applied = new Map<DataTable, TableLoadCounts>();
+          for (const name of STAGED_TABLES) {
+            if (staged[name] === 0) continue;
+            progress.table = name;
+            applied.set(
+              name,
+              await applyStaged(
+                client,
+                name,
+                this.tableName(name),
+                this.#staging[name],
+                staged[name],
+                distinct[name],
+              ),
+            );
           }
           const tables = {} as Record<CryptoTableName, TableLoadCounts>;
           let changed = 0;

@@ -259,7 +259,7 @@ describe('PostgresStore', () => {
     };
 
     it.each([
-      // The first table a load sends; a coin deep in its COPY; a quote, encoded while the upserts run.
+      // The first table staged; a coin deep in its COPY (encoded while the quotes are COPYed); a quote.
       { table: 'platform', spoil: (rows: NormalizedListings) => spoilLast(rows.platform, 'id', 1.5) },
       {
         table: 'cryptocurrency',

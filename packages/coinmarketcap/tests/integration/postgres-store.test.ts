@@ -288,9 +288,10 @@ describe('PostgresStore', () => {
       await new PostgresStore({ pool, schema }).init();
       await new PostgresStore({ pool, schema }).load(snapshot(0), { source: 'fixtures' });
       const before = await counts(schema);
-      // Killed as the quotes start (their savepoint before the COPY straight into the quote table),
-      // after platform, tag, cryptocurrency and cryptocurrency_tag were staged in the transaction.
-      const dying = terminatingPool(server.url, (text) => text.startsWith('SAVEPOINT'));
+      // Killed at the first upsert (the platforms' UPDATE), after the quotes were COPYed straight
+      // into their table and platform, tag, cryptocurrency and cryptocurrency_tag were staged, all
+      // in the transaction.
+      const dying = terminatingPool(server.url, (text) => text.startsWith('UPDATE'));
       try {
         const store = new PostgresStore({ pool: dying.pool, schema });
 
@@ -299,7 +300,7 @@ describe('PostgresStore', () => {
         expect(dying.terminated()).toBe(1);
         expect(error).toBeInstanceOf(PostgresStoreError);
         expect((error as PostgresStoreError).code).toBe('CMC_LOAD_FAILED');
-        expect((error as PostgresStoreError).context.table).toBe('quote');
+        expect((error as PostgresStoreError).context.table).toBe('platform');
         expect(((error as Error).cause as { code?: string }).code).toBe('57P01');
         expect(await counts(schema)).toEqual(before);
         const again = await store.load(snapshot(1), { source: 'fixtures' });

@@ -1,14 +1,16 @@
 // A page's rows become COPY's CSV while they are validated: rows already in the form the schema's
 // validation returns take a fast path, every other row the validation itself. The fast path must
 // never accept a row the validation refuses, nor encode a row differently from it.
+
+import { setImmediate as turn } from 'node:timers/promises';
 import { type Fields, type Schema, unscaledToDecimal } from '@tributary/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { generateFixtures } from '../../fixtures/generate.js';
 import { type NormalizedListings, normalizeListings } from '../../src/normalize.js';
 import { PostgresStoreError } from '../../src/postgres-store.js';
-import { checkPage, csvChunks } from '../../src/postgres-store-pages.js';
-import { csvEncoder, DATA_TABLES, type DataTable } from '../../src/postgres-store-sql.js';
+import { checkPage, csvChunks, EncodeAhead } from '../../src/postgres-store-pages.js';
+import { csvEncoder, DATA_TABLES, type DataTable, STAGED_TABLES } from '../../src/postgres-store-sql.js';
 import { CRYPTO_TABLES } from '../../src/schemas.js';
 
 const SEED = Number(process.env.FC_SEED ?? 20261205);
@@ -165,5 +167,115 @@ describe('csvChunks', () => {
     expect(error).toBeInstanceOf(PostgresStoreError);
     expect((error as PostgresStoreError).context).toMatchObject({ table: 'quote', row: 2, page: 4 });
     expect(((error as Error).cause as { issues: { path: string }[] }).issues[0]?.path).toBe('price');
+  });
+});
+
+describe('EncodeAhead', () => {
+  // Large enough for several chunks per table (a chunk is about 64 KiB).
+  const fixtures = generateFixtures({ coins: 1500, snapshots: 1 });
+  const listing = () => normalizeListings(fixtures.listings(0, ['USD']));
+  const csvOf = (chunks: Iterable<Buffer>) => Buffer.concat([...chunks]).toString('utf8');
+  const turns = async (n: number) => {
+    for (let i = 0; i < n; i++) await turn();
+  };
+
+  /** Rows whose `name` counts its reads: how many times the encoder went over them. */
+  function counted(rows: NormalizedListings): { rows: NormalizedListings; reads: () => number } {
+    let reads = 0;
+    const cryptocurrency = rows.cryptocurrency.map((row) => {
+      const copy = { ...row } as Record<string, unknown>;
+      const name = copy.name;
+      Object.defineProperty(copy, 'name', {
+        enumerable: true,
+        get: () => {
+          reads++;
+          return name;
+        },
+      });
+      return copy;
+    });
+    return { rows: { ...rows, cryptocurrency } as NormalizedListings, reads: () => reads };
+  }
+
+  it('gives each table the CSV of csvChunks, whether taken at once or after the background encoded it', async () => {
+    const rows = listing();
+    const page = checkPage(rows, undefined);
+    const expected = Object.fromEntries(STAGED_TABLES.map((name) => [name, csvOf(csvChunks(page, name))]));
+
+    const now = new EncodeAhead(checkPage(rows, undefined), STAGED_TABLES);
+    const later = new EncodeAhead(checkPage(rows, undefined), STAGED_TABLES);
+    await turns(200);
+
+    for (const name of STAGED_TABLES) {
+      expect(csvOf(now.take(name)), name).toBe(expected[name]);
+      expect(csvOf(later.take(name)), name).toBe(expected[name]);
+    }
+    // Read as a COPY reads, the event loop turning between chunks: the background leaves a taken
+    // table alone (and goes on with the next).
+    const slowly = new EncodeAhead(checkPage(rows, undefined), STAGED_TABLES);
+    for (const name of STAGED_TABLES) {
+      const chunks: Buffer[] = [];
+      for (const chunk of slowly.take(name)) {
+        chunks.push(chunk);
+        await turns(2);
+      }
+      expect(csvOf(chunks), name).toBe(expected[name]);
+    }
+  });
+
+  it('encodes in the background, each row once, and stops when told', async () => {
+    const one = counted(listing());
+    [...csvChunks(checkPage(one.rows, undefined), 'cryptocurrency')];
+    const perPass = one.reads();
+    expect(perPass).toBeGreaterThanOrEqual(1500);
+
+    // Taken halfway through: what the background encoded, then the rest, nothing twice.
+    const half = counted(listing());
+    const ahead = new EncodeAhead(checkPage(half.rows, undefined), ['cryptocurrency']);
+    while (half.reads() === 0) await turn();
+    expect(half.reads()).toBeLessThan(perPass);
+    expect(csvOf(ahead.take('cryptocurrency'))).toBe(
+      csvOf(csvChunks(checkPage(listing(), undefined), 'cryptocurrency')),
+    );
+    expect(half.reads()).toBe(perPass);
+
+    // Stopped: the background reads no more rows.
+    const stopped = counted(listing());
+    const idle = new EncodeAhead(checkPage(stopped.rows, undefined), ['cryptocurrency']);
+    while (stopped.reads() === 0) await turn();
+    idle.stop();
+    const at = stopped.reads();
+    await turns(50);
+    expect(stopped.reads()).toBe(at);
+    expect(at).toBeLessThan(perPass);
+  });
+
+  it("cuts another COPY's chunks short once a row of its tables does not fit, and throws at that table too", async () => {
+    const rows = listing();
+    (rows.cryptocurrency[1200] as { name: unknown }).name = 7;
+    const ahead = new EncodeAhead(checkPage(rows, 3), STAGED_TABLES);
+    const quotes = ahead.guard(csvChunks(checkPage(rows, 3), 'quote'));
+
+    // The quotes go through until the background meets the row.
+    const first = quotes.next();
+    expect(first.done).toBe(false);
+    await turns(200);
+    const stopped = (() => {
+      try {
+        quotes.next();
+      } catch (error) {
+        return error;
+      }
+    })();
+
+    expect(stopped).toBeInstanceOf(PostgresStoreError);
+    expect((stopped as PostgresStoreError).context).toMatchObject({
+      table: 'cryptocurrency',
+      row: 1200,
+      page: 3,
+    });
+    // The tables before it are whole; the table itself throws the same error after its chunks so far.
+    expect(csvOf(ahead.take('platform'))).toBe(csvOf(csvChunks(checkPage(rows, 3), 'platform')));
+    expect(() => [...ahead.take('cryptocurrency')]).toThrow(stopped as Error);
   });
 });

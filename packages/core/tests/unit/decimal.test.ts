@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { normalizeDecimalText } from '../../src/decimal.js';
 import {
   decimalToUnscaled,
   isCanonicalDecimal,
@@ -48,6 +49,51 @@ describe('decimal', () => {
       expect(normalizeDecimal('999.99', 5, 2)).toBe('999.99');
       expect(normalizeDecimal('1000', 5, 2)).toEqual({ problem: 'precision' });
       expect(normalizeDecimal('999.995', 5, 2)).toEqual({ problem: 'precision' });
+    });
+  });
+
+  describe('the fast path for plain decimals', () => {
+    // normalizeDecimal tries the plain form first and falls back to the general path
+    // (normalizeDecimalText): whatever takes the fast path must come out as the general path says.
+    const plain = fc.oneof(
+      fc.stringMatching(/^-?\d{1,24}(\.\d{1,22})?$/),
+      fc.constantFrom('0', '-0', '0.0', '-0.000', '00', '01.5', '-00.1', '1.', '.5', '+1', ' 1', '1e3', '-'),
+    );
+    const numbers = fc.oneof(
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.integer().map((n) => n / 1000),
+      fc.constantFrom(0, -0, 1e21, 1e-7, 123456789.12345679, -0.5, 2 ** 53),
+    );
+    const scales = fc.constantFrom([38, 18], [10, 2], [6, 0], [4, 4], [5, 6], [20, 20], [38, 0]);
+
+    it('gives what the general path gives, for text', () => {
+      fc.assert(
+        fc.property(plain, scales, (text, [precision, scale]) => {
+          expect(normalizeDecimal(text, precision as number, scale as number)).toEqual(
+            normalizeDecimalText(text.trim(), precision as number, scale as number),
+          );
+        }),
+        { numRuns: 5000 },
+      );
+    });
+
+    it("gives what the general path gives, for a number's String()", () => {
+      fc.assert(
+        fc.property(numbers, scales, (n, [precision, scale]) => {
+          expect(normalizeDecimal(n, precision as number, scale as number)).toEqual(
+            normalizeDecimalText(String(n), precision as number, scale as number),
+          );
+        }),
+        { numRuns: 5000 },
+      );
+    });
+
+    it('pads to the scale in one flat string, and keeps text already canonical as it is', () => {
+      expect(normalizeDecimal(245013.383389, 38, 18)).toBe('245013.383389000000000000');
+      expect(normalizeDecimal(7, 38, 2)).toBe('7.00');
+      expect(normalizeDecimal('-12.5', 38, 1)).toBe('-12.5');
+      expect(normalizeDecimal('12', 2, 0)).toBe('12');
+      expect(normalizeDecimal('123', 4, 2)).toEqual({ problem: 'precision' });
     });
   });
 
