@@ -450,7 +450,7 @@ function breakdown(trace: NonNullable<StepResult['trace']>, snapshots: number): 
     .join(', ');
   return (
     `where PostgresStore.load's time goes (the traced run, ${snapshots} loads, ${trace.loadSeconds.toFixed(2)} s; each statement timed from the call until it settled, a COPY until its stream finished, so it includes the CSV encoding that feeds it): ` +
-    `${parts.join('; ')}; outside any statement (checking out the connection; encoding the quotes, which runs while the upserts do, past their end) ${outside.toFixed(2)} s (${pct(outside, trace.loadSeconds)}). Rows the loads changed: ${changed}.`
+    `${parts.join('; ')}; outside any statement (checking out the connection, the event loop between statements) ${outside.toFixed(2)} s (${pct(outside, trace.loadSeconds)}). Rows the loads changed: ${changed}.`
   );
 }
 
