@@ -127,11 +127,6 @@ export class PostgresStore {
   #quotesDirect = true;
   /** The staging tables, by data table. */
   readonly #staging: Readonly<Record<DataTable, string>>;
-  /** Each data table's name and its staging table's, for the upserts. */
-  readonly #tables = {
-    target: (name: DataTable) => this.tableName(name),
-    staging: (name: DataTable) => this.#staging[name],
-  };
   /** Begins a load: the transaction, and the staging tables when the connection has none yet. */
   readonly #begin: string;
 
