@@ -49,6 +49,20 @@ async function freshStore(schema: string, statements?: string[]): Promise<Postgr
   return new PostgresStore({ pool: statements ? recordingPool(statements) : pool, schema });
 }
 
+// Large enough for several COPY chunks per table.
+const big = generateFixtures({ coins: 1500, snapshots: 2 });
+const TABLES = ['platform', 'tag', 'cryptocurrency', 'cryptocurrency_tag', 'quote', 'load'] as const;
+
+/** Rows per table of a schema. */
+async function counts(schema: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const table of TABLES) {
+    const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}"."${table}"`);
+    out[table] = rows[0].n;
+  }
+  return out;
+}
+
 async function quoteKeys(store: PostgresStore): Promise<string[]> {
   const { rows } = await pool.query(
     `SELECT cryptocurrency_id || '/' || convert || '/' || last_updated::text AS k, price::text AS price
@@ -246,17 +260,7 @@ describe('PostgresStore', () => {
 
   describe('rows that do not fit, found mid-load', () => {
     // Large enough for several COPY chunks per table: the rows before the bad one are sent already.
-    const big = generateFixtures({ coins: 1500, snapshots: 2 });
     const bigSnapshot = (n: number): NormalizedListings => normalizeListings(big.listings(n, ['USD']));
-    const TABLES = ['platform', 'tag', 'cryptocurrency', 'cryptocurrency_tag', 'quote', 'load'] as const;
-    const counts = async (schema: string) => {
-      const out: Record<string, number> = {};
-      for (const table of TABLES) {
-        const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}"."${table}"`);
-        out[table] = rows[0].n;
-      }
-      return out;
-    };
 
     it.each([
       // The first table staged; a coin deep in its COPY (encoded while the quotes are COPYed); a quote.
@@ -292,6 +296,71 @@ describe('PostgresStore', () => {
         expect(again.tables.quote.inserted).toBe(1500);
       },
     );
+  });
+
+  describe('a backend that dies while the quotes stream in', () => {
+    it('fails the load with the driver error, sends nothing more but the ROLLBACK, and leaves the tables as they were', async () => {
+      const schema = 'paths_dies_mid_copy';
+      const store = await freshStore(schema);
+      await store.load(normalizeListings(big.listings(0, ['USD'])), { source: 'fixtures' });
+      const before = await counts(schema);
+      // The backend is terminated from another connection as soon as the quote COPY has sent its
+      // first chunk: the COPY is mid-stream, and the page's other tables are being encoded.
+      const admin = new pg.Client({ connectionString: server.url });
+      await admin.connect();
+      const statements: string[] = [];
+      let killed: Promise<unknown> | undefined;
+      const dying: PgPool = {
+        query: (text, values) => pool.query(text, values),
+        async connect(): Promise<PgClient> {
+          const client = await pool.connect();
+          return {
+            query: ((config: unknown, values?: unknown[]) => {
+              const text = typeof config === 'string' ? config : ((config as { text?: string }).text ?? '');
+              statements.push(text);
+              const result = client.query(config as never, values as never);
+              if (killed === undefined && /^COPY \S+\."quote"/.test(text)) {
+                const stream = result as unknown as NodeJS.WritableStream;
+                const write = stream.write.bind(stream);
+                (stream as { write: unknown }).write = (...args: unknown[]) => {
+                  killed ??= admin.query('SELECT pg_terminate_backend($1)', [
+                    (client as unknown as { processID: number }).processID,
+                  ]);
+                  return (write as (...a: unknown[]) => boolean)(...args);
+                };
+              }
+              return result;
+            }) as PgClient['query'],
+            release: (error?: Error | boolean) => client.release(error),
+            // A real connection's events: the store listens for its death while it has it.
+            on: (event, listener) => client.on(event, listener),
+            removeListener: (event, listener) => client.removeListener(event, listener),
+          };
+        },
+      };
+      try {
+        const error = await new PostgresStore({ pool: dying, schema })
+          .load(normalizeListings(big.listings(1, ['USD'])), { source: 'fixtures' })
+          .catch((e: unknown) => e);
+        await killed;
+
+        expect(killed).toBeDefined();
+        expect(error).toBeInstanceOf(PostgresStoreError);
+        expect((error as PostgresStoreError).code).toBe('CMC_LOAD_FAILED');
+        expect((error as PostgresStoreError).context.table).toBe('quote');
+        // The server's FATAL (57P01) when it is read before the socket resets, else the reset.
+        expect(['57P01', 'ECONNRESET', 'EPIPE']).toContain(
+          ((error as Error).cause as { code?: string }).code,
+        );
+        // No statement after the quote COPY went out but the ROLLBACK (which the dead connection refuses).
+        expect(statements.slice(-2)).toEqual([expect.stringMatching(/^COPY \S+\."quote"/), 'ROLLBACK']);
+        expect(await counts(schema)).toEqual(before);
+        const again = await store.load(normalizeListings(big.listings(1, ['USD'])), { source: 'fixtures' });
+        expect(again.tables.quote.inserted).toBe(1500);
+      } finally {
+        await admin.end();
+      }
+    });
   });
 
   describe('staging tables', () => {
