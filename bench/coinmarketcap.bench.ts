@@ -145,7 +145,8 @@ function processCpu(pid: number | string, withReaped: boolean): number {
   // The fields after the command name (which may hold spaces), from the state on.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = (i: number) => Number(fields[i]);
-  // utime, stime (fields 14 and 15 of stat(5)), then cutime and cstime.
+  // utime, stime (fields 14 and 15 of proc(5)), then cutime and cstime, in clock ticks: 1/100 s
+  // (USER_HZ, which Linux keeps at 100 whatever the kernel's own tick rate).
   return (ticks(11) + ticks(12) + (withReaped ? ticks(13) + ticks(14) : 0)) / 100;
 }
 
