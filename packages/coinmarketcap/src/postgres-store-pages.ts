@@ -136,8 +136,8 @@ interface AheadTable {
  * turning after each chunk: while PostgreSQL works through one COPY, this process encodes (and
  * validates) what the next ones send. {@link take} gives a table's chunks, those encoded so far
  * first, then encodes the rest as they are read; nothing is encoded twice. A row that does not
- * fit throws where its chunk would be read, and stops the background at once ({@link guard}).
- * Memory: at most the page's CSV of the tables not read yet.
+ * fit stops the background: it throws where its chunk would be read, and {@link guard} cuts
+ * another table's COPY short with it. Memory: at most the page's CSV of these tables.
  */
 export class EncodeAhead {
   readonly #tables = new Map<DataTable, AheadTable>();
