@@ -6,6 +6,7 @@ import { generateFixtures } from '../../fixtures/generate.js';
 import { installChangeCapture } from '../../src/dms-export.js';
 import { type NormalizedListings, normalizeListings } from '../../src/normalize.js';
 import { PostgresStore, PostgresStoreError } from '../../src/postgres-store.js';
+import { tableCounts } from '../fixtures/table-counts.js';
 
 // How a load reaches the tables: quotes straight into their table when none is stored yet, the
 // staging path when some are, and no row touched (not even locked) when nothing changed. Rows are
@@ -51,17 +52,7 @@ async function freshStore(schema: string, statements?: string[]): Promise<Postgr
 
 // Large enough for several COPY chunks per table.
 const big = generateFixtures({ coins: 1500, snapshots: 2 });
-const TABLES = ['platform', 'tag', 'cryptocurrency', 'cryptocurrency_tag', 'quote', 'load'] as const;
-
-/** Rows per table of a schema. */
-async function counts(schema: string): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const table of TABLES) {
-    const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}"."${table}"`);
-    out[table] = rows[0].n;
-  }
-  return out;
-}
+const counts = (schema: string) => tableCounts(pool, schema);
 
 async function quoteKeys(store: PostgresStore): Promise<string[]> {
   const { rows } = await pool.query(

@@ -9,6 +9,7 @@ import { type FixtureServer, startFixtureServer } from '../../src/fixture-server
 import { type NormalizedListings, normalizeListings } from '../../src/normalize.js';
 import { PostgresStore, PostgresStoreError, type SnapshotPage } from '../../src/postgres-store.js';
 import { CRYPTO_SCHEMA } from '../../src/schemas.js';
+import { tableCounts } from '../fixtures/table-counts.js';
 
 let server: PostgresServer;
 let pool: pg.Pool;
@@ -25,16 +26,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const TABLES = ['platform', 'tag', 'cryptocurrency', 'cryptocurrency_tag', 'quote', 'load'] as const;
-
-async function counts(schema: string): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const table of TABLES) {
-    const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}"."${table}"`);
-    out[table] = rows[0].n;
-  }
-  return out;
-}
+const counts = (schema: string) => tableCounts(pool, schema);
 
 /** A pool whose clients throw on the first statement that `fails` matches. */
 function failingPool(fails: (text: string) => boolean): PgPool {
